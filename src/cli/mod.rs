@@ -1,0 +1,65 @@
+//! Command-line parsing (clap derive) and dispatch: one file per subcommand, each turning its
+//! arguments into one library call. Only this module and `main.rs` print or use anyhow.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod ca;
+mod check;
+mod demo;
+mod export;
+mod lint;
+mod proxy;
+
+/// authtap — see why an MCP connector's OAuth sign-in fails.
+#[derive(Debug, Parser)]
+#[command(name = "authtap", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the TLS-terminating recording proxy in front of an MCP server.
+    Proxy(proxy::Args),
+    /// Print (and create if missing) the local CA and how to trust it.
+    Ca(ca::Args),
+    /// Run the whole job on the embedded reference server (or serve it alone).
+    Demo(demo::Args),
+    /// Re-run all rules over a recorded trace (JSONL or HAR).
+    Lint(lint::Args),
+    /// Export a trace as HAR 1.2, Markdown and HTML (redacted by default).
+    Export(export::Args),
+    /// Probe an MCP server's OAuth setup with no client at all.
+    Check(check::Args),
+}
+
+/// Parses the command line and runs the chosen subcommand.
+pub fn run() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    init_tracing();
+    match cli.command {
+        Command::Proxy(args) => proxy::run(args),
+        Command::Ca(args) => ca::run(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Lint(args) => lint::run(args),
+        Command::Export(args) => export::run(args),
+        Command::Check(args) => check::run(args),
+    }
+}
+
+/// Terminal logging: `RUST_LOG` filters (default `info`); colors only on a TTY without NO_COLOR.
+fn init_tracing() {
+    use std::io::IsTerminal;
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(color)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

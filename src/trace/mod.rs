@@ -1,0 +1,4 @@
+//! The trace store: the record model, the crash-safe JSONL writer and the reader.
+
+pub mod model;
+pub mod reader;
