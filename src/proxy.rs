@@ -1,2 +1,149 @@
 //! The proxy facade: one call that wires listener, forwarder, tap, recorder and trace store.
-//! (to be written)
+//!
+//! [`start`] loads or creates the local CA (or the user's certificate), opens the trace,
+//! spawns the recorder and the accept loop, and returns a [`RunningProxy`] handle. The handle
+//! says where clients should connect ([`RunningProxy::base_url`]), records user marks
+//! ([`RunningProxy::mark`]) and shuts everything down cleanly ([`RunningProxy::shutdown`]).
+//! Printing is left to `cli/`; the demo and `check` drive the same facade.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub use crate::trace::writer::RecorderStats;
+
+/// How the proxy serves its clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsMode {
+    /// TLS with a leaf signed by the local CA in [`ProxyConfig::certs_dir`] (created if missing).
+    LocalCa,
+    /// TLS with the user's own certificate chain and key (PEM files).
+    Files {
+        /// Certificate chain, PEM.
+        cert: PathBuf,
+        /// Private key, PEM.
+        key: PathBuf,
+    },
+    /// Plain HTTP, for running behind a TLS-terminating tunnel (use with `public_url`).
+    PlainHttp,
+}
+
+/// Everything [`start`] needs.
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    /// The upstream base URL; may carry a path prefix.
+    pub upstream: url::Url,
+    /// Listen address (loopback by default).
+    pub listen: SocketAddr,
+    /// Where the local CA lives.
+    pub certs_dir: PathBuf,
+    /// The JSONL trace file to create.
+    pub trace_path: PathBuf,
+    /// How clients are served.
+    pub tls: TlsMode,
+    /// The URL clients use when it is not the listen address (a tunnel, `--public-url`).
+    pub public_url: Option<url::Url>,
+    /// Extra CA certificates (PEM) to trust for the upstream.
+    pub upstream_ca: Option<PathBuf>,
+    /// Do not verify the upstream's certificate at all.
+    pub insecure_upstream: bool,
+    /// Bytes of each body copied into the record (the rest streams through uncaptured).
+    pub max_capture: usize,
+    /// Reverse-mode rewriting of metadata, redirects and resource indicators.
+    pub rewrite: bool,
+    /// What produced the trace: `proxy`, `demo` or `check`.
+    pub source: String,
+    /// Log one line per exchange (and its findings) through `tracing` at info level.
+    pub live_output: bool,
+}
+
+impl ProxyConfig {
+    /// Defaults: listen on 127.0.0.1:8443, CA in `certs`, local-CA TLS, 1 MiB capture,
+    /// rewriting on, source `proxy`, live output on.
+    pub fn new(upstream: url::Url, trace_path: PathBuf) -> Self {
+        Self {
+            upstream,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            certs_dir: PathBuf::from("certs"),
+            trace_path,
+            tls: TlsMode::LocalCa,
+            public_url: None,
+            upstream_ca: None,
+            insecure_upstream: false,
+            max_capture: 1024 * 1024,
+            rewrite: true,
+            source: "proxy".to_string(),
+            live_output: true,
+        }
+    }
+}
+
+/// Why the proxy could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The local CA could not be loaded or created.
+    #[error("local CA")]
+    Ca(#[from] crate::ca::Error),
+    /// The listener could not be set up (bind, TLS config).
+    #[error("listener")]
+    Listen(#[from] crate::listen::Error),
+    /// The upstream client could not be set up.
+    #[error("upstream client")]
+    Forward(#[from] crate::forward::Error),
+    /// The trace could not be created or finished.
+    #[error("trace")]
+    Trace(#[from] crate::trace::writer::Error),
+    /// The configuration is inconsistent.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// A started proxy. Drop it only after [`RunningProxy::shutdown`], or the tail of the trace
+/// (final stats) is not written.
+#[derive(Debug)]
+pub struct RunningProxy {
+    local_addr: SocketAddr,
+    base_url: url::Url,
+    trace_path: PathBuf,
+    ca_pem_path: Option<PathBuf>,
+}
+
+impl RunningProxy {
+    /// The bound socket address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The URL clients use: `https://localhost:PORT` (or `http://` with plain HTTP), or the
+    /// public URL when one was configured.
+    pub fn base_url(&self) -> &url::Url {
+        &self.base_url
+    }
+
+    /// The trace file being written.
+    pub fn trace_path(&self) -> &Path {
+        &self.trace_path
+    }
+
+    /// The CA certificate clients must trust, in local-CA mode.
+    pub fn ca_pem_path(&self) -> Option<&Path> {
+        self.ca_pem_path.as_deref()
+    }
+
+    /// Records a user mark (a line typed while recording, usually an `ofid_…`).
+    pub fn mark(&self, text: &str) {
+        let _ = text;
+    }
+
+    /// Stops accepting, lets in-flight exchanges finish recording, runs the engine's final
+    /// pass, writes the stats record and flushes the trace.
+    pub async fn shutdown(self) -> Result<RecorderStats, Error> {
+        Err(Error::Config("not implemented yet".into()))
+    }
+}
+
+/// Starts the proxy: CA, trace, recorder, upstream client and accept loop.
+pub async fn start(config: ProxyConfig) -> Result<RunningProxy, Error> {
+    let _ = config;
+    Err(Error::Config("not implemented yet".into()))
+}
