@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs the real MCP SDK peers that tests/peers_e2e.rs drives (idempotent):
+#   - Node.js + npm (Debian's packages, only when missing), then the pinned npm packages of
+#     tests/peers (the official TypeScript SDK, @modelcontextprotocol/sdk) via `npm ci`;
+#   - Python venv support (Debian's python3-venv, only when missing), then the hash-pinned
+#     requirements of tests/peers (the official Python SDK, `mcp`) into tests/peers/.venv.
+# A second run with unchanged lock files does nothing but check stamps.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+peers="$repo_root/tests/peers"
+
+apt_updated=0
+apt_install() {
+  if [ "$apt_updated" = 0 ]; then
+    apt-get update
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"
+}
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "install-peers: node/npm missing; installing Debian's nodejs and npm" >&2
+  apt_install nodejs npm
+fi
+if ! command -v python3 >/dev/null 2>&1; then
+  echo "install-peers: python3 missing; installing Debian's python3" >&2
+  apt_install python3 python3-venv
+fi
+
+# --- TypeScript SDK -------------------------------------------------------------------------
+lock_sum="$(sha256sum "$peers/package-lock.json" | cut -d' ' -f1)"
+npm_stamp="$peers/node_modules/.authtap-lock-sha256"
+if [ -f "$npm_stamp" ] && [ "$(cat "$npm_stamp")" = "$lock_sum" ]; then
+  echo "install-peers: tests/peers/node_modules is up to date"
+else
+  (cd "$peers" && npm ci --no-audit --no-fund)
+  echo "$lock_sum" >"$npm_stamp"
+fi
+
+# --- Python SDK -----------------------------------------------------------------------------
+venv="$peers/.venv"
+if [ ! -x "$venv/bin/python" ]; then
+  if ! python3 -m venv "$venv"; then
+    echo "install-peers: python3 -m venv failed; installing Debian's python3-venv" >&2
+    rm -rf "$venv"
+    apt_install python3-venv
+    python3 -m venv "$venv"
+  fi
+fi
+req_sum="$(sha256sum "$peers/requirements.txt" | cut -d' ' -f1)"
+pip_stamp="$venv/.authtap-requirements-sha256"
+if [ -f "$pip_stamp" ] && [ "$(cat "$pip_stamp")" = "$req_sum" ]; then
+  echo "install-peers: tests/peers/.venv is up to date"
+else
+  "$venv/bin/python" -m pip install --disable-pip-version-check --quiet \
+    --require-hashes --only-binary=:all: -r "$peers/requirements.txt"
+  echo "$req_sum" >"$pip_stamp"
+fi
+
+echo "install-peers: node $(node --version), $("$venv/bin/python" --version)," \
+  "@modelcontextprotocol/sdk $(node -p "require('$peers/node_modules/@modelcontextprotocol/sdk/package.json').version")," \
+  "mcp $("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("mcp"))')"
