@@ -1,1 +1,295 @@
-//! (to be written)
+//! Redaction of traces before export: the one place where secrets are removed.
+//!
+//! Every exporter (HAR, Markdown, HTML) renders a trace that went through [`redact_records`]
+//! first, so nothing written to disk bypasses this module. Secrets are found by *name*
+//! (headers, cookies, query strings, form and JSON bodies, recursively; see [`names`]) and by
+//! *pattern* (JWTs anywhere, `Bearer`/`Basic` credentials, `user:pass@` in URLs; see the
+//! `text` module). Each secret value becomes `redacted:sha256:<8 hex>`, the first 4 bytes of
+//! the SHA-256 of the exact (decoded) value, so an authorization code can still be followed
+//! from the callback `Location` to the token request, and an access token from the token
+//! response to the MCP `Authorization` header. JWTs keep their header and payload (`iss`,
+//! `aud`, `exp` and `scope` are diagnostic); only the signature is replaced.
+//!
+//! Redaction runs in two passes: the first collects every value redacted by name or pattern,
+//! the second redacts again and also replaces those values wherever else they appear (a code
+//! echoed in an HTML page, a state quoted in a finding message). `WWW-Authenticate` is never
+//! blanked; only token-like parts inside it are.
+
+pub mod names;
+mod text;
+
+use sha2::{Digest, Sha256};
+
+use crate::trace::model::{
+    BodyCapture, Exchange, FlowFindings, Header, Mark, Record, RequestRecord, ResponseRecord,
+    SessionRecord,
+};
+
+/// Prefix of every redacted value.
+pub const MARKER_PREFIX: &str = "redacted:sha256:";
+
+/// Values shorter than this are not searched for in free text (too likely to collide).
+const MIN_KNOWN_LEN: usize = 6;
+
+/// Lower-case hex of bytes (sha2 0.11 digests have no `LowerHex`).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
+/// The first 8 hex digits of the SHA-256 of `value`.
+pub fn hash8(value: &str) -> String {
+    let digest = Sha256::digest(value.as_bytes());
+    hex(&digest[..4])
+}
+
+/// `redacted:sha256:<8 hex>` for `value`.
+pub fn marker(value: &str) -> String {
+    format!("{MARKER_PREFIX}{}", hash8(value))
+}
+
+/// Whether a value is already redacted (a marker, or a JWT whose signature is a marker).
+pub fn is_redacted(value: &str) -> bool {
+    value.starts_with(MARKER_PREFIX) || value.contains(&format!(".{MARKER_PREFIX}"))
+}
+
+/// The 8-hex hash a value stands for: the hash inside a marker, else the hash of the value.
+/// Lets exporters correlate values whether or not the trace was redacted.
+pub fn correlation_hash(value: &str) -> String {
+    match value.find(MARKER_PREFIX) {
+        Some(pos) => value[pos + MARKER_PREFIX.len()..].chars().take(8).collect(),
+        None => hash8(value),
+    }
+}
+
+/// The redacted form of one secret value: a marker, or for a JWT its header and payload
+/// followed by a marker of the whole token.
+pub fn redact_value(value: &str) -> String {
+    if value.is_empty() || is_redacted(value) {
+        return value.to_string();
+    }
+    let parts: Vec<&str> = value.split('.').collect();
+    let looks_jwt = parts.len() == 3
+        && parts.iter().take(2).all(|p| p.starts_with("eyJ"))
+        && parts.iter().all(|p| {
+            p.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        });
+    match (looks_jwt, parts.as_slice()) {
+        (true, [header, payload, _]) => format!("{header}.{payload}.{}", marker(value)),
+        _ => marker(value),
+    }
+}
+
+/// Redaction state for one pass: the values known from the first pass, and the values seen.
+pub(crate) struct Ctx<'a> {
+    known: &'a [(String, String)],
+    seen: Vec<(String, String)>,
+}
+
+impl<'a> Ctx<'a> {
+    pub(crate) fn new(known: &'a [(String, String)]) -> Self {
+        Self {
+            known,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Redacts one secret value and remembers it for the second pass.
+    pub(crate) fn secret(&mut self, value: &str) -> String {
+        let out = redact_value(value);
+        if value.len() >= MIN_KNOWN_LEN && out != value && !MARKER_PREFIX.contains(value) {
+            self.seen.push((value.to_string(), out.clone()));
+        }
+        out
+    }
+
+    fn text(&mut self, s: &str) -> String {
+        text::scrub(self, s)
+    }
+
+    fn header(&mut self, h: &Header) -> Header {
+        let name = h.name.to_ascii_lowercase();
+        let value = match name.as_str() {
+            "authorization" | "proxy-authorization" => match h.value.trim().split_once(' ') {
+                Some((scheme, cred)) if !cred.trim().is_empty() => {
+                    format!("{scheme} {}", self.secret(cred.trim()))
+                }
+                _ => self.secret(h.value.trim()),
+            },
+            "cookie" => h
+                .value
+                .split(';')
+                .map(|part| self.cookie_pair(part.trim()))
+                .collect::<Vec<_>>()
+                .join("; "),
+            "set-cookie" => {
+                let (pair, attrs) = h.value.split_once(';').unwrap_or((&h.value, ""));
+                let pair = self.cookie_pair(pair.trim());
+                if attrs.is_empty() {
+                    pair
+                } else {
+                    format!("{pair};{}", self.text(attrs))
+                }
+            }
+            n if names::is_secret_header(n) => self.secret(h.value.trim()),
+            _ => self.text(&h.value),
+        };
+        Header {
+            name: h.name.clone(),
+            value,
+        }
+    }
+
+    fn cookie_pair(&mut self, pair: &str) -> String {
+        match pair.split_once('=') {
+            Some((name, value)) if !value.is_empty() => format!("{name}={}", self.secret(value)),
+            _ => pair.to_string(),
+        }
+    }
+
+    fn headers(&mut self, headers: &[Header]) -> Vec<Header> {
+        headers.iter().map(|h| self.header(h)).collect()
+    }
+
+    fn body(&mut self, body: &BodyCapture) -> BodyCapture {
+        BodyCapture {
+            text: body.text.as_ref().map(|t| self.text(t)),
+            decode_error: body.decode_error.as_ref().map(|t| self.text(t)),
+            ..body.clone()
+        }
+    }
+
+    fn request(&mut self, r: &RequestRecord) -> RequestRecord {
+        RequestRecord {
+            method: r.method.clone(),
+            url: self.text(&r.url),
+            client_url: r.client_url.as_ref().map(|u| self.text(u)),
+            http_version: r.http_version.clone(),
+            headers: self.headers(&r.headers),
+            body: r.body.as_ref().map(|b| self.body(b)),
+        }
+    }
+
+    fn response(&mut self, r: &ResponseRecord) -> ResponseRecord {
+        let sse_events = r
+            .sse_events
+            .iter()
+            .map(|e| {
+                let mut e = e.clone();
+                e.data = self.text(&e.data);
+                e.id = e.id.as_ref().map(|i| self.text(i));
+                e
+            })
+            .collect();
+        ResponseRecord {
+            status: r.status,
+            http_version: r.http_version.clone(),
+            headers: self.headers(&r.headers),
+            body: r.body.as_ref().map(|b| self.body(b)),
+            sse_events,
+        }
+    }
+
+    fn findings(&mut self, findings: &[crate::rules::Finding]) -> Vec<crate::rules::Finding> {
+        findings
+            .iter()
+            .map(|f| {
+                let mut f = f.clone();
+                f.message = self.text(&f.message);
+                f.fix = self.text(&f.fix);
+                f
+            })
+            .collect()
+    }
+
+    fn exchange(&mut self, x: &Exchange) -> Exchange {
+        let mut out = x.clone();
+        out.request = self.request(&x.request);
+        out.response = x.response.as_ref().map(|r| self.response(r));
+        if let Some(err) = out.error.as_mut() {
+            err.message = self.text(&err.message);
+        }
+        for rw in &mut out.rewrites {
+            rw.from = self.text(&rw.from);
+            rw.to = self.text(&rw.to);
+        }
+        out.findings = self.findings(&x.findings);
+        out
+    }
+
+    fn json(&mut self, v: &serde_json::Value, key: Option<&str>) -> serde_json::Value {
+        use serde_json::Value;
+        let secret_key = key.is_some_and(names::is_secret_param);
+        match v {
+            Value::String(s) if secret_key => Value::String(self.secret(s)),
+            Value::String(s) => Value::String(self.text(s)),
+            Value::Number(n) if key.is_some_and(names::redacts_numbers) => {
+                Value::String(self.secret(&n.to_string()))
+            }
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|i| self.json(i, if secret_key { key } else { None }))
+                    .collect(),
+            ),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), self.json(v, Some(k))))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    fn record(&mut self, r: &Record) -> Record {
+        match r {
+            Record::Session(s) => Record::Session(SessionRecord {
+                upstream: self.text(&s.upstream),
+                listen_url: self.text(&s.listen_url),
+                extra: match self.json(&serde_json::Value::Object(s.extra.clone()), None) {
+                    serde_json::Value::Object(m) => m,
+                    _ => s.extra.clone(),
+                },
+                ..s.clone()
+            }),
+            Record::Exchange(x) => Record::Exchange(Box::new(self.exchange(x))),
+            Record::FlowFindings(f) => Record::FlowFindings(FlowFindings {
+                findings: self.findings(&f.findings),
+                narrative: f.narrative.as_ref().map(|n| self.text(n)),
+                ..f.clone()
+            }),
+            Record::Mark(m) => Record::Mark(Mark {
+                text: self.text(&m.text),
+                ..m.clone()
+            }),
+            Record::Stats(s) => Record::Stats(s.clone()),
+        }
+    }
+}
+
+/// Redacts a whole trace (two passes; see the module docs). Pure.
+pub fn redact_records(records: &[Record]) -> Vec<Record> {
+    let mut first = Ctx::new(&[]);
+    for r in records {
+        let _ = first.record(r);
+    }
+    let mut known = first.seen;
+    known.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+    known.dedup_by(|a, b| a.0 == b.0);
+    let mut second = Ctx::new(&known);
+    records.iter().map(|r| second.record(r)).collect()
+}
+
+/// Redacts one free text on its own (patterns only, no values known from a trace).
+pub fn redact_text(s: &str) -> String {
+    Ctx::new(&[]).text(s)
+}
+
+#[cfg(test)]
+mod tests;
