@@ -1,1 +1,415 @@
-//! (to be written)
+//! The embedded reference upstream: a spec-compliant MCP server (Streamable HTTP) with its own
+//! OAuth 2.1 authorization server, on loopback, with fault switches.
+//!
+//! [`start`] binds one origin (MCP + AS) or two (`separate_as`), and serves until
+//! [`RunningDemo::shutdown`]. The clean server follows the MCP authorization spec (2025-03-26,
+//! 2025-06-18 and 2025-11-25), RFC 9728, RFC 8414, RFC 7591/7592, RFC 7636, RFC 8707, RFC 9207
+//! and RFC 9068, so that no rule of the catalog fires on its clean flow. Each [`faults::Fault`]
+//! breaks exactly one thing the way real deployments do.
+//!
+//! Routes (MCP origin): `/mcp` (POST, GET, DELETE, OPTIONS), `/.well-known/oauth-protected-resource`
+//! and `/.well-known/oauth-protected-resource/mcp`. AS origin (the same one unless
+//! `separate_as`): `/.well-known/oauth-authorization-server`, `/register`, `/register/{id}`,
+//! `/authorize`, `/authorize/consent`, `/token`, `/jwks`. Public URLs come from the configured
+//! base URLs, never from `Host`.
+
+pub mod faults;
+pub mod jwt;
+
+mod cors;
+mod http;
+mod mcp;
+mod metadata;
+mod oauth;
+mod store;
+mod token;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+pub use faults::{CATALOG, ClientNeed, Fault, FaultInfo, FaultSet};
+
+use self::http::Body;
+
+/// Configuration of the reference server.
+#[derive(Debug, Clone)]
+pub struct DemoConfig {
+    /// Active fault switches (empty = clean server).
+    pub faults: FaultSet,
+    /// Serve the authorization server on a second origin (its own port).
+    pub separate_as: bool,
+    /// Address to bind; loopback by default.
+    pub host: IpAddr,
+    /// Port of the MCP origin (0 = any free port).
+    pub port: u16,
+    /// Port of the AS origin when `separate_as` (0 = any free port).
+    pub as_port: u16,
+    /// Public base URL of the MCP origin (scheme://host[:port], no path), when the server is
+    /// reached through something else; default `http://<bound address>`.
+    pub public_url: Option<String>,
+    /// Public base URL of the AS origin, when `separate_as`.
+    pub public_as_url: Option<String>,
+    /// Delay between the events of the `countdown` tool.
+    pub sse_step_delay: Duration,
+    /// Lifetime of access tokens.
+    pub access_token_ttl: Duration,
+    /// Lifetime of authorization codes.
+    pub code_ttl: Duration,
+    /// Web origins allowed on `/mcp` besides loopback ones (DNS-rebinding protection).
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self {
+            faults: FaultSet::none(),
+            separate_as: false,
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            as_port: 0,
+            public_url: None,
+            public_as_url: None,
+            sse_step_delay: Duration::from_millis(400),
+            access_token_ttl: Duration::from_secs(3600),
+            code_ttl: Duration::from_secs(120),
+            allowed_origins: Vec::new(),
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DemoError {
+    /// Binding a listener failed.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A configured public URL is not an absolute http(s) base URL.
+    #[error("public URL `{0}` must be an absolute http(s) URL without a path")]
+    PublicUrl(String),
+    /// The signing key could not be generated.
+    #[error(transparent)]
+    Key(#[from] jwt::KeyError),
+}
+
+/// The public URLs the server announces (all derived from the configured base URLs).
+#[derive(Debug, Clone)]
+pub(crate) struct Urls {
+    /// MCP origin, no trailing slash.
+    pub mcp_origin: String,
+    /// AS origin, no trailing slash.
+    pub as_origin: String,
+    /// The canonical MCP URL (`<mcp origin>/mcp`): the resource identifier.
+    pub mcp_url: String,
+    /// The issuer as listed in the PRM `authorization_servers`.
+    pub issuer: String,
+    /// The issuer the AS uses for itself (differs only with `issuer-trailing-slash`).
+    pub self_issuer: String,
+    /// The path-aware PRM URL.
+    pub prm_url: String,
+}
+
+/// Shared server state.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub config: DemoConfig,
+    pub urls: Urls,
+    pub signer: jwt::Signer,
+    pub store: Mutex<store::Store>,
+}
+
+impl State {
+    /// Whether a fault is on.
+    pub fn fault(&self, fault: Fault) -> bool {
+        self.config.faults.has(fault)
+    }
+
+    /// Locks the store, recovering from a poisoned lock (a panicked handler leaves
+    /// consistent maps: every mutation is a single insert/remove).
+    pub fn store(&self) -> std::sync::MutexGuard<'_, store::Store> {
+        self.store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Which listener a request arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// The MCP origin (also the AS when not separate).
+    Mcp,
+    /// The separate AS origin.
+    As,
+}
+
+/// A running reference server.
+#[derive(Debug)]
+pub struct RunningDemo {
+    state: Arc<State>,
+    mcp_addr: SocketAddr,
+    as_addr: Option<SocketAddr>,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl RunningDemo {
+    /// The canonical MCP URL, e.g. `http://127.0.0.1:40123/mcp`.
+    pub fn mcp_url(&self) -> &str {
+        &self.state.urls.mcp_url
+    }
+
+    /// The AS issuer as advertised in the protected resource metadata.
+    pub fn as_issuer(&self) -> &str {
+        &self.state.urls.issuer
+    }
+
+    /// The path-aware protected resource metadata URL.
+    pub fn resource_metadata_url(&self) -> &str {
+        &self.state.urls.prm_url
+    }
+
+    /// The base URL of the MCP origin (no trailing slash).
+    pub fn base_url(&self) -> &str {
+        &self.state.urls.mcp_origin
+    }
+
+    /// The socket the MCP origin listens on.
+    pub fn mcp_addr(&self) -> SocketAddr {
+        self.mcp_addr
+    }
+
+    /// The socket of the separate AS origin, if any.
+    pub fn as_addr(&self) -> Option<SocketAddr> {
+        self.as_addr
+    }
+
+    /// The active faults.
+    pub fn faults(&self) -> &FaultSet {
+        &self.state.config.faults
+    }
+
+    /// Stops accepting, closes every connection (open SSE streams end) and waits.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Starts the reference server.
+pub async fn start(config: DemoConfig) -> Result<RunningDemo, DemoError> {
+    let mcp_listener = bind(SocketAddr::new(config.host, config.port)).await?;
+    let mcp_addr = local_addr(&mcp_listener, config.host, config.port)?;
+    let as_listener = if config.separate_as {
+        Some(bind(SocketAddr::new(config.host, config.as_port)).await?)
+    } else {
+        None
+    };
+    let as_addr = match &as_listener {
+        Some(l) => Some(local_addr(l, config.host, config.as_port)?),
+        None => None,
+    };
+    let urls = make_urls(&config, mcp_addr, as_addr)?;
+    let state = Arc::new(State {
+        signer: jwt::Signer::generate()?,
+        urls,
+        config,
+        store: Mutex::new(store::Store::default()),
+    });
+    let (stop, stop_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    tasks.spawn(accept_loop(
+        mcp_listener,
+        Side::Mcp,
+        state.clone(),
+        stop_rx.clone(),
+    ));
+    if let Some(l) = as_listener {
+        tasks.spawn(accept_loop(l, Side::As, state.clone(), stop_rx));
+    }
+    Ok(RunningDemo {
+        state,
+        mcp_addr,
+        as_addr,
+        stop,
+        tasks,
+    })
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, DemoError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| DemoError::Bind { addr, source })
+}
+
+fn local_addr(l: &TcpListener, host: IpAddr, port: u16) -> Result<SocketAddr, DemoError> {
+    let addr = SocketAddr::new(host, port);
+    l.local_addr()
+        .map_err(|source| DemoError::Bind { addr, source })
+}
+
+fn base_of(addr: SocketAddr) -> String {
+    format!("http://{addr}")
+}
+
+fn check_base(raw: &str) -> Result<String, DemoError> {
+    let trimmed = raw.trim_end_matches('/');
+    match url::Url::parse(trimmed) {
+        Ok(u)
+            if matches!(u.scheme(), "http" | "https") && u.path() == "/" && u.query().is_none() =>
+        {
+            Ok(trimmed.to_string())
+        }
+        _ => Err(DemoError::PublicUrl(raw.to_string())),
+    }
+}
+
+fn make_urls(
+    config: &DemoConfig,
+    mcp: SocketAddr,
+    as_addr: Option<SocketAddr>,
+) -> Result<Urls, DemoError> {
+    let mcp_origin = match &config.public_url {
+        Some(u) => check_base(u)?,
+        None => base_of(mcp),
+    };
+    let as_origin = match (&config.public_as_url, as_addr) {
+        (Some(u), Some(_)) => check_base(u)?,
+        (_, Some(addr)) => base_of(addr),
+        (_, None) => mcp_origin.clone(),
+    };
+    let issuer = as_origin.clone();
+    let self_issuer = if config.faults.has(Fault::IssuerTrailingSlash) {
+        format!("{issuer}/")
+    } else {
+        issuer.clone()
+    };
+    Ok(Urls {
+        mcp_url: format!("{mcp_origin}/mcp"),
+        prm_url: format!("{mcp_origin}/.well-known/oauth-protected-resource/mcp"),
+        mcp_origin,
+        as_origin,
+        issuer,
+        self_issuer,
+    })
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    side: Side,
+    state: Arc<State>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            accepted = listener.accept() => {
+                let Ok((stream, _peer)) = accepted else {
+                    // Accept errors (fd exhaustion, aborted handshakes) must not end the server.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
+                let state = state.clone();
+                conns.spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let state = state.clone();
+                        async move { Ok::<_, std::convert::Infallible>(route(state, side, req).await) }
+                    });
+                    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                });
+            }
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    conns.abort_all();
+    while conns.join_next().await.is_some() {}
+}
+
+async fn route(state: Arc<State>, side: Side, req: Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    let serves_as = side == Side::As || !state.config.separate_as;
+    let serves_mcp = side == Side::Mcp;
+    let locale = state.fault(Fault::LocaleRedirect);
+    let as_path = match path.strip_prefix("/en") {
+        Some(rest) if locale && rest.starts_with('/') => rest.to_string(),
+        _ => path.clone(),
+    };
+    if serves_mcp {
+        match path.as_str() {
+            "/mcp" | "/mcp/" => return mcp::handle(&state, req).await,
+            p if p.starts_with("/.well-known/oauth-protected-resource") => {
+                return metadata::protected_resource(&state, req);
+            }
+            _ => {}
+        }
+    }
+    if serves_as {
+        match as_path.as_str() {
+            "/.well-known/oauth-authorization-server" => {
+                return metadata::authorization_server(&state, req);
+            }
+            "/jwks" => return metadata::jwks(&state, req),
+            "/register" | "/authorize" | "/authorize/consent" | "/token" => {
+                if locale && as_path == path && req.method() != hyper::Method::OPTIONS {
+                    return oauth::locale_redirect(&req);
+                }
+                return oauth::handle(&state, &as_path, req).await;
+            }
+            p if p.starts_with("/register/") => return oauth::handle(&state, &as_path, req).await,
+            _ => {}
+        }
+    }
+    not_found(&path)
+}
+
+fn not_found(path: &str) -> Response<Body> {
+    http::json(
+        StatusCode::NOT_FOUND,
+        &serde_json::json!({"error": "not_found", "error_description": format!("no route for {path}")}),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_come_from_configured_bases() {
+        let mut config = DemoConfig {
+            public_url: Some("https://localhost:8443/".into()),
+            ..Default::default()
+        };
+        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let urls = make_urls(&config, addr, None).unwrap();
+        assert_eq!(urls.mcp_url, "https://localhost:8443/mcp");
+        assert_eq!(urls.issuer, "https://localhost:8443");
+        assert_eq!(
+            urls.prm_url,
+            "https://localhost:8443/.well-known/oauth-protected-resource/mcp"
+        );
+        config.faults.insert(Fault::IssuerTrailingSlash);
+        let as_addr: SocketAddr = "127.0.0.1:10".parse().unwrap();
+        config.public_url = None;
+        let urls = make_urls(&config, addr, Some(as_addr)).unwrap();
+        assert_eq!(urls.issuer, "http://127.0.0.1:10");
+        assert_eq!(urls.self_issuer, "http://127.0.0.1:10/");
+        config.public_url = Some("https://h/x".into());
+        assert!(make_urls(&config, addr, None).is_err());
+    }
+}

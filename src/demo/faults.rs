@@ -1,0 +1,325 @@
+//! The fault catalog: each switch makes the reference server reproduce one real-world failure.
+//!
+//! [`CATALOG`] is the one table of faults: kebab-case name, what the server then does, the rule
+//! ids of `shared/design/rules.md` the fault should trigger, the field report it comes from, and
+//! what the built-in client needs to exhibit it (a browser `Origin`, or claude.ai's DCR body).
+//! `authtap demo --list-faults` prints this table.
+
+use std::collections::BTreeSet;
+
+/// One fault switch of the reference server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Fault {
+    /// `/mcp` answers 401 without `WWW-Authenticate`.
+    NoWwwAuthenticate,
+    /// The protected resource metadata answers 401 (auth middleware covers `/.well-known/*`).
+    Prm401,
+    /// DCR issues a secret and returns `client_secret_expires_at` as a float.
+    DcrFloatExpiry,
+    /// DCR returns `null` for absent optional metadata.
+    DcrNullOptional,
+    /// A Cloudflare-style WAF answers the PRM with a 403 HTML challenge page.
+    WafChallengePrm,
+    /// A Vercel Security Checkpoint answers `/mcp` with a 429 HTML page.
+    VercelCheckpointMcp,
+    /// No CORS headers and no preflight handler on `/.well-known/*`.
+    NoCorsWellKnown,
+    /// `/mcp` CORS does not expose `WWW-Authenticate`.
+    NoExposeWwwAuthenticate,
+    /// The AS calls itself by its issuer with a trailing slash; the PRM lists it without.
+    IssuerTrailingSlash,
+    /// The PRM `resource` names another path than the MCP URL.
+    ResourceMismatch,
+    /// i18n middleware redirects the OAuth routes to `/en/…`.
+    LocaleRedirect,
+    /// `/authorize` shows an HTML consent form whose POST is answered 307 to the redirect URI.
+    Consent307AfterPost,
+    /// Tokens are minted with the AS URL as `aud`; `/mcp` rejects them.
+    TokenWrongAudience,
+    /// DCR rejects `token_endpoint_auth_method: client_secret_post` with 400.
+    DcrRejectsSecretPost,
+    /// `/mcp` answers 307 to `/mcp/` (framework trailing-slash normalisation).
+    McpTrailingSlashRedirect,
+}
+
+/// What the built-in client must do to exhibit a fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientNeed {
+    /// Nothing special.
+    Nothing,
+    /// Act as a browser client: send `Origin` and CORS preflights.
+    BrowserOrigin,
+    /// Register like claude.ai (`client_secret_post`).
+    ClaudeAiProfile,
+}
+
+/// One row of the fault catalog.
+#[derive(Debug, Clone, Copy)]
+pub struct FaultInfo {
+    /// The switch.
+    pub fault: Fault,
+    /// Kebab-case name used on the command line.
+    pub name: &'static str,
+    /// What the server does when the switch is on.
+    pub description: &'static str,
+    /// Rule ids from rules.md the fault should trigger.
+    pub rules: &'static [&'static str],
+    /// The field report or issue it reproduces.
+    pub seed: &'static str,
+    /// What the built-in client needs to exhibit it.
+    pub client_need: ClientNeed,
+}
+
+/// The fault catalog, in command-line order.
+pub const CATALOG: &[FaultInfo] = &[
+    FaultInfo {
+        fault: Fault::NoWwwAuthenticate,
+        name: "no-www-authenticate",
+        description: "/mcp answers 401 with no WWW-Authenticate header",
+        rules: &["WWWAUTH-MISSING"],
+        seed: "seed 001 (most common single-point fix); claude-ai-mcp#410",
+        client_need: ClientNeed::Nothing,
+    },
+    FaultInfo {
+        fault: Fault::Prm401,
+        name: "prm-401",
+        description: "protected resource metadata answers 401 (auth middleware covers /.well-known)",
+        rules: &["PRM-401"],
+        seed: "seed 003 (buildwithmatija: PRM must return 200)",
+        client_need: ClientNeed::Nothing,
+    },
+    FaultInfo {
+        fault: Fault::DcrFloatExpiry,
+        name: "dcr-float-expiry",
+        description: "DCR issues a client_secret with a float client_secret_expires_at",
+        rules: &["DCR-FLOAT-EXPIRY"],
+        seed: "seed 001 (Braintrust, ofid_a41b6f81)",
+        client_need: ClientNeed::Nothing,
+    },
+    FaultInfo {
+        fault: Fault::DcrNullOptional,
+        name: "dcr-null-optional",
+        description: "DCR returns null for client_uri, logo_uri, software_id, software_version",
+        rules: &["DCR-NULL-OPTIONAL"],
+        seed: "seed 002 (claude-code#52565, Zod v4)",
+        client_need: ClientNeed::Nothing,
+    },
+    FaultInfo {
+        fault: Fault::WafChallengePrm,
+        name: "waf-challenge-prm",
+        description: "a WAF answers the PRM with 403 cf-mitigated: challenge and an HTML page",
+        rules: &["GEN-WAF-CHALLENGE", "GEN-HTML-INSTEAD-OF-JSON"],
+        seed: "seed 001 (WAF blocking Anthropic egress)",
+        client_need: ClientNeed::Nothing,
+    },
+    FaultInfo {
+        fault: Fault::VercelCheckpointMcp,
+        name: "vercel-checkpoint-mcp",
+        description: "/mcp answers 429 x-vercel-mitigated: challenge with the Security Checkpoint page",
+        rules: &["GEN-WAF-CHALLENGE", "GEN-HTML-INSTEAD-OF-JSON"],
+        seed: "seed 003 (Vercel Security Checkpoint)",
+        client_need: ClientNeed::Nothing,
+    },
+    FaultInfo {
+        fault: Fault::NoCorsWellKnown,
+        name: "no-cors-well-known",
+        description: "/.well-known/* has no CORS headers; its preflight answers 405",
+        rules: &["CORS-NO-ACAO", "CORS-PREFLIGHT-FAIL"],
+        seed: "seed 001, seed 003 (CORS on /.well-known/*)",
+        client_need: ClientNeed::BrowserOrigin,
+    },
+    FaultInfo {
+        fault: Fault::NoExposeWwwAuthenticate,
+        name: "no-expose-www-authenticate",
+        description: "/mcp CORS omits WWW-Authenticate from Access-Control-Expose-Headers",
+        rules: &["CORS-EXPOSE-WWW-AUTH"],
+        seed: "seed 003 (MCP discussion #587)",
+        client_need: ClientNeed::BrowserOrigin,
+    },
+    FaultInfo {
+        fault: Fault::IssuerTrailingSlash,
+        name: "issuer-trailing-slash",
+        description: "the AS's issuer (metadata, iss, JWT) has a trailing slash the PRM entry lacks",
+        rules: &["ASM-ISSUER-MISMATCH", "X-ISSUER-CHAIN"],
+        seed: "rules.md §6.5 (Google, Box, Vercel, Expo)",
+        client_need: ClientNeed::Nothing,
+    },
+    FaultInfo {
+        fault: Fault::ResourceMismatch,
+        name: "resource-mismatch",
+        description: "the PRM resource is <origin>/v1/mcp while the MCP URL is <origin>/mcp",
+        rules: &["PRM-RESOURCE-NE-REQUEST-URL"],
+        seed: "akutishevsky/withings-mcp PR 20; conformance resource-mismatch-rejected",
+        client_need: ClientNeed::Nothing,
+    },
+    FaultInfo {
+        fault: Fault::LocaleRedirect,
+        name: "locale-redirect",
+        description: "/authorize answers 302 and /register, /token 307 to the same path under /en/",
+        rules: &["GEN-LOCALE-REDIRECT", "GEN-REDIRECT-ON-API"],
+        seed: "seed 003 (next-intl prefixes /oauth/*)",
+        client_need: ClientNeed::Nothing,
+    },
+    FaultInfo {
+        fault: Fault::Consent307AfterPost,
+        name: "consent-307-after-post",
+        description: "/authorize shows an HTML consent form; its POST is answered 307 to redirect_uri",
+        rules: &["AUTHZ-307-AFTER-POST"],
+        seed: "seed 003 (\"Cannot POST /oauth/callback\"); claude-ai-mcp#250",
+        client_need: ClientNeed::Nothing,
+    },
+    FaultInfo {
+        fault: Fault::TokenWrongAudience,
+        name: "token-wrong-audience",
+        description: "access tokens carry aud = the AS issuer; /mcp rejects them with invalid_token",
+        rules: &["X-TOKEN-REJECTED-AFTER-ISSUE", "X-JWT-AUD"],
+        seed: "claude-ai-mcp#480; seed 002 (OAuth completes, MCP fails)",
+        client_need: ClientNeed::Nothing,
+    },
+    FaultInfo {
+        fault: Fault::DcrRejectsSecretPost,
+        name: "dcr-rejects-secret-post",
+        description: "DCR answers 400 to token_endpoint_auth_method client_secret_post",
+        rules: &["DCR-REJECTS-SECRET-POST"],
+        seed: "seed 001 (better-auth)",
+        client_need: ClientNeed::ClaudeAiProfile,
+    },
+    FaultInfo {
+        fault: Fault::McpTrailingSlashRedirect,
+        name: "mcp-trailing-slash-redirect",
+        description: "/mcp answers 307 to /mcp/ (Starlette Mount / Next.js trailingSlash)",
+        rules: &["GEN-TRAILING-SLASH-REDIRECT", "GEN-REDIRECT-ON-API"],
+        seed: "seed 003 (www/redirects); PrefectHQ/fastmcp PR 2277",
+        client_need: ClientNeed::Nothing,
+    },
+];
+
+impl Fault {
+    /// Looks a fault up by its kebab-case name.
+    pub fn from_name(name: &str) -> Option<Fault> {
+        CATALOG
+            .iter()
+            .find(|info| info.name == name)
+            .map(|info| info.fault)
+    }
+
+    /// The catalog row of this fault.
+    pub fn info(self) -> &'static FaultInfo {
+        // Every variant has a row; the unit test `every_variant_has_one_row` keeps it so.
+        CATALOG
+            .iter()
+            .find(|info| info.fault == self)
+            .unwrap_or(&CATALOG[0])
+    }
+
+    /// The kebab-case name.
+    pub fn name(self) -> &'static str {
+        self.info().name
+    }
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Fault {
+    type Err = UnknownFault;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Fault::from_name(s).ok_or_else(|| UnknownFault(s.to_string()))
+    }
+}
+
+/// A fault name that is not in the catalog.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("unknown fault `{0}` (see `authtap demo --list-faults`)")]
+pub struct UnknownFault(pub String);
+
+/// A set of active faults.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FaultSet(BTreeSet<Fault>);
+
+impl FaultSet {
+    /// No faults: the clean, spec-compliant server.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Whether a fault is on.
+    pub fn has(&self, fault: Fault) -> bool {
+        self.0.contains(&fault)
+    }
+
+    /// Turns a fault on.
+    pub fn insert(&mut self, fault: Fault) {
+        self.0.insert(fault);
+    }
+
+    /// The active faults, in catalog order.
+    pub fn iter(&self) -> impl Iterator<Item = Fault> + '_ {
+        self.0.iter().copied()
+    }
+
+    /// Whether no fault is on.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl FromIterator<Fault> for FaultSet {
+    fn from_iter<I: IntoIterator<Item = Fault>>(iter: I) -> Self {
+        Self(iter.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_one_row_and_unique_name() {
+        let mut names = BTreeSet::new();
+        let mut faults = BTreeSet::new();
+        for info in CATALOG {
+            assert!(names.insert(info.name), "duplicate name {}", info.name);
+            assert!(
+                faults.insert(info.fault),
+                "duplicate fault {:?}",
+                info.fault
+            );
+            assert_eq!(Fault::from_name(info.name), Some(info.fault));
+            assert_eq!(info.fault.info().name, info.name);
+            assert!(!info.rules.is_empty());
+            assert!(
+                info.name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            );
+        }
+        assert_eq!(CATALOG.len(), 15);
+    }
+
+    #[test]
+    fn rule_ids_exist_in_catalog() {
+        let Ok(rules) = std::fs::read_to_string("/work/shared/design/rules.md") else {
+            return; // the design notes are not part of the crate; check only where present
+        };
+        for info in CATALOG {
+            for rule in info.rules {
+                assert!(
+                    rules.contains(&format!("| {rule} |")),
+                    "{rule} not in rules.md"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn parses_names() {
+        assert_eq!("prm-401".parse::<Fault>().ok(), Some(Fault::Prm401));
+        assert!("nope".parse::<Fault>().is_err());
+    }
+}

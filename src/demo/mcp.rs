@@ -1,0 +1,501 @@
+//! The MCP endpoint, Streamable HTTP (2025-03-26, 2025-06-18, 2025-11-25): bearer validation
+//! with an RFC 9728 challenge, sessions, `initialize`, notifications (202), `ping`,
+//! `tools/list`, `tools/call` (`echo` answers JSON, `countdown` streams SSE events over time),
+//! the standalone GET stream, DELETE, Origin checks and CORS.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Response, StatusCode, header};
+use hyper::Request;
+use hyper::body::Incoming;
+use serde_json::{Value, json};
+
+use super::cors::{self, Policy};
+use super::http::{self as h, Body};
+use super::metadata::{self, SCOPE};
+use super::store::{self, Session};
+use super::{Fault, State};
+
+/// Protocol versions the server speaks, newest first.
+pub const SUPPORTED_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26"];
+
+/// Entry point for `/mcp` (and `/mcp/`).
+pub async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> {
+    let trailing = req.uri().path() == "/mcp/";
+    let redirect_fault = state.fault(Fault::McpTrailingSlashRedirect);
+    if trailing != redirect_fault {
+        return h::json(StatusCode::NOT_FOUND, &json!({"error": "not_found"}));
+    }
+    let policy = Policy::Mcp {
+        expose_www_authenticate: !state.fault(Fault::NoExposeWwwAuthenticate),
+    };
+    let headers = req.headers().clone();
+    if let Some(origin) = cors::origin(&headers) {
+        let allowed = cors::is_loopback_origin(origin)
+            || state.config.allowed_origins.iter().any(|o| o == origin);
+        if !allowed {
+            return rpc_error(
+                StatusCode::FORBIDDEN,
+                Value::Null,
+                -32600,
+                "Forbidden: Origin not allowed",
+            );
+        }
+    }
+    if cors::is_preflight(req.method(), &headers) {
+        return cors::preflight(policy, &headers);
+    }
+    let mut resp = dispatch(state, req, redirect_fault).await;
+    cors::apply(policy, &headers, &mut resp);
+    resp
+}
+
+async fn dispatch(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    redirect_fault: bool,
+) -> Response<Body> {
+    if redirect_fault && req.uri().path() == "/mcp" {
+        return h::redirect(
+            StatusCode::TEMPORARY_REDIRECT,
+            &format!("{}/mcp/", state.urls.mcp_origin),
+        );
+    }
+    if state.fault(Fault::VercelCheckpointMcp) {
+        let mut resp = h::html(
+            StatusCode::TOO_MANY_REQUESTS,
+            metadata::vercel_checkpoint_page(),
+        );
+        h::set(&mut resp, "x-vercel-mitigated", "challenge");
+        h::set(&mut resp, "server", "Vercel");
+        h::set(&mut resp, "cache-control", "private, no-store, max-age=0");
+        return resp;
+    }
+    if let Err(resp) = authenticate(state, req.headers()) {
+        return *resp;
+    }
+    match *req.method() {
+        Method::POST => post(state, req).await,
+        Method::GET => get(state, req.headers()),
+        Method::DELETE => match session(state, req.headers(), None) {
+            Ok((id, _)) => {
+                state.store().sessions.remove(&id);
+                h::status(StatusCode::NO_CONTENT)
+            }
+            Err(resp) => *resp,
+        },
+        _ => {
+            let mut resp = h::status(StatusCode::METHOD_NOT_ALLOWED);
+            h::set(&mut resp, "allow", "GET, POST, DELETE, OPTIONS");
+            resp
+        }
+    }
+}
+
+fn challenge(state: &State, error: Option<&str>) -> Response<Body> {
+    let mut resp = rpc_error(
+        StatusCode::UNAUTHORIZED,
+        Value::Null,
+        -32001,
+        "Unauthorized: a valid bearer token is required",
+    );
+    if !state.fault(Fault::NoWwwAuthenticate) {
+        let mut value = String::from("Bearer ");
+        if let Some(desc) = error {
+            let desc = desc.replace(['"', '\\'], "'");
+            value.push_str(&format!(
+                "error=\"invalid_token\", error_description=\"{desc}\", "
+            ));
+        }
+        value.push_str(&format!(
+            "resource_metadata=\"{}\", scope=\"{SCOPE}\"",
+            state.urls.prm_url
+        ));
+        h::set(&mut resp, "www-authenticate", &value);
+    }
+    resp
+}
+
+fn authenticate(state: &State, headers: &HeaderMap) -> Result<(), Box<Response<Body>>> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(Box::new(challenge(state, None)));
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return Err(Box::new(challenge(
+            state,
+            Some("the Authorization header is not a Bearer token"),
+        )));
+    };
+    state
+        .signer
+        .verify(
+            token,
+            &state.urls.self_issuer,
+            &state.urls.mcp_url,
+            h::now_secs(),
+        )
+        .map(|_| ())
+        .map_err(|err| Box::new(challenge(state, Some(&err.to_string()))))
+}
+
+fn rpc_error(status: StatusCode, id: Value, code: i64, message: &str) -> Response<Body> {
+    h::json(
+        status,
+        &json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}),
+    )
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Looks up the session of a request and checks `MCP-Protocol-Version` against it.
+fn session(
+    state: &State,
+    headers: &HeaderMap,
+    id: Option<&Value>,
+) -> Result<(String, Session), Box<Response<Body>>> {
+    let rpc_id = id.cloned().unwrap_or(Value::Null);
+    let version = header_str(headers, "mcp-protocol-version");
+    if let Some(v) = version.filter(|v| !SUPPORTED_VERSIONS.contains(v)) {
+        let msg = format!("Bad Request: unsupported MCP-Protocol-Version {v}");
+        return Err(Box::new(rpc_error(
+            StatusCode::BAD_REQUEST,
+            rpc_id,
+            -32600,
+            &msg,
+        )));
+    }
+    let Some(sid) = header_str(headers, "mcp-session-id") else {
+        let msg = "Bad Request: Mcp-Session-Id header is required";
+        return Err(Box::new(rpc_error(
+            StatusCode::BAD_REQUEST,
+            rpc_id,
+            -32600,
+            msg,
+        )));
+    };
+    let Some(session) = state.store().sessions.get(sid).cloned() else {
+        return Err(Box::new(rpc_error(
+            StatusCode::NOT_FOUND,
+            rpc_id,
+            -32001,
+            "Session not found",
+        )));
+    };
+    if let Some(v) = version.filter(|v| *v != session.protocol_version) {
+        let msg = format!(
+            "Bad Request: MCP-Protocol-Version {v} differs from the negotiated {}",
+            session.protocol_version
+        );
+        return Err(Box::new(rpc_error(
+            StatusCode::BAD_REQUEST,
+            rpc_id,
+            -32600,
+            &msg,
+        )));
+    }
+    Ok((sid.to_string(), session))
+}
+
+fn accepts(headers: &HeaderMap, media: &str) -> bool {
+    header_str(headers, "accept").is_some_and(|a| {
+        a.split(',').any(|part| {
+            let m = part
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            m == media || m == "*/*"
+        })
+    })
+}
+
+async fn post(state: &State, req: Request<Incoming>) -> Response<Body> {
+    let headers = req.headers().clone();
+    if !(accepts(&headers, "application/json") && accepts(&headers, "text/event-stream")) {
+        let msg = "Not Acceptable: Accept must list application/json and text/event-stream";
+        return rpc_error(StatusCode::NOT_ACCEPTABLE, Value::Null, -32600, msg);
+    }
+    let json_body = header_str(&headers, "content-type")
+        .is_some_and(|c| c.to_ascii_lowercase().starts_with("application/json"));
+    if !json_body {
+        let msg = "Unsupported Media Type: Content-Type must be application/json";
+        return rpc_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, Value::Null, -32600, msg);
+    }
+    let body = match h::read_body(req.into_body()).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    let message = match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Object(m)) => m,
+        Ok(Value::Array(_)) => {
+            return rpc_error(
+                StatusCode::BAD_REQUEST,
+                Value::Null,
+                -32600,
+                "Invalid Request: batches are not supported",
+            );
+        }
+        _ => return rpc_error(StatusCode::BAD_REQUEST, Value::Null, -32700, "Parse error"),
+    };
+    let id = message.get("id").cloned();
+    let method = message
+        .get("method")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if message.get("jsonrpc").and_then(Value::as_str) != Some("2.0")
+        || (method.is_none() && id.is_none())
+    {
+        return rpc_error(
+            StatusCode::BAD_REQUEST,
+            id.unwrap_or(Value::Null),
+            -32600,
+            "Invalid Request",
+        );
+    }
+    let params = message.get("params").cloned().unwrap_or(Value::Null);
+    if method.as_deref() == Some("initialize") {
+        return initialize(state, id.unwrap_or(Value::Null), &params);
+    }
+    let (sid, session) = match session(state, &headers, id.as_ref()) {
+        Ok(s) => s,
+        Err(resp) => return *resp,
+    };
+    let (Some(id), Some(method)) = (id, method) else {
+        // A notification or a response: accepted, no body.
+        return h::status(StatusCode::ACCEPTED);
+    };
+    match method.as_str() {
+        "ping" => result(id, json!({})),
+        "tools/list" => result(id, json!({"tools": tools()})),
+        "tools/call" => call_tool(state, &sid, &session, id, &params),
+        other => rpc_error(
+            StatusCode::OK,
+            id,
+            -32601,
+            &format!("Method not found: {other}"),
+        ),
+    }
+}
+
+fn result(id: Value, result: Value) -> Response<Body> {
+    h::json(
+        StatusCode::OK,
+        &json!({"jsonrpc": "2.0", "id": id, "result": result}),
+    )
+}
+
+fn initialize(state: &State, id: Value, params: &Value) -> Response<Body> {
+    let asked = params.get("protocolVersion").and_then(Value::as_str);
+    let version = asked
+        .filter(|v| SUPPORTED_VERSIONS.contains(v))
+        .unwrap_or(SUPPORTED_VERSIONS[0]);
+    let sid = h::random_token(24);
+    let session = Session {
+        protocol_version: version.to_string(),
+        next_event: 1,
+        created: h::now_secs(),
+    };
+    store::insert_bounded(&mut state.store().sessions, sid.clone(), session);
+    let mut resp = result(
+        id,
+        json!({
+            "protocolVersion": version,
+            "capabilities": {"tools": {"listChanged": false}, "logging": {}},
+            "serverInfo": {"name": "authtap-demo", "title": "authtap demo MCP server", "version": env!("CARGO_PKG_VERSION")},
+            "instructions": "Reference server of authtap. Tools: echo (JSON answer), countdown (SSE progress stream).",
+        }),
+    );
+    h::set(&mut resp, "mcp-session-id", &sid);
+    resp
+}
+
+fn tools() -> Value {
+    json!([
+        {
+            "name": "echo",
+            "title": "Echo",
+            "description": "Returns the given text.",
+            "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
+        },
+        {
+            "name": "countdown",
+            "title": "Countdown",
+            "description": "Counts down from `from` (1-20), one progress notification per step, streamed as SSE.",
+            "inputSchema": {"type": "object", "properties": {"from": {"type": "integer", "minimum": 1, "maximum": 20}}},
+        },
+    ])
+}
+
+fn call_tool(
+    state: &State,
+    sid: &str,
+    session: &Session,
+    id: Value,
+    params: &Value,
+) -> Response<Body> {
+    let args = params.get("arguments").cloned().unwrap_or(json!({}));
+    match params.get("name").and_then(Value::as_str) {
+        Some("echo") => match args.get("text").and_then(Value::as_str) {
+            Some(text) => result(
+                id,
+                json!({"content": [{"type": "text", "text": text}], "isError": false}),
+            ),
+            None => rpc_error(
+                StatusCode::OK,
+                id,
+                -32602,
+                "Invalid params: echo needs a string `text`",
+            ),
+        },
+        Some("countdown") => {
+            let from = args
+                .get("from")
+                .and_then(Value::as_u64)
+                .unwrap_or(3)
+                .clamp(1, 20);
+            let token = params
+                .get("_meta")
+                .and_then(|m| m.get("progressToken"))
+                .cloned();
+            countdown(state, sid, session, id, from, token)
+        }
+        Some(other) => rpc_error(
+            StatusCode::OK,
+            id,
+            -32602,
+            &format!("Unknown tool: {other}"),
+        ),
+        None => rpc_error(
+            StatusCode::OK,
+            id,
+            -32602,
+            "Invalid params: name is required",
+        ),
+    }
+}
+
+/// Reserves `n` event ids in a session (ids are unique per session).
+fn reserve_ids(state: &State, sid: &str, n: u64) -> u64 {
+    let mut store = state.store();
+    match store.sessions.get_mut(sid) {
+        Some(s) => {
+            let first = s.next_event;
+            s.next_event += n;
+            first
+        }
+        None => 1,
+    }
+}
+
+fn sse_response(body: Body) -> Response<Body> {
+    let mut resp = Response::new(body);
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-cache"),
+    );
+    headers.insert("x-accel-buffering", http::HeaderValue::from_static("no"));
+    resp
+}
+
+fn event(id: u64, data: &Value) -> Bytes {
+    Bytes::from(format!("id: {id}\nevent: message\ndata: {data}\n\n"))
+}
+
+/// 2025-11-25 priming event: an id and empty data, with a reconnection hint.
+fn priming(id: u64) -> Bytes {
+    Bytes::from(format!("id: {id}\nretry: 1000\ndata: \n\n"))
+}
+
+fn countdown(
+    state: &State,
+    sid: &str,
+    session: &Session,
+    id: Value,
+    from: u64,
+    token: Option<Value>,
+) -> Response<Body> {
+    let primes = session.protocol_version.as_str() >= "2025-11-25";
+    let mut next = reserve_ids(state, sid, from + 2);
+    let delay = state.config.sse_step_delay;
+    let (tx, body) = h::channel_body();
+    tokio::spawn(async move {
+        if primes {
+            if tx.send(priming(next)).await.is_err() {
+                return;
+            }
+            next += 1;
+        }
+        for (step, remaining) in (1..=from).zip((1..=from).rev()) {
+            let note = match &token {
+                Some(token) => {
+                    json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {
+                        "progressToken": token, "progress": step, "total": from, "message": format!("{remaining}…"),
+                    }})
+                }
+                None => json!({"jsonrpc": "2.0", "method": "notifications/message", "params": {
+                    "level": "info", "logger": "countdown", "data": format!("{remaining}…"),
+                }}),
+            };
+            if tx.send(event(next, &note)).await.is_err() {
+                return;
+            }
+            next += 1;
+            tokio::time::sleep(delay).await;
+        }
+        let done = json!({"jsonrpc": "2.0", "id": id, "result": {
+            "content": [{"type": "text", "text": format!("Liftoff after {from} steps")}], "isError": false,
+        }});
+        let _ = tx.send(event(next, &done)).await;
+    });
+    sse_response(body)
+}
+
+fn get(state: &Arc<State>, headers: &HeaderMap) -> Response<Body> {
+    if !accepts(headers, "text/event-stream") {
+        let msg = "Not Acceptable: GET needs Accept: text/event-stream";
+        return rpc_error(StatusCode::NOT_ACCEPTABLE, Value::Null, -32600, msg);
+    }
+    let (sid, session) = match session(state, headers, None) {
+        Ok(s) => s,
+        Err(resp) => return *resp,
+    };
+    let first = reserve_ids(state, &sid, 1);
+    let primes = session.protocol_version.as_str() >= "2025-11-25";
+    let (tx, body) = h::channel_body();
+    let state = state.clone();
+    tokio::spawn(async move {
+        if primes && tx.send(priming(first)).await.is_err() {
+            return;
+        }
+        // Nothing is pushed on this stream; comments keep intermediaries from timing it out.
+        // It ends when the client goes away or the session is deleted.
+        loop {
+            tokio::time::sleep(Duration::from_secs(15)).await;
+            let alive = state.store().sessions.contains_key(&sid);
+            if !alive
+                || tx
+                    .send(Bytes::from_static(b": keepalive\n\n"))
+                    .await
+                    .is_err()
+            {
+                return;
+            }
+        }
+    });
+    sse_response(body)
+}
