@@ -1,1 +1,236 @@
-//! (to be written)
+//! A scripted MCP OAuth client that walks the whole flow a real client walks, and reports
+//! every step.
+//!
+//! [`run_flow`] does: unauthenticated `initialize` → 401 challenge → protected resource
+//! metadata (challenge URL, path-aware, root) → authorization server metadata (RFC 8414 path
+//! insertion, then OIDC, in MCP 2025-11-25 order) → dynamic client registration (body from a
+//! [`ClientProfile`]) → `/authorize` with PKCE S256, `state`, `resource` and `scope` (redirects
+//! followed by hand, no browser; an HTML consent form is reported and submitted) → token →
+//! `initialize` → `notifications/initialized` → `tools/list` → `tools/call countdown` (SSE,
+//! events read as they arrive) → refresh (rotation) → `tools/call echo` with the new token →
+//! `DELETE` of the session.
+//!
+//! It keeps going where a lenient real client would (float expiry, `null` fields, a trailing
+//! slash on the issuer: each becomes a `warn` step; with [`ClientConfig::strict`] they stop the
+//! flow as strict clients do) and stops with a `fail` step where no client could go on. With
+//! [`ClientConfig::origin`] it behaves like a browser client: CORS preflights, `Origin`, and only
+//! exposed response headers are visible. The `check` command reuses this module.
+
+mod discovery;
+mod flow;
+pub mod http;
+mod mcp;
+mod oauth;
+mod sse;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::rules::Phase;
+
+pub use sse::{SseEvent, SseParser};
+
+/// How a client registers and identifies itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientProfile {
+    /// Short profile name (`native`, `claude-ai`).
+    pub name: String,
+    /// `User-Agent` header.
+    pub user_agent: String,
+    /// DCR `client_name`.
+    pub client_name: String,
+    /// Redirect URI; `{port}` is replaced by a free loopback port held during the flow.
+    pub redirect_uri: String,
+    /// DCR `token_endpoint_auth_method`.
+    pub token_endpoint_auth_method: String,
+    /// DCR `grant_types`.
+    pub grant_types: Vec<String>,
+    /// DCR `application_type`, if sent.
+    pub application_type: Option<String>,
+    /// More DCR body members (e.g. `client_uri`).
+    pub extra_registration: serde_json::Map<String, serde_json::Value>,
+    /// `protocolVersion` asked for in `initialize`.
+    pub protocol_version: String,
+}
+
+impl ClientProfile {
+    /// A native client like Claude Code or a TS-SDK agent: loopback redirect, public client.
+    pub fn native() -> Self {
+        Self {
+            name: "native".into(),
+            user_agent: format!("authtap-client/{}", env!("CARGO_PKG_VERSION")),
+            client_name: "authtap scripted client".into(),
+            redirect_uri: "http://127.0.0.1:{port}/callback".into(),
+            token_endpoint_auth_method: "none".into(),
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            application_type: Some("native".into()),
+            extra_registration: serde_json::Map::new(),
+            protocol_version: "2025-11-25".into(),
+        }
+    }
+
+    /// claude.ai / Claude Desktop connectors: server-side httpx, `client_secret_post`, the
+    /// claude.ai callback.
+    pub fn claude_ai() -> Self {
+        Self {
+            name: "claude-ai".into(),
+            user_agent: "python-httpx/0.28.1".into(),
+            client_name: "Claude".into(),
+            redirect_uri: "https://claude.ai/api/mcp/auth_callback".into(),
+            token_endpoint_auth_method: "client_secret_post".into(),
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            application_type: None,
+            extra_registration: serde_json::Map::new(),
+            protocol_version: "2025-06-18".into(),
+        }
+    }
+
+    /// Looks a profile up by name.
+    pub fn by_name(name: &str) -> Option<Self> {
+        match name {
+            "native" => Some(Self::native()),
+            "claude-ai" => Some(Self::claude_ai()),
+            _ => None,
+        }
+    }
+
+    /// The DCR request body for a concrete redirect URI.
+    pub fn registration_body(&self, redirect_uri: &str) -> serde_json::Value {
+        let mut body = serde_json::Map::new();
+        body.insert("client_name".into(), self.client_name.clone().into());
+        body.insert("redirect_uris".into(), serde_json::json!([redirect_uri]));
+        body.insert("grant_types".into(), serde_json::json!(self.grant_types));
+        body.insert("response_types".into(), serde_json::json!(["code"]));
+        body.insert(
+            "token_endpoint_auth_method".into(),
+            self.token_endpoint_auth_method.clone().into(),
+        );
+        if let Some(app) = &self.application_type {
+            body.insert("application_type".into(), app.clone().into());
+        }
+        for (k, v) in &self.extra_registration {
+            body.insert(k.clone(), v.clone());
+        }
+        serde_json::Value::Object(body)
+    }
+}
+
+/// What to run against.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The MCP URL the user configured.
+    pub mcp_url: String,
+    /// An extra CA to trust (PEM), e.g. the proxy's; webpki roots are always trusted.
+    pub ca_pem: Option<PathBuf>,
+    /// Act as a browser client with this `Origin` (CORS preflights, exposed headers only).
+    pub origin: Option<String>,
+    /// Registration body and identity.
+    pub profile: ClientProfile,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Stop on deviations that strict clients (TS SDK v2, Copilot CLI) refuse.
+    pub strict: bool,
+    /// `from` argument of the `countdown` tool call.
+    pub countdown_from: u64,
+    /// Receives each step as it completes (for live output).
+    pub progress: Option<mpsc::UnboundedSender<Step>>,
+}
+
+impl ClientConfig {
+    /// Defaults for an MCP URL: native profile, 10 s timeout, lenient.
+    pub fn new(mcp_url: impl Into<String>) -> Self {
+        Self {
+            mcp_url: mcp_url.into(),
+            ca_pem: None,
+            origin: None,
+            profile: ClientProfile::native(),
+            timeout: Duration::from_secs(10),
+            strict: false,
+            countdown_from: 3,
+            progress: None,
+        }
+    }
+}
+
+/// How a step went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// As the spec says.
+    Ok,
+    /// A deviation the client worked around (or expected, like the first 401).
+    Warn,
+    /// The flow cannot go on.
+    Fail,
+}
+
+impl Outcome {
+    /// The label used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Warn => "warn",
+            Outcome::Fail => "fail",
+        }
+    }
+}
+
+/// One request of the flow and what the client made of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// What the step is, e.g. `dcr`, `token`, `tools/call countdown`.
+    pub name: String,
+    /// Flow phase (rules.md §3.4).
+    pub phase: Phase,
+    /// HTTP method.
+    pub method: String,
+    /// URL (query stripped for the callback so no code is printed).
+    pub url: String,
+    /// Response status, if a response came.
+    pub status: Option<u16>,
+    /// ok / warn / fail.
+    pub outcome: Outcome,
+    /// One line: what was checked or what went wrong.
+    pub note: String,
+    /// Time to the complete response, milliseconds.
+    pub elapsed_ms: u64,
+}
+
+/// The result of a flow.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowReport {
+    /// The MCP URL.
+    pub mcp_url: String,
+    /// Every step, in order.
+    pub steps: Vec<Step>,
+    /// The flow reached the end (session deleted).
+    pub completed: bool,
+    /// Name of the failing step, when not completed.
+    pub stopped_at: Option<String>,
+    /// Negotiated MCP protocol version.
+    pub protocol_version: Option<String>,
+    /// Tool names from `tools/list`.
+    pub tools: Vec<String>,
+    /// SSE events received from the streaming tool call.
+    pub sse_events: usize,
+}
+
+impl FlowReport {
+    /// Steps with a given outcome.
+    pub fn with_outcome(&self, outcome: Outcome) -> impl Iterator<Item = &Step> {
+        self.steps.iter().filter(move |s| s.outcome == outcome)
+    }
+
+    /// The first step with a given name.
+    pub fn step(&self, name: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.name == name)
+    }
+}
+
+/// Runs the whole flow. Never fails: problems become steps.
+pub async fn run_flow(config: ClientConfig) -> FlowReport {
+    flow::Flow::run(config).await
+}

@@ -1,0 +1,473 @@
+//! Discovery: the unauthenticated probe and its `WWW-Authenticate` challenge, protected
+//! resource metadata (challenge URL, then path-aware, then root), and authorization server
+//! metadata (RFC 8414 with path insertion, then OIDC forms; MCP 2025-11-25 order).
+
+use http::Method;
+use serde_json::{Value, json};
+
+use super::Outcome;
+use super::flow::{Flow, Res};
+use super::http::{Reply, Req};
+use crate::rules::Phase;
+
+/// The parsed `Bearer` challenge.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Challenge {
+    /// `resource_metadata`.
+    pub resource_metadata: Option<String>,
+    /// `scope`.
+    pub scope: Option<String>,
+    /// `error`.
+    pub error: Option<String>,
+    /// `error_description`.
+    pub error_description: Option<String>,
+}
+
+/// Parses the `Bearer` challenge out of a `WWW-Authenticate` value (any position; other
+/// schemes are skipped). Quoted strings may contain commas and `\"` escapes.
+pub fn parse_bearer(value: &str) -> Option<Challenge> {
+    let mut chars = value.chars().peekable();
+    let mut in_bearer = false;
+    let mut found = false;
+    let mut challenge = Challenge::default();
+    loop {
+        while matches!(chars.peek(), Some(c) if c.is_whitespace() || *c == ',') {
+            chars.next();
+        }
+        let mut token = String::new();
+        while let Some(c) = chars.peek().copied() {
+            if c == '=' || c == ',' || c.is_whitespace() {
+                break;
+            }
+            token.push(c);
+            chars.next();
+        }
+        if token.is_empty() {
+            break;
+        }
+        while matches!(chars.peek(), Some(c) if c.is_whitespace()) {
+            chars.next();
+        }
+        if chars.peek() == Some(&'=') {
+            chars.next();
+            while matches!(chars.peek(), Some(c) if c.is_whitespace()) {
+                chars.next();
+            }
+            let mut val = String::new();
+            if chars.peek() == Some(&'"') {
+                chars.next();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => val.extend(chars.next()),
+                        '"' => break,
+                        c => val.push(c),
+                    }
+                }
+            } else {
+                while let Some(c) = chars.peek().copied() {
+                    if c == ',' {
+                        break;
+                    }
+                    val.push(c);
+                    chars.next();
+                }
+                val = val.trim().to_string();
+            }
+            if in_bearer {
+                let slot = match token.to_ascii_lowercase().as_str() {
+                    "resource_metadata" => &mut challenge.resource_metadata,
+                    "scope" => &mut challenge.scope,
+                    "error" => &mut challenge.error,
+                    "error_description" => &mut challenge.error_description,
+                    _ => continue,
+                };
+                slot.get_or_insert(val);
+            }
+        } else {
+            // A new auth scheme starts.
+            in_bearer = token.eq_ignore_ascii_case("bearer");
+            found |= in_bearer;
+        }
+    }
+    found.then_some(challenge)
+}
+
+/// The `initialize` request body the client sends.
+pub(super) fn initialize_body(id: u64, protocol_version: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "initialize", "params": {
+        "protocolVersion": protocol_version,
+        "capabilities": {},
+        "clientInfo": {"name": "authtap-client", "version": env!("CARGO_PKG_VERSION")},
+    }})
+}
+
+/// A short description of an HTML answer: WAF markers and the page title.
+pub(super) fn html_note(reply: &Reply) -> String {
+    let mut parts = vec![format!("HTML ({}) instead of JSON", reply.media_type())];
+    for h in ["cf-mitigated", "x-vercel-mitigated"] {
+        if let Some(v) = reply.header(h) {
+            parts.push(format!("{h}: {v} (WAF challenge)"));
+        }
+    }
+    let text = reply.text();
+    if let Some(title) = text
+        .split("<title>")
+        .nth(1)
+        .and_then(|t| t.split("</title>").next())
+    {
+        parts.push(format!("page \"{}\"", title.trim()));
+    }
+    parts.join("; ")
+}
+
+fn well_known(url: &url::Url, suffix: &str, path: &str) -> String {
+    let origin = url.origin().ascii_serialization();
+    format!("{origin}/.well-known/{suffix}{path}")
+}
+
+impl Flow {
+    /// Unauthenticated `initialize`: expects 401 with a Bearer challenge. Returns whether the
+    /// server wants authorization.
+    pub(super) async fn probe(&mut self) -> Res<bool> {
+        let id = self.rpc_id();
+        let req = Req::new(Method::POST, self.cfg.mcp_url.clone())
+            .header("accept", "application/json, text/event-stream")
+            .json(&initialize_body(id, &self.cfg.profile.protocol_version));
+        let reply = self.call("probe", Phase::McpTransport, req.clone()).await?;
+        let (name, url) = ("probe", req.url.as_str());
+        if (200..300).contains(&reply.status) {
+            self.record(
+                name,
+                Phase::McpTransport,
+                "POST",
+                url,
+                Some(&reply),
+                Outcome::Warn,
+                "no authorization required",
+            )?;
+            return Ok(false);
+        }
+        if reply.is_html() {
+            let note = format!("expected 401, got {}", html_note(&reply));
+            self.record(
+                name,
+                Phase::McpTransport,
+                "POST",
+                url,
+                Some(&reply),
+                Outcome::Fail,
+                note,
+            )?;
+        }
+        if reply.status != 401 {
+            let note = format!("expected 401 with a Bearer challenge, got {}", reply.status);
+            self.record(
+                name,
+                Phase::McpTransport,
+                "POST",
+                url,
+                Some(&reply),
+                Outcome::Fail,
+                note,
+            )?;
+        }
+        let (outcome, note) = match reply.header("www-authenticate").map(|v| (v.to_string(), parse_bearer(v))) {
+            Some((_, Some(ch))) => {
+                let note = format!(
+                    "401 challenge: resource_metadata={}, scope={}",
+                    ch.resource_metadata.as_deref().unwrap_or("(none)"),
+                    ch.scope.as_deref().unwrap_or("(none)")
+                );
+                self.challenge = Some(ch);
+                (Outcome::Ok, note)
+            }
+            Some((raw, None)) => (self.lenient(), format!("401 without a Bearer challenge ({raw}); probing well-known URLs")),
+            None if self.cfg.origin.is_some() => (
+                self.lenient(),
+                "401 but WWW-Authenticate is not readable (missing or not exposed to this origin); probing well-known URLs"
+                    .to_string(),
+            ),
+            None => (self.lenient(), "401 without WWW-Authenticate; probing well-known URLs".to_string()),
+        };
+        self.record(
+            name,
+            Phase::McpTransport,
+            "POST",
+            url,
+            Some(&reply),
+            outcome,
+            note,
+        )?;
+        Ok(true)
+    }
+
+    /// Protected resource metadata: challenge URL, then path-aware, then root.
+    pub(super) async fn discover_prm(&mut self) -> Res<()> {
+        let Ok(mcp) = url::Url::parse(&self.cfg.mcp_url) else {
+            let url = self.cfg.mcp_url.clone();
+            return self.record(
+                "prm",
+                Phase::DiscoveryPrm,
+                "GET",
+                &url,
+                None,
+                Outcome::Fail,
+                "MCP URL does not parse",
+            );
+        };
+        let mut candidates: Vec<String> = self
+            .challenge
+            .iter()
+            .filter_map(|c| c.resource_metadata.clone())
+            .collect();
+        let path = mcp.path().trim_end_matches('/');
+        if !path.is_empty() {
+            candidates.push(well_known(&mcp, "oauth-protected-resource", path));
+        }
+        candidates.push(well_known(&mcp, "oauth-protected-resource", ""));
+        candidates.dedup();
+        for url in candidates {
+            let req = Req::new(Method::GET, url.clone())
+                .header("accept", "application/json")
+                .header(
+                    "mcp-protocol-version",
+                    self.cfg.profile.protocol_version.clone(),
+                );
+            let reply = self.call("prm", Phase::DiscoveryPrm, req).await?;
+            let doc = match reply.json() {
+                Some(Value::Object(doc)) if reply.status == 200 => doc,
+                _ => {
+                    let why = if reply.is_html() {
+                        html_note(&reply)
+                    } else {
+                        format!("status {}", reply.status)
+                    };
+                    let note = format!("no usable metadata here ({why}); trying the next URL");
+                    self.record(
+                        "prm",
+                        Phase::DiscoveryPrm,
+                        "GET",
+                        &url,
+                        Some(&reply),
+                        Outcome::Warn,
+                        note,
+                    )?;
+                    continue;
+                }
+            };
+            let resource = doc.get("resource").and_then(Value::as_str).unwrap_or("");
+            let Some(issuer) = doc
+                .get("authorization_servers")
+                .and_then(Value::as_array)
+                .and_then(|a| a.first())
+                .and_then(Value::as_str)
+                .map(str::to_string)
+            else {
+                let note = "authorization_servers is missing or empty";
+                return self.record(
+                    "prm",
+                    Phase::DiscoveryPrm,
+                    "GET",
+                    &url,
+                    Some(&reply),
+                    Outcome::Fail,
+                    note,
+                );
+            };
+            let (outcome, note) = if resource == self.cfg.mcp_url {
+                (
+                    Outcome::Ok,
+                    format!("resource matches; authorization server {issuer}"),
+                )
+            } else {
+                let note = format!(
+                    "resource {resource} differs from the MCP URL {} (TS SDK and conformance clients abort); continuing with the MCP URL",
+                    self.cfg.mcp_url
+                );
+                (self.lenient(), note)
+            };
+            self.record(
+                "prm",
+                Phase::DiscoveryPrm,
+                "GET",
+                &url,
+                Some(&reply),
+                outcome,
+                note,
+            )?;
+            self.prm = Some(Value::Object(doc));
+            return Ok(());
+        }
+        let url = self.cfg.mcp_url.clone();
+        let note = "no protected resource metadata found; MCP 2025-11-25 clients stop here";
+        self.record(
+            "prm",
+            Phase::DiscoveryPrm,
+            "GET",
+            &url,
+            None,
+            Outcome::Fail,
+            note,
+        )
+    }
+
+    /// Authorization server metadata for `authorization_servers[0]`.
+    pub(super) async fn discover_asm(&mut self) -> Res<()> {
+        let issuer = self
+            .prm
+            .as_ref()
+            .and_then(|p| p.get("authorization_servers"))
+            .and_then(|a| a.get(0))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let Ok(parsed) = url::Url::parse(&issuer) else {
+            let note = format!("authorization server {issuer} is not a URL");
+            return self.record(
+                "asm",
+                Phase::DiscoveryAs,
+                "GET",
+                &issuer,
+                None,
+                Outcome::Fail,
+                note,
+            );
+        };
+        let path = parsed.path().trim_end_matches('/');
+        let origin = parsed.origin().ascii_serialization();
+        let candidates = if path.is_empty() {
+            vec![
+                well_known(&parsed, "oauth-authorization-server", ""),
+                well_known(&parsed, "openid-configuration", ""),
+            ]
+        } else {
+            vec![
+                well_known(&parsed, "oauth-authorization-server", path),
+                well_known(&parsed, "openid-configuration", path),
+                format!("{origin}{path}/.well-known/openid-configuration"),
+            ]
+        };
+        for url in candidates {
+            let req = Req::new(Method::GET, url.clone())
+                .header("accept", "application/json")
+                .header(
+                    "mcp-protocol-version",
+                    self.cfg.profile.protocol_version.clone(),
+                );
+            let reply = self.call("asm", Phase::DiscoveryAs, req).await?;
+            let doc = match reply.json() {
+                Some(Value::Object(doc)) if reply.status == 200 => doc,
+                _ => {
+                    let why = if reply.is_html() {
+                        html_note(&reply)
+                    } else {
+                        format!("status {}", reply.status)
+                    };
+                    let note = format!("no metadata here ({why}); trying the next URL");
+                    self.record(
+                        "asm",
+                        Phase::DiscoveryAs,
+                        "GET",
+                        &url,
+                        Some(&reply),
+                        Outcome::Warn,
+                        note,
+                    )?;
+                    continue;
+                }
+            };
+            let str_of = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_string);
+            let s256 = doc
+                .get("code_challenge_methods_supported")
+                .and_then(Value::as_array)
+                .is_some_and(|m| m.iter().any(|v| v == "S256"));
+            let mut problems = Vec::new();
+            if str_of("authorization_endpoint").is_none() || str_of("token_endpoint").is_none() {
+                problems.push("authorization_endpoint or token_endpoint missing".to_string());
+            }
+            if !s256 {
+                problems.push(
+                    "code_challenge_methods_supported lacks S256 (MCP 2025-11-25 clients refuse)"
+                        .to_string(),
+                );
+            }
+            if str_of("registration_endpoint").is_none() {
+                problems.push("no registration_endpoint (this client needs DCR)".to_string());
+            }
+            if !problems.is_empty() {
+                let note = problems.join("; ");
+                return self.record(
+                    "asm",
+                    Phase::DiscoveryAs,
+                    "GET",
+                    &url,
+                    Some(&reply),
+                    Outcome::Fail,
+                    note,
+                );
+            }
+            let declared = str_of("issuer").unwrap_or_default();
+            let (outcome, note) = if declared == issuer {
+                (
+                    Outcome::Ok,
+                    "issuer matches; PKCE S256 supported".to_string(),
+                )
+            } else {
+                let note = format!(
+                    "issuer {declared} differs from {issuer} (byte comparison; TS SDK v2 and strict clients abort)"
+                );
+                (self.lenient(), note)
+            };
+            self.record(
+                "asm",
+                Phase::DiscoveryAs,
+                "GET",
+                &url,
+                Some(&reply),
+                outcome,
+                note,
+            )?;
+            self.asm = Some(Value::Object(doc));
+            return Ok(());
+        }
+        let note = format!("no authorization server metadata for {issuer}");
+        self.record(
+            "asm",
+            Phase::DiscoveryAs,
+            "GET",
+            &issuer,
+            None,
+            Outcome::Fail,
+            note,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_bearer_among_other_schemes() {
+        let ch = parse_bearer(
+            r#"Basic realm="x", Bearer error="invalid_token", error_description="a, \"b\"", resource_metadata="https://h/.well-known/oauth-protected-resource/mcp", scope="mcp:tools""#,
+        )
+        .unwrap();
+        assert_eq!(
+            ch.resource_metadata.as_deref(),
+            Some("https://h/.well-known/oauth-protected-resource/mcp")
+        );
+        assert_eq!(ch.scope.as_deref(), Some("mcp:tools"));
+        assert_eq!(ch.error.as_deref(), Some("invalid_token"));
+        assert_eq!(ch.error_description.as_deref(), Some("a, \"b\""));
+        assert_eq!(parse_bearer("Bearer"), Some(Challenge::default()));
+        assert_eq!(parse_bearer("Basic realm=\"x\""), None);
+        assert_eq!(
+            parse_bearer("Bearer scope=a, scope=b")
+                .unwrap()
+                .scope
+                .as_deref(),
+            Some("a")
+        );
+    }
+}

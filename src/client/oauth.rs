@@ -1,0 +1,712 @@
+//! Registration, authorization and token steps: DCR with lenient response parsing, the
+//! authorize leg with PKCE S256 (redirects followed by hand, HTML consent forms submitted like a
+//! user would), the code exchange and the refresh with rotation check.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::Method;
+use serde_json::Value;
+use sha2::Digest;
+
+use super::Outcome;
+use super::flow::{Flow, Registered, Res, Tokens, redirect_target};
+use super::http::{Reply, Req};
+use crate::rules::Phase;
+
+/// Optional DCR members a strict (Zod) client rejects when `null`.
+const OPTIONAL_DCR: &[&str] = &[
+    "client_uri",
+    "logo_uri",
+    "tos_uri",
+    "policy_uri",
+    "software_id",
+    "software_version",
+    "jwks_uri",
+    "scope",
+    "contacts",
+    "client_secret",
+    "client_secret_expires_at",
+];
+
+/// A PKCE pair (RFC 7636): 43-character verifier and its S256 challenge.
+pub fn pkce_pair() -> (String, String) {
+    let verifier = random_b64(32);
+    let challenge = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+fn random_b64(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::Rng::fill(&mut rand::rng(), buf.as_mut_slice());
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// A minimal HTML form: method, action, and the fields a user's submit would send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HtmlForm {
+    /// `method` attribute, upper-case.
+    pub method: String,
+    /// `action` attribute.
+    pub action: String,
+    /// Hidden inputs and the first submit button's name/value.
+    pub fields: Vec<(String, String)>,
+}
+
+fn attr(tag: &str, name: &str) -> Option<String> {
+    let lower = tag.to_ascii_lowercase();
+    let pos = lower.find(&format!(" {name}="))? + name.len() + 2;
+    let rest = tag.get(pos..)?;
+    let value = match rest.chars().next()? {
+        q @ ('"' | '\'') => rest.get(1..)?.split(q).next()?.to_string(),
+        _ => rest
+            .split(|c: char| c.is_whitespace() || c == '>')
+            .next()?
+            .to_string(),
+    };
+    Some(
+        value
+            .replace("&amp;", "&")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">"),
+    )
+}
+
+/// Finds the first `<form>` of a page.
+pub fn parse_form(html: &str) -> Option<HtmlForm> {
+    let lower = html.to_ascii_lowercase();
+    let start = lower.find("<form")?;
+    let end = lower
+        .get(start..)?
+        .find("</form>")
+        .map_or(html.len(), |e| start + e);
+    let form_html = html.get(start..end)?;
+    let tag_end = form_html.find('>')?;
+    let tag = form_html.get(..tag_end)?;
+    let method = attr(tag, "method")
+        .unwrap_or_else(|| "GET".into())
+        .to_ascii_uppercase();
+    let action = attr(tag, "action").unwrap_or_default();
+    let mut fields = Vec::new();
+    let mut submitted = false;
+    for piece in form_html.split('<').skip(1) {
+        let tag = piece.split('>').next().unwrap_or("");
+        let kind = tag
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let input_type = attr(tag, "type").unwrap_or_default().to_ascii_lowercase();
+        let (Some(name), value) = (attr(tag, "name"), attr(tag, "value").unwrap_or_default())
+        else {
+            continue;
+        };
+        let is_submit = kind == "button" || (kind == "input" && input_type == "submit");
+        if kind == "input" && input_type == "hidden" {
+            fields.push((name, value));
+        } else if is_submit && !submitted {
+            fields.push((name, value));
+            submitted = true;
+        }
+    }
+    Some(HtmlForm {
+        method,
+        action,
+        fields,
+    })
+}
+
+fn same_endpoint(a: &str, b: &str) -> bool {
+    let strip = |u: &str| u.split(['?', '#']).next().unwrap_or("").to_string();
+    strip(a) == strip(b)
+}
+
+impl Flow {
+    fn asm_str(&self, key: &str) -> String {
+        self.asm
+            .as_ref()
+            .and_then(|a| a.get(key))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    }
+
+    /// Dynamic client registration with the profile's body.
+    pub(super) async fn register(&mut self) -> Res<()> {
+        let url = self.asm_str("registration_endpoint");
+        let body = self.cfg.profile.registration_body(&self.redirect_uri);
+        let req = Req::new(Method::POST, url.clone())
+            .header("accept", "application/json")
+            .json(&body);
+        let reply = self.call("dcr", Phase::Registration, req).await?;
+        let doc = match reply.json() {
+            Some(Value::Object(doc)) if (200..300).contains(&reply.status) => doc,
+            other => {
+                let detail = match other {
+                    Some(v) => format!(
+                        "{}: {}",
+                        v.get("error")
+                            .and_then(Value::as_str)
+                            .unwrap_or("no error code"),
+                        v.get("error_description")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                    ),
+                    None if reply.is_html() => super::discovery::html_note(&reply),
+                    None => "no JSON body".into(),
+                };
+                let note = format!("registration refused ({}) {detail}", reply.status);
+                return self.record(
+                    "dcr",
+                    Phase::Registration,
+                    "POST",
+                    &url,
+                    Some(&reply),
+                    Outcome::Fail,
+                    note,
+                );
+            }
+        };
+        let Some(client_id) = doc
+            .get("client_id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+        else {
+            return self.record(
+                "dcr",
+                Phase::Registration,
+                "POST",
+                &url,
+                Some(&reply),
+                Outcome::Fail,
+                "no client_id",
+            );
+        };
+        let mut warnings = Vec::new();
+        if reply.status != 201 {
+            warnings.push(format!("status {} instead of 201", reply.status));
+        }
+        for key in ["client_secret_expires_at", "client_id_issued_at"] {
+            if let Some(v) = doc
+                .get(key)
+                .filter(|v| !v.is_null() && !v.is_i64() && !v.is_u64())
+            {
+                warnings.push(format!("{key} is {v}, not an integer (accepted leniently)"));
+            }
+        }
+        let nulls: Vec<&str> = OPTIONAL_DCR
+            .iter()
+            .copied()
+            .filter(|k| doc.get(*k).is_some_and(Value::is_null))
+            .collect();
+        if !nulls.is_empty() {
+            warnings.push(format!(
+                "null optional fields {nulls:?} (Zod-based clients reject)"
+            ));
+        }
+        if !doc.get("redirect_uris").is_some_and(Value::is_array) {
+            warnings.push("redirect_uris not echoed".into());
+        }
+        let auth_method = doc
+            .get("token_endpoint_auth_method")
+            .and_then(Value::as_str)
+            .unwrap_or(&self.cfg.profile.token_endpoint_auth_method)
+            .to_string();
+        let client_secret = doc
+            .get("client_secret")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let (outcome, note) = if warnings.is_empty() {
+            (
+                Outcome::Ok,
+                format!("registered {client_id} ({auth_method})"),
+            )
+        } else {
+            (
+                self.lenient(),
+                format!("registered {client_id}, but {}", warnings.join("; ")),
+            )
+        };
+        self.record(
+            "dcr",
+            Phase::Registration,
+            "POST",
+            &url,
+            Some(&reply),
+            outcome,
+            note,
+        )?;
+        self.registered = Some(Registered {
+            client_id,
+            client_secret,
+            auth_method,
+        });
+        Ok(())
+    }
+
+    fn scope_to_request(&self) -> Option<String> {
+        if let Some(scope) = self.challenge.as_ref().and_then(|c| c.scope.clone()) {
+            return Some(scope);
+        }
+        let scopes = self.prm.as_ref()?.get("scopes_supported")?.as_array()?;
+        let joined: Vec<&str> = scopes.iter().filter_map(Value::as_str).collect();
+        (!joined.is_empty()).then(|| joined.join(" "))
+    }
+
+    /// The authorize leg; returns the code (and the verifier, stored on `self`).
+    pub(super) async fn authorize(&mut self) -> Res<(String, String)> {
+        let client_id = self
+            .registered
+            .as_ref()
+            .map(|r| r.client_id.clone())
+            .unwrap_or_default();
+        let (verifier, challenge) = pkce_pair();
+        let state = random_b64(24);
+        let mut params = vec![
+            ("response_type", "code".to_string()),
+            ("client_id", client_id),
+            ("redirect_uri", self.redirect_uri.clone()),
+            ("state", state.clone()),
+            ("code_challenge", challenge),
+            ("code_challenge_method", "S256".into()),
+            ("resource", self.resource.clone()),
+        ];
+        if let Some(scope) = self.scope_to_request() {
+            params.push(("scope", scope));
+        }
+        let mut ser = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &params {
+            ser.append_pair(k, v);
+        }
+        let endpoint = self.asm_str("authorization_endpoint");
+        let sep = if endpoint.contains('?') { '&' } else { '?' };
+        // Browser navigation: no Origin, no CORS; redirects followed by hand.
+        let mut req = Req::new(Method::GET, format!("{endpoint}{sep}{}", ser.finish()))
+            .header("accept", "text/html");
+        for _hop in 0..6 {
+            let reply = match self.http.send(&req).await {
+                Ok(r) => r,
+                Err(err) => {
+                    return Err(self.transport_failure("authorize", Phase::Authorize, &req, err));
+                }
+            };
+            let method = req.method.to_string();
+            if let Some(location) = redirect_target(&req, &reply) {
+                if same_endpoint(&location, &self.redirect_uri) {
+                    if req.method == Method::POST && matches!(reply.status, 307 | 308) {
+                        let note = format!(
+                            "{} after the consent POST: the browser re-POSTs to the callback {} (GET-only callbacks answer 405 / \"Cannot POST\")",
+                            reply.status, self.redirect_uri
+                        );
+                        self.record(
+                            "authorize",
+                            Phase::Authorize,
+                            &method,
+                            &req.url,
+                            Some(&reply),
+                            Outcome::Fail,
+                            note,
+                        )?;
+                    }
+                    self.record(
+                        "authorize",
+                        Phase::Authorize,
+                        &method,
+                        &req.url,
+                        Some(&reply),
+                        Outcome::Ok,
+                        "redirected to the callback",
+                    )?;
+                    let code = self.callback(&location, &state, &reply)?;
+                    return Ok((code, verifier));
+                }
+                let note = format!("{} to {location}; following", reply.status);
+                self.record(
+                    "authorize",
+                    Phase::Authorize,
+                    &method,
+                    &req.url,
+                    Some(&reply),
+                    Outcome::Warn,
+                    note,
+                )?;
+                req = Req::new(Method::GET, location).header("accept", "text/html");
+                continue;
+            }
+            let form = (reply.status == 200 && reply.is_html())
+                .then(|| parse_form(&reply.text()))
+                .flatten();
+            let Some(form) = form else {
+                let note = format!(
+                    "expected a redirect to the callback, got {}: {}",
+                    reply.status,
+                    snippet(&reply)
+                );
+                self.record(
+                    "authorize",
+                    Phase::Authorize,
+                    &method,
+                    &req.url,
+                    Some(&reply),
+                    Outcome::Fail,
+                    note,
+                )?;
+                return Err(super::flow::Stop);
+            };
+            let action = url::Url::parse(&req.url)
+                .ok()
+                .and_then(|u| u.join(&form.action).ok())
+                .map(String::from);
+            let Some(action) = action else {
+                let note = format!("HTML form with an unusable action {:?}", form.action);
+                self.record(
+                    "authorize",
+                    Phase::Authorize,
+                    &method,
+                    &req.url,
+                    Some(&reply),
+                    Outcome::Fail,
+                    note,
+                )?;
+                return Err(super::flow::Stop);
+            };
+            if form.method == "POST" && same_endpoint(&action, &self.redirect_uri) {
+                let note = "the authorization response is an auto-submitting form POST to the callback (form_post)";
+                self.record(
+                    "authorize",
+                    Phase::Authorize,
+                    &method,
+                    &req.url,
+                    Some(&reply),
+                    Outcome::Fail,
+                    note,
+                )?;
+            }
+            let note = format!(
+                "HTML consent form ({} {}); submitting it as the user would",
+                form.method, form.action
+            );
+            self.record(
+                "authorize",
+                Phase::Authorize,
+                &method,
+                &req.url,
+                Some(&reply),
+                Outcome::Warn,
+                note,
+            )?;
+            let fields: Vec<(&str, &str)> = form
+                .fields
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            req = if form.method == "POST" {
+                Req::new(Method::POST, action)
+                    .header("accept", "text/html")
+                    .form(&fields)
+            } else {
+                let mut ser = url::form_urlencoded::Serializer::new(String::new());
+                ser.extend_pairs(fields.iter());
+                Req::new(Method::GET, format!("{action}?{}", ser.finish()))
+                    .header("accept", "text/html")
+            };
+        }
+        let url = req.url.clone();
+        self.record(
+            "authorize",
+            Phase::Authorize,
+            "GET",
+            &url,
+            None,
+            Outcome::Fail,
+            "too many redirects",
+        )?;
+        Err(super::flow::Stop)
+    }
+
+    /// Checks the authorization response carried by the redirect to the callback.
+    fn callback(&mut self, location: &str, sent_state: &str, reply: &Reply) -> Res<String> {
+        let url = url::Url::parse(location).ok();
+        let get = |k: &str| {
+            url.as_ref().and_then(|u| {
+                u.query_pairs()
+                    .find(|(n, _)| n == k)
+                    .map(|(_, v)| v.into_owned())
+            })
+        };
+        let shown = location.split('?').next().unwrap_or("").to_string();
+        if let Some(error) = get("error") {
+            let note = format!(
+                "authorization error {error}: {}",
+                get("error_description").unwrap_or_default()
+            );
+            self.record(
+                "callback",
+                Phase::Callback,
+                "GET",
+                &shown,
+                Some(reply),
+                Outcome::Fail,
+                note,
+            )?;
+        }
+        if get("state").as_deref() != Some(sent_state) {
+            self.record(
+                "callback",
+                Phase::Callback,
+                "GET",
+                &shown,
+                Some(reply),
+                Outcome::Fail,
+                "state missing or different",
+            )?;
+        }
+        let issuer = self.asm_str("issuer");
+        let iss_supported = self
+            .asm
+            .as_ref()
+            .and_then(|a| a.get("authorization_response_iss_parameter_supported"))
+            == Some(&Value::Bool(true));
+        let (outcome, note) = match get("iss") {
+            Some(iss) if iss != issuer => (
+                self.lenient(),
+                format!("iss {iss} differs from the metadata issuer {issuer} (RFC 9207)"),
+            ),
+            None if iss_supported => (
+                self.lenient(),
+                "iss missing though the AS advertises it (RFC 9207)".to_string(),
+            ),
+            _ => (
+                Outcome::Ok,
+                "code received; state and iss match".to_string(),
+            ),
+        };
+        let Some(code) = get("code") else {
+            return self
+                .record(
+                    "callback",
+                    Phase::Callback,
+                    "GET",
+                    &shown,
+                    Some(reply),
+                    Outcome::Fail,
+                    "no code",
+                )
+                .map(|_| String::new());
+        };
+        self.record(
+            "callback",
+            Phase::Callback,
+            "GET",
+            &shown,
+            Some(reply),
+            outcome,
+            note,
+        )?;
+        Ok(code)
+    }
+
+    /// Adds client authentication to a token request per the registered method.
+    fn token_request(&self, mut pairs: Vec<(&'static str, String)>) -> Req {
+        let url = self.asm_str("token_endpoint");
+        let reg = self.registered.clone();
+        let mut basic = None;
+        if let Some(reg) = reg {
+            match (reg.auth_method.as_str(), reg.client_secret) {
+                ("client_secret_basic", Some(secret)) => {
+                    let enc = |s: &str| {
+                        url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                    };
+                    let raw = format!("{}:{}", enc(&reg.client_id), enc(&secret));
+                    basic = Some(format!(
+                        "Basic {}",
+                        base64::engine::general_purpose::STANDARD.encode(raw)
+                    ));
+                }
+                ("client_secret_post", Some(secret)) => {
+                    pairs.push(("client_id", reg.client_id));
+                    pairs.push(("client_secret", secret));
+                }
+                _ => pairs.push(("client_id", reg.client_id)),
+            }
+        }
+        let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut req = Req::new(Method::POST, url)
+            .header("accept", "application/json")
+            .form(&borrowed);
+        if let Some(b) = basic {
+            req = req.header("authorization", b);
+        }
+        req
+    }
+
+    /// Parses a token response; records the step.
+    async fn token_step(&mut self, name: &str, phase: Phase, req: Req) -> Res<Tokens> {
+        let url = req.url.clone();
+        let reply = self.call(name, phase, req).await?;
+        let doc = reply.json().unwrap_or(Value::Null);
+        let access = doc
+            .get("access_token")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let Some(access) = access.filter(|_| reply.status == 200) else {
+            let note = format!(
+                "token request refused ({}): {} {}",
+                reply.status,
+                doc.get("error")
+                    .and_then(Value::as_str)
+                    .unwrap_or("(no error code)"),
+                doc.get("error_description")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+            );
+            self.record(name, phase, "POST", &url, Some(&reply), Outcome::Fail, note)?;
+            return Err(super::flow::Stop);
+        };
+        let mut warnings = Vec::new();
+        if !doc
+            .get("token_type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.eq_ignore_ascii_case("bearer"))
+        {
+            warnings.push("token_type is not Bearer".to_string());
+        }
+        if !reply
+            .header("cache-control")
+            .is_some_and(|c| c.contains("no-store"))
+        {
+            warnings.push("no Cache-Control: no-store".to_string());
+        }
+        let refresh = doc
+            .get("refresh_token")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let aud = jwt_claim(&access, "aud");
+        let mut note = format!(
+            "access token{}{}",
+            aud.map(|a| format!(" (JWT aud {a})")).unwrap_or_default(),
+            if refresh.is_some() {
+                " + refresh token"
+            } else {
+                ""
+            }
+        );
+        let outcome = if warnings.is_empty() {
+            Outcome::Ok
+        } else {
+            self.lenient()
+        };
+        if !warnings.is_empty() {
+            note = format!("{note}; {}", warnings.join("; "));
+        }
+        self.record(name, phase, "POST", &url, Some(&reply), outcome, note)?;
+        Ok(Tokens { access, refresh })
+    }
+
+    /// authorization_code grant.
+    pub(super) async fn exchange_code(&mut self, code: &str, verifier: &str) -> Res<()> {
+        let req = self.token_request(vec![
+            ("grant_type", "authorization_code".into()),
+            ("code", code.to_string()),
+            ("redirect_uri", self.redirect_uri.clone()),
+            ("code_verifier", verifier.to_string()),
+            ("resource", self.resource.clone()),
+        ]);
+        let tokens = self.token_step("token", Phase::Token, req).await?;
+        self.tokens = Some(tokens);
+        Ok(())
+    }
+
+    /// refresh_token grant; checks rotation.
+    pub(super) async fn refresh(&mut self) -> Res<()> {
+        let Some(old) = self.tokens.as_ref().and_then(|t| t.refresh.clone()) else {
+            let url = self.asm_str("token_endpoint");
+            return self.record(
+                "refresh",
+                Phase::Refresh,
+                "POST",
+                &url,
+                None,
+                Outcome::Warn,
+                "no refresh token issued; skipped",
+            );
+        };
+        let req = self.token_request(vec![
+            ("grant_type", "refresh_token".into()),
+            ("refresh_token", old.clone()),
+            ("resource", self.resource.clone()),
+        ]);
+        let tokens = self.token_step("refresh", Phase::Refresh, req).await?;
+        if tokens.refresh.as_deref().is_none_or(|new| new == old) {
+            let url = self.asm_str("token_endpoint");
+            let note = "the refresh response did not rotate the refresh token";
+            self.record(
+                "refresh rotation",
+                Phase::Refresh,
+                "POST",
+                &url,
+                None,
+                Outcome::Warn,
+                note,
+            )?;
+        }
+        self.tokens = Some(tokens);
+        Ok(())
+    }
+}
+
+/// A claim of an unverified JWT payload, as text.
+fn jwt_claim(token: &str, claim: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let json: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    json.get(claim)
+        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+}
+
+fn snippet(reply: &Reply) -> String {
+    let text: String = reply.text().chars().take(120).collect();
+    text.replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_pair_is_s256_of_verifier() {
+        let (verifier, challenge) = pkce_pair();
+        assert_eq!(verifier.len(), 43);
+        assert_eq!(challenge.len(), 43);
+        assert_eq!(
+            URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes())),
+            challenge
+        );
+    }
+
+    #[test]
+    fn rfc7636_appendix_b_vector() {
+        let digest = sha2::Sha256::digest(b"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
+        assert_eq!(
+            URL_SAFE_NO_PAD.encode(digest),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+    }
+
+    #[test]
+    fn parses_consent_form() {
+        let html = r#"<html><form method="post" action="/authorize/consent"><input type="hidden" name="ticket" value="a&amp;b">
+            <button type="submit" name="decision" value="approve">Allow</button><button name="decision" value="deny">No</button></form>"#;
+        let form = parse_form(html).unwrap();
+        assert_eq!(form.method, "POST");
+        assert_eq!(form.action, "/authorize/consent");
+        assert_eq!(
+            form.fields,
+            vec![
+                ("ticket".into(), "a&b".into()),
+                ("decision".into(), "approve".into())
+            ]
+        );
+        assert_eq!(parse_form("<p>no form</p>"), None);
+    }
+}
