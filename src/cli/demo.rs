@@ -1,13 +1,395 @@
-//! `authtap demo` (to be written).
+//! `authtap demo`: the main job on the embedded default. Starts the reference upstream (with
+//! any `--fault`s) on a free loopback port, the recording proxy in front of it over TLS with the
+//! local CA, runs the built-in client through the proxy, prints each step as it happens, then
+//! reads the trace back and prints a summary with the findings.
+//!
+//! Exit status: 0 when the demo ran and recorded its trace — with faults a failed flow is the
+//! point and is printed as such; 1 when the *clean* flow (no faults) did not complete, which is
+//! a bug in the server, client or proxy; 2 for runtime errors (from `main`).
+//!
+//! `authtap demo --serve` runs the reference upstream alone until Ctrl-C so any real client
+//! (Claude Code, MCP Inspector, an SDK) can be pointed at it, directly or via `authtap proxy`.
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use authtap::client::{self, ClientConfig, ClientProfile, FlowReport, Outcome, Step};
+use authtap::demo::{self, CATALOG, ClientNeed, DemoConfig, Fault, FaultSet, RunningDemo};
+use authtap::rules::Finding;
+use authtap::trace::model::Record;
 
 /// Arguments of `authtap demo`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Turn on a fault of the reference server (repeatable; see --list-faults).
+    #[arg(long = "fault", value_name = "NAME")]
+    faults: Vec<String>,
+    /// Print the fault catalog and exit.
+    #[arg(long)]
+    list_faults: bool,
+    /// Output directory for the trace (and its exports).
+    #[arg(long, default_value = "demo-out")]
+    out: PathBuf,
+    /// Where the local CA lives (created if missing).
+    #[arg(long, default_value = "certs")]
+    certs: PathBuf,
+    /// Serve the authorization server on its own origin (port).
+    #[arg(long)]
+    separate_as: bool,
+    /// Run only the reference server and print its URLs until Ctrl-C.
+    #[arg(long)]
+    serve: bool,
+    /// Port of the reference server with --serve (0 = any free port).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Client profile: `native` (Claude Code-like) or `claude-ai` (client_secret_post).
+    /// Default: native, or claude-ai when a fault needs it.
+    #[arg(long)]
+    profile: Option<String>,
+    /// Act as a browser client with this Origin (CORS). Default: none, or
+    /// http://localhost:6274 (the Inspector) when a fault needs it.
+    #[arg(long)]
+    origin: Option<String>,
+    /// Stop where strict clients (TS SDK v2, Copilot CLI) stop.
+    #[arg(long)]
+    strict: bool,
+    /// Run the client straight against the server, without the proxy (nothing is recorded).
+    #[arg(long)]
+    direct: bool,
+    /// Delay between the countdown tool's SSE events, in milliseconds.
+    #[arg(long, default_value_t = 400)]
+    sse_delay_ms: u64,
+}
 
 /// Runs `authtap demo`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let _ = args;
-    anyhow::bail!("`authtap demo` is not implemented yet")
+    if args.list_faults {
+        print_catalog();
+        return Ok(ExitCode::SUCCESS);
+    }
+    let faults: FaultSet = args
+        .faults
+        .iter()
+        .map(|name| name.parse::<Fault>())
+        .collect::<Result<_, _>>()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    if args.serve {
+        runtime.block_on(serve(&args, faults))
+    } else {
+        runtime.block_on(demo_run(&args, faults))
+    }
+}
+
+fn print_catalog() {
+    println!(
+        "{:<28} {:<44} {}",
+        "FAULT", "EXPECTED RULES", "WHAT THE SERVER DOES"
+    );
+    for info in CATALOG {
+        let need = match info.client_need {
+            ClientNeed::Nothing => "",
+            ClientNeed::BrowserOrigin => " [client acts as a browser: --origin]",
+            ClientNeed::ClaudeAiProfile => {
+                " [client registers like claude.ai: --profile claude-ai]"
+            }
+        };
+        println!(
+            "{:<28} {:<44} {}{need}",
+            info.name,
+            info.rules.join(", "),
+            info.description
+        );
+        println!("{:<28} {:<44} from: {}", "", "", info.seed);
+    }
+}
+
+fn demo_config(args: &Args, faults: FaultSet) -> DemoConfig {
+    DemoConfig {
+        faults,
+        separate_as: args.separate_as,
+        port: args.port,
+        sse_step_delay: Duration::from_millis(args.sse_delay_ms),
+        ..DemoConfig::default()
+    }
+}
+
+async fn serve(args: &Args, faults: FaultSet) -> anyhow::Result<ExitCode> {
+    let server = demo::start(demo_config(args, faults))
+        .await
+        .context("cannot start the reference server")?;
+    println!("authtap reference MCP server (Ctrl-C to stop)");
+    println!("  MCP URL:            {}", server.mcp_url());
+    println!("  resource metadata:  {}", server.resource_metadata_url());
+    println!("  authorization srv:  {}", server.as_issuer());
+    print_faults(server.faults());
+    println!();
+    println!("Point a client at it, for example:");
+    println!(
+        "  claude mcp add --transport http authtap-demo {}",
+        server.mcp_url()
+    );
+    println!("  npx @modelcontextprotocol/inspector   (Streamable HTTP, URL above)");
+    println!(
+        "  authtap proxy --upstream {}   (to record it)",
+        server.base_url()
+    );
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot wait for Ctrl-C")?;
+    server.shutdown().await;
+    println!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_faults(faults: &FaultSet) {
+    if faults.is_empty() {
+        println!("  faults:             none (clean, spec-compliant)");
+    }
+    for fault in faults.iter() {
+        let info = fault.info();
+        println!(
+            "  fault:              {} → expect {}",
+            info.name,
+            info.rules.join(", ")
+        );
+    }
+}
+
+fn client_config(args: &Args, faults: &FaultSet, mcp_url: String) -> anyhow::Result<ClientConfig> {
+    let mut config = ClientConfig::new(mcp_url);
+    let needs: Vec<ClientNeed> = faults.iter().map(|f| f.info().client_need).collect();
+    config.profile = match &args.profile {
+        Some(name) => ClientProfile::by_name(name)
+            .with_context(|| format!("unknown profile {name} (native, claude-ai)"))?,
+        None if needs.contains(&ClientNeed::ClaudeAiProfile) => ClientProfile::claude_ai(),
+        None => ClientProfile::native(),
+    };
+    config.origin = match &args.origin {
+        Some(o) => Some(o.clone()),
+        None if needs.contains(&ClientNeed::BrowserOrigin) => Some("http://localhost:6274".into()),
+        None => None,
+    };
+    config.strict = args.strict;
+    Ok(config)
+}
+
+async fn demo_run(args: &Args, faults: FaultSet) -> anyhow::Result<ExitCode> {
+    let server = demo::start(demo_config(args, faults.clone()))
+        .await
+        .context("cannot start the reference server")?;
+    println!(
+        "reference server: {} (AS {})",
+        server.mcp_url(),
+        server.as_issuer()
+    );
+    print_faults(server.faults());
+    let result = if args.direct {
+        run_direct(args, &faults, &server).await
+    } else {
+        run_proxied(args, &faults, &server).await
+    };
+    server.shutdown().await;
+    let (report, trace) = result?;
+    let findings = match &trace {
+        Some(path) => read_findings(path)?,
+        None => Vec::new(),
+    };
+    summary(&report, &findings, &faults);
+    if report.completed || !faults.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!(
+            "\nThe clean flow did not complete: this is a bug in authtap (server, client or proxy)."
+        );
+        Ok(ExitCode::from(1))
+    }
+}
+
+async fn run_direct(
+    args: &Args,
+    faults: &FaultSet,
+    server: &RunningDemo,
+) -> anyhow::Result<(FlowReport, Option<PathBuf>)> {
+    let config = client_config(args, faults, server.mcp_url().to_string())?;
+    Ok((run_client(config).await, None))
+}
+
+async fn run_proxied(
+    args: &Args,
+    faults: &FaultSet,
+    server: &RunningDemo,
+) -> anyhow::Result<(FlowReport, Option<PathBuf>)> {
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let trace_path = args.out.join("trace.jsonl");
+    let upstream = url::Url::parse(server.base_url()).context("reference server URL")?;
+    let mut proxy_config = authtap::proxy::ProxyConfig::new(upstream, trace_path.clone());
+    proxy_config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    proxy_config.certs_dir = args.certs.clone();
+    proxy_config.source = "demo".into();
+    proxy_config.live_output = false;
+    let proxy = authtap::proxy::start(proxy_config)
+        .await
+        .context("cannot start the proxy")?;
+    let mcp_url = format!("{}/mcp", proxy.base_url().as_str().trim_end_matches('/'));
+    println!(
+        "proxy:            {mcp_url} → {} (trace {})",
+        server.base_url(),
+        trace_path.display()
+    );
+    if args.separate_as {
+        println!(
+            "note: the separate AS origin {} is reached directly, not through the proxy",
+            server.as_issuer()
+        );
+    }
+    let mut config = client_config(args, faults, mcp_url)?;
+    config.ca_pem = proxy.ca_pem_path().map(Path::to_path_buf);
+    let report = run_client(config).await;
+    let stats = proxy.shutdown().await.context("cannot finish the trace")?;
+    println!(
+        "\nrecorded {} exchanges into {}",
+        stats.exchanges,
+        trace_path.display()
+    );
+    // Export call site: HAR, Markdown and HTML next to the trace, redacted.
+    match authtap::export::export_trace(&trace_path, &authtap::export::ExportOptions::default()) {
+        Ok(files) => {
+            for path in files.paths() {
+                println!("exported {}", path.display());
+            }
+        }
+        Err(err) => println!("export failed: {err:#}"),
+    }
+    Ok((report, Some(trace_path)))
+}
+
+async fn run_client(mut config: ClientConfig) -> FlowReport {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Step>();
+    config.progress = Some(tx);
+    println!(
+        "client:           profile {}{}{}\n",
+        config.profile.name,
+        config
+            .origin
+            .as_deref()
+            .map(|o| format!(", browser Origin {o}"))
+            .unwrap_or_default(),
+        if config.strict { ", strict" } else { "" }
+    );
+    let printer = tokio::spawn(async move {
+        while let Some(step) = rx.recv().await {
+            print_step(&step);
+        }
+    });
+    let report = client::run_flow(config).await;
+    let _ = printer.await;
+    report
+}
+
+fn short_url(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
+}
+
+fn print_step(step: &Step) {
+    let status = step
+        .status
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "---".into());
+    println!(
+        "  [{:<4}] {:<26} {:<13} {:<6} {} {}",
+        step.outcome.as_str(),
+        step.name,
+        step.phase.as_str(),
+        step.method,
+        status,
+        short_url(&step.url)
+    );
+    if !step.note.is_empty() {
+        println!("         {}", step.note);
+    }
+}
+
+/// Every finding in the trace: per exchange (with its id) and per flow.
+fn read_findings(path: &Path) -> anyhow::Result<Vec<Finding>> {
+    let read = authtap::trace::reader::read_trace(path)
+        .with_context(|| format!("cannot read back {}", path.display()))?;
+    let mut out = Vec::new();
+    for record in read.records {
+        match record {
+            Record::Exchange(ex) => out.extend(ex.findings.iter().cloned()),
+            Record::FlowFindings(ff) => out.extend(ff.findings),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+fn summary(report: &FlowReport, findings: &[Finding], faults: &FaultSet) {
+    println!("\n== summary ==");
+    let count = |o: Outcome| report.with_outcome(o).count();
+    println!(
+        "client: {} ({} steps: {} ok, {} warn, {} fail)",
+        if report.completed {
+            "completed the flow".to_string()
+        } else {
+            format!(
+                "stopped at `{}`",
+                report.stopped_at.as_deref().unwrap_or("?")
+            )
+        },
+        report.steps.len(),
+        count(Outcome::Ok),
+        count(Outcome::Warn),
+        count(Outcome::Fail)
+    );
+    for step in report.steps.iter().filter(|s| s.outcome != Outcome::Ok) {
+        println!("  {} {}: {}", step.outcome.as_str(), step.name, step.note);
+    }
+    let mut by_rule: BTreeMap<&str, (&Finding, usize)> = BTreeMap::new();
+    for f in findings {
+        by_rule.entry(f.rule.as_str()).or_insert((f, 0)).1 += 1;
+    }
+    println!(
+        "findings: {}",
+        if by_rule.is_empty() {
+            "none".to_string()
+        } else {
+            by_rule.len().to_string() + " rules"
+        }
+    );
+    for (rule, (f, n)) in &by_rule {
+        println!(
+            "  {:<7} {:<32} x{n}  {}",
+            f.severity.as_str(),
+            rule,
+            f.message
+        );
+        if !f.fix.is_empty() {
+            println!("          fix: {}", f.fix);
+        }
+    }
+    for fault in faults.iter() {
+        let info = fault.info();
+        let seen: Vec<String> = info
+            .rules
+            .iter()
+            .map(|r| {
+                format!(
+                    "{r} {}",
+                    if by_rule.contains_key(r) {
+                        "seen"
+                    } else {
+                        "NOT seen"
+                    }
+                )
+            })
+            .collect();
+        println!("fault {}: {}", info.name, seen.join(", "));
+    }
 }
