@@ -7,12 +7,23 @@ use authtap::client::{self, ClientConfig, ClientProfile, Outcome};
 use authtap::demo::{self, DemoConfig};
 
 fn fast() -> DemoConfig {
-    DemoConfig { sse_step_delay: Duration::from_millis(20), ..DemoConfig::default() }
+    DemoConfig {
+        sse_step_delay: Duration::from_millis(20),
+        ..DemoConfig::default()
+    }
 }
 
 fn print(report: &client::FlowReport) {
     for s in &report.steps {
-        eprintln!("{:<28} {:<14} {:>4?} {:<5} {} {}", s.name, s.phase, s.status, s.outcome.as_str(), s.url, s.note);
+        eprintln!(
+            "{:<28} {:<14} {:>4?} {:<5} {} {}",
+            s.name,
+            s.phase,
+            s.status,
+            s.outcome.as_str(),
+            s.url,
+            s.note
+        );
     }
 }
 
@@ -30,15 +41,33 @@ async fn run(demo_config: DemoConfig, profile: ClientProfile) -> client::FlowRep
 
 fn assert_clean(report: &client::FlowReport) {
     assert!(report.completed, "stopped at {:?}", report.stopped_at);
-    let bad: Vec<_> = report.steps.iter().filter(|s| s.outcome != Outcome::Ok).collect();
+    let bad: Vec<_> = report
+        .steps
+        .iter()
+        .filter(|s| s.outcome != Outcome::Ok)
+        .collect();
     assert!(bad.is_empty(), "non-ok steps on the clean server: {bad:#?}");
     let names: Vec<&str> = report.steps.iter().map(|s| s.name.as_str()).collect();
     for expected in [
-        "probe", "prm", "asm", "dcr", "authorize", "callback", "token", "initialize",
-        "notifications/initialized", "tools/list", "tools/call countdown", "refresh",
-        "tools/call echo", "delete session",
+        "probe",
+        "prm",
+        "asm",
+        "dcr",
+        "authorize",
+        "callback",
+        "token",
+        "initialize",
+        "notifications/initialized",
+        "tools/list",
+        "tools/call countdown",
+        "refresh",
+        "tools/call echo",
+        "delete session",
     ] {
-        assert!(names.contains(&expected), "missing step {expected} in {names:?}");
+        assert!(
+            names.contains(&expected),
+            "missing step {expected} in {names:?}"
+        );
     }
     assert_eq!(report.protocol_version.as_deref(), Some("2025-11-25"));
     // priming event + 3 progress notifications + result
@@ -50,16 +79,31 @@ async fn clean_flow_completes_on_one_origin() {
     let report = run(fast(), ClientProfile::native()).await;
     assert_clean(&report);
     let countdown = report.step("tools/call countdown").unwrap();
-    assert!(countdown.note.contains("3 notifications"), "{}", countdown.note);
+    assert!(
+        countdown.note.contains("3 notifications"),
+        "{}",
+        countdown.note
+    );
 }
 
 #[tokio::test]
 async fn clean_flow_completes_with_separate_as() {
-    let report = run(DemoConfig { separate_as: true, ..fast() }, ClientProfile::native()).await;
+    let report = run(
+        DemoConfig {
+            separate_as: true,
+            ..fast()
+        },
+        ClientProfile::native(),
+    )
+    .await;
     assert_clean(&report);
     let prm = report.step("prm").unwrap();
     let asm = report.step("asm").unwrap();
-    assert_ne!(url_port(&prm.url), url_port(&asm.url), "AS must be on its own origin");
+    assert_ne!(
+        url_port(&prm.url),
+        url_port(&asm.url),
+        "AS must be on its own origin"
+    );
 }
 
 #[tokio::test]
@@ -69,7 +113,13 @@ async fn clean_flow_completes_for_claude_ai_profile() {
     let report = run(fast(), profile).await;
     assert!(report.completed, "stopped at {:?}", report.stopped_at);
     assert_eq!(report.protocol_version.as_deref(), Some("2025-06-18"));
-    assert!(report.step("dcr").unwrap().note.contains("client_secret_post"));
+    assert!(
+        report
+            .step("dcr")
+            .unwrap()
+            .note
+            .contains("client_secret_post")
+    );
     assert_eq!(report.with_outcome(Outcome::Ok).count(), report.steps.len());
     // 2025-06-18: no priming event, 3 notifications + result
     assert_eq!(report.sse_events, 4);
@@ -85,10 +135,22 @@ async fn browser_origin_flow_passes_cors() {
     print(&report);
     server.shutdown().await;
     assert!(report.completed, "stopped at {:?}", report.stopped_at);
-    assert!(report.steps.iter().any(|s| s.name.ends_with("(preflight)") && s.outcome == Outcome::Ok));
+    assert!(
+        report
+            .steps
+            .iter()
+            .any(|s| s.name.ends_with("(preflight)") && s.outcome == Outcome::Ok)
+    );
     assert_eq!(report.with_outcome(Outcome::Ok).count(), report.steps.len());
 }
 
 fn url_port(url: &str) -> Option<u16> {
-    url.split("://").nth(1)?.split('/').next()?.rsplit(':').next()?.parse().ok()
+    url.split("://")
+        .nth(1)?
+        .split('/')
+        .next()?
+        .rsplit(':')
+        .next()?
+        .parse()
+        .ok()
 }

@@ -321,14 +321,15 @@ impl Flow {
                     let code = self.callback(&location, &state, &reply)?;
                     return Ok((code, verifier));
                 }
-                let note = format!("{} to {location}; following", reply.status);
+                let shown = location.split('?').next().unwrap_or("");
+                let note = format!("{} to {shown}; following", reply.status);
                 self.record(
                     "authorize",
                     Phase::Authorize,
                     &method,
                     &req.url,
                     Some(&reply),
-                    Outcome::Warn,
+                    Outcome::Ok,
                     note,
                 )?;
                 req = Req::new(Method::GET, location).header("accept", "text/html");

@@ -25,7 +25,7 @@ pub const SUPPORTED_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-2
 pub async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> {
     let trailing = req.uri().path() == "/mcp/";
     let redirect_fault = state.fault(Fault::McpTrailingSlashRedirect);
-    if trailing != redirect_fault {
+    if trailing && !redirect_fault {
         return h::json(StatusCode::NOT_FOUND, &json!({"error": "not_found"}));
     }
     let policy = Policy::Mcp {
