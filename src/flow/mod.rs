@@ -1,1 +1,10 @@
-//! (to be written)
+//! Flow intelligence, sans-io: the rules.md §3.4 phase classifier ([`phase`]), per-flow state
+//! ([`state`]), correlation of exchanges into flows ([`correlate`]) and the end-of-flow
+//! narrative ([`narrative`]). The rule engine in `rules` drives these; nothing here does I/O.
+
+pub mod correlate;
+pub mod narrative;
+pub mod phase;
+pub mod state;
+
+pub use state::Flow;

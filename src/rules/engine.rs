@@ -1,56 +1,273 @@
 //! The rule engine: classifies and correlates each completed exchange, runs the rules, and
 //! emits flow-level findings as flows advance or time out.
 //!
-//! The live recorder and `authtap lint` drive the same [`Engine`]:
-//! `observe` for every exchange in start order, `tick` now and then, `finish` at the end.
+//! The live recorder and `authtap lint` drive the same [`Engine`]: `observe` for every
+//! completed exchange (completion order live, start order in lint; windows are computed from
+//! exchange timestamps, so both work), `tick` about once a second, `finish` at the end. Every
+//! rule call is wrapped in `catch_unwind`: a panicking rule becomes an `AUTHTAP-INTERNAL`
+//! finding and the proxy carries on.
+
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use time::OffsetDateTime;
 
-use crate::trace::model::{Exchange, FlowFindings};
+use crate::flow::correlate::{self, end_time};
+use crate::flow::phase::{callback_view, classify};
+use crate::flow::{Flow, narrative};
+use crate::rules::rule::{ClientProfile, Cx, DynRule, FlowCx, Out};
+use crate::rules::{Finding, Phase, Severity, registry};
+use crate::trace::model::{Exchange, FlowFindings, FlowId};
 
-/// Tunables for the engine (time windows of rules.md §2.0).
+/// Tunables for the engine (time windows of rules.md §2.0, thresholds, client profile).
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     /// callback → token window, seconds.
     pub code_exchange_window_s: f64,
     /// token → first MCP request window, seconds.
     pub token_use_window_s: f64,
+    /// authorize → callback window, seconds.
+    pub authorize_window_s: f64,
+    /// GEN-SLOW threshold for PRM/ASM/DCR/token responses, seconds.
+    pub slow_threshold_s: f64,
+    /// X-DCR-LOOP: this many registrations without an authorize…
+    pub dcr_storm_count: usize,
+    /// …within this many seconds.
+    pub dcr_storm_window_s: f64,
+    /// Client profile: per-rule severity overrides (`authtap check --client claude-ai`).
+    pub profile: ClientProfile,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self { code_exchange_window_s: 60.0, token_use_window_s: 30.0 }
+        Self {
+            code_exchange_window_s: 60.0,
+            token_use_window_s: 30.0,
+            authorize_window_s: 600.0,
+            slow_threshold_s: 10.0,
+            dcr_storm_count: 3,
+            dcr_storm_window_s: 300.0,
+            profile: ClientProfile::generic(),
+        }
     }
 }
+
+/// Id of the finding a panicking rule turns into.
+pub const INTERNAL_RULE_ID: &str = "AUTHTAP-INTERNAL";
 
 /// Stateful, sans-io rule engine for one trace.
 #[derive(Debug, Default)]
 pub struct Engine {
     config: EngineConfig,
+    flows: Vec<Flow>,
+    /// Every finding emitted per flow (for the narrative).
+    history: BTreeMap<FlowId, Vec<Finding>>,
+    /// Latest exchange end observed.
+    now: Option<OffsetDateTime>,
 }
 
 impl Engine {
     /// A fresh engine.
     pub fn new(config: EngineConfig) -> Self {
-        Self { config }
+        Self {
+            config,
+            ..Default::default()
+        }
+    }
+
+    /// The flows correlated so far.
+    pub fn flows(&self) -> &[Flow] {
+        &self.flows
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
     }
 
     /// Classifies, correlates and lints one completed exchange: fills `phase`, `flow` and
     /// `findings` on it. Returns flow-level findings that became due.
     pub fn observe(&mut self, exchange: &mut Exchange) -> Vec<FlowFindings> {
-        let _ = (&self.config, exchange);
-        Vec::new()
+        let phase = classify(exchange, &self.flows);
+        let cb = callback_view(exchange, phase, &self.flows);
+        let idx = correlate::route(&mut self.flows, exchange, phase, cb.as_ref());
+        let flow_id = idx.and_then(|i| self.flows.get(i)).map(|f| f.id);
+        exchange.phase = Some(phase);
+        exchange.flow = flow_id;
+        let end = end_time(exchange);
+        self.now = Some(self.now.map_or(end, |n| n.max(end)));
+
+        let mut out = Out::new(Some(exchange.id), flow_id);
+        {
+            let cx = Cx {
+                flow: idx.and_then(|i| self.flows.get(i)),
+                flows: &self.flows,
+                phase,
+                callback: cb.as_ref(),
+                config: &self.config,
+            };
+            for rule in registry::all() {
+                if rule.meta().runs_on(phase, cb.is_some()) {
+                    guarded(rule, phase, &mut out, |out| {
+                        rule.exchange(&cx, exchange, out)
+                    });
+                }
+            }
+        }
+        let mut due = Vec::new();
+        if let Some(flow) = idx.and_then(|i| self.flows.get_mut(i)) {
+            correlate::update(flow, exchange, phase, cb.as_ref());
+        }
+        let mut own: Vec<Finding> = out.items.into_iter().map(|(_, f)| f).collect();
+        if let Some(i) = idx {
+            let flow_out = self.run_flow_rules(i, end, false, Some(exchange));
+            let (here, elsewhere): (Vec<_>, Vec<_>) = flow_out
+                .into_iter()
+                .partition(|f| f.exchange == Some(exchange.id));
+            own.extend(here);
+            if !elsewhere.is_empty() {
+                due.push(FlowFindings {
+                    at: end,
+                    flow: flow_id,
+                    findings: elsewhere,
+                    narrative: None,
+                });
+            }
+        }
+        for f in &mut own {
+            self.config.profile.apply(f);
+        }
+        if let Some(id) = flow_id {
+            self.history
+                .entry(id)
+                .or_default()
+                .extend(own.iter().cloned());
+        }
+        exchange.findings.extend(own);
+        due
     }
 
     /// Runs timeout-based cross-request rules as of `now`.
     pub fn tick(&mut self, now: OffsetDateTime) -> Vec<FlowFindings> {
-        let _ = now;
-        Vec::new()
+        let mut due = Vec::new();
+        for i in 0..self.flows.len() {
+            if self.flows.get(i).is_some_and(|f| f.finished) {
+                continue;
+            }
+            let findings = self.run_flow_rules(i, now, false, None);
+            if !findings.is_empty() {
+                let flow = self.flows.get(i).map(|f| f.id);
+                due.push(FlowFindings {
+                    at: now,
+                    flow,
+                    findings,
+                    narrative: None,
+                });
+            }
+        }
+        due
     }
 
     /// End of recording: remaining cross-request findings and each flow's narrative.
     pub fn finish(&mut self, now: OffsetDateTime) -> Vec<FlowFindings> {
-        let _ = now;
-        Vec::new()
+        let mut due = Vec::new();
+        for i in 0..self.flows.len() {
+            if self.flows.get(i).is_some_and(|f| f.finished) {
+                continue;
+            }
+            let findings = self.run_flow_rules(i, now, true, None);
+            let Some(flow) = self.flows.get_mut(i) else {
+                continue;
+            };
+            flow.finished = true;
+            let history = self.history.get(&flow.id).map(Vec::as_slice).unwrap_or(&[]);
+            let text = narrative::narrate(flow, history, now, &self.config);
+            due.push(FlowFindings {
+                at: now,
+                flow: Some(flow.id),
+                findings,
+                narrative: Some(text),
+            });
+        }
+        due
+    }
+
+    fn run_flow_rules(
+        &mut self,
+        i: usize,
+        now: OffsetDateTime,
+        finishing: bool,
+        current: Option<&Exchange>,
+    ) -> Vec<Finding> {
+        let Some(flow) = self.flows.get(i) else {
+            return Vec::new();
+        };
+        let mut out = Out::new(None, Some(flow.id));
+        let cx = FlowCx {
+            flow,
+            now,
+            finishing,
+            current: current.map(|e| e.id),
+            config: &self.config,
+        };
+        for rule in registry::all() {
+            guarded(rule, rule.meta().phase, &mut out, |out| rule.flow(&cx, out));
+        }
+        let mut fresh = Vec::new();
+        let Some(flow) = self.flows.get_mut(i) else {
+            return Vec::new();
+        };
+        for (key, mut f) in out.items {
+            if let Some(k) = key {
+                if !flow.emitted.insert(k) {
+                    continue;
+                }
+            }
+            f.flow = Some(flow.id);
+            self.config.profile.apply(&mut f);
+            fresh.push(f);
+        }
+        // exchange-anchored findings for the current exchange are added to history by observe
+        let id = flow.id;
+        let hist = self.history.entry(id).or_default();
+        hist.extend(
+            fresh
+                .iter()
+                .filter(|f| current.is_none_or(|e| f.exchange != Some(e.id)))
+                .cloned(),
+        );
+        fresh
+    }
+}
+
+/// Runs one hook, turning a panic into an internal finding.
+fn guarded(rule: &dyn DynRule, phase: Phase, out: &mut Out, call: impl FnOnce(&mut Out)) {
+    let before = out.items.len();
+    let result = catch_unwind(AssertUnwindSafe(|| call(out)));
+    if let Err(payload) = result {
+        out.items.truncate(before);
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let id = rule.meta().id;
+        let f = Finding {
+            rule: INTERNAL_RULE_ID.into(),
+            severity: Severity::Warning,
+            phase,
+            who: Vec::new(),
+            breaks: String::new(),
+            message: format!("authtap rule {id} crashed on this exchange ({what}); it was skipped"),
+            fix: "Report this authtap bug with the trace attached; the other rules ran normally."
+                .into(),
+            source: "authtap".into(),
+            exchange: out.exchange,
+            flow: out.flow,
+        };
+        out.items.push((
+            Some(format!("{INTERNAL_RULE_ID}:{id}:{:?}", out.exchange)),
+            f,
+        ));
     }
 }

@@ -152,5 +152,26 @@ pub struct Finding {
 }
 
 pub mod engine;
+pub mod format;
+pub mod registry;
+pub mod rule;
+#[cfg(test)]
+pub(crate) mod testkit;
 
-pub use engine::Engine;
+mod asm;
+mod authorize;
+mod callback;
+mod cors;
+mod cross;
+mod dcr;
+mod general;
+mod mcp;
+mod prm;
+mod refresh;
+mod sse;
+mod token;
+mod util;
+mod www_auth;
+
+pub use engine::{Engine, EngineConfig};
+pub use rule::{ClientProfile, Cx, DynRule, FlowCx, Out, Rule, RuleMeta};

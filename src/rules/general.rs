@@ -1,0 +1,881 @@
+//! GEN-*: rules for any phase (rules.md §1.1): HTML or WAF pages where JSON belongs, redirects
+//! on API legs, content types, nulls and empty arrays in metadata, insecure or dangerous URLs,
+//! private hosts and odd ports (client-profile dependent), slowness, duplicate parameters, TLS.
+
+use serde_json::Value;
+
+use crate::parse::form::Pairs;
+use crate::parse::{metadata, urls};
+use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
+use crate::rules::util::*;
+use crate::rules::{Phase, Severity::*, Who::*};
+use crate::trace::model::{Exchange, Headers};
+
+/// This family's rules, in report order.
+pub static RULES: &[&dyn DynRule] = &[
+    &WafChallenge,
+    &HtmlInsteadOfJson,
+    &JsonContentType,
+    &NullField,
+    &EmptyArray,
+    &NotHttps,
+    &DangerousScheme,
+    &PrivateAddress,
+    &Non443,
+    &RedirectOnApi,
+    &TrailingSlashRedirect,
+    &LocaleRedirect,
+    &Slow,
+    &DupParam,
+    &Tls,
+    &MetadataCachedLong,
+];
+
+fn waf_marked(ex: &Exchange) -> Option<String> {
+    for h in ["cf-mitigated", "x-vercel-mitigated"] {
+        if rh(ex, h).is_some_and(|v| v.eq_ignore_ascii_case("challenge")) {
+            return Some(format!("`{h}: challenge`"));
+        }
+    }
+    let st = status(ex)?;
+    if matches!(st, 403 | 429 | 503) && looks_html(ex) {
+        let b = body(ex).unwrap_or("");
+        for m in [
+            "/cdn-cgi/challenge-platform/",
+            "Just a moment",
+            "Security Checkpoint",
+            "Attention Required",
+        ] {
+            if b.contains(m) {
+                return Some(format!("{st} HTML page containing \"{m}\""));
+            }
+        }
+    }
+    None
+}
+
+/// GEN-WAF-CHALLENGE.
+pub struct WafChallenge;
+impl Rule for WafChallenge {
+    const META: RuleMeta = RuleMeta {
+        id: "GEN-WAF-CHALLENGE",
+        severity: Error,
+        phase: Phase::Other,
+        on: &[],
+        who: &[Infra],
+        breaks: "CAI (server-side httpx cannot run JS; WAF/bot rules block Anthropic egress), CC",
+        source: "Cloudflare docs \"Detect a Challenge Page response\"; seeds 001, 003",
+        title: "A WAF/bot challenge page answered an API request",
+        fix: "Exempt /.well-known/*, the OAuth endpoints and the MCP URL from bot/WAF challenges (e.g. a Cloudflare skip rule or Vercel firewall bypass for these paths, allow Anthropic egress IPs).",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        if let Some(what) = waf_marked(ex) {
+            out.push(
+                &Self::META,
+                format!(
+                    "{} {} was answered with a bot challenge: {what}",
+                    ex.request.method, ex.request.url
+                ),
+            );
+        }
+    }
+}
+
+/// GEN-HTML-INSTEAD-OF-JSON.
+pub struct HtmlInsteadOfJson;
+impl Rule for HtmlInsteadOfJson {
+    const META: RuleMeta = RuleMeta {
+        id: "GEN-HTML-INSTEAD-OF-JSON",
+        severity: Error,
+        phase: Phase::Other,
+        on: API,
+        who: &[Rs, As, Infra],
+        breaks: "all (JSON parse fails); CAI fails silently, TS throws Zod/JSON errors",
+        source: "RFC 9728 §3.2, RFC 8414 §3.2, RFC 7591 §3.2.1; seed 003; claude-ai-mcp#96",
+        title: "An HTML page where a JSON document or JSON-RPC answer was expected",
+        fix: "Serve JSON (application/json) on this route; make sure SPA catch-all routes, login pages and error pages do not cover /.well-known/*, the OAuth endpoints or the MCP URL.",
+    };
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        if !looks_html(ex) || waf_marked(ex).is_some() {
+            return;
+        }
+        let st = status(ex).unwrap_or(0);
+        let f = out.push(
+            &Self::META,
+            format!(
+                "{} {} ({}) answered {st} with an HTML page instead of JSON",
+                ex.request.method, ex.request.url, cx.phase
+            ),
+        );
+        if matches!(cx.phase, Phase::DiscoveryPrm | Phase::DiscoveryAs) && st == 404 {
+            // A 404 discovery probe: clients move on; the HTML only matters as a hint.
+            f.severity = Info;
+        }
+    }
+}
+
+/// GEN-JSON-CONTENT-TYPE.
+pub struct JsonContentType;
+impl Rule for JsonContentType {
+    const META: RuleMeta = RuleMeta {
+        id: "GEN-JSON-CONTENT-TYPE",
+        severity: Warning,
+        phase: Phase::Other,
+        on: META_DOCS,
+        who: &[Rs, As],
+        breaks: "Strict parsers; conformance AS check fails (TS tolerates)",
+        source: "RFC 8414 §3.2, RFC 9728 §3.2, RFC 7591 §3.2.1; conformance authorization-server-metadata",
+        title: "A JSON body served without a JSON Content-Type",
+        fix: "Send `Content-Type: application/json` with metadata, registration and token responses.",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let Some(b) = body(ex) else { return };
+        if serde_json::from_str::<Value>(b).is_err() || b.trim().is_empty() {
+            return;
+        }
+        let m = media(ex);
+        if !m.as_deref().is_some_and(is_json_media) {
+            out.push(
+                &Self::META,
+                format!(
+                    "JSON body served with Content-Type `{}`",
+                    m.as_deref().unwrap_or("(none)")
+                ),
+            );
+        }
+    }
+}
+
+/// GEN-NULL-FIELD.
+pub struct NullField;
+impl Rule for NullField {
+    const META: RuleMeta = RuleMeta {
+        id: "GEN-NULL-FIELD",
+        severity: Error,
+        phase: Phase::Other,
+        on: &[
+            Phase::DiscoveryPrm,
+            Phase::DiscoveryAs,
+            Phase::Token,
+            Phase::Refresh,
+        ],
+        who: &[Rs, As],
+        breaks: "TS/CC: Zod \"expected string, received null\"",
+        source: "RFC 8414 §3.2 / RFC 9728 §3.2 (omit what you don't have); claude-code#67258",
+        title: "A metadata or token-response member is JSON null",
+        fix: "Omit members you have no value for instead of sending null.",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let Some(d) = json_obj(ex).filter(|_| ok(ex)) else {
+            return;
+        };
+        let nulls = metadata::null_members(&d);
+        if !nulls.is_empty() {
+            out.push(
+                &Self::META,
+                format!("members set to null: {}", nulls.join(", ")),
+            );
+        }
+    }
+}
+
+/// GEN-EMPTY-ARRAY.
+pub struct EmptyArray;
+impl Rule for EmptyArray {
+    const META: RuleMeta = RuleMeta {
+        id: "GEN-EMPTY-ARRAY",
+        severity: Warning,
+        phase: Phase::Other,
+        on: &[Phase::DiscoveryPrm, Phase::DiscoveryAs],
+        who: &[Rs, As],
+        breaks: "clients build an empty or odd `scope` (claude-ai-mcp#453)",
+        source: "RFC 8414 §3.2 and RFC 9728 §3.2 (zero-element parameters MUST be omitted)",
+        title: "A metadata member is an empty array",
+        fix: "Omit zero-element members (e.g. drop `scopes_supported: []`).",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let Some(d) = json_obj(ex).filter(|_| ok(ex)) else {
+            return;
+        };
+        let empty = metadata::empty_array_members(&d);
+        if !empty.is_empty() {
+            out.push(&Self::META, format!("empty arrays: {}", empty.join(", ")));
+        }
+    }
+}
+
+const URL_MEMBERS: &[&str] = &[
+    "resource",
+    "issuer",
+    "authorization_endpoint",
+    "token_endpoint",
+    "registration_endpoint",
+    "jwks_uri",
+    "revocation_endpoint",
+    "introspection_endpoint",
+    "userinfo_endpoint",
+];
+
+/// GEN-NOT-HTTPS.
+pub struct NotHttps;
+impl Rule for NotHttps {
+    const META: RuleMeta = RuleMeta {
+        id: "GEN-NOT-HTTPS",
+        severity: Error,
+        phase: Phase::Other,
+        on: &[Phase::DiscoveryPrm, Phase::DiscoveryAs, Phase::McpTransport],
+        who: &[Rs, As],
+        breaks: "TS (InsecureTokenEndpointError for non-loopback http), CAI",
+        source: "MCP auth \"Communication Security\" [06-18]; OAuth 2.1 §1.5; RFC 8414 §2",
+        title: "An OAuth URL uses http: with a non-loopback host",
+        fix: "Publish https URLs for the issuer, every endpoint, the PRM resource and resource_metadata (loopback http is fine for local development).",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let mut bad = Vec::new();
+        if let Some(d) = json_obj(ex).filter(|_| ok(ex)) {
+            for k in URL_MEMBERS {
+                if let Some(u) = d
+                    .get(*k)
+                    .and_then(Value::as_str)
+                    .filter(|u| urls::is_insecure_http(u))
+                {
+                    bad.push(format!("{k}={u}"));
+                }
+            }
+            for u in metadata::str_list(&d, "authorization_servers").unwrap_or_default() {
+                if urls::is_insecure_http(u) {
+                    bad.push(format!("authorization_servers[]={u}"));
+                }
+            }
+        }
+        if let Some(r) = ex.response.as_ref() {
+            let p = crate::parse::www_authenticate::parse(r.header_all("www-authenticate"));
+            if let Some(u) = p
+                .bearer()
+                .and_then(|b| b.param("resource_metadata"))
+                .filter(|u| urls::is_insecure_http(u))
+            {
+                bad.push(format!("resource_metadata={u}"));
+            }
+        }
+        if !bad.is_empty() {
+            out.push(
+                &Self::META,
+                format!("non-loopback http URLs: {}", bad.join(", ")),
+            );
+        }
+    }
+}
+
+/// GEN-DANGEROUS-SCHEME.
+pub struct DangerousScheme;
+impl Rule for DangerousScheme {
+    const META: RuleMeta = RuleMeta {
+        id: "GEN-DANGEROUS-SCHEME",
+        severity: Error,
+        phase: Phase::Other,
+        on: &[Phase::DiscoveryPrm, Phase::DiscoveryAs, Phase::Registration],
+        who: &[Rs, As],
+        breaks: "TS (SafeUrl schema rejects the document)",
+        source: "MCP security best practices (authorization URL scheme validation)",
+        title: "A URL in metadata uses javascript:, data:, vbscript: or file:",
+        fix: "Only publish http(s) URLs in metadata and registration responses.",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let Some(d) = json_obj(ex) else { return };
+        let mut bad = Vec::new();
+        for (k, v) in &d {
+            let vals: Vec<&str> = match v {
+                Value::String(s) => vec![s.as_str()],
+                Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+                _ => vec![],
+            };
+            for s in vals {
+                let l = s.trim().to_ascii_lowercase();
+                if ["javascript:", "data:", "vbscript:", "file:"]
+                    .iter()
+                    .any(|p| l.starts_with(p))
+                {
+                    bad.push(format!("{k}={}", s.chars().take(40).collect::<String>()));
+                }
+            }
+        }
+        if !bad.is_empty() {
+            out.push(
+                &Self::META,
+                format!("dangerous URL schemes: {}", bad.join(", ")),
+            );
+        }
+    }
+}
+
+fn first_contact(cx: &Cx<'_>) -> bool {
+    match cx.phase {
+        Phase::McpTransport => cx.flow.is_none_or(|f| f.mcp.is_empty()),
+        Phase::DiscoveryAs => cx.flow.is_none_or(|f| f.asm.is_empty()),
+        Phase::Token => cx.flow.is_none_or(|f| f.tokens.is_empty()),
+        _ => false,
+    }
+}
+
+/// GEN-PRIVATE-ADDRESS (info; a client profile such as claude-ai raises it to error).
+pub struct PrivateAddress;
+impl Rule for PrivateAddress {
+    const META: RuleMeta = RuleMeta {
+        id: "GEN-PRIVATE-ADDRESS",
+        severity: Info,
+        phase: Phase::Other,
+        on: &[Phase::McpTransport, Phase::DiscoveryAs, Phase::Token],
+        who: &[Rs, Infra],
+        breaks: "CAI rejects before sending anything (error under the claude-ai profile); SSRF-hardened clients",
+        source: "claude.com connector troubleshooting; MCP security best practices (SSRF); RFC 9728 §7.7",
+        title: "The MCP or OAuth host is loopback, private, CGNAT or link-local",
+        fix: "For server-side clients (claude.ai, Desktop connectors) expose the server on a public address (a tunnel works); local clients such as Claude Code are fine.",
+    };
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let u = client_url(ex);
+        let Some(h) = urls::host(u) else { return };
+        if let Some(kind) = urls::private_host_kind(&h).filter(|_| first_contact(cx)) {
+            out.push(&Self::META, format!("{} host {h} is {kind}", cx.phase));
+        }
+    }
+}
+
+/// GEN-NON-443 (info; a client profile such as claude-ai raises it to error).
+pub struct Non443;
+impl Rule for Non443 {
+    const META: RuleMeta = RuleMeta {
+        id: "GEN-NON-443",
+        severity: Info,
+        phase: Phase::Other,
+        on: &[Phase::McpTransport, Phase::DiscoveryAs, Phase::Token],
+        who: &[Rs, Infra],
+        breaks: "CAI does not connect to other ports (error under the claude-ai profile)",
+        source: "claude-ai-mcp#85 (Anthropic staff)",
+        title: "The MCP URL or an OAuth endpoint uses an explicit port other than 443",
+        fix: "Serve the MCP server and the AS on https port 443 for claude.ai / Desktop connectors.",
+    };
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let u = client_url(ex);
+        if let Some(p) = urls::non_default_port(u).filter(|p| *p != 443 && first_contact(cx)) {
+            out.push(
+                &Self::META,
+                format!("{} URL {} uses port {p}", cx.phase, urls::without_query(u)),
+            );
+        }
+    }
+}
+
+/// Whether `to` is `from` with a trailing slash added or removed.
+fn slash_twin(from: &str, to: &str) -> bool {
+    let (a, b) = (urls::without_query(from), urls::without_query(to));
+    a != b && a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
+/// The locale segment inserted by a redirect, if `to`'s path is `from`'s with `/<locale>` first.
+fn locale_inserted(from: &str, to: &str) -> Option<String> {
+    let (pf, pt) = (urls::raw_path(from), urls::raw_path(to));
+    let rest = pt.strip_prefix('/')?;
+    let (seg, tail) = rest.split_once('/')?;
+    let is_locale = {
+        let (lang, region) = seg.split_once('-').unwrap_or((seg, ""));
+        lang.len() == 2
+            && lang.chars().all(|c| c.is_ascii_lowercase())
+            && (region.is_empty()
+                || (2..=4).contains(&region.len())
+                    && region.chars().all(|c| c.is_ascii_alphabetic()))
+    };
+    (is_locale && format!("/{tail}") == pf).then(|| seg.to_string())
+}
+
+fn redirect_target(ex: &Exchange) -> Option<(u16, String)> {
+    let st = status(ex).filter(|s| (300..400).contains(s) && *s != 304)?;
+    let loc = rh(ex, "location")?;
+    Some((st, resolve(&ex.request.url, loc)))
+}
+
+/// GEN-REDIRECT-ON-API.
+pub struct RedirectOnApi;
+impl Rule for RedirectOnApi {
+    const META: RuleMeta = RuleMeta {
+        id: "GEN-REDIRECT-ON-API",
+        severity: Warning,
+        phase: Phase::Other,
+        on: API,
+        who: &[Rs, Infra],
+        breaks: "CAI (treats redirects on /mcp as failure), CC (ECONNRESET behind ingress), Browser",
+        source: "RFC 9110 §15.4; seed 003 (use www if you redirect to it); BerriAI/litellm PR 34845",
+        title: "A redirect on a non-browser leg (PRM, ASM, DCR, token, MCP)",
+        fix: "Serve the resource at the URL clients are given (publish the final URL, e.g. the www host, in metadata); never redirect API calls.",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let Some((st, to)) = redirect_target(ex) else {
+            return;
+        };
+        if slash_twin(&ex.request.url, &to) || locale_inserted(&ex.request.url, &to).is_some() {
+            return;
+        }
+        let post = method(ex) == "POST";
+        let cross = urls::origin(&to) != urls::origin(&ex.request.url);
+        let downgrade = ex.request.url.starts_with("https:") && to.starts_with("http:");
+        let mut why = Vec::new();
+        if post && matches!(st, 301..=303) {
+            why.push("a POST redirected with 301/302/303 becomes GET and loses its body");
+        }
+        if cross {
+            why.push("cross-origin: clients drop Authorization and URL checks fail");
+        }
+        if downgrade {
+            why.push("https→http downgrade");
+        }
+        let f = out.push(
+            &Self::META,
+            format!(
+                "{} {} → {st} Location {to}{}",
+                ex.request.method,
+                ex.request.url,
+                if why.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", why.join("; "))
+                }
+            ),
+        );
+        if !why.is_empty() {
+            f.severity = Error;
+        }
+    }
+}
+
+/// GEN-TRAILING-SLASH-REDIRECT.
+pub struct TrailingSlashRedirect;
+impl Rule for TrailingSlashRedirect {
+    const META: RuleMeta = RuleMeta {
+        id: "GEN-TRAILING-SLASH-REDIRECT",
+        severity: Warning,
+        phase: Phase::Other,
+        on: API,
+        who: &[Rs, Infra],
+        breaks: "CAI (\"Authorization with the MCP server failed\" after a valid token), redirect-averse clients",
+        source: "zoho/analytics-mcp-server PR 22; PrefectHQ/fastmcp PR 2277",
+        title: "A redirect that only adds or removes a trailing slash",
+        fix: "Serve the endpoint on both forms (e.g. Starlette: route instead of Mount, Next.js: trailingSlash off for the API) or publish the exact form clients call.",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        if let Some((st, to)) =
+            redirect_target(ex).filter(|(_, to)| slash_twin(&ex.request.url, to))
+        {
+            out.push(
+                &Self::META,
+                format!(
+                    "{} {} → {st} {to} (trailing slash only)",
+                    ex.request.method, ex.request.url
+                ),
+            );
+        }
+    }
+}
+
+/// GEN-LOCALE-REDIRECT.
+pub struct LocaleRedirect;
+impl Rule for LocaleRedirect {
+    const META: RuleMeta = RuleMeta {
+        id: "GEN-LOCALE-REDIRECT",
+        severity: Error,
+        phase: Phase::Other,
+        on: &[],
+        who: &[Rs],
+        breaks: "all",
+        source: "seed 003 (next-intl prefixes /oauth/*)",
+        title: "An OAuth or well-known path redirected to a locale-prefixed twin",
+        fix: "Exclude /.well-known, /oauth, /authorize, /token, /register and the MCP path from i18n middleware (e.g. the next-intl matcher).",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        if let Some((st, to)) = redirect_target(ex) {
+            if let Some(seg) = locale_inserted(&ex.request.url, &to) {
+                out.push(
+                    &Self::META,
+                    format!(
+                        "{} → {st} {to}: locale segment `/{seg}` inserted",
+                        ex.request.url
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// GEN-SLOW.
+pub struct Slow;
+impl Rule for Slow {
+    const META: RuleMeta = RuleMeta {
+        id: "GEN-SLOW",
+        severity: Warning,
+        phase: Phase::Other,
+        on: META_DOCS,
+        who: &[Rs, As],
+        breaks: "CAI (a reported ~10 s budget on token exchange)",
+        source: "claude-ai-mcp#912 (reported threshold)",
+        title: "A PRM/ASM/DCR/token response took longer than the threshold",
+        fix: "Answer discovery, registration and token calls within a few seconds (cache metadata, avoid cold starts on these routes).",
+    };
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let ms = ex
+            .timings
+            .first_byte_ms
+            .or(ex.timings.end_ms)
+            .unwrap_or(0.0);
+        if ms / 1000.0 > cx.config.slow_threshold_s {
+            out.push(
+                &Self::META,
+                format!(
+                    "{} response took {:.1} s (threshold {:.0} s)",
+                    cx.phase,
+                    ms / 1000.0,
+                    cx.config.slow_threshold_s
+                ),
+            );
+        }
+    }
+}
+
+const OAUTH_PARAMS: &[&str] = &[
+    "code",
+    "state",
+    "iss",
+    "client_id",
+    "redirect_uri",
+    "code_verifier",
+    "code_challenge",
+    "code_challenge_method",
+    "response_type",
+    "grant_type",
+    "scope",
+    "refresh_token",
+];
+
+/// GEN-DUP-PARAM.
+pub struct DupParam;
+impl Rule for DupParam {
+    const META: RuleMeta = RuleMeta {
+        id: "GEN-DUP-PARAM",
+        severity: Warning,
+        phase: Phase::Other,
+        on: &[
+            Phase::Authorize,
+            Phase::Token,
+            Phase::Refresh,
+            Phase::Callback,
+        ],
+        who: &[Client, As],
+        breaks: "conformance authorization-code-grant; many AS reject",
+        source: "OAuth 2.1 §3.1 (parameters MUST NOT be included more than once)",
+        title: "An OAuth parameter appears twice in one request or authorization response",
+        fix: "Send each OAuth parameter once (only `resource` may repeat).",
+    };
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let mut sets = vec![("request query", Pairs::from_url_query(&ex.request.url))];
+        if matches!(cx.phase, Phase::Token | Phase::Refresh) {
+            sets.push((
+                "form body",
+                Pairs::parse(ex.request.body_text().unwrap_or("")),
+            ));
+        }
+        if let Some(v) = cx.callback.filter(|v| v.via_location) {
+            sets.push(("authorization response", v.query.clone()));
+        }
+        for (where_, p) in sets {
+            let d: Vec<&str> = p
+                .duplicated()
+                .into_iter()
+                .filter(|k| OAUTH_PARAMS.contains(k))
+                .collect();
+            if !d.is_empty() {
+                out.push(
+                    &Self::META,
+                    format!("repeated in the {where_}: {}", d.join(", ")),
+                );
+            }
+        }
+    }
+}
+
+/// GEN-TLS.
+pub struct Tls;
+impl Rule for Tls {
+    const META: RuleMeta = RuleMeta {
+        id: "GEN-TLS",
+        severity: Error,
+        phase: Phase::Other,
+        on: &[],
+        who: &[Rs, Infra],
+        breaks: "all remote clients",
+        source: "RFC 9728 §7.3; OAuth 2.1 §1.5",
+        title: "The upstream TLS handshake failed",
+        fix: "Serve a valid, unexpired certificate for the host name with its full chain (test with `openssl s_client -connect host:443 -servername host`).",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        if let Some(e) = ex.error.as_ref().filter(|e| e.kind == "tls") {
+            out.push(
+                &Self::META,
+                format!(
+                    "TLS to {} failed: {}",
+                    urls::origin(&ex.request.url).unwrap_or_default(),
+                    e.message
+                ),
+            );
+        }
+    }
+}
+
+/// GEN-METADATA-CACHED-LONG.
+pub struct MetadataCachedLong;
+impl Rule for MetadataCachedLong {
+    const META: RuleMeta = RuleMeta {
+        id: "GEN-METADATA-CACHED-LONG",
+        severity: Info,
+        phase: Phase::Other,
+        on: &[Phase::DiscoveryPrm, Phase::DiscoveryAs],
+        who: &[Infra],
+        breaks: "fixes seem not to apply; stale documents keep being served",
+        source: "RFC 9728 §7.10; seed 001 (no-store on well-known while debugging)",
+        title: "Metadata served from a CDN cache with a long max-age",
+        fix: "While debugging, serve /.well-known/* with `Cache-Control: no-store` and purge the CDN cache after each change.",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let cc = rh(ex, "cache-control").unwrap_or("").to_ascii_lowercase();
+        let max_age = cc.split(',').find_map(|d| {
+            d.trim()
+                .strip_prefix("max-age=")?
+                .trim()
+                .parse::<u64>()
+                .ok()
+        });
+        let cached = rh(ex, "age").is_some()
+            || rh(ex, "cf-cache-status").is_some_and(|v| v.eq_ignore_ascii_case("hit"));
+        if let Some(m) = max_age.filter(|m| *m > 86_400 && cached) {
+            out.push(&Self::META, format!("served from cache with max-age={m} s"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testkit::*;
+
+    #[test]
+    fn fires_on_waf_challenge() {
+        let mut c = Clean::new();
+        c.prm = c
+            .prm
+            .status(403)
+            .resp_body("text/html", "<html>Just a moment...</html>");
+        assert_fires("GEN-WAF-CHALLENGE", c.steps());
+        let mut c = Clean::new();
+        c.prm = c.prm.resp_header("cf-mitigated", "challenge");
+        assert_fires("GEN-WAF-CHALLENGE", c.steps());
+    }
+    #[test]
+    fn quiet_on_waf_challenge() {
+        assert_quiet("GEN-WAF-CHALLENGE", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_html_instead_of_json() {
+        let mut c = Clean::new();
+        c.asm = c
+            .asm
+            .resp_body("text/html", "<!DOCTYPE html><html>app</html>");
+        let f = assert_fires("GEN-HTML-INSTEAD-OF-JSON", c.steps());
+        assert_eq!(f.severity, crate::rules::Severity::Error);
+    }
+    #[test]
+    fn quiet_on_html_instead_of_json() {
+        assert_quiet("GEN-HTML-INSTEAD-OF-JSON", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_json_content_type() {
+        let mut c = Clean::new();
+        let body = c
+            .prm
+            .0
+            .response
+            .as_ref()
+            .unwrap()
+            .body
+            .as_ref()
+            .unwrap()
+            .text
+            .clone()
+            .unwrap();
+        c.prm = c.prm.resp_body("text/plain", &body);
+        assert_fires("GEN-JSON-CONTENT-TYPE", c.steps());
+    }
+    #[test]
+    fn quiet_on_json_content_type() {
+        assert_quiet("GEN-JSON-CONTENT-TYPE", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_null_field() {
+        let mut c = Clean::new();
+        c.asm = c.asm.edit_json(|d| {
+            d.insert("registration_endpoint".into(), serde_json::Value::Null);
+        });
+        assert_fires("GEN-NULL-FIELD", c.steps());
+    }
+    #[test]
+    fn quiet_on_null_field() {
+        assert_quiet("GEN-NULL-FIELD", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_empty_array() {
+        let mut c = Clean::new();
+        c.prm = c.prm.edit_json(|d| {
+            d.insert("scopes_supported".into(), serde_json::json!([]));
+        });
+        assert_fires("GEN-EMPTY-ARRAY", c.steps());
+    }
+    #[test]
+    fn quiet_on_empty_array() {
+        assert_quiet("GEN-EMPTY-ARRAY", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_not_https() {
+        let mut c = Clean::new();
+        c.asm = c.asm.edit_json(|d| {
+            d.insert(
+                "token_endpoint".into(),
+                "http://auth.example.com/token".into(),
+            );
+        });
+        assert_fires("GEN-NOT-HTTPS", c.steps());
+    }
+    #[test]
+    fn quiet_on_not_https() {
+        let mut c = Clean::new();
+        c.asm = c.asm.edit_json(|d| {
+            d.insert("token_endpoint".into(), "http://127.0.0.1:9/token".into());
+        });
+        assert_quiet("GEN-NOT-HTTPS", c.steps());
+    }
+    #[test]
+    fn fires_on_dangerous_scheme() {
+        let mut c = Clean::new();
+        c.asm = c.asm.edit_json(|d| {
+            d.insert(
+                "authorization_endpoint".into(),
+                "javascript:alert(1)".into(),
+            );
+        });
+        assert_fires("GEN-DANGEROUS-SCHEME", c.steps());
+    }
+    #[test]
+    fn quiet_on_dangerous_scheme() {
+        assert_quiet("GEN-DANGEROUS-SCHEME", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_private_address_and_non_443() {
+        let mut c = Clean::new();
+        c.challenge = c.challenge.url("http://127.0.0.1:8080/mcp");
+        let f = assert_fires("GEN-PRIVATE-ADDRESS", c.clone().steps());
+        assert_eq!(f.severity, crate::rules::Severity::Info);
+        assert_fires("GEN-NON-443", c.clone().steps());
+        let cfg = crate::rules::EngineConfig {
+            profile: crate::rules::ClientProfile::claude_ai(),
+            ..Default::default()
+        };
+        let all = run_with(c.steps(), 0.0, cfg);
+        assert!(
+            all.iter()
+                .any(|f| f.rule == "GEN-NON-443" && f.severity == crate::rules::Severity::Error)
+        );
+    }
+    #[test]
+    fn quiet_on_private_address_and_non_443() {
+        assert_quiet("GEN-PRIVATE-ADDRESS", Clean::new().steps());
+        assert_quiet("GEN-NON-443", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_redirect_on_api() {
+        let mut c = Clean::new();
+        c.challenge = c
+            .challenge
+            .status(301)
+            .resp_header("location", "https://www.mcp.example.com/mcp");
+        let f = assert_fires("GEN-REDIRECT-ON-API", c.steps());
+        assert_eq!(f.severity, crate::rules::Severity::Error);
+    }
+    #[test]
+    fn quiet_on_redirect_on_api() {
+        assert_quiet("GEN-REDIRECT-ON-API", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_trailing_slash_redirect() {
+        let mut c = Clean::new();
+        c.challenge = c
+            .challenge
+            .status(307)
+            .resp_header("location", "https://mcp.example.com/mcp/");
+        assert_fires("GEN-TRAILING-SLASH-REDIRECT", c.clone().steps());
+        assert_quiet("GEN-REDIRECT-ON-API", c.steps());
+    }
+    #[test]
+    fn quiet_on_trailing_slash_redirect() {
+        assert_quiet("GEN-TRAILING-SLASH-REDIRECT", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_locale_redirect() {
+        let mut c = Clean::new();
+        c.token = c.token.status(307).resp_header("location", "/en/token");
+        assert_fires("GEN-LOCALE-REDIRECT", c.steps());
+    }
+    #[test]
+    fn quiet_on_locale_redirect() {
+        let mut c = Clean::new();
+        c.token = c.token.status(307).resp_header("location", "/v2/token");
+        assert_quiet("GEN-LOCALE-REDIRECT", c.steps());
+    }
+    #[test]
+    fn fires_on_slow() {
+        let mut c = Clean::new();
+        c.token = c.token.took_ms(12_000.0);
+        assert_fires("GEN-SLOW", c.steps());
+    }
+    #[test]
+    fn quiet_on_slow() {
+        assert_quiet("GEN-SLOW", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_dup_param() {
+        let mut c = Clean::new();
+        let u = format!("{}&state=again", c.authorize.0.request.url);
+        c.authorize = c.authorize.url(&u);
+        assert_fires("GEN-DUP-PARAM", c.steps());
+    }
+    #[test]
+    fn quiet_on_dup_param() {
+        assert_quiet("GEN-DUP-PARAM", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_tls() {
+        let mut c = Clean::new();
+        c.prm = c.prm.no_response("tls");
+        assert_fires("GEN-TLS", c.steps());
+    }
+    #[test]
+    fn quiet_on_tls() {
+        assert_quiet("GEN-TLS", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_metadata_cached_long() {
+        let mut c = Clean::new();
+        c.prm = c
+            .prm
+            .resp_header("cache-control", "public, max-age=604800")
+            .resp_header("age", "100");
+        assert_fires("GEN-METADATA-CACHED-LONG", c.steps());
+    }
+    #[test]
+    fn quiet_on_metadata_cached_long() {
+        assert_quiet("GEN-METADATA-CACHED-LONG", Clean::new().steps());
+    }
+}

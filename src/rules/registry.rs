@@ -1,0 +1,72 @@
+//! Every rule, family by family, in report order. Adding a family touches this file once;
+//! adding a rule touches only its family's `RULES` slice.
+
+use crate::rules::rule::{DynRule, RuleMeta};
+use crate::rules::{
+    asm, authorize, callback, cors, cross, dcr, general, mcp, prm, refresh, sse, token, www_auth,
+};
+
+/// The family slices, in report order.
+pub static FAMILIES: &[&[&dyn DynRule]] = &[
+    general::RULES,
+    cors::RULES,
+    www_auth::RULES,
+    prm::RULES,
+    asm::RULES,
+    dcr::RULES,
+    authorize::RULES,
+    callback::RULES,
+    token::RULES,
+    refresh::RULES,
+    mcp::RULES,
+    sse::RULES,
+    cross::RULES,
+];
+
+/// Every rule in report order.
+pub fn all() -> impl Iterator<Item = &'static dyn DynRule> {
+    FAMILIES.iter().flat_map(|f| f.iter().copied())
+}
+
+/// Metadata of a rule by catalog id.
+pub fn find(id: &str) -> Option<&'static RuleMeta> {
+    all().map(|r| r.meta()).find(|m| m.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_well_formed_and_complete() {
+        let mut seen = std::collections::BTreeSet::new();
+        for r in all() {
+            let m = r.meta();
+            assert!(seen.insert(m.id), "duplicate rule id {}", m.id);
+            assert!(
+                m.id.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-'),
+                "{}",
+                m.id
+            );
+            assert!(
+                !m.fix.is_empty() && !m.source.is_empty() && !m.title.is_empty(),
+                "{} lacks text",
+                m.id
+            );
+            assert!(!m.who.is_empty(), "{} lacks who", m.id);
+        }
+    }
+
+    #[test]
+    fn every_id_is_in_the_catalog() {
+        let catalog = include_str!("catalog_ids.txt");
+        for r in all() {
+            assert!(
+                catalog.lines().any(|l| l.trim() == r.meta().id),
+                "{} not in rules.md",
+                r.meta().id
+            );
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! Rules of the token family (rules.md).
+
+use crate::rules::rule::DynRule;
+
+/// This family's rules, in report order.
+pub static RULES: &[&dyn DynRule] = &[];
