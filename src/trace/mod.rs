@@ -3,3 +3,5 @@
 pub mod model;
 pub mod reader;
 pub mod writer;
+pub mod har_import;
+pub mod load;

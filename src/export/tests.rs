@@ -1,0 +1,104 @@
+//! Unit tests of the exporters over the shared canary fixture.
+
+use super::testkit::{self, fixture};
+use super::*;
+
+fn outputs(opts: &ExportOptions) -> [String; 3] {
+    let trace = testkit::trace(opts);
+    [
+        serde_json::to_string_pretty(&har::to_har(&trace, opts)).unwrap(),
+        markdown::render(&trace, opts),
+        html::render(&trace, opts),
+    ]
+}
+
+#[test]
+fn no_canary_in_any_redacted_output() {
+    let opts = ExportOptions::default();
+    for (name, text) in ["har", "md", "html"].iter().zip(outputs(&opts)) {
+        for canary in fixture::CANARIES {
+            assert!(!text.contains(canary), "{canary} leaked into {name}");
+        }
+        assert!(text.contains("redacted:sha256:"), "{name} has no markers");
+    }
+}
+
+#[test]
+fn unredacted_export_keeps_values() {
+    let opts = ExportOptions {
+        redact: false,
+        ..ExportOptions::default()
+    };
+    let [har, md, _] = outputs(&opts);
+    assert!(har.contains("CANARYcode0007"));
+    assert!(har.contains(har::UNREDACTED_COMMENT));
+    assert!(md.contains("NOT REDACTED"));
+}
+
+#[test]
+fn ofids_from_marks_traffic_and_command_line() {
+    let opts = ExportOptions {
+        ofids: vec!["ofid_cli00001".into()],
+        ..ExportOptions::default()
+    };
+    let trace = testkit::trace(&opts);
+    let ids: Vec<&str> = trace.ofids.iter().map(|o| o.id.as_str()).collect();
+    assert_eq!(ids, ["ofid_a41b6f81", "ofid_traffic9876", "ofid_cli00001"]);
+    let mark = &trace.ofids[0];
+    assert_eq!(mark.origins, ["mark"]);
+    // the 5 exchanges started before the mark (at +4200 ms): #4..#8
+    let before: Vec<u64> = mark.exchanges.iter().map(|e| e.0).collect();
+    assert_eq!(before, [4, 5, 6, 7, 8]);
+    assert_eq!(trace.ofids[1].origins, ["traffic #11"]);
+    assert_eq!(trace.ofids[2].at, None);
+}
+
+#[test]
+fn facts_fill_the_issue_template() {
+    let trace = testkit::trace(&ExportOptions::default());
+    let f = facts::issue_facts(&trace);
+    assert_eq!(f.server_url, "https://mcp.example.test/mcp");
+    assert!(
+        f.failed_at
+            .starts_with("Connect — first error finding DCR-FLOAT-EXPIRY"),
+        "{}",
+        f.failed_at
+    );
+    assert!(
+        f.transport.starts_with("Streamable HTTP"),
+        "{}",
+        f.transport
+    );
+    assert!(f.registration.starts_with("DCR"), "{}", f.registration);
+    assert!(
+        f.unauthenticated_mcp
+            .contains("401 with WWW-Authenticate: Bearer resource_metadata="),
+        "{}",
+        f.unauthenticated_mcp
+    );
+    assert!(
+        f.client
+            .starts_with("claude.ai / Claude Desktop connector (CAI)"),
+        "{}",
+        f.client
+    );
+    assert!(
+        f.time_range.contains("2026-11-22T11:29:59.5Z"),
+        "{}",
+        f.time_range
+    );
+}
+
+#[test]
+fn correlation_hashes_match_across_steps() {
+    let trace = testkit::trace(&ExportOptions::default());
+    let c =
+        |id: u64| facts::correlation(trace.exchange(crate::trace::model::ExchangeId(id)).unwrap());
+    let code = crate::redact::hash8("CANARYcode0007");
+    assert_eq!(c(6).get("code"), Some(&code), "callback Location");
+    assert_eq!(c(7).get("code"), Some(&code), "token body");
+    let at = crate::redact::hash8(&fixture::access_token());
+    assert_eq!(c(7).get("access_token"), Some(&at));
+    assert_eq!(c(8).get("bearer"), Some(&at));
+    assert_eq!(c(5).get("state"), c(6).get("state"));
+}

@@ -1,0 +1,129 @@
+//! Loads a trace from either format authtap reads: its own JSONL, or a HAR file (Chrome
+//! DevTools, mitmproxy, another tool, or an authtap export), sniffed by content.
+
+use std::path::{Path, PathBuf};
+
+use crate::trace::model::{Exchange, Record};
+use crate::trace::{har_import, reader};
+
+/// Why a trace could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file could not be read.
+    #[error("cannot read {path}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A JSONL trace with a bad record.
+    #[error(transparent)]
+    Jsonl(#[from] reader::Error),
+    /// A HAR file that could not be converted.
+    #[error("{path}: {source}")]
+    Har {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: har_import::Error,
+    },
+}
+
+/// Which format a trace file was in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// authtap's JSONL record stream.
+    Jsonl,
+    /// A HAR 1.2 document.
+    Har,
+}
+
+/// A loaded trace and how it was read.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The records, in file order.
+    pub records: Vec<Record>,
+    /// The input format.
+    pub format: Format,
+    /// True for a HAR not written by authtap: no phases or findings yet, run the rules.
+    pub needs_rules: bool,
+    /// Torn trailing JSONL lines skipped (after a crash).
+    pub torn_lines: usize,
+}
+
+/// Loads a JSONL trace or a HAR file (sniffed by content). See [`load`] for details.
+pub fn load_any(path: &Path) -> Result<Vec<Record>, Error> {
+    load(path).map(|l| l.records)
+}
+
+/// Loads a JSONL trace or a HAR file. A file whose first non-empty line is an authtap record is
+/// JSONL; anything else is parsed as HAR (a UTF-8 BOM is tolerated).
+pub fn load(path: &Path) -> Result<Loaded, Error> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.into(),
+        source,
+    })?;
+    let text = String::from_utf8_lossy(&bytes);
+    let text = text.trim_start_matches('\u{feff}');
+    let first_line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    if serde_json::from_str::<Record>(first_line).is_ok() {
+        let read = reader::read_trace(path)?;
+        return Ok(Loaded {
+            records: read.records,
+            format: Format::Jsonl,
+            needs_rules: false,
+            torn_lines: read.torn_lines,
+        });
+    }
+    let imported = har_import::from_har_str(text).map_err(|source| Error::Har {
+        path: path.into(),
+        source,
+    })?;
+    Ok(Loaded {
+        needs_rules: !imported.authtap_made,
+        records: imported.records,
+        format: Format::Har,
+        torn_lines: 0,
+    })
+}
+
+/// Runs the rule engine over a trace's exchanges (start order), replacing any phases and
+/// findings, and appends the flow-level findings. Used for HAR input, which has none.
+pub fn run_rules(records: Vec<Record>) -> Vec<Record> {
+    let mut engine = crate::rules::Engine::default();
+    let mut exchanges: Vec<Exchange> = Vec::new();
+    let mut rest: Vec<Record> = Vec::new();
+    for r in records {
+        match r {
+            Record::Exchange(x) => exchanges.push(*x),
+            Record::FlowFindings(_) => {}
+            other => rest.push(other),
+        }
+    }
+    exchanges.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.id.cmp(&b.id)));
+    let mut flow_findings = Vec::new();
+    let mut last = None;
+    for x in &mut exchanges {
+        x.findings.clear();
+        flow_findings.extend(engine.observe(x));
+        let end = x.started_at
+            + time::Duration::milliseconds(x.timings.end_ms.unwrap_or(0.0).max(0.0) as i64);
+        last = Some(last.map_or(end, |l: time::OffsetDateTime| l.max(end)));
+    }
+    let now = last.unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    flow_findings.extend(engine.finish(now));
+    let mut out = rest;
+    let at = out
+        .iter()
+        .position(|r| !matches!(r, Record::Session(_)))
+        .unwrap_or(out.len());
+    let tail = out.split_off(at);
+    out.extend(exchanges.into_iter().map(|x| Record::Exchange(Box::new(x))));
+    out.extend(flow_findings.into_iter().map(Record::FlowFindings));
+    out.extend(tail);
+    out
+}
