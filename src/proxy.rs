@@ -8,6 +8,16 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::ca::LocalCa;
+use crate::forward::client::ClientOptions;
+use crate::forward::{Forwarder, ForwarderConfig};
+use crate::listen::Listener;
+use crate::rules::Engine;
+use crate::trace::model::{SCHEMA_VERSION, SessionRecord};
+use crate::trace::writer::{Recorder, RecorderHandle, RecorderOptions};
 
 pub use crate::trace::writer::RecorderStats;
 
@@ -98,14 +108,23 @@ pub enum Error {
     Config(String),
 }
 
-/// A started proxy. Drop it only after [`RunningProxy::shutdown`], or the tail of the trace
-/// (final stats) is not written.
+/// How long open connections (long SSE streams) get to finish at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// How long shutdown waits for cut exchanges to reach the recorder.
+const DRAIN_WAIT: Duration = Duration::from_secs(2);
+
+/// A started proxy. Call [`RunningProxy::shutdown`] to finish the trace cleanly; dropping the
+/// handle leaves the trace readable but without its final stats line.
 #[derive(Debug)]
 pub struct RunningProxy {
     local_addr: SocketAddr,
     base_url: url::Url,
     trace_path: PathBuf,
     ca_pem_path: Option<PathBuf>,
+    listener: Listener,
+    forwarder: Arc<Forwarder>,
+    recorder: Recorder,
+    handle: RecorderHandle,
 }
 
 impl RunningProxy {
@@ -132,18 +151,114 @@ impl RunningProxy {
 
     /// Records a user mark (a line typed while recording, usually an `ofid_…`).
     pub fn mark(&self, text: &str) {
-        let _ = text;
+        self.handle.mark(text);
     }
 
-    /// Stops accepting, lets in-flight exchanges finish recording, runs the engine's final
-    /// pass, writes the stats record and flushes the trace.
+    /// Stops accepting, lets in-flight exchanges finish (a short grace period, then open
+    /// streams are cut and recorded as `incomplete`), runs the engine's final pass, writes
+    /// the stats record and flushes the trace.
     pub async fn shutdown(self) -> Result<RecorderStats, Error> {
-        Err(Error::Config("not implemented yet".into()))
+        let tracker = self.forwarder.tracker().clone();
+        tracker.start_closing();
+        self.listener.shutdown().await;
+        if tokio::time::timeout(DRAIN_WAIT, tracker.wait_idle())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "{} exchanges still open at shutdown; they are not recorded",
+                tracker.live()
+            );
+        }
+        drop(self.forwarder);
+        let recorder = self.recorder;
+        let stats = tokio::task::spawn_blocking(move || recorder.finish())
+            .await
+            .map_err(|_| Error::Trace(crate::trace::writer::Error::Thread))??;
+        Ok(stats)
     }
 }
 
 /// Starts the proxy: CA, trace, recorder, upstream client and accept loop.
 pub async fn start(config: ProxyConfig) -> Result<RunningProxy, Error> {
-    let _ = config;
-    Err(Error::Config("not implemented yet".into()))
+    if !matches!(config.upstream.scheme(), "http" | "https") || config.upstream.host().is_none() {
+        return Err(Error::Config(format!(
+            "upstream must be an http(s) URL with a host, got {}",
+            config.upstream
+        )));
+    }
+    let (tls, ca_pem_path) = match &config.tls {
+        TlsMode::LocalCa => {
+            let ca = LocalCa::load_or_create(&config.certs_dir)?;
+            (
+                Some(crate::listen::tls_from_leaf(ca.issue_leaf()?)?),
+                Some(ca.cert_path()),
+            )
+        }
+        TlsMode::Files { cert, key } => (Some(crate::listen::tls_from_files(cert, key)?), None),
+        TlsMode::PlainHttp => (None, None),
+    };
+    let listener = crate::listen::bind(config.listen).await?;
+    let local_addr = listener.local_addr().map_err(|source| {
+        Error::Listen(crate::listen::Error::Bind {
+            addr: config.listen,
+            source,
+        })
+    })?;
+    let base_url = match &config.public_url {
+        Some(url) => url.clone(),
+        None => {
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            let host = if local_addr.ip().is_loopback() || local_addr.ip().is_unspecified() {
+                "localhost".to_string()
+            } else {
+                match local_addr.ip() {
+                    std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                    std::net::IpAddr::V4(ip) => ip.to_string(),
+                }
+            };
+            url::Url::parse(&format!("{scheme}://{host}:{}/", local_addr.port()))
+                .map_err(|e| Error::Config(format!("cannot form the proxy URL: {e}")))?
+        }
+    };
+    let session = SessionRecord {
+        schema: SCHEMA_VERSION,
+        authtap_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at: time::OffsetDateTime::now_utc(),
+        upstream: config.upstream.to_string(),
+        listen_url: base_url.to_string(),
+        source: config.source.clone(),
+        rewrite: config.rewrite,
+        extra: serde_json::Map::new(),
+    };
+    let options = RecorderOptions {
+        live_output: config.live_output,
+        ..RecorderOptions::default()
+    };
+    let recorder = Recorder::start(&config.trace_path, session, Engine::default(), options)?;
+    let handle = recorder.handle();
+    let forwarder = Arc::new(Forwarder::new(
+        ForwarderConfig {
+            upstream: config.upstream.clone(),
+            proxy_base: base_url.clone(),
+            rewrite: config.rewrite,
+            max_capture: config.max_capture,
+            client: ClientOptions {
+                upstream_ca: config.upstream_ca.clone(),
+                insecure: config.insecure_upstream,
+            },
+        },
+        handle.clone(),
+    )?);
+    let listener = Listener::spawn(listener, tls, forwarder.clone(), SHUTDOWN_GRACE)?;
+    Ok(RunningProxy {
+        local_addr,
+        base_url,
+        trace_path: config.trace_path,
+        ca_pem_path,
+        listener,
+        forwarder,
+        recorder,
+        handle,
+    })
 }

@@ -1,10 +1,296 @@
 //! The accept loop: TLS (or plain HTTP) on the listen address, HTTP/1.1 and HTTP/2.
+//!
+//! [`Listener::spawn`] runs an accept loop that never stops on a per-connection error. Each
+//! connection gets its own task: an optional TLS handshake (tokio-rustls, ALPN `h2` and
+//! `http/1.1`, with a timeout), then hyper-util's `auto` server, which serves both protocols.
+//! hyper answers malformed requests with 400 and oversize heads with 431 itself; those are
+//! logged and reported to the [`Handler`] so they can be recorded. [`Listener::shutdown`]
+//! stops accepting, lets connections finish for a grace period, then cuts the rest.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use rustls::ServerConfig;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::forward::ProxyBody;
+
+/// Longest TLS handshake before the connection is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for a client to finish sending a request head (slowloris guard).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest HTTP/2 header list accepted.
+const MAX_H2_HEADER_LIST: u32 = 64 * 1024;
 
 /// Why the listener could not be set up.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// Placeholder until the listener lands.
-    #[error("not implemented")]
-    NotImplemented,
+    /// Binding the listen address failed.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A certificate or key file could not be read.
+    #[error("cannot read {path}: {message}")]
+    Pem {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// rustls refused the certificate and key.
+    #[error("TLS configuration rejected")]
+    Tls(#[source] rustls::Error),
+}
+
+/// Serves requests for the accept loop.
+pub trait Handler: Send + Sync + 'static {
+    /// Answers one request. Must not fail.
+    fn handle(
+        &self,
+        req: hyper::Request<Incoming>,
+        peer: SocketAddr,
+    ) -> impl Future<Output = hyper::Response<ProxyBody>> + Send;
+
+    /// hyper refused a request before it reached [`Self::handle`] (`kind` is `bad_request` or
+    /// `headers_too_large`).
+    fn rejected(&self, peer: SocketAddr, kind: &str, message: String);
+}
+
+impl Handler for crate::forward::Forwarder {
+    fn handle(
+        &self,
+        req: hyper::Request<Incoming>,
+        peer: SocketAddr,
+    ) -> impl Future<Output = hyper::Response<ProxyBody>> + Send {
+        crate::forward::Forwarder::handle(self, req, peer)
+    }
+
+    fn rejected(&self, peer: SocketAddr, kind: &str, message: String) {
+        self.record_rejected(peer, kind, message);
+    }
+}
+
+/// A TLS server config from a leaf signed by the local CA.
+pub fn tls_from_leaf(leaf: crate::ca::Leaf) -> Result<Arc<ServerConfig>, Error> {
+    server_config(leaf.chain, leaf.key)
+}
+
+/// A TLS server config from the user's own PEM certificate chain and key.
+pub fn tls_from_files(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, Error> {
+    let pem_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |e: rustls::pki_types::pem::Error| Error::Pem {
+            path,
+            message: e.to_string(),
+        }
+    };
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(pem_err(cert))?
+        .collect::<Result<_, _>>()
+        .map_err(pem_err(cert))?;
+    if chain.is_empty() {
+        return Err(Error::Pem {
+            path: cert.to_path_buf(),
+            message: "no certificate found".into(),
+        });
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(pem_err(key))?;
+    server_config(chain, key)
+}
+
+fn server_config(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<Arc<ServerConfig>, Error> {
+    crate::install_crypto_provider();
+    let mut config = ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(Error::Tls)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Binds the listen address.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Bind { addr, source })
+}
+
+/// A running accept loop.
+#[derive(Debug)]
+pub struct Listener {
+    local_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Listener {
+    /// Starts accepting on `listener`, with TLS when `tls` is given.
+    pub fn spawn<H: Handler>(
+        listener: TcpListener,
+        tls: Option<Arc<ServerConfig>>,
+        handler: Arc<H>,
+        grace: Duration,
+    ) -> Result<Self, Error> {
+        let local_addr = listener.local_addr().map_err(|source| Error::Bind {
+            addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+            source,
+        })?;
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(accept_loop(listener, tls, handler, stopped, grace));
+        Ok(Self {
+            local_addr,
+            stop,
+            task,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting, waits up to the grace period for connections to finish, then cuts
+    /// the remaining ones.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+async fn accept_loop<H: Handler>(
+    listener: TcpListener,
+    tls: Option<Arc<ServerConfig>>,
+    handler: Arc<H>,
+    mut stopped: watch::Receiver<bool>,
+    grace: Duration,
+) {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_H2_HEADER_LIST);
+    let builder = Arc::new(builder);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut connections = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopped.changed() => break,
+        };
+        // Reap finished connection tasks so the set does not grow.
+        while connections.try_join_next().is_some() {}
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(err) => {
+                // Out of file descriptors and the like: log, breathe, go on.
+                tracing::warn!("accept failed: {err}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let watcher = graceful.watcher();
+        let acceptor = acceptor.clone();
+        let handler = handler.clone();
+        let builder = builder.clone();
+        connections.spawn(async move {
+            let service = {
+                let handler = handler.clone();
+                service_fn(move |req| {
+                    let handler = handler.clone();
+                    async move { Ok::<_, std::convert::Infallible>(handler.handle(req, peer).await) }
+                })
+            };
+            let result = match acceptor {
+                Some(acceptor) => {
+                    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => tls,
+                        Ok(Err(err)) => {
+                            tracing::debug!(%peer, "TLS handshake failed: {err}");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    let conn = builder.serve_connection(TokioIo::new(tls), service);
+                    watcher.watch(conn.into_owned()).await
+                }
+                None => {
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    watcher.watch(conn.into_owned()).await
+                }
+            };
+            if let Err(err) = result {
+                connection_error(handler.as_ref(), peer, err.as_ref());
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::debug!(
+            "grace period over; cutting {} open connections",
+            connections.len()
+        );
+    }
+    connections.shutdown().await;
+}
+
+/// Logs a connection error and reports hyper's own 400/431 rejections.
+fn connection_error<H: Handler>(
+    handler: &H,
+    peer: SocketAddr,
+    err: &(dyn std::error::Error + 'static),
+) {
+    let hyper_err = std::iter::successors(Some(err), |e| e.source())
+        .find_map(|e| e.downcast_ref::<hyper::Error>());
+    match hyper_err {
+        Some(e) if e.is_parse_too_large() => {
+            tracing::warn!(%peer, "request head too large; answered 431");
+            handler.rejected(
+                peer,
+                "headers_too_large",
+                format!("request head too large (answered 431): {e}"),
+            );
+        }
+        Some(e) if e.is_parse() => {
+            tracing::warn!(%peer, "malformed request; answered 400: {e}");
+            handler.rejected(
+                peer,
+                "bad_request",
+                format!("malformed request (answered 400): {e}"),
+            );
+        }
+        _ => {
+            tracing::debug!(%peer, "connection ended with an error: {}", crate::tap::error_chain(err))
+        }
+    }
 }

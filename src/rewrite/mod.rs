@@ -1,1 +1,351 @@
-//! (to be written)
+//! Reverse-mode rewriting (rules.md §4.2): pure string functions, no I/O.
+//!
+//! In reverse mode the client talks to the proxy (`X`, e.g. `https://localhost:8443`) instead
+//! of the upstream (`U`). For the whole OAuth flow to keep passing through the proxy, URLs in
+//! discovery metadata, challenges and redirects are rewritten from `U` to `X` on the way to the
+//! client, and `resource` indicators back from `X` to `U` on the way to the upstream. Every
+//! substitution is on exact strings of origins (pitfall 5); URLs are never re-serialised.
+//!
+//! Origins other than the upstream's (an authorization server on another host) are mapped
+//! under the proxy as `X/__authtap/o/<scheme>/<authority><path>`, with the authority copied
+//! verbatim so the mapping is exactly reversible. Because the mapped URL keeps the foreign
+//! path after the authority, RFC 8414 / RFC 9728 path-inserted well-known URLs work too:
+//! `X/.well-known/oauth-authorization-server/__authtap/o/https/as.example/tenant` is routed to
+//! `https://as.example/.well-known/oauth-authorization-server/tenant` (R4).
+//!
+//! The authorization endpoint is mapped to `X/__authtap/authorize/<scheme>/<authority><path>`:
+//! the proxy records the visit and redirects the browser (302) to the real endpoint, with the
+//! `resource` parameter mapped back (R7). The login pages themselves are never proxied.
+//!
+//! The forwarder calls [`Rewriter::route`] for every request, [`Rewriter::request_form`] on
+//! small form bodies, [`Rewriter::response_header`] on every response header and
+//! [`Rewriter::response_json`] on small JSON bodies of discovery and registration responses.
+
+mod json;
+mod urls;
+
+use crate::trace::model::Rewrite;
+
+pub use urls::split_origin;
+
+/// Path prefix of foreign-origin mappings.
+pub const FOREIGN_PREFIX: &str = "/__authtap/o/";
+/// Path prefix of authorization-endpoint redirects.
+pub const AUTHORIZE_PREFIX: &str = "/__authtap/authorize/";
+
+/// Where a client request goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Route {
+    /// Forward to this absolute upstream URL.
+    Forward {
+        /// Absolute URL, exactly as the upstream should receive it.
+        url: String,
+        /// Rewrites applied to the request target (query `resource`).
+        rewrites: Vec<Rewrite>,
+    },
+    /// Record, then send the browser to this URL with a 302 (the real authorization endpoint).
+    Redirect {
+        /// Absolute URL of the real authorization request.
+        location: String,
+        /// Rewrites applied to its query.
+        rewrites: Vec<Rewrite>,
+    },
+}
+
+/// The mapping between one proxy base and one upstream base.
+#[derive(Debug, Clone)]
+pub struct Rewriter {
+    enabled: bool,
+    /// `scheme://authority` of the proxy as clients see it.
+    proxy_origin: String,
+    /// Path prefix of the proxy (from `--public-url`), no trailing slash.
+    proxy_prefix: String,
+    /// Spellings of the upstream origin that are recognised (`https://h`, `https://h:443`).
+    upstream_origins: Vec<String>,
+    /// Upstream path prefix (only when `--upstream` ends with `/`), no trailing slash.
+    upstream_prefix: String,
+}
+
+impl Rewriter {
+    /// A rewriter from `proxy_base` (what clients use) to `upstream` (`--upstream`). The
+    /// upstream path counts as a prefix only when it ends with `/`; otherwise it names the
+    /// MCP endpoint and paths map one to one. With `enabled` false only routing happens.
+    pub fn new(upstream: &url::Url, proxy_base: &url::Url, enabled: bool) -> Self {
+        let upstream_origin = upstream.origin().ascii_serialization();
+        let mut upstream_origins = vec![upstream_origin.clone()];
+        if upstream.port().is_none()
+            && let Some(port) = upstream.port_or_known_default()
+        {
+            upstream_origins.push(format!("{upstream_origin}:{port}"));
+        }
+        let upstream_prefix = if upstream.path().ends_with('/') {
+            upstream.path().trim_end_matches('/').to_string()
+        } else {
+            String::new()
+        };
+        Self {
+            enabled,
+            proxy_origin: proxy_base.origin().ascii_serialization(),
+            proxy_prefix: proxy_base.path().trim_end_matches('/').to_string(),
+            upstream_origins,
+            upstream_prefix,
+        }
+    }
+
+    /// Whether rewriting is on (`--no-rewrite` turns it off).
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// The canonical upstream origin.
+    pub fn upstream_origin(&self) -> &str {
+        self.upstream_origins.first().map_or("", String::as_str)
+    }
+
+    /// The proxy base (`origin` + prefix).
+    pub fn proxy_base(&self) -> String {
+        format!("{}{}", self.proxy_origin, self.proxy_prefix)
+    }
+
+    /// Maps a client request target (`/path?query`) to where it goes.
+    pub fn route(&self, target: &str) -> Route {
+        let target = if target.starts_with('/') {
+            target.to_string()
+        } else {
+            format!("/{target}")
+        };
+        if self.enabled {
+            let inner = strip_path_prefix(&target, &self.proxy_prefix).unwrap_or(&target);
+            if let Some(rest) = inner.strip_prefix(AUTHORIZE_PREFIX)
+                && let Some(url) = urls::decode_foreign(rest)
+            {
+                let (location, rewrites) = self.map_query_resource(&url);
+                return Route::Redirect { location, rewrites };
+            }
+            if let Some(rest) = inner.strip_prefix(FOREIGN_PREFIX)
+                && let Some(url) = urls::decode_foreign(rest)
+            {
+                let (url, rewrites) = self.map_query_resource(&url);
+                return Route::Forward { url, rewrites };
+            }
+            // Path-inserted well-known URL of a foreign issuer or resource (R4).
+            if let Some((name, rest)) = urls::split_well_known(&target) {
+                let rest = strip_path_prefix(rest, &self.proxy_prefix).unwrap_or(rest);
+                if let Some(foreign) = rest.strip_prefix(FOREIGN_PREFIX)
+                    && let Some(url) = urls::decode_foreign(foreign)
+                    && let Some((origin, path)) = split_origin(&url)
+                {
+                    let path = if path.starts_with('/') || path.is_empty() {
+                        path
+                    } else {
+                        ""
+                    };
+                    return Route::Forward {
+                        url: format!("{origin}/.well-known/{name}{path}"),
+                        rewrites: vec![],
+                    };
+                }
+            }
+        }
+        let path = self.map_path(&target);
+        let url = format!("{}{}", self.upstream_origin(), path);
+        if self.enabled {
+            let (url, rewrites) = self.map_query_resource(&url);
+            Route::Forward { url, rewrites }
+        } else {
+            Route::Forward {
+                url,
+                rewrites: vec![],
+            }
+        }
+    }
+
+    /// Maps a proxy path onto the upstream path, including well-known insertion (R4).
+    fn map_path(&self, target: &str) -> String {
+        if let Some((name, rest)) = urls::split_well_known(target) {
+            if rest.is_empty() || rest.starts_with('?') {
+                return target.to_string();
+            }
+            let rest = strip_path_prefix(rest, &self.proxy_prefix).unwrap_or(rest);
+            return format!("/.well-known/{name}{}{rest}", self.upstream_prefix);
+        }
+        let rest = strip_path_prefix(target, &self.proxy_prefix).unwrap_or(target);
+        format!("{}{rest}", self.upstream_prefix)
+    }
+
+    /// An upstream URL as the client should see it: the upstream base becomes the proxy base
+    /// (R1, R2, R9, R12). `None` when `s` is not under the upstream.
+    pub fn upstream_to_proxy(&self, s: &str) -> Option<String> {
+        for origin in &self.upstream_origins {
+            let Some(after) = strip_origin(s, origin) else {
+                continue;
+            };
+            if let Some((name, rest)) = urls::split_well_known(after)
+                && !rest.is_empty()
+                && !rest.starts_with('?')
+            {
+                let rest = strip_path_prefix(rest, &self.upstream_prefix).unwrap_or(rest);
+                return Some(format!(
+                    "{}/.well-known/{name}{}{rest}",
+                    self.proxy_origin, self.proxy_prefix
+                ));
+            }
+            let rest = strip_path_prefix(after, &self.upstream_prefix).unwrap_or(after);
+            return Some(format!("{}{rest}", self.proxy_base()));
+        }
+        None
+    }
+
+    /// Like [`Self::upstream_to_proxy`], but other absolute http(s) URLs are mapped under the
+    /// proxy too (for issuers and AS endpoints on another origin: R3, R5, R6).
+    pub fn any_to_proxy(&self, s: &str) -> Option<String> {
+        if let Some(mapped) = self.upstream_to_proxy(s) {
+            return Some(mapped);
+        }
+        let (origin, rest) = split_origin(s)?;
+        let foreign = urls::encode_foreign(origin)?;
+        Some(format!(
+            "{}{FOREIGN_PREFIX}{foreign}{rest}",
+            self.proxy_base()
+        ))
+    }
+
+    /// The authorization endpoint as the client should see it: a proxy URL that records the
+    /// visit and redirects to the real one.
+    pub fn authorize_to_proxy(&self, s: &str) -> Option<String> {
+        let (origin, rest) = split_origin(s)?;
+        let foreign = urls::encode_foreign(origin)?;
+        Some(format!(
+            "{}{AUTHORIZE_PREFIX}{foreign}{rest}",
+            self.proxy_base()
+        ))
+    }
+
+    /// A proxy URL back to the upstream URL it stands for (R7). `None` when `s` is not a
+    /// proxy URL.
+    pub fn proxy_to_upstream(&self, s: &str) -> Option<String> {
+        let after = strip_origin(s, &self.proxy_origin)?;
+        let inner = strip_path_prefix(after, &self.proxy_prefix)?;
+        if let Some(rest) = inner.strip_prefix(FOREIGN_PREFIX) {
+            return urls::decode_foreign(rest);
+        }
+        Some(format!(
+            "{}{}{inner}",
+            self.upstream_origin(),
+            self.upstream_prefix
+        ))
+    }
+
+    /// R7 on a URL's query: a `resource` parameter naming a proxy URL is mapped back.
+    fn map_query_resource(&self, url: &str) -> (String, Vec<Rewrite>) {
+        let Some((head, query)) = url.split_once('?') else {
+            return (url.to_string(), vec![]);
+        };
+        match self.map_form(query, "query:resource") {
+            Some((query, rewrites)) => (format!("{head}?{query}"), rewrites),
+            None => (url.to_string(), vec![]),
+        }
+    }
+
+    /// R7 on an `application/x-www-form-urlencoded` request body (token and refresh
+    /// requests). Returns the new body and the rewrites, or `None` when nothing changed.
+    pub fn request_form(&self, body: &str) -> Option<(String, Vec<Rewrite>)> {
+        if !self.enabled {
+            return None;
+        }
+        self.map_form(body, "body:resource")
+    }
+
+    /// Rewrites `resource=` pairs in a form string, keeping every other byte as it was.
+    fn map_form(&self, form: &str, location: &str) -> Option<(String, Vec<Rewrite>)> {
+        let mut rewrites = Vec::new();
+        let pairs: Vec<String> = form
+            .split('&')
+            .map(|pair| {
+                let Some(value) = pair.strip_prefix("resource=") else {
+                    return pair.to_string();
+                };
+                let decoded = urls::form_decode(value);
+                match self.proxy_to_upstream(&decoded) {
+                    Some(upstream) if upstream != decoded => {
+                        rewrites.push(Rewrite {
+                            direction: "request".into(),
+                            location: location.into(),
+                            from: decoded,
+                            to: upstream.clone(),
+                        });
+                        format!("resource={}", urls::form_encode(&upstream))
+                    }
+                    _ => pair.to_string(),
+                }
+            })
+            .collect();
+        (!rewrites.is_empty()).then(|| (pairs.join("&"), rewrites))
+    }
+
+    /// Rewrites one response header value (R1 `WWW-Authenticate` `resource_metadata`, R9
+    /// `Location` under the upstream, R8 `iss` in an authorization response `Location`).
+    /// Returns the new value, or `None` to keep it.
+    pub fn response_header(&self, name: &str, value: &str) -> Option<String> {
+        if !self.enabled {
+            return None;
+        }
+        match name {
+            "www-authenticate" => {
+                let (start, end) = urls::find_param_value(value, "resource_metadata")?;
+                let old = value.get(start..end)?;
+                let new = self.upstream_to_proxy(old)?;
+                Some(format!("{}{new}{}", value.get(..start)?, value.get(end..)?))
+            }
+            "location" | "content-location" => self.upstream_to_proxy(value),
+            _ => None,
+        }
+    }
+
+    /// Whether a response body should be buffered for [`Self::response_json`]: JSON from a
+    /// discovery or registration endpoint.
+    pub fn wants_json_body(
+        &self,
+        upstream_path: &str,
+        method: &str,
+        media_type: Option<&str>,
+    ) -> bool {
+        if !self.enabled {
+            return false;
+        }
+        let json = media_type.is_some_and(|m| m == "application/json" || m.ends_with("+json"));
+        json && (upstream_path.contains("/.well-known/")
+            || method.eq_ignore_ascii_case("POST") && looks_like_registration(upstream_path))
+    }
+
+    /// Rewrites a PRM, ASM or DCR JSON body (R2, R3, R5, R6, R12). Returns the new body and
+    /// the rewrites, or `None` when nothing changed or the body is not a JSON object.
+    pub fn response_json(&self, body: &[u8]) -> Option<(Vec<u8>, Vec<Rewrite>)> {
+        if !self.enabled {
+            return None;
+        }
+        json::rewrite_metadata(self, body)
+    }
+}
+
+fn looks_like_registration(path: &str) -> bool {
+    let p = path.split('?').next().unwrap_or(path).trim_end_matches('/');
+    p.ends_with("/register") || p.ends_with("/registration") || p.ends_with("/clients")
+}
+
+/// `s` without `origin`, when `s` starts with it at a boundary (`/`, `?`, `#` or the end).
+fn strip_origin<'a>(s: &'a str, origin: &str) -> Option<&'a str> {
+    let rest = s.strip_prefix(origin)?;
+    (rest.is_empty() || rest.starts_with(['/', '?', '#'])).then_some(rest)
+}
+
+/// `path` without `prefix` at a segment boundary (an empty prefix always matches).
+fn strip_path_prefix<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
+    if prefix.is_empty() {
+        return Some(path);
+    }
+    strip_origin(path, prefix)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,11 +1,36 @@
 //! The recorder: owns the JSONL trace file, runs the rule engine, writes one line per record.
+//!
+//! The recorder runs on its own thread, off the data path. Producers (the forwarder, the demo,
+//! `check`) hand it work through a bounded channel with [`RecorderHandle::submit`], which never
+//! blocks: when the channel is full the entry is dropped and counted. For each exchange the
+//! recorder assembles the record ([`Assemble`]: decompression and the like happen here), runs
+//! [`Engine::observe`], writes the exchange line and any flow-findings lines, and logs a live
+//! line through `tracing`. Every line goes out in one `write` call followed by a flush to the
+//! OS, so after a `kill -9` every complete line parses. Write errors are counted, never fatal.
+//! The file is created with mode 0600: it holds live credentials.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use crate::rules::{Engine, Finding};
+use crate::trace::model::{Exchange, FlowFindings, Mark, Record, SessionRecord, Stats, find_ofids};
+
+/// Default capacity of the recorder channel (exchanges waiting to be written).
+pub const DEFAULT_CAPACITY: usize = 4096;
 
 /// Recorder counters returned at shutdown.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RecorderStats {
     /// Exchange records written.
     pub exchanges: u64,
-    /// Exchanges dropped because the recorder fell behind.
+    /// Entries dropped because the recorder fell behind.
     pub dropped: u64,
     /// Records lost to write errors.
     pub write_errors: u64,
@@ -17,7 +42,365 @@ pub struct RecorderStats {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// Placeholder until the writer lands.
-    #[error("not implemented")]
-    NotImplemented,
+    /// Creating or writing the trace file failed.
+    #[error("cannot write trace {path}")]
+    Io {
+        /// The trace path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The recorder thread could not be started or died.
+    #[error("recorder thread failed")]
+    Thread,
 }
+
+/// Work that becomes an [`Exchange`] record on the recorder thread.
+pub trait Assemble: Send {
+    /// Builds the record (may decompress captured bodies).
+    fn assemble(self: Box<Self>) -> Exchange;
+}
+
+impl Assemble for Exchange {
+    fn assemble(self: Box<Self>) -> Exchange {
+        *self
+    }
+}
+
+enum Entry {
+    Exchange(Box<dyn Assemble>),
+    Mark(Mark),
+    Finish,
+}
+
+/// Options of [`Recorder::start`].
+#[derive(Debug, Clone)]
+pub struct RecorderOptions {
+    /// Log one line per exchange and its findings at info level.
+    pub live_output: bool,
+    /// Channel capacity.
+    pub capacity: usize,
+    /// How often [`Engine::tick`] runs.
+    pub tick: Duration,
+}
+
+impl Default for RecorderOptions {
+    fn default() -> Self {
+        Self {
+            live_output: true,
+            capacity: DEFAULT_CAPACITY,
+            tick: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A cheap, cloneable way to hand entries to the recorder without ever blocking.
+#[derive(Clone)]
+pub struct RecorderHandle {
+    tx: SyncSender<Entry>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for RecorderHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecorderHandle").finish_non_exhaustive()
+    }
+}
+
+impl RecorderHandle {
+    /// Queues an exchange; drops (and counts) it when the recorder is behind or gone.
+    pub fn submit(&self, exchange: Box<dyn Assemble>) {
+        self.send(Entry::Exchange(exchange));
+    }
+
+    /// Queues a user mark.
+    pub fn mark(&self, text: &str) {
+        let mark = Mark {
+            at: OffsetDateTime::now_utc(),
+            text: text.to_string(),
+            ofids: find_ofids(text),
+        };
+        self.send(Entry::Mark(mark));
+    }
+
+    /// Entries dropped so far.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    fn send(&self, entry: Entry) {
+        match self.tx.try_send(entry) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// The running recorder.
+#[derive(Debug)]
+pub struct Recorder {
+    handle: RecorderHandle,
+    thread: std::thread::JoinHandle<RecorderStats>,
+    path: PathBuf,
+}
+
+impl Recorder {
+    /// Creates the trace at `path` (mode 0600, parent directories as needed; an existing file
+    /// is refused rather than overwritten), writes the session line and starts the thread.
+    pub fn start(
+        path: &Path,
+        session: SessionRecord,
+        engine: Engine,
+        options: RecorderOptions,
+    ) -> Result<Self, Error> {
+        let io = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        let file = create_private(path).map_err(io)?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(options.capacity.max(1));
+        let dropped = Arc::new(AtomicU64::new(0));
+        let mut state = Writer {
+            file,
+            path: path.to_path_buf(),
+            engine,
+            stats: RecorderStats::default(),
+            dropped: dropped.clone(),
+            reported_dropped: 0,
+            live: options.live_output,
+            warned: false,
+        };
+        state.write(&Record::Session(session));
+        if state.stats.write_errors > 0 {
+            return Err(Error::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::other("cannot write the session line"),
+            });
+        }
+        let tick = options.tick;
+        let thread = std::thread::Builder::new()
+            .name("authtap-recorder".into())
+            .spawn(move || state.run(&rx, tick))
+            .map_err(|_| Error::Thread)?;
+        Ok(Self {
+            handle: RecorderHandle { tx, dropped },
+            thread,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// A handle for producers.
+    pub fn handle(&self) -> RecorderHandle {
+        self.handle.clone()
+    }
+
+    /// The trace path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes everything queued so far, runs [`Engine::finish`], writes the stats line and
+    /// closes the file. Entries submitted after this call are dropped and counted.
+    pub fn finish(self) -> Result<RecorderStats, Error> {
+        // Blocking send: the finish marker must not be dropped.
+        let _ = self.handle.tx.send(Entry::Finish);
+        self.thread.join().map_err(|_| Error::Thread)
+    }
+}
+
+struct Writer {
+    file: File,
+    path: PathBuf,
+    engine: Engine,
+    stats: RecorderStats,
+    dropped: Arc<AtomicU64>,
+    reported_dropped: u64,
+    live: bool,
+    warned: bool,
+}
+
+impl Writer {
+    fn run(mut self, rx: &Receiver<Entry>, tick: Duration) -> RecorderStats {
+        let mut next_tick = std::time::Instant::now() + tick;
+        loop {
+            let wait = next_tick.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(wait) {
+                Ok(Entry::Exchange(work)) => self.exchange(work.assemble()),
+                Ok(Entry::Mark(mark)) => {
+                    self.write(&Record::Mark(mark));
+                }
+                Ok(Entry::Finish) | Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            if std::time::Instant::now() >= next_tick {
+                next_tick = std::time::Instant::now() + tick;
+                let due = self.engine.tick(OffsetDateTime::now_utc());
+                self.flow_findings(due);
+                self.report_loss();
+            }
+        }
+        // Drain what is already queued (entries that raced the finish marker).
+        while let Ok(entry) = rx.try_recv() {
+            match entry {
+                Entry::Exchange(work) => self.exchange(work.assemble()),
+                Entry::Mark(mark) => {
+                    self.write(&Record::Mark(mark));
+                }
+                Entry::Finish => {}
+            }
+        }
+        let due = self.engine.finish(OffsetDateTime::now_utc());
+        self.flow_findings(due);
+        self.stats.dropped = self.dropped.load(Ordering::Relaxed);
+        let stats = self.stats_record();
+        self.write(&stats);
+        let _ = self.file.sync_all();
+        self.stats
+    }
+
+    fn exchange(&mut self, mut exchange: Exchange) {
+        let due = self.engine.observe(&mut exchange);
+        if self.live {
+            live_line(&exchange);
+        }
+        self.stats.findings += exchange.findings.len() as u64;
+        if self.write(&Record::Exchange(Box::new(exchange))) {
+            self.stats.exchanges += 1;
+        }
+        self.flow_findings(due);
+    }
+
+    fn flow_findings(&mut self, due: Vec<FlowFindings>) {
+        for ff in due {
+            if ff.findings.is_empty() && ff.narrative.is_none() {
+                continue;
+            }
+            if self.live {
+                for f in &ff.findings {
+                    live_finding(f);
+                }
+            }
+            self.stats.findings += ff.findings.len() as u64;
+            self.write(&Record::FlowFindings(ff));
+        }
+    }
+
+    /// Writes a stats line whenever new loss happened since the last one.
+    fn report_loss(&mut self) {
+        let dropped = self.dropped.load(Ordering::Relaxed);
+        if dropped > self.reported_dropped {
+            self.reported_dropped = dropped;
+            self.stats.dropped = dropped;
+            tracing::warn!(
+                dropped,
+                "recorder fell behind; exchanges were forwarded but not recorded"
+            );
+            let stats = self.stats_record();
+            self.write(&stats);
+        }
+    }
+
+    fn stats_record(&self) -> Record {
+        Record::Stats(Stats {
+            at: OffsetDateTime::now_utc(),
+            exchanges: self.stats.exchanges,
+            dropped: self.stats.dropped,
+            write_errors: self.stats.write_errors,
+        })
+    }
+
+    /// One record = one `write` of the full line, then a flush. Returns whether it succeeded.
+    fn write(&mut self, record: &Record) -> bool {
+        let mut line = match serde_json::to_vec(record) {
+            Ok(line) => line,
+            Err(err) => {
+                self.stats.write_errors += 1;
+                tracing::warn!("cannot serialise a trace record: {err}");
+                return false;
+            }
+        };
+        line.push(b'\n');
+        match self.file.write_all(&line).and_then(|()| self.file.flush()) {
+            Ok(()) => true,
+            Err(err) => {
+                self.stats.write_errors += 1;
+                if !self.warned {
+                    self.warned = true;
+                    tracing::warn!(
+                        "cannot write trace {}: {err}; forwarding continues, records are lost",
+                        self.path.display()
+                    );
+                }
+                false
+            }
+        }
+    }
+}
+
+fn create_private(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+}
+
+fn live_line(ex: &Exchange) {
+    let path = ex
+        .request
+        .client_url
+        .as_deref()
+        .unwrap_or(&ex.request.url)
+        .split_once("://")
+        .and_then(|(_, rest)| rest.find('/').map(|i| rest.get(i..).unwrap_or("/")))
+        .unwrap_or("/");
+    let status = ex
+        .response
+        .as_ref()
+        .map_or_else(|| "---".to_string(), |r| r.status.to_string());
+    let duration = ex.timings.end_ms.unwrap_or_default();
+    let bytes = ex
+        .response
+        .as_ref()
+        .and_then(|r| r.body.as_ref())
+        .map_or(0, |b| b.wire_size);
+    let time = ex
+        .started_at
+        .to_offset(time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC))
+        .format(time::macros::format_description!(
+            "[hour]:[minute]:[second].[subsecond digits:3]"
+        ))
+        .unwrap_or_default();
+    let outcome = match &ex.error {
+        Some(e) => format!("  ({}: {})", e.kind, e.message),
+        None => String::new(),
+    };
+    tracing::info!(
+        "{time} {id} {method} {path} -> {status} {duration:.0}ms {bytes}B{outcome}",
+        id = ex.id,
+        method = ex.request.method,
+    );
+    for f in &ex.findings {
+        live_finding(f);
+    }
+}
+
+fn live_finding(f: &Finding) {
+    tracing::info!(
+        "    {} {}: {} (fix: {})",
+        f.severity,
+        f.rule,
+        f.message,
+        f.fix
+    );
+}
+
+#[cfg(test)]
+mod tests;

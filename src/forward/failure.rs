@@ -1,0 +1,151 @@
+//! Upstream failures in plain words: classification and the 502/504 JSON body.
+
+use bytes::Bytes;
+use http::{Response, StatusCode};
+
+use crate::tap::error_chain;
+use crate::trace::model::{ExchangeError, ExchangeId};
+
+/// A classified failure to get a response head from the upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamFailure {
+    /// Status the client gets: 502, or 504 for timeouts.
+    pub status: StatusCode,
+    /// Machine-readable kind (`connect`, `dns`, `tls`, `timeout`, `upstream_cut`, `protocol`).
+    pub kind: &'static str,
+    /// One sentence for a human.
+    pub message: String,
+}
+
+impl UpstreamFailure {
+    /// The upstream did not send a response head in time.
+    pub fn timeout(upstream: &str, secs: u64) -> Self {
+        Self {
+            status: StatusCode::GATEWAY_TIMEOUT,
+            kind: "timeout",
+            message: format!("{upstream} did not answer within {secs} s"),
+        }
+    }
+
+    /// Classifies a client error by walking its source chain.
+    pub fn classify(err: &(dyn std::error::Error + 'static), upstream: &str) -> Self {
+        let chain = error_chain(err);
+        let lower = chain.to_ascii_lowercase();
+        let mut io_kind = None;
+        let mut tls = None;
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+        while let Some(e) = source {
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                io_kind.get_or_insert(io.kind());
+            }
+            if let Some(t) = e.downcast_ref::<rustls::Error>() {
+                tls.get_or_insert(t.to_string());
+            }
+            source = e.source();
+        }
+        let bad = |kind, message| Self {
+            status: StatusCode::BAD_GATEWAY,
+            kind,
+            message,
+        };
+        if let Some(t) = tls {
+            return bad(
+                "tls",
+                format!(
+                    "TLS handshake with {upstream} failed: {t} (use --upstream-ca FILE to trust its CA, or --insecure-upstream)"
+                ),
+            );
+        }
+        if lower.contains("dns error") || lower.contains("failed to lookup address") {
+            return bad(
+                "dns",
+                format!("cannot resolve the host of {upstream}: {chain}"),
+            );
+        }
+        match io_kind {
+            Some(std::io::ErrorKind::ConnectionRefused) => bad(
+                "connect",
+                format!("connection refused by {upstream}: is the server running?"),
+            ),
+            Some(std::io::ErrorKind::TimedOut) => Self {
+                status: StatusCode::GATEWAY_TIMEOUT,
+                kind: "timeout",
+                message: format!("connecting to {upstream} timed out"),
+            },
+            _ if lower.contains("connection closed before message completed")
+                || lower.contains("connection reset") =>
+            {
+                bad(
+                    "upstream_cut",
+                    format!("{upstream} closed the connection before sending a response"),
+                )
+            }
+            _ if lower.contains("parse") || lower.contains("invalid") => bad(
+                "protocol",
+                format!("{upstream} sent a response authtap could not parse: {chain}"),
+            ),
+            _ => bad("connect", format!("cannot reach {upstream}: {chain}")),
+        }
+    }
+
+    /// The error as recorded in the trace.
+    pub fn record(&self) -> ExchangeError {
+        ExchangeError {
+            kind: self.kind.to_string(),
+            message: self.message.clone(),
+        }
+    }
+
+    /// The response the client gets: JSON naming authtap, the exchange and what happened.
+    pub fn response(&self, id: ExchangeId, upstream: &str) -> Response<Bytes> {
+        let body = serde_json::json!({
+            "error": "authtap_upstream_error",
+            "error_description": format!("authtap could not get a response from the upstream: {}", self.message),
+            "authtap": {
+                "exchange": id.0,
+                "upstream": upstream,
+                "kind": self.kind,
+            }
+        });
+        let mut resp = Response::new(Bytes::from(body.to_string()));
+        *resp.status_mut() = self.status;
+        resp.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        resp.headers_mut().insert(
+            "x-authtap-error",
+            http::HeaderValue::from_static("upstream"),
+        );
+        resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_refused_connection() {
+        let io = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let f = UpstreamFailure::classify(&io, "http://127.0.0.1:1");
+        assert_eq!(f.kind, "connect");
+        assert_eq!(f.status, StatusCode::BAD_GATEWAY);
+        assert!(f.message.contains("refused"));
+    }
+
+    #[test]
+    fn response_body_names_authtap_and_exchange() {
+        let f = UpstreamFailure::timeout("http://up", 5);
+        let resp = f.response(ExchangeId(7), "http://up");
+        assert_eq!(resp.status(), StatusCode::GATEWAY_TIMEOUT);
+        let v: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+        assert_eq!(v["authtap"]["exchange"], 7);
+        assert!(
+            v["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("did not answer")
+        );
+    }
+}
