@@ -1,6 +1,469 @@
-//! Rules of the www_auth family (rules.md).
+//! WWWAUTH-* and the MCP-* challenge rules (rules.md §1.3): what the MCP URL answers to
+//! unauthenticated or badly authenticated requests, and whether the Bearer challenge is usable.
 
-use crate::rules::rule::DynRule;
+use crate::parse::www_authenticate::{self, ParsedChallenges};
+use crate::rules::rule::{Cx, DynRule, FlowCx, Out, Rule, RuleMeta};
+use crate::rules::util::*;
+use crate::rules::{Phase, Severity::*, Who::*};
+use crate::trace::model::{Exchange, Headers};
 
 /// This family's rules, in report order.
-pub static RULES: &[&dyn DynRule] = &[];
+pub static RULES: &[&dyn DynRule] = &[
+    &Missing,
+    &NoResourceMetadata,
+    &BearerNotFirst,
+    &Malformed,
+    &ErrorWithoutCredentials,
+    &StatusErrorMismatch,
+    &Forbidden403NoScope,
+    &NoScope,
+    &OfflineAccess,
+    &UnauthNot401,
+    &BadTokenNot401,
+    &LoginRedirect,
+];
+
+const MCP: &[Phase] = &[Phase::McpTransport];
+
+fn challenges(ex: &Exchange) -> Option<ParsedChallenges> {
+    let r = ex.response.as_ref()?;
+    let lines: Vec<&str> = r.header_all("www-authenticate").collect();
+    (!lines.is_empty()).then(|| www_authenticate::parse(lines))
+}
+
+/// WWWAUTH-MISSING.
+pub struct Missing;
+impl Rule for Missing {
+    const META: RuleMeta = RuleMeta {
+        id: "WWWAUTH-MISSING",
+        severity: Error,
+        phase: Phase::McpTransport,
+        on: MCP,
+        who: &[Rs],
+        breaks: "CAI/Desktop never start OAuth (\"There was an error connecting\"); CC",
+        source: "RFC 9110 §11.6.1; RFC 6750 §3; MCP [06-18]; seed 001; claude-ai-mcp#410",
+        title: "The MCP URL answers 401 without WWW-Authenticate",
+        fix: "Send `WWW-Authenticate: Bearer resource_metadata=\"https://<host>/.well-known/oauth-protected-resource<mcp path>\"` with every 401 from the MCP URL (and expose it via CORS).",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        if status(ex) == Some(401) && rh(ex, "www-authenticate").is_none() {
+            out.push(&Self::META, format!("{} {} answered 401 with no WWW-Authenticate header", ex.request.method, ex.request.url));
+        }
+    }
+}
+
+/// WWWAUTH-NO-RESOURCE-METADATA.
+pub struct NoResourceMetadata;
+impl Rule for NoResourceMetadata {
+    const META: RuleMeta = RuleMeta {
+        id: "WWWAUTH-NO-RESOURCE-METADATA",
+        severity: Error,
+        phase: Phase::McpTransport,
+        on: MCP,
+        who: &[Rs],
+        breaks: "06-18-era clients that never probe well-known URLs; critical when no PRM is reachable",
+        source: "RFC 9728 §5.1; MCP [06-18] \"Authorization Server Location\", [11-25] \"PRM Discovery Requirements\"",
+        title: "A Bearer challenge without resource_metadata",
+        fix: "Add `resource_metadata=\"<PRM URL>\"` to the Bearer challenge.",
+    };
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        if status(ex) != Some(401) {
+            return;
+        }
+        let Some(p) = challenges(ex) else { return };
+        let Some(b) = p.bearer() else { return };
+        if b.param("resource_metadata").is_some() {
+            return;
+        }
+        let v = cx.protocol_version(ex);
+        if v == Some("2025-03-26") {
+            return;
+        }
+        let f = out.push(&Self::META, format!("Bearer challenge `{}` has no resource_metadata (protocol {})", rh(ex, "www-authenticate").unwrap_or(""), v.unwrap_or("unknown")));
+        if v != Some("2025-06-18") {
+            // [11-25]+: acceptable when a well-known PRM answers (PRM-ABSENT covers the fatal case).
+            f.severity = Warning;
+        }
+    }
+}
+
+/// WWWAUTH-BEARER-NOT-FIRST.
+pub struct BearerNotFirst;
+impl Rule for BearerNotFirst {
+    const META: RuleMeta = RuleMeta {
+        id: "WWWAUTH-BEARER-NOT-FIRST",
+        severity: Warning,
+        phase: Phase::McpTransport,
+        on: MCP,
+        who: &[Rs],
+        breaks: "TS reads only the first scheme; resource_metadata is then ignored",
+        source: "TS SDK extractWWWAuthenticateParams; typescript-sdk PR 1951",
+        title: "The WWW-Authenticate value does not start with Bearer",
+        fix: "Put the Bearer challenge first, in a single WWW-Authenticate header line.",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let Some(p) = challenges(ex) else { return };
+        if p.bearer().is_some() && (!p.bearer_first() || p.header_lines > 1) {
+            let schemes: Vec<&str> = p.challenges.iter().map(|c| c.scheme.as_str()).collect();
+            out.push(&Self::META, format!("challenge order {} over {} header line(s)", schemes.join(", "), p.header_lines));
+        }
+    }
+}
+
+/// WWWAUTH-MALFORMED.
+pub struct Malformed;
+impl Rule for Malformed {
+    const META: RuleMeta = RuleMeta {
+        id: "WWWAUTH-MALFORMED",
+        severity: Error,
+        phase: Phase::McpTransport,
+        on: MCP,
+        who: &[Rs],
+        breaks: "TS (regex misses), rmcp (takes the first duplicate), Strict",
+        source: "RFC 9110 §11.2, §11.6.1; RFC 6750 §3; getsentry/sentry-mcp#939",
+        title: "Challenge syntax errors",
+        fix: "Write the challenge as `Bearer resource_metadata=\"https://…\", scope=\"a b\"`: no comma after the scheme, double quotes, no spaces around `=`, each parameter once, absolute URLs.",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        if let Some(p) = challenges(ex).filter(|p| !p.issues.is_empty()) {
+            out.push(&Self::META, format!("`{}`: {}", rh(ex, "www-authenticate").unwrap_or(""), p.issues.join("; ")));
+        }
+    }
+}
+
+/// WWWAUTH-ERROR-WITHOUT-CREDENTIALS.
+pub struct ErrorWithoutCredentials;
+impl Rule for ErrorWithoutCredentials {
+    const META: RuleMeta = RuleMeta {
+        id: "WWWAUTH-ERROR-WITHOUT-CREDENTIALS",
+        severity: Info,
+        phase: Phase::McpTransport,
+        on: MCP,
+        who: &[Rs],
+        breaks: "some clients take invalid_token as \"refresh\" and loop",
+        source: "RFC 6750 §3.1",
+        title: "A 401 to a request without credentials carries error=",
+        fix: "Omit `error=` when the request carried no Authorization header.",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        if status(ex) != Some(401) || ex.request.header("authorization").is_some() {
+            return;
+        }
+        if let Some(e) = challenges(ex).and_then(|p| p.bearer().and_then(|b| b.param("error").map(str::to_owned))) {
+            out.push(&Self::META, format!("error=\"{e}\" on a 401 to a request without Authorization"));
+        }
+    }
+}
+
+/// WWWAUTH-STATUS-ERROR-MISMATCH.
+pub struct StatusErrorMismatch;
+impl Rule for StatusErrorMismatch {
+    const META: RuleMeta = RuleMeta {
+        id: "WWWAUTH-STATUS-ERROR-MISMATCH",
+        severity: Warning,
+        phase: Phase::McpTransport,
+        on: MCP,
+        who: &[Rs],
+        breaks: "step-up logic keys on 403 + insufficient_scope",
+        source: "RFC 6750 §3.1; MCP \"Error Handling\"",
+        title: "The challenge's error code does not match the status",
+        fix: "invalid_token → 401, insufficient_scope → 403, invalid_request → 400.",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let (Some(st), Some(p)) = (status(ex), challenges(ex)) else { return };
+        let Some(e) = p.bearer().and_then(|b| b.param("error")) else { return };
+        let want = match e {
+            "invalid_token" => 401,
+            "insufficient_scope" => 403,
+            "invalid_request" => 400,
+            _ => return,
+        };
+        if st != want {
+            out.push(&Self::META, format!("error=\"{e}\" with status {st} (expected {want})"));
+        }
+    }
+}
+
+/// WWWAUTH-403-NO-SCOPE.
+pub struct Forbidden403NoScope;
+impl Rule for Forbidden403NoScope {
+    const META: RuleMeta = RuleMeta {
+        id: "WWWAUTH-403-NO-SCOPE",
+        severity: Warning,
+        phase: Phase::McpTransport,
+        on: MCP,
+        who: &[Rs],
+        breaks: "clients cannot compute the step-up scope set",
+        source: "MCP [11-25] \"Runtime Insufficient Scope Errors\"",
+        title: "403 insufficient_scope without scope (or resource_metadata)",
+        fix: "Include `scope=\"<needed scopes>\"` and `resource_metadata` in the 403 insufficient_scope challenge.",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        if status(ex) != Some(403) {
+            return;
+        }
+        let Some(p) = challenges(ex) else { return };
+        let Some(b) = p.bearer().filter(|b| b.param("error") == Some("insufficient_scope")) else { return };
+        let missing: Vec<&str> = ["scope", "resource_metadata"].into_iter().filter(|k| b.param(k).is_none()).collect();
+        if !missing.is_empty() {
+            out.push(&Self::META, format!("403 insufficient_scope challenge lacks {}", missing.join(" and ")));
+        }
+    }
+}
+
+/// WWWAUTH-NO-SCOPE.
+pub struct NoScope;
+impl Rule for NoScope {
+    const META: RuleMeta = RuleMeta {
+        id: "WWWAUTH-NO-SCOPE",
+        severity: Info,
+        phase: Phase::McpTransport,
+        on: MCP,
+        who: &[Rs],
+        breaks: "clients then request all of PRM scopes_supported",
+        source: "MCP [11-25] (servers SHOULD include scope); conformance scope-from-www-authenticate",
+        title: "A 401 challenge without scope",
+        fix: "Add `scope=\"…\"` with the scopes this request needs.",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        if status(ex) != Some(401) {
+            return;
+        }
+        if challenges(ex).is_some_and(|p| p.bearer().is_some_and(|b| b.param("scope").is_none())) {
+            out.push(&Self::META, "401 Bearer challenge names no scope");
+        }
+    }
+}
+
+/// WWWAUTH-OFFLINE-ACCESS.
+pub struct OfflineAccess;
+impl Rule for OfflineAccess {
+    const META: RuleMeta = RuleMeta {
+        id: "WWWAUTH-OFFLINE-ACCESS",
+        severity: Info,
+        phase: Phase::McpTransport,
+        on: MCP,
+        who: &[Rs],
+        breaks: "AS-specific invalid_scope",
+        source: "MCP [07-28] \"Refresh Tokens\" (SHOULD NOT)",
+        title: "The challenge's scope contains offline_access",
+        fix: "Leave offline_access out of the challenge; clients add it when the AS advertises it.",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let s = challenges(ex).and_then(|p| p.bearer().and_then(|b| b.param("scope").map(str::to_owned)));
+        if s.as_deref().is_some_and(|s| s.split_whitespace().any(|t| t == "offline_access")) {
+            out.push(&Self::META, format!("challenge scope=\"{}\" contains offline_access", s.unwrap_or_default()));
+        }
+    }
+}
+
+/// MCP-UNAUTH-NOT-401.
+pub struct UnauthNot401;
+impl Rule for UnauthNot401 {
+    const META: RuleMeta = RuleMeta {
+        id: "MCP-UNAUTH-NOT-401",
+        severity: Error,
+        phase: Phase::McpTransport,
+        on: &[],
+        who: &[Rs],
+        breaks: "CAI and CC never start OAuth",
+        source: "MCP [03-26]+ (MUST respond with 401); MCP \"Error Handling\"",
+        title: "An unauthenticated MCP request is not answered 401 although the server needs auth",
+        fix: "Answer every MCP request without a valid token with 401 + WWW-Authenticate (not 403/400/404, a login redirect, or a JSON-RPC error).",
+    };
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        let needs_auth = f.prm_doc().is_some()
+            || f.mcp.iter().any(|m| m.had_auth && m.status.is_some_and(|s| (200..300).contains(&s)))
+            || f.challenges.iter().any(|c| c.status == 401);
+        if !needs_auth {
+            return;
+        }
+        for m in f.mcp.iter().filter(|m| !m.had_auth && m.method == "POST") {
+            let Some(st) = m.status else { continue };
+            if matches!(st, 400 | 403 | 404) || (300..400).contains(&st) {
+                let Some(step) = m.step else { continue };
+                out.once(step.exchange.0.to_string(), &Self::META, format!("unauthenticated POST to the MCP URL answered {st} instead of 401"))
+                    .exchange = Some(step.exchange);
+            }
+        }
+    }
+}
+
+/// MCP-BAD-TOKEN-NOT-401.
+pub struct BadTokenNot401;
+impl Rule for BadTokenNot401 {
+    const META: RuleMeta = RuleMeta {
+        id: "MCP-BAD-TOKEN-NOT-401",
+        severity: Warning,
+        phase: Phase::McpTransport,
+        on: MCP,
+        who: &[Rs],
+        breaks: "clients never re-authenticate on 400/200",
+        source: "MCP \"Token Handling\" (invalid or expired tokens MUST get 401); OAuth 2.1 §5.3",
+        title: "A request with an invalid or expired bearer is answered 400 or 200 + JSON-RPC error",
+        fix: "Reject invalid, expired or unknown tokens with 401 and a Bearer challenge (error=\"invalid_token\").",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        if crate::flow::correlate::bearer_token(ex).is_none() {
+            return;
+        }
+        let st = status(ex).unwrap_or(0);
+        let b = body(ex).unwrap_or("").to_ascii_lowercase();
+        let about_token = ["invalid_token", "expired", "invalid token", "unauthorized", "unauthenticated"].iter().any(|k| b.contains(k));
+        let rpc_error = b.contains("\"error\"") && b.contains("jsonrpc");
+        if about_token && (st == 400 || (st == 200 && rpc_error)) {
+            out.push(&Self::META, format!("token rejected with {st}{} instead of 401", if st == 200 { " + JSON-RPC error" } else { "" }));
+        }
+    }
+}
+
+/// MCP-LOGIN-REDIRECT.
+pub struct LoginRedirect;
+impl Rule for LoginRedirect {
+    const META: RuleMeta = RuleMeta {
+        id: "MCP-LOGIN-REDIRECT",
+        severity: Error,
+        phase: Phase::McpTransport,
+        on: MCP,
+        who: &[Rs],
+        breaks: "all (no challenge; HTML instead of JSON)",
+        source: "agencyenterprise/draft-detective#774; MCP [03-26]+ 401 requirement",
+        title: "An unauthenticated MCP request is redirected to a sign-in page",
+        fix: "Exclude the MCP route from the web framework's login guard; answer 401 + WWW-Authenticate instead.",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        if ex.request.header("authorization").is_some() || !matches!(status(ex), Some(301..=303 | 307 | 308)) {
+            return;
+        }
+        let loc = rh(ex, "location").unwrap_or("").to_ascii_lowercase();
+        if ["login", "signin", "sign-in", "sign_in", "auth", "session"].iter().any(|k| loc.contains(k)) {
+            out.push(&Self::META, format!("unauthenticated {} redirected to {loc}", ex.request.method));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testkit::*;
+
+    fn with_challenge(value: &str) -> Vec<B> {
+        let mut c = Clean::new();
+        c.challenge = c.challenge.set_resp_header("www-authenticate", value);
+        c.steps()
+    }
+
+    #[test]
+    fn fires_on_missing() {
+        let mut c = Clean::new();
+        c.challenge = c.challenge.no_resp_header("www-authenticate");
+        assert_fires("WWWAUTH-MISSING", c.steps());
+    }
+    #[test]
+    fn quiet_on_missing() {
+        assert_quiet("WWWAUTH-MISSING", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_no_resource_metadata() {
+        let f = assert_fires("WWWAUTH-NO-RESOURCE-METADATA", with_challenge("Bearer"));
+        assert_eq!(f.severity, crate::rules::Severity::Warning);
+        let mut c = Clean::new();
+        c.challenge = c.challenge.set_resp_header("www-authenticate", "Bearer").req_header("mcp-protocol-version", "2025-06-18");
+        let f = assert_fires("WWWAUTH-NO-RESOURCE-METADATA", c.steps());
+        assert_eq!(f.severity, crate::rules::Severity::Error);
+    }
+    #[test]
+    fn quiet_on_no_resource_metadata() {
+        assert_quiet("WWWAUTH-NO-RESOURCE-METADATA", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_bearer_not_first() {
+        assert_fires("WWWAUTH-BEARER-NOT-FIRST", with_challenge(&format!(r#"Basic realm="x", Bearer resource_metadata="{PRM_URL}""#)));
+    }
+    #[test]
+    fn quiet_on_bearer_not_first() {
+        assert_quiet("WWWAUTH-BEARER-NOT-FIRST", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_malformed() {
+        assert_fires("WWWAUTH-MALFORMED", with_challenge(&format!(r#"Bearer, resource_metadata="{PRM_URL}""#)));
+    }
+    #[test]
+    fn quiet_on_malformed() {
+        assert_quiet("WWWAUTH-MALFORMED", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_error_without_credentials() {
+        assert_fires("WWWAUTH-ERROR-WITHOUT-CREDENTIALS", with_challenge(&format!(r#"Bearer error="invalid_token", resource_metadata="{PRM_URL}""#)));
+    }
+    #[test]
+    fn quiet_on_error_without_credentials() {
+        assert_quiet("WWWAUTH-ERROR-WITHOUT-CREDENTIALS", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_status_error_mismatch() {
+        let mut c = Clean::new();
+        c.challenge = c.challenge.status(403).set_resp_header("www-authenticate", r#"Bearer error="invalid_token""#);
+        assert_fires("WWWAUTH-STATUS-ERROR-MISMATCH", c.steps());
+    }
+    #[test]
+    fn quiet_on_status_error_mismatch() {
+        assert_quiet("WWWAUTH-STATUS-ERROR-MISMATCH", with_challenge(r#"Bearer error="invalid_token""#));
+    }
+    #[test]
+    fn fires_on_403_no_scope() {
+        let mut c = Clean::new();
+        c.list = c.list.status(403).set_resp_header("www-authenticate", r#"Bearer error="insufficient_scope""#);
+        assert_fires("WWWAUTH-403-NO-SCOPE", c.steps());
+    }
+    #[test]
+    fn quiet_on_403_no_scope() {
+        assert_quiet("WWWAUTH-403-NO-SCOPE", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_no_scope() {
+        assert_fires("WWWAUTH-NO-SCOPE", with_challenge(&format!(r#"Bearer resource_metadata="{PRM_URL}""#)));
+    }
+    #[test]
+    fn quiet_on_no_scope() {
+        assert_quiet("WWWAUTH-NO-SCOPE", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_offline_access() {
+        assert_fires("WWWAUTH-OFFLINE-ACCESS", with_challenge(&format!(r#"Bearer resource_metadata="{PRM_URL}", scope="mcp offline_access""#)));
+    }
+    #[test]
+    fn quiet_on_offline_access() {
+        assert_quiet("WWWAUTH-OFFLINE-ACCESS", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_unauth_not_401() {
+        let mut c = Clean::new();
+        c.challenge = c.challenge.status(403).no_resp_header("www-authenticate");
+        assert_fires("MCP-UNAUTH-NOT-401", c.steps());
+    }
+    #[test]
+    fn quiet_on_unauth_not_401() {
+        assert_quiet("MCP-UNAUTH-NOT-401", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_bad_token_not_401() {
+        let mut c = Clean::new();
+        c.list = c.list.status(400).resp_json(r#"{"error":"invalid_token"}"#);
+        assert_fires("MCP-BAD-TOKEN-NOT-401", c.steps());
+    }
+    #[test]
+    fn quiet_on_bad_token_not_401() {
+        assert_quiet("MCP-BAD-TOKEN-NOT-401", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_login_redirect() {
+        let mut c = Clean::new();
+        c.challenge = c.challenge.status(302).no_resp_header("www-authenticate").resp_header("location", "/login?next=/mcp");
+        assert_fires("MCP-LOGIN-REDIRECT", c.steps());
+    }
+    #[test]
+    fn quiet_on_login_redirect() {
+        assert_quiet("MCP-LOGIN-REDIRECT", Clean::new().steps());
+    }
+}
