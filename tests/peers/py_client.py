@@ -7,8 +7,9 @@ Usage: tests/peers/.venv/bin/python py_client.py SERVER_URL [--tool NAME] [--arg
 
 It connects over Streamable HTTP with the SDK's `OAuthClientProvider` (discovery, dynamic client
 registration, PKCE) backed by in-memory storage; the authorize step is headless: the
-authorization URL is fetched with httpx2 and `follow_redirects=False`, and the code, state and
-RFC 9207 `iss` are read from the Location header. Then it runs the SDK's handshake (`mode=auto`,
+authorization URL is fetched with httpx2 and `follow_redirects=False`, the authorization server's
+own hops are followed like a browser, and the code, state and RFC 9207 `iss` are read from the
+Location header that points at the redirect URI. Then it runs the SDK's handshake (`mode=auto`,
 the SDK's default: `server/discover` first, `initialize` on servers that do not know it),
 tools/list and one tools/call, and prints exactly ONE JSON line on stdout:
   {"sdk":"python","sdk_version":..,"ok":bool,"server_url":..,"handshake":"initialize"|"discover",
@@ -69,22 +70,32 @@ class HeadlessBrowser:
         self.authorized = False
 
     async def redirect_handler(self, authorization_url: str) -> None:
-        response = await self._http.get(authorization_url, follow_redirects=False)
-        location = response.headers.get("location")
-        if not (300 <= response.status_code < 400) or not location:
-            body = response.text[:300]
-            raise RuntimeError(f"authorize: expected a redirect, got HTTP {response.status_code}: {body}")
-        query = parse_qs(urlsplit(urljoin(authorization_url, location)).query)
-        if "error" in query:
-            raise RuntimeError(f"authorize: {query['error'][0]}: {query.get('error_description', [''])[0]}")
-        if "code" not in query:
-            raise RuntimeError(f"authorize: no code in redirect {location}")
-        self._result = AuthorizationCodeResult(
-            code=query["code"][0],
-            state=query.get("state", [None])[0],
-            iss=query.get("iss", [None])[0],
-        )
-        self.authorized = True
+        """GETs the authorization URL and follows the authorization server's own redirects
+        (login, consent, locale hops) like a browser until one points at the redirect URI."""
+        url = authorization_url
+        for _ in range(6):
+            response = await self._http.get(url, follow_redirects=False)
+            location = response.headers.get("location")
+            if not (300 <= response.status_code < 400) or not location:
+                body = response.text[:300]
+                raise RuntimeError(f"authorize: expected a redirect from {url}, got HTTP {response.status_code}: {body}")
+            target = urlsplit(urljoin(url, location))
+            if f"{target.scheme}://{target.netloc}{target.path}" != REDIRECT_URL:
+                url = urljoin(url, location)
+                continue
+            query = parse_qs(target.query)
+            if "error" in query:
+                raise RuntimeError(f"authorize: {query['error'][0]}: {query.get('error_description', [''])[0]}")
+            if "code" not in query:
+                raise RuntimeError(f"authorize: no code in redirect {location}")
+            self._result = AuthorizationCodeResult(
+                code=query["code"][0],
+                state=query.get("state", [None])[0],
+                iss=query.get("iss", [None])[0],
+            )
+            self.authorized = True
+            return
+        raise RuntimeError(f"authorize: more than 6 redirects without reaching {REDIRECT_URL}")
 
     async def callback_handler(self) -> AuthorizationCodeResult:
         if self._result is None:

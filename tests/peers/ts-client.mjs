@@ -6,7 +6,8 @@
 //
 // It connects with OAuth through an in-memory OAuthClientProvider (discovery, dynamic client
 // registration, PKCE; the authorize step is headless: the authorization URL is fetched with
-// redirect:'manual' and the code read from the Location header), then runs initialize,
+// redirect:'manual', the authorization server's own hops followed like a browser, and the code
+// read from the Location header that points at the redirect URI), then runs initialize,
 // tools/list and one tools/call, and prints exactly ONE JSON line on stdout:
 //   {"sdk":"typescript","sdk_version":..,"ok":bool,"server_url":..,"protocol_version":..,
 //    "server_info":{..},"tools":[names],"call":{"name","arguments","content","is_error"},
@@ -91,25 +92,38 @@ class HeadlessOAuthProvider {
     saveDiscoveryState(s) {
         this._discovery = s;
     }
-    /** Plays the user agent: GET the authorization URL, read the code from the redirect. */
+    /**
+     * Plays the user agent: GET the authorization URL and follow the authorization server's own
+     * redirects (login/consent/locale hops) like a browser, until one points at our redirect URI;
+     * the code, state and iss come from that Location. No consent page is rendered.
+     */
     async redirectToAuthorization(authorizationUrl) {
-        const res = await this._fetch(authorizationUrl, { redirect: 'manual' });
-        const location = res.headers.get('location');
-        if (res.status < 300 || res.status > 399 || !location) {
-            const body = await res.text().catch(() => '');
-            throw new Error(`authorize: expected a redirect, got HTTP ${res.status}: ${body.slice(0, 300)}`);
+        let url = new URL(authorizationUrl);
+        for (let hop = 0; hop < 6; hop++) {
+            const res = await this._fetch(url, { redirect: 'manual' });
+            const location = res.headers.get('location');
+            if (res.status < 300 || res.status > 399 || !location) {
+                const body = await res.text().catch(() => '');
+                throw new Error(`authorize: expected a redirect from ${url.href}, got HTTP ${res.status}: ${body.slice(0, 300)}`);
+            }
+            const target = new URL(location, url);
+            if (target.origin + target.pathname !== REDIRECT_URL) {
+                url = target;
+                continue;
+            }
+            const error = target.searchParams.get('error');
+            if (error) {
+                throw new Error(`authorize: ${error}: ${target.searchParams.get('error_description') ?? ''}`);
+            }
+            if (target.searchParams.get('state') !== this._state) {
+                throw new Error(`authorize: state mismatch in redirect ${location}`);
+            }
+            const code = target.searchParams.get('code');
+            if (!code) throw new Error(`authorize: no code in redirect ${location}`);
+            this.authorizationCode = code;
+            return;
         }
-        const target = new URL(location, authorizationUrl);
-        const error = target.searchParams.get('error');
-        if (error) {
-            throw new Error(`authorize: ${error}: ${target.searchParams.get('error_description') ?? ''}`);
-        }
-        if (target.searchParams.get('state') !== this._state) {
-            throw new Error(`authorize: state mismatch in redirect ${location}`);
-        }
-        const code = target.searchParams.get('code');
-        if (!code) throw new Error(`authorize: no code in redirect ${location}`);
-        this.authorizationCode = code;
+        throw new Error(`authorize: more than 6 redirects without reaching ${REDIRECT_URL}`);
     }
 }
 
