@@ -1,6 +1,684 @@
-//! Rules of the asm family (rules.md).
+//! ASM-*: authorization server metadata (RFC 8414 / OIDC discovery), rules.md §1.5. The issuer
+//! is compared byte for byte with the issuer the client derived (the PRM entry whose well-known
+//! URL was fetched, else the issuer encoded in the URL).
 
-use crate::rules::rule::DynRule;
+use serde_json::{Map, Value};
+
+use crate::flow::Flow;
+use crate::parse::metadata::{show, str_list};
+use crate::parse::urls::{self, UrlDiff};
+use crate::rules::rule::{Cx, DynRule, FlowCx, Out, Rule, RuleMeta};
+use crate::rules::util::*;
+use crate::rules::{Phase, Severity::*, Who::*};
+use crate::trace::model::Exchange;
 
 /// This family's rules, in report order.
-pub static RULES: &[&dyn DynRule] = &[];
+pub static RULES: &[&dyn DynRule] = &[
+    &NotFound,
+    &PathIssuerRootOnly,
+    &IssuerMismatch,
+    &IssuerSyntax,
+    &RequiredMissing,
+    &NoCode,
+    &NoPkce,
+    &NoS256,
+    &OidcFields,
+    &EndpointInvalid,
+    &InternalHost,
+    &NoRegistrationNoCimd,
+    &CimdWithoutNone,
+    &AuthMethodsDefaulted,
+    &BasicOnly,
+    &Grants,
+    &IssFlagType,
+];
+
+const AS: &[Phase] = &[Phase::DiscoveryAs];
+const ENDPOINTS: &[&str] = &[
+    "authorization_endpoint",
+    "token_endpoint",
+    "registration_endpoint",
+    "revocation_endpoint",
+    "introspection_endpoint",
+    "userinfo_endpoint",
+    "jwks_uri",
+    "end_session_endpoint",
+];
+
+fn doc(ex: &Exchange) -> Option<Map<String, Value>> {
+    json_obj(ex).filter(|_| status(ex) == Some(200))
+}
+
+/// The issuer the client derived for this ASM URL.
+pub fn derived_issuer(flow: Option<&Flow>, url: &str) -> Option<String> {
+    let from_prm = flow.and_then(|f| {
+        f.prm_auth_servers().into_iter().find(|i| urls::asm_candidates(i).iter().any(|c| c == url)).map(str::to_owned)
+    });
+    from_prm.or_else(|| urls::issuer_from_asm_url(url))
+}
+
+/// ASM-NOT-FOUND.
+pub struct NotFound;
+impl Rule for NotFound {
+    const META: RuleMeta = RuleMeta {
+        id: "ASM-NOT-FOUND",
+        severity: Error,
+        phase: Phase::DiscoveryAs,
+        on: &[],
+        who: &[As, Rs],
+        breaks: "CAI synthesizes /authorize, /token, /register on the MCP origin; TS uses defaults; CC stalls",
+        source: "MCP [11-25] Overview 5 (MUST provide RFC 8414 or OIDC discovery)",
+        title: "Every candidate ASM URL for the chosen issuer answers 4xx",
+        fix: "Serve RFC 8414 metadata at /.well-known/oauth-authorization-server<issuer path> (or OIDC discovery).",
+    };
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        if f.asm.is_empty() || f.asm_doc().is_some() || !f.asm.iter().all(|d| d.status.is_some_and(|s| (400..500).contains(&s))) {
+            return;
+        }
+        let issuer = f.prm_auth_servers().first().map(|s| s.to_string());
+        let all_tried = issuer.as_deref().is_some_and(|i| urls::asm_candidates(i).iter().all(|c| f.asm.iter().any(|d| &d.url == c)));
+        if all_tried || cx.finishing {
+            let list: Vec<String> = f.asm.iter().map(|d| format!("{} → {}", d.url, d.status.unwrap_or(0))).collect();
+            out.once("nf", &Self::META, format!("no ASM found for issuer {}: {}", issuer.as_deref().unwrap_or("(unknown)"), list.join(", ")))
+                .exchange = f.asm.last().map(|d| d.step.exchange);
+        }
+    }
+}
+
+/// ASM-PATH-ISSUER-ROOT-ONLY.
+pub struct PathIssuerRootOnly;
+impl Rule for PathIssuerRootOnly {
+    const META: RuleMeta = RuleMeta {
+        id: "ASM-PATH-ISSUER-ROOT-ONLY",
+        severity: Warning,
+        phase: Phase::DiscoveryAs,
+        on: AS,
+        who: &[As],
+        breaks: "path-aware clients never try root: CAI, TS, PY; conformance authorization-server-metadata-wrong-path",
+        source: "RFC 8414 §3.1; MCP [11-25] ASM discovery order",
+        title: "An issuer with a path is served only at the root well-known URL",
+        fix: "Serve the metadata at /.well-known/oauth-authorization-server<issuer path> (path inserted after the host).",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let p = urls::raw_path(&ex.request.url);
+        if p != "/.well-known/oauth-authorization-server" && p != "/.well-known/openid-configuration" {
+            return;
+        }
+        let Some(iss) = doc(ex).and_then(|d| d.get("issuer").and_then(Value::as_str).map(str::to_owned)) else { return };
+        if !urls::raw_path(&iss).trim_end_matches('/').is_empty() {
+            out.push(&Self::META, format!("issuer \"{iss}\" has a path but its metadata came from root {}", ex.request.url));
+        }
+    }
+}
+
+/// ASM-ISSUER-MISMATCH.
+pub struct IssuerMismatch;
+impl Rule for IssuerMismatch {
+    const META: RuleMeta = RuleMeta {
+        id: "ASM-ISSUER-MISMATCH",
+        severity: Error,
+        phase: Phase::DiscoveryAs,
+        on: AS,
+        who: &[As, Rs],
+        breaks: "TS v2 (IssuerMismatchError), Copilot CLI, opencode, Pi/rmcp, Hermes (Claude Desktop is lenient)",
+        source: "RFC 8414 §3.3; OIDC Discovery §4.3; MCP [07-28]; conformance sep-2468-client-validate-metadata-issuer",
+        title: "ASM `issuer` differs from the issuer the client derived (byte comparison)",
+        fix: "Make `issuer` byte-identical to the PRM authorization_servers entry (same trailing slash, same path), or change the PRM entry to the AS's real issuer.",
+    };
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let (Some(d), Some(derived)) = (doc(ex), derived_issuer(cx.flow, &ex.request.url)) else { return };
+        let Some(iss) = d.get("issuer").and_then(Value::as_str) else { return };
+        let diff = urls::compare(iss, &derived);
+        if diff != UrlDiff::Same {
+            let label = match diff {
+                UrlDiff::Origin => "different host",
+                other => other.label(),
+            };
+            out.push(&Self::META, format!("issuer \"{iss}\" ≠ derived issuer \"{derived}\" ({label})"));
+        }
+    }
+}
+
+/// ASM-ISSUER-SYNTAX.
+pub struct IssuerSyntax;
+impl Rule for IssuerSyntax {
+    const META: RuleMeta = RuleMeta {
+        id: "ASM-ISSUER-SYNTAX",
+        severity: Error,
+        phase: Phase::DiscoveryAs,
+        on: AS,
+        who: &[As],
+        breaks: "all",
+        source: "RFC 8414 §2",
+        title: "ASM `issuer` is missing, not https, or has a query or fragment",
+        fix: "Set `issuer` to an https URL without query or fragment.",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let Some(d) = doc(ex) else { return };
+        let why = match d.get("issuer") {
+            None => Some("missing".to_string()),
+            Some(Value::String(s)) if urls::is_insecure_http(s) || !s.starts_with("http") => Some(format!("\"{s}\" is not https")),
+            Some(Value::String(s)) if s.contains('?') || s.contains('#') => Some(format!("\"{s}\" has a query or fragment")),
+            Some(Value::String(_)) => None,
+            Some(v) => Some(format!("{} is not a string", show(v))),
+        };
+        if let Some(w) = why {
+            out.push(&Self::META, format!("issuer {w}"));
+        }
+    }
+}
+
+/// ASM-REQUIRED-MISSING.
+pub struct RequiredMissing;
+impl Rule for RequiredMissing {
+    const META: RuleMeta = RuleMeta {
+        id: "ASM-REQUIRED-MISSING",
+        severity: Error,
+        phase: Phase::DiscoveryAs,
+        on: AS,
+        who: &[As],
+        breaks: "TS (schema requires response_types_supported)",
+        source: "RFC 8414 §2; conformance authorization-server-metadata",
+        title: "ASM lacks authorization_endpoint, token_endpoint or response_types_supported",
+        fix: "Publish authorization_endpoint, token_endpoint and response_types_supported: [\"code\"].",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let Some(d) = doc(ex) else { return };
+        let missing: Vec<&str> = ["authorization_endpoint", "token_endpoint", "response_types_supported"].into_iter().filter(|k| !d.contains_key(*k)).collect();
+        if !missing.is_empty() {
+            out.push(&Self::META, format!("missing {}", missing.join(", ")));
+        }
+    }
+}
+
+/// ASM-NO-CODE.
+pub struct NoCode;
+impl Rule for NoCode {
+    const META: RuleMeta = RuleMeta {
+        id: "ASM-NO-CODE",
+        severity: Error,
+        phase: Phase::DiscoveryAs,
+        on: AS,
+        who: &[As],
+        breaks: "TS startAuthorization throws \"Incompatible auth server\"",
+        source: "RFC 8414 §2; OAuth 2.1",
+        title: "response_types_supported lacks code",
+        fix: "Support and advertise response_type `code`.",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        if let Some(r) = doc(ex).and_then(|d| str_list(&d, "response_types_supported").map(|v| v.into_iter().map(str::to_owned).collect::<Vec<_>>())) {
+            if !r.iter().any(|t| t == "code") {
+                out.push(&Self::META, format!("response_types_supported = {r:?}"));
+            }
+        }
+    }
+}
+
+/// ASM-NO-PKCE.
+pub struct NoPkce;
+impl Rule for NoPkce {
+    const META: RuleMeta = RuleMeta {
+        id: "ASM-NO-PKCE",
+        severity: Error,
+        phase: Phase::DiscoveryAs,
+        on: AS,
+        who: &[As],
+        breaks: "[11-25] clients MUST refuse; conformance (TS tolerates)",
+        source: "RFC 8414 §2; MCP [11-25] \"Authorization Code Protection\"",
+        title: "code_challenge_methods_supported is absent",
+        fix: "Advertise \"code_challenge_methods_supported\": [\"S256\"].",
+    };
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let Some(d) = doc(ex) else { return };
+        if !d.contains_key("code_challenge_methods_supported") {
+            let v = cx.protocol_version(ex);
+            let f = out.push(&Self::META, "code_challenge_methods_supported is absent (clients must assume no PKCE)");
+            if matches!(v, Some("2025-03-26" | "2025-06-18")) {
+                f.severity = Warning;
+            }
+        }
+    }
+}
+
+/// ASM-NO-S256.
+pub struct NoS256;
+impl Rule for NoS256 {
+    const META: RuleMeta = RuleMeta {
+        id: "ASM-NO-S256",
+        severity: Error,
+        phase: Phase::DiscoveryAs,
+        on: AS,
+        who: &[As],
+        breaks: "TS throws; all [11-25] clients",
+        source: "OAuth 2.1 §4.1.1; MCP [11-25]",
+        title: "code_challenge_methods_supported lacks S256",
+        fix: "Support S256 and list it in code_challenge_methods_supported.",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        if let Some(m) = doc(ex).and_then(|d| str_list(&d, "code_challenge_methods_supported").map(|v| v.join(","))) {
+            if !m.split(',').any(|x| x == "S256") {
+                out.push(&Self::META, format!("code_challenge_methods_supported = [{m}]"));
+            }
+        }
+    }
+}
+
+/// ASM-OIDC-FIELDS.
+pub struct OidcFields;
+impl Rule for OidcFields {
+    const META: RuleMeta = RuleMeta {
+        id: "ASM-OIDC-FIELDS",
+        severity: Error,
+        phase: Phase::DiscoveryAs,
+        on: AS,
+        who: &[As],
+        breaks: "TS (OpenIdProviderMetadataSchema requires all three)",
+        source: "OIDC Discovery §3",
+        title: "An openid-configuration document lacks required OIDC members",
+        fix: "Add jwks_uri, subject_types_supported and id_token_signing_alg_values_supported, or serve RFC 8414 metadata instead.",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        if !ex.request.url.contains("openid-configuration") {
+            return;
+        }
+        let Some(d) = doc(ex) else { return };
+        let missing: Vec<&str> = ["jwks_uri", "subject_types_supported", "id_token_signing_alg_values_supported"].into_iter().filter(|k| !d.contains_key(*k)).collect();
+        if !missing.is_empty() {
+            out.push(&Self::META, format!("OIDC discovery document lacks {}", missing.join(", ")));
+        }
+    }
+}
+
+/// ASM-ENDPOINT-INVALID.
+pub struct EndpointInvalid;
+impl Rule for EndpointInvalid {
+    const META: RuleMeta = RuleMeta {
+        id: "ASM-ENDPOINT-INVALID",
+        severity: Error,
+        phase: Phase::DiscoveryAs,
+        on: AS,
+        who: &[As],
+        breaks: "TS (SafeUrl)",
+        source: "RFC 8414 §2",
+        title: "An endpoint value is relative, unparsable, or not http(s)",
+        fix: "Publish absolute https URLs for every endpoint.",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let Some(d) = doc(ex) else { return };
+        for k in ENDPOINTS {
+            let Some(v) = d.get(*k) else { continue };
+            let good = v.as_str().and_then(|s| url::Url::parse(s).ok()).is_some_and(|u| matches!(u.scheme(), "http" | "https"));
+            if !good && !v.is_null() {
+                out.push(&Self::META, format!("{k} = {} is not an absolute http(s) URL", show(v)));
+            }
+        }
+    }
+}
+
+/// ASM-INTERNAL-HOST.
+pub struct InternalHost;
+impl Rule for InternalHost {
+    const META: RuleMeta = RuleMeta {
+        id: "ASM-INTERNAL-HOST",
+        severity: Error,
+        phase: Phase::DiscoveryAs,
+        on: AS,
+        who: &[As, Infra],
+        breaks: "CAI (token endpoint unreachable), all remote clients",
+        source: "RFC 8414 §2; claude-ai-mcp#155",
+        title: "An endpoint's host is internal although the document was fetched from a public host",
+        fix: "Configure the AS's public base URL explicitly instead of deriving it from Host / X-Forwarded-* behind the proxy.",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let Some(d) = doc(ex) else { return };
+        let fetched = urls::host(client_url(ex)).unwrap_or_default();
+        if urls::private_host_kind(&fetched).is_some() {
+            return;
+        }
+        for k in ENDPOINTS {
+            let Some(h) = d.get(*k).and_then(Value::as_str).and_then(urls::host) else { continue };
+            if let Some(kind) = urls::private_host_kind(&h) {
+                out.push(&Self::META, format!("{k} points at {h} ({kind}) while the metadata came from {fetched}"));
+            }
+        }
+    }
+}
+
+/// ASM-NO-REGISTRATION-NO-CIMD.
+pub struct NoRegistrationNoCimd;
+impl Rule for NoRegistrationNoCimd {
+    const META: RuleMeta = RuleMeta {
+        id: "ASM-NO-REGISTRATION-NO-CIMD",
+        severity: Warning,
+        phase: Phase::DiscoveryAs,
+        on: AS,
+        who: &[As],
+        breaks: "CC \"Incompatible auth server: does not support dynamic client registration\"; CAI needs a manual client id",
+        source: "MCP [06-18] DCR section, [11-25] \"Client Registration Approaches\"",
+        title: "No registration_endpoint and no client_id_metadata_document_supported",
+        fix: "Offer DCR (registration_endpoint) or CIMD (client_id_metadata_document_supported: true).",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let Some(d) = doc(ex) else { return };
+        if !d.contains_key("registration_endpoint") && d.get("client_id_metadata_document_supported") != Some(&Value::Bool(true)) {
+            out.push(&Self::META, "neither registration_endpoint nor client_id_metadata_document_supported: true");
+        }
+    }
+}
+
+fn auth_methods(d: &Map<String, Value>) -> Option<Vec<String>> {
+    str_list(d, "token_endpoint_auth_methods_supported").map(|v| v.into_iter().map(str::to_owned).collect())
+}
+
+/// ASM-CIMD-WITHOUT-NONE.
+pub struct CimdWithoutNone;
+impl Rule for CimdWithoutNone {
+    const META: RuleMeta = RuleMeta {
+        id: "ASM-CIMD-WITHOUT-NONE",
+        severity: Warning,
+        phase: Phase::DiscoveryAs,
+        on: AS,
+        who: &[As],
+        breaks: "CAI silently uses DCR instead of CIMD",
+        source: "claude.com docs \"Authentication\"; lion-reader PR 1519; fastmcp#4205",
+        title: "CIMD advertised but `none` not in token_endpoint_auth_methods_supported",
+        fix: "Add \"none\" to token_endpoint_auth_methods_supported.",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let Some(d) = doc(ex) else { return };
+        if d.get("client_id_metadata_document_supported") == Some(&Value::Bool(true)) && !auth_methods(&d).is_some_and(|m| m.iter().any(|x| x == "none")) {
+            out.push(&Self::META, format!("CIMD supported, token_endpoint_auth_methods_supported = {:?}", auth_methods(&d)));
+        }
+    }
+}
+
+/// ASM-AUTH-METHODS-DEFAULTED.
+pub struct AuthMethodsDefaulted;
+impl Rule for AuthMethodsDefaulted {
+    const META: RuleMeta = RuleMeta {
+        id: "ASM-AUTH-METHODS-DEFAULTED",
+        severity: Warning,
+        phase: Phase::DiscoveryAs,
+        on: &[],
+        who: &[As],
+        breaks: "clients assume client_secret_basic",
+        source: "RFC 8414 §2 (default client_secret_basic); lion-reader PR 1121",
+        title: "token_endpoint_auth_methods_supported absent while registration issues public clients",
+        fix: "List the methods you accept, including \"none\" for public clients.",
+    };
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        let Some(d) = f.asm_doc() else { return };
+        if d.contains_key("token_endpoint_auth_methods_supported") {
+            return;
+        }
+        if let Some(r) = f.registrations.iter().find(|r| r.method.as_deref() == Some("none")) {
+            out.once("d", &Self::META, "registration returned token_endpoint_auth_method \"none\", but the ASM omits token_endpoint_auth_methods_supported (default: client_secret_basic)").exchange = Some(r.step.exchange);
+        }
+    }
+}
+
+/// ASM-BASIC-ONLY.
+pub struct BasicOnly;
+impl Rule for BasicOnly {
+    const META: RuleMeta = RuleMeta {
+        id: "ASM-BASIC-ONLY",
+        severity: Warning,
+        phase: Phase::DiscoveryAs,
+        on: &[],
+        who: &[As, Client],
+        breaks: "CAI always uses client_secret_post for static confidential clients and does not fall back",
+        source: "claude-ai-mcp#667",
+        title: "Only client_secret_basic is accepted while the client posts its secret",
+        fix: "Also accept client_secret_post at the token endpoint.",
+    };
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        let Some(m) = f.asm_doc().and_then(auth_methods) else { return };
+        if m != ["client_secret_basic"] {
+            return;
+        }
+        if let Some(t) = f.tokens.iter().find(|t| t.auth_method == "client_secret_post") {
+            out.once("b", &Self::META, "ASM accepts only client_secret_basic; the client sent client_secret_post").exchange = t.step.map(|s| s.exchange);
+        }
+    }
+}
+
+/// ASM-GRANTS.
+pub struct Grants;
+impl Rule for Grants {
+    const META: RuleMeta = RuleMeta {
+        id: "ASM-GRANTS",
+        severity: Error,
+        phase: Phase::DiscoveryAs,
+        on: AS,
+        who: &[As],
+        breaks: "all for the code grant; CAI does not support client_credentials-only servers",
+        source: "RFC 8414 §2; OAuth 2.1 (implicit and password removed)",
+        title: "grant_types_supported lacks authorization_code (error) or advertises implicit/password (info)",
+        fix: "Advertise [\"authorization_code\", \"refresh_token\"].",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let Some(g) = doc(ex).and_then(|d| str_list(&d, "grant_types_supported").map(|v| v.into_iter().map(str::to_owned).collect::<Vec<_>>())) else { return };
+        if !g.iter().any(|x| x == "authorization_code") {
+            out.push(&Self::META, format!("grant_types_supported = {g:?} lacks authorization_code"));
+        } else if g.iter().any(|x| x == "implicit" || x == "password") {
+            out.push(&Self::META, format!("grant_types_supported = {g:?} advertises removed grants")).severity = Info;
+        }
+    }
+}
+
+/// ASM-ISS-FLAG-TYPE.
+pub struct IssFlagType;
+impl Rule for IssFlagType {
+    const META: RuleMeta = RuleMeta {
+        id: "ASM-ISS-FLAG-TYPE",
+        severity: Info,
+        phase: Phase::DiscoveryAs,
+        on: AS,
+        who: &[As],
+        breaks: "TS coerces it to \"absent\"",
+        source: "RFC 9207 §2.3, §3",
+        title: "authorization_response_iss_parameter_supported is not a boolean",
+        fix: "Use JSON true/false.",
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        if let Some(v) = doc(ex).and_then(|d| d.get("authorization_response_iss_parameter_supported").cloned()) {
+            if !v.is_boolean() {
+                out.push(&Self::META, format!("authorization_response_iss_parameter_supported = {}", show(&v)));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testkit::*;
+    use serde_json::json;
+
+    fn asm_edit(f: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>)) -> Vec<B> {
+        let mut c = Clean::new();
+        c.asm = c.asm.edit_json(f);
+        c.steps()
+    }
+
+    #[test]
+    fn fires_on_not_found() {
+        let c = Clean::new();
+        let s = vec![c.challenge, c.prm, get(ASM_URL).at(2.0).status(404), get("https://auth.example.com/.well-known/openid-configuration").at(2.1).status(404)];
+        assert_fires("ASM-NOT-FOUND", s);
+    }
+    #[test]
+    fn quiet_on_not_found() {
+        assert_quiet("ASM-NOT-FOUND", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_path_issuer_root_only() {
+        assert_fires("ASM-PATH-ISSUER-ROOT-ONLY", asm_edit(|d| {
+            d.insert("issuer".into(), "https://auth.example.com/tenant1".into());
+        }));
+    }
+    #[test]
+    fn quiet_on_path_issuer_root_only() {
+        assert_quiet("ASM-PATH-ISSUER-ROOT-ONLY", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_issuer_mismatch() {
+        let f = assert_fires("ASM-ISSUER-MISMATCH", asm_edit(|d| {
+            d.insert("issuer".into(), "https://auth.example.com/".into());
+        }));
+        assert!(f.message.contains("trailing slash"), "{}", f.message);
+    }
+    #[test]
+    fn quiet_on_issuer_mismatch() {
+        assert_quiet("ASM-ISSUER-MISMATCH", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_issuer_syntax() {
+        assert_fires("ASM-ISSUER-SYNTAX", asm_edit(|d| {
+            d.remove("issuer");
+        }));
+    }
+    #[test]
+    fn quiet_on_issuer_syntax() {
+        assert_quiet("ASM-ISSUER-SYNTAX", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_required_missing() {
+        assert_fires("ASM-REQUIRED-MISSING", asm_edit(|d| {
+            d.remove("response_types_supported");
+        }));
+    }
+    #[test]
+    fn quiet_on_required_missing() {
+        assert_quiet("ASM-REQUIRED-MISSING", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_no_code() {
+        assert_fires("ASM-NO-CODE", asm_edit(|d| {
+            d.insert("response_types_supported".into(), json!(["token"]));
+        }));
+    }
+    #[test]
+    fn quiet_on_no_code() {
+        assert_quiet("ASM-NO-CODE", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_no_pkce() {
+        assert_fires("ASM-NO-PKCE", asm_edit(|d| {
+            d.remove("code_challenge_methods_supported");
+        }));
+    }
+    #[test]
+    fn quiet_on_no_pkce() {
+        assert_quiet("ASM-NO-PKCE", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_no_s256() {
+        assert_fires("ASM-NO-S256", asm_edit(|d| {
+            d.insert("code_challenge_methods_supported".into(), json!(["plain"]));
+        }));
+    }
+    #[test]
+    fn quiet_on_no_s256() {
+        assert_quiet("ASM-NO-S256", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_oidc_fields() {
+        let mut c = Clean::new();
+        c.asm = c.asm.url("https://auth.example.com/.well-known/openid-configuration");
+        assert_fires("ASM-OIDC-FIELDS", c.steps());
+    }
+    #[test]
+    fn quiet_on_oidc_fields() {
+        assert_quiet("ASM-OIDC-FIELDS", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_endpoint_invalid() {
+        assert_fires("ASM-ENDPOINT-INVALID", asm_edit(|d| {
+            d.insert("token_endpoint".into(), "/token".into());
+        }));
+    }
+    #[test]
+    fn quiet_on_endpoint_invalid() {
+        assert_quiet("ASM-ENDPOINT-INVALID", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_internal_host() {
+        assert_fires("ASM-INTERNAL-HOST", asm_edit(|d| {
+            d.insert("token_endpoint".into(), "http://10.0.0.5:8080/token".into());
+        }));
+    }
+    #[test]
+    fn quiet_on_internal_host() {
+        assert_quiet("ASM-INTERNAL-HOST", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_no_registration_no_cimd() {
+        assert_fires("ASM-NO-REGISTRATION-NO-CIMD", asm_edit(|d| {
+            d.remove("registration_endpoint");
+        }));
+    }
+    #[test]
+    fn quiet_on_no_registration_no_cimd() {
+        assert_quiet("ASM-NO-REGISTRATION-NO-CIMD", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_cimd_without_none() {
+        assert_fires("ASM-CIMD-WITHOUT-NONE", asm_edit(|d| {
+            d.insert("client_id_metadata_document_supported".into(), true.into());
+            d.insert("token_endpoint_auth_methods_supported".into(), json!(["client_secret_basic"]));
+        }));
+    }
+    #[test]
+    fn quiet_on_cimd_without_none() {
+        assert_quiet("ASM-CIMD-WITHOUT-NONE", asm_edit(|d| {
+            d.insert("client_id_metadata_document_supported".into(), true.into());
+        }));
+    }
+    #[test]
+    fn fires_on_auth_methods_defaulted() {
+        assert_fires("ASM-AUTH-METHODS-DEFAULTED", asm_edit(|d| {
+            d.remove("token_endpoint_auth_methods_supported");
+        }));
+    }
+    #[test]
+    fn quiet_on_auth_methods_defaulted() {
+        assert_quiet("ASM-AUTH-METHODS-DEFAULTED", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_basic_only() {
+        let mut c = Clean::new();
+        c.asm = c.asm.edit_json(|d| {
+            d.insert("token_endpoint_auth_methods_supported".into(), json!(["client_secret_basic"]));
+        });
+        let body = format!("{}&client_secret=s", c.token.0.request.body.as_ref().unwrap().text.clone().unwrap());
+        c.token = c.token.req_body(&body);
+        assert_fires("ASM-BASIC-ONLY", c.steps());
+    }
+    #[test]
+    fn quiet_on_basic_only() {
+        assert_quiet("ASM-BASIC-ONLY", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_grants() {
+        assert_fires("ASM-GRANTS", asm_edit(|d| {
+            d.insert("grant_types_supported".into(), json!(["client_credentials"]));
+        }));
+    }
+    #[test]
+    fn quiet_on_grants() {
+        assert_quiet("ASM-GRANTS", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_iss_flag_type() {
+        assert_fires("ASM-ISS-FLAG-TYPE", asm_edit(|d| {
+            d.insert("authorization_response_iss_parameter_supported".into(), "true".into());
+        }));
+    }
+    #[test]
+    fn quiet_on_iss_flag_type() {
+        assert_quiet("ASM-ISS-FLAG-TYPE", Clean::new().steps());
+    }
+}
