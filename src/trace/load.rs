@@ -23,7 +23,7 @@ pub enum Error {
     #[error(transparent)]
     Jsonl(#[from] reader::Error),
     /// A HAR file that could not be converted.
-    #[error("{path}: {source}")]
+    #[error("cannot load {path} as a trace")]
     Har {
         /// The path.
         path: PathBuf,
