@@ -3,6 +3,8 @@
 //! data, no console errors, no network requests, injected markup inert, screenshot not blank.
 //! The screenshot is kept at `target/export-html-report.png` for a human to look at.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod export_support;
 
 use assert_cmd::Command;

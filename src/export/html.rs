@@ -128,9 +128,9 @@ pub fn render(trace: &Trace, opts: &ExportOptions) -> String {
         exchange_section(&mut h, x);
     }
     h.push_str("</section></main>");
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<script type=\"application/json\" id=\"authtap-data\">{}</script><script>{SCRIPT}</script></body></html>\n",
+        "<script type=\"application/json\" id=\"authtap-data\">{}</script><script>{SCRIPT}</script></body></html>",
         script_json(&data(trace))
     );
     h

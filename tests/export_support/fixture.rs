@@ -3,7 +3,7 @@
 //! (through `#[path]`) and the `tests/export_*.rs` integration tests, so it builds records as
 //! JSON lines and depends on no crate path.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::{Value, json};
 
