@@ -13,87 +13,300 @@
 mod harness;
 
 use harness::demo::start_demo;
-use harness::peers::{ClientSdk, peers_or_skip, run_client, start_ts_example};
+use harness::peers::{ClientRun, ClientSdk, Peers, peers_or_skip, run_client, start_ts_example};
+use harness::proxy::start_proxy;
+use harness::trace::{SeenFinding, Trace};
 
-/// Both SDK clients complete OAuth + initialize + tools/list + tools/call directly against the
-/// TypeScript SDK's example server (no proxy): the drivers and the example work on this machine.
+/// One cell of the matrix: a client against a server, directly and through the proxy.
+struct Cell {
+    client: ClientSdk,
+    direct: ClientRun,
+    proxied: ClientRun,
+    trace: Trace,
+    proxy_exited: bool,
+}
+
+/// Runs every client directly against `mcp_url` and through a fresh proxy in front of it.
+fn run_cells(peers: &Peers, mcp_url: &str) -> Vec<Cell> {
+    ClientSdk::ALL
+        .into_iter()
+        .map(|client| {
+            let direct = run_client(peers, client, mcp_url, None);
+            let proxy = start_proxy(mcp_url);
+            let proxied = run_client(peers, client, &proxy.url, Some(&proxy.ca));
+            let (trace, proxy_exited) = proxy.finish();
+            Cell {
+                client,
+                direct,
+                proxied,
+                trace,
+                proxy_exited,
+            }
+        })
+        .collect()
+}
+
+/// Checks one cell against issue #7's acceptance criteria; returns the violations.
+fn check_cell(server: &str, cell: &Cell, mcp_origin: &str, as_origin: &str) -> Vec<String> {
+    let who = format!("{} × {server}", cell.client.label());
+    let mut problems = Vec::new();
+    if !cell.direct.ok() {
+        problems.push(format!(
+            "{who}: direct run failed: {}",
+            cell.direct.error_line()
+        ));
+    }
+    if !cell.proxied.ok() {
+        problems.push(format!(
+            "{who}: run through the proxy failed: {}\n  client requests: {}\n  trace:\n{}  client log:\n{}",
+            cell.proxied.error_line(),
+            cell.proxied.result["http"],
+            cell.trace.summary(),
+            harness::tail(&cell.proxied.log, 15)
+        ));
+    } else if cell.direct.comparable() != cell.proxied.comparable() {
+        problems.push(format!(
+            "{who}: results differ: direct {} vs proxied {}",
+            cell.direct.comparable(),
+            cell.proxied.comparable()
+        ));
+    }
+    if cell.trace.bad_lines > 0 {
+        problems.push(format!(
+            "{who}: {} trace lines are not JSON",
+            cell.trace.bad_lines
+        ));
+    }
+    let missing = cell.trace.missing_phases();
+    if !missing.is_empty() {
+        problems.push(format!(
+            "{who}: trace lacks phases {missing:?}:\n{}",
+            cell.trace.summary()
+        ));
+    }
+    let origins = cell.trace.phase_origins();
+    for phase in ["discovery-as", "registration", "authorize", "token"] {
+        let seen = origins.get(phase).cloned().unwrap_or_default();
+        if !seen.contains(as_origin) {
+            problems.push(format!(
+                "{who}: {phase} exchanges went to {seen:?}, not the authorization server {as_origin}"
+            ));
+        }
+    }
+    let mcp = origins.get("mcp-transport").cloned().unwrap_or_default();
+    if !mcp.contains(mcp_origin) {
+        problems.push(format!(
+            "{who}: mcp-transport went to {mcp:?}, not {mcp_origin}"
+        ));
+    }
+    for f in errors(&cell.trace.findings()) {
+        problems.push(format!(
+            "{who}: error-level finding {} at {}: {}",
+            f.rule, f.at, f.message
+        ));
+    }
+    if !cell.proxy_exited {
+        problems.push(format!("{who}: authtap proxy did not exit on SIGTERM"));
+    }
+    problems
+}
+
+fn errors(findings: &[SeenFinding]) -> Vec<&SeenFinding> {
+    findings.iter().filter(|f| f.severity == "error").collect()
+}
+
+/// Prints the table rows of one server and the warnings each trace carried.
+fn print_rows(server: &str, cells: &[Cell]) {
+    for cell in cells {
+        let status = |run: &ClientRun| {
+            if run.ok() {
+                format!("ok ({:.1}s)", run.elapsed.as_secs_f64())
+            } else {
+                format!("FAIL ({})", run.short_error())
+            }
+        };
+        let phases = cell
+            .trace
+            .phase_origins()
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(",");
+        let findings = cell.trace.findings();
+        let count = |sev: &str| findings.iter().filter(|f| f.severity == sev).count();
+        eprintln!(
+            "| {:<17} | {:<28} | {:<12} | {:<12} | same={:<5} | err={} warn={} info={} | {}",
+            cell.client.label(),
+            server,
+            status(&cell.direct),
+            status(&cell.proxied),
+            cell.direct.comparable() == cell.proxied.comparable(),
+            count("error"),
+            count("warning"),
+            count("info"),
+            phases
+        );
+        for f in findings.iter().filter(|f| f.severity != "info") {
+            eprintln!("|   {} {} at {}: {}", f.severity, f.rule, f.at, f.message);
+        }
+    }
+}
+
+fn assert_clean(server: &str, problems: Vec<String>) {
+    assert!(
+        problems.is_empty(),
+        "{server}: {} problem(s):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+/// Matrix, column 1: both SDK clients against the TypeScript SDK's example OAuth server (MCP
+/// server and a demo authorization server on another port, absolute `http://localhost` URLs),
+/// directly and through the proxy, whose rewriting must keep the whole flow on it.
 #[test]
-fn sdk_clients_complete_the_flow_directly_against_the_ts_example_server() {
-    let Some(peers) =
-        peers_or_skip("sdk_clients_complete_the_flow_directly_against_the_ts_example_server")
+fn sdk_clients_through_the_proxy_against_the_ts_example_server() {
+    let Some(peers) = peers_or_skip("sdk_clients_through_the_proxy_against_the_ts_example_server")
     else {
         return;
     };
     let server = start_ts_example(&peers);
-    for sdk in ClientSdk::ALL {
-        let run = run_client(&peers, sdk, &server.mcp_url, None);
-        eprintln!(
-            "{:<18} direct -> {}: ok={} tools={} call={} ({:?}) {}",
-            sdk.label(),
-            server.mcp_url,
-            run.ok(),
-            run.result["tools"],
-            run.result["call"]["content"],
-            run.elapsed,
-            run.error_line()
-        );
-        assert!(
-            run.ok(),
-            "{} failed directly: {}\n{}",
-            sdk.label(),
-            run.error_line(),
-            run.log
-        );
-        assert_eq!(
-            run.result["authorized"],
-            true,
-            "{} never went through OAuth",
-            sdk.label()
-        );
-        assert_eq!(
-            run.result["call"]["content"][0]["text"],
-            "Hello, authtap!",
-            "{} got another greet result",
-            sdk.label()
-        );
+    let cells = run_cells(&peers, &server.mcp_url);
+    print_rows("TS SDK example server", &cells);
+    let problems = cells
+        .iter()
+        .flat_map(|c| {
+            check_cell(
+                "TS SDK example server",
+                c,
+                &server.origin,
+                &server.as_origin,
+            )
+        })
+        .collect::<Vec<_>>();
+    if !problems.is_empty() {
+        eprintln!("TS SDK example server log (tail):\n{}", server.log_tail());
     }
+    drop(server);
+    assert_clean("TS SDK example server", problems);
 }
 
-/// Both SDK clients complete the flow directly against authtap's embedded reference server
-/// (clean, authorization server on its own origin).
+/// Matrix, column 2: both SDK clients against authtap's embedded reference server (clean, AS
+/// on a separate origin), directly and through the proxy.
 #[test]
-fn sdk_clients_complete_the_flow_directly_against_the_embedded_server() {
-    let Some(peers) =
-        peers_or_skip("sdk_clients_complete_the_flow_directly_against_the_embedded_server")
+fn sdk_clients_through_the_proxy_against_the_embedded_server() {
+    let Some(peers) = peers_or_skip("sdk_clients_through_the_proxy_against_the_embedded_server")
     else {
         return;
     };
     let demo = start_demo(&[]);
-    for sdk in ClientSdk::ALL {
-        let run = run_client(&peers, sdk, &demo.mcp_url, None);
-        eprintln!(
-            "{:<18} direct -> {}: ok={} tools={} call={} ({:?}) {}",
-            sdk.label(),
-            demo.mcp_url,
-            run.ok(),
-            run.result["tools"],
-            run.result["call"],
-            run.elapsed,
-            run.error_line()
-        );
-        assert!(
-            run.ok(),
-            "{} failed directly: {}\n{}\n{}",
-            sdk.label(),
-            run.error_line(),
-            run.result,
-            run.log
-        );
-        assert_eq!(
-            run.result["authorized"],
-            true,
-            "{} never went through OAuth",
-            sdk.label()
-        );
+    let cells = run_cells(&peers, &demo.mcp_url);
+    print_rows("embedded reference server", &cells);
+    let mcp_origin = url::Url::parse(&demo.mcp_url)
+        .unwrap()
+        .origin()
+        .ascii_serialization();
+    let as_origin = url::Url::parse(&demo.as_issuer)
+        .unwrap()
+        .origin()
+        .ascii_serialization();
+    assert_ne!(
+        mcp_origin, as_origin,
+        "the reference server must run its AS on its own origin"
+    );
+    let problems = cells
+        .iter()
+        .flat_map(|c| check_cell("embedded reference server", c, &mcp_origin, &as_origin))
+        .collect();
+    assert_clean("embedded reference server", problems);
+}
+
+/// One fault run: the Python SDK client through the proxy in front of the reference server
+/// with one fault switch on.
+struct FaultRun {
+    fault: &'static str,
+    client: ClientSdk,
+    run: ClientRun,
+    expected: Vec<String>,
+    found: std::collections::BTreeSet<String>,
+}
+
+fn run_fault(peers: &Peers, client: ClientSdk, fault: &'static str) -> FaultRun {
+    let demo = start_demo(&[fault]);
+    let proxy = start_proxy(&demo.mcp_url);
+    let run = run_client(peers, client, &proxy.url, Some(&proxy.ca));
+    let (trace, _) = proxy.finish();
+    let info = authtap::demo::Fault::from_name(fault).unwrap().info();
+    FaultRun {
+        fault,
+        client,
+        run,
+        expected: info.rules.iter().map(|r| r.to_string()).collect(),
+        found: trace.rule_ids(),
     }
+}
+
+/// The Python SDK client against the reference server with fault switches, through the proxy:
+/// the trace names the rule ids the fault catalog promises, and the client's own failure
+/// message is printed next to them. Also the TypeScript client on `dcr-null-optional`, whose
+/// Zod rejection of `null` DCR fields is the field report behind that switch.
+#[test]
+fn fault_switches_are_reported_next_to_the_sdk_clients_own_failure() {
+    let Some(peers) =
+        peers_or_skip("fault_switches_are_reported_next_to_the_sdk_clients_own_failure")
+    else {
+        return;
+    };
+    let runs = [
+        (ClientSdk::Python, "no-www-authenticate"),
+        (ClientSdk::Python, "dcr-float-expiry"),
+        (ClientSdk::Python, "dcr-null-optional"),
+        (ClientSdk::Python, "resource-mismatch"),
+        (ClientSdk::TypeScript, "dcr-null-optional"),
+    ]
+    .map(|(client, fault)| run_fault(&peers, client, fault));
+    let mut problems = Vec::new();
+    for r in &runs {
+        let outcome = if r.run.ok() {
+            "client completed the flow anyway".to_string()
+        } else {
+            format!("client failed: {}", r.run.short_error())
+        };
+        eprintln!(
+            "| {:<17} | {:<20} | expected {:?} | trace reports {:?}\n|   {}",
+            r.client.label(),
+            r.fault,
+            r.expected,
+            r.found,
+            outcome
+        );
+        for rule in &r.expected {
+            if !r.found.contains(rule) {
+                problems.push(format!(
+                    "{} × {}: rule {rule} missing from the trace (found {:?}); {outcome}",
+                    r.client.label(),
+                    r.fault,
+                    r.found
+                ));
+            }
+        }
+    }
+    // The failures the field reports describe, by the SDKs' own words.
+    let message = |i: usize| runs[i].run.error_line();
+    assert!(
+        message(1).contains("client_secret_expires_at"),
+        "Python SDK on dcr-float-expiry should reject the float expiry: {}",
+        message(1)
+    );
+    assert!(
+        message(3).contains("does not match expected"),
+        "Python SDK on resource-mismatch should reject the PRM resource: {}",
+        message(3)
+    );
+    assert!(
+        message(4).contains("expected string, received null"),
+        "TS SDK on dcr-null-optional should reject null DCR fields: {}",
+        message(4)
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -7,12 +7,13 @@
 
 pub mod demo;
 pub mod peers;
+pub mod proxy;
 pub mod trace;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -22,20 +23,37 @@ use std::time::{Duration, Instant};
 pub struct Proc {
     name: String,
     child: Child,
+    stdin: Option<ChildStdin>,
     lines: Receiver<(&'static str, String)>,
     log: Arc<Mutex<String>>,
     readers: Vec<JoinHandle<()>>,
 }
 
 impl Proc {
-    /// Spawns `cmd` with piped output. Panics (with the command) when it cannot start.
-    pub fn spawn(name: &str, mut cmd: Command) -> Proc {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+    /// Spawns `cmd` with piped output and no stdin. Panics (with the command) when it cannot
+    /// start.
+    pub fn spawn(name: &str, cmd: Command) -> Proc {
+        Self::spawn_inner(name, cmd, false)
+    }
+
+    /// Like [`Proc::spawn`], but stdin is a pipe held open until the process ends (for
+    /// programs that treat stdin EOF as an event).
+    pub fn spawn_with_open_stdin(name: &str, cmd: Command) -> Proc {
+        Self::spawn_inner(name, cmd, true)
+    }
+
+    fn spawn_inner(name: &str, mut cmd: Command, open_stdin: bool) -> Proc {
+        cmd.stdin(if open_stdin {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("{name}: cannot spawn {cmd:?}: {e}"));
+        let stdin = child.stdin.take();
         let (tx, lines) = channel();
         let log = Arc::new(Mutex::new(String::new()));
         let mut readers = Vec::new();
@@ -64,6 +82,7 @@ impl Proc {
         Proc {
             name: name.to_string(),
             child,
+            stdin,
             lines,
             log,
             readers,
@@ -122,6 +141,7 @@ impl Proc {
                 }
             }
         };
+        self.stdin.take();
         for reader in self.readers.drain(..) {
             let _ = reader.join();
         }
@@ -133,14 +153,18 @@ impl Proc {
         (status, stdout.collect())
     }
 
+    /// Asks the process to stop (SIGTERM, by its pid) and waits up to `timeout` for it to exit
+    /// (killing it after that). Returns the exit status (None when it had to be killed).
+    pub fn terminate(self, timeout: Duration) -> Option<ExitStatus> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.finish(timeout).0
+    }
+
     /// Everything the process printed so far, stdout and stderr interleaved, tagged.
     pub fn log(&self) -> String {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
-    }
-
-    /// The name given at spawn time.
-    pub fn name(&self) -> &str {
-        &self.name
     }
 }
 
@@ -157,6 +181,12 @@ impl Drop for Proc {
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
+}
+
+/// The last `n` lines of `text`.
+pub fn tail(text: &str, n: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(n)..].join("\n")
 }
 
 /// The repository root (where Cargo.toml is).

@@ -115,6 +115,19 @@ impl ClientRun {
         )
     }
 
+    /// [`ClientRun::error_line`] on one line (whitespace runs collapsed), at most 400 chars.
+    pub fn short_error(&self) -> String {
+        let line = self
+            .error_line()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        match line.char_indices().nth(400) {
+            Some((cut, _)) => format!("{}…", &line[..cut]),
+            None => line,
+        }
+    }
+
     /// What must be equal between a direct and a proxied run: tool names and the call.
     pub fn comparable(&self) -> Value {
         serde_json::json!({ "tools": self.result["tools"], "call": self.result["call"] })
@@ -182,14 +195,20 @@ pub fn run_client(peers: &Peers, sdk: ClientSdk, url: &str, ca: Option<&Path>) -
 /// SDK's demo authorization server (DCR, auto-approving authorize). Fresh per test: the demo AS
 /// rate-limits registrations and token requests.
 pub struct TsExampleServer {
-    /// The process (killed on drop).
-    pub proc: Proc,
+    proc: Proc,
     /// `http://localhost:PORT/mcp`, as the server advertises itself.
     pub mcp_url: String,
     /// `http://localhost:PORT` of the MCP server.
     pub origin: String,
     /// `http://localhost:PORT` of the authorization server.
     pub as_origin: String,
+}
+
+impl TsExampleServer {
+    /// The last lines the example printed (it logs every request).
+    pub fn log_tail(&self) -> String {
+        super::tail(&self.proc.log(), 30)
+    }
 }
 
 /// Starts the example and waits until both servers listen.
