@@ -147,7 +147,9 @@ impl Flow {
         }
     }
 
-    /// Records a step; returns `Err(Stop)` when it failed.
+    /// Records a step; returns `Err(Stop)` when it failed. (The arguments are the columns of
+    /// a [`Step`]; a builder would only move them around.)
+    #[allow(clippy::too_many_arguments)]
     pub fn record(
         &mut self,
         name: &str,

@@ -18,6 +18,7 @@
 
 mod discovery;
 mod flow;
+mod form;
 pub mod http;
 mod mcp;
 mod oauth;

@@ -87,7 +87,7 @@ impl Signer {
     /// Generates a fresh P-256 key.
     pub fn generate() -> Result<Self, KeyError> {
         let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).map_err(|_| KeyError)?;
-        let kid = URL_SAFE_NO_PAD.encode(&sha2_prefix(key.public_key().as_ref()));
+        let kid = URL_SAFE_NO_PAD.encode(sha2_prefix(key.public_key().as_ref()));
         Ok(Self {
             key,
             kid,
