@@ -52,7 +52,10 @@ fn doc(ex: &Exchange) -> Option<Map<String, Value>> {
 /// The issuer the client derived for this ASM URL.
 pub fn derived_issuer(flow: Option<&Flow>, url: &str) -> Option<String> {
     let from_prm = flow.and_then(|f| {
-        f.prm_auth_servers().into_iter().find(|i| urls::asm_candidates(i).iter().any(|c| c == url)).map(str::to_owned)
+        f.prm_auth_servers()
+            .into_iter()
+            .find(|i| urls::asm_candidates(i).iter().any(|c| c == url))
+            .map(str::to_owned)
     });
     from_prm.or_else(|| urls::issuer_from_asm_url(url))
 }
@@ -73,15 +76,37 @@ impl Rule for NotFound {
     };
     fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
         let f = cx.flow;
-        if f.asm.is_empty() || f.asm_doc().is_some() || !f.asm.iter().all(|d| d.status.is_some_and(|s| (400..500).contains(&s))) {
+        if f.asm.is_empty()
+            || f.asm_doc().is_some()
+            || !f
+                .asm
+                .iter()
+                .all(|d| d.status.is_some_and(|s| (400..500).contains(&s)))
+        {
             return;
         }
         let issuer = f.prm_auth_servers().first().map(|s| s.to_string());
-        let all_tried = issuer.as_deref().is_some_and(|i| urls::asm_candidates(i).iter().all(|c| f.asm.iter().any(|d| &d.url == c)));
+        let all_tried = issuer.as_deref().is_some_and(|i| {
+            urls::asm_candidates(i)
+                .iter()
+                .all(|c| f.asm.iter().any(|d| &d.url == c))
+        });
         if all_tried || cx.finishing {
-            let list: Vec<String> = f.asm.iter().map(|d| format!("{} → {}", d.url, d.status.unwrap_or(0))).collect();
-            out.once("nf", &Self::META, format!("no ASM found for issuer {}: {}", issuer.as_deref().unwrap_or("(unknown)"), list.join(", ")))
-                .exchange = f.asm.last().map(|d| d.step.exchange);
+            let list: Vec<String> = f
+                .asm
+                .iter()
+                .map(|d| format!("{} → {}", d.url, d.status.unwrap_or(0)))
+                .collect();
+            out.once(
+                "nf",
+                &Self::META,
+                format!(
+                    "no ASM found for issuer {}: {}",
+                    issuer.as_deref().unwrap_or("(unknown)"),
+                    list.join(", ")
+                ),
+            )
+            .exchange = f.asm.last().map(|d| d.step.exchange);
         }
     }
 }
@@ -102,12 +127,24 @@ impl Rule for PathIssuerRootOnly {
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let p = urls::raw_path(&ex.request.url);
-        if p != "/.well-known/oauth-authorization-server" && p != "/.well-known/openid-configuration" {
+        if p != "/.well-known/oauth-authorization-server"
+            && p != "/.well-known/openid-configuration"
+        {
             return;
         }
-        let Some(iss) = doc(ex).and_then(|d| d.get("issuer").and_then(Value::as_str).map(str::to_owned)) else { return };
+        let Some(iss) =
+            doc(ex).and_then(|d| d.get("issuer").and_then(Value::as_str).map(str::to_owned))
+        else {
+            return;
+        };
         if !urls::raw_path(&iss).trim_end_matches('/').is_empty() {
-            out.push(&Self::META, format!("issuer \"{iss}\" has a path but its metadata came from root {}", ex.request.url));
+            out.push(
+                &Self::META,
+                format!(
+                    "issuer \"{iss}\" has a path but its metadata came from root {}",
+                    ex.request.url
+                ),
+            );
         }
     }
 }
@@ -127,15 +164,22 @@ impl Rule for IssuerMismatch {
         fix: "Make `issuer` byte-identical to the PRM authorization_servers entry (same trailing slash, same path), or change the PRM entry to the AS's real issuer.",
     };
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let (Some(d), Some(derived)) = (doc(ex), derived_issuer(cx.flow, &ex.request.url)) else { return };
-        let Some(iss) = d.get("issuer").and_then(Value::as_str) else { return };
+        let (Some(d), Some(derived)) = (doc(ex), derived_issuer(cx.flow, &ex.request.url)) else {
+            return;
+        };
+        let Some(iss) = d.get("issuer").and_then(Value::as_str) else {
+            return;
+        };
         let diff = urls::compare(iss, &derived);
         if diff != UrlDiff::Same {
             let label = match diff {
                 UrlDiff::Origin => "different host",
                 other => other.label(),
             };
-            out.push(&Self::META, format!("issuer \"{iss}\" ≠ derived issuer \"{derived}\" ({label})"));
+            out.push(
+                &Self::META,
+                format!("issuer \"{iss}\" ≠ derived issuer \"{derived}\" ({label})"),
+            );
         }
     }
 }
@@ -158,8 +202,12 @@ impl Rule for IssuerSyntax {
         let Some(d) = doc(ex) else { return };
         let why = match d.get("issuer") {
             None => Some("missing".to_string()),
-            Some(Value::String(s)) if urls::is_insecure_http(s) || !s.starts_with("http") => Some(format!("\"{s}\" is not https")),
-            Some(Value::String(s)) if s.contains('?') || s.contains('#') => Some(format!("\"{s}\" has a query or fragment")),
+            Some(Value::String(s)) if urls::is_insecure_http(s) || !s.starts_with("http") => {
+                Some(format!("\"{s}\" is not https"))
+            }
+            Some(Value::String(s)) if s.contains('?') || s.contains('#') => {
+                Some(format!("\"{s}\" has a query or fragment"))
+            }
             Some(Value::String(_)) => None,
             Some(v) => Some(format!("{} is not a string", show(v))),
         };
@@ -185,7 +233,14 @@ impl Rule for RequiredMissing {
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(d) = doc(ex) else { return };
-        let missing: Vec<&str> = ["authorization_endpoint", "token_endpoint", "response_types_supported"].into_iter().filter(|k| !d.contains_key(*k)).collect();
+        let missing: Vec<&str> = [
+            "authorization_endpoint",
+            "token_endpoint",
+            "response_types_supported",
+        ]
+        .into_iter()
+        .filter(|k| !d.contains_key(*k))
+        .collect();
         if !missing.is_empty() {
             out.push(&Self::META, format!("missing {}", missing.join(", ")));
         }
@@ -207,7 +262,10 @@ impl Rule for NoCode {
         fix: "Support and advertise response_type `code`.",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if let Some(r) = doc(ex).and_then(|d| str_list(&d, "response_types_supported").map(|v| v.into_iter().map(str::to_owned).collect::<Vec<_>>())) {
+        if let Some(r) = doc(ex).and_then(|d| {
+            str_list(&d, "response_types_supported")
+                .map(|v| v.into_iter().map(str::to_owned).collect::<Vec<_>>())
+        }) {
             if !r.iter().any(|t| t == "code") {
                 out.push(&Self::META, format!("response_types_supported = {r:?}"));
             }
@@ -233,7 +291,10 @@ impl Rule for NoPkce {
         let Some(d) = doc(ex) else { return };
         if !d.contains_key("code_challenge_methods_supported") {
             let v = cx.protocol_version(ex);
-            let f = out.push(&Self::META, "code_challenge_methods_supported is absent (clients must assume no PKCE)");
+            let f = out.push(
+                &Self::META,
+                "code_challenge_methods_supported is absent (clients must assume no PKCE)",
+            );
             if matches!(v, Some("2025-03-26" | "2025-06-18")) {
                 f.severity = Warning;
             }
@@ -256,9 +317,14 @@ impl Rule for NoS256 {
         fix: "Support S256 and list it in code_challenge_methods_supported.",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if let Some(m) = doc(ex).and_then(|d| str_list(&d, "code_challenge_methods_supported").map(|v| v.join(","))) {
+        if let Some(m) = doc(ex)
+            .and_then(|d| str_list(&d, "code_challenge_methods_supported").map(|v| v.join(",")))
+        {
             if !m.split(',').any(|x| x == "S256") {
-                out.push(&Self::META, format!("code_challenge_methods_supported = [{m}]"));
+                out.push(
+                    &Self::META,
+                    format!("code_challenge_methods_supported = [{m}]"),
+                );
             }
         }
     }
@@ -283,9 +349,19 @@ impl Rule for OidcFields {
             return;
         }
         let Some(d) = doc(ex) else { return };
-        let missing: Vec<&str> = ["jwks_uri", "subject_types_supported", "id_token_signing_alg_values_supported"].into_iter().filter(|k| !d.contains_key(*k)).collect();
+        let missing: Vec<&str> = [
+            "jwks_uri",
+            "subject_types_supported",
+            "id_token_signing_alg_values_supported",
+        ]
+        .into_iter()
+        .filter(|k| !d.contains_key(*k))
+        .collect();
         if !missing.is_empty() {
-            out.push(&Self::META, format!("OIDC discovery document lacks {}", missing.join(", ")));
+            out.push(
+                &Self::META,
+                format!("OIDC discovery document lacks {}", missing.join(", ")),
+            );
         }
     }
 }
@@ -308,9 +384,15 @@ impl Rule for EndpointInvalid {
         let Some(d) = doc(ex) else { return };
         for k in ENDPOINTS {
             let Some(v) = d.get(*k) else { continue };
-            let good = v.as_str().and_then(|s| url::Url::parse(s).ok()).is_some_and(|u| matches!(u.scheme(), "http" | "https"));
+            let good = v
+                .as_str()
+                .and_then(|s| url::Url::parse(s).ok())
+                .is_some_and(|u| matches!(u.scheme(), "http" | "https"));
             if !good && !v.is_null() {
-                out.push(&Self::META, format!("{k} = {} is not an absolute http(s) URL", show(v)));
+                out.push(
+                    &Self::META,
+                    format!("{k} = {} is not an absolute http(s) URL", show(v)),
+                );
             }
         }
     }
@@ -337,9 +419,14 @@ impl Rule for InternalHost {
             return;
         }
         for k in ENDPOINTS {
-            let Some(h) = d.get(*k).and_then(Value::as_str).and_then(urls::host) else { continue };
+            let Some(h) = d.get(*k).and_then(Value::as_str).and_then(urls::host) else {
+                continue;
+            };
             if let Some(kind) = urls::private_host_kind(&h) {
-                out.push(&Self::META, format!("{k} points at {h} ({kind}) while the metadata came from {fetched}"));
+                out.push(
+                    &Self::META,
+                    format!("{k} points at {h} ({kind}) while the metadata came from {fetched}"),
+                );
             }
         }
     }
@@ -361,14 +448,20 @@ impl Rule for NoRegistrationNoCimd {
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(d) = doc(ex) else { return };
-        if !d.contains_key("registration_endpoint") && d.get("client_id_metadata_document_supported") != Some(&Value::Bool(true)) {
-            out.push(&Self::META, "neither registration_endpoint nor client_id_metadata_document_supported: true");
+        if !d.contains_key("registration_endpoint")
+            && d.get("client_id_metadata_document_supported") != Some(&Value::Bool(true))
+        {
+            out.push(
+                &Self::META,
+                "neither registration_endpoint nor client_id_metadata_document_supported: true",
+            );
         }
     }
 }
 
 fn auth_methods(d: &Map<String, Value>) -> Option<Vec<String>> {
-    str_list(d, "token_endpoint_auth_methods_supported").map(|v| v.into_iter().map(str::to_owned).collect())
+    str_list(d, "token_endpoint_auth_methods_supported")
+        .map(|v| v.into_iter().map(str::to_owned).collect())
 }
 
 /// ASM-CIMD-WITHOUT-NONE.
@@ -387,8 +480,16 @@ impl Rule for CimdWithoutNone {
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(d) = doc(ex) else { return };
-        if d.get("client_id_metadata_document_supported") == Some(&Value::Bool(true)) && !auth_methods(&d).is_some_and(|m| m.iter().any(|x| x == "none")) {
-            out.push(&Self::META, format!("CIMD supported, token_endpoint_auth_methods_supported = {:?}", auth_methods(&d)));
+        if d.get("client_id_metadata_document_supported") == Some(&Value::Bool(true))
+            && !auth_methods(&d).is_some_and(|m| m.iter().any(|x| x == "none"))
+        {
+            out.push(
+                &Self::META,
+                format!(
+                    "CIMD supported, token_endpoint_auth_methods_supported = {:?}",
+                    auth_methods(&d)
+                ),
+            );
         }
     }
 }
@@ -413,7 +514,11 @@ impl Rule for AuthMethodsDefaulted {
         if d.contains_key("token_endpoint_auth_methods_supported") {
             return;
         }
-        if let Some(r) = f.registrations.iter().find(|r| r.method.as_deref() == Some("none")) {
+        if let Some(r) = f
+            .registrations
+            .iter()
+            .find(|r| r.method.as_deref() == Some("none"))
+        {
             out.once("d", &Self::META, "registration returned token_endpoint_auth_method \"none\", but the ASM omits token_endpoint_auth_methods_supported (default: client_secret_basic)").exchange = Some(r.step.exchange);
         }
     }
@@ -435,12 +540,23 @@ impl Rule for BasicOnly {
     };
     fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
         let f = cx.flow;
-        let Some(m) = f.asm_doc().and_then(auth_methods) else { return };
+        let Some(m) = f.asm_doc().and_then(auth_methods) else {
+            return;
+        };
         if m != ["client_secret_basic"] {
             return;
         }
-        if let Some(t) = f.tokens.iter().find(|t| t.auth_method == "client_secret_post") {
-            out.once("b", &Self::META, "ASM accepts only client_secret_basic; the client sent client_secret_post").exchange = t.step.map(|s| s.exchange);
+        if let Some(t) = f
+            .tokens
+            .iter()
+            .find(|t| t.auth_method == "client_secret_post")
+        {
+            out.once(
+                "b",
+                &Self::META,
+                "ASM accepts only client_secret_basic; the client sent client_secret_post",
+            )
+            .exchange = t.step.map(|s| s.exchange);
         }
     }
 }
@@ -460,11 +576,23 @@ impl Rule for Grants {
         fix: "Advertise [\"authorization_code\", \"refresh_token\"].",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(g) = doc(ex).and_then(|d| str_list(&d, "grant_types_supported").map(|v| v.into_iter().map(str::to_owned).collect::<Vec<_>>())) else { return };
+        let Some(g) = doc(ex).and_then(|d| {
+            str_list(&d, "grant_types_supported")
+                .map(|v| v.into_iter().map(str::to_owned).collect::<Vec<_>>())
+        }) else {
+            return;
+        };
         if !g.iter().any(|x| x == "authorization_code") {
-            out.push(&Self::META, format!("grant_types_supported = {g:?} lacks authorization_code"));
+            out.push(
+                &Self::META,
+                format!("grant_types_supported = {g:?} lacks authorization_code"),
+            );
         } else if g.iter().any(|x| x == "implicit" || x == "password") {
-            out.push(&Self::META, format!("grant_types_supported = {g:?} advertises removed grants")).severity = Info;
+            out.push(
+                &Self::META,
+                format!("grant_types_supported = {g:?} advertises removed grants"),
+            )
+            .severity = Info;
         }
     }
 }
@@ -484,9 +612,18 @@ impl Rule for IssFlagType {
         fix: "Use JSON true/false.",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if let Some(v) = doc(ex).and_then(|d| d.get("authorization_response_iss_parameter_supported").cloned()) {
+        if let Some(v) = doc(ex).and_then(|d| {
+            d.get("authorization_response_iss_parameter_supported")
+                .cloned()
+        }) {
             if !v.is_boolean() {
-                out.push(&Self::META, format!("authorization_response_iss_parameter_supported = {}", show(&v)));
+                out.push(
+                    &Self::META,
+                    format!(
+                        "authorization_response_iss_parameter_supported = {}",
+                        show(&v)
+                    ),
+                );
             }
         }
     }
@@ -506,7 +643,14 @@ mod tests {
     #[test]
     fn fires_on_not_found() {
         let c = Clean::new();
-        let s = vec![c.challenge, c.prm, get(ASM_URL).at(2.0).status(404), get("https://auth.example.com/.well-known/openid-configuration").at(2.1).status(404)];
+        let s = vec![
+            c.challenge,
+            c.prm,
+            get(ASM_URL).at(2.0).status(404),
+            get("https://auth.example.com/.well-known/openid-configuration")
+                .at(2.1)
+                .status(404),
+        ];
         assert_fires("ASM-NOT-FOUND", s);
     }
     #[test]
@@ -515,9 +659,12 @@ mod tests {
     }
     #[test]
     fn fires_on_path_issuer_root_only() {
-        assert_fires("ASM-PATH-ISSUER-ROOT-ONLY", asm_edit(|d| {
-            d.insert("issuer".into(), "https://auth.example.com/tenant1".into());
-        }));
+        assert_fires(
+            "ASM-PATH-ISSUER-ROOT-ONLY",
+            asm_edit(|d| {
+                d.insert("issuer".into(), "https://auth.example.com/tenant1".into());
+            }),
+        );
     }
     #[test]
     fn quiet_on_path_issuer_root_only() {
@@ -525,9 +672,12 @@ mod tests {
     }
     #[test]
     fn fires_on_issuer_mismatch() {
-        let f = assert_fires("ASM-ISSUER-MISMATCH", asm_edit(|d| {
-            d.insert("issuer".into(), "https://auth.example.com/".into());
-        }));
+        let f = assert_fires(
+            "ASM-ISSUER-MISMATCH",
+            asm_edit(|d| {
+                d.insert("issuer".into(), "https://auth.example.com/".into());
+            }),
+        );
         assert!(f.message.contains("trailing slash"), "{}", f.message);
     }
     #[test]
@@ -536,9 +686,12 @@ mod tests {
     }
     #[test]
     fn fires_on_issuer_syntax() {
-        assert_fires("ASM-ISSUER-SYNTAX", asm_edit(|d| {
-            d.remove("issuer");
-        }));
+        assert_fires(
+            "ASM-ISSUER-SYNTAX",
+            asm_edit(|d| {
+                d.remove("issuer");
+            }),
+        );
     }
     #[test]
     fn quiet_on_issuer_syntax() {
@@ -546,9 +699,12 @@ mod tests {
     }
     #[test]
     fn fires_on_required_missing() {
-        assert_fires("ASM-REQUIRED-MISSING", asm_edit(|d| {
-            d.remove("response_types_supported");
-        }));
+        assert_fires(
+            "ASM-REQUIRED-MISSING",
+            asm_edit(|d| {
+                d.remove("response_types_supported");
+            }),
+        );
     }
     #[test]
     fn quiet_on_required_missing() {
@@ -556,9 +712,12 @@ mod tests {
     }
     #[test]
     fn fires_on_no_code() {
-        assert_fires("ASM-NO-CODE", asm_edit(|d| {
-            d.insert("response_types_supported".into(), json!(["token"]));
-        }));
+        assert_fires(
+            "ASM-NO-CODE",
+            asm_edit(|d| {
+                d.insert("response_types_supported".into(), json!(["token"]));
+            }),
+        );
     }
     #[test]
     fn quiet_on_no_code() {
@@ -566,9 +725,12 @@ mod tests {
     }
     #[test]
     fn fires_on_no_pkce() {
-        assert_fires("ASM-NO-PKCE", asm_edit(|d| {
-            d.remove("code_challenge_methods_supported");
-        }));
+        assert_fires(
+            "ASM-NO-PKCE",
+            asm_edit(|d| {
+                d.remove("code_challenge_methods_supported");
+            }),
+        );
     }
     #[test]
     fn quiet_on_no_pkce() {
@@ -576,9 +738,12 @@ mod tests {
     }
     #[test]
     fn fires_on_no_s256() {
-        assert_fires("ASM-NO-S256", asm_edit(|d| {
-            d.insert("code_challenge_methods_supported".into(), json!(["plain"]));
-        }));
+        assert_fires(
+            "ASM-NO-S256",
+            asm_edit(|d| {
+                d.insert("code_challenge_methods_supported".into(), json!(["plain"]));
+            }),
+        );
     }
     #[test]
     fn quiet_on_no_s256() {
@@ -587,7 +752,9 @@ mod tests {
     #[test]
     fn fires_on_oidc_fields() {
         let mut c = Clean::new();
-        c.asm = c.asm.url("https://auth.example.com/.well-known/openid-configuration");
+        c.asm = c
+            .asm
+            .url("https://auth.example.com/.well-known/openid-configuration");
         assert_fires("ASM-OIDC-FIELDS", c.steps());
     }
     #[test]
@@ -596,9 +763,12 @@ mod tests {
     }
     #[test]
     fn fires_on_endpoint_invalid() {
-        assert_fires("ASM-ENDPOINT-INVALID", asm_edit(|d| {
-            d.insert("token_endpoint".into(), "/token".into());
-        }));
+        assert_fires(
+            "ASM-ENDPOINT-INVALID",
+            asm_edit(|d| {
+                d.insert("token_endpoint".into(), "/token".into());
+            }),
+        );
     }
     #[test]
     fn quiet_on_endpoint_invalid() {
@@ -606,9 +776,12 @@ mod tests {
     }
     #[test]
     fn fires_on_internal_host() {
-        assert_fires("ASM-INTERNAL-HOST", asm_edit(|d| {
-            d.insert("token_endpoint".into(), "http://10.0.0.5:8080/token".into());
-        }));
+        assert_fires(
+            "ASM-INTERNAL-HOST",
+            asm_edit(|d| {
+                d.insert("token_endpoint".into(), "http://10.0.0.5:8080/token".into());
+            }),
+        );
     }
     #[test]
     fn quiet_on_internal_host() {
@@ -616,9 +789,12 @@ mod tests {
     }
     #[test]
     fn fires_on_no_registration_no_cimd() {
-        assert_fires("ASM-NO-REGISTRATION-NO-CIMD", asm_edit(|d| {
-            d.remove("registration_endpoint");
-        }));
+        assert_fires(
+            "ASM-NO-REGISTRATION-NO-CIMD",
+            asm_edit(|d| {
+                d.remove("registration_endpoint");
+            }),
+        );
     }
     #[test]
     fn quiet_on_no_registration_no_cimd() {
@@ -626,22 +802,34 @@ mod tests {
     }
     #[test]
     fn fires_on_cimd_without_none() {
-        assert_fires("ASM-CIMD-WITHOUT-NONE", asm_edit(|d| {
-            d.insert("client_id_metadata_document_supported".into(), true.into());
-            d.insert("token_endpoint_auth_methods_supported".into(), json!(["client_secret_basic"]));
-        }));
+        assert_fires(
+            "ASM-CIMD-WITHOUT-NONE",
+            asm_edit(|d| {
+                d.insert("client_id_metadata_document_supported".into(), true.into());
+                d.insert(
+                    "token_endpoint_auth_methods_supported".into(),
+                    json!(["client_secret_basic"]),
+                );
+            }),
+        );
     }
     #[test]
     fn quiet_on_cimd_without_none() {
-        assert_quiet("ASM-CIMD-WITHOUT-NONE", asm_edit(|d| {
-            d.insert("client_id_metadata_document_supported".into(), true.into());
-        }));
+        assert_quiet(
+            "ASM-CIMD-WITHOUT-NONE",
+            asm_edit(|d| {
+                d.insert("client_id_metadata_document_supported".into(), true.into());
+            }),
+        );
     }
     #[test]
     fn fires_on_auth_methods_defaulted() {
-        assert_fires("ASM-AUTH-METHODS-DEFAULTED", asm_edit(|d| {
-            d.remove("token_endpoint_auth_methods_supported");
-        }));
+        assert_fires(
+            "ASM-AUTH-METHODS-DEFAULTED",
+            asm_edit(|d| {
+                d.remove("token_endpoint_auth_methods_supported");
+            }),
+        );
     }
     #[test]
     fn quiet_on_auth_methods_defaulted() {
@@ -651,9 +839,23 @@ mod tests {
     fn fires_on_basic_only() {
         let mut c = Clean::new();
         c.asm = c.asm.edit_json(|d| {
-            d.insert("token_endpoint_auth_methods_supported".into(), json!(["client_secret_basic"]));
+            d.insert(
+                "token_endpoint_auth_methods_supported".into(),
+                json!(["client_secret_basic"]),
+            );
         });
-        let body = format!("{}&client_secret=s", c.token.0.request.body.as_ref().unwrap().text.clone().unwrap());
+        let body = format!(
+            "{}&client_secret=s",
+            c.token
+                .0
+                .request
+                .body
+                .as_ref()
+                .unwrap()
+                .text
+                .clone()
+                .unwrap()
+        );
         c.token = c.token.req_body(&body);
         assert_fires("ASM-BASIC-ONLY", c.steps());
     }
@@ -663,9 +865,15 @@ mod tests {
     }
     #[test]
     fn fires_on_grants() {
-        assert_fires("ASM-GRANTS", asm_edit(|d| {
-            d.insert("grant_types_supported".into(), json!(["client_credentials"]));
-        }));
+        assert_fires(
+            "ASM-GRANTS",
+            asm_edit(|d| {
+                d.insert(
+                    "grant_types_supported".into(),
+                    json!(["client_credentials"]),
+                );
+            }),
+        );
     }
     #[test]
     fn quiet_on_grants() {
@@ -673,9 +881,15 @@ mod tests {
     }
     #[test]
     fn fires_on_iss_flag_type() {
-        assert_fires("ASM-ISS-FLAG-TYPE", asm_edit(|d| {
-            d.insert("authorization_response_iss_parameter_supported".into(), "true".into());
-        }));
+        assert_fires(
+            "ASM-ISS-FLAG-TYPE",
+            asm_edit(|d| {
+                d.insert(
+                    "authorization_response_iss_parameter_supported".into(),
+                    "true".into(),
+                );
+            }),
+        );
     }
     #[test]
     fn quiet_on_iss_flag_type() {

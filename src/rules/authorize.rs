@@ -38,14 +38,32 @@ fn authz_query(ex: &Exchange) -> Option<Pairs> {
 
 macro_rules! meta {
     ($id:literal, $sev:ident, $who:expr, $breaks:literal, $src:literal, $title:literal, $fix:literal) => {
-        RuleMeta { id: $id, severity: $sev, phase: Phase::Authorize, on: AUTHZ, who: $who, breaks: $breaks, source: $src, title: $title, fix: $fix }
+        RuleMeta {
+            id: $id,
+            severity: $sev,
+            phase: Phase::Authorize,
+            on: AUTHZ,
+            who: $who,
+            breaks: $breaks,
+            source: $src,
+            title: $title,
+            fix: $fix,
+        }
     };
 }
 
 /// AUTHZ-NO-PKCE.
 pub struct NoPkce;
 impl Rule for NoPkce {
-    const META: RuleMeta = meta!("AUTHZ-NO-PKCE", Error, &[Client], "AS should reject", "OAuth 2.1 §4.1.1; MCP [03-26]; conformance pkce-code-challenge-sent", "No code_challenge in the authorization request", "Send code_challenge (S256) with every authorization request.");
+    const META: RuleMeta = meta!(
+        "AUTHZ-NO-PKCE",
+        Error,
+        &[Client],
+        "AS should reject",
+        "OAuth 2.1 §4.1.1; MCP [03-26]; conformance pkce-code-challenge-sent",
+        "No code_challenge in the authorization request",
+        "Send code_challenge (S256) with every authorization request."
+    );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if authz_query(ex).is_some_and(|q| !q.has("code_challenge")) {
             out.push(&Self::META, "authorization request without code_challenge");
@@ -56,13 +74,26 @@ impl Rule for NoPkce {
 /// AUTHZ-PKCE-PLAIN.
 pub struct PkcePlain;
 impl Rule for PkcePlain {
-    const META: RuleMeta = meta!("AUTHZ-PKCE-PLAIN", Error, &[Client], "ASes that require S256", "RFC 7636 §4.3; MCP [11-25]; conformance pkce-s256-method-used", "code_challenge_method is absent (plain) or plain", "Send code_challenge_method=S256.");
+    const META: RuleMeta = meta!(
+        "AUTHZ-PKCE-PLAIN",
+        Error,
+        &[Client],
+        "ASes that require S256",
+        "RFC 7636 §4.3; MCP [11-25]; conformance pkce-s256-method-used",
+        "code_challenge_method is absent (plain) or plain",
+        "Send code_challenge_method=S256."
+    );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(q) = authz_query(ex).filter(|q| q.has("code_challenge")) else { return };
+        let Some(q) = authz_query(ex).filter(|q| q.has("code_challenge")) else {
+            return;
+        };
         match q.first("code_challenge_method") {
             Some("S256") => {}
             m => {
-                out.push(&Self::META, format!("code_challenge_method = {}", m.unwrap_or("(absent: plain)")));
+                out.push(
+                    &Self::META,
+                    format!("code_challenge_method = {}", m.unwrap_or("(absent: plain)")),
+                );
             }
         }
     }
@@ -71,12 +102,40 @@ impl Rule for PkcePlain {
 /// AUTHZ-PKCE-FORMAT.
 pub struct PkceFormat;
 impl Rule for PkceFormat {
-    const META: RuleMeta = meta!("AUTHZ-PKCE-FORMAT", Error, &[Client], "AS invalid_request", "RFC 7636 §4.2", "An S256 code_challenge that is not 43 base64url characters", "Send BASE64URL-ENCODE(SHA256(verifier)) without padding (43 characters).");
+    const META: RuleMeta = meta!(
+        "AUTHZ-PKCE-FORMAT",
+        Error,
+        &[Client],
+        "AS invalid_request",
+        "RFC 7636 §4.2",
+        "An S256 code_challenge that is not 43 base64url characters",
+        "Send BASE64URL-ENCODE(SHA256(verifier)) without padding (43 characters)."
+    );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(q) = authz_query(ex).filter(|q| q.first("code_challenge_method") == Some("S256")) else { return };
-        let Some(c) = q.first("code_challenge") else { return };
-        if c.len() != 43 || !c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_') {
-            out.push(&Self::META, format!("code_challenge has {} characters{}", c.len(), if c.contains(['=', '+', '/']) { " and non-base64url characters" } else { "" }));
+        let Some(q) = authz_query(ex).filter(|q| q.first("code_challenge_method") == Some("S256"))
+        else {
+            return;
+        };
+        let Some(c) = q.first("code_challenge") else {
+            return;
+        };
+        if c.len() != 43
+            || !c
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+        {
+            out.push(
+                &Self::META,
+                format!(
+                    "code_challenge has {} characters{}",
+                    c.len(),
+                    if c.contains(['=', '+', '/']) {
+                        " and non-base64url characters"
+                    } else {
+                        ""
+                    }
+                ),
+            );
         }
     }
 }
@@ -84,9 +143,20 @@ impl Rule for PkceFormat {
 /// AUTHZ-RESPONSE-TYPE.
 pub struct ResponseType;
 impl Rule for ResponseType {
-    const META: RuleMeta = meta!("AUTHZ-RESPONSE-TYPE", Error, &[Client], "MCP ASes; implicit grant not in OAuth 2.1", "OAuth 2.1 (authorization code only)", "response_type is not code", "Use response_type=code.");
+    const META: RuleMeta = meta!(
+        "AUTHZ-RESPONSE-TYPE",
+        Error,
+        &[Client],
+        "MCP ASes; implicit grant not in OAuth 2.1",
+        "OAuth 2.1 (authorization code only)",
+        "response_type is not code",
+        "Use response_type=code."
+    );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if let Some(rt) = authz_query(ex).and_then(|q| q.first("response_type").map(str::to_owned)).filter(|r| r != "code") {
+        if let Some(rt) = authz_query(ex)
+            .and_then(|q| q.first("response_type").map(str::to_owned))
+            .filter(|r| r != "code")
+        {
             out.push(&Self::META, format!("response_type = {rt}"));
         }
     }
@@ -95,7 +165,15 @@ impl Rule for ResponseType {
 /// AUTHZ-NO-STATE.
 pub struct NoState;
 impl Rule for NoState {
-    const META: RuleMeta = meta!("AUTHZ-NO-STATE", Warning, &[Client], "CSRF exposure; the proxy loses a correlation key", "MCP [06-18] \"Open Redirection\"", "state is missing (warning) or shorter than 16 characters (info)", "Send a random state of at least 16 characters and check it on the callback.");
+    const META: RuleMeta = meta!(
+        "AUTHZ-NO-STATE",
+        Warning,
+        &[Client],
+        "CSRF exposure; the proxy loses a correlation key",
+        "MCP [06-18] \"Open Redirection\"",
+        "state is missing (warning) or shorter than 16 characters (info)",
+        "Send a random state of at least 16 characters and check it on the callback."
+    );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(q) = authz_query(ex) else { return };
         match q.first("state") {
@@ -103,7 +181,11 @@ impl Rule for NoState {
                 out.push(&Self::META, "authorization request without state");
             }
             Some(s) if s.len() < 16 => {
-                out.push(&Self::META, format!("state has only {} characters", s.len())).severity = Info;
+                out.push(
+                    &Self::META,
+                    format!("state has only {} characters", s.len()),
+                )
+                .severity = Info;
             }
             _ => {}
         }
@@ -113,11 +195,22 @@ impl Rule for NoState {
 /// AUTHZ-NO-RESOURCE.
 pub struct NoResource;
 impl Rule for NoResource {
-    const META: RuleMeta = meta!("AUTHZ-NO-RESOURCE", Error, &[Client], "RS audience checks (TS omits resource when no PRM was found)", "MCP \"Resource Parameter Implementation\"; conformance resource-parameter-in-authorization", "resource is missing although a PRM was obtained", "Send resource=<PRM resource> in the authorization request.");
+    const META: RuleMeta = meta!(
+        "AUTHZ-NO-RESOURCE",
+        Error,
+        &[Client],
+        "RS audience checks (TS omits resource when no PRM was found)",
+        "MCP \"Resource Parameter Implementation\"; conformance resource-parameter-in-authorization",
+        "resource is missing although a PRM was obtained",
+        "Send resource=<PRM resource> in the authorization request."
+    );
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let has_prm = cx.flow.is_some_and(|f| f.prm_doc().is_some());
         if has_prm && authz_query(ex).is_some_and(|q| !q.has("resource")) {
-            out.push(&Self::META, "authorization request without resource although the PRM was fetched");
+            out.push(
+                &Self::META,
+                "authorization request without resource although the PRM was fetched",
+            );
         }
     }
 }
@@ -125,14 +218,26 @@ impl Rule for NoResource {
 /// AUTHZ-RESOURCE-INVALID.
 pub struct ResourceInvalid;
 impl Rule for ResourceInvalid {
-    const META: RuleMeta = meta!("AUTHZ-RESOURCE-INVALID", Error, &[Client], "AS invalid_target", "RFC 8707 §2; conformance resource-parameter-valid-uri", "resource is not an absolute URI or has a fragment (error), or has a query (info)", "Send the absolute resource URI without fragment.");
+    const META: RuleMeta = meta!(
+        "AUTHZ-RESOURCE-INVALID",
+        Error,
+        &[Client],
+        "AS invalid_target",
+        "RFC 8707 §2; conformance resource-parameter-valid-uri",
+        "resource is not an absolute URI or has a fragment (error), or has a query (info)",
+        "Send the absolute resource URI without fragment."
+    );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(q) = authz_query(ex) else { return };
         for (_, r) in q.0.iter().filter(|(k, _)| k == "resource") {
             if url::Url::parse(r).is_err() || r.contains('#') {
-                out.push(&Self::META, format!("resource = \"{r}\" is not an absolute URI without fragment"));
+                out.push(
+                    &Self::META,
+                    format!("resource = \"{r}\" is not an absolute URI without fragment"),
+                );
             } else if r.contains('?') {
-                out.push(&Self::META, format!("resource = \"{r}\" has a query")).severity = Info;
+                out.push(&Self::META, format!("resource = \"{r}\" has a query"))
+                    .severity = Info;
             }
         }
     }
@@ -141,11 +246,24 @@ impl Rule for ResourceInvalid {
 /// AUTHZ-REDIRECT-SCHEME.
 pub struct RedirectScheme;
 impl Rule for RedirectScheme {
-    const META: RuleMeta = meta!("AUTHZ-REDIRECT-SCHEME", Error, &[Client], "AS", "MCP \"Communication Security\"; RFC 8252 §7", "redirect_uri is neither https, loopback http, nor a private-use scheme", "Use an https redirect URI, http://127.0.0.1:<port>/…, or a reverse-domain private scheme.");
+    const META: RuleMeta = meta!(
+        "AUTHZ-REDIRECT-SCHEME",
+        Error,
+        &[Client],
+        "AS",
+        "MCP \"Communication Security\"; RFC 8252 §7",
+        "redirect_uri is neither https, loopback http, nor a private-use scheme",
+        "Use an https redirect URI, http://127.0.0.1:<port>/…, or a reverse-domain private scheme."
+    );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(r) = authz_query(ex).and_then(|q| q.first("redirect_uri").map(str::to_owned)) else { return };
+        let Some(r) = authz_query(ex).and_then(|q| q.first("redirect_uri").map(str::to_owned))
+        else {
+            return;
+        };
         let scheme = r.split(':').next().unwrap_or("").to_ascii_lowercase();
-        let good = scheme == "https" || (scheme == "http" && !urls::is_insecure_http(&r)) || (scheme.contains('.') && !r.starts_with(&format!("{scheme}://localhost")));
+        let good = scheme == "https"
+            || (scheme == "http" && !urls::is_insecure_http(&r))
+            || (scheme.contains('.') && !r.starts_with(&format!("{scheme}://localhost")));
         if !good {
             out.push(&Self::META, format!("redirect_uri = {r}"));
         }
@@ -155,9 +273,19 @@ impl Rule for RedirectScheme {
 /// AUTHZ-SCOPE-MALFORMED.
 pub struct ScopeMalformed;
 impl Rule for ScopeMalformed {
-    const META: RuleMeta = meta!("AUTHZ-SCOPE-MALFORMED", Warning, &[Client], "AS invalid_scope; CAI sent \" offline_access\"", "RFC 6749 §3.3; claude-ai-mcp#453", "scope has leading, trailing or double spaces, or is empty", "Join scope tokens with single spaces; omit scope when empty.");
+    const META: RuleMeta = meta!(
+        "AUTHZ-SCOPE-MALFORMED",
+        Warning,
+        &[Client],
+        "AS invalid_scope; CAI sent \" offline_access\"",
+        "RFC 6749 §3.3; claude-ai-mcp#453",
+        "scope has leading, trailing or double spaces, or is empty",
+        "Join scope tokens with single spaces; omit scope when empty."
+    );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(s) = authz_query(ex).and_then(|q| q.first("scope").map(str::to_owned)) else { return };
+        let Some(s) = authz_query(ex).and_then(|q| q.first("scope").map(str::to_owned)) else {
+            return;
+        };
         if s.is_empty() || s.starts_with(' ') || s.ends_with(' ') || s.contains("  ") {
             out.push(&Self::META, format!("scope = \"{s}\""));
         }
@@ -167,23 +295,46 @@ impl Rule for ScopeMalformed {
 /// AUTHZ-SCOPE-STRATEGY.
 pub struct ScopeStrategy;
 impl Rule for ScopeStrategy {
-    const META: RuleMeta = meta!("AUTHZ-SCOPE-STRATEGY", Info, &[Client], "over- or under-privileged tokens; repeated 403", "MCP [11-25] \"Scope Selection Strategy\"; conformance scope-from-*", "scope does not follow challenge scope → PRM scopes_supported → omit", "Request the challenge's scope, else the PRM's scopes_supported, else no scope.");
+    const META: RuleMeta = meta!(
+        "AUTHZ-SCOPE-STRATEGY",
+        Info,
+        &[Client],
+        "over- or under-privileged tokens; repeated 403",
+        "MCP [11-25] \"Scope Selection Strategy\"; conformance scope-from-*",
+        "scope does not follow challenge scope → PRM scopes_supported → omit",
+        "Request the challenge's scope, else the PRM's scopes_supported, else no scope."
+    );
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let (Some(q), Some(f)) = (authz_query(ex), cx.flow) else { return };
+        let (Some(q), Some(f)) = (authz_query(ex), cx.flow) else {
+            return;
+        };
         let set = |s: &str| {
-            let mut v: Vec<String> = s.split_whitespace().filter(|t| *t != "offline_access").map(str::to_owned).collect();
+            let mut v: Vec<String> = s
+                .split_whitespace()
+                .filter(|t| *t != "offline_access")
+                .map(str::to_owned)
+                .collect();
             v.sort();
             v
         };
         let sent = q.first("scope").map(set).unwrap_or_default();
-        let expected = f.challenges.iter().rev().find_map(|c| c.scope.clone()).map(|s| ("the challenge's scope", set(&s))).or_else(|| {
-            f.prm_doc()
-                .and_then(|d| crate::parse::metadata::str_list(d, "scopes_supported"))
-                .map(|v| ("PRM scopes_supported", set(&v.join(" "))))
-        });
+        let expected = f
+            .challenges
+            .iter()
+            .rev()
+            .find_map(|c| c.scope.clone())
+            .map(|s| ("the challenge's scope", set(&s)))
+            .or_else(|| {
+                f.prm_doc()
+                    .and_then(|d| crate::parse::metadata::str_list(d, "scopes_supported"))
+                    .map(|v| ("PRM scopes_supported", set(&v.join(" "))))
+            });
         match expected {
             Some((from, want)) if want != sent => {
-                out.push(&Self::META, format!("scope {sent:?} differs from {from} {want:?}"));
+                out.push(
+                    &Self::META,
+                    format!("scope {sent:?} differs from {from} {want:?}"),
+                );
             }
             None if !sent.is_empty() => {
                 out.push(&Self::META, format!("scope {sent:?} sent although neither the challenge nor the PRM names scopes"));
@@ -196,15 +347,32 @@ impl Rule for ScopeStrategy {
 /// AUTHZ-OFFLINE-UNADVERTISED.
 pub struct OfflineUnadvertised;
 impl Rule for OfflineUnadvertised {
-    const META: RuleMeta = meta!("AUTHZ-OFFLINE-UNADVERTISED", Warning, &[Client], "AS invalid_scope", "MCP [07-28] \"Refresh Tokens\"; conformance sep-2207-offline-access-not-requested", "scope contains offline_access but the ASM does not list it", "Only add offline_access when the ASM's scopes_supported lists it.");
+    const META: RuleMeta = meta!(
+        "AUTHZ-OFFLINE-UNADVERTISED",
+        Warning,
+        &[Client],
+        "AS invalid_scope",
+        "MCP [07-28] \"Refresh Tokens\"; conformance sep-2207-offline-access-not-requested",
+        "scope contains offline_access but the ASM does not list it",
+        "Only add offline_access when the ASM's scopes_supported lists it."
+    );
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(s) = authz_query(ex).and_then(|q| q.first("scope").map(str::to_owned)) else { return };
+        let Some(s) = authz_query(ex).and_then(|q| q.first("scope").map(str::to_owned)) else {
+            return;
+        };
         if !s.split_whitespace().any(|t| t == "offline_access") {
             return;
         }
-        let listed = cx.flow.and_then(|f| f.asm_doc()).and_then(|d| crate::parse::metadata::str_list(d, "scopes_supported")).is_some_and(|v| v.contains(&"offline_access"));
+        let listed = cx
+            .flow
+            .and_then(|f| f.asm_doc())
+            .and_then(|d| crate::parse::metadata::str_list(d, "scopes_supported"))
+            .is_some_and(|v| v.contains(&"offline_access"));
         if !listed {
-            out.push(&Self::META, "offline_access requested but not in the ASM's scopes_supported");
+            out.push(
+                &Self::META,
+                "offline_access requested but not in the ASM's scopes_supported",
+            );
         }
     }
 }
@@ -214,13 +382,27 @@ pub struct ResourceRejected;
 impl Rule for ResourceRejected {
     const META: RuleMeta = RuleMeta {
         on: &[Phase::Authorize, Phase::Callback],
-        ..meta!("AUTHZ-RESOURCE-REJECTED", Warning, &[As, Client], "CC, CAI against Entra v2", "RFC 8707 §2; claude-code#73460, claude-ai-mcp#514, azure-devops-mcp#1511", "The AS rejects the resource parameter (invalid_target, AADSTS9010010)", "Make the AS accept the MCP URL as resource (Entra: express it as a scope prefix / app ID URI), or align PRM resource with what the AS knows.")
+        ..meta!(
+            "AUTHZ-RESOURCE-REJECTED",
+            Warning,
+            &[As, Client],
+            "CC, CAI against Entra v2",
+            "RFC 8707 §2; claude-code#73460, claude-ai-mcp#514, azure-devops-mcp#1511",
+            "The AS rejects the resource parameter (invalid_target, AADSTS9010010)",
+            "Make the AS accept the MCP URL as resource (Entra: express it as a scope prefix / app ID URI), or align PRM resource with what the AS knows."
+        )
     };
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let cb_err = cx.callback.and_then(|v| v.get("error").map(str::to_owned));
         let b = body(ex).unwrap_or("");
-        if cb_err.as_deref() == Some("invalid_target") || b.contains("AADSTS9010010") || (status(ex).is_some_and(|s| s >= 400) && b.contains("invalid_target")) {
-            out.push(&Self::META, "the AS rejected the resource parameter (invalid_target / AADSTS9010010)");
+        if cb_err.as_deref() == Some("invalid_target")
+            || b.contains("AADSTS9010010")
+            || (status(ex).is_some_and(|s| s >= 400) && b.contains("invalid_target"))
+        {
+            out.push(
+                &Self::META,
+                "the AS rejected the resource parameter (invalid_target / AADSTS9010010)",
+            );
         }
     }
 }
@@ -230,12 +412,30 @@ pub struct Redirect307AfterPost;
 impl Rule for Redirect307AfterPost {
     const META: RuleMeta = RuleMeta {
         on: &[Phase::Authorize, Phase::Callback],
-        ..meta!("AUTHZ-307-AFTER-POST", Error, &[As], "CAI (callback accepts GET only), CC loopback listener", "claude-ai-mcp#313 → #250; RFC 9700 §4.12; seed 003", "A consent POST answered with 307/308 to the redirect_uri", "Redirect to the client's redirect_uri with 302 or 303 so the browser switches to GET.")
+        ..meta!(
+            "AUTHZ-307-AFTER-POST",
+            Error,
+            &[As],
+            "CAI (callback accepts GET only), CC loopback listener",
+            "claude-ai-mcp#313 → #250; RFC 9700 §4.12; seed 003",
+            "A consent POST answered with 307/308 to the redirect_uri",
+            "Redirect to the client's redirect_uri with 302 or 303 so the browser switches to GET."
+        )
     };
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(v) = cx.callback.filter(|v| v.via_location) else { return };
+        let Some(v) = cx.callback.filter(|v| v.via_location) else {
+            return;
+        };
         if method(ex) == "POST" && matches!(v.redirect_status, Some(307 | 308)) {
-            out.push(&Self::META, format!("POST {} → {} to {}: the browser will re-POST to the callback", ex.request.url, v.redirect_status.unwrap_or(0), urls::without_query(&v.url)));
+            out.push(
+                &Self::META,
+                format!(
+                    "POST {} → {} to {}: the browser will re-POST to the callback",
+                    ex.request.url,
+                    v.redirect_status.unwrap_or(0),
+                    urls::without_query(&v.url)
+                ),
+            );
         }
     }
 }
@@ -243,7 +443,15 @@ impl Rule for Redirect307AfterPost {
 /// AUTHZ-FORM-POST.
 pub struct FormPost;
 impl Rule for FormPost {
-    const META: RuleMeta = meta!("AUTHZ-FORM-POST", Error, &[As], "CAI, CC (GET-only callbacks)", "OAuth 2.0 Form Post Response Mode; claude-ai-mcp#250", "The authorization response is delivered by an auto-submitting POST form", "Return the code with a 302/303 redirect (query response mode), not response_mode=form_post.");
+    const META: RuleMeta = meta!(
+        "AUTHZ-FORM-POST",
+        Error,
+        &[As],
+        "CAI, CC (GET-only callbacks)",
+        "OAuth 2.0 Form Post Response Mode; claude-ai-mcp#250",
+        "The authorization response is delivered by an auto-submitting POST form",
+        "Return the code with a 302/303 redirect (query response mode), not response_mode=form_post."
+    );
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let q = Pairs::from_url_query(&ex.request.url);
         if q.first("response_mode") == Some("form_post") {
@@ -254,11 +462,32 @@ impl Rule for FormPost {
             return;
         }
         let b = body(ex).unwrap_or("").to_ascii_lowercase();
-        let redirects: Vec<String> = cx.flow.map(|f| f.authorizes.iter().filter_map(|a| a.redirect_uri.clone()).collect()).unwrap_or_default();
-        let posts = b.contains("method=\"post\"") || b.contains("method='post'") || b.contains("method=post");
-        let to_cb = q.first("redirect_uri").into_iter().map(str::to_owned).chain(redirects).any(|r| b.contains(&r.to_ascii_lowercase()));
-        if posts && to_cb && (b.contains("name=\"code\"") || b.contains("name='code'") || b.contains("name=code")) {
-            out.push(&Self::META, "200 HTML page with a POST form carrying the code to the redirect_uri");
+        let redirects: Vec<String> = cx
+            .flow
+            .map(|f| {
+                f.authorizes
+                    .iter()
+                    .filter_map(|a| a.redirect_uri.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let posts = b.contains("method=\"post\"")
+            || b.contains("method='post'")
+            || b.contains("method=post");
+        let to_cb = q
+            .first("redirect_uri")
+            .into_iter()
+            .map(str::to_owned)
+            .chain(redirects)
+            .any(|r| b.contains(&r.to_ascii_lowercase()));
+        if posts
+            && to_cb
+            && (b.contains("name=\"code\"") || b.contains("name='code'") || b.contains("name=code"))
+        {
+            out.push(
+                &Self::META,
+                "200 HTML page with a POST form carrying the code to the redirect_uri",
+            );
         }
     }
 }
@@ -266,14 +495,35 @@ impl Rule for FormPost {
 /// AUTHZ-ERROR-NOT-REDIRECTED.
 pub struct ErrorNotRedirected;
 impl Rule for ErrorNotRedirected {
-    const META: RuleMeta = meta!("AUTHZ-ERROR-NOT-REDIRECTED", Warning, &[As], "client waits until timeout and cannot show a cause", "OAuth 2.1 §4.1.2.1", "The AS shows an error page instead of redirecting with error=", "For a valid client and redirect_uri, redirect back with error=…&error_description=…&state=….");
+    const META: RuleMeta = meta!(
+        "AUTHZ-ERROR-NOT-REDIRECTED",
+        Warning,
+        &[As],
+        "client waits until timeout and cannot show a cause",
+        "OAuth 2.1 §4.1.2.1",
+        "The AS shows an error page instead of redirecting with error=",
+        "For a valid client and redirect_uri, redirect back with error=…&error_description=…&state=…."
+    );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(q) = authz_query(ex) else { return };
-        let Some(st) = status(ex).filter(|s| (400..500).contains(s)) else { return };
+        let Some(st) = status(ex).filter(|s| (400..500).contains(s)) else {
+            return;
+        };
         let b = body(ex).unwrap_or("");
-        let known = ["invalid_scope", "invalid_target", "access_denied", "unsupported_response_type", "invalid_request"].iter().find(|e| b.contains(**e));
+        let known = [
+            "invalid_scope",
+            "invalid_target",
+            "access_denied",
+            "unsupported_response_type",
+            "invalid_request",
+        ]
+        .iter()
+        .find(|e| b.contains(**e));
         if let (Some(e), true) = (known, q.has("redirect_uri")) {
-            out.push(&Self::META, format!("authorize answered {st} with {e} on an error page instead of redirecting"));
+            out.push(
+                &Self::META,
+                format!("authorize answered {st} with {e} on an error page instead of redirecting"),
+            );
         }
     }
 }
@@ -281,17 +531,40 @@ impl Rule for ErrorNotRedirected {
 /// AUTHZ-LOOPBACK-PORT-REJECTED.
 pub struct LoopbackPortRejected;
 impl Rule for LoopbackPortRejected {
-    const META: RuleMeta = meta!("AUTHZ-LOOPBACK-PORT-REJECTED", Error, &[As], "CC (random port), PY/TS local clients", "RFC 8252 §7.3; claude-code#37747; fastmcp#3574", "A loopback redirect_uri rejected although it matches a registered URI except for the port", "Ignore the port when matching loopback redirect URIs (RFC 8252 §7.3).");
+    const META: RuleMeta = meta!(
+        "AUTHZ-LOOPBACK-PORT-REJECTED",
+        Error,
+        &[As],
+        "CC (random port), PY/TS local clients",
+        "RFC 8252 §7.3; claude-code#37747; fastmcp#3574",
+        "A loopback redirect_uri rejected although it matches a registered URI except for the port",
+        "Ignore the port when matching loopback redirect URIs (RFC 8252 §7.3)."
+    );
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(r) = authz_query(ex).and_then(|q| q.first("redirect_uri").map(str::to_owned)) else { return };
-        if !status(ex).is_some_and(|s| (400..500).contains(&s)) || !urls::host(&r).is_some_and(|h| urls::is_loopback_host(&h)) {
+        let Some(r) = authz_query(ex).and_then(|q| q.first("redirect_uri").map(str::to_owned))
+        else {
+            return;
+        };
+        if !status(ex).is_some_and(|s| (400..500).contains(&s))
+            || !urls::host(&r).is_some_and(|h| urls::is_loopback_host(&h))
+        {
             return;
         }
-        let strip = |u: &str| url::Url::parse(u).ok().map(|mut x| {
-            let _ = x.set_port(None);
-            x.to_string()
-        });
-        let registered: Vec<String> = cx.flow.map(|f| f.registrations.iter().flat_map(|g| g.redirect_uris.clone()).collect()).unwrap_or_default();
+        let strip = |u: &str| {
+            url::Url::parse(u).ok().map(|mut x| {
+                let _ = x.set_port(None);
+                x.to_string()
+            })
+        };
+        let registered: Vec<String> = cx
+            .flow
+            .map(|f| {
+                f.registrations
+                    .iter()
+                    .flat_map(|g| g.redirect_uris.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
         if registered.iter().any(|g| g != &r && strip(g) == strip(&r)) {
             out.push(&Self::META, format!("redirect_uri {r} rejected with {} although it matches a registered loopback URI except for the port", status(ex).unwrap_or(0)));
         }
@@ -311,7 +584,10 @@ mod tests {
 
     #[test]
     fn fires_on_no_pkce() {
-        assert_fires("AUTHZ-NO-PKCE", authz(|u| u.replace("&code_challenge=", "&x=")));
+        assert_fires(
+            "AUTHZ-NO-PKCE",
+            authz(|u| u.replace("&code_challenge=", "&x=")),
+        );
     }
     #[test]
     fn quiet_on_no_pkce() {
@@ -319,7 +595,10 @@ mod tests {
     }
     #[test]
     fn fires_on_pkce_plain() {
-        assert_fires("AUTHZ-PKCE-PLAIN", authz(|u| u.replace("&code_challenge_method=S256", "")));
+        assert_fires(
+            "AUTHZ-PKCE-PLAIN",
+            authz(|u| u.replace("&code_challenge_method=S256", "")),
+        );
     }
     #[test]
     fn quiet_on_pkce_plain() {
@@ -327,7 +606,10 @@ mod tests {
     }
     #[test]
     fn fires_on_pkce_format() {
-        assert_fires("AUTHZ-PKCE-FORMAT", authz(|u| u.replace("&code_challenge=", "&code_challenge=abc%3D")));
+        assert_fires(
+            "AUTHZ-PKCE-FORMAT",
+            authz(|u| u.replace("&code_challenge=", "&code_challenge=abc%3D")),
+        );
     }
     #[test]
     fn quiet_on_pkce_format() {
@@ -335,7 +617,10 @@ mod tests {
     }
     #[test]
     fn fires_on_response_type() {
-        assert_fires("AUTHZ-RESPONSE-TYPE", authz(|u| u.replace("response_type=code", "response_type=token")));
+        assert_fires(
+            "AUTHZ-RESPONSE-TYPE",
+            authz(|u| u.replace("response_type=code", "response_type=token")),
+        );
     }
     #[test]
     fn quiet_on_response_type() {
@@ -343,7 +628,10 @@ mod tests {
     }
     #[test]
     fn fires_on_no_state() {
-        assert_fires("AUTHZ-NO-STATE", authz(|u| u.replace(&format!("&state={STATE}"), "")));
+        assert_fires(
+            "AUTHZ-NO-STATE",
+            authz(|u| u.replace(&format!("&state={STATE}"), "")),
+        );
     }
     #[test]
     fn quiet_on_no_state() {
@@ -351,7 +639,10 @@ mod tests {
     }
     #[test]
     fn fires_on_no_resource() {
-        assert_fires("AUTHZ-NO-RESOURCE", authz(|u| u.replace("&resource=", "&x=")));
+        assert_fires(
+            "AUTHZ-NO-RESOURCE",
+            authz(|u| u.replace("&resource=", "&x=")),
+        );
     }
     #[test]
     fn quiet_on_no_resource() {
@@ -359,7 +650,10 @@ mod tests {
     }
     #[test]
     fn fires_on_resource_invalid() {
-        assert_fires("AUTHZ-RESOURCE-INVALID", authz(|u| u.replace("&resource=", "&resource=mcp&x=")));
+        assert_fires(
+            "AUTHZ-RESOURCE-INVALID",
+            authz(|u| u.replace("&resource=", "&resource=mcp&x=")),
+        );
     }
     #[test]
     fn quiet_on_resource_invalid() {
@@ -367,7 +661,10 @@ mod tests {
     }
     #[test]
     fn fires_on_redirect_scheme() {
-        assert_fires("AUTHZ-REDIRECT-SCHEME", authz(|u| u.replace(&enc(REDIRECT), &enc("http://client.example/cb"))));
+        assert_fires(
+            "AUTHZ-REDIRECT-SCHEME",
+            authz(|u| u.replace(&enc(REDIRECT), &enc("http://client.example/cb"))),
+        );
     }
     #[test]
     fn quiet_on_redirect_scheme() {
@@ -375,7 +672,10 @@ mod tests {
     }
     #[test]
     fn fires_on_scope_malformed() {
-        assert_fires("AUTHZ-SCOPE-MALFORMED", authz(|u| u.replace("scope=mcp", "scope=+offline_access")));
+        assert_fires(
+            "AUTHZ-SCOPE-MALFORMED",
+            authz(|u| u.replace("scope=mcp", "scope=+offline_access")),
+        );
     }
     #[test]
     fn quiet_on_scope_malformed() {
@@ -383,7 +683,10 @@ mod tests {
     }
     #[test]
     fn fires_on_scope_strategy() {
-        assert_fires("AUTHZ-SCOPE-STRATEGY", authz(|u| u.replace("scope=mcp", "scope=admin")));
+        assert_fires(
+            "AUTHZ-SCOPE-STRATEGY",
+            authz(|u| u.replace("scope=mcp", "scope=admin")),
+        );
     }
     #[test]
     fn quiet_on_scope_strategy() {
@@ -391,7 +694,10 @@ mod tests {
     }
     #[test]
     fn fires_on_offline_unadvertised() {
-        assert_fires("AUTHZ-OFFLINE-UNADVERTISED", authz(|u| u.replace("scope=mcp", "scope=mcp+offline_access")));
+        assert_fires(
+            "AUTHZ-OFFLINE-UNADVERTISED",
+            authz(|u| u.replace("scope=mcp", "scope=mcp+offline_access")),
+        );
     }
     #[test]
     fn quiet_on_offline_unadvertised() {
@@ -400,7 +706,10 @@ mod tests {
     #[test]
     fn fires_on_resource_rejected() {
         let mut c = Clean::new();
-        c.authorize = c.authorize.set_resp_header("location", &format!("{REDIRECT}?error=invalid_target&state={STATE}"));
+        c.authorize = c.authorize.set_resp_header(
+            "location",
+            &format!("{REDIRECT}?error=invalid_target&state={STATE}"),
+        );
         assert_fires("AUTHZ-RESOURCE-REJECTED", c.steps());
     }
     #[test]
@@ -410,8 +719,18 @@ mod tests {
     #[test]
     fn fires_on_307_after_post() {
         let mut c = Clean::new();
-        let consent = req("POST", &format!("{ISSUER}/consent")).at(4.5).status(307).resp_header("location", &format!("{REDIRECT}?code={CODE}&state={STATE}&iss={}", enc(ISSUER)));
-        c.authorize = c.authorize.status(200).no_resp_header("location").resp_body("text/html", "<form method=post action=/consent>");
+        let consent = req("POST", &format!("{ISSUER}/consent"))
+            .at(4.5)
+            .status(307)
+            .resp_header(
+                "location",
+                &format!("{REDIRECT}?code={CODE}&state={STATE}&iss={}", enc(ISSUER)),
+            );
+        c.authorize = c
+            .authorize
+            .status(200)
+            .no_resp_header("location")
+            .resp_body("text/html", "<form method=post action=/consent>");
         let mut s = c.steps();
         s.insert(5, consent);
         assert_fires("AUTHZ-307-AFTER-POST", s);
@@ -433,7 +752,11 @@ mod tests {
     #[test]
     fn fires_on_error_not_redirected() {
         let mut c = Clean::new();
-        c.authorize = c.authorize.status(400).no_resp_header("location").resp_json(r#"{"error":"invalid_scope"}"#);
+        c.authorize = c
+            .authorize
+            .status(400)
+            .no_resp_header("location")
+            .resp_json(r#"{"error":"invalid_scope"}"#);
         assert_fires("AUTHZ-ERROR-NOT-REDIRECTED", c.steps());
     }
     #[test]
@@ -443,8 +766,18 @@ mod tests {
     #[test]
     fn fires_on_loopback_port_rejected() {
         let mut c = Clean::new();
-        let u = c.authorize.0.request.url.replace(&enc(REDIRECT), &enc("http://127.0.0.1:50000/callback"));
-        c.authorize = c.authorize.url(&u).status(400).no_resp_header("location").resp_json(r#"{"error":"invalid_request"}"#);
+        let u = c
+            .authorize
+            .0
+            .request
+            .url
+            .replace(&enc(REDIRECT), &enc("http://127.0.0.1:50000/callback"));
+        c.authorize = c
+            .authorize
+            .url(&u)
+            .status(400)
+            .no_resp_header("location")
+            .resp_json(r#"{"error":"invalid_request"}"#);
         assert_fires("AUTHZ-LOOPBACK-PORT-REJECTED", c.steps());
     }
     #[test]

@@ -39,10 +39,19 @@ impl Rule for NoAcao {
         fix: "Send `Access-Control-Allow-Origin: <origin>` (or `*` for public metadata) on PRM, ASM, registration, token and MCP responses, including errors.",
     };
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let (Some(o), Some(_)) = (origin_hdr(ex), ex.response.as_ref()) else { return };
+        let (Some(o), Some(_)) = (origin_hdr(ex), ex.response.as_ref()) else {
+            return;
+        };
         let acao = rh(ex, "access-control-allow-origin");
         if acao.is_none_or(|a| a.trim() != "*" && a.trim() != o) {
-            out.push(&Self::META, format!("{} request from Origin {o} answered with Access-Control-Allow-Origin: {}", cx.phase, acao.unwrap_or("(none)")));
+            out.push(
+                &Self::META,
+                format!(
+                    "{} request from Origin {o} answered with Access-Control-Allow-Origin: {}",
+                    cx.phase,
+                    acao.unwrap_or("(none)")
+                ),
+            );
         }
     }
 }
@@ -64,18 +73,26 @@ impl Rule for PreflightFail {
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(st) = status(ex) else { return };
         if !(200..300).contains(&st) {
-            out.push(&Self::META, format!("preflight OPTIONS {} answered {st}", ex.request.url));
+            out.push(
+                &Self::META,
+                format!("preflight OPTIONS {} answered {st}", ex.request.url),
+            );
             return;
         }
         let mut missing = Vec::new();
         if rh(ex, "access-control-allow-methods").is_none() {
             missing.push("Access-Control-Allow-Methods");
         }
-        if qh(ex, "access-control-request-headers").is_some() && rh(ex, "access-control-allow-headers").is_none() {
+        if qh(ex, "access-control-request-headers").is_some()
+            && rh(ex, "access-control-allow-headers").is_none()
+        {
             missing.push("Access-Control-Allow-Headers");
         }
         if !missing.is_empty() {
-            out.push(&Self::META, format!("preflight answered {st} without {}", missing.join(" and ")));
+            out.push(
+                &Self::META,
+                format!("preflight answered {st} without {}", missing.join(" and ")),
+            );
         }
     }
 }
@@ -101,9 +118,18 @@ impl Rule for AllowHeaders {
         let asked = tokens(qh(ex, "access-control-request-headers"));
         let allowed = tokens(rh(ex, "access-control-allow-headers"));
         let star = allowed.iter().any(|a| a == "*");
-        let missing: Vec<&String> = asked.iter().filter(|h| !allowed.contains(h) && !(star && h.as_str() != "authorization")).collect();
+        let missing: Vec<&String> = asked
+            .iter()
+            .filter(|h| !allowed.contains(h) && !(star && h.as_str() != "authorization"))
+            .collect();
         if !missing.is_empty() {
-            out.push(&Self::META, format!("preflight asked for {missing:?}; Access-Control-Allow-Headers: {}", rh(ex, "access-control-allow-headers").unwrap_or("(none)")));
+            out.push(
+                &Self::META,
+                format!(
+                    "preflight asked for {missing:?}; Access-Control-Allow-Headers: {}",
+                    rh(ex, "access-control-allow-headers").unwrap_or("(none)")
+                ),
+            );
         }
     }
 }
@@ -123,8 +149,19 @@ impl Rule for ExposeWwwAuth {
         fix: "Add `Access-Control-Expose-Headers: WWW-Authenticate` (plus Mcp-Session-Id) to MCP responses.",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if origin_hdr(ex).is_some() && matches!(status(ex), Some(401 | 403)) && !exposes(ex, "www-authenticate") {
-            out.push(&Self::META, format!("{} with Origin got {} but Access-Control-Expose-Headers: {}", ex.request.method, status(ex).unwrap_or(0), rh(ex, "access-control-expose-headers").unwrap_or("(none)")));
+        if origin_hdr(ex).is_some()
+            && matches!(status(ex), Some(401 | 403))
+            && !exposes(ex, "www-authenticate")
+        {
+            out.push(
+                &Self::META,
+                format!(
+                    "{} with Origin got {} but Access-Control-Expose-Headers: {}",
+                    ex.request.method,
+                    status(ex).unwrap_or(0),
+                    rh(ex, "access-control-expose-headers").unwrap_or("(none)")
+                ),
+            );
         }
     }
 }
@@ -144,8 +181,17 @@ impl Rule for ExposeSession {
         fix: "Add Mcp-Session-Id to Access-Control-Expose-Headers.",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if origin_hdr(ex).is_some() && rh(ex, "mcp-session-id").is_some() && !exposes(ex, "mcp-session-id") {
-            out.push(&Self::META, format!("Mcp-Session-Id returned, Access-Control-Expose-Headers: {}", rh(ex, "access-control-expose-headers").unwrap_or("(none)")));
+        if origin_hdr(ex).is_some()
+            && rh(ex, "mcp-session-id").is_some()
+            && !exposes(ex, "mcp-session-id")
+        {
+            out.push(
+                &Self::META,
+                format!(
+                    "Mcp-Session-Id returned, Access-Control-Expose-Headers: {}",
+                    rh(ex, "access-control-expose-headers").unwrap_or("(none)")
+                ),
+            );
         }
     }
 }
@@ -165,8 +211,14 @@ impl Rule for WildcardCredentials {
         fix: "Echo the request Origin instead of `*` when allowing credentials (or drop Allow-Credentials).",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if rh(ex, "access-control-allow-origin").is_some_and(|v| v.trim() == "*") && rh(ex, "access-control-allow-credentials").is_some_and(|v| v.trim().eq_ignore_ascii_case("true")) {
-            out.push(&Self::META, "Access-Control-Allow-Origin: * with Access-Control-Allow-Credentials: true");
+        if rh(ex, "access-control-allow-origin").is_some_and(|v| v.trim() == "*")
+            && rh(ex, "access-control-allow-credentials")
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+        {
+            out.push(
+                &Self::META,
+                "Access-Control-Allow-Origin: * with Access-Control-Allow-Credentials: true",
+            );
         }
     }
 }
@@ -186,14 +238,26 @@ impl Rule for Methods {
         fix: "Allow GET, POST, DELETE and OPTIONS on the MCP URL.",
     };
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(m) = qh(ex, "access-control-request-method").map(str::to_ascii_uppercase) else { return };
-        let on_mcp = cx.flow.and_then(|f| f.mcp_url.as_deref()) == Some(crate::parse::urls::without_query(&ex.request.url));
+        let Some(m) = qh(ex, "access-control-request-method").map(str::to_ascii_uppercase) else {
+            return;
+        };
+        let on_mcp = cx.flow.and_then(|f| f.mcp_url.as_deref())
+            == Some(crate::parse::urls::without_query(&ex.request.url));
         if !on_mcp || !(m == "GET" || m == "DELETE") || !ok(ex) {
             return;
         }
         let allowed = tokens(rh(ex, "access-control-allow-methods"));
-        if !allowed.iter().any(|a| a.eq_ignore_ascii_case(&m) || a == "*") {
-            out.push(&Self::META, format!("preflight for {m} answered with Access-Control-Allow-Methods: {}", rh(ex, "access-control-allow-methods").unwrap_or("(none)")));
+        if !allowed
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(&m) || a == "*")
+        {
+            out.push(
+                &Self::META,
+                format!(
+                    "preflight for {m} answered with Access-Control-Allow-Methods: {}",
+                    rh(ex, "access-control-allow-methods").unwrap_or("(none)")
+                ),
+            );
         }
     }
 }
@@ -203,19 +267,35 @@ mod tests {
     use crate::rules::testkit::*;
 
     fn browser(mut c: Clean) -> Clean {
-        c.challenge = c.challenge.req_header("origin", "http://localhost:6274").resp_header("access-control-allow-origin", "*").resp_header("access-control-expose-headers", "WWW-Authenticate, Mcp-Session-Id");
-        c.prm = c.prm.req_header("origin", "http://localhost:6274").resp_header("access-control-allow-origin", "*");
+        c.challenge = c
+            .challenge
+            .req_header("origin", "http://localhost:6274")
+            .resp_header("access-control-allow-origin", "*")
+            .resp_header(
+                "access-control-expose-headers",
+                "WWW-Authenticate, Mcp-Session-Id",
+            );
+        c.prm = c
+            .prm
+            .req_header("origin", "http://localhost:6274")
+            .resp_header("access-control-allow-origin", "*");
         c
     }
     fn preflight() -> B {
         options(MCP)
             .req_header("origin", "http://localhost:6274")
             .req_header("access-control-request-method", "POST")
-            .req_header("access-control-request-headers", "authorization, content-type, mcp-protocol-version")
+            .req_header(
+                "access-control-request-headers",
+                "authorization, content-type, mcp-protocol-version",
+            )
             .status(204)
             .resp_header("access-control-allow-origin", "http://localhost:6274")
             .resp_header("access-control-allow-methods", "GET, POST, DELETE, OPTIONS")
-            .resp_header("access-control-allow-headers", "Authorization, Content-Type, MCP-Protocol-Version, Mcp-Session-Id")
+            .resp_header(
+                "access-control-allow-headers",
+                "Authorization, Content-Type, MCP-Protocol-Version, Mcp-Session-Id",
+            )
     }
     fn with_preflight(p: B) -> Vec<B> {
         let mut s = vec![p];
@@ -235,7 +315,10 @@ mod tests {
     }
     #[test]
     fn fires_on_preflight_fail() {
-        assert_fires("CORS-PREFLIGHT-FAIL", with_preflight(preflight().status(401)));
+        assert_fires(
+            "CORS-PREFLIGHT-FAIL",
+            with_preflight(preflight().status(401)),
+        );
     }
     #[test]
     fn quiet_on_preflight_fail() {
@@ -243,7 +326,10 @@ mod tests {
     }
     #[test]
     fn fires_on_allow_headers() {
-        assert_fires("CORS-ALLOW-HEADERS", with_preflight(preflight().set_resp_header("access-control-allow-headers", "*")));
+        assert_fires(
+            "CORS-ALLOW-HEADERS",
+            with_preflight(preflight().set_resp_header("access-control-allow-headers", "*")),
+        );
     }
     #[test]
     fn quiet_on_allow_headers() {
@@ -262,19 +348,28 @@ mod tests {
     #[test]
     fn fires_on_expose_session() {
         let mut c = Clean::new();
-        c.init = c.init.req_header("origin", "http://localhost:6274").resp_header("access-control-allow-origin", "*");
+        c.init = c
+            .init
+            .req_header("origin", "http://localhost:6274")
+            .resp_header("access-control-allow-origin", "*");
         assert_fires("CORS-EXPOSE-SESSION", c.steps());
     }
     #[test]
     fn quiet_on_expose_session() {
         let mut c = Clean::new();
-        c.init = c.init.req_header("origin", "http://localhost:6274").resp_header("access-control-allow-origin", "*").resp_header("access-control-expose-headers", "Mcp-Session-Id");
+        c.init = c
+            .init
+            .req_header("origin", "http://localhost:6274")
+            .resp_header("access-control-allow-origin", "*")
+            .resp_header("access-control-expose-headers", "Mcp-Session-Id");
         assert_quiet("CORS-EXPOSE-SESSION", c.steps());
     }
     #[test]
     fn fires_on_wildcard_credentials() {
         let mut c = browser(Clean::new());
-        c.prm = c.prm.resp_header("access-control-allow-credentials", "true");
+        c.prm = c
+            .prm
+            .resp_header("access-control-allow-credentials", "true");
         assert_fires("CORS-WILDCARD-CREDENTIALS", c.steps());
     }
     #[test]
@@ -284,9 +379,22 @@ mod tests {
     #[test]
     fn fires_on_methods() {
         let mut s = Clean::new().steps();
-        s.push(preflight().set_resp_header("access-control-request-method", "DELETE").set_resp_header("access-control-allow-methods", "POST").at(9.0));
-        s.last_mut().unwrap().0.request.headers.retain(|h| h.name != "access-control-request-method");
-        let last = s.pop().unwrap().req_header("access-control-request-method", "DELETE");
+        s.push(
+            preflight()
+                .set_resp_header("access-control-request-method", "DELETE")
+                .set_resp_header("access-control-allow-methods", "POST")
+                .at(9.0),
+        );
+        s.last_mut()
+            .unwrap()
+            .0
+            .request
+            .headers
+            .retain(|h| h.name != "access-control-request-method");
+        let last = s
+            .pop()
+            .unwrap()
+            .req_header("access-control-request-method", "DELETE");
         s.push(last);
         assert_fires("CORS-METHODS", s);
     }

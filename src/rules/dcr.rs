@@ -47,23 +47,47 @@ fn ok_doc(ex: &Exchange) -> Option<Map<String, Value>> {
 }
 
 fn req_method(ex: &Exchange) -> Option<String> {
-    req_json_obj(ex)?.get("token_endpoint_auth_method")?.as_str().map(str::to_owned)
+    req_json_obj(ex)?
+        .get("token_endpoint_auth_method")?
+        .as_str()
+        .map(str::to_owned)
 }
 
 macro_rules! meta {
     ($id:literal, $sev:ident, $who:expr, $breaks:literal, $src:literal, $title:literal, $fix:literal) => {
-        RuleMeta { id: $id, severity: $sev, phase: Phase::Registration, on: REG, who: $who, breaks: $breaks, source: $src, title: $title, fix: $fix }
+        RuleMeta {
+            id: $id,
+            severity: $sev,
+            phase: Phase::Registration,
+            on: REG,
+            who: $who,
+            breaks: $breaks,
+            source: $src,
+            title: $title,
+            fix: $fix,
+        }
     };
 }
 
 /// DCR-REQUIRES-AUTH.
 pub struct RequiresAuth;
 impl Rule for RequiresAuth {
-    const META: RuleMeta = meta!("DCR-REQUIRES-AUTH", Error, &[As], "all MCP clients (none send initial access tokens)", "python-sdk#914; claude-ai-mcp#82", "The registration endpoint answers 401/403 to an unauthenticated POST", "Allow anonymous registration at the registration endpoint (no initial access token, no bearer middleware on /register).");
+    const META: RuleMeta = meta!(
+        "DCR-REQUIRES-AUTH",
+        Error,
+        &[As],
+        "all MCP clients (none send initial access tokens)",
+        "python-sdk#914; claude-ai-mcp#82",
+        "The registration endpoint answers 401/403 to an unauthenticated POST",
+        "Allow anonymous registration at the registration endpoint (no initial access token, no bearer middleware on /register)."
+    );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if is_post(ex) && ex.request.headers.iter().all(|h| h.name != "authorization") {
             if let Some(st @ (401 | 403)) = status(ex) {
-                out.push(&Self::META, format!("POST {} answered {st}", ex.request.url));
+                out.push(
+                    &Self::META,
+                    format!("POST {} answered {st}", ex.request.url),
+                );
             }
         }
     }
@@ -72,7 +96,15 @@ impl Rule for RequiresAuth {
 /// DCR-REJECTS-SECRET-POST.
 pub struct RejectsSecretPost;
 impl Rule for RejectsSecretPost {
-    const META: RuleMeta = meta!("DCR-REJECTS-SECRET-POST", Error, &[As], "CAI", "seed 001 (better-auth); claude-ai-mcp#82 (RFC 7591 §3.2.1 lets the AS return none)", "A registration asking for client_secret_post is refused", "Register the client anyway: either issue a secret for client_secret_post, or return token_endpoint_auth_method \"none\" (clients honour the response).");
+    const META: RuleMeta = meta!(
+        "DCR-REJECTS-SECRET-POST",
+        Error,
+        &[As],
+        "CAI",
+        "seed 001 (better-auth); claude-ai-mcp#82 (RFC 7591 §3.2.1 lets the AS return none)",
+        "A registration asking for client_secret_post is refused",
+        "Register the client anyway: either issue a secret for client_secret_post, or return token_endpoint_auth_method \"none\" (clients honour the response)."
+    );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if req_method(ex).as_deref() == Some("client_secret_post") {
             if let Some(st @ (400 | 401)) = status(ex) {
@@ -85,18 +117,38 @@ impl Rule for RejectsSecretPost {
 /// DCR-REDIRECT-REJECTED.
 pub struct RedirectRejected;
 impl Rule for RedirectRejected {
-    const META: RuleMeta = meta!("DCR-REDIRECT-REJECTED", Error, &[As], "CAI, CC (claude-code#58054), INSP", "MCP \"Communication Security\"; fastmcp#1564", "A known client callback is refused at registration", "Accept https://claude.ai/api/mcp/auth_callback, https://claude.com/api/mcp/auth_callback and loopback http redirect URIs on any port.");
+    const META: RuleMeta = meta!(
+        "DCR-REDIRECT-REJECTED",
+        Error,
+        &[As],
+        "CAI, CC (claude-code#58054), INSP",
+        "MCP \"Communication Security\"; fastmcp#1564",
+        "A known client callback is refused at registration",
+        "Accept https://claude.ai/api/mcp/auth_callback, https://claude.com/api/mcp/auth_callback and loopback http redirect URIs on any port."
+    );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if status(ex) != Some(400) {
             return;
         }
-        let invalid = json_obj(ex).and_then(|d| d.get("error").and_then(Value::as_str).map(str::to_owned)).as_deref() == Some("invalid_redirect_uri");
-        let uris: Vec<String> = req_json_obj(ex).and_then(|d| str_list(&d, "redirect_uris").map(|v| v.into_iter().map(str::to_owned).collect())).unwrap_or_default();
+        let invalid = json_obj(ex)
+            .and_then(|d| d.get("error").and_then(Value::as_str).map(str::to_owned))
+            .as_deref()
+            == Some("invalid_redirect_uri");
+        let uris: Vec<String> = req_json_obj(ex)
+            .and_then(|d| {
+                str_list(&d, "redirect_uris").map(|v| v.into_iter().map(str::to_owned).collect())
+            })
+            .unwrap_or_default();
         let known = uris.iter().any(|u| {
-            u.contains("claude.ai/api/mcp/auth_callback") || u.contains("claude.com/api/mcp/auth_callback") || urls::host(u).is_some_and(|h| urls::is_loopback_host(&h))
+            u.contains("claude.ai/api/mcp/auth_callback")
+                || u.contains("claude.com/api/mcp/auth_callback")
+                || urls::host(u).is_some_and(|h| urls::is_loopback_host(&h))
         });
         if invalid || known {
-            out.push(&Self::META, format!("registration of redirect_uris {uris:?} refused with 400"));
+            out.push(
+                &Self::META,
+                format!("registration of redirect_uris {uris:?} refused with 400"),
+            );
         }
     }
 }
@@ -104,14 +156,36 @@ impl Rule for RedirectRejected {
 /// DCR-ERROR-FORMAT.
 pub struct ErrorFormat;
 impl Rule for ErrorFormat {
-    const META: RuleMeta = meta!("DCR-ERROR-FORMAT", Warning, &[As], "all clients surface only a generic \"Couldn't register\"", "RFC 7591 §3.2.2; different-ai/openwork#3599", "A registration error without a proper JSON error body", "Answer registration errors with JSON {\"error\": \"invalid_redirect_uri|invalid_client_metadata|…\", \"error_description\": \"…\"}.");
+    const META: RuleMeta = meta!(
+        "DCR-ERROR-FORMAT",
+        Warning,
+        &[As],
+        "all clients surface only a generic \"Couldn't register\"",
+        "RFC 7591 §3.2.2; different-ai/openwork#3599",
+        "A registration error without a proper JSON error body",
+        "Answer registration errors with JSON {\"error\": \"invalid_redirect_uri|invalid_client_metadata|…\", \"error_description\": \"…\"}."
+    );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(st) = status(ex).filter(|s| *s >= 400) else { return };
+        let Some(st) = status(ex).filter(|s| *s >= 400) else {
+            return;
+        };
         let why = match json_obj(ex) {
-            None => Some(if body(ex).is_none_or(|b| b.trim().is_empty()) { "empty body".to_string() } else { "non-JSON body".into() }),
+            None => Some(if body(ex).is_none_or(|b| b.trim().is_empty()) {
+                "empty body".to_string()
+            } else {
+                "non-JSON body".into()
+            }),
             Some(d) => match d.get("error").and_then(Value::as_str) {
                 None => Some("JSON without `error`".into()),
-                Some(e) if !["invalid_redirect_uri", "invalid_client_metadata", "invalid_software_statement", "unapproved_software_statement"].contains(&e) => {
+                Some(e)
+                    if ![
+                        "invalid_redirect_uri",
+                        "invalid_client_metadata",
+                        "invalid_software_statement",
+                        "unapproved_software_statement",
+                    ]
+                    .contains(&e) =>
+                {
                     Some(format!("error \"{e}\" is outside the RFC 7591 set"))
                 }
                 Some(_) => None,
@@ -126,10 +200,22 @@ impl Rule for ErrorFormat {
 /// DCR-STATUS.
 pub struct Status;
 impl Rule for Status {
-    const META: RuleMeta = meta!("DCR-STATUS", Info, &[As], "none known (clients accept any 2xx)", "RFC 7591 §3.2.1", "Registration succeeded with a status other than 201", "Answer successful registrations with 201 Created.");
+    const META: RuleMeta = meta!(
+        "DCR-STATUS",
+        Info,
+        &[As],
+        "none known (clients accept any 2xx)",
+        "RFC 7591 §3.2.1",
+        "Registration succeeded with a status other than 201",
+        "Answer successful registrations with 201 Created."
+    );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if let Some(st) = status(ex).filter(|s| (200..300).contains(s) && *s != 201 && is_post(ex)) {
-            out.push(&Self::META, format!("registration answered {st} instead of 201"));
+        if let Some(st) = status(ex).filter(|s| (200..300).contains(s) && *s != 201 && is_post(ex))
+        {
+            out.push(
+                &Self::META,
+                format!("registration answered {st} instead of 201"),
+            );
         }
     }
 }
@@ -137,9 +223,20 @@ impl Rule for Status {
 /// DCR-NO-CLIENT-ID.
 pub struct NoClientId;
 impl Rule for NoClientId {
-    const META: RuleMeta = meta!("DCR-NO-CLIENT-ID", Error, &[As], "all", "RFC 7591 §3.2.1", "A successful registration without a string client_id", "Return the issued client_id as a JSON string.");
+    const META: RuleMeta = meta!(
+        "DCR-NO-CLIENT-ID",
+        Error,
+        &[As],
+        "all",
+        "RFC 7591 §3.2.1",
+        "A successful registration without a string client_id",
+        "Return the issued client_id as a JSON string."
+    );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if ok(ex) && is_post(ex) && json_obj(ex).is_none_or(|d| !d.get("client_id").is_some_and(Value::is_string)) {
+        if ok(ex)
+            && is_post(ex)
+            && json_obj(ex).is_none_or(|d| !d.get("client_id").is_some_and(Value::is_string))
+        {
             out.push(&Self::META, "registration response has no string client_id");
         }
     }
@@ -148,12 +245,22 @@ impl Rule for NoClientId {
 /// DCR-FLOAT-EXPIRY.
 pub struct FloatExpiry;
 impl Rule for FloatExpiry {
-    const META: RuleMeta = meta!("DCR-FLOAT-EXPIRY", Error, &[As], "CAI (parse failure, confirmed by Anthropic staff per seed 001); typed parsers", "RFC 7591 §3.2.1 (seconds since epoch); seed 001", "client_secret_expires_at / client_id_issued_at is not a JSON integer", "Send integer seconds since the epoch, e.g. Math.floor(Date.now()/1000) (0 = never expires).");
+    const META: RuleMeta = meta!(
+        "DCR-FLOAT-EXPIRY",
+        Error,
+        &[As],
+        "CAI (parse failure, confirmed by Anthropic staff per seed 001); typed parsers",
+        "RFC 7591 §3.2.1 (seconds since epoch); seed 001",
+        "client_secret_expires_at / client_id_issued_at is not a JSON integer",
+        "Send integer seconds since the epoch, e.g. Math.floor(Date.now()/1000) (0 = never expires)."
+    );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(d) = ok_doc(ex) else { return };
         for k in ["client_secret_expires_at", "client_id_issued_at"] {
             if let Some(v) = d.get(k).filter(|v| !v.is_null() && !is_json_integer(v)) {
-                let raw = body(ex).and_then(|b| raw_number(b, k)).unwrap_or_else(|| show(v));
+                let raw = body(ex)
+                    .and_then(|b| raw_number(b, k))
+                    .unwrap_or_else(|| show(v));
                 out.push(&Self::META, format!("{k} = {raw} is not an integer"));
             }
         }
@@ -172,12 +279,26 @@ fn raw_number(body: &str, key: &str) -> Option<String> {
 /// DCR-NULL-OPTIONAL.
 pub struct NullOptional;
 impl Rule for NullOptional {
-    const META: RuleMeta = meta!("DCR-NULL-OPTIONAL", Error, &[As], "CC 2.1.117+ and TS (Zod v4: \"expected string, received null\")", "seed 002 (claude-code#52565); RFC 7591 §2", "An optional client metadata member is null", "Omit optional members you have no value for (client_uri, logo_uri, software_id, …) instead of sending null.");
+    const META: RuleMeta = meta!(
+        "DCR-NULL-OPTIONAL",
+        Error,
+        &[As],
+        "CC 2.1.117+ and TS (Zod v4: \"expected string, received null\")",
+        "seed 002 (claude-code#52565); RFC 7591 §2",
+        "An optional client metadata member is null",
+        "Omit optional members you have no value for (client_uri, logo_uri, software_id, …) instead of sending null."
+    );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(d) = ok_doc(ex) else { return };
         let nulls = crate::parse::metadata::null_members(&d);
         if !nulls.is_empty() {
-            out.push(&Self::META, format!("null members in the registration response: {}", nulls.join(", ")));
+            out.push(
+                &Self::META,
+                format!(
+                    "null members in the registration response: {}",
+                    nulls.join(", ")
+                ),
+            );
         }
     }
 }
@@ -185,10 +306,24 @@ impl Rule for NullOptional {
 /// DCR-URL-FIELDS.
 pub struct UrlFields;
 impl Rule for UrlFields {
-    const META: RuleMeta = meta!("DCR-URL-FIELDS", Warning, &[As], "TS", "RFC 7591 §2", "client_uri/jwks_uri/tos_uri is empty or not a URL", "Omit URL members you have no value for; never send \"\".");
+    const META: RuleMeta = meta!(
+        "DCR-URL-FIELDS",
+        Warning,
+        &[As],
+        "TS",
+        "RFC 7591 §2",
+        "client_uri/jwks_uri/tos_uri is empty or not a URL",
+        "Omit URL members you have no value for; never send \"\"."
+    );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(d) = ok_doc(ex) else { return };
-        for k in ["client_uri", "jwks_uri", "tos_uri", "policy_uri", "logo_uri"] {
+        for k in [
+            "client_uri",
+            "jwks_uri",
+            "tos_uri",
+            "policy_uri",
+            "logo_uri",
+        ] {
             if let Some(s) = d.get(k).and_then(Value::as_str) {
                 let tolerated = s.is_empty() && (k == "logo_uri" || k == "tos_uri");
                 if !tolerated && url::Url::parse(s).is_err() {
@@ -202,10 +337,21 @@ impl Rule for UrlFields {
 /// DCR-NO-REDIRECT-ECHO.
 pub struct NoRedirectEcho;
 impl Rule for NoRedirectEcho {
-    const META: RuleMeta = meta!("DCR-NO-REDIRECT-ECHO", Error, &[As], "TS/CC/INSP: the response schema requires redirect_uris", "RFC 7591 §3.2.1; TS SDK OAuthClientInformationFullSchema", "The registration response lacks redirect_uris", "Echo all registered metadata, including redirect_uris, in the registration response.");
+    const META: RuleMeta = meta!(
+        "DCR-NO-REDIRECT-ECHO",
+        Error,
+        &[As],
+        "TS/CC/INSP: the response schema requires redirect_uris",
+        "RFC 7591 §3.2.1; TS SDK OAuthClientInformationFullSchema",
+        "The registration response lacks redirect_uris",
+        "Echo all registered metadata, including redirect_uris, in the registration response."
+    );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if ok_doc(ex).is_some_and(|d| !d.get("redirect_uris").is_some_and(Value::is_array)) {
-            out.push(&Self::META, "registration response does not echo redirect_uris");
+            out.push(
+                &Self::META,
+                "registration response does not echo redirect_uris",
+            );
         }
     }
 }
@@ -213,10 +359,24 @@ impl Rule for NoRedirectEcho {
 /// DCR-SECRET-NO-EXPIRY.
 pub struct SecretNoExpiry;
 impl Rule for SecretNoExpiry {
-    const META: RuleMeta = meta!("DCR-SECRET-NO-EXPIRY", Error, &[As], "Strict parsers", "RFC 7591 §3.2.1 (REQUIRED if a secret is issued)", "client_secret without client_secret_expires_at", "Send client_secret_expires_at (0 if it never expires) whenever you issue a client_secret.");
+    const META: RuleMeta = meta!(
+        "DCR-SECRET-NO-EXPIRY",
+        Error,
+        &[As],
+        "Strict parsers",
+        "RFC 7591 §3.2.1 (REQUIRED if a secret is issued)",
+        "client_secret without client_secret_expires_at",
+        "Send client_secret_expires_at (0 if it never expires) whenever you issue a client_secret."
+    );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if ok_doc(ex).is_some_and(|d| d.get("client_secret").is_some_and(Value::is_string) && !d.contains_key("client_secret_expires_at")) {
-            out.push(&Self::META, "client_secret issued without client_secret_expires_at");
+        if ok_doc(ex).is_some_and(|d| {
+            d.get("client_secret").is_some_and(Value::is_string)
+                && !d.contains_key("client_secret_expires_at")
+        }) {
+            out.push(
+                &Self::META,
+                "client_secret issued without client_secret_expires_at",
+            );
         }
     }
 }
@@ -224,12 +384,30 @@ impl Rule for SecretNoExpiry {
 /// DCR-SECRET-EXPIRED.
 pub struct SecretExpired;
 impl Rule for SecretExpired {
-    const META: RuleMeta = meta!("DCR-SECRET-EXPIRED", Warning, &[As], "later token calls fail with invalid_client", "RFC 7591 §3.2.1", "client_secret_expires_at is in the past or within 5 minutes", "Issue secrets that outlive the flow (or 0 = never expires).");
+    const META: RuleMeta = meta!(
+        "DCR-SECRET-EXPIRED",
+        Warning,
+        &[As],
+        "later token calls fail with invalid_client",
+        "RFC 7591 §3.2.1",
+        "client_secret_expires_at is in the past or within 5 minutes",
+        "Issue secrets that outlive the flow (or 0 = never expires)."
+    );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(exp) = ok_doc(ex).and_then(|d| d.get("client_secret_expires_at").and_then(Value::as_f64)) else { return };
+        let Some(exp) =
+            ok_doc(ex).and_then(|d| d.get("client_secret_expires_at").and_then(Value::as_f64))
+        else {
+            return;
+        };
         let now = ex.started_at.unix_timestamp() as f64;
         if exp != 0.0 && exp < now + 300.0 {
-            out.push(&Self::META, format!("client_secret_expires_at = {exp} is {:.0} s from now", exp - now));
+            out.push(
+                &Self::META,
+                format!(
+                    "client_secret_expires_at = {exp} is {:.0} s from now",
+                    exp - now
+                ),
+            );
         }
     }
 }
@@ -237,12 +415,35 @@ impl Rule for SecretExpired {
 /// DCR-METHOD-UNSUPPORTED.
 pub struct MethodUnsupported;
 impl Rule for MethodUnsupported {
-    const META: RuleMeta = meta!("DCR-METHOD-UNSUPPORTED", Error, &[As], "CAI (claude-ai-mcp#285 class); TS", "RFC 8414 §2 + RFC 7591 §2; lion-reader PR 1121", "The registered auth method is not in the ASM's token_endpoint_auth_methods_supported", "Return a token_endpoint_auth_method the token endpoint accepts and advertises.");
+    const META: RuleMeta = meta!(
+        "DCR-METHOD-UNSUPPORTED",
+        Error,
+        &[As],
+        "CAI (claude-ai-mcp#285 class); TS",
+        "RFC 8414 §2 + RFC 7591 §2; lion-reader PR 1121",
+        "The registered auth method is not in the ASM's token_endpoint_auth_methods_supported",
+        "Return a token_endpoint_auth_method the token endpoint accepts and advertises."
+    );
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(m) = ok_doc(ex).and_then(|d| d.get("token_endpoint_auth_method").and_then(Value::as_str).map(str::to_owned)) else { return };
-        let supported = cx.flow.and_then(|f| f.asm_doc()).map(|d| str_list(d, "token_endpoint_auth_methods_supported").map(|v| v.into_iter().map(str::to_owned).collect::<Vec<_>>()).unwrap_or_else(|| vec!["client_secret_basic".into()]));
+        let Some(m) = ok_doc(ex).and_then(|d| {
+            d.get("token_endpoint_auth_method")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        }) else {
+            return;
+        };
+        let supported = cx.flow.and_then(|f| f.asm_doc()).map(|d| {
+            str_list(d, "token_endpoint_auth_methods_supported")
+                .map(|v| v.into_iter().map(str::to_owned).collect::<Vec<_>>())
+                .unwrap_or_else(|| vec!["client_secret_basic".into()])
+        });
         if let Some(s) = supported.filter(|s| !s.contains(&m)) {
-            out.push(&Self::META, format!("registered method \"{m}\" not in token_endpoint_auth_methods_supported {s:?}"));
+            out.push(
+                &Self::META,
+                format!(
+                    "registered method \"{m}\" not in token_endpoint_auth_methods_supported {s:?}"
+                ),
+            );
         }
     }
 }
@@ -250,12 +451,27 @@ impl Rule for MethodUnsupported {
 /// DCR-METHOD-CHANGED.
 pub struct MethodChanged;
 impl Rule for MethodChanged {
-    const META: RuleMeta = meta!("DCR-METHOD-CHANGED", Info, &[As], "none (allowed; CAI and TS honour the response)", "RFC 7591 §3.2.1", "The registered auth method differs from the requested one", "Nothing to fix; make sure the client uses the returned method.");
+    const META: RuleMeta = meta!(
+        "DCR-METHOD-CHANGED",
+        Info,
+        &[As],
+        "none (allowed; CAI and TS honour the response)",
+        "RFC 7591 §3.2.1",
+        "The registered auth method differs from the requested one",
+        "Nothing to fix; make sure the client uses the returned method."
+    );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let got = ok_doc(ex).and_then(|d| d.get("token_endpoint_auth_method").and_then(Value::as_str).map(str::to_owned));
+        let got = ok_doc(ex).and_then(|d| {
+            d.get("token_endpoint_auth_method")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
         if let (Some(asked), Some(got)) = (req_method(ex), got) {
             if asked != got {
-                out.push(&Self::META, format!("asked for {asked}, registered as {got}"));
+                out.push(
+                    &Self::META,
+                    format!("asked for {asked}, registered as {got}"),
+                );
             }
         }
     }
@@ -264,10 +480,21 @@ impl Rule for MethodChanged {
 /// DCR-NO-REGISTRATION-CLIENT-URI.
 pub struct NoRegistrationClientUri;
 impl Rule for NoRegistrationClientUri {
-    const META: RuleMeta = meta!("DCR-NO-REGISTRATION-CLIENT-URI", Info, &[As], "one unconfirmed report that CAI needed it", "twentyhq/twenty PR 19858; RFC 7592 (optional)", "The registration response lacks registration_client_uri", "Optionally return registration_client_uri and registration_access_token (RFC 7592).");
+    const META: RuleMeta = meta!(
+        "DCR-NO-REGISTRATION-CLIENT-URI",
+        Info,
+        &[As],
+        "one unconfirmed report that CAI needed it",
+        "twentyhq/twenty PR 19858; RFC 7592 (optional)",
+        "The registration response lacks registration_client_uri",
+        "Optionally return registration_client_uri and registration_access_token (RFC 7592)."
+    );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if ok_doc(ex).is_some_and(|d| !d.contains_key("registration_client_uri")) {
-            out.push(&Self::META, "no registration_client_uri in the registration response");
+            out.push(
+                &Self::META,
+                "no registration_client_uri in the registration response",
+            );
         }
     }
 }
@@ -275,13 +502,27 @@ impl Rule for NoRegistrationClientUri {
 /// DCR-REQ-MALFORMED.
 pub struct ReqMalformed;
 impl Rule for ReqMalformed {
-    const META: RuleMeta = meta!("DCR-REQ-MALFORMED", Error, &[Client], "AS rejects", "RFC 7591 §3.1, §2", "The registration request is not JSON, lacks redirect_uris, or has grant_types without authorization_code", "Send application/json with redirect_uris and grant_types including authorization_code.");
+    const META: RuleMeta = meta!(
+        "DCR-REQ-MALFORMED",
+        Error,
+        &[Client],
+        "AS rejects",
+        "RFC 7591 §3.1, §2",
+        "The registration request is not JSON, lacks redirect_uris, or has grant_types without authorization_code",
+        "Send application/json with redirect_uris and grant_types including authorization_code."
+    );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if !is_post(ex) {
             return;
         }
         let mut why = Vec::new();
-        if ex.request.headers.iter().find(|h| h.name == "content-type").is_none_or(|h| !h.value.to_ascii_lowercase().starts_with("application/json")) {
+        if ex
+            .request
+            .headers
+            .iter()
+            .find(|h| h.name == "content-type")
+            .is_none_or(|h| !h.value.to_ascii_lowercase().starts_with("application/json"))
+        {
             why.push("Content-Type is not application/json".to_string());
         }
         match req_json_obj(ex) {
@@ -290,7 +531,9 @@ impl Rule for ReqMalformed {
                 if !d.get("redirect_uris").is_some_and(Value::is_array) {
                     why.push("no redirect_uris".into());
                 }
-                if let Some(g) = str_list(&d, "grant_types").filter(|g| !g.contains(&"authorization_code")) {
+                if let Some(g) =
+                    str_list(&d, "grant_types").filter(|g| !g.contains(&"authorization_code"))
+                {
                     why.push(format!("grant_types {g:?} lack authorization_code"));
                 }
             }
@@ -304,15 +547,34 @@ impl Rule for ReqMalformed {
 /// DCR-REQ-NO-APP-TYPE.
 pub struct ReqNoAppType;
 impl Rule for ReqNoAppType {
-    const META: RuleMeta = meta!("DCR-REQ-NO-APP-TYPE", Warning, &[Client], "OIDC ASes (Auth0) reject native-style redirects for web clients", "MCP [07-28] \"Application Type and Redirect URI Constraints\"; conformance sep-837; claude-code#37747", "The registration omits application_type [07-28], or claims web with loopback redirects", "Send application_type \"native\" for loopback/private-scheme redirects and \"web\" for https callbacks.");
+    const META: RuleMeta = meta!(
+        "DCR-REQ-NO-APP-TYPE",
+        Warning,
+        &[Client],
+        "OIDC ASes (Auth0) reject native-style redirects for web clients",
+        "MCP [07-28] \"Application Type and Redirect URI Constraints\"; conformance sep-837; claude-code#37747",
+        "The registration omits application_type [07-28], or claims web with loopback redirects",
+        "Send application_type \"native\" for loopback/private-scheme redirects and \"web\" for https callbacks."
+    );
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = req_json_obj(ex).filter(|_| is_post(ex)) else { return };
+        let Some(d) = req_json_obj(ex).filter(|_| is_post(ex)) else {
+            return;
+        };
         let app = d.get("application_type").and_then(Value::as_str);
-        let loopback = str_list(&d, "redirect_uris").unwrap_or_default().iter().any(|u| urls::host(u).is_some_and(|h| urls::is_loopback_host(&h)));
+        let loopback = str_list(&d, "redirect_uris")
+            .unwrap_or_default()
+            .iter()
+            .any(|u| urls::host(u).is_some_and(|h| urls::is_loopback_host(&h)));
         if app == Some("web") && loopback {
-            out.push(&Self::META, "application_type \"web\" with loopback redirect URIs");
+            out.push(
+                &Self::META,
+                "application_type \"web\" with loopback redirect URIs",
+            );
         } else if app.is_none() && cx.protocol_version(ex) == Some("2026-07-28") {
-            out.push(&Self::META, "no application_type (required from 2026-07-28)");
+            out.push(
+                &Self::META,
+                "no application_type (required from 2026-07-28)",
+            );
         }
     }
 }
@@ -320,12 +582,25 @@ impl Rule for ReqNoAppType {
 /// DCR-REQ-NO-REFRESH-GRANT.
 pub struct ReqNoRefreshGrant;
 impl Rule for ReqNoRefreshGrant {
-    const META: RuleMeta = meta!("DCR-REQ-NO-REFRESH-GRANT", Info, &[Client], "ASes that gate refresh tokens on registered grants issue none (hourly re-auth)", "MCP [07-28] \"Refresh Tokens\"; conformance sep-2207-client-metadata-grant-types", "Registration grant_types lack refresh_token", "Register grant_types [\"authorization_code\", \"refresh_token\"].");
+    const META: RuleMeta = meta!(
+        "DCR-REQ-NO-REFRESH-GRANT",
+        Info,
+        &[Client],
+        "ASes that gate refresh tokens on registered grants issue none (hourly re-auth)",
+        "MCP [07-28] \"Refresh Tokens\"; conformance sep-2207-client-metadata-grant-types",
+        "Registration grant_types lack refresh_token",
+        "Register grant_types [\"authorization_code\", \"refresh_token\"]."
+    );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = req_json_obj(ex).filter(|_| is_post(ex)) else { return };
+        let Some(d) = req_json_obj(ex).filter(|_| is_post(ex)) else {
+            return;
+        };
         let g = str_list(&d, "grant_types");
         if g.as_ref().is_none_or(|g| !g.contains(&"refresh_token")) {
-            out.push(&Self::META, format!("grant_types = {:?}", g.unwrap_or_default()));
+            out.push(
+                &Self::META,
+                format!("grant_types = {:?}", g.unwrap_or_default()),
+            );
         }
     }
 }
@@ -353,8 +628,12 @@ impl Rule for CimdUnadvertised {
         fix: "Advertise client_id_metadata_document_supported: true (AS) or register via DCR (client).",
     };
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(cid) = authorize_client_id(ex).filter(|c| c.starts_with("https://")) else { return };
-        let Some(d) = cx.flow.and_then(|f| f.asm_doc()) else { return };
+        let Some(cid) = authorize_client_id(ex).filter(|c| c.starts_with("https://")) else {
+            return;
+        };
+        let Some(d) = cx.flow.and_then(|f| f.asm_doc()) else {
+            return;
+        };
         if d.get("client_id_metadata_document_supported") != Some(&Value::Bool(true)) {
             out.push(&Self::META, format!("client_id {cid} is a metadata URL, but the ASM does not set client_id_metadata_document_supported"));
         }
@@ -376,9 +655,17 @@ impl Rule for CimdUrlInvalid {
         fix: "Use an https URL with a path and no fragment, userinfo or dot-segments as client_id.",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(cid) = authorize_client_id(ex).filter(|c| c.contains("://")) else { return };
+        let Some(cid) = authorize_client_id(ex).filter(|c| c.contains("://")) else {
+            return;
+        };
         let p = urls::raw_path(&cid);
-        let authority = cid.split("://").nth(1).unwrap_or("").split('/').next().unwrap_or("");
+        let authority = cid
+            .split("://")
+            .nth(1)
+            .unwrap_or("")
+            .split('/')
+            .next()
+            .unwrap_or("");
         let mut why = Vec::new();
         if !cid.starts_with("https://") {
             why.push("not https");
@@ -423,17 +710,30 @@ impl Rule for CimdDocInvalid {
         match status(ex) {
             Some(404) => why.push("404".to_string()),
             Some(200) => match json_obj(ex) {
-                None => why.push(if looks_html(ex) { "HTML, not JSON".into() } else { "not a JSON object".into() }),
+                None => why.push(if looks_html(ex) {
+                    "HTML, not JSON".into()
+                } else {
+                    "not a JSON object".into()
+                }),
                 Some(d) => {
                     if d.get("client_id").and_then(Value::as_str) != Some(ex.request.url.as_str()) {
-                        why.push(format!("client_id {} ≠ its URL", d.get("client_id").map(show).unwrap_or_else(|| "(absent)".into())));
+                        why.push(format!(
+                            "client_id {} ≠ its URL",
+                            d.get("client_id")
+                                .map(show)
+                                .unwrap_or_else(|| "(absent)".into())
+                        ));
                     }
                     for k in ["redirect_uris", "client_name"] {
                         if !d.contains_key(k) {
                             why.push(format!("no {k}"));
                         }
                     }
-                    if d.contains_key("client_secret") || d.get("token_endpoint_auth_method").and_then(Value::as_str).is_some_and(|m| m.starts_with("client_secret")) {
+                    if d.contains_key("client_secret")
+                        || d.get("token_endpoint_auth_method")
+                            .and_then(Value::as_str)
+                            .is_some_and(|m| m.starts_with("client_secret"))
+                    {
                         why.push("shared-secret authentication".into());
                     }
                     if body(ex).is_some_and(|b| b.len() > 5 * 1024) {
@@ -444,7 +744,14 @@ impl Rule for CimdDocInvalid {
             _ => {}
         }
         if !why.is_empty() {
-            out.push(&Self::META, format!("client metadata document {}: {}", ex.request.url, why.join("; ")));
+            out.push(
+                &Self::META,
+                format!(
+                    "client metadata document {}: {}",
+                    ex.request.url,
+                    why.join("; ")
+                ),
+            );
         }
     }
 }
@@ -479,7 +786,10 @@ mod tests {
     fn fires_on_rejects_secret_post() {
         let mut c = Clean::new();
         c.dcr = c.dcr.edit_req_json(|d| {
-            d.insert("token_endpoint_auth_method".into(), "client_secret_post".into());
+            d.insert(
+                "token_endpoint_auth_method".into(),
+                "client_secret_post".into(),
+            );
         });
         c.dcr = c.dcr.status(400).resp_json(r#"{"error":"invalid_client_metadata","error_description":"needs authenticated session"}"#);
         assert_fires("DCR-REJECTS-SECRET-POST", c.steps());
@@ -491,7 +801,10 @@ mod tests {
     #[test]
     fn fires_on_redirect_rejected() {
         let mut c = Clean::new();
-        c.dcr = c.dcr.status(400).resp_json(r#"{"error":"invalid_redirect_uri"}"#);
+        c.dcr = c
+            .dcr
+            .status(400)
+            .resp_json(r#"{"error":"invalid_redirect_uri"}"#);
         assert_fires("DCR-REDIRECT-REJECTED", c.steps());
     }
     #[test]
@@ -507,7 +820,10 @@ mod tests {
     #[test]
     fn quiet_on_error_format() {
         let mut c = Clean::new();
-        c.dcr = c.dcr.status(400).resp_json(r#"{"error":"invalid_client_metadata"}"#);
+        c.dcr = c
+            .dcr
+            .status(400)
+            .resp_json(r#"{"error":"invalid_client_metadata"}"#);
         assert_quiet("DCR-ERROR-FORMAT", c.steps());
     }
     #[test]
@@ -522,9 +838,12 @@ mod tests {
     }
     #[test]
     fn fires_on_no_client_id() {
-        assert_fires("DCR-NO-CLIENT-ID", dcr_edit(|d| {
-            d.insert("client_id".into(), json!(42));
-        }));
+        assert_fires(
+            "DCR-NO-CLIENT-ID",
+            dcr_edit(|d| {
+                d.insert("client_id".into(), json!(42));
+            }),
+        );
     }
     #[test]
     fn quiet_on_no_client_id() {
@@ -543,10 +862,13 @@ mod tests {
     }
     #[test]
     fn fires_on_null_optional() {
-        assert_fires("DCR-NULL-OPTIONAL", dcr_edit(|d| {
-            d.insert("client_uri".into(), json!(null));
-            d.insert("software_id".into(), json!(null));
-        }));
+        assert_fires(
+            "DCR-NULL-OPTIONAL",
+            dcr_edit(|d| {
+                d.insert("client_uri".into(), json!(null));
+                d.insert("software_id".into(), json!(null));
+            }),
+        );
     }
     #[test]
     fn quiet_on_null_optional() {
@@ -554,21 +876,30 @@ mod tests {
     }
     #[test]
     fn fires_on_url_fields() {
-        assert_fires("DCR-URL-FIELDS", dcr_edit(|d| {
-            d.insert("client_uri".into(), "".into());
-        }));
+        assert_fires(
+            "DCR-URL-FIELDS",
+            dcr_edit(|d| {
+                d.insert("client_uri".into(), "".into());
+            }),
+        );
     }
     #[test]
     fn quiet_on_url_fields() {
-        assert_quiet("DCR-URL-FIELDS", dcr_edit(|d| {
-            d.insert("logo_uri".into(), "".into());
-        }));
+        assert_quiet(
+            "DCR-URL-FIELDS",
+            dcr_edit(|d| {
+                d.insert("logo_uri".into(), "".into());
+            }),
+        );
     }
     #[test]
     fn fires_on_no_redirect_echo() {
-        assert_fires("DCR-NO-REDIRECT-ECHO", dcr_edit(|d| {
-            d.remove("redirect_uris");
-        }));
+        assert_fires(
+            "DCR-NO-REDIRECT-ECHO",
+            dcr_edit(|d| {
+                d.remove("redirect_uris");
+            }),
+        );
     }
     #[test]
     fn quiet_on_no_redirect_echo() {
@@ -576,23 +907,32 @@ mod tests {
     }
     #[test]
     fn fires_on_secret_no_expiry() {
-        assert_fires("DCR-SECRET-NO-EXPIRY", dcr_edit(|d| {
-            d.insert("client_secret".into(), "s".into());
-        }));
+        assert_fires(
+            "DCR-SECRET-NO-EXPIRY",
+            dcr_edit(|d| {
+                d.insert("client_secret".into(), "s".into());
+            }),
+        );
     }
     #[test]
     fn quiet_on_secret_no_expiry() {
-        assert_quiet("DCR-SECRET-NO-EXPIRY", dcr_edit(|d| {
-            d.insert("client_secret".into(), "s".into());
-            d.insert("client_secret_expires_at".into(), json!(0));
-        }));
+        assert_quiet(
+            "DCR-SECRET-NO-EXPIRY",
+            dcr_edit(|d| {
+                d.insert("client_secret".into(), "s".into());
+                d.insert("client_secret_expires_at".into(), json!(0));
+            }),
+        );
     }
     #[test]
     fn fires_on_secret_expired() {
-        assert_fires("DCR-SECRET-EXPIRED", dcr_edit(|d| {
-            d.insert("client_secret".into(), "s".into());
-            d.insert("client_secret_expires_at".into(), json!(1_000_000));
-        }));
+        assert_fires(
+            "DCR-SECRET-EXPIRED",
+            dcr_edit(|d| {
+                d.insert("client_secret".into(), "s".into());
+                d.insert("client_secret_expires_at".into(), json!(1_000_000));
+            }),
+        );
     }
     #[test]
     fn quiet_on_secret_expired() {
@@ -600,9 +940,15 @@ mod tests {
     }
     #[test]
     fn fires_on_method_unsupported() {
-        assert_fires("DCR-METHOD-UNSUPPORTED", dcr_edit(|d| {
-            d.insert("token_endpoint_auth_method".into(), "client_secret_post".into());
-        }));
+        assert_fires(
+            "DCR-METHOD-UNSUPPORTED",
+            dcr_edit(|d| {
+                d.insert(
+                    "token_endpoint_auth_method".into(),
+                    "client_secret_post".into(),
+                );
+            }),
+        );
     }
     #[test]
     fn quiet_on_method_unsupported() {
@@ -610,9 +956,15 @@ mod tests {
     }
     #[test]
     fn fires_on_method_changed() {
-        assert_fires("DCR-METHOD-CHANGED", dcr_req_edit(|d| {
-            d.insert("token_endpoint_auth_method".into(), "client_secret_post".into());
-        }));
+        assert_fires(
+            "DCR-METHOD-CHANGED",
+            dcr_req_edit(|d| {
+                d.insert(
+                    "token_endpoint_auth_method".into(),
+                    "client_secret_post".into(),
+                );
+            }),
+        );
     }
     #[test]
     fn quiet_on_method_changed() {
@@ -620,9 +972,12 @@ mod tests {
     }
     #[test]
     fn fires_on_no_registration_client_uri() {
-        assert_fires("DCR-NO-REGISTRATION-CLIENT-URI", dcr_edit(|d| {
-            d.remove("registration_client_uri");
-        }));
+        assert_fires(
+            "DCR-NO-REGISTRATION-CLIENT-URI",
+            dcr_edit(|d| {
+                d.remove("registration_client_uri");
+            }),
+        );
     }
     #[test]
     fn quiet_on_no_registration_client_uri() {
@@ -630,9 +985,12 @@ mod tests {
     }
     #[test]
     fn fires_on_req_malformed() {
-        assert_fires("DCR-REQ-MALFORMED", dcr_req_edit(|d| {
-            d.remove("redirect_uris");
-        }));
+        assert_fires(
+            "DCR-REQ-MALFORMED",
+            dcr_req_edit(|d| {
+                d.remove("redirect_uris");
+            }),
+        );
     }
     #[test]
     fn quiet_on_req_malformed() {
@@ -640,9 +998,12 @@ mod tests {
     }
     #[test]
     fn fires_on_req_no_app_type() {
-        assert_fires("DCR-REQ-NO-APP-TYPE", dcr_req_edit(|d| {
-            d.insert("application_type".into(), "web".into());
-        }));
+        assert_fires(
+            "DCR-REQ-NO-APP-TYPE",
+            dcr_req_edit(|d| {
+                d.insert("application_type".into(), "web".into());
+            }),
+        );
     }
     #[test]
     fn quiet_on_req_no_app_type() {
@@ -650,9 +1011,12 @@ mod tests {
     }
     #[test]
     fn fires_on_req_no_refresh_grant() {
-        assert_fires("DCR-REQ-NO-REFRESH-GRANT", dcr_req_edit(|d| {
-            d.insert("grant_types".into(), json!(["authorization_code"]));
-        }));
+        assert_fires(
+            "DCR-REQ-NO-REFRESH-GRANT",
+            dcr_req_edit(|d| {
+                d.insert("grant_types".into(), json!(["authorization_code"]));
+            }),
+        );
     }
     #[test]
     fn quiet_on_req_no_refresh_grant() {
@@ -661,7 +1025,10 @@ mod tests {
     #[test]
     fn fires_on_cimd_unadvertised() {
         let mut c = Clean::new();
-        let u = c.authorize.0.request.url.replace("client_id=client-1", "client_id=https%3A%2F%2Fclient.example%2Fmeta.json");
+        let u = c.authorize.0.request.url.replace(
+            "client_id=client-1",
+            "client_id=https%3A%2F%2Fclient.example%2Fmeta.json",
+        );
         c.authorize = c.authorize.url(&u);
         assert_fires("CIMD-UNADVERTISED", c.steps());
     }
@@ -672,7 +1039,10 @@ mod tests {
     #[test]
     fn fires_on_cimd_url_invalid() {
         let mut c = Clean::new();
-        let u = c.authorize.0.request.url.replace("client_id=client-1", "client_id=http%3A%2F%2Fclient.example");
+        let u = c.authorize.0.request.url.replace(
+            "client_id=client-1",
+            "client_id=http%3A%2F%2Fclient.example",
+        );
         c.authorize = c.authorize.url(&u);
         assert_fires("CIMD-URL-INVALID", c.steps());
     }
@@ -683,8 +1053,19 @@ mod tests {
     #[test]
     fn fires_on_cimd_doc_invalid() {
         let c = Clean::new();
-        let u = c.authorize.0.request.url.replace("client_id=client-1", "client_id=https%3A%2F%2Fclient.example%2Fmeta.json");
-        let steps = vec![c.challenge, c.prm, c.asm, c.authorize.url(&u), get("https://client.example/meta.json").at(4.5).resp_body("text/html", "<html></html>")];
+        let u = c.authorize.0.request.url.replace(
+            "client_id=client-1",
+            "client_id=https%3A%2F%2Fclient.example%2Fmeta.json",
+        );
+        let steps = vec![
+            c.challenge,
+            c.prm,
+            c.asm,
+            c.authorize.url(&u),
+            get("https://client.example/meta.json")
+                .at(4.5)
+                .resp_body("text/html", "<html></html>"),
+        ];
         assert_fires("CIMD-DOC-INVALID", steps);
     }
     #[test]

@@ -33,7 +33,11 @@ fn doc(ex: &Exchange) -> Option<Map<String, Value>> {
 }
 
 fn via_challenge(cx: &Cx<'_>, ex: &Exchange) -> bool {
-    cx.flow.is_some_and(|f| f.challenges.iter().any(|c| c.resource_metadata.as_deref() == Some(ex.request.url.as_str())))
+    cx.flow.is_some_and(|f| {
+        f.challenges
+            .iter()
+            .any(|c| c.resource_metadata.as_deref() == Some(ex.request.url.as_str()))
+    })
 }
 
 /// PRM-401.
@@ -104,11 +108,23 @@ impl Rule for Absent {
             return;
         }
         let tried = |u: &str| f.prm.iter().any(|p| p.url == u);
-        let both = f.mcp_url.as_deref().and_then(urls::prm_well_known).is_some_and(|(ins, root)| ins.as_deref().is_none_or(tried) && tried(&root));
+        let both = f
+            .mcp_url
+            .as_deref()
+            .and_then(urls::prm_well_known)
+            .is_some_and(|(ins, root)| ins.as_deref().is_none_or(tried) && tried(&root));
         if both || cx.finishing {
             let list: Vec<&str> = f.prm.iter().map(|p| p.url.as_str()).collect();
             let ex = f.prm.last().map(|p| p.step.exchange);
-            out.once("absent", &Self::META, format!("no resource_metadata in any challenge and every PRM probe answered 404: {}", list.join(", "))).exchange = ex;
+            out.once(
+                "absent",
+                &Self::META,
+                format!(
+                    "no resource_metadata in any challenge and every PRM probe answered 404: {}",
+                    list.join(", ")
+                ),
+            )
+            .exchange = ex;
         }
     }
 }
@@ -132,7 +148,13 @@ impl Rule for ResourceMissing {
         match d.get("resource") {
             Some(Value::String(s)) if s.contains("://") => {}
             Some(v) => {
-                out.push(&Self::META, format!("resource = {} is not an absolute URI string", crate::parse::metadata::show(v)));
+                out.push(
+                    &Self::META,
+                    format!(
+                        "resource = {} is not an absolute URI string",
+                        crate::parse::metadata::show(v)
+                    ),
+                );
             }
             None => {
                 out.push(&Self::META, "PRM has no `resource` member");
@@ -156,14 +178,21 @@ impl Rule for ResourceNeRequestUrl {
         fix: "Make PRM `resource` byte-identical to the MCP URL clients use (same scheme, host, port, path, no extra slash).",
     };
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let (Some(d), Some(mcp)) = (doc(ex), cx.flow.and_then(|f| f.mcp_url.as_deref())) else { return };
+        let (Some(d), Some(mcp)) = (doc(ex), cx.flow.and_then(|f| f.mcp_url.as_deref())) else {
+            return;
+        };
         if !via_challenge(cx, ex) {
             return;
         }
-        let Some(res) = d.get("resource").and_then(Value::as_str) else { return };
+        let Some(res) = d.get("resource").and_then(Value::as_str) else {
+            return;
+        };
         let diff = urls::compare(res, mcp);
         if diff != UrlDiff::Same {
-            out.push(&Self::META, format!("resource \"{res}\" ≠ MCP URL \"{mcp}\" ({})", diff.label()));
+            out.push(
+                &Self::META,
+                format!("resource \"{res}\" ≠ MCP URL \"{mcp}\" ({})", diff.label()),
+            );
         }
     }
 }
@@ -186,11 +215,23 @@ impl Rule for ResourceNeLocation {
         if via_challenge(cx, ex) {
             return;
         }
-        let (Some(d), Some(expected)) = (doc(ex), urls::resource_from_prm_url(&ex.request.url)) else { return };
-        let Some(res) = d.get("resource").and_then(Value::as_str) else { return };
+        let (Some(d), Some(expected)) = (doc(ex), urls::resource_from_prm_url(&ex.request.url))
+        else {
+            return;
+        };
+        let Some(res) = d.get("resource").and_then(Value::as_str) else {
+            return;
+        };
         let diff = urls::compare(res, &expected);
         if !matches!(diff, UrlDiff::Same | UrlDiff::TrailingSlash) {
-            out.push(&Self::META, format!("{} serves resource \"{res}\", but that URL stands for \"{expected}\" ({})", ex.request.url, diff.label()));
+            out.push(
+                &Self::META,
+                format!(
+                    "{} serves resource \"{res}\", but that URL stands for \"{expected}\" ({})",
+                    ex.request.url,
+                    diff.label()
+                ),
+            );
         }
     }
 }
@@ -210,11 +251,16 @@ impl Rule for ResourceFragment {
         fix: "Use a resource URI without fragment or query.",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(res) = doc(ex).and_then(|d| d.get("resource").and_then(Value::as_str).map(str::to_owned)) else { return };
+        let Some(res) =
+            doc(ex).and_then(|d| d.get("resource").and_then(Value::as_str).map(str::to_owned))
+        else {
+            return;
+        };
         if res.contains('#') {
             out.push(&Self::META, format!("resource \"{res}\" has a fragment"));
         } else if res.contains('?') {
-            out.push(&Self::META, format!("resource \"{res}\" has a query")).severity = Info;
+            out.push(&Self::META, format!("resource \"{res}\" has a query"))
+                .severity = Info;
         }
     }
 }
@@ -234,12 +280,22 @@ impl Rule for ResourceTrailingSlash {
         fix: "Publish the resource without a trailing slash and exactly as clients call it.",
     };
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(res) = doc(ex).and_then(|d| d.get("resource").and_then(Value::as_str).map(str::to_owned)) else { return };
+        let Some(res) =
+            doc(ex).and_then(|d| d.get("resource").and_then(Value::as_str).map(str::to_owned))
+        else {
+            return;
+        };
         let mcp = cx.flow.and_then(|f| f.mcp_url.as_deref());
         if let Some(m) = mcp.filter(|m| urls::compare(&res, m) == UrlDiff::TrailingSlash) {
-            out.push(&Self::META, format!("resource \"{res}\" vs MCP URL \"{m}\": trailing slash differs"));
+            out.push(
+                &Self::META,
+                format!("resource \"{res}\" vs MCP URL \"{m}\": trailing slash differs"),
+            );
         } else if urls::raw_path(&res) == "/" && mcp.is_none_or(|m| m != res) {
-            out.push(&Self::META, format!("resource \"{res}\" is a bare origin with a trailing slash"));
+            out.push(
+                &Self::META,
+                format!("resource \"{res}\" is a bare origin with a trailing slash"),
+            );
         }
     }
 }
@@ -260,7 +316,10 @@ impl Rule for NoAuthServers {
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(d) = doc(ex) else { return };
-        if d.get("authorization_servers").and_then(Value::as_array).is_none_or(Vec::is_empty) {
+        if d.get("authorization_servers")
+            .and_then(Value::as_array)
+            .is_none_or(Vec::is_empty)
+        {
             out.push(&Self::META, "authorization_servers is absent or empty");
         }
     }
@@ -282,19 +341,34 @@ impl Rule for AsNotIssuer {
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(d) = doc(ex) else { return };
-        let Some(list) = d.get("authorization_servers").and_then(Value::as_array) else { return };
+        let Some(list) = d.get("authorization_servers").and_then(Value::as_array) else {
+            return;
+        };
         for v in list {
             let why = match v.as_str() {
                 None => Some("not a string".to_string()),
-                Some(s) if !(s.starts_with("https://") || s.starts_with("http://") && !urls::is_insecure_http(s)) => Some("not https".into()),
-                Some(s) if s.contains('?') || s.contains('#') => Some("has a query or fragment".into()),
+                Some(s)
+                    if !(s.starts_with("https://")
+                        || s.starts_with("http://") && !urls::is_insecure_http(s)) =>
+                {
+                    Some("not https".into())
+                }
+                Some(s) if s.contains('?') || s.contains('#') => {
+                    Some("has a query or fragment".into())
+                }
                 Some(s) => ["/.well-known/", "/authorize", "/token", "/oauth2/v2.0"]
                     .iter()
                     .find(|m| s.contains(**m))
                     .map(|m| format!("looks like an endpoint or document URL ({m})")),
             };
             if let Some(w) = why {
-                out.push(&Self::META, format!("authorization_servers entry {}: {w}", crate::parse::metadata::show(v)));
+                out.push(
+                    &Self::META,
+                    format!(
+                        "authorization_servers entry {}: {w}",
+                        crate::parse::metadata::show(v)
+                    ),
+                );
             }
         }
     }
@@ -315,9 +389,18 @@ impl Rule for MultipleAs {
         fix: "Put the AS that MCP clients should use first.",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let n = doc(ex).and_then(|d| d.get("authorization_servers").and_then(Value::as_array).map(Vec::len)).unwrap_or(0);
+        let n = doc(ex)
+            .and_then(|d| {
+                d.get("authorization_servers")
+                    .and_then(Value::as_array)
+                    .map(Vec::len)
+            })
+            .unwrap_or(0);
         if n > 1 {
-            out.push(&Self::META, format!("{n} authorization servers listed; most clients use only the first"));
+            out.push(
+                &Self::META,
+                format!("{n} authorization servers listed; most clients use only the first"),
+            );
         }
     }
 }
@@ -338,7 +421,9 @@ impl Rule for BearerMethods {
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(d) = doc(ex) else { return };
-        let Some(m) = crate::parse::metadata::str_list(&d, "bearer_methods_supported") else { return };
+        let Some(m) = crate::parse::metadata::str_list(&d, "bearer_methods_supported") else {
+            return;
+        };
         if !m.contains(&"header") || m.contains(&"query") {
             out.push(&Self::META, format!("bearer_methods_supported = {m:?}"));
         }
@@ -361,7 +446,9 @@ impl Rule for ScopesOffline {
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(d) = doc(ex) else { return };
-        if crate::parse::metadata::str_list(&d, "scopes_supported").is_some_and(|s| s.contains(&"offline_access")) {
+        if crate::parse::metadata::str_list(&d, "scopes_supported")
+            .is_some_and(|s| s.contains(&"offline_access"))
+        {
             out.push(&Self::META, "scopes_supported contains offline_access");
         }
     }
@@ -404,7 +491,9 @@ mod tests {
         let steps = vec![
             c.challenge.set_resp_header("www-authenticate", "Bearer"),
             get(PRM_URL).at(1.0).status(404),
-            get("https://mcp.example.com/.well-known/oauth-protected-resource").at(1.5).status(404),
+            get("https://mcp.example.com/.well-known/oauth-protected-resource")
+                .at(1.5)
+                .status(404),
         ];
         assert_fires("PRM-ABSENT", steps);
     }
@@ -420,9 +509,12 @@ mod tests {
     }
     #[test]
     fn fires_on_resource_missing() {
-        assert_fires("PRM-RESOURCE-MISSING", prm_edit(|d| {
-            d.remove("resource");
-        }));
+        assert_fires(
+            "PRM-RESOURCE-MISSING",
+            prm_edit(|d| {
+                d.remove("resource");
+            }),
+        );
     }
     #[test]
     fn quiet_on_resource_missing() {
@@ -430,13 +522,19 @@ mod tests {
     }
     #[test]
     fn fires_on_resource_ne_request_url() {
-        let f = assert_fires("PRM-RESOURCE-NE-REQUEST-URL", prm_edit(|d| {
-            d.insert("resource".into(), "https://mcp.example.com/".into());
-        }));
+        let f = assert_fires(
+            "PRM-RESOURCE-NE-REQUEST-URL",
+            prm_edit(|d| {
+                d.insert("resource".into(), "https://mcp.example.com/".into());
+            }),
+        );
         assert!(f.message.contains("different path"), "{}", f.message);
-        let f = assert_fires("PRM-RESOURCE-NE-REQUEST-URL", prm_edit(|d| {
-            d.insert("resource".into(), "https://mcp.example.com/mcp/".into());
-        }));
+        let f = assert_fires(
+            "PRM-RESOURCE-NE-REQUEST-URL",
+            prm_edit(|d| {
+                d.insert("resource".into(), "https://mcp.example.com/mcp/".into());
+            }),
+        );
         assert!(f.message.contains("trailing slash"), "{}", f.message);
     }
     #[test]
@@ -455,12 +553,18 @@ mod tests {
     }
     #[test]
     fn fires_on_resource_fragment() {
-        assert_fires("PRM-RESOURCE-FRAGMENT", prm_edit(|d| {
-            d.insert("resource".into(), "https://mcp.example.com/mcp#x".into());
-        }));
-        let f = assert_fires("PRM-RESOURCE-FRAGMENT", prm_edit(|d| {
-            d.insert("resource".into(), "https://mcp.example.com/mcp?x=1".into());
-        }));
+        assert_fires(
+            "PRM-RESOURCE-FRAGMENT",
+            prm_edit(|d| {
+                d.insert("resource".into(), "https://mcp.example.com/mcp#x".into());
+            }),
+        );
+        let f = assert_fires(
+            "PRM-RESOURCE-FRAGMENT",
+            prm_edit(|d| {
+                d.insert("resource".into(), "https://mcp.example.com/mcp?x=1".into());
+            }),
+        );
         assert_eq!(f.severity, Severity::Info);
     }
     #[test]
@@ -469,9 +573,12 @@ mod tests {
     }
     #[test]
     fn fires_on_resource_trailing_slash() {
-        assert_fires("PRM-RESOURCE-TRAILING-SLASH", prm_edit(|d| {
-            d.insert("resource".into(), "https://mcp.example.com/mcp/".into());
-        }));
+        assert_fires(
+            "PRM-RESOURCE-TRAILING-SLASH",
+            prm_edit(|d| {
+                d.insert("resource".into(), "https://mcp.example.com/mcp/".into());
+            }),
+        );
     }
     #[test]
     fn quiet_on_resource_trailing_slash() {
@@ -479,9 +586,12 @@ mod tests {
     }
     #[test]
     fn fires_on_no_auth_servers() {
-        assert_fires("PRM-NO-AUTH-SERVERS", prm_edit(|d| {
-            d.insert("authorization_servers".into(), serde_json::json!([]));
-        }));
+        assert_fires(
+            "PRM-NO-AUTH-SERVERS",
+            prm_edit(|d| {
+                d.insert("authorization_servers".into(), serde_json::json!([]));
+            }),
+        );
     }
     #[test]
     fn quiet_on_no_auth_servers() {
@@ -489,9 +599,17 @@ mod tests {
     }
     #[test]
     fn fires_on_as_not_issuer() {
-        assert_fires("PRM-AS-NOT-ISSUER", prm_edit(|d| {
-            d.insert("authorization_servers".into(), serde_json::json!(["https://auth.example.com/.well-known/oauth-authorization-server"]));
-        }));
+        assert_fires(
+            "PRM-AS-NOT-ISSUER",
+            prm_edit(|d| {
+                d.insert(
+                    "authorization_servers".into(),
+                    serde_json::json!([
+                        "https://auth.example.com/.well-known/oauth-authorization-server"
+                    ]),
+                );
+            }),
+        );
     }
     #[test]
     fn quiet_on_as_not_issuer() {
@@ -499,9 +617,15 @@ mod tests {
     }
     #[test]
     fn fires_on_multiple_as() {
-        assert_fires("PRM-MULTIPLE-AS", prm_edit(|d| {
-            d.insert("authorization_servers".into(), serde_json::json!(["https://a.example", "https://b.example"]));
-        }));
+        assert_fires(
+            "PRM-MULTIPLE-AS",
+            prm_edit(|d| {
+                d.insert(
+                    "authorization_servers".into(),
+                    serde_json::json!(["https://a.example", "https://b.example"]),
+                );
+            }),
+        );
     }
     #[test]
     fn quiet_on_multiple_as() {
@@ -509,9 +633,15 @@ mod tests {
     }
     #[test]
     fn fires_on_bearer_methods() {
-        assert_fires("PRM-BEARER-METHODS", prm_edit(|d| {
-            d.insert("bearer_methods_supported".into(), serde_json::json!(["query"]));
-        }));
+        assert_fires(
+            "PRM-BEARER-METHODS",
+            prm_edit(|d| {
+                d.insert(
+                    "bearer_methods_supported".into(),
+                    serde_json::json!(["query"]),
+                );
+            }),
+        );
     }
     #[test]
     fn quiet_on_bearer_methods() {
@@ -519,9 +649,15 @@ mod tests {
     }
     #[test]
     fn fires_on_scopes_offline() {
-        assert_fires("PRM-SCOPES-OFFLINE", prm_edit(|d| {
-            d.insert("scopes_supported".into(), serde_json::json!(["mcp", "offline_access"]));
-        }));
+        assert_fires(
+            "PRM-SCOPES-OFFLINE",
+            prm_edit(|d| {
+                d.insert(
+                    "scopes_supported".into(),
+                    serde_json::json!(["mcp", "offline_access"]),
+                );
+            }),
+        );
     }
     #[test]
     fn quiet_on_scopes_offline() {

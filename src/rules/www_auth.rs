@@ -47,7 +47,13 @@ impl Rule for Missing {
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if status(ex) == Some(401) && rh(ex, "www-authenticate").is_none() {
-            out.push(&Self::META, format!("{} {} answered 401 with no WWW-Authenticate header", ex.request.method, ex.request.url));
+            out.push(
+                &Self::META,
+                format!(
+                    "{} {} answered 401 with no WWW-Authenticate header",
+                    ex.request.method, ex.request.url
+                ),
+            );
         }
     }
 }
@@ -79,7 +85,14 @@ impl Rule for NoResourceMetadata {
         if v == Some("2025-03-26") {
             return;
         }
-        let f = out.push(&Self::META, format!("Bearer challenge `{}` has no resource_metadata (protocol {})", rh(ex, "www-authenticate").unwrap_or(""), v.unwrap_or("unknown")));
+        let f = out.push(
+            &Self::META,
+            format!(
+                "Bearer challenge `{}` has no resource_metadata (protocol {})",
+                rh(ex, "www-authenticate").unwrap_or(""),
+                v.unwrap_or("unknown")
+            ),
+        );
         if v != Some("2025-06-18") {
             // [11-25]+: acceptable when a well-known PRM answers (PRM-ABSENT covers the fatal case).
             f.severity = Warning;
@@ -105,7 +118,14 @@ impl Rule for BearerNotFirst {
         let Some(p) = challenges(ex) else { return };
         if p.bearer().is_some() && (!p.bearer_first() || p.header_lines > 1) {
             let schemes: Vec<&str> = p.challenges.iter().map(|c| c.scheme.as_str()).collect();
-            out.push(&Self::META, format!("challenge order {} over {} header line(s)", schemes.join(", "), p.header_lines));
+            out.push(
+                &Self::META,
+                format!(
+                    "challenge order {} over {} header line(s)",
+                    schemes.join(", "),
+                    p.header_lines
+                ),
+            );
         }
     }
 }
@@ -126,7 +146,14 @@ impl Rule for Malformed {
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if let Some(p) = challenges(ex).filter(|p| !p.issues.is_empty()) {
-            out.push(&Self::META, format!("`{}`: {}", rh(ex, "www-authenticate").unwrap_or(""), p.issues.join("; ")));
+            out.push(
+                &Self::META,
+                format!(
+                    "`{}`: {}",
+                    rh(ex, "www-authenticate").unwrap_or(""),
+                    p.issues.join("; ")
+                ),
+            );
         }
     }
 }
@@ -149,8 +176,13 @@ impl Rule for ErrorWithoutCredentials {
         if status(ex) != Some(401) || ex.request.header("authorization").is_some() {
             return;
         }
-        if let Some(e) = challenges(ex).and_then(|p| p.bearer().and_then(|b| b.param("error").map(str::to_owned))) {
-            out.push(&Self::META, format!("error=\"{e}\" on a 401 to a request without Authorization"));
+        if let Some(e) = challenges(ex)
+            .and_then(|p| p.bearer().and_then(|b| b.param("error").map(str::to_owned)))
+        {
+            out.push(
+                &Self::META,
+                format!("error=\"{e}\" on a 401 to a request without Authorization"),
+            );
         }
     }
 }
@@ -170,8 +202,12 @@ impl Rule for StatusErrorMismatch {
         fix: "invalid_token → 401, insufficient_scope → 403, invalid_request → 400.",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let (Some(st), Some(p)) = (status(ex), challenges(ex)) else { return };
-        let Some(e) = p.bearer().and_then(|b| b.param("error")) else { return };
+        let (Some(st), Some(p)) = (status(ex), challenges(ex)) else {
+            return;
+        };
+        let Some(e) = p.bearer().and_then(|b| b.param("error")) else {
+            return;
+        };
         let want = match e {
             "invalid_token" => 401,
             "insufficient_scope" => 403,
@@ -179,7 +215,10 @@ impl Rule for StatusErrorMismatch {
             _ => return,
         };
         if st != want {
-            out.push(&Self::META, format!("error=\"{e}\" with status {st} (expected {want})"));
+            out.push(
+                &Self::META,
+                format!("error=\"{e}\" with status {st} (expected {want})"),
+            );
         }
     }
 }
@@ -203,10 +242,24 @@ impl Rule for Forbidden403NoScope {
             return;
         }
         let Some(p) = challenges(ex) else { return };
-        let Some(b) = p.bearer().filter(|b| b.param("error") == Some("insufficient_scope")) else { return };
-        let missing: Vec<&str> = ["scope", "resource_metadata"].into_iter().filter(|k| b.param(k).is_none()).collect();
+        let Some(b) = p
+            .bearer()
+            .filter(|b| b.param("error") == Some("insufficient_scope"))
+        else {
+            return;
+        };
+        let missing: Vec<&str> = ["scope", "resource_metadata"]
+            .into_iter()
+            .filter(|k| b.param(k).is_none())
+            .collect();
         if !missing.is_empty() {
-            out.push(&Self::META, format!("403 insufficient_scope challenge lacks {}", missing.join(" and ")));
+            out.push(
+                &Self::META,
+                format!(
+                    "403 insufficient_scope challenge lacks {}",
+                    missing.join(" and ")
+                ),
+            );
         }
     }
 }
@@ -250,9 +303,18 @@ impl Rule for OfflineAccess {
         fix: "Leave offline_access out of the challenge; clients add it when the AS advertises it.",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let s = challenges(ex).and_then(|p| p.bearer().and_then(|b| b.param("scope").map(str::to_owned)));
-        if s.as_deref().is_some_and(|s| s.split_whitespace().any(|t| t == "offline_access")) {
-            out.push(&Self::META, format!("challenge scope=\"{}\" contains offline_access", s.unwrap_or_default()));
+        let s = challenges(ex)
+            .and_then(|p| p.bearer().and_then(|b| b.param("scope").map(str::to_owned)));
+        if s.as_deref()
+            .is_some_and(|s| s.split_whitespace().any(|t| t == "offline_access"))
+        {
+            out.push(
+                &Self::META,
+                format!(
+                    "challenge scope=\"{}\" contains offline_access",
+                    s.unwrap_or_default()
+                ),
+            );
         }
     }
 }
@@ -274,7 +336,9 @@ impl Rule for UnauthNot401 {
     fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
         let f = cx.flow;
         let needs_auth = f.prm_doc().is_some()
-            || f.mcp.iter().any(|m| m.had_auth && m.status.is_some_and(|s| (200..300).contains(&s)))
+            || f.mcp
+                .iter()
+                .any(|m| m.had_auth && m.status.is_some_and(|s| (200..300).contains(&s)))
             || f.challenges.iter().any(|c| c.status == 401);
         if !needs_auth {
             return;
@@ -283,8 +347,12 @@ impl Rule for UnauthNot401 {
             let Some(st) = m.status else { continue };
             if matches!(st, 400 | 403 | 404) || (300..400).contains(&st) {
                 let Some(step) = m.step else { continue };
-                out.once(step.exchange.0.to_string(), &Self::META, format!("unauthenticated POST to the MCP URL answered {st} instead of 401"))
-                    .exchange = Some(step.exchange);
+                out.once(
+                    step.exchange.0.to_string(),
+                    &Self::META,
+                    format!("unauthenticated POST to the MCP URL answered {st} instead of 401"),
+                )
+                .exchange = Some(step.exchange);
             }
         }
     }
@@ -310,10 +378,24 @@ impl Rule for BadTokenNot401 {
         }
         let st = status(ex).unwrap_or(0);
         let b = body(ex).unwrap_or("").to_ascii_lowercase();
-        let about_token = ["invalid_token", "expired", "invalid token", "unauthorized", "unauthenticated"].iter().any(|k| b.contains(k));
+        let about_token = [
+            "invalid_token",
+            "expired",
+            "invalid token",
+            "unauthorized",
+            "unauthenticated",
+        ]
+        .iter()
+        .any(|k| b.contains(k));
         let rpc_error = b.contains("\"error\"") && b.contains("jsonrpc");
         if about_token && (st == 400 || (st == 200 && rpc_error)) {
-            out.push(&Self::META, format!("token rejected with {st}{} instead of 401", if st == 200 { " + JSON-RPC error" } else { "" }));
+            out.push(
+                &Self::META,
+                format!(
+                    "token rejected with {st}{} instead of 401",
+                    if st == 200 { " + JSON-RPC error" } else { "" }
+                ),
+            );
         }
     }
 }
@@ -333,12 +415,20 @@ impl Rule for LoginRedirect {
         fix: "Exclude the MCP route from the web framework's login guard; answer 401 + WWW-Authenticate instead.",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if ex.request.header("authorization").is_some() || !matches!(status(ex), Some(301..=303 | 307 | 308)) {
+        if ex.request.header("authorization").is_some()
+            || !matches!(status(ex), Some(301..=303 | 307 | 308))
+        {
             return;
         }
         let loc = rh(ex, "location").unwrap_or("").to_ascii_lowercase();
-        if ["login", "signin", "sign-in", "sign_in", "auth", "session"].iter().any(|k| loc.contains(k)) {
-            out.push(&Self::META, format!("unauthenticated {} redirected to {loc}", ex.request.method));
+        if ["login", "signin", "sign-in", "sign_in", "auth", "session"]
+            .iter()
+            .any(|k| loc.contains(k))
+        {
+            out.push(
+                &Self::META,
+                format!("unauthenticated {} redirected to {loc}", ex.request.method),
+            );
         }
     }
 }
@@ -368,7 +458,10 @@ mod tests {
         let f = assert_fires("WWWAUTH-NO-RESOURCE-METADATA", with_challenge("Bearer"));
         assert_eq!(f.severity, crate::rules::Severity::Warning);
         let mut c = Clean::new();
-        c.challenge = c.challenge.set_resp_header("www-authenticate", "Bearer").req_header("mcp-protocol-version", "2025-06-18");
+        c.challenge = c
+            .challenge
+            .set_resp_header("www-authenticate", "Bearer")
+            .req_header("mcp-protocol-version", "2025-06-18");
         let f = assert_fires("WWWAUTH-NO-RESOURCE-METADATA", c.steps());
         assert_eq!(f.severity, crate::rules::Severity::Error);
     }
@@ -378,7 +471,12 @@ mod tests {
     }
     #[test]
     fn fires_on_bearer_not_first() {
-        assert_fires("WWWAUTH-BEARER-NOT-FIRST", with_challenge(&format!(r#"Basic realm="x", Bearer resource_metadata="{PRM_URL}""#)));
+        assert_fires(
+            "WWWAUTH-BEARER-NOT-FIRST",
+            with_challenge(&format!(
+                r#"Basic realm="x", Bearer resource_metadata="{PRM_URL}""#
+            )),
+        );
     }
     #[test]
     fn quiet_on_bearer_not_first() {
@@ -386,7 +484,10 @@ mod tests {
     }
     #[test]
     fn fires_on_malformed() {
-        assert_fires("WWWAUTH-MALFORMED", with_challenge(&format!(r#"Bearer, resource_metadata="{PRM_URL}""#)));
+        assert_fires(
+            "WWWAUTH-MALFORMED",
+            with_challenge(&format!(r#"Bearer, resource_metadata="{PRM_URL}""#)),
+        );
     }
     #[test]
     fn quiet_on_malformed() {
@@ -394,7 +495,12 @@ mod tests {
     }
     #[test]
     fn fires_on_error_without_credentials() {
-        assert_fires("WWWAUTH-ERROR-WITHOUT-CREDENTIALS", with_challenge(&format!(r#"Bearer error="invalid_token", resource_metadata="{PRM_URL}""#)));
+        assert_fires(
+            "WWWAUTH-ERROR-WITHOUT-CREDENTIALS",
+            with_challenge(&format!(
+                r#"Bearer error="invalid_token", resource_metadata="{PRM_URL}""#
+            )),
+        );
     }
     #[test]
     fn quiet_on_error_without_credentials() {
@@ -403,17 +509,26 @@ mod tests {
     #[test]
     fn fires_on_status_error_mismatch() {
         let mut c = Clean::new();
-        c.challenge = c.challenge.status(403).set_resp_header("www-authenticate", r#"Bearer error="invalid_token""#);
+        c.challenge = c
+            .challenge
+            .status(403)
+            .set_resp_header("www-authenticate", r#"Bearer error="invalid_token""#);
         assert_fires("WWWAUTH-STATUS-ERROR-MISMATCH", c.steps());
     }
     #[test]
     fn quiet_on_status_error_mismatch() {
-        assert_quiet("WWWAUTH-STATUS-ERROR-MISMATCH", with_challenge(r#"Bearer error="invalid_token""#));
+        assert_quiet(
+            "WWWAUTH-STATUS-ERROR-MISMATCH",
+            with_challenge(r#"Bearer error="invalid_token""#),
+        );
     }
     #[test]
     fn fires_on_403_no_scope() {
         let mut c = Clean::new();
-        c.list = c.list.status(403).set_resp_header("www-authenticate", r#"Bearer error="insufficient_scope""#);
+        c.list = c
+            .list
+            .status(403)
+            .set_resp_header("www-authenticate", r#"Bearer error="insufficient_scope""#);
         assert_fires("WWWAUTH-403-NO-SCOPE", c.steps());
     }
     #[test]
@@ -422,7 +537,10 @@ mod tests {
     }
     #[test]
     fn fires_on_no_scope() {
-        assert_fires("WWWAUTH-NO-SCOPE", with_challenge(&format!(r#"Bearer resource_metadata="{PRM_URL}""#)));
+        assert_fires(
+            "WWWAUTH-NO-SCOPE",
+            with_challenge(&format!(r#"Bearer resource_metadata="{PRM_URL}""#)),
+        );
     }
     #[test]
     fn quiet_on_no_scope() {
@@ -430,7 +548,12 @@ mod tests {
     }
     #[test]
     fn fires_on_offline_access() {
-        assert_fires("WWWAUTH-OFFLINE-ACCESS", with_challenge(&format!(r#"Bearer resource_metadata="{PRM_URL}", scope="mcp offline_access""#)));
+        assert_fires(
+            "WWWAUTH-OFFLINE-ACCESS",
+            with_challenge(&format!(
+                r#"Bearer resource_metadata="{PRM_URL}", scope="mcp offline_access""#
+            )),
+        );
     }
     #[test]
     fn quiet_on_offline_access() {
@@ -459,7 +582,11 @@ mod tests {
     #[test]
     fn fires_on_login_redirect() {
         let mut c = Clean::new();
-        c.challenge = c.challenge.status(302).no_resp_header("www-authenticate").resp_header("location", "/login?next=/mcp");
+        c.challenge = c
+            .challenge
+            .status(302)
+            .no_resp_header("www-authenticate")
+            .resp_header("location", "/login?next=/mcp");
         assert_fires("MCP-LOGIN-REDIRECT", c.steps());
     }
     #[test]

@@ -1,6 +1,0 @@
-//! Rules of the cross family (rules.md).
-
-use crate::rules::rule::DynRule;
-
-/// This family's rules, in report order.
-pub static RULES: &[&dyn DynRule] = &[];

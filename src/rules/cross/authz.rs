@@ -1,0 +1,891 @@
+//! Cross-request rules from authorize to token: PKCE, state, codes, redirect URIs, client ids,
+//! registration storms and client authentication.
+
+use crate::flow::Flow;
+use crate::flow::state::{AuthorizeSeen, TokenCall};
+use crate::parse::urls;
+use crate::rules::rule::{Cx, FlowCx, Out, Rule, RuleMeta};
+use crate::rules::util::*;
+use crate::rules::{Phase, Severity::*, Who::*};
+use crate::trace::model::Exchange;
+
+macro_rules! meta {
+    ($id:literal, $sev:ident, $phase:ident, $who:expr, $breaks:literal, $src:literal, $title:literal, $fix:literal) => {
+        RuleMeta {
+            id: $id,
+            severity: $sev,
+            phase: Phase::$phase,
+            on: &[],
+            who: $who,
+            breaks: $breaks,
+            source: $src,
+            title: $title,
+            fix: $fix,
+        }
+    };
+}
+
+fn short(h: &str) -> String {
+    h.chars().take(10).collect()
+}
+
+/// The authorize request that produced the code redeemed by this token call.
+fn authorize_of<'a>(f: &'a Flow, t: &TokenCall) -> Option<&'a AuthorizeSeen> {
+    let cb = f.callback_by_code(t.code_hash.as_deref()?)?;
+    f.authorizes.get(cb.authorize?)
+}
+
+fn code_calls(f: &Flow) -> impl Iterator<Item = (&TokenCall, crate::trace::model::ExchangeId)> {
+    f.tokens
+        .iter()
+        .filter(|t| t.grant == "authorization_code")
+        .filter_map(|t| Some((t, t.step?.exchange)))
+}
+
+/// X-PKCE-MISMATCH.
+pub struct PkceMismatch;
+impl Rule for PkceMismatch {
+    const META: RuleMeta = meta!(
+        "X-PKCE-MISMATCH",
+        Error,
+        Token,
+        &[Client],
+        "AS invalid_grant (PKCE state lost, concurrent flows)",
+        "RFC 7636 §4.6; conformance pkce-verifier-matches-challenge; seed 004",
+        "The code_verifier does not hash to the code_challenge of the authorize request that produced the code",
+        "Keep the PKCE verifier with the state of the authorize request that produced this code; don't reuse a verifier from another attempt."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        for (t, ex) in code_calls(f) {
+            let (Some(v), Some(a)) = (t.verifier_s256.as_deref(), authorize_of(f, t)) else {
+                continue;
+            };
+            let Some(ch) = a
+                .code_challenge
+                .as_deref()
+                .filter(|_| a.challenge_method.as_deref() == Some("S256"))
+            else {
+                continue;
+            };
+            if v != ch {
+                let other = f.authorizes.iter().find(|o| o.code_challenge.as_deref() == Some(v)).and_then(|o| o.step).map(|s| format!("; it matches the challenge of authorize {} instead (a verifier from another attempt)", s.exchange)).unwrap_or_default();
+                let from = a.step.map(|s| s.exchange.to_string()).unwrap_or_default();
+                out.once(ex.0.to_string(), &Self::META, format!("code_verifier hashes to {}…, but authorize {from} (state {}) sent code_challenge {}…{other}", short(v), a.state.as_deref().unwrap_or("-"), short(ch))).exchange = Some(ex);
+            }
+        }
+    }
+}
+
+/// X-PKCE-NOT-ENFORCED.
+pub struct PkceNotEnforced;
+impl Rule for PkceNotEnforced {
+    const META: RuleMeta = meta!(
+        "X-PKCE-NOT-ENFORCED",
+        Error,
+        Token,
+        &[As],
+        "security (PKCE not enforced)",
+        "RFC 7636 §4.6; OAuth 2.1 §4.1.3",
+        "A wrong or missing code_verifier still got tokens",
+        "Verify code_verifier against the stored code_challenge and answer invalid_grant on mismatch."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        for (t, ex) in code_calls(f).filter(|(t, _)| t.status == Some(200)) {
+            let Some(ch) = authorize_of(f, t).and_then(|a| a.code_challenge.clone()) else {
+                continue;
+            };
+            let bad = match t.verifier_s256.as_deref() {
+                None => Some("no code_verifier"),
+                Some(v) if v != ch => Some("a code_verifier that does not match"),
+                _ => None,
+            };
+            if let Some(b) = bad {
+                out.once(
+                    ex.0.to_string(),
+                    &Self::META,
+                    format!("token request with {b} was answered 200"),
+                )
+                .exchange = Some(ex);
+            }
+        }
+    }
+}
+
+/// X-STATE-MISMATCH.
+pub struct StateMismatch;
+impl Rule for StateMismatch {
+    const META: RuleMeta = meta!(
+        "X-STATE-MISMATCH",
+        Error,
+        Callback,
+        &[As, Client],
+        "client MUST discard (\"No OAuth flow is in progress\")",
+        "MCP [06-18] \"Open Redirection\"; seed 004",
+        "The callback state matches no open authorize request",
+        "Return state unchanged (AS); keep the pending state until the callback arrives (client)."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        if f.authorizes.is_empty() {
+            return;
+        }
+        for c in f.callbacks.iter().filter(|c| c.authorize.is_none()) {
+            if let Some(s) = c
+                .state
+                .as_deref()
+                .filter(|s| f.authorize_by_state(s).is_none())
+            {
+                let open: Vec<&str> = f
+                    .authorizes
+                    .iter()
+                    .filter_map(|a| a.state.as_deref())
+                    .collect();
+                out.once(
+                    c.step.exchange.0.to_string(),
+                    &Self::META,
+                    format!("callback state \"{s}\" matches none of the authorize states {open:?}"),
+                )
+                .exchange = Some(c.step.exchange);
+            }
+        }
+    }
+}
+
+/// X-CALLBACK-ORPHAN.
+pub struct CallbackOrphan;
+impl Rule for CallbackOrphan {
+    const META: RuleMeta = meta!(
+        "X-CALLBACK-ORPHAN",
+        Warning,
+        Callback,
+        &[Client],
+        "CC (HTTP MCP servers with OAuth tools)",
+        "seed 004",
+        "A callback was never redeemed and a fresh authorize restarted the flow (client lost the pending state)",
+        "Client bug: keep the PKCE verifier and state across authenticate/complete_authentication; report it with the trace and the client's error."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        for c in f
+            .callbacks
+            .iter()
+            .filter(|c| c.code_hash.is_some() && c.authorize.is_some())
+        {
+            let redeemed = f.tokens.iter().any(|t| t.code_hash == c.code_hash);
+            let restarted = f
+                .authorizes
+                .iter()
+                .any(|a| a.step.is_some_and(|s| s.at > c.step.end));
+            if !redeemed && restarted {
+                out.once(c.step.exchange.0.to_string(), &Self::META, format!("the code from {} (state {}) was never sent to the token endpoint, and a new authorize started", c.step.exchange, c.state.as_deref().unwrap_or("-"))).exchange = Some(c.step.exchange);
+            }
+        }
+    }
+}
+
+/// X-CODE-NOT-EXCHANGED.
+pub struct CodeNotExchanged;
+impl Rule for CodeNotExchanged {
+    const META: RuleMeta = meta!(
+        "X-CODE-NOT-EXCHANGED",
+        Warning,
+        Token,
+        &[Client],
+        "CAI (\"never calls /token\": claude-ai-mcp#124, #215, #719); CC",
+        "issue cluster in anthropics/claude-ai-mcp",
+        "A successful callback and no token request within the window",
+        "The AS and callback look healthy: the client dropped the flow — attach the ofid_ reference from its error card and report it to the client."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        for c in f
+            .callbacks
+            .iter()
+            .filter(|c| c.code_hash.is_some() && c.error.is_none() && c.authorize.is_some())
+        {
+            let redeemed = f.tokens.iter().any(|t| t.code_hash == c.code_hash);
+            let restarted = f
+                .authorizes
+                .iter()
+                .any(|a| a.step.is_some_and(|s| s.at > c.step.end));
+            let waited = cx.since(c.step.end);
+            if !redeemed && !restarted && waited >= cx.config.code_exchange_window_s {
+                out.once(c.step.exchange.0.to_string(), &Self::META, format!("the authorization code was issued at {} and no token request followed within {:.0} s: the client dropped the flow — attach the ofid_ reference from its error card", Flow::clock(c.step.end), cx.config.code_exchange_window_s)).exchange = Some(c.step.exchange);
+            }
+        }
+    }
+}
+
+/// X-CODE-REUSE.
+pub struct CodeReuse;
+impl Rule for CodeReuse {
+    const META: RuleMeta = meta!(
+        "X-CODE-REUSE",
+        Warning,
+        Token,
+        &[Client, As],
+        "user logged out by its own retry",
+        "OAuth 2.1 §4.1.2 / §7.5 (single use)",
+        "The same code is redeemed twice",
+        "Client: never retry a code redemption; AS: reject the second use (and revoke tokens from the first)."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let calls: Vec<_> = code_calls(cx.flow).collect();
+        for (i, (t, ex)) in calls.iter().enumerate() {
+            if t.code_hash.is_some()
+                && calls
+                    .iter()
+                    .take(i)
+                    .any(|(p, _)| p.code_hash == t.code_hash)
+            {
+                let f = out.once(
+                    ex.0.to_string(),
+                    &Self::META,
+                    format!("code redeemed again (answered {})", t.status.unwrap_or(0)),
+                );
+                f.exchange = Some(*ex);
+                if t.status == Some(200) {
+                    f.who = vec![As, Client];
+                    f.message.push_str(": the AS accepted a reused code");
+                }
+            }
+        }
+    }
+}
+
+/// X-REDIRECT-URI-TOKEN.
+pub struct RedirectUriToken;
+impl Rule for RedirectUriToken {
+    const META: RuleMeta = meta!(
+        "X-REDIRECT-URI-TOKEN",
+        Error,
+        Token,
+        &[Client],
+        "AS invalid_grant",
+        "RFC 6749 §4.1.3, OAuth 2.1 §4.1.3",
+        "The token redirect_uri differs from the authorize redirect_uri",
+        "Send the identical redirect_uri string in the token request."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        for (t, ex) in code_calls(f) {
+            let Some(want) = authorize_of(f, t).and_then(|a| a.redirect_uri.clone()) else {
+                continue;
+            };
+            if t.redirect_uri.as_deref() != Some(want.as_str()) {
+                out.once(
+                    ex.0.to_string(),
+                    &Self::META,
+                    format!(
+                        "token redirect_uri {:?} ≠ authorize redirect_uri \"{want}\"",
+                        t.redirect_uri
+                    ),
+                )
+                .exchange = Some(ex);
+            }
+        }
+    }
+}
+
+fn same_ignoring_loopback_port(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    let loop_ = |u: &str| urls::host(u).is_some_and(|h| urls::is_loopback_host(&h));
+    if !(loop_(a) && loop_(b)) {
+        return false;
+    }
+    let strip = |u: &str| {
+        url::Url::parse(u).ok().map(|mut x| {
+            let _ = x.set_port(None);
+            x.to_string()
+        })
+    };
+    strip(a) == strip(b)
+}
+
+/// X-REDIRECT-URI-UNREGISTERED.
+pub struct RedirectUriUnregistered;
+impl Rule for RedirectUriUnregistered {
+    const META: RuleMeta = meta!(
+        "X-REDIRECT-URI-UNREGISTERED",
+        Error,
+        Authorize,
+        &[Client, As],
+        "AS rejects (fastmcp#1564); claude-code#58595",
+        "MCP [06-18] \"Open Redirection\"; RFC 9700 §2.1",
+        "The authorize redirect_uri is not among the registered redirect_uris",
+        "Send a redirect_uri registered for this client (exact string; only the loopback port may differ)."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        for a in &f.authorizes {
+            let (Some(r), Some(cid), Some(step)) =
+                (a.redirect_uri.as_deref(), a.client_id.as_deref(), a.step)
+            else {
+                continue;
+            };
+            let Some(reg) = f
+                .registrations
+                .iter()
+                .rev()
+                .find(|g| g.client_id.as_deref() == Some(cid))
+            else {
+                continue;
+            };
+            if !reg
+                .redirect_uris
+                .iter()
+                .any(|u| same_ignoring_loopback_port(u, r))
+            {
+                out.once(
+                    step.exchange.0.to_string(),
+                    &Self::META,
+                    format!(
+                        "redirect_uri \"{r}\" is not in the registered {:?}",
+                        reg.redirect_uris
+                    ),
+                )
+                .exchange = Some(step.exchange);
+            }
+        }
+    }
+}
+
+/// X-CLIENT-ID-MISMATCH.
+pub struct ClientIdMismatch;
+impl Rule for ClientIdMismatch {
+    const META: RuleMeta = meta!(
+        "X-CLIENT-ID-MISMATCH",
+        Error,
+        Token,
+        &[Client],
+        "AS invalid_client/invalid_grant",
+        "RFC 6749 §4.1.3",
+        "client_id differs between registration, authorize and token",
+        "Use the client_id from the latest registration with this issuer in both authorize and token requests."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        for a in &f.authorizes {
+            let (Some(cid), Some(step)) = (a.client_id.as_deref(), a.step) else {
+                continue;
+            };
+            let latest = f
+                .registrations
+                .iter()
+                .rev()
+                .filter(|r| r.step.at < step.at)
+                .find(|r| r.client_id.is_some());
+            if let Some(r) = latest.filter(|r| {
+                r.client_id.as_deref() != Some(cid)
+                    && r.issuer == a.issuer
+                    && !cid.starts_with("https://")
+            }) {
+                out.once(
+                    step.exchange.0.to_string(),
+                    &Self::META,
+                    format!(
+                        "authorize client_id \"{cid}\" ≠ latest registered client_id \"{}\"",
+                        r.client_id.as_deref().unwrap_or("")
+                    ),
+                )
+                .exchange = Some(step.exchange);
+            }
+        }
+        for (t, ex) in code_calls(f) {
+            let (Some(tc), Some(ac)) = (
+                t.client_id.as_deref(),
+                authorize_of(f, t).and_then(|a| a.client_id.as_deref()),
+            ) else {
+                continue;
+            };
+            if tc != ac {
+                out.once(
+                    format!("t{}", ex.0),
+                    &Self::META,
+                    format!("token client_id \"{tc}\" ≠ authorize client_id \"{ac}\""),
+                )
+                .exchange = Some(ex);
+            }
+        }
+    }
+}
+
+/// X-CLIENT-ID-UNKNOWN.
+pub struct ClientIdUnknown;
+impl Rule for ClientIdUnknown {
+    const META: RuleMeta = RuleMeta {
+        on: &[Phase::Authorize, Phase::Token, Phase::Refresh],
+        ..meta!(
+            "X-CLIENT-ID-UNKNOWN",
+            Error,
+            Token,
+            &[As, Client],
+            "CAI, CC (stale DCR credentials persist: seed 002)",
+            "MCP [07-28] \"Authorization Server Binding\"; conformance sep-2352-*",
+            "The AS does not know a client_id (lost registration, other issuer, or never registered)",
+            "Re-register when the AS answers invalid_client; ASes must persist DCR clients across restarts. Users: remove and re-add the connector to drop cached credentials."
+        )
+    };
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let st = status(ex).unwrap_or(0);
+        if st < 400 {
+            return;
+        }
+        let b = body(ex).unwrap_or("").to_ascii_lowercase();
+        let unknown = b.contains("invalid_client")
+            || b.contains("client not found")
+            || b.contains("unknown client")
+            || b.contains("client_id not found");
+        if !unknown {
+            return;
+        }
+        let q = crate::parse::form::Pairs::from_url_query(&ex.request.url);
+        let form = crate::flow::correlate::form_body(ex);
+        let basic = ex
+            .request
+            .headers
+            .iter()
+            .find(|h| h.name == "authorization")
+            .and_then(|h| crate::flow::correlate::basic_user(&h.value));
+        let Some(cid) = q
+            .first("client_id")
+            .or(form.first("client_id"))
+            .map(str::to_owned)
+            .or(basic)
+        else {
+            return;
+        };
+        let f = cx.flow;
+        let reg = f.and_then(|f| {
+            f.registrations
+                .iter()
+                .rev()
+                .find(|r| r.client_id.as_deref() == Some(cid.as_str()))
+        });
+        let issuer = f.and_then(|f| f.asm_str("issuer"));
+        let why = match reg {
+            Some(r) if r.issuer.as_deref() != issuer => format!("it was registered at issuer {:?}, not the current {:?}", r.issuer, issuer),
+            Some(r) => format!("it was registered at {} in this flow: the AS lost the registration (in-memory store or restart?)", r.step.exchange),
+            None => "it was never registered in this trace: a cached registration from an earlier run or another AS".to_string(),
+        };
+        out.push(
+            &Self::META,
+            format!("AS answered {st} invalid_client for client_id \"{cid}\"; {why}"),
+        );
+    }
+}
+
+fn ok_regs(f: &Flow) -> Vec<&crate::flow::state::RegistrationSeen> {
+    f.registrations
+        .iter()
+        .filter(|r| r.client_id.is_some())
+        .collect()
+}
+
+/// X-DCR-LOOP.
+pub struct DcrLoop;
+impl Rule for DcrLoop {
+    const META: RuleMeta = meta!(
+        "X-DCR-LOOP",
+        Error,
+        Registration,
+        &[Client],
+        "CAI loop register → POST /mcp 401 → re-register (claude-code#30511, #33578)",
+        "field reports; pair with DCR-* and ASM-CIMD-WITHOUT-NONE",
+        "Repeated registrations with no authorize in between",
+        "Look at the DCR-* findings on these registrations: the client rejects the registration response and retries. Fix the response shape (or offer CIMD with `none`)."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        let regs = ok_regs(f);
+        let n = cx.config.dcr_storm_count.max(2);
+        for w in regs.windows(n) {
+            let (Some(first), Some(last)) = (w.first(), w.last()) else {
+                continue;
+            };
+            let span = (last.step.at - first.step.at).as_seconds_f64();
+            let authz_between = f.authorizes.iter().any(|a| {
+                a.step
+                    .is_some_and(|s| s.at > first.step.at && s.at < last.step.at)
+            });
+            if span <= cx.config.dcr_storm_window_s && !authz_between {
+                out.once(
+                    first.step.exchange.0.to_string(),
+                    &Self::META,
+                    format!(
+                        "{n} registrations in {span:.0} s ({}…{}) with no authorize in between",
+                        first.step.exchange, last.step.exchange
+                    ),
+                )
+                .exchange = Some(last.step.exchange);
+                return;
+            }
+        }
+    }
+}
+
+/// X-DCR-PER-CONNECT.
+pub struct DcrPerConnect;
+impl Rule for DcrPerConnect {
+    const META: RuleMeta = meta!(
+        "X-DCR-PER-CONNECT",
+        Info,
+        Registration,
+        &[Client],
+        "orphan clients pile up in the AS",
+        "claude.com docs \"Authentication\" (prefer CIMD)",
+        "Every new connection registers a new client",
+        "Prefer CIMD (client_id_metadata_document_supported + none) or let the AS expire unused clients."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        let regs = ok_regs(f);
+        if regs.len() >= 2 {
+            let a = f
+                .authorizes
+                .iter()
+                .filter(|a| {
+                    a.step
+                        .is_some_and(|s| regs.first().is_some_and(|r| s.at > r.step.at))
+                })
+                .count();
+            if a >= 2 {
+                out.once(
+                    "pc",
+                    &Self::META,
+                    format!(
+                        "{} client registrations for {a} authorizations in one flow",
+                        regs.len()
+                    ),
+                )
+                .exchange = regs.last().map(|r| r.step.exchange);
+            }
+        }
+    }
+}
+
+/// X-AUTH-METHOD-INCONSISTENT.
+pub struct AuthMethodInconsistent;
+impl Rule for AuthMethodInconsistent {
+    const META: RuleMeta = meta!(
+        "X-AUTH-METHOD-INCONSISTENT",
+        Error,
+        Token,
+        &[Client, As],
+        "CAI (claude-ai-mcp#667); lion-reader PR 1121",
+        "RFC 7591 §2; RFC 8414 §2; conformance token-endpoint-auth-method",
+        "The token request's client authentication differs from the registered method",
+        "Authenticate at the token endpoint with the method returned at registration (and listed in the ASM)."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        for t in &f.tokens {
+            let (Some(cid), Some(step)) = (t.client_id.as_deref(), t.step) else {
+                continue;
+            };
+            let Some(m) = f
+                .registrations
+                .iter()
+                .rev()
+                .find(|r| r.client_id.as_deref() == Some(cid))
+                .and_then(|r| r.method.as_deref())
+            else {
+                continue;
+            };
+            if m != t.auth_method && !(m == "none" && t.auth_method == "none") {
+                out.once(
+                    step.exchange.0.to_string(),
+                    &Self::META,
+                    format!(
+                        "registered token_endpoint_auth_method \"{m}\", token request used \"{}\"",
+                        t.auth_method
+                    ),
+                )
+                .exchange = Some(step.exchange);
+            }
+        }
+    }
+}
+
+/// X-RESOURCE-AUTHZ-TOKEN.
+pub struct ResourceAuthzToken;
+impl Rule for ResourceAuthzToken {
+    const META: RuleMeta = meta!(
+        "X-RESOURCE-AUTHZ-TOKEN",
+        Error,
+        Token,
+        &[Client],
+        "AS invalid_target or wrong audience (mcp-remote#217)",
+        "MCP \"Resource Parameter Implementation\"; conformance resource-parameter-consistency",
+        "The token request's resource differs from the authorize request's",
+        "Send the same resource value(s) in authorize and token requests."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        for (t, ex) in code_calls(f) {
+            let Some(a) = authorize_of(f, t) else {
+                continue;
+            };
+            if !a.resource.is_empty() && !t.resource.is_empty() && a.resource != t.resource {
+                out.once(
+                    ex.0.to_string(),
+                    &Self::META,
+                    format!(
+                        "token resource {:?} ≠ authorize resource {:?}",
+                        t.resource, a.resource
+                    ),
+                )
+                .exchange = Some(ex);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testkit::*;
+
+    fn token_body(f: impl FnOnce(String) -> String) -> Vec<B> {
+        let mut c = Clean::new();
+        let b = f(c
+            .token
+            .0
+            .request
+            .body
+            .as_ref()
+            .unwrap()
+            .text
+            .clone()
+            .unwrap());
+        c.token = c.token.req_body(&b);
+        c.steps()
+    }
+
+    #[test]
+    fn fires_on_pkce_mismatch() {
+        let f = assert_fires(
+            "X-PKCE-MISMATCH",
+            token_body(|b| b.replace(VERIFIER, "another-verifier-0123456789-0123456789-012345")),
+        );
+        assert!(f.exchange.is_some());
+    }
+    #[test]
+    fn quiet_on_pkce_mismatch() {
+        assert_quiet("X-PKCE-MISMATCH", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_pkce_not_enforced() {
+        assert_fires(
+            "X-PKCE-NOT-ENFORCED",
+            token_body(|b| b.replace(&format!("&code_verifier={VERIFIER}"), "")),
+        );
+    }
+    #[test]
+    fn quiet_on_pkce_not_enforced() {
+        assert_quiet("X-PKCE-NOT-ENFORCED", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_state_mismatch() {
+        let mut c = Clean::new();
+        c.authorize = c.authorize.set_resp_header(
+            "location",
+            &format!(
+                "{REDIRECT}?code={CODE}&state=other-state-000000&iss={}",
+                enc(ISSUER)
+            ),
+        );
+        assert_fires("X-STATE-MISMATCH", c.steps());
+    }
+    #[test]
+    fn quiet_on_state_mismatch() {
+        assert_quiet("X-STATE-MISMATCH", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_callback_orphan() {
+        let c = Clean::new();
+        let again = c
+            .authorize
+            .clone()
+            .at(30.0)
+            .no_resp_header("location")
+            .status(200);
+        assert_fires(
+            "X-CALLBACK-ORPHAN",
+            vec![c.challenge, c.prm, c.asm, c.dcr, c.authorize, again],
+        );
+    }
+    #[test]
+    fn quiet_on_callback_orphan() {
+        assert_quiet("X-CALLBACK-ORPHAN", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_code_not_exchanged() {
+        let c = Clean::new();
+        let all = run_with(
+            vec![c.challenge, c.prm, c.asm, c.dcr, c.authorize],
+            61.0,
+            Default::default(),
+        );
+        let f = all
+            .iter()
+            .find(|f| f.rule == "X-CODE-NOT-EXCHANGED")
+            .expect("fires");
+        assert!(
+            f.message.contains("no token request followed within 60 s"),
+            "{}",
+            f.message
+        );
+    }
+    #[test]
+    fn quiet_on_code_not_exchanged() {
+        let c = Clean::new();
+        // The recording ended 10 s after the code: too early to blame the client.
+        let all = run_with(
+            vec![c.challenge, c.prm, c.asm, c.dcr, c.authorize],
+            10.0,
+            Default::default(),
+        );
+        assert!(!all.iter().any(|f| f.rule == "X-CODE-NOT-EXCHANGED"));
+        assert_quiet("X-CODE-NOT-EXCHANGED", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_code_reuse() {
+        let mut s = Clean::new().steps();
+        let again = s[5]
+            .clone()
+            .at(5.5)
+            .status(400)
+            .resp_json(r#"{"error":"invalid_grant"}"#);
+        s.insert(6, again);
+        assert_fires("X-CODE-REUSE", s);
+    }
+    #[test]
+    fn quiet_on_code_reuse() {
+        assert_quiet("X-CODE-REUSE", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_redirect_uri_token() {
+        assert_fires(
+            "X-REDIRECT-URI-TOKEN",
+            token_body(|b| b.replace(&enc(REDIRECT), &enc("http://127.0.0.1:33418/other"))),
+        );
+    }
+    #[test]
+    fn quiet_on_redirect_uri_token() {
+        assert_quiet("X-REDIRECT-URI-TOKEN", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_redirect_uri_unregistered() {
+        let mut c = Clean::new();
+        let u = c.authorize.0.request.url.replace(
+            &enc(REDIRECT),
+            &enc("http://127.0.0.1:33418/oauth/callback"),
+        );
+        c.authorize = c.authorize.url(&u);
+        assert_fires("X-REDIRECT-URI-UNREGISTERED", c.steps());
+    }
+    #[test]
+    fn quiet_on_redirect_uri_unregistered() {
+        let mut c = Clean::new();
+        let u = c
+            .authorize
+            .0
+            .request
+            .url
+            .replace(&enc(REDIRECT), &enc("http://127.0.0.1:50001/callback"));
+        c.authorize = c.authorize.url(&u);
+        assert_quiet("X-REDIRECT-URI-UNREGISTERED", c.steps());
+    }
+    #[test]
+    fn fires_on_client_id_mismatch() {
+        assert_fires(
+            "X-CLIENT-ID-MISMATCH",
+            token_body(|b| b.replace("client_id=client-1", "client_id=client-2")),
+        );
+    }
+    #[test]
+    fn quiet_on_client_id_mismatch() {
+        assert_quiet("X-CLIENT-ID-MISMATCH", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_client_id_unknown() {
+        let mut c = Clean::new();
+        c.token = c
+            .token
+            .status(401)
+            .resp_json(r#"{"error":"invalid_client","error_description":"client not found"}"#);
+        let f = assert_fires("X-CLIENT-ID-UNKNOWN", c.steps());
+        assert!(f.message.contains("lost the registration"), "{}", f.message);
+    }
+    #[test]
+    fn quiet_on_client_id_unknown() {
+        assert_quiet("X-CLIENT-ID-UNKNOWN", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_dcr_loop() {
+        let c = Clean::new();
+        let s = vec![
+            c.challenge,
+            c.prm,
+            c.asm,
+            c.dcr.clone().at(3.0),
+            c.dcr.clone().at(10.0),
+            c.dcr.at(20.0),
+        ];
+        assert_fires("X-DCR-LOOP", s);
+    }
+    #[test]
+    fn quiet_on_dcr_loop() {
+        assert_quiet("X-DCR-LOOP", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_dcr_per_connect() {
+        let mut s = Clean::new().steps();
+        let mut again: Vec<B> = Clean::new()
+            .steps()
+            .into_iter()
+            .skip(3)
+            .map(|b| {
+                let t = b.0.started_at;
+                b.at((t - t0()).as_seconds_f64() + 100.0)
+            })
+            .collect();
+        s.append(&mut again);
+        assert_fires("X-DCR-PER-CONNECT", s);
+    }
+    #[test]
+    fn quiet_on_dcr_per_connect() {
+        assert_quiet("X-DCR-PER-CONNECT", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_auth_method_inconsistent() {
+        assert_fires(
+            "X-AUTH-METHOD-INCONSISTENT",
+            token_body(|b| format!("{b}&client_secret=s")),
+        );
+    }
+    #[test]
+    fn quiet_on_auth_method_inconsistent() {
+        assert_quiet("X-AUTH-METHOD-INCONSISTENT", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_resource_authz_token() {
+        assert_fires(
+            "X-RESOURCE-AUTHZ-TOKEN",
+            token_body(|b| {
+                b.replace(
+                    &format!("resource={}", enc(MCP)),
+                    &format!("resource={}", enc("https://mcp.example.com/")),
+                )
+            }),
+        );
+    }
+    #[test]
+    fn quiet_on_resource_authz_token() {
+        assert_quiet("X-RESOURCE-AUTHZ-TOKEN", Clean::new().steps());
+    }
+}

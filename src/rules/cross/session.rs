@@ -1,0 +1,243 @@
+//! Cross-request MCP session rules: session ids echoed, re-initialised after 404, replica
+//! affinity, and the negotiated protocol version in the header.
+
+use crate::flow::state::McpCall;
+use crate::rules::rule::{FlowCx, Out, Rule, RuleMeta};
+use crate::rules::{Phase, Severity::*, Who::*};
+
+macro_rules! meta {
+    ($id:literal, $sev:ident, $who:expr, $breaks:literal, $src:literal, $title:literal, $fix:literal) => {
+        RuleMeta {
+            id: $id,
+            severity: $sev,
+            phase: Phase::McpTransport,
+            on: &[],
+            who: $who,
+            breaks: $breaks,
+            source: $src,
+            title: $title,
+            fix: $fix,
+        }
+    };
+}
+
+fn is_init(m: &McpCall) -> bool {
+    m.rpc_method.as_deref() == Some("initialize")
+}
+
+/// X-SESSION-NOT-ECHOED.
+pub struct SessionNotEchoed;
+impl Rule for SessionNotEchoed {
+    const META: RuleMeta = meta!(
+        "X-SESSION-NOT-ECHOED",
+        Error,
+        &[Client],
+        "server 400",
+        "MCP transports \"Session Management\" 2 (MUST include)",
+        "A request after initialize lacks the issued Mcp-Session-Id (or uses another)",
+        "Send the Mcp-Session-Id from the InitializeResult on every later request of the session."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        let mut current: Option<&str> = None;
+        for m in &f.mcp {
+            if is_init(m) {
+                current = m.response_session.as_deref();
+                continue;
+            }
+            let (Some(s), Some(step)) = (current, m.step) else {
+                continue;
+            };
+            if m.status.is_some_and(|st| st == 401) && m.session_id.is_none() {
+                continue;
+            }
+            if m.session_id.as_deref() != Some(s)
+                && !f
+                    .sessions
+                    .iter()
+                    .any(|x| Some(x.as_str()) == m.session_id.as_deref())
+                || m.session_id.is_none()
+            {
+                out.once(
+                    step.exchange.0.to_string(),
+                    &Self::META,
+                    format!(
+                        "{} {} sent Mcp-Session-Id {:?}; the session is \"{s}\"",
+                        m.method,
+                        m.rpc_method.as_deref().unwrap_or(""),
+                        m.session_id
+                    ),
+                )
+                .exchange = Some(step.exchange);
+            }
+        }
+    }
+}
+
+/// X-SESSION-NOT-REINIT.
+pub struct SessionNotReinit;
+impl Rule for SessionNotReinit {
+    const META: RuleMeta = meta!(
+        "X-SESSION-NOT-REINIT",
+        Error,
+        &[Client],
+        "dead session; \"tools disappear\"",
+        "MCP transports \"Session Management\" 4 (MUST start a new session)",
+        "After a 404 for a session the client keeps using it",
+        "On 404 for a session id, send a new initialize without a session id."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        for (i, m) in f.mcp.iter().enumerate() {
+            let Some(s) = m.session_id.as_deref().filter(|_| m.status == Some(404)) else {
+                continue;
+            };
+            if let Some(next) = f
+                .mcp
+                .iter()
+                .skip(i + 1)
+                .take_while(|n| !is_init(n))
+                .find(|n| n.session_id.as_deref() == Some(s))
+            {
+                out.once(
+                    s.to_string(),
+                    &Self::META,
+                    format!("session \"{s}\" got 404 but the client kept sending it"),
+                )
+                .exchange = next.step.map(|x| x.exchange);
+            }
+        }
+    }
+}
+
+/// X-SESSION-AFFINITY.
+pub struct SessionAffinity;
+impl Rule for SessionAffinity {
+    const META: RuleMeta = meta!(
+        "X-SESSION-AFFINITY",
+        Warning,
+        &[Infra, Rs],
+        "all stateful clients",
+        "python-sdk#880; mcp-use/mcp-use#153",
+        "A session id issued seconds ago is already unknown (replica without affinity?)",
+        "Enable sticky sessions on the load balancer (by Mcp-Session-Id) or share session state between replicas."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        for init in f.mcp.iter().filter(|m| is_init(m)) {
+            let (Some(s), Some(is)) = (init.response_session.as_deref(), init.step) else {
+                continue;
+            };
+            if let Some(m) = f.mcp.iter().find(|m| {
+                m.session_id.as_deref() == Some(s)
+                    && matches!(m.status, Some(404 | 400))
+                    && m.step
+                        .is_some_and(|x| (x.at - is.end).as_seconds_f64() < 30.0)
+            }) {
+                out.once(
+                    s.to_string(),
+                    &Self::META,
+                    format!(
+                        "session \"{s}\" answered {} within seconds of being issued",
+                        m.status.unwrap_or(0)
+                    ),
+                )
+                .exchange = m.step.map(|x| x.exchange);
+            }
+        }
+    }
+}
+
+/// X-PROTOCOL-VERSION-MISMATCH.
+pub struct ProtocolVersionMismatch;
+impl Rule for ProtocolVersionMismatch {
+    const META: RuleMeta = meta!(
+        "X-PROTOCOL-VERSION-MISMATCH",
+        Error,
+        &[Client, Rs],
+        "server 400",
+        "MCP [06-18] \"Protocol Version Header\"",
+        "MCP-Protocol-Version differs from the negotiated version",
+        "Send the version from the InitializeResult in MCP-Protocol-Version on every later request."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        let Some(v) = f.protocol_version.as_deref() else {
+            return;
+        };
+        let Some(init_at) = f
+            .mcp
+            .iter()
+            .filter(|m| is_init(m))
+            .filter_map(|m| m.step)
+            .map(|s| s.end)
+            .last()
+        else {
+            return;
+        };
+        for m in f.mcp.iter().filter(|m| !is_init(m)) {
+            let (Some(h), Some(step)) = (m.protocol_header.as_deref(), m.step) else {
+                continue;
+            };
+            if h != v && step.at >= init_at {
+                out.once(
+                    h.to_string(),
+                    &Self::META,
+                    format!("MCP-Protocol-Version: {h}, negotiated {v}"),
+                )
+                .exchange = Some(step.exchange);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testkit::*;
+
+    #[test]
+    fn fires_on_session_not_echoed() {
+        let mut c = Clean::new();
+        c.list = c.list.no_req_header("mcp-session-id").status(400);
+        assert_fires("X-SESSION-NOT-ECHOED", c.steps());
+    }
+    #[test]
+    fn quiet_on_session_not_echoed() {
+        assert_quiet("X-SESSION-NOT-ECHOED", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_session_not_reinit() {
+        let mut s = Clean::new().steps();
+        let c = Clean::new();
+        s.push(c.list.clone().at(20.0).status(404).resp_json("{}"));
+        s.push(c.list.at(21.0).status(404).resp_json("{}"));
+        assert_fires("X-SESSION-NOT-REINIT", s);
+    }
+    #[test]
+    fn quiet_on_session_not_reinit() {
+        assert_quiet("X-SESSION-NOT-REINIT", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_session_affinity() {
+        let mut c = Clean::new();
+        c.initialized = c.initialized.status(404);
+        assert_fires("X-SESSION-AFFINITY", c.steps());
+    }
+    #[test]
+    fn quiet_on_session_affinity() {
+        assert_quiet("X-SESSION-AFFINITY", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_protocol_version_mismatch() {
+        let mut c = Clean::new();
+        c.list = c
+            .list
+            .no_req_header("mcp-protocol-version")
+            .req_header("mcp-protocol-version", "2025-03-26");
+        assert_fires("X-PROTOCOL-VERSION-MISMATCH", c.steps());
+    }
+    #[test]
+    fn quiet_on_protocol_version_mismatch() {
+        assert_quiet("X-PROTOCOL-VERSION-MISMATCH", Clean::new().steps());
+    }
+}

@@ -1,0 +1,929 @@
+//! Cross-request token rules: issued tokens that are never used, rejected, unknown, expired or
+//! audience-mismatched (decoded JWT claims), refresh behaviour and scope step-up.
+
+use crate::flow::Flow;
+use crate::flow::state::{IssuedToken, McpCall, TokenCall};
+use crate::parse::urls::{self, UrlDiff};
+use crate::rules::rule::{FlowCx, Out, Rule, RuleMeta};
+use crate::rules::{Phase, Severity::*, Who::*};
+
+macro_rules! meta {
+    ($id:literal, $sev:ident, $phase:ident, $who:expr, $breaks:literal, $src:literal, $title:literal, $fix:literal) => {
+        RuleMeta {
+            id: $id,
+            severity: $sev,
+            phase: Phase::$phase,
+            on: &[],
+            who: $who,
+            breaks: $breaks,
+            source: $src,
+            title: $title,
+            fix: $fix,
+        }
+    };
+}
+
+fn issued(f: &Flow) -> impl Iterator<Item = (&TokenCall, &IssuedToken, crate::flow::state::Step)> {
+    f.tokens
+        .iter()
+        .filter_map(|t| Some((t, t.issued.as_ref()?, t.step?)))
+}
+
+fn uses<'a>(f: &'a Flow, hash: &'a str) -> impl Iterator<Item = &'a McpCall> + 'a {
+    f.mcp
+        .iter()
+        .filter(move |m| m.token_hash.as_deref() == Some(hash))
+}
+
+/// X-TOKEN-NOT-USED.
+pub struct TokenNotUsed;
+impl Rule for TokenNotUsed {
+    const META: RuleMeta = meta!(
+        "X-TOKEN-NOT-USED",
+        Error,
+        McpTransport,
+        &[Client],
+        "CAI (\"Authorization with the MCP server failed\" after /token 200: claude-ai-mcp#41, #155, #288)",
+        "seed 002 (\"token not bound on reconnect\")",
+        "A token was issued and no MCP request carried it within the window",
+        "The server side completed OAuth: the client did not send the token. Report it to the client with this trace and the ofid_ reference."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        for (_, tok, step) in issued(f) {
+            if uses(f, &tok.access_hash).next().is_some()
+                || cx.since(step.end) < cx.config.token_use_window_s
+            {
+                continue;
+            }
+            // Superseded right away by another token (e.g. an immediate refresh) that was used.
+            let superseded = issued(f).any(|(_, o, s)| {
+                s.at > step.end
+                    && (s.at - step.end).as_seconds_f64() < cx.config.token_use_window_s
+                    && uses(f, &o.access_hash).next().is_some()
+            });
+            if superseded {
+                continue;
+            }
+            let bare = f
+                .mcp
+                .iter()
+                .filter(|m| !m.had_auth && m.step.is_some_and(|s| s.at > step.end))
+                .count();
+            let tail = if bare > 0 {
+                format!("; {bare} MCP request(s) after it carried no Authorization at all")
+            } else {
+                String::new()
+            };
+            out.once(
+                step.exchange.0.to_string(),
+                &Self::META,
+                format!(
+                    "token {}… issued at {} was never sent to the MCP server within {:.0} s{tail}",
+                    tok.access_hash,
+                    Flow::clock(step.end),
+                    cx.config.token_use_window_s
+                ),
+            )
+            .exchange = Some(step.exchange);
+        }
+    }
+}
+
+/// X-TOKEN-UNKNOWN.
+pub struct TokenUnknown;
+impl Rule for TokenUnknown {
+    const META: RuleMeta = meta!(
+        "X-TOKEN-UNKNOWN",
+        Warning,
+        McpTransport,
+        &[Client],
+        "RS 401; token passthrough risk",
+        "MCP [06-18] \"Token Handling\"",
+        "An MCP request carries a bearer that no observed token response issued",
+        "Clear stale tokens (remove and re-add the connector); never send tokens minted for another server."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        if f.tokens.iter().all(|t| t.issued.is_none()) {
+            return;
+        }
+        for m in &f.mcp {
+            let (Some(h), Some(step)) = (m.token_hash.as_deref(), m.step) else {
+                continue;
+            };
+            if f.issuer_of_token(h).is_none() {
+                out.once(
+                    h.to_string(),
+                    &Self::META,
+                    format!("bearer {h}… was not issued by any token response in this flow"),
+                )
+                .exchange = Some(step.exchange);
+            }
+        }
+    }
+}
+
+/// X-AUTH-MISSING-SOMETIMES.
+pub struct AuthMissingSometimes;
+impl Rule for AuthMissingSometimes {
+    const META: RuleMeta = meta!(
+        "X-AUTH-MISSING-SOMETIMES",
+        Error,
+        McpTransport,
+        &[Client],
+        "RS 401 mid-session",
+        "MCP \"Token Requirements\" (MUST be in every HTTP request)",
+        "Within a session some requests carry Authorization and others do not",
+        "Send Authorization on every request: POSTs, the GET stream, DELETE and reconnects."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        for s in &cx.flow.sessions {
+            let calls: Vec<&McpCall> = cx
+                .flow
+                .mcp
+                .iter()
+                .filter(|m| m.session_id.as_deref() == Some(s.as_str()))
+                .collect();
+            let with = calls.iter().filter(|m| m.had_auth).count();
+            if let Some(m) = calls.iter().find(|m| !m.had_auth).filter(|_| with > 0) {
+                out.once(
+                    s.clone(),
+                    &Self::META,
+                    format!(
+                        "session {s}: {with} request(s) with Authorization, but {} {} without",
+                        m.method,
+                        m.rpc_method.as_deref().unwrap_or("")
+                    ),
+                )
+                .exchange = m.step.map(|x| x.exchange);
+            }
+        }
+    }
+}
+
+/// X-TOKEN-REJECTED-AFTER-ISSUE.
+pub struct TokenRejectedAfterIssue;
+impl Rule for TokenRejectedAfterIssue {
+    const META: RuleMeta = meta!(
+        "X-TOKEN-REJECTED-AFTER-ISSUE",
+        Error,
+        McpTransport,
+        &[Rs],
+        "CAI (claude-ai-mcp#480); all",
+        "MCP \"Token Handling\" (audience validation); RFC 8707",
+        "The MCP server rejects a token its AS issued moments ago",
+        "Check the RS's token validation against what the AS issues: accepted audience (the MCP URL), issuer, signing keys (kid/JWKS), and required scopes."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        for m in f.mcp.iter().filter(|m| matches!(m.status, Some(401 | 403))) {
+            let (Some(h), Some(step)) = (m.token_hash.as_deref(), m.step) else {
+                continue;
+            };
+            let Some(t) = f.issuer_of_token(h) else {
+                continue;
+            };
+            let Some(tok) = t.issued.as_ref() else {
+                continue;
+            };
+            let Some(ts) = t.step else { continue };
+            let age = (step.at - ts.end).as_seconds_f64();
+            let expired = tok
+                .jwt
+                .as_ref()
+                .and_then(|j| j.exp)
+                .is_some_and(|e| e <= step.at.unix_timestamp() as f64)
+                || tok.expires_in.is_some_and(|e| age >= e);
+            if expired || age > 600.0 {
+                continue;
+            }
+            let mut hints = Vec::new();
+            if let Some(j) = tok.jwt.as_ref() {
+                let targets: Vec<&str> = [f.prm_resource(), f.mcp_url.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                if !targets.is_empty() && !j.aud.iter().any(|a| targets.contains(&a.as_str())) {
+                    hints.push(format!("aud {:?} does not contain {:?}", j.aud, targets));
+                }
+                if let (Some(i), Some(asm)) = (j.iss.as_deref(), f.asm_str("issuer")) {
+                    if i != asm {
+                        hints.push(format!("iss \"{i}\" ≠ ASM issuer \"{asm}\""));
+                    }
+                }
+                if let Some(k) = j.kid.as_deref() {
+                    hints.push(format!("check that kid \"{k}\" is in the AS's JWKS"));
+                }
+            }
+            if let Some(c) = f
+                .challenges
+                .iter()
+                .find(|c| c.step.exchange == step.exchange)
+            {
+                if let (Some(need), Some(got)) = (c.scope.as_deref(), tok.scope.as_deref()) {
+                    let missing: Vec<&str> = need
+                        .split_whitespace()
+                        .filter(|s| !got.split_whitespace().any(|g| g == *s))
+                        .collect();
+                    if !missing.is_empty() {
+                        hints.push(format!("scopes {missing:?} were not granted"));
+                    }
+                }
+            }
+            out.once(
+                h.to_string(),
+                &Self::META,
+                format!(
+                    "token {h}… issued {age:.0} s earlier by {} was answered {}{}",
+                    ts.exchange,
+                    m.status.unwrap_or(0),
+                    if hints.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", hints.join("; "))
+                    }
+                ),
+            )
+            .exchange = Some(step.exchange);
+        }
+    }
+}
+
+/// X-JWT-AUD.
+pub struct JwtAud;
+impl Rule for JwtAud {
+    const META: RuleMeta = meta!(
+        "X-JWT-AUD",
+        Error,
+        Token,
+        &[As, Rs],
+        "RS rejection, or a security hole if accepted",
+        "MCP [06-18] \"Token Audience Binding\"; RFC 8707 §2; RFC 9068 §4",
+        "A JWT access token's aud does not contain the PRM resource / MCP URL",
+        "Mint tokens with aud = the resource parameter (the MCP URL, byte-exact); the RS must reject tokens for other audiences."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        let Some(target) = f.prm_resource().or(f.mcp_url.as_deref()) else {
+            return;
+        };
+        for (_, tok, step) in issued(f) {
+            let Some(j) = tok.jwt.as_ref() else { continue };
+            if j.aud.iter().any(|a| a == target) {
+                continue;
+            }
+            let label = j
+                .aud
+                .iter()
+                .map(|a| urls::compare(a, target))
+                .find(|d| matches!(d, UrlDiff::TrailingSlash | UrlDiff::Normalization))
+                .map(|d| format!(" ({})", d.label()))
+                .unwrap_or_default();
+            out.once(
+                step.exchange.0.to_string(),
+                &Self::META,
+                format!("JWT aud {:?} does not contain \"{target}\"{label}", j.aud),
+            )
+            .exchange = Some(step.exchange);
+            if let Some(m) = uses(f, &tok.access_hash)
+                .find(|m| m.status.is_some_and(|s| (200..300).contains(&s)))
+            {
+                let fi = out.once(format!("accepted:{}", step.exchange.0), &Self::META, format!("the MCP server accepted token {}… whose aud {:?} does not contain \"{target}\": it does not validate the audience", tok.access_hash, j.aud));
+                fi.exchange = m.step.map(|s| s.exchange);
+                fi.who = vec![Rs];
+            }
+        }
+    }
+}
+
+/// X-JWT-ISS.
+pub struct JwtIss;
+impl Rule for JwtIss {
+    const META: RuleMeta = meta!(
+        "X-JWT-ISS",
+        Warning,
+        Token,
+        &[As],
+        "RS issuer pinning fails",
+        "RFC 9068 §4",
+        "JWT iss differs from the ASM issuer",
+        "Mint tokens with iss equal to the ASM `issuer`."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        let Some(asm) = f.asm_str("issuer") else {
+            return;
+        };
+        for (_, tok, step) in issued(f) {
+            if let Some(i) = tok
+                .jwt
+                .as_ref()
+                .and_then(|j| j.iss.as_deref())
+                .filter(|i| *i != asm)
+            {
+                out.once(
+                    step.exchange.0.to_string(),
+                    &Self::META,
+                    format!(
+                        "JWT iss \"{i}\" ≠ ASM issuer \"{asm}\" ({})",
+                        urls::compare(i, asm).label()
+                    ),
+                )
+                .exchange = Some(step.exchange);
+            }
+        }
+    }
+}
+
+/// X-EXPIRED-TOKEN-USED.
+pub struct ExpiredTokenUsed;
+impl Rule for ExpiredTokenUsed {
+    const META: RuleMeta = meta!(
+        "X-EXPIRED-TOKEN-USED",
+        Info,
+        McpTransport,
+        &[Rs, Client],
+        "security (RS); needless 401 round-trips (C)",
+        "MCP \"Token Handling\" (expired tokens MUST get 401)",
+        "A request carries a token past its expiry",
+        "RS: reject expired tokens with 401. Client: refresh before expiry."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        for m in &f.mcp {
+            let (Some(h), Some(step)) = (m.token_hash.as_deref(), m.step) else {
+                continue;
+            };
+            let Some(t) = f.issuer_of_token(h) else {
+                continue;
+            };
+            let (Some(tok), Some(ts)) = (t.issued.as_ref(), t.step) else {
+                continue;
+            };
+            let exp = tok
+                .jwt
+                .as_ref()
+                .and_then(|j| j.exp)
+                .or_else(|| tok.expires_in.map(|e| ts.end.unix_timestamp() as f64 + e));
+            let Some(exp) = exp.filter(|e| *e < step.at.unix_timestamp() as f64) else {
+                continue;
+            };
+            let f2 = out.once(
+                step.exchange.0.to_string(),
+                &Self::META,
+                format!(
+                    "token {h}… expired {:.0} s before this request",
+                    step.at.unix_timestamp() as f64 - exp
+                ),
+            );
+            f2.exchange = Some(step.exchange);
+            if m.status.is_some_and(|s| (200..300).contains(&s)) {
+                f2.severity = Error;
+                f2.who = vec![Rs];
+                f2.message.push_str(", and the MCP server accepted it");
+            } else {
+                f2.who = vec![Client];
+            }
+        }
+    }
+}
+
+/// X-NO-REFRESH.
+pub struct NoRefresh;
+impl Rule for NoRefresh {
+    const META: RuleMeta = meta!(
+        "X-NO-REFRESH",
+        Warning,
+        Refresh,
+        &[Client],
+        "CC (claude-code#21333, #55055); CAI (claude-ai-mcp#702)",
+        "MCP [07-28] \"Refresh Tokens\"; OAuth 2.1 §4.3",
+        "After a 401 the client runs a full authorize although it holds an unused refresh token",
+        "Client: on 401 invalid_token, try the refresh_token grant before re-authorizing."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        for m in f.mcp.iter().filter(|m| m.had_auth && m.status == Some(401)) {
+            let Some(step) = m.step else { continue };
+            let held = issued(f)
+                .filter(|(_, t, s)| s.end < step.at && t.refresh_hash.is_some())
+                .last();
+            let Some((_, tok, _)) = held else { continue };
+            let presented = f.tokens.iter().any(|t| {
+                t.refresh_hash == tok.refresh_hash && t.step.is_some_and(|s| s.at > step.at)
+            });
+            let reauth = f
+                .authorizes
+                .iter()
+                .any(|a| a.step.is_some_and(|s| s.at > step.at));
+            if reauth && !presented {
+                out.once(step.exchange.0.to_string(), &Self::META, "after the 401 the client started a new authorization instead of using its refresh token").exchange = Some(step.exchange);
+            }
+        }
+    }
+}
+
+/// X-REFRESH-REUSE.
+pub struct RefreshReuse;
+impl Rule for RefreshReuse {
+    const META: RuleMeta = meta!(
+        "X-REFRESH-REUSE",
+        Warning,
+        Refresh,
+        &[Client],
+        "CC (claude-code#66210); concurrent sessions sharing one keyring",
+        "OAuth 2.1 §4.3.1; RFC 9700 §4.14",
+        "A refresh request presents a refresh token that was already rotated",
+        "Store the rotated refresh token atomically and use only the newest one."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        let refreshes: Vec<&TokenCall> = f
+            .tokens
+            .iter()
+            .filter(|t| t.grant == "refresh_token")
+            .collect();
+        for (i, t) in refreshes.iter().enumerate() {
+            let rotated = refreshes.iter().take(i).any(|p| {
+                p.refresh_hash == t.refresh_hash
+                    && p.issued.as_ref().is_some_and(|x| {
+                        x.refresh_hash.is_some() && x.refresh_hash != p.refresh_hash
+                    })
+            });
+            if let (true, Some(step)) = (rotated, t.step) {
+                out.once(
+                    step.exchange.0.to_string(),
+                    &Self::META,
+                    format!(
+                        "refresh token presented again after it was rotated (answered {})",
+                        t.status.unwrap_or(0)
+                    ),
+                )
+                .exchange = Some(step.exchange);
+            }
+        }
+    }
+}
+
+/// X-REFRESH-RECOVERY.
+pub struct RefreshRecovery;
+impl Rule for RefreshRecovery {
+    const META: RuleMeta = meta!(
+        "X-REFRESH-RECOVERY",
+        Warning,
+        Refresh,
+        &[Client, As],
+        "CAI, CC",
+        "Claude Help Center (re-register on 401 invalid_client); RFC 6749 §5.2",
+        "The client loops on a failing refresh instead of re-authorizing / re-registering",
+        "After invalid_grant re-authorize; after 401 invalid_client re-register. ASes: answer invalid_client with 401."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        let failed: Vec<&TokenCall> = f
+            .tokens
+            .iter()
+            .filter(|t| t.grant == "refresh_token" && t.status.is_some_and(|s| s >= 400))
+            .collect();
+        for (i, t) in failed.iter().enumerate() {
+            if failed
+                .iter()
+                .take(i)
+                .any(|p| p.refresh_hash == t.refresh_hash)
+            {
+                if let Some(step) = t.step {
+                    out.once(
+                        "loop",
+                        &Self::META,
+                        format!(
+                            "the same failing refresh token was retried ({} → {})",
+                            t.error.as_deref().unwrap_or("error"),
+                            t.status.unwrap_or(0)
+                        ),
+                    )
+                    .exchange = Some(step.exchange);
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// X-SCOPE-INSUFFICIENT.
+pub struct ScopeInsufficient;
+impl Rule for ScopeInsufficient {
+    const META: RuleMeta = meta!(
+        "X-SCOPE-INSUFFICIENT",
+        Warning,
+        McpTransport,
+        &[As, Rs],
+        "step-up loops (claude-ai-mcp#420)",
+        "MCP [11-25] \"Scope Challenge Handling\"",
+        "The granted scopes lack scopes named by a 403 insufficient_scope challenge",
+        "Grant the scopes the RS demands (AS policy), or demand only scopes the AS can grant (RS)."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        for c in f
+            .challenges
+            .iter()
+            .filter(|c| c.status == 403 && c.error.as_deref() == Some("insufficient_scope"))
+        {
+            let Some(need) = c.scope.as_deref() else {
+                continue;
+            };
+            let tok = f
+                .mcp
+                .iter()
+                .find(|m| m.step.is_some_and(|s| s.exchange == c.step.exchange))
+                .and_then(|m| m.token_hash.as_deref())
+                .and_then(|h| f.issuer_of_token(h))
+                .and_then(|t| t.issued.as_ref());
+            let Some(tok) = tok else { continue };
+            let granted: Vec<String> = tok
+                .scope
+                .as_deref()
+                .map(|s| s.split_whitespace().map(str::to_owned).collect())
+                .or_else(|| tok.jwt.as_ref().map(|j| j.scopes.clone()))
+                .unwrap_or_default();
+            let missing: Vec<&str> = need
+                .split_whitespace()
+                .filter(|s| !granted.iter().any(|g| g == s))
+                .collect();
+            if !missing.is_empty() {
+                out.once(
+                    c.step.exchange.0.to_string(),
+                    &Self::META,
+                    format!(
+                        "403 insufficient_scope wants {missing:?}; the token grants {granted:?}"
+                    ),
+                )
+                .exchange = Some(c.step.exchange);
+            }
+        }
+    }
+}
+
+/// X-STEPUP-LOOP.
+pub struct StepupLoop;
+impl Rule for StepupLoop {
+    const META: RuleMeta = meta!(
+        "X-STEPUP-LOOP",
+        Warning,
+        McpTransport,
+        &[Client, Rs],
+        "infinite re-auth prompts",
+        "MCP [11-25] (retry limits SHOULD); conformance scope-retry-limit",
+        "More than 3 insufficient_scope → re-authorize cycles",
+        "Client: stop after a few step-up attempts; RS/AS: make the demanded scope grantable."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        let cycles = f
+            .challenges
+            .iter()
+            .filter(|c| c.status == 403 && c.error.as_deref() == Some("insufficient_scope"))
+            .filter(|c| {
+                f.authorizes
+                    .iter()
+                    .any(|a| a.step.is_some_and(|s| s.at > c.step.at))
+            })
+            .count();
+        if cycles > 3 {
+            out.once(
+                "loop",
+                &Self::META,
+                format!("{cycles} insufficient_scope → re-authorize cycles"),
+            )
+            .exchange = f.challenges.last().map(|c| c.step.exchange);
+        }
+    }
+}
+
+/// X-STEPUP-SCOPE-DROP.
+pub struct StepupScopeDrop;
+impl Rule for StepupScopeDrop {
+    const META: RuleMeta = meta!(
+        "X-STEPUP-SCOPE-DROP",
+        Info,
+        Authorize,
+        &[Client],
+        "lost permissions for other tools",
+        "MCP [07-28] \"Step-Up Authorization Flow\"; conformance sep-2350-scope-union-on-reauth",
+        "A re-authorization after 403 drops previously requested scopes",
+        "Request the union of previously granted and newly required scopes."
+    );
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        for c in f.challenges.iter().filter(|c| c.status == 403) {
+            let before = f
+                .authorizes
+                .iter()
+                .filter(|a| a.step.is_some_and(|s| s.at < c.step.at))
+                .last();
+            let after = f
+                .authorizes
+                .iter()
+                .find(|a| a.step.is_some_and(|s| s.at > c.step.at));
+            let (Some(b), Some(a)) = (before, after) else {
+                continue;
+            };
+            let old: Vec<&str> = b
+                .scope
+                .as_deref()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect();
+            let new: Vec<&str> = a
+                .scope
+                .as_deref()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect();
+            let dropped: Vec<&&str> = old.iter().filter(|s| !new.contains(s)).collect();
+            if let (false, Some(step)) = (dropped.is_empty(), a.step) {
+                out.once(
+                    step.exchange.0.to_string(),
+                    &Self::META,
+                    format!("step-up authorization dropped {dropped:?}"),
+                )
+                .exchange = Some(step.exchange);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testkit::*;
+    use serde_json::json;
+
+    #[test]
+    fn fires_on_token_not_used() {
+        let c = Clean::new();
+        let bare = post_json(MCP, &rpc("initialize", Some(1)))
+            .at(7.0)
+            .status(401)
+            .resp_header(
+                "www-authenticate",
+                &format!(r#"Bearer resource_metadata="{PRM_URL}""#),
+            );
+        let all = run_with(
+            vec![c.challenge, c.prm, c.asm, c.dcr, c.authorize, c.token, bare],
+            40.0,
+            Default::default(),
+        );
+        let f = all
+            .iter()
+            .find(|f| f.rule == "X-TOKEN-NOT-USED")
+            .expect("fires");
+        assert!(
+            f.message.contains("carried no Authorization"),
+            "{}",
+            f.message
+        );
+    }
+    #[test]
+    fn quiet_on_token_not_used() {
+        assert!(
+            !run_with(Clean::new().steps(), 100.0, Default::default())
+                .iter()
+                .any(|f| f.rule == "X-TOKEN-NOT-USED")
+        );
+    }
+    #[test]
+    fn fires_on_token_unknown() {
+        let mut c = Clean::new();
+        c.list = c
+            .list
+            .set_resp_header("x", "y")
+            .no_req_header("authorization")
+            .req_header("authorization", "Bearer stale");
+        assert_fires("X-TOKEN-UNKNOWN", c.steps());
+    }
+    #[test]
+    fn quiet_on_token_unknown() {
+        assert_quiet("X-TOKEN-UNKNOWN", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_auth_missing_sometimes() {
+        let mut c = Clean::new();
+        c.list = c.list.no_req_header("authorization").status(401);
+        assert_fires("X-AUTH-MISSING-SOMETIMES", c.steps());
+    }
+    #[test]
+    fn quiet_on_auth_missing_sometimes() {
+        assert_quiet("X-AUTH-MISSING-SOMETIMES", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_token_rejected_after_issue() {
+        let mut c = Clean::new();
+        c.init = c
+            .init
+            .status(401)
+            .no_resp_header("mcp-session-id")
+            .resp_header("www-authenticate", r#"Bearer error="invalid_token""#);
+        assert_fires("X-TOKEN-REJECTED-AFTER-ISSUE", c.steps());
+    }
+    #[test]
+    fn quiet_on_token_rejected_after_issue() {
+        assert_quiet("X-TOKEN-REJECTED-AFTER-ISSUE", Clean::new().steps());
+    }
+    fn with_token(claims: serde_json::Value) -> Vec<B> {
+        let mut c = Clean::new();
+        let t = jwt(claims);
+        c.token = c.token.edit_json(|d| {
+            d.insert("access_token".into(), t.clone().into());
+        });
+        let bearer = format!("Bearer {t}");
+        c.init = c
+            .init
+            .no_req_header("authorization")
+            .req_header("authorization", &bearer);
+        c.initialized = c
+            .initialized
+            .no_req_header("authorization")
+            .req_header("authorization", &bearer);
+        c.list = c
+            .list
+            .no_req_header("authorization")
+            .req_header("authorization", &bearer);
+        c.steps()
+    }
+    #[test]
+    fn fires_on_jwt_aud() {
+        let now = t0().unix_timestamp();
+        let f = assert_fires(
+            "X-JWT-AUD",
+            with_token(
+                json!({"iss": ISSUER, "aud": "https://mcp.example.com/mcp/", "exp": now + 3600}),
+            ),
+        );
+        assert!(f.message.contains("trailing slash"), "{}", f.message);
+        let all = run(with_token(
+            json!({"iss": ISSUER, "aud": "https://other.example/mcp", "exp": now + 3600}),
+        ));
+        assert!(
+            all.iter()
+                .any(|f| f.rule == "X-JWT-AUD" && f.message.contains("does not validate"))
+        );
+    }
+    #[test]
+    fn quiet_on_jwt_aud() {
+        assert_quiet("X-JWT-AUD", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_jwt_iss() {
+        let now = t0().unix_timestamp();
+        assert_fires(
+            "X-JWT-ISS",
+            with_token(json!({"iss": "https://other.example", "aud": MCP, "exp": now + 3600})),
+        );
+    }
+    #[test]
+    fn quiet_on_jwt_iss() {
+        assert_quiet("X-JWT-ISS", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_expired_token_used() {
+        let now = t0().unix_timestamp();
+        let f = assert_fires(
+            "X-EXPIRED-TOKEN-USED",
+            with_token(json!({"iss": ISSUER, "aud": MCP, "exp": now - 10})),
+        );
+        assert_eq!(f.severity, crate::rules::Severity::Error);
+    }
+    #[test]
+    fn quiet_on_expired_token_used() {
+        assert_quiet("X-EXPIRED-TOKEN-USED", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_no_refresh() {
+        let mut s = Clean::new().steps();
+        let c = Clean::new();
+        s.push(
+            c.list
+                .clone()
+                .at(20.0)
+                .status(401)
+                .resp_header("www-authenticate", r#"Bearer error="invalid_token""#),
+        );
+        s.push(c.authorize.at(21.0));
+        assert_fires("X-NO-REFRESH", s);
+    }
+    #[test]
+    fn quiet_on_no_refresh() {
+        assert_quiet("X-NO-REFRESH", Clean::new().steps());
+    }
+    fn refresh(at: f64, rt: &str, status: u16, new_rt: &str) -> B {
+        let b = post_form(
+            &format!("{ISSUER}/token"),
+            &format!(
+                "grant_type=refresh_token&refresh_token={rt}&client_id=client-1&resource={}",
+                enc(MCP)
+            ),
+        )
+        .at(at)
+        .resp_header("cache-control", "no-store");
+        if status == 200 {
+            b.resp_json(&json!({"access_token": access_token(), "token_type": "Bearer", "expires_in": 3600, "refresh_token": new_rt}).to_string())
+        } else {
+            b.status(status).resp_json(r#"{"error":"invalid_grant"}"#)
+        }
+    }
+    #[test]
+    fn fires_on_refresh_reuse() {
+        let mut s = Clean::new().steps();
+        s.push(refresh(20.0, "rt-1", 200, "rt-2"));
+        s.push(refresh(30.0, "rt-1", 400, ""));
+        assert_fires("X-REFRESH-REUSE", s);
+    }
+    #[test]
+    fn quiet_on_refresh_reuse() {
+        let mut s = Clean::new().steps();
+        s.push(refresh(20.0, "rt-1", 200, "rt-2"));
+        s.push(refresh(30.0, "rt-2", 200, "rt-3"));
+        assert_quiet("X-REFRESH-REUSE", s);
+    }
+    #[test]
+    fn fires_on_refresh_recovery() {
+        let mut s = Clean::new().steps();
+        s.push(refresh(20.0, "rt-x", 400, ""));
+        s.push(refresh(21.0, "rt-x", 400, ""));
+        assert_fires("X-REFRESH-RECOVERY", s);
+    }
+    #[test]
+    fn quiet_on_refresh_recovery() {
+        assert_quiet("X-REFRESH-RECOVERY", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_scope_insufficient() {
+        let mut c = Clean::new();
+        c.list = c.list.status(403).set_resp_header("www-authenticate", &format!(r#"Bearer error="insufficient_scope", scope="mcp admin", resource_metadata="{PRM_URL}""#));
+        assert_fires("X-SCOPE-INSUFFICIENT", c.steps());
+    }
+    #[test]
+    fn quiet_on_scope_insufficient() {
+        assert_quiet("X-SCOPE-INSUFFICIENT", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_stepup_loop() {
+        let mut s = Clean::new().steps();
+        let c = Clean::new();
+        for i in 0..4 {
+            let at = 20.0 + f64::from(i) * 10.0;
+            s.push(c.list.clone().at(at).status(403).set_resp_header(
+                "www-authenticate",
+                r#"Bearer error="insufficient_scope", scope="admin""#,
+            ));
+            let u = c
+                .authorize
+                .0
+                .request
+                .url
+                .replace(STATE, &format!("state-loop-000000{i}"));
+            s.push(
+                c.authorize
+                    .clone()
+                    .url(&u)
+                    .at(at + 1.0)
+                    .status(200)
+                    .no_resp_header("location"),
+            );
+        }
+        assert_fires("X-STEPUP-LOOP", s);
+    }
+    #[test]
+    fn quiet_on_stepup_loop() {
+        assert_quiet("X-STEPUP-LOOP", Clean::new().steps());
+    }
+    #[test]
+    fn fires_on_stepup_scope_drop() {
+        let mut s = Clean::new().steps();
+        let c = Clean::new();
+        s.push(c.list.clone().at(20.0).status(403).set_resp_header(
+            "www-authenticate",
+            r#"Bearer error="insufficient_scope", scope="admin""#,
+        ));
+        let u = c
+            .authorize
+            .0
+            .request
+            .url
+            .replace("scope=mcp", "scope=admin")
+            .replace(STATE, "state-two-0000000000");
+        s.push(
+            c.authorize
+                .url(&u)
+                .at(21.0)
+                .status(200)
+                .no_resp_header("location"),
+        );
+        assert_fires("X-STEPUP-SCOPE-DROP", s);
+    }
+    #[test]
+    fn quiet_on_stepup_scope_drop() {
+        assert_quiet("X-STEPUP-SCOPE-DROP", Clean::new().steps());
+    }
+}
