@@ -146,7 +146,7 @@ fn print_rows(server: &str, cells: &[Cell]) {
             count("info"),
             phases
         );
-        for f in findings.iter().filter(|f| f.severity != "info") {
+        for f in &findings {
             eprintln!("|   {} {} at {}: {}", f.severity, f.rule, f.at, f.message);
         }
     }
