@@ -1,13 +1,181 @@
-//! `authtap proxy` (to be written).
+//! `authtap proxy`: runs the recording proxy until Ctrl-C; stdin lines become marks.
 
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::Context;
+
+use authtap::proxy::{self, ProxyConfig, RunningProxy, TlsMode};
 
 /// Arguments of `authtap proxy`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The MCP server (or its base URL) to forward to, e.g. https://mcp.example.com/mcp.
+    #[arg(long, value_name = "URL")]
+    upstream: url::Url,
+    /// Address to listen on (loopback by default).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]
+    listen: SocketAddr,
+    /// Where the local CA lives (created if missing).
+    #[arg(long, value_name = "DIR", default_value = "certs")]
+    certs_dir: PathBuf,
+    /// Trace file to write [default: traces/<UTC timestamp>.jsonl].
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+    /// Serve your own certificate chain (PEM) instead of the local CA's.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        conflicts_with = "plain_http"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// Private key (PEM) for --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve plain HTTP (behind a TLS-terminating tunnel; pair with --public-url).
+    #[arg(long)]
+    plain_http: bool,
+    /// The URL clients reach the proxy at, when it is not the listen address (a tunnel).
+    #[arg(long, value_name = "URL")]
+    public_url: Option<url::Url>,
+    /// Extra CA certificate(s) (PEM) to trust for the upstream.
+    #[arg(long, value_name = "FILE")]
+    upstream_ca: Option<PathBuf>,
+    /// Do not verify the upstream's certificate.
+    #[arg(long)]
+    insecure_upstream: bool,
+    /// Bytes of each body to record; the rest streams through uncaptured.
+    #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024)]
+    max_capture: usize,
+    /// Do not rewrite metadata, challenges and redirects to keep the flow on the proxy.
+    #[arg(long)]
+    no_rewrite: bool,
+}
 
 /// Runs `authtap proxy`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let _ = args;
-    anyhow::bail!("`authtap proxy` is not implemented yet")
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(run_async(args))
+}
+
+fn default_trace_path() -> PathBuf {
+    let now = time::OffsetDateTime::now_utc();
+    let stamp = now
+        .format(time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
+        .unwrap_or_else(|_| now.unix_timestamp().to_string());
+    PathBuf::from("traces").join(format!("{stamp}.jsonl"))
+}
+
+fn config(args: Args) -> ProxyConfig {
+    let trace = args.trace.unwrap_or_else(default_trace_path);
+    let mut config = ProxyConfig::new(args.upstream, trace);
+    config.listen = args.listen;
+    config.certs_dir = args.certs_dir;
+    config.tls = match (args.tls_cert, args.tls_key, args.plain_http) {
+        (Some(cert), Some(key), _) => TlsMode::Files { cert, key },
+        (_, _, true) => TlsMode::PlainHttp,
+        _ => TlsMode::LocalCa,
+    };
+    config.public_url = args.public_url;
+    config.upstream_ca = args.upstream_ca;
+    config.insecure_upstream = args.insecure_upstream;
+    config.max_capture = args.max_capture;
+    config.rewrite = !args.no_rewrite;
+    config
+}
+
+async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
+    let upstream = args.upstream.clone();
+    let config = config(args);
+    if !config.listen.ip().is_loopback() {
+        tracing::warn!(
+            "listening on {}, which is not loopback: other machines can reach the proxy",
+            config.listen
+        );
+    }
+    let proxy = proxy::start(config)
+        .await
+        .with_context(|| format!("cannot start the proxy for {upstream}"))?;
+    print_banner(&proxy, &upstream);
+
+    // Stdin lines become marks; EOF just stops reading (the proxy keeps running).
+    let (lines_tx, mut lines_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
+    loop {
+        tokio::select! {
+            _ = &mut ctrl_c => break,
+            _ = sigterm.recv() => break,
+            line = lines_rx.recv() => match line {
+                Some(line) if !line.trim().is_empty() => {
+                    proxy.mark(line.trim());
+                    tracing::info!("mark recorded: {}", line.trim());
+                }
+                Some(_) => {}
+                None => {
+                    // stdin closed: keep running until a signal.
+                    std::future::pending::<()>().await;
+                }
+            },
+        }
+    }
+    eprintln!("\nauthtap: shutting down…");
+    let trace_path = proxy.trace_path().to_path_buf();
+    let stats = proxy.shutdown().await.context("cannot finish the trace")?;
+    println!(
+        "authtap: {} exchanges recorded in {} ({} findings, {} dropped, {} write errors)",
+        stats.exchanges,
+        trace_path.display(),
+        stats.findings,
+        stats.dropped,
+        stats.write_errors
+    );
+    // EXPORT HOOK: the export helper adds the call that writes HAR/Markdown/HTML exports
+    // of `trace_path` here, e.g. `crate::cli::export::write_on_exit(&trace_path)?;`.
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_banner(proxy: &RunningProxy, upstream: &url::Url) {
+    let base = proxy.base_url();
+    let connector = base
+        .join(upstream.path().trim_start_matches('/'))
+        .map_or_else(|_| base.to_string(), |u| u.to_string());
+    println!("authtap proxy → {upstream}");
+    println!("  point your MCP client at:  {connector}");
+    if let Some(ca) = proxy.ca_pem_path() {
+        let ca = std::fs::canonicalize(ca).unwrap_or_else(|_| ca.to_path_buf());
+        println!("  local CA certificate:      {}", ca.display());
+        println!(
+            "  trust it (Node / Claude Code):  export NODE_EXTRA_CA_CERTS={}",
+            ca.display()
+        );
+        println!(
+            "  trust it (Python, OpenSSL):     export SSL_CERT_FILE={}",
+            ca.display()
+        );
+        println!(
+            "  trust it (curl):                curl --cacert {} {connector}",
+            ca.display()
+        );
+    }
+    println!(
+        "  trace (holds live credentials, mode 0600): {}",
+        proxy.trace_path().display()
+    );
+    println!("  type an ofid_… (or any note) + Enter to mark the trace; Ctrl-C to stop");
 }

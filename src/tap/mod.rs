@@ -193,6 +193,10 @@ where
                 if let Some(data) = frame.data_ref() {
                     this.copy(data);
                 }
+                // hyper stops polling a body whose length is met; note the end now.
+                if this.inner.is_end_stream() {
+                    this.finish(BodyEnd::Complete);
+                }
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(err))) => {
