@@ -1,13 +1,154 @@
-//! `authtap lint` (to be written).
+//! `authtap lint TRACE [--format text|json] [--client PROFILE]`: re-runs every rule over a
+//! recorded trace (authtap JSONL, or HAR through `trace::load`) and prints the findings.
+//! Exit code 1 when any finding is at error level, 0 otherwise; unreadable input is an error
+//! (exit 2, mapped by `main`).
 
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::Context;
+
+use authtap::rules::format;
+use authtap::rules::relint::{Relinted, relint};
+use authtap::rules::{ClientProfile, EngineConfig, Finding, Severity};
+use authtap::trace::model::Exchange;
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Findings grouped per exchange, then flow findings and narratives.
+    Text,
+    /// One JSON array of findings.
+    Json,
+}
 
 /// Arguments of `authtap lint`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The trace to lint (authtap JSONL or HAR).
+    pub trace: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// Client profile whose severity overrides apply (generic, claude-ai).
+    #[arg(long, default_value = "generic")]
+    pub client: String,
+}
 
 /// Runs `authtap lint`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let _ = args;
-    anyhow::bail!("`authtap lint` is not implemented yet")
+    let profile = ClientProfile::by_name(&args.client).with_context(|| {
+        format!(
+            "unknown client profile `{}` (use generic or claude-ai)",
+            args.client
+        )
+    })?;
+    let records = authtap::trace::load::load_any(&args.trace)
+        .with_context(|| format!("cannot lint {}", args.trace.display()))?;
+    let out = relint(
+        &records,
+        EngineConfig {
+            profile,
+            ..Default::default()
+        },
+    );
+    let stdout = std::io::stdout();
+    let mut w = stdout.lock();
+    let written = match args.format {
+        OutputFormat::Json => write_json(&mut w, &out),
+        OutputFormat::Text => write_text(&mut w, &out, &args.trace),
+    };
+    if let Err(e) = written {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(e).context("cannot write the lint output");
+        }
+    }
+    let any_error = all_findings(&out).any(|f| f.severity == Severity::Error);
+    Ok(if any_error {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn all_findings(out: &Relinted) -> impl Iterator<Item = &Finding> {
+    out.exchanges
+        .iter()
+        .flat_map(|x| x.findings.iter())
+        .chain(out.flow_findings.iter().flat_map(|f| f.findings.iter()))
+}
+
+fn request_line(x: &Exchange) -> String {
+    let status = x.response.as_ref().map_or_else(
+        || {
+            x.error
+                .as_ref()
+                .map_or("no response".to_string(), |e| e.kind.clone())
+        },
+        |r| r.status.to_string(),
+    );
+    format!("{} {} → {status}", x.request.method, x.request.url)
+}
+
+fn write_json(w: &mut impl Write, out: &Relinted) -> std::io::Result<()> {
+    let by_id = |id| out.exchanges.iter().find(|x| Some(x.id) == id);
+    let mut items = Vec::new();
+    for f in all_findings(out) {
+        let mut v = serde_json::to_value(f).unwrap_or(serde_json::Value::Null);
+        if let (Some(obj), Some(x)) = (v.as_object_mut(), by_id(f.exchange)) {
+            obj.insert("request".into(), request_line(x).into());
+            obj.insert(
+                "exchange_phase".into(),
+                x.phase.map(|p| p.as_str()).unwrap_or("other").into(),
+            );
+        }
+        items.push(v);
+    }
+    serde_json::to_writer_pretty(&mut *w, &items)?;
+    writeln!(w)
+}
+
+fn indent(s: &str) -> String {
+    s.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn write_text(w: &mut impl Write, out: &Relinted, path: &std::path::Path) -> std::io::Result<()> {
+    let count = |s: Severity| all_findings(out).filter(|f| f.severity == s).count();
+    writeln!(
+        w,
+        "authtap lint {}: {} exchange(s), {} error(s), {} warning(s), {} info",
+        path.display(),
+        out.exchanges.len(),
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Info)
+    )?;
+    for x in &out.exchanges {
+        let flow = x.flow.map(|f| format!(" {f}")).unwrap_or_default();
+        let phase = x.phase.map(|p| p.as_str()).unwrap_or("other");
+        writeln!(w, "\n{} [{phase}{flow}] {}", x.id, request_line(x))?;
+        for f in &x.findings {
+            writeln!(w, "{}", indent(&format::live(f)))?;
+        }
+    }
+    for ff in &out.flow_findings {
+        let flow = ff
+            .flow
+            .map(|f| f.to_string())
+            .unwrap_or_else(|| "no flow".into());
+        if !ff.findings.is_empty() {
+            writeln!(w, "\n{flow}: cross-request findings")?;
+            for f in &ff.findings {
+                writeln!(w, "{}", indent(&format::live(f)))?;
+            }
+        }
+        if let Some(n) = &ff.narrative {
+            writeln!(w, "\n{flow} narrative:\n    {n}")?;
+        }
+    }
+    Ok(())
 }

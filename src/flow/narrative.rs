@@ -47,14 +47,19 @@ pub fn narrate(
             quiet
         ));
     }
-    let blocking = findings.iter().find(|f| f.severity == Severity::Error);
+    let blocking = findings
+        .iter()
+        .find(|f| f.severity == Severity::Error)
+        .map(|f| ("First blocking finding", f))
+        .or_else(|| {
+            let w = findings.iter().find(|f| f.severity == Severity::Warning)?;
+            Some(("No error-level finding; first warning", w))
+        });
     match blocking {
-        Some(f) => {
+        Some((label, f)) => {
             let at = f.exchange.map(|e| format!(" at {e}")).unwrap_or_default();
-            s.push_str(&format!(
-                " First blocking finding{at}: {} — {}",
-                f.rule, f.message
-            ));
+            let msg = f.message.trim_end_matches('.');
+            s.push_str(&format!(" {label}{at}: {} — {msg}.", f.rule));
             let who: Vec<Who> = f.who.clone();
             let hint = if who == [Who::Client] {
                 " The server side looks healthy here: the client dropped or broke the flow — attach the ofid_ reference from its error card when you report it to the client's maintainers."
@@ -70,18 +75,11 @@ pub fn narrate(
                 .mcp
                 .iter()
                 .any(|m| m.had_auth && m.status.is_some_and(|st| (200..300).contains(&st)));
-            let warnings = findings
-                .iter()
-                .filter(|f| f.severity == Severity::Warning)
-                .count();
-            if done {
-                s.push_str(" No blocking finding: authenticated MCP requests succeeded.");
+            s.push_str(if done {
+                " No error or warning: authenticated MCP requests succeeded."
             } else {
-                s.push_str(" No blocking finding, but the flow never reached an authenticated MCP request (recording ended early, or the client stopped without telling the server).");
-            }
-            if warnings > 0 {
-                s.push_str(&format!(" {warnings} warning(s) to review."));
-            }
+                " No error or warning, but the flow never reached an authenticated MCP request (recording ended early, or the client stopped without telling the server)."
+            });
         }
     }
     s

@@ -72,8 +72,12 @@ pub fn classify(ex: &Exchange, flows: &[Flow]) -> Phase {
     if endpoint("authorization_endpoint") || query.has("response_type") {
         return Phase::Authorize;
     }
+    let is_mcp_url = flows.iter().any(|f| f.mcp_url.as_deref() == Some(url));
+    let jsonrpc_body = body.contains("\"jsonrpc\"");
     if method == "POST"
-        && !query.has("grant_type")
+        && !is_mcp_url
+        && !jsonrpc_body
+        && (is_form || body.is_empty())
         && !body.contains("grant_type=")
         && in_consent_chain(ex, flows)
     {
@@ -118,11 +122,9 @@ pub fn classify(ex: &Exchange, flows: &[Flow]) -> Phase {
         };
     }
     // 8. MCP transport.
-    let is_mcp_url = flows.iter().any(|f| f.mcp_url.as_deref() == Some(url));
     let accept_sse = req
         .header("accept")
         .is_some_and(|a| a.contains("text/event-stream"));
-    let jsonrpc_body = body.contains("\"jsonrpc\"");
     if is_mcp_url
         || (method == "POST" && jsonrpc_body)
         || (method == "GET" && accept_sse)

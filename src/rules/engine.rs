@@ -119,6 +119,12 @@ impl Engine {
             correlate::update(flow, exchange, phase, cb.as_ref());
         }
         let mut own: Vec<Finding> = out.items.into_iter().map(|(_, f)| f).collect();
+        for f in &mut own {
+            // General rules report under the phase of the exchange they judged.
+            if f.phase == Phase::Other {
+                f.phase = phase;
+            }
+        }
         if let Some(i) = idx {
             let flow_out = self.run_flow_rules(i, end, false, Some(exchange));
             let (here, elsewhere): (Vec<_>, Vec<_>) = flow_out

@@ -154,6 +154,7 @@ pub struct Finding {
 pub mod engine;
 pub mod format;
 pub mod registry;
+pub mod relint;
 pub mod rule;
 #[cfg(test)]
 pub(crate) mod testkit;

@@ -29,10 +29,26 @@ fn short(h: &str) -> String {
     h.chars().take(10).collect()
 }
 
-/// The authorize request that produced the code redeemed by this token call.
+/// The authorize request that produced the code redeemed by this token call: through the
+/// callback (code → state → authorize) when the callback was seen, else the latest authorize
+/// that started before the token call (the callback may bypass the proxy).
 fn authorize_of<'a>(f: &'a Flow, t: &TokenCall) -> Option<&'a AuthorizeSeen> {
-    let cb = f.callback_by_code(t.code_hash.as_deref()?)?;
-    f.authorizes.get(cb.authorize?)
+    if let Some(cb) = t.code_hash.as_deref().and_then(|c| f.callback_by_code(c)) {
+        return f.authorizes.get(cb.authorize?);
+    }
+    let at = t.step?.at;
+    f.authorizes
+        .iter()
+        .rev()
+        .find(|a| a.step.is_some_and(|s| s.at < at))
+}
+
+/// Whether the authorize for this token call is known through its callback (not inferred).
+fn via_callback(f: &Flow, t: &TokenCall) -> bool {
+    t.code_hash
+        .as_deref()
+        .and_then(|c| f.callback_by_code(c))
+        .is_some_and(|c| c.authorize.is_some())
 }
 
 fn code_calls(f: &Flow) -> impl Iterator<Item = (&TokenCall, crate::trace::model::ExchangeId)> {
@@ -68,7 +84,12 @@ impl Rule for PkceMismatch {
             else {
                 continue;
             };
-            if v != ch {
+            // Without the callback, only a verifier matching no authorize at all is a mismatch.
+            let inferred_ok = !via_callback(f, t)
+                && f.authorizes
+                    .iter()
+                    .any(|o| o.code_challenge.as_deref() == Some(v));
+            if v != ch && !inferred_ok {
                 let other = f.authorizes.iter().find(|o| o.code_challenge.as_deref() == Some(v)).and_then(|o| o.step).map(|s| format!("; it matches the challenge of authorize {} instead (a verifier from another attempt)", s.exchange)).unwrap_or_default();
                 let from = a.step.map(|s| s.exchange.to_string()).unwrap_or_default();
                 out.once(ex.0.to_string(), &Self::META, format!("code_verifier hashes to {}…, but authorize {from} (state {}) sent code_challenge {}…{other}", short(v), a.state.as_deref().unwrap_or("-"), short(ch))).exchange = Some(ex);
