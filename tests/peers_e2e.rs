@@ -135,7 +135,7 @@ fn print_rows(server: &str, cells: &[Cell]) {
         let findings = cell.trace.findings();
         let count = |sev: &str| findings.iter().filter(|f| f.severity == sev).count();
         eprintln!(
-            "| {:<17} | {:<28} | {:<12} | {:<12} | same={:<5} | err={} warn={} info={} | {}",
+            "| {:<17} | {:<28} | {:<12} | {:<12} | same={:<5} | err={} warn={} info={} | {} | {}",
             cell.client.label(),
             server,
             status(&cell.direct),
@@ -144,11 +144,21 @@ fn print_rows(server: &str, cells: &[Cell]) {
             count("error"),
             count("warning"),
             count("info"),
-            phases
+            phases,
+            handshake(&cell.proxied)
         );
         for f in &findings {
             eprintln!("|   {} {} at {}: {}", f.severity, f.rule, f.at, f.message);
         }
+    }
+}
+
+/// `initialize 2025-11-25` or `discover 2026-07-28`: how the client negotiated.
+fn handshake(run: &ClientRun) -> String {
+    let kind = run.result["handshake"].as_str().unwrap_or("initialize");
+    match run.result["protocol_version"].as_str() {
+        Some(v) => format!("{kind} {v}"),
+        None => "-".to_string(),
     }
 }
 
@@ -226,6 +236,7 @@ fn sdk_clients_through_the_proxy_against_the_embedded_server() {
 struct FaultRun {
     fault: &'static str,
     client: ClientSdk,
+    direct: ClientRun,
     run: ClientRun,
     expected: Vec<String>,
     found: std::collections::BTreeSet<String>,
@@ -233,6 +244,7 @@ struct FaultRun {
 
 fn run_fault(peers: &Peers, client: ClientSdk, fault: &'static str) -> FaultRun {
     let demo = start_demo(&[fault]);
+    let direct = run_client(peers, client, &demo.mcp_url, None);
     let proxy = start_proxy(&demo.mcp_url);
     let run = run_client(peers, client, &proxy.url, Some(&proxy.ca));
     let (trace, _) = proxy.finish();
@@ -240,6 +252,7 @@ fn run_fault(peers: &Peers, client: ClientSdk, fault: &'static str) -> FaultRun 
     FaultRun {
         fault,
         client,
+        direct,
         run,
         expected: info.rules.iter().map(|r| r.to_string()).collect(),
         found: trace.rule_ids(),
@@ -267,18 +280,22 @@ fn fault_switches_are_reported_next_to_the_sdk_clients_own_failure() {
     .map(|(client, fault)| run_fault(&peers, client, fault));
     let mut problems = Vec::new();
     for r in &runs {
-        let outcome = if r.run.ok() {
-            "client completed the flow anyway".to_string()
-        } else {
-            format!("client failed: {}", r.run.short_error())
+        let describe = |run: &ClientRun| {
+            if run.ok() {
+                "client completed the flow anyway".to_string()
+            } else {
+                format!("client failed: {}", run.short_error())
+            }
         };
+        let outcome = describe(&r.run);
         eprintln!(
-            "| {:<17} | {:<20} | expected {:?} | trace reports {:?}\n|   {}",
+            "| {:<17} | {:<20} | expected {:?} | trace reports {:?}\n|   via proxy: {}\n|   direct:    {}",
             r.client.label(),
             r.fault,
             r.expected,
             r.found,
-            outcome
+            outcome,
+            describe(&r.direct)
         );
         for rule in &r.expected {
             if !r.found.contains(rule) {
