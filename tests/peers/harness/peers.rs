@@ -218,7 +218,11 @@ pub fn start_ts_example(peers: &Peers) -> TsExampleServer {
         "node_modules/@modelcontextprotocol/sdk/dist/esm/examples/server/simpleStreamableHttp.js",
     );
     let mut cmd = Command::new(&peers.node);
-    cmd.arg(script)
+    // The example's `app.listen(port)` would bind every interface; the preload keeps both
+    // servers on 127.0.0.1 (they still advertise `http://localhost:PORT`).
+    cmd.arg("--require")
+        .arg(peers.dir.join("loopback-only.cjs"))
+        .arg(script)
         .arg("--oauth")
         .env("MCP_PORT", mcp_port.to_string())
         .env("MCP_AUTH_PORT", as_port.to_string())
