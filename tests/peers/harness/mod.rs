@@ -156,8 +156,9 @@ impl Proc {
     /// Asks the process to stop (SIGTERM, by its pid) and waits up to `timeout` for it to exit
     /// (killing it after that). Returns the exit status (None when it had to be killed).
     pub fn terminate(self, timeout: Duration) -> Option<ExitStatus> {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+        // The shell's builtin `kill`: no dependency on a procps binary being installed.
+        let _ = Command::new("sh")
+            .args(["-c", &format!("kill -TERM {}", self.child.id())])
             .status();
         self.finish(timeout).0
     }
