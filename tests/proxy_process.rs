@@ -1,6 +1,8 @@
 //! The real `authtap` binary as a process: bounded memory on a 200 MB stream, a trace that
 //! parses after `kill -9`, and the `ca` subcommand's output and key-permission refusal.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::io::{BufRead, BufReader, Write};

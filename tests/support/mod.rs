@@ -2,7 +2,7 @@
 //! proxy started through the library facade with its own CA in a temp dir, a reqwest client
 //! that trusts only that CA, and a trace reader. Other test files may reuse these read-only.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::convert::Infallible;
 use std::io::Write;
