@@ -38,6 +38,12 @@ pub fn form_body(ex: &Exchange) -> Pairs {
     Pairs::parse(ex.request.body_text().unwrap_or(""))
 }
 
+/// Whether two MCP URLs name the same endpoint for flow keying: identical, or trailing-slash
+/// twins (a `/mcp` → `/mcp/` redirect keeps the flow; the redirect itself is a finding).
+pub fn same_mcp_url(a: &str, b: &str) -> bool {
+    a == b || a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
 /// Picks (or creates) the flow an exchange belongs to. Returns `None` for unrelated traffic.
 pub fn route(
     flows: &mut Vec<Flow>,
@@ -73,7 +79,7 @@ pub fn route(
         Phase::McpTransport => {
             if let Some(i) = flows
                 .iter()
-                .position(|f| f.mcp_url.as_deref() == Some(url.as_str()))
+                .position(|f| f.mcp_url.as_deref().is_some_and(|m| same_mcp_url(m, &url)))
             {
                 Some(i)
             } else if let Some(i) = flows.iter().position(|f| {

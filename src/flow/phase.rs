@@ -72,7 +72,11 @@ pub fn classify(ex: &Exchange, flows: &[Flow]) -> Phase {
     if endpoint("authorization_endpoint") || query.has("response_type") {
         return Phase::Authorize;
     }
-    let is_mcp_url = flows.iter().any(|f| f.mcp_url.as_deref() == Some(url));
+    let is_mcp_url = flows.iter().any(|f| {
+        f.mcp_url
+            .as_deref()
+            .is_some_and(|m| crate::flow::correlate::same_mcp_url(m, url))
+    });
     let jsonrpc_body = body.contains("\"jsonrpc\"");
     if method == "POST"
         && !is_mcp_url
@@ -125,8 +129,20 @@ pub fn classify(ex: &Exchange, flows: &[Flow]) -> Phase {
     let accept_sse = req
         .header("accept")
         .is_some_and(|a| a.contains("text/event-stream"));
+    // The request body may be missing from the capture (an upstream that answers 401 before
+    // reading it), so the response counts too: a JSON-RPC body or a Bearer challenge.
+    let resp_jsonrpc = ex
+        .response
+        .as_ref()
+        .and_then(|r| r.body_text())
+        .is_some_and(|b| b.contains("\"jsonrpc\""));
+    let bearer_challenge = ex.response.as_ref().is_some_and(|r| {
+        r.status == 401
+            && r.header_all("www-authenticate")
+                .any(|v| v.to_ascii_lowercase().contains("resource_metadata"))
+    });
     if is_mcp_url
-        || (method == "POST" && jsonrpc_body)
+        || (method == "POST" && (jsonrpc_body || accept_sse || resp_jsonrpc || bearer_challenge))
         || (method == "GET" && accept_sse)
         || req.header("mcp-session-id").is_some()
         || req.header("mcp-protocol-version").is_some() && !path.starts_with("/.well-known/")

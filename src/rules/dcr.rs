@@ -144,7 +144,8 @@ impl Rule for RedirectRejected {
                 || u.contains("claude.com/api/mcp/auth_callback")
                 || urls::host(u).is_some_and(|h| urls::is_loopback_host(&h))
         });
-        if invalid || known {
+        let about_redirect = body(ex).is_some_and(|b| b.to_ascii_lowercase().contains("redirect"));
+        if invalid || (known && about_redirect) {
             out.push(
                 &Self::META,
                 format!("registration of redirect_uris {uris:?} refused with 400"),
@@ -512,7 +513,12 @@ impl Rule for ReqMalformed {
         "Send application/json with redirect_uris and grant_types including authorization_code."
     );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if !is_post(ex) {
+        let captured = ex
+            .request
+            .body
+            .as_ref()
+            .is_some_and(|b| !b.truncated && (b.text.is_some() || b.base64.is_some()));
+        if !is_post(ex) || !captured {
             return;
         }
         let mut why = Vec::new();

@@ -96,7 +96,7 @@ impl Rule for HtmlInsteadOfJson {
         fix: "Serve JSON (application/json) on this route; make sure SPA catch-all routes, login pages and error pages do not cover /.well-known/*, the OAuth endpoints or the MCP URL.",
     };
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if !looks_html(ex) || waf_marked(ex).is_some() {
+        if !looks_html(ex) {
             return;
         }
         let st = status(ex).unwrap_or(0);
@@ -412,9 +412,6 @@ impl Rule for RedirectOnApi {
         let Some((st, to)) = redirect_target(ex) else {
             return;
         };
-        if slash_twin(&ex.request.url, &to) || locale_inserted(&ex.request.url, &to).is_some() {
-            return;
-        }
         let post = method(ex) == "POST";
         let cross = urls::origin(&to) != urls::origin(&ex.request.url);
         let downgrade = ex.request.url.starts_with("https:") && to.starts_with("http:");
@@ -816,7 +813,9 @@ mod tests {
             .status(307)
             .resp_header("location", "https://mcp.example.com/mcp/");
         assert_fires("GEN-TRAILING-SLASH-REDIRECT", c.clone().steps());
-        assert_quiet("GEN-REDIRECT-ON-API", c.steps());
+        // The general rule applies too (warning: same origin, method-preserving).
+        let f = assert_fires("GEN-REDIRECT-ON-API", c.steps());
+        assert_eq!(f.severity, crate::rules::Severity::Warning);
     }
     #[test]
     fn quiet_on_trailing_slash_redirect() {

@@ -55,6 +55,9 @@ impl Rule for Prm401 {
         fix: "Exempt /.well-known/oauth-protected-resource* from authentication; it must answer 200 to anonymous GETs.",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        if rh(ex, "cf-mitigated").is_some() || rh(ex, "x-vercel-mitigated").is_some() {
+            return; // a WAF challenge (GEN-WAF-CHALLENGE), not auth middleware
+        }
         if let Some(st @ (401 | 403)) = status(ex) {
             out.push(&Self::META, format!("GET {} answered {st}", ex.request.url));
         }

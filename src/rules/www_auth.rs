@@ -345,7 +345,7 @@ impl Rule for UnauthNot401 {
         }
         for m in f.mcp.iter().filter(|m| !m.had_auth && m.method == "POST") {
             let Some(st) = m.status else { continue };
-            if matches!(st, 400 | 403 | 404) || (300..400).contains(&st) {
+            if matches!(st, 400 | 403 | 404 | 301 | 302 | 303) {
                 let Some(step) = m.step else { continue };
                 out.once(
                     step.exchange.0.to_string(),

@@ -255,11 +255,13 @@ impl Rule for CodeReuse {
     fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
         let calls: Vec<_> = code_calls(cx.flow).collect();
         for (i, (t, ex)) in calls.iter().enumerate() {
-            if t.code_hash.is_some()
+            let processed = |p: &TokenCall| p.status.is_some_and(|st| !(300..400).contains(&st));
+            if processed(t)
+                && t.code_hash.is_some()
                 && calls
                     .iter()
                     .take(i)
-                    .any(|(p, _)| p.code_hash == t.code_hash)
+                    .any(|(p, _)| p.code_hash == t.code_hash && processed(p))
             {
                 let f = out.once(
                     ex.0.to_string(),

@@ -153,6 +153,11 @@ impl Rule for ResourceVsPrm {
                         format!("{leg} resource \"{r}\" ≠ {name} \"{v}\" ({})", d.label()),
                     );
                     fi.exchange = Some(ex);
+                    fi.phase = if leg == "token" {
+                        Phase::Token
+                    } else {
+                        Phase::Authorize
+                    };
                     if matches!(d, UrlDiff::TrailingSlash | UrlDiff::Normalization) {
                         fi.severity = Warning;
                     }
