@@ -372,7 +372,13 @@ fn record_token(
         step: Some(step),
         grant: form.first("grant_type").unwrap_or("").to_string(),
         code_hash: form.first("code").map(urls::secret_hash),
-        verifier_s256: form.first("code_verifier").map(urls::pkce_s256),
+        verifier_s256: form
+            .first("code_verifier")
+            .filter(|v| !crate::parse::is_redacted(v))
+            .map(urls::pkce_s256),
+        verifier_redacted: form
+            .first("code_verifier")
+            .is_some_and(crate::parse::is_redacted),
         redirect_uri: form.first("redirect_uri").map(str::to_owned),
         resource: form
             .0

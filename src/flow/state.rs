@@ -143,6 +143,8 @@ pub struct TokenCall {
     pub code_hash: Option<String>,
     /// S256 of the `code_verifier` sent.
     pub verifier_s256: Option<String>,
+    /// The `code_verifier` was present but redacted (an exported trace): it cannot be checked.
+    pub verifier_redacted: bool,
     /// `redirect_uri`.
     pub redirect_uri: Option<String>,
     /// `resource` values.

@@ -9,5 +9,12 @@ pub mod metadata;
 pub mod urls;
 pub mod www_authenticate;
 
+/// Whether a value was replaced by authtap's export redaction (`redacted:sha256:<hash>`, or a
+/// JWT whose signature is such a marker). Redacted values still correlate (equal secrets give
+/// equal markers) but cannot be checked for content (PKCE, formats).
+pub fn is_redacted(value: &str) -> bool {
+    value.contains("redacted:sha256:")
+}
+
 #[cfg(test)]
 mod sans_io_test;

@@ -119,6 +119,9 @@ impl Rule for PkceFormat {
         let Some(c) = q.first("code_challenge") else {
             return;
         };
+        if crate::parse::is_redacted(c) {
+            return;
+        }
         if c.len() != 43
             || !c
                 .chars()

@@ -81,6 +81,7 @@ impl Rule for PkceMismatch {
                 .code_challenge
                 .as_deref()
                 .filter(|_| a.challenge_method.as_deref() == Some("S256"))
+                .filter(|c| !crate::parse::is_redacted(c))
             else {
                 continue;
             };
@@ -114,7 +115,13 @@ impl Rule for PkceNotEnforced {
     fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
         let f = cx.flow;
         for (t, ex) in code_calls(f).filter(|(t, _)| t.status == Some(200)) {
-            let Some(ch) = authorize_of(f, t).and_then(|a| a.code_challenge.clone()) else {
+            if t.verifier_redacted {
+                continue;
+            }
+            let Some(ch) = authorize_of(f, t)
+                .and_then(|a| a.code_challenge.clone())
+                .filter(|c| !crate::parse::is_redacted(c))
+            else {
                 continue;
             };
             let bad = match t.verifier_s256.as_deref() {
