@@ -1,13 +1,182 @@
-//! `authtap check` (to be written).
+//! `authtap check MCP_URL [--client …] [--register] [--login] [--origin …] [--format …]
+//! [--trace FILE] [--upstream-ca F]`: probes a server's OAuth setup directly, as the chosen
+//! client would, and prints a checklist. Exit 0 when nothing is at error level, 1 when
+//! something is, 2 when the check itself could not run.
 
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use authtap::check::{self, CheckConfig, CheckProfile, Opener, profile::PROFILE_NAMES, render};
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// A checklist with findings and fixes (live steps on stderr).
+    Text,
+    /// One JSON document: steps, findings, verdict, trace path.
+    Json,
+    /// JUnit XML: one testcase per step, failures for error findings.
+    Junit,
+}
 
 /// Arguments of `authtap check`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The MCP server URL, as you would give it to a client.
+    pub mcp_url: String,
+    /// The client to behave like: generic, claude-ai, claude-code, inspector.
+    #[arg(long, default_value = "generic")]
+    pub client: String,
+    /// Also perform dynamic client registration (creates a client on the server).
+    #[arg(long)]
+    pub register: bool,
+    /// Sign in for real in your browser, then call initialize and tools/list with the token.
+    #[arg(long)]
+    pub login: bool,
+    /// With --login: call this tool after tools/list.
+    #[arg(long, value_name = "NAME", requires = "login")]
+    pub call_tool: Option<String>,
+    /// Arguments for --call-tool, as a JSON object.
+    #[arg(
+        long,
+        value_name = "JSON",
+        requires = "call_tool",
+        default_value = "{}"
+    )]
+    pub tool_args: String,
+    /// Behave as a browser client with this Origin (CORS preflights).
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// Where to write the JSONL trace (default: authtap-check-<time>.jsonl here).
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// Trust this extra CA (PEM) besides the public roots.
+    #[arg(long, value_name = "F")]
+    pub upstream_ca: Option<PathBuf>,
+    /// Per-request timeout in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub timeout: u64,
+    /// With --login: seconds to wait for the browser to come back.
+    #[arg(long, default_value_t = 300)]
+    pub login_timeout: u64,
+    /// With --login: do not open a browser, only print the URL.
+    #[arg(long)]
+    pub no_browser: bool,
+}
 
-/// Runs `authtap check`.
+/// Runs `authtap check`; errors before the check ran exit with 2 (via `main`).
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let _ = args;
-    anyhow::bail!("`authtap check` is not implemented yet")
+    let profile = CheckProfile::by_name(&args.client).with_context(|| {
+        format!(
+            "unknown client profile `{}` (use one of {})",
+            args.client,
+            PROFILE_NAMES.join(", ")
+        )
+    })?;
+    check::parse_mcp_url(&args.mcp_url)?;
+    let call_tool = match &args.call_tool {
+        Some(name) => {
+            let value: serde_json::Value = serde_json::from_str(&args.tool_args)
+                .context("--tool-args must be a JSON object")?;
+            anyhow::ensure!(value.is_object(), "--tool-args must be a JSON object");
+            Some((name.clone(), value))
+        }
+        None => None,
+    };
+    let trace = args.trace.clone().unwrap_or_else(default_trace_path);
+    let mut config = CheckConfig::new(args.mcp_url.clone(), profile, trace);
+    config.origin = args.origin.clone();
+    config.register = args.register;
+    config.login = args.login;
+    config.call_tool = call_tool;
+    config.ca_pem = args.upstream_ca.clone();
+    config.timeout = Duration::from_secs(args.timeout.max(1));
+    config.login_wait = Duration::from_secs(args.login_timeout.max(1));
+    config.opener = if args.no_browser {
+        Opener::PrintOnly
+    } else {
+        Opener::System
+    };
+    let (step_tx, mut step_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (notice_tx, mut notice_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    config.progress = Some(step_tx);
+    config.notices = Some(notice_tx);
+    let live = args.format == OutputFormat::Text;
+
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let report = runtime.block_on(async move {
+        let printer = tokio::spawn(async move {
+            let mut steps_open = true;
+            let mut notices_open = true;
+            while steps_open || notices_open {
+                tokio::select! {
+                    step = step_rx.recv(), if steps_open => match step {
+                        Some(s) if live => eprintln!(
+                            "  {:<5} {:<24} {} {}{}",
+                            s.outcome.as_str(),
+                            s.name,
+                            s.method,
+                            s.url,
+                            s.status.map(|c| format!(" → {c}")).unwrap_or_default()
+                        ),
+                        Some(_) => {}
+                        None => steps_open = false,
+                    },
+                    line = notice_rx.recv(), if notices_open => match line {
+                        // Login prompts go to stderr whatever the format: the user must see them.
+                        Some(l) => eprintln!("authtap: {l}"),
+                        None => notices_open = false,
+                    },
+                }
+            }
+        });
+        let report = check::run(config).await;
+        // The senders are gone once the check returns; let the last lines out.
+        let _ = tokio::time::timeout(Duration::from_millis(500), printer).await;
+        report
+    })?;
+    let rendered = match args.format {
+        OutputFormat::Text => render::text(&report),
+        OutputFormat::Json => render::json(&report),
+        OutputFormat::Junit => render::junit(&report),
+    };
+    let stdout = std::io::stdout();
+    let mut w = stdout.lock();
+    if let Err(e) = w.write_all(rendered.as_bytes()).and_then(|()| w.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(e).context("cannot write the check output");
+        }
+    }
+    if report.trace_write_errors > 0 {
+        anyhow::bail!(
+            "{} trace line(s) could not be written to {}; the trace is incomplete",
+            report.trace_write_errors,
+            report.trace.display()
+        );
+    }
+    Ok(if report.verdict.status == check::StepStatus::Fail {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn default_trace_path() -> PathBuf {
+    let now = time::OffsetDateTime::now_utc();
+    PathBuf::from(format!(
+        "authtap-check-{:04}{:02}{:02}-{:02}{:02}{:02}.jsonl",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    ))
 }

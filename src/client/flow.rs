@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::discovery::Challenge;
 use super::http::{Http, Reply, Req};
-use super::{ClientConfig, FlowReport, Outcome, Step};
+use super::{ClientConfig, FlowReport, McpPlan, Outcome, Stage, Step};
 use crate::rules::Phase;
 
 /// The flow stopped; the failing step is already recorded.
@@ -71,9 +71,10 @@ impl Flow {
             protocol_version: None,
             tools: Vec::new(),
             sse_events: 0,
+            registered_client_id: None,
         };
         let http = match Http::new(cfg.ca_pem.as_deref(), cfg.timeout, &cfg.profile.user_agent) {
-            Ok(http) => http,
+            Ok(http) => http.with_hook(cfg.hook.clone()),
             Err(err) => {
                 let step = Step {
                     name: "setup".into(),
@@ -93,7 +94,10 @@ impl Flow {
                 return report;
             }
         };
-        let (redirect_uri, listener) = bind_redirect(&cfg.profile.redirect_uri);
+        let (redirect_uri, listener) = match &cfg.redirect_uri {
+            Some(uri) => (uri.clone(), None),
+            None => bind_redirect(&cfg.profile.redirect_uri),
+        };
         let resource = cfg.mcp_url.clone();
         let mut flow = Flow {
             cfg,
@@ -120,21 +124,39 @@ impl Flow {
 
     async fn steps(&mut self) -> Res<()> {
         let needs_auth = self.probe().await?;
+        let stop = self.cfg.stop_after;
         if needs_auth {
             self.discover_prm().await?;
             self.discover_asm().await?;
+            if stop == Some(Stage::Discovery) {
+                return Ok(());
+            }
             self.register().await?;
+            if stop == Some(Stage::Registration) {
+                return Ok(());
+            }
             let (code, verifier) = self.authorize().await?;
             self.exchange_code(&code, &verifier).await?;
+        } else if stop.is_some() {
+            return Ok(());
         }
         self.initialize().await?;
         self.initialized().await?;
         self.list_tools().await?;
-        self.countdown().await?;
-        if needs_auth {
-            self.refresh().await?;
+        match self.cfg.mcp_plan.clone() {
+            McpPlan::Demo => {
+                self.countdown().await?;
+                if needs_auth {
+                    self.refresh().await?;
+                }
+                self.echo().await?;
+            }
+            McpPlan::Tools(call) => {
+                if let Some((tool, args)) = call {
+                    self.call_tool(&tool, args).await?;
+                }
+            }
         }
-        self.echo().await?;
         self.delete_session().await
     }
 
@@ -206,6 +228,9 @@ impl Flow {
     /// most three; 301/302/303 after a non-GET are returned, since the method would change),
     /// and for a browser client a preflight, `Origin`, the ACAO check and header filtering.
     pub async fn call(&mut self, name: &str, phase: Phase, mut req: Req) -> Res<Reply> {
+        if req.step.is_empty() {
+            req.step = name.to_string();
+        }
         for _hop in 0..4 {
             if let Some(origin) = self.cfg.origin.clone() {
                 self.preflight(name, &req, &origin).await?;
@@ -301,7 +326,8 @@ impl Flow {
         let pre = Req::new(Method::OPTIONS, req.url.clone())
             .header("origin", origin)
             .header("access-control-request-method", req.method.to_string())
-            .header("access-control-request-headers", custom.join(","));
+            .header("access-control-request-headers", custom.join(","))
+            .step(&format!("{name} (preflight)"));
         let step = format!("{name} (preflight)");
         let reply = match self.http.send(&pre).await {
             Ok(r) => r,

@@ -1,8 +1,16 @@
 //! The scripted client's HTTP transport: hyper-util's pooled client over hyper-rustls (HTTP/1.1
 //! and HTTP/2 by ALPN), trusting the webpki roots plus an optional extra CA (the proxy's).
 //! Plain `http://` works too. Every call has a timeout; bodies are read with a cap.
+//!
+//! With an [`ExchangeHook`] every request sent produces a [`trace::model::Exchange`]: the
+//! request as sent, the response as received (all headers, before any browser filtering), its
+//! body and SSE events, timings, or the transport error (`tls`, `dns`, `connect`, `timeout`).
+//! `authtap check` feeds these into the rule engine.
+//!
+//! [`trace::model::Exchange`]: crate::trace::model::Exchange
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -17,6 +25,29 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
 use super::sse::{SseEvent, SseParser};
+use crate::trace::model::{
+    BodyCapture, Exchange, ExchangeError, ExchangeId, Header, Outcome as TraceOutcome,
+    RequestRecord, ResponseRecord, Timings,
+};
+
+/// Receives every exchange the transport makes, with the name of the client step that made
+/// it (`probe`, `prm`, `dcr (preflight)`…). Exchange ids are left at 0 for the receiver to
+/// number.
+#[derive(Clone)]
+pub struct ExchangeHook(pub Arc<dyn Fn(&str, Exchange) + Send + Sync>);
+
+impl ExchangeHook {
+    /// Wraps a closure.
+    pub fn new(f: impl Fn(&str, Exchange) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for ExchangeHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ExchangeHook")
+    }
+}
 
 /// Largest response body the client reads (4 MiB).
 pub const MAX_BODY: usize = 4 << 20;
@@ -47,6 +78,37 @@ pub enum HttpError {
     Body(String),
 }
 
+impl HttpError {
+    /// The trace's `error.kind` for this failure: `tls`, `dns`, `connect`, `timeout`,
+    /// `upstream_cut` or `internal`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HttpError::Ca { .. } | HttpError::Invalid(_) => "internal",
+            HttpError::Timeout(_) => "timeout",
+            HttpError::Body(_) => "upstream_cut",
+            HttpError::Transport(text) => transport_kind(text),
+        }
+    }
+}
+
+/// Classifies a transport error chain (hyper-util, rustls and io messages).
+fn transport_kind(text: &str) -> &'static str {
+    let t = text.to_ascii_lowercase();
+    if t.contains("dns error") || t.contains("failed to lookup") || t.contains("name or service") {
+        "dns"
+    } else if t.contains("certificate")
+        || t.contains("tls")
+        || t.contains("handshake")
+        || t.contains("alert")
+    {
+        "tls"
+    } else if t.contains("timed out") {
+        "timeout"
+    } else {
+        "connect"
+    }
+}
+
 /// A request to send.
 #[derive(Debug, Clone)]
 pub struct Req {
@@ -60,6 +122,8 @@ pub struct Req {
     pub body: Option<(&'static str, Bytes)>,
     /// For an SSE answer: stop reading once a JSON-RPC response with this id arrived.
     pub until_rpc_id: Option<u64>,
+    /// Name of the client step this request belongs to (for the [`ExchangeHook`]).
+    pub step: String,
 }
 
 impl Req {
@@ -71,7 +135,14 @@ impl Req {
             headers: Vec::new(),
             body: None,
             until_rpc_id: None,
+            step: String::new(),
         }
+    }
+
+    /// Names the client step (for the [`ExchangeHook`]).
+    pub fn step(mut self, name: &str) -> Self {
+        self.step = name.to_string();
+        self
     }
 
     /// Adds a header.
@@ -123,6 +194,12 @@ pub struct Reply {
     pub elapsed: Duration,
     /// Server-sent events with their arrival time (ms since the request), for SSE answers.
     pub events: Vec<(u64, SseEvent)>,
+    /// HTTP version of the response (`HTTP/1.1`, `HTTP/2.0`).
+    pub version: String,
+    /// Body bytes received (may exceed `body.len()` when capped).
+    pub wire_size: u64,
+    /// Time to the response head.
+    pub first_byte: Option<Duration>,
 }
 
 impl Reply {
@@ -174,6 +251,8 @@ pub struct Streaming {
     pub body: Incoming,
     /// When the request was sent.
     pub started: Instant,
+    /// HTTP version of the response.
+    pub version: String,
 }
 
 /// The transport.
@@ -182,6 +261,7 @@ pub struct Http {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeout: Duration,
     user_agent: String,
+    hook: Option<ExchangeHook>,
 }
 
 impl Http {
@@ -226,7 +306,14 @@ impl Http {
             client,
             timeout,
             user_agent: user_agent.to_string(),
+            hook: None,
         })
+    }
+
+    /// Reports every exchange to `hook`.
+    pub fn with_hook(mut self, hook: Option<ExchangeHook>) -> Self {
+        self.hook = hook;
+        self
     }
 
     /// The per-request timeout.
@@ -279,12 +366,42 @@ impl Http {
             headers: parts.headers,
             body,
             started,
+            version: format!("{:?}", parts.version),
         })
     }
 
-    /// Sends a request and reads the whole body (capped).
+    /// Sends a request and reads the whole body (capped); reports the exchange to the hook.
     pub async fn send(&self, req: &Req) -> Result<Reply, HttpError> {
+        let Some(hook) = &self.hook else {
+            return self.receive(req, None).await;
+        };
+        let started_at = time::OffsetDateTime::now_utc();
+        let started = Instant::now();
+        let mut partial = None;
+        let result = self.receive(req, Some(&mut partial)).await;
+        let exchange = self.exchange_record(req, started_at, started, &result, partial);
+        (hook.0)(&req.step, exchange);
+        result
+    }
+
+    /// Sends and reads; on a body failure leaves what arrived in `partial`.
+    async fn receive(
+        &self,
+        req: &Req,
+        mut partial: Option<&mut Option<Partial>>,
+    ) -> Result<Reply, HttpError> {
         let streaming = self.open(req).await?;
+        let first_byte = streaming.started.elapsed();
+        if let Some(p) = partial.as_deref_mut() {
+            *p = Some(Partial {
+                status: streaming.status,
+                version: streaming.version.clone(),
+                headers: streaming.headers.clone(),
+                first_byte,
+                body: Vec::new(),
+                events: Vec::new(),
+            });
+        }
         let mut body = streaming.body;
         let mut buf = Vec::new();
         let is_sse = streaming
@@ -294,16 +411,28 @@ impl Http {
             .is_some_and(|v| v.to_ascii_lowercase().starts_with("text/event-stream"));
         let mut parser = SseParser::new();
         let mut events = Vec::new();
+        let mut wire = 0u64;
         loop {
-            let frame = tokio::time::timeout(self.timeout, body.frame())
-                .await
-                .map_err(|_| HttpError::Timeout(self.timeout))?;
+            let Ok(frame) = tokio::time::timeout(self.timeout, body.frame()).await else {
+                if let Some(Some(p)) = partial.as_deref_mut() {
+                    p.body = std::mem::take(&mut buf);
+                    p.events = std::mem::take(&mut events);
+                }
+                return Err(HttpError::Timeout(self.timeout));
+            };
             match frame {
                 None => break,
-                Some(Err(e)) => return Err(HttpError::Body(error_chain(&e))),
+                Some(Err(e)) => {
+                    if let Some(Some(p)) = partial.as_deref_mut() {
+                        p.body = std::mem::take(&mut buf);
+                        p.events = std::mem::take(&mut events);
+                    }
+                    return Err(HttpError::Body(error_chain(&e)));
+                }
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data() {
                         let room = MAX_BODY.saturating_sub(buf.len());
+                        wire += data.len() as u64;
                         buf.extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
                         if is_sse {
                             let at = streaming.started.elapsed().as_millis() as u64;
@@ -328,8 +457,158 @@ impl Http {
             body: Bytes::from(buf),
             elapsed: streaming.started.elapsed(),
             events,
+            version: streaming.version,
+            wire_size: wire,
+            first_byte: Some(first_byte),
         })
     }
+
+    /// Builds the trace record of one exchange (request as sent, response as received).
+    fn exchange_record(
+        &self,
+        req: &Req,
+        started_at: time::OffsetDateTime,
+        started: Instant,
+        result: &Result<Reply, HttpError>,
+        partial: Option<Partial>,
+    ) -> Exchange {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let mut headers = vec![Header::new("user-agent", self.user_agent.clone())];
+        headers.extend(
+            req.headers
+                .iter()
+                .map(|(n, v)| Header::new(n.clone(), v.clone())),
+        );
+        if let Some((ct, bytes)) = &req.body {
+            headers.push(Header::new("content-type", *ct));
+            headers.push(Header::new("content-length", bytes.len().to_string()));
+        }
+        let version = match result {
+            Ok(reply) => reply.version.clone(),
+            Err(_) => partial
+                .as_ref()
+                .map_or_else(|| "HTTP/1.1".into(), |p| p.version.clone()),
+        };
+        let request = RequestRecord {
+            method: req.method.to_string(),
+            url: req.url.clone(),
+            client_url: None,
+            http_version: version.clone(),
+            headers,
+            body: req.body.as_ref().map(|(_, b)| capture(b, b.len() as u64)),
+        };
+        let response = match (result, &partial) {
+            (Ok(reply), _) => Some(ResponseRecord {
+                status: reply.status,
+                http_version: reply.version.clone(),
+                headers: header_lines(&reply.headers),
+                body: (!reply.body.is_empty()).then(|| capture(&reply.body, reply.wire_size)),
+                sse_events: trace_events(&reply.events),
+            }),
+            (Err(_), Some(p)) => Some(ResponseRecord {
+                status: p.status,
+                http_version: p.version.clone(),
+                headers: header_lines(&p.headers),
+                body: (!p.body.is_empty()).then(|| capture(&p.body, p.body.len() as u64)),
+                sse_events: trace_events(&p.events),
+            }),
+            (Err(_), None) => None,
+        };
+        let (outcome, error) = match result {
+            Ok(_) => (TraceOutcome::Complete, None),
+            Err(err) => {
+                let outcome = if partial.is_some() {
+                    TraceOutcome::UpstreamCut
+                } else {
+                    TraceOutcome::UpstreamError
+                };
+                let kind = if partial.is_some() && err.kind() == "timeout" {
+                    "upstream_cut"
+                } else {
+                    err.kind()
+                };
+                let error = ExchangeError {
+                    kind: kind.to_string(),
+                    message: err.to_string(),
+                };
+                (outcome, Some(error))
+            }
+        };
+        let first_byte = match result {
+            Ok(reply) => reply.first_byte,
+            Err(_) => partial.as_ref().map(|p| p.first_byte),
+        };
+        Exchange {
+            id: ExchangeId(0),
+            started_at,
+            timings: Timings {
+                request_end_ms: first_byte.map(ms),
+                upstream_connect_ms: None,
+                first_byte_ms: first_byte.map(ms),
+                end_ms: Some(ms(started.elapsed())),
+            },
+            client_addr: None,
+            request,
+            response,
+            outcome,
+            error,
+            rewrites: Vec::new(),
+            phase: None,
+            flow: None,
+            findings: Vec::new(),
+            ofids: Vec::new(),
+        }
+    }
+}
+
+/// What arrived before a body failure.
+#[derive(Debug)]
+struct Partial {
+    status: u16,
+    version: String,
+    headers: HeaderMap,
+    first_byte: Duration,
+    body: Vec<u8>,
+    events: Vec<(u64, SseEvent)>,
+}
+
+fn header_lines(headers: &HeaderMap) -> Vec<Header> {
+    headers
+        .iter()
+        .map(|(n, v)| Header::new(n.as_str(), String::from_utf8_lossy(v.as_bytes())))
+        .collect()
+}
+
+fn capture(bytes: &[u8], wire_size: u64) -> BodyCapture {
+    use base64::Engine;
+    let truncated = wire_size > bytes.len() as u64;
+    match std::str::from_utf8(bytes) {
+        Ok(text) => BodyCapture {
+            wire_size,
+            truncated,
+            text: Some(text.to_string()),
+            ..Default::default()
+        },
+        Err(_) => BodyCapture {
+            wire_size,
+            truncated,
+            base64: Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
+            ..Default::default()
+        },
+    }
+}
+
+fn trace_events(events: &[(u64, SseEvent)]) -> Vec<crate::trace::model::SseEvent> {
+    events
+        .iter()
+        .map(|(at, ev)| crate::trace::model::SseEvent {
+            at_ms: *at as f64,
+            event: ev.event.clone(),
+            id: ev.id.clone(),
+            retry: ev.retry,
+            data: ev.data.clone(),
+        })
+        .collect()
 }
 
 /// The numeric `id` of a JSON-RPC response carried in an event's data.

@@ -279,6 +279,59 @@ impl Flow {
         )
     }
 
+    /// `tools/call` of a named tool with arguments (`authtap check --call-tool`).
+    pub(super) async fn call_tool(&mut self, tool: &str, args: Value) -> Res<()> {
+        let name = format!("tools/call {tool}");
+        if !self.report.tools.iter().any(|t| t == tool) {
+            let url = self.cfg.mcp_url.clone();
+            let note = format!("tools/list has no tool named {tool}");
+            return self.record(
+                &name,
+                Phase::McpTransport,
+                "POST",
+                &url,
+                None,
+                Outcome::Fail,
+                note,
+            );
+        }
+        let id = self.rpc_id();
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+            "name": tool, "arguments": args,
+        }});
+        let (reply, response) = self.rpc(&name, body, id).await?;
+        let text: String = response
+            .pointer("/result/content")
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|c| c.get("text").and_then(Value::as_str))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default()
+            .chars()
+            .take(200)
+            .collect();
+        let is_error = response.pointer("/result/isError") == Some(&Value::Bool(true));
+        let (outcome, note) = if is_error {
+            (Outcome::Warn, format!("the tool reported an error: {text}"))
+        } else {
+            (Outcome::Ok, format!("result: {text}"))
+        };
+        let url = self.cfg.mcp_url.clone();
+        self.record(
+            &name,
+            Phase::McpTransport,
+            "POST",
+            &url,
+            Some(&reply),
+            outcome,
+            note,
+        )
+    }
+
     /// `DELETE` of the session.
     pub(super) async fn delete_session(&mut self) -> Res<()> {
         let url = self.cfg.mcp_url.clone();

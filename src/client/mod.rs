@@ -24,7 +24,10 @@ mod mcp;
 mod oauth;
 mod sse;
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -32,6 +35,8 @@ use tokio::sync::mpsc;
 
 use crate::rules::Phase;
 
+pub use discovery::{Challenge, parse_bearer};
+pub use http::ExchangeHook;
 pub use sse::{SseEvent, SseParser};
 
 /// How a client registers and identifies itself.
@@ -45,6 +50,8 @@ pub struct ClientProfile {
     pub client_name: String,
     /// Redirect URI; `{port}` is replaced by a free loopback port held during the flow.
     pub redirect_uri: String,
+    /// More redirect URIs registered besides `redirect_uri` (claude.ai's claude.com twin).
+    pub extra_redirect_uris: Vec<String>,
     /// DCR `token_endpoint_auth_method`.
     pub token_endpoint_auth_method: String,
     /// DCR `grant_types`.
@@ -65,6 +72,7 @@ impl ClientProfile {
             user_agent: format!("authtap-client/{}", env!("CARGO_PKG_VERSION")),
             client_name: "authtap scripted client".into(),
             redirect_uri: "http://127.0.0.1:{port}/callback".into(),
+            extra_redirect_uris: Vec::new(),
             token_endpoint_auth_method: "none".into(),
             grant_types: vec!["authorization_code".into(), "refresh_token".into()],
             application_type: Some("native".into()),
@@ -81,6 +89,7 @@ impl ClientProfile {
             user_agent: "python-httpx/0.28.1".into(),
             client_name: "Claude".into(),
             redirect_uri: "https://claude.ai/api/mcp/auth_callback".into(),
+            extra_redirect_uris: vec!["https://claude.com/api/mcp/auth_callback".into()],
             token_endpoint_auth_method: "client_secret_post".into(),
             grant_types: vec!["authorization_code".into(), "refresh_token".into()],
             application_type: None,
@@ -89,11 +98,37 @@ impl ClientProfile {
         }
     }
 
+    /// Claude Code: TS SDK, `http://localhost:<port>/callback`, public client.
+    pub fn claude_code() -> Self {
+        Self {
+            name: "claude-code".into(),
+            user_agent: "claude-code/2.0 (authtap check)".into(),
+            client_name: "Claude Code".into(),
+            redirect_uri: "http://localhost:{port}/callback".into(),
+            ..Self::native()
+        }
+    }
+
+    /// MCP Inspector in direct mode: TS SDK in the browser at `http://localhost:6274`.
+    pub fn inspector() -> Self {
+        Self {
+            name: "inspector".into(),
+            user_agent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0 Safari/537.36".into(),
+            client_name: "MCP Inspector".into(),
+            redirect_uri: "http://localhost:6274/oauth/callback".into(),
+            extra_redirect_uris: vec!["http://localhost:6274/oauth/callback/debug".into()],
+            application_type: Some("web".into()),
+            ..Self::native()
+        }
+    }
+
     /// Looks a profile up by name.
     pub fn by_name(name: &str) -> Option<Self> {
         match name {
-            "native" => Some(Self::native()),
+            "native" | "generic" => Some(Self::native()),
             "claude-ai" => Some(Self::claude_ai()),
+            "claude-code" => Some(Self::claude_code()),
+            "inspector" => Some(Self::inspector()),
             _ => None,
         }
     }
@@ -102,7 +137,14 @@ impl ClientProfile {
     pub fn registration_body(&self, redirect_uri: &str) -> serde_json::Value {
         let mut body = serde_json::Map::new();
         body.insert("client_name".into(), self.client_name.clone().into());
-        body.insert("redirect_uris".into(), serde_json::json!([redirect_uri]));
+        let mut uris = vec![redirect_uri.to_string()];
+        uris.extend(
+            self.extra_redirect_uris
+                .iter()
+                .filter(|u| *u != redirect_uri)
+                .cloned(),
+        );
+        body.insert("redirect_uris".into(), serde_json::json!(uris));
         body.insert("grant_types".into(), serde_json::json!(self.grant_types));
         body.insert("response_types".into(), serde_json::json!(["code"]));
         body.insert(
@@ -138,6 +180,47 @@ pub struct ClientConfig {
     pub countdown_from: u64,
     /// Receives each step as it completes (for live output).
     pub progress: Option<mpsc::UnboundedSender<Step>>,
+    /// Receives every HTTP exchange the client makes (`authtap check` records them).
+    pub hook: Option<ExchangeHook>,
+    /// Stop early, after discovery or after registration (`None`: the whole flow).
+    pub stop_after: Option<Stage>,
+    /// Use this redirect URI instead of the profile's (e.g. a loopback listener's).
+    pub redirect_uri: Option<String>,
+    /// When `/authorize` does not redirect straight to the callback, hand the authorize URL
+    /// to this (a real browser) instead of submitting HTML forms.
+    pub browser: Option<Arc<dyn BrowserLeg>>,
+    /// What to do with the token.
+    pub mcp_plan: McpPlan,
+}
+
+/// Where [`ClientConfig::stop_after`] ends the flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// After the authorization server metadata (read-only: nothing is created).
+    Discovery,
+    /// After dynamic client registration.
+    Registration,
+}
+
+/// The MCP calls made with the token.
+#[derive(Debug, Clone, PartialEq)]
+pub enum McpPlan {
+    /// The reference server's script: `initialize`, `tools/list`, `countdown`, refresh,
+    /// `echo`, `DELETE` of the session.
+    Demo,
+    /// `initialize`, `tools/list`, then optionally one tool call (name, arguments), then
+    /// `DELETE` of the session.
+    Tools(Option<(String, serde_json::Value)>),
+}
+
+/// The browser leg of a real login: opens the authorize URL for a person and returns the
+/// full callback URL the browser was sent to (with `code`/`error` and `state`).
+pub trait BrowserLeg: std::fmt::Debug + Send + Sync {
+    /// Runs the leg for `authorize_url`.
+    fn complete(
+        &self,
+        authorize_url: String,
+    ) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send + '_>>;
 }
 
 impl ClientConfig {
@@ -152,6 +235,11 @@ impl ClientConfig {
             strict: false,
             countdown_from: 3,
             progress: None,
+            hook: None,
+            stop_after: None,
+            redirect_uri: None,
+            browser: None,
+            mcp_plan: McpPlan::Demo,
         }
     }
 }
@@ -217,6 +305,8 @@ pub struct FlowReport {
     pub tools: Vec<String>,
     /// SSE events received from the streaming tool call.
     pub sse_events: usize,
+    /// The `client_id` dynamic client registration created, if it did.
+    pub registered_client_id: Option<String>,
 }
 
 impl FlowReport {

@@ -108,6 +108,7 @@ impl Flow {
                 "no client_id",
             );
         };
+        self.report.registered_client_id = Some(client_id.clone());
         let mut warnings = Vec::new();
         if reply.status != 201 {
             warnings.push(format!("status {} instead of 201", reply.status));
@@ -207,8 +208,10 @@ impl Flow {
         let endpoint = self.asm_str("authorization_endpoint");
         let sep = if endpoint.contains('?') { '&' } else { '?' };
         // Browser navigation: no Origin, no CORS; redirects followed by hand.
-        let mut req = Req::new(Method::GET, format!("{endpoint}{sep}{}", ser.finish()))
-            .header("accept", "text/html");
+        let authorize_url = format!("{endpoint}{sep}{}", ser.finish());
+        let mut req = Req::new(Method::GET, authorize_url.clone())
+            .header("accept", "text/html")
+            .step("authorize");
         for _hop in 0..6 {
             let reply = match self.http.send(&req).await {
                 Ok(r) => r,
@@ -243,7 +246,7 @@ impl Flow {
                         Outcome::Ok,
                         "redirected to the callback",
                     )?;
-                    let code = self.callback(&location, &state, &reply)?;
+                    let code = self.callback(&location, &state, Some(&reply))?;
                     return Ok((code, verifier));
                 }
                 let shown = location.split('?').next().unwrap_or("");
@@ -257,8 +260,44 @@ impl Flow {
                     Outcome::Ok,
                     note,
                 )?;
-                req = Req::new(Method::GET, location).header("accept", "text/html");
+                req = Req::new(Method::GET, location)
+                    .header("accept", "text/html")
+                    .step("authorize");
                 continue;
+            }
+            if let Some(browser) = self.cfg.browser.clone() {
+                let note = format!(
+                    "{} {}: a person has to sign in; handing the authorize URL to the browser",
+                    reply.status,
+                    reply.media_type()
+                );
+                self.record(
+                    "authorize",
+                    Phase::Authorize,
+                    &method,
+                    &req.url,
+                    Some(&reply),
+                    Outcome::Ok,
+                    note,
+                )?;
+                let location = match browser.complete(authorize_url.clone()).await {
+                    Ok(location) => location,
+                    Err(why) => {
+                        let shown = self.redirect_uri.clone();
+                        self.record(
+                            "callback",
+                            Phase::Callback,
+                            "GET",
+                            &shown,
+                            None,
+                            Outcome::Fail,
+                            why,
+                        )?;
+                        return Err(super::flow::Stop);
+                    }
+                };
+                let code = self.callback(&location, &state, None)?;
+                return Ok((code, verifier));
             }
             let form = (reply.status == 200 && reply.is_html())
                 .then(|| parse_form(&reply.text()))
@@ -330,12 +369,14 @@ impl Flow {
             req = if form.method == "POST" {
                 Req::new(Method::POST, action)
                     .header("accept", "text/html")
+                    .step("authorize")
                     .form(&fields)
             } else {
                 let mut ser = url::form_urlencoded::Serializer::new(String::new());
                 ser.extend_pairs(fields.iter());
                 Req::new(Method::GET, format!("{action}?{}", ser.finish()))
                     .header("accept", "text/html")
+                    .step("authorize")
             };
         }
         let url = req.url.clone();
@@ -352,7 +393,7 @@ impl Flow {
     }
 
     /// Checks the authorization response carried by the redirect to the callback.
-    fn callback(&mut self, location: &str, sent_state: &str, reply: &Reply) -> Res<String> {
+    fn callback(&mut self, location: &str, sent_state: &str, reply: Option<&Reply>) -> Res<String> {
         let url = url::Url::parse(location).ok();
         let get = |k: &str| {
             url.as_ref().and_then(|u| {
@@ -372,7 +413,7 @@ impl Flow {
                 Phase::Callback,
                 "GET",
                 &shown,
-                Some(reply),
+                reply,
                 Outcome::Fail,
                 note,
             )?;
@@ -383,7 +424,7 @@ impl Flow {
                 Phase::Callback,
                 "GET",
                 &shown,
-                Some(reply),
+                reply,
                 Outcome::Fail,
                 "state missing or different",
             )?;
@@ -415,7 +456,7 @@ impl Flow {
                     Phase::Callback,
                     "GET",
                     &shown,
-                    Some(reply),
+                    reply,
                     Outcome::Fail,
                     "no code",
                 )
@@ -426,7 +467,7 @@ impl Flow {
             Phase::Callback,
             "GET",
             &shown,
-            Some(reply),
+            reply,
             outcome,
             note,
         )?;

@@ -1,0 +1,136 @@
+//! The client profiles `authtap check --client` can impersonate: what each client sends
+//! (user agent, DCR body, redirect URIs, browser origin) and which findings break it harder
+//! (the rule engine's per-client severity overrides).
+
+use crate::client::ClientProfile;
+use crate::rules::{self, Severity};
+
+/// Names accepted by `--client`.
+pub const PROFILE_NAMES: &[&str] = &["generic", "claude-ai", "claude-code", "inspector"];
+
+/// One client to behave like.
+#[derive(Debug, Clone)]
+pub struct CheckProfile {
+    /// `generic`, `claude-ai`, `claude-code` or `inspector`.
+    pub name: &'static str,
+    /// What the scripted client sends.
+    pub client: ClientProfile,
+    /// Severity overrides for the rule engine.
+    pub rules: rules::ClientProfile,
+    /// The browser origin this client runs in, if it is a browser client.
+    pub origin: Option<String>,
+    /// Where the client's requests come from, in one line (for the report).
+    pub vantage: &'static str,
+}
+
+impl CheckProfile {
+    /// Looks a profile up by its `--client` name.
+    pub fn by_name(name: &str) -> Option<Self> {
+        let profile = match name {
+            "generic" => Self {
+                name: "generic",
+                client: ClientProfile::native(),
+                rules: rules::ClientProfile::generic(),
+                origin: None,
+                vantage: "a generic MCP client (TS/Python SDK style) on this machine",
+            },
+            "claude-ai" => Self {
+                name: "claude-ai",
+                client: ClientProfile::claude_ai(),
+                rules: rules::ClientProfile::claude_ai(),
+                origin: None,
+                vantage: "claude.ai / Claude Desktop connectors, which connect from Anthropic's cloud (public address, port 443, public certificate)",
+            },
+            "claude-code" => Self {
+                name: "claude-code",
+                client: ClientProfile::claude_code(),
+                rules: rules::ClientProfile {
+                    name: "claude-code".into(),
+                    overrides: Vec::new(),
+                },
+                origin: None,
+                vantage: "Claude Code on this machine (loopback callback, public client)",
+            },
+            "inspector" => Self {
+                name: "inspector",
+                client: ClientProfile::inspector(),
+                rules: rules::ClientProfile {
+                    name: "inspector".into(),
+                    // In the browser every leg needs CORS; a blocked leg stops the flow.
+                    overrides: vec![
+                        ("CORS-NO-ACAO".into(), Severity::Error),
+                        ("CORS-PREFLIGHT-FAIL".into(), Severity::Error),
+                        ("CORS-EXPOSE-WWW-AUTH".into(), Severity::Error),
+                    ],
+                },
+                origin: Some("http://localhost:6274".into()),
+                vantage: "MCP Inspector in direct mode: a browser page at http://localhost:6274",
+            },
+            _ => return None,
+        };
+        Some(profile)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_name_resolves() {
+        for name in PROFILE_NAMES {
+            let p = CheckProfile::by_name(name).unwrap();
+            assert_eq!(p.name, *name);
+        }
+        assert!(CheckProfile::by_name("chatgpt").is_none());
+    }
+
+    #[test]
+    fn claude_ai_registers_both_callbacks_with_secret_post() {
+        let p = CheckProfile::by_name("claude-ai").unwrap();
+        let body = p
+            .client
+            .registration_body("https://claude.ai/api/mcp/auth_callback");
+        assert_eq!(body["client_name"], "Claude");
+        assert_eq!(
+            body["redirect_uris"],
+            serde_json::json!([
+                "https://claude.ai/api/mcp/auth_callback",
+                "https://claude.com/api/mcp/auth_callback"
+            ])
+        );
+        assert_eq!(body["token_endpoint_auth_method"], "client_secret_post");
+        assert_eq!(
+            body["grant_types"],
+            serde_json::json!(["authorization_code", "refresh_token"])
+        );
+        let mut f = crate::rules::Finding {
+            rule: "GEN-NON-443".into(),
+            severity: Severity::Info,
+            phase: crate::rules::Phase::McpTransport,
+            who: vec![],
+            breaks: String::new(),
+            message: String::new(),
+            fix: String::new(),
+            source: String::new(),
+            exchange: None,
+            flow: None,
+        };
+        p.rules.apply(&mut f);
+        assert_eq!(f.severity, Severity::Error);
+    }
+
+    #[test]
+    fn inspector_is_a_browser_client() {
+        let p = CheckProfile::by_name("inspector").unwrap();
+        assert_eq!(p.origin.as_deref(), Some("http://localhost:6274"));
+        let body = p
+            .client
+            .registration_body("http://localhost:6274/oauth/callback");
+        assert_eq!(body["token_endpoint_auth_method"], "none");
+        assert_eq!(
+            body["redirect_uris"][0],
+            "http://localhost:6274/oauth/callback"
+        );
+    }
+}
