@@ -209,6 +209,7 @@ pub async fn run(config: CheckConfig) -> Result<CheckReport, CheckError> {
         Some(Stage::Discovery)
     };
     cc.mcp_plan = McpPlan::Tools(config.call_tool.clone());
+    cc.cors_retry_simple = true;
     if config.login {
         let browser = BrowserLogin::bind(
             config.opener.clone(),
@@ -332,19 +333,19 @@ async fn record(
 
 /// DNS, port and scheme facts about the MCP URL, and a private-address finding to attach when
 /// a host name resolves only to private addresses (the URL-based rule sees only literals).
-async fn reachability_facts(url: &url::Url) -> (Vec<String>, Option<(String, String)>) {
+async fn reachability_facts(
+    url: &url::Url,
+) -> (Vec<(client::Outcome, String)>, Option<(String, String)>) {
+    use client::Outcome::{Fail, Ok as Fine};
     let mut facts = Vec::new();
     let host = url.host_str().unwrap_or_default().to_string();
     let port = url.port_or_known_default().unwrap_or(443);
-    facts.push(format!(
-        "{} on port {port}{}",
-        url.scheme(),
-        if url.scheme() == "http" {
-            " (no TLS)"
-        } else {
-            ""
-        }
-    ));
+    let tls = if url.scheme() == "http" {
+        " (no TLS)"
+    } else {
+        ""
+    };
+    facts.push((Fine, format!("{} on port {port}{tls}", url.scheme())));
     let literal = url::Host::parse(host.trim_start_matches('[').trim_end_matches(']'))
         .is_ok_and(|h| !matches!(h, url::Host::Domain(_)));
     if literal || host.eq_ignore_ascii_case("localhost") {
@@ -358,11 +359,11 @@ async fn reachability_facts(url: &url::Url) -> (Vec<String>, Option<(String, Str
     let addrs: Vec<IpAddr> = match lookup {
         Ok(Ok(addrs)) => addrs.map(|a| a.ip()).collect(),
         Ok(Err(e)) => {
-            facts.push(format!("DNS: {host} does not resolve ({e})"));
+            facts.push((Fail, format!("DNS: {host} does not resolve ({e})")));
             return (facts, None);
         }
         Err(_) => {
-            facts.push(format!("DNS: no answer for {host} within 5 s"));
+            facts.push((Fail, format!("DNS: no answer for {host} within 5 s")));
             return (facts, None);
         }
     };
@@ -374,7 +375,10 @@ async fn reachability_facts(url: &url::Url) -> (Vec<String>, Option<(String, Str
         .iter()
         .map(|(a, k)| k.map_or_else(|| a.to_string(), |k| format!("{a} ({k})")))
         .collect();
-    facts.push(format!("DNS: {host} resolves to {}", shown.join(", ")));
+    facts.push((
+        Fine,
+        format!("DNS: {host} resolves to {}", shown.join(", ")),
+    ));
     let finding = (!kinds.is_empty() && kinds.iter().all(|(_, k)| k.is_some())).then(|| {
         (
             host.clone(),

@@ -199,8 +199,9 @@ pub struct Coverage {
     pub register: bool,
     /// `--login`.
     pub login: bool,
-    /// Reachability facts gathered before the flow (DNS, port, scheme).
-    pub facts: Vec<String>,
+    /// Reachability facts gathered before the flow (DNS, port, scheme), as the client would
+    /// judge them.
+    pub facts: Vec<(client::Outcome, String)>,
 }
 
 /// Builds the checklist from the client's report, the recorded exchanges (each with the
@@ -225,12 +226,14 @@ pub fn build_steps(
         .collect();
     let index = |id: &str| STEPS.iter().position(|(s, _)| *s == id).unwrap_or(0);
     if let Some(first) = steps.first_mut() {
-        first.notes.extend(cover.facts.iter().map(|f| StepNote {
-            outcome: client::Outcome::Ok,
-            request: String::new(),
-            status: None,
-            text: f.clone(),
-        }));
+        first
+            .notes
+            .extend(cover.facts.iter().map(|(outcome, f)| StepNote {
+                outcome: *outcome,
+                request: String::new(),
+                status: None,
+                text: f.clone(),
+            }));
     }
     for s in &flow.steps {
         let i = index(step_of(&s.name));
@@ -420,7 +423,7 @@ mod tests {
             browser: false,
             register: false,
             login: false,
-            facts: vec!["h resolves to 203.0.113.5".into()],
+            facts: vec![(client::Outcome::Ok, "h resolves to 203.0.113.5".into())],
         };
         let steps = build_steps(&flow, &[], &[], &cover);
         assert_eq!(steps.len(), STEPS.len());

@@ -233,7 +233,20 @@ impl Flow {
         }
         for _hop in 0..4 {
             if let Some(origin) = self.cfg.origin.clone() {
-                self.preflight(name, &req, &origin).await?;
+                let retry = self.cfg.cors_retry_simple
+                    && req.method == Method::GET
+                    && req.has_header("mcp-protocol-version");
+                match self.preflight(name, &req, &origin).await {
+                    Ok(()) => {}
+                    Err(_) if retry => {
+                        // TS SDK in a browser: retry a CORS-blocked discovery GET without
+                        // MCP-Protocol-Version, as a simple request (no preflight).
+                        self.report.stopped_at = None;
+                        req.headers
+                            .retain(|(n, _)| !n.eq_ignore_ascii_case("mcp-protocol-version"));
+                    }
+                    Err(stop) => return Err(stop),
+                }
                 req = req.header("origin", origin);
             }
             let reply = match self.http.send(&req).await {

@@ -100,6 +100,8 @@ fn transport_kind(text: &str) -> &'static str {
         || t.contains("tls")
         || t.contains("handshake")
         || t.contains("alert")
+        || t.contains("corrupt message")
+        || t.contains("invalidcontenttype")
     {
         "tls"
     } else if t.contains("timed out") {

@@ -191,6 +191,9 @@ pub struct ClientConfig {
     pub browser: Option<Arc<dyn BrowserLeg>>,
     /// What to do with the token.
     pub mcp_plan: McpPlan,
+    /// Browser client only: when a discovery GET's preflight fails, retry it without
+    /// `MCP-Protocol-Version` as a simple request, as the TS SDK does (rules.md §3.2).
+    pub cors_retry_simple: bool,
 }
 
 /// Where [`ClientConfig::stop_after`] ends the flow.
@@ -240,6 +243,7 @@ impl ClientConfig {
             redirect_uri: None,
             browser: None,
             mcp_plan: McpPlan::Demo,
+            cors_retry_simple: false,
         }
     }
 }
