@@ -145,7 +145,7 @@ pub fn run_client(peers: &Peers, sdk: ClientSdk, url: &str, ca: Option<&Path>) -
         ClientSdk::TypeScript => {
             let mut c = Command::new(&peers.node);
             c.arg(peers.dir.join("ts-client.mjs"))
-                .args([url, "--timeout-ms", "40000"]);
+                .args([url, "--timeout-ms", "30000"]);
             if let Some(ca) = ca {
                 c.env("NODE_EXTRA_CA_CERTS", ca);
             }
@@ -154,7 +154,7 @@ pub fn run_client(peers: &Peers, sdk: ClientSdk, url: &str, ca: Option<&Path>) -
         ClientSdk::Python => {
             let mut c = Command::new(&peers.python);
             c.arg(peers.dir.join("py_client.py"))
-                .args([url, "--timeout", "40"]);
+                .args([url, "--timeout", "30"]);
             if let Some(ca) = ca {
                 c.env("SSL_CERT_FILE", ca);
             }
@@ -172,7 +172,7 @@ pub fn run_client(peers: &Peers, sdk: ClientSdk, url: &str, ca: Option<&Path>) -
     let started = Instant::now();
     let proc = Proc::spawn(sdk.label(), cmd);
     let log_handle = proc.log.clone();
-    let (status, lines) = proc.finish(Duration::from_secs(60));
+    let (status, lines) = proc.finish(Duration::from_secs(45));
     let log = log_handle.lock().map(|l| l.clone()).unwrap_or_default();
     let result = lines
         .iter()
