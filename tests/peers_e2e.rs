@@ -14,7 +14,7 @@ mod harness;
 
 use harness::demo::start_demo;
 use harness::peers::{ClientRun, ClientSdk, Peers, peers_or_skip, run_client, start_ts_example};
-use harness::proxy::start_proxy;
+use harness::proxy::{start_proxy, start_proxy_with};
 use harness::trace::{SeenFinding, Trace};
 
 /// One cell of the matrix: a client against a server, directly and through the proxy.
@@ -183,7 +183,7 @@ fn sdk_clients_through_the_proxy_against_the_ts_example_server() {
     let server = start_ts_example(&peers);
     let cells = run_cells(&peers, &server.mcp_url);
     print_rows("TS SDK example server", &cells);
-    let problems = cells
+    let mut problems = cells
         .iter()
         .flat_map(|c| {
             check_cell(
@@ -194,11 +194,51 @@ fn sdk_clients_through_the_proxy_against_the_ts_example_server() {
             )
         })
         .collect::<Vec<_>>();
+    problems.extend(rewriting_is_what_makes_it_work(&peers, &server.mcp_url));
     if !problems.is_empty() {
         eprintln!("TS SDK example server log (tail):\n{}", server.log_tail());
     }
     drop(server);
     assert_clean("TS SDK example server", problems);
+}
+
+/// The control experiment: with `--no-rewrite` the example's absolute `http://localhost` URLs
+/// reach the clients unchanged, and both SDKs refuse the protected resource metadata (TS:
+/// `selectResourceURL` in client/auth.js; Python: `_validate_resource_match` in
+/// mcp/client/auth/oauth2.py). Returns the violations.
+fn rewriting_is_what_makes_it_work(peers: &Peers, mcp_url: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    for client in ClientSdk::ALL {
+        let proxy = start_proxy_with(mcp_url, &["--no-rewrite"]);
+        let run = run_client(peers, client, &proxy.url, Some(&proxy.ca));
+        drop(proxy.finish());
+        eprintln!(
+            "| {:<17} | TS SDK example server, proxy --no-rewrite | {}",
+            client.label(),
+            run.short_error()
+        );
+        let expected = format!(
+            "Protected resource {mcp_url} does not match expected {}",
+            proxy_url(&run)
+        );
+        if run.ok() || !run.error_line().contains(&expected) {
+            problems.push(format!(
+                "{} through `proxy --no-rewrite`: expected the SDK to reject the PRM (\"{expected}\"), got ok={} {}",
+                client.label(),
+                run.ok(),
+                run.error_line()
+            ));
+        }
+    }
+    problems
+}
+
+/// The URL the driver was pointed at.
+fn proxy_url(run: &ClientRun) -> String {
+    run.result["server_url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Matrix, column 2: both SDK clients against authtap's embedded reference server (clean, AS

@@ -22,6 +22,11 @@ pub struct Proxy {
 
 /// Starts `authtap proxy --upstream <upstream>` on a free loopback port.
 pub fn start_proxy(upstream: &str) -> Proxy {
+    start_proxy_with(upstream, &[])
+}
+
+/// [`start_proxy`] with extra command-line arguments (e.g. `--no-rewrite`).
+pub fn start_proxy_with(upstream: &str, extra: &[&str]) -> Proxy {
     let dir = tempfile::tempdir().unwrap();
     let certs = dir.path().join("certs");
     let trace_path = dir.path().join("t.jsonl");
@@ -31,6 +36,7 @@ pub fn start_proxy(upstream: &str) -> Proxy {
         .arg(&certs)
         .arg("--trace")
         .arg(&trace_path)
+        .args(extra)
         .env("NO_COLOR", "1")
         .env("RUST_LOG", "info");
     // stdin stays open: the proxy reads marks from it.
