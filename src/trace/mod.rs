@@ -1,7 +1,7 @@
 //! The trace store: the record model, the crash-safe JSONL writer and the reader.
 
+pub mod har_import;
+pub mod load;
 pub mod model;
 pub mod reader;
 pub mod writer;
-pub mod har_import;
-pub mod load;

@@ -337,7 +337,10 @@ pub struct Stats {
 impl Header {
     /// Builds a header line.
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
-        Self { name: name.into().to_ascii_lowercase(), value: value.into() }
+        Self {
+            name: name.into().to_ascii_lowercase(),
+            value: value.into(),
+        }
     }
 }
 
@@ -365,7 +368,13 @@ pub trait Headers {
     /// The media type of `Content-Type`, lower-cased, without parameters.
     fn media_type(&self) -> Option<String> {
         let ct = self.header("content-type")?;
-        Some(ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        Some(
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase(),
+        )
     }
 }
 
@@ -429,7 +438,10 @@ mod tests {
         let ex = Exchange {
             id: ExchangeId(1),
             started_at: OffsetDateTime::UNIX_EPOCH,
-            timings: Timings { end_ms: Some(1.5), ..Default::default() },
+            timings: Timings {
+                end_ms: Some(1.5),
+                ..Default::default()
+            },
             client_addr: None,
             request: RequestRecord {
                 method: "POST".into(),
@@ -437,11 +449,18 @@ mod tests {
                 client_url: None,
                 http_version: "HTTP/1.1".into(),
                 headers: vec![Header::new("Content-Type", "application/json")],
-                body: Some(BodyCapture { wire_size: 2, text: Some("{}".into()), ..Default::default() }),
+                body: Some(BodyCapture {
+                    wire_size: 2,
+                    text: Some("{}".into()),
+                    ..Default::default()
+                }),
             },
             response: None,
             outcome: Outcome::UpstreamError,
-            error: Some(ExchangeError { kind: "connect".into(), message: "refused".into() }),
+            error: Some(ExchangeError {
+                kind: "connect".into(),
+                message: "refused".into(),
+            }),
             rewrites: vec![],
             phase: None,
             flow: None,

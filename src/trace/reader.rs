@@ -43,10 +43,16 @@ pub struct ReadTrace {
 /// Reads every record of a JSONL trace. A malformed *last* line is counted as torn and skipped;
 /// a malformed line in the middle is an error.
 pub fn read_trace(path: &Path) -> Result<ReadTrace, Error> {
-    let file = std::fs::File::open(path).map_err(|source| Error::Io { path: path.into(), source })?;
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.into(),
+        source,
+    })?;
     let mut lines = Vec::new();
     for line in std::io::BufReader::new(file).lines() {
-        lines.push(line.map_err(|source| Error::Io { path: path.into(), source })?);
+        lines.push(line.map_err(|source| Error::Io {
+            path: path.into(),
+            source,
+        })?);
     }
     parse_lines(&lines, path)
 }
@@ -62,7 +68,11 @@ fn parse_lines(lines: &[String], path: &Path) -> Result<ReadTrace, Error> {
             Ok(r) => out.records.push(r),
             Err(_) if Some(i) == last => out.torn_lines += 1,
             Err(source) => {
-                return Err(Error::BadLine { path: path.into(), line: i + 1, source });
+                return Err(Error::BadLine {
+                    path: path.into(),
+                    line: i + 1,
+                    source,
+                });
             }
         }
     }
