@@ -89,7 +89,9 @@ pub fn route(
                         .is_some_and(|r| urls::compare(r, &url) != urls::UrlDiff::Origin)
                         || same_origin(f))
             }) {
-                flows.get_mut(i).map(|f| f.mcp_url = Some(url.clone()));
+                if let Some(f) = flows.get_mut(i) {
+                    f.mcp_url = Some(url.clone());
+                }
                 Some(i)
             } else {
                 let id = FlowId(flows.len() as u64 + 1);
@@ -126,7 +128,7 @@ pub fn route(
                     .iter()
                     .any(|i| urls::asm_candidates(i).contains(&url))
             })
-            .or_else(|| flows.iter().position(|f| same_origin(f))),
+            .or_else(|| flows.iter().position(&same_origin)),
         Phase::Callback => cb
             .and_then(|v| v.get("state"))
             .and_then(|s| flows.iter().position(|f| f.authorize_by_state(s).is_some())),
@@ -185,7 +187,7 @@ pub fn route(
         Phase::Cors | Phase::Other => flows
             .iter()
             .position(|f| f.mcp_url.as_deref() == Some(url.as_str()))
-            .or_else(|| flows.iter().position(|f| same_origin(f))),
+            .or_else(|| flows.iter().position(&same_origin)),
     };
     let found = found.or_else(|| {
         if phase == Phase::Other || phase == Phase::Cors {

@@ -643,7 +643,7 @@ impl Rule for SseFallbackStatus {
             if let (Some(st), Some(step)) = (m.status, m.step) {
                 if !matches!(st, 400 | 404 | 405)
                     && !(200..300).contains(&st)
-                    && !(st == 401 && f.challenges.iter().any(|c| c.has_bearer))
+                    && (st != 401 || !f.challenges.iter().any(|c| c.has_bearer))
                 {
                     out.once(
                         step.exchange.0.to_string(),

@@ -233,7 +233,7 @@ impl Rule for NoPriming {
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if method(ex) != "POST"
             || !is_sse(ex)
-            || !cx.protocol_version(ex).is_some_and(|v| v >= "2025-11-25")
+            || cx.protocol_version(ex).is_none_or(|v| v < "2025-11-25")
         {
             return;
         }

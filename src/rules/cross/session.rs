@@ -168,10 +168,11 @@ impl Rule for ProtocolVersionMismatch {
         let Some(init_at) = f
             .mcp
             .iter()
+            .rev()
             .filter(|m| is_init(m))
             .filter_map(|m| m.step)
             .map(|s| s.end)
-            .last()
+            .next()
         else {
             return;
         };

@@ -620,8 +620,8 @@ impl Rule for StepupScopeDrop {
             let before = f
                 .authorizes
                 .iter()
-                .filter(|a| a.step.is_some_and(|s| s.at < c.step.at))
-                .last();
+                .rev()
+                .find(|a| a.step.is_some_and(|s| s.at < c.step.at));
             let after = f
                 .authorizes
                 .iter()
