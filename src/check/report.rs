@@ -333,12 +333,11 @@ fn status_of(step: &CheckStep) -> StepStatus {
 fn skip_reason(id: &str, cover: &Coverage, stopped: Option<&str>) -> String {
     let flagged = match id {
         "cors" => (!cover.browser)
-            .then(|| "not a browser client (use --origin ORIGIN or --client inspector)"),
-        "registration" => {
-            (!cover.register).then(|| "read-only check; --register creates a client on the server")
-        }
+            .then_some("not a browser client (use --origin ORIGIN or --client inspector)"),
+        "registration" => (!cover.register)
+            .then_some("read-only check; --register creates a client on the server"),
         "authorize" | "token" | "mcp" => {
-            (!cover.login).then(|| "needs a real sign-in; run with --login")
+            (!cover.login).then_some("needs a real sign-in; run with --login")
         }
         "cross-request" => Some("no cross-request finding"),
         _ => None,

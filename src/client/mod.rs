@@ -22,6 +22,7 @@ mod form;
 pub mod http;
 mod mcp;
 mod oauth;
+mod record;
 mod sse;
 
 use std::future::Future;
