@@ -8,3 +8,6 @@ pub mod phase;
 pub mod state;
 
 pub use state::Flow;
+
+#[cfg(test)]
+mod playbook_test;

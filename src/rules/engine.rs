@@ -277,3 +277,50 @@ fn guarded(rule: &dyn DynRule, phase: Phase, out: &mut Out, call: impl FnOnce(&m
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::rule::{Rule, RuleMeta};
+    use crate::rules::{Severity, Who};
+    use crate::trace::model::ExchangeId;
+
+    struct Panicky;
+    impl Rule for Panicky {
+        const META: RuleMeta = RuleMeta {
+            id: "TEST-PANICKY",
+            severity: Severity::Error,
+            phase: Phase::Other,
+            on: &[],
+            who: &[Who::Rs],
+            breaks: "",
+            source: "test",
+            title: "panics",
+            fix: "none",
+        };
+        fn on_flow(&self, _cx: &FlowCx<'_>, out: &mut Out) {
+            out.push(&Self::META, "half-written");
+            let v: Vec<u8> = Vec::new();
+            let _ = v[usize::from(v.is_empty())];
+        }
+    }
+
+    #[test]
+    fn rejects_panics_as_internal_findings() {
+        let flow = crate::flow::Flow::new(FlowId(1), OffsetDateTime::UNIX_EPOCH);
+        let config = EngineConfig::default();
+        let cx = FlowCx {
+            flow: &flow,
+            now: OffsetDateTime::UNIX_EPOCH,
+            finishing: false,
+            current: None,
+            config: &config,
+        };
+        let mut out = Out::new(Some(ExchangeId(3)), Some(FlowId(1)));
+        guarded(&Panicky, Phase::Token, &mut out, |o| Panicky.flow(&cx, o));
+        assert_eq!(out.ids(), vec![INTERNAL_RULE_ID]);
+        let f = &out.items[0].1;
+        assert!(f.message.contains("TEST-PANICKY"), "{}", f.message);
+        assert_eq!(f.exchange, Some(ExchangeId(3)));
+    }
+}
