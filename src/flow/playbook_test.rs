@@ -187,7 +187,7 @@ fn two_mcp_servers_are_two_flows() {
             .resp_json(r#"{"resource":"https://other.example.net/mcp","authorization_servers":["https://login.other.example.net"]}"#),
     ];
     let mut all: Vec<B> = a.into_iter().chain(b).collect();
-    all.sort_by(|x, y| x.0.started_at.cmp(&y.0.started_at));
+    all.sort_by_key(|x| x.0.started_at);
     let mut e = Engine::default();
     let xs = feed(&mut e, all);
     assert_eq!(e.flows().len(), 2);
