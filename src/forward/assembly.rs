@@ -135,6 +135,11 @@ impl Assembly {
         p.response = Some(response);
     }
 
+    /// Whether a response head has been recorded.
+    pub fn has_response(&self) -> bool {
+        self.lock().response.is_some()
+    }
+
     /// A connection to the upstream became ready.
     pub fn upstream_connected(&self) {
         let now = self.ms(Instant::now());

@@ -9,6 +9,7 @@
 //! exchange record is assembled in [`assembly`] and handed to the recorder without waiting.
 
 pub mod assembly;
+mod authorize;
 pub mod client;
 pub mod failure;
 pub mod headers;
@@ -33,6 +34,7 @@ use crate::trace::model::{
 };
 use crate::trace::writer::RecorderHandle;
 use assembly::{Assembly, Tracker};
+use authorize::Leg;
 use failure::UpstreamFailure;
 use headers::{header_lines, strip_hop_by_hop, version_label};
 
@@ -149,11 +151,13 @@ impl Forwarder {
         let client_url = self.client_url(&parts);
         match self.rewriter.route(target) {
             Route::Redirect { location, rewrites } => {
-                self.authorize_redirect(&assembly, &parts, client_url, location, rewrites)
+                self.authorize(assembly, parts, body, client_url, location, rewrites)
+                    .await
             }
             Route::Forward { url, rewrites } => {
                 assembly.add_rewrites(rewrites);
-                self.forward(assembly, parts, body, client_url, url).await
+                self.forward(assembly, parts, body, client_url, url, Leg::Plain)
+                    .await
             }
         }
     }
@@ -176,41 +180,6 @@ impl Forwarder {
         format!("{}://{authority}{target}", self.proxy_base.scheme())
     }
 
-    fn authorize_redirect(
-        &self,
-        assembly: &Arc<Assembly>,
-        parts: &http::request::Parts,
-        client_url: String,
-        location: String,
-        mut rewrites: Vec<Rewrite>,
-    ) -> Response<ProxyBody> {
-        let mut headers = parts.headers.clone();
-        strip_hop_by_hop(&mut headers);
-        assembly.set_request(RequestRecord {
-            method: parts.method.to_string(),
-            url: location.clone(),
-            client_url: Some(client_url.clone()),
-            http_version: version_label(parts.version).into(),
-            headers: header_lines(&headers),
-            body: None,
-        });
-        rewrites.push(Rewrite {
-            direction: "response".into(),
-            location: "authtap:authorize-redirect".into(),
-            from: client_url,
-            to: location.clone(),
-        });
-        assembly.add_rewrites(rewrites);
-        let mut resp = Response::new(empty());
-        *resp.status_mut() = StatusCode::FOUND;
-        if let Ok(value) = HeaderValue::from_str(&location) {
-            resp.headers_mut().insert(header::LOCATION, value);
-        }
-        resp.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        resp
-    }
-
     async fn forward(
         &self,
         assembly: Arc<Assembly>,
@@ -218,6 +187,7 @@ impl Forwarder {
         body: Incoming,
         client_url: String,
         url: String,
+        leg: Leg,
     ) -> Response<ProxyBody> {
         let Ok(uri) = url.parse::<Uri>() else {
             let failure = UpstreamFailure {
@@ -297,9 +267,12 @@ impl Forwarder {
         *req.headers_mut() = headers;
         let upstream_path = req.uri().path().to_string();
 
-        let response = match self.send(&assembly, req).await {
-            Ok(response) => response,
-            Err(failure) => return self.fail(&assembly, &failure),
+        let response = match (self.send(&assembly, req).await, &leg) {
+            (Ok(response), _) => response,
+            (Err(failure), Leg::Authorize { .. }) => {
+                return self.authorize_unreachable(&assembly, &failure, parts.version, &url);
+            }
+            (Err(failure), Leg::Plain) => return self.fail(&assembly, &failure),
         };
         let (mut resp_parts, resp_body) = response.into_parts();
         assembly.set_response(ResponseRecord {
@@ -310,6 +283,22 @@ impl Forwarder {
             sse_events: vec![],
         });
         strip_hop_by_hop(&mut resp_parts.headers);
+        if let Leg::Authorize { redirect_uri } = &leg {
+            let tapped = Tap::new(
+                resp_body,
+                Side::Response,
+                tap_options(false),
+                assembly.clone(),
+            );
+            return self.authorize_response(
+                &assembly,
+                resp_parts,
+                tapped,
+                &url,
+                redirect_uri.as_deref(),
+                parts.version,
+            );
+        }
         self.rewrite_response_headers(&assembly, &mut resp_parts.headers);
 
         let media_type = media_type(&resp_parts.headers);

@@ -13,19 +13,24 @@
 //! `X/.well-known/oauth-authorization-server/__authtap/o/https/as.example/tenant` is routed to
 //! `https://as.example/.well-known/oauth-authorization-server/tenant` (R4).
 //!
-//! The authorization endpoint is mapped to `X/__authtap/authorize/<scheme>/<authority><path>`:
-//! the proxy records the visit and redirects the browser (302) to the real endpoint, with the
-//! `resource` parameter mapped back (R7). The login pages themselves are never proxied.
+//! The authorization endpoint is mapped to `X/__authtap/authorize/<scheme>/<authority><path>`
+//! ([`Route::Redirect`]), with the `resource` parameter mapped back (R7). The forwarder sends
+//! that request to the real endpoint itself: a redirect to the client's `redirect_uri` gets
+//! its `iss` mapped to the proxy issuer (R8, [`Rewriter::authorization_response_iss`]) so
+//! RFC 9207 checks agree with the rewritten ASM `issuer` (R5); anything else (a login page)
+//! sends the browser to the real endpoint. The login pages themselves are never proxied.
 //!
 //! The forwarder calls [`Rewriter::route`] for every request, [`Rewriter::request_form`] on
 //! small form bodies, [`Rewriter::response_header`] on every response header and
 //! [`Rewriter::response_json`] on small JSON bodies of discovery and registration responses.
 
+mod authorize;
 mod json;
 mod urls;
 
 use crate::trace::model::Rewrite;
 
+pub use authorize::{is_redirect_to, query_param};
 pub use urls::split_origin;
 
 /// Path prefix of foreign-origin mappings.
@@ -43,7 +48,8 @@ pub enum Route {
         /// Rewrites applied to the request target (query `resource`).
         rewrites: Vec<Rewrite>,
     },
-    /// Record, then send the browser to this URL with a 302 (the real authorization endpoint).
+    /// The authorization endpoint (this absolute URL): forwarded for R8 when the AS answers
+    /// with the authorization response, otherwise the browser is sent there with a 302.
     Redirect {
         /// Absolute URL of the real authorization request.
         location: String,

@@ -1,0 +1,262 @@
+//! The authorize leg in reverse mode: R8 (RFC 9207 `iss`) without proxying login pages.
+//!
+//! The browser's visit to `X/__authtap/authorize/…` is forwarded to the real authorization
+//! endpoint (redirects are never followed). What happens next depends on the answer:
+//!
+//! - a 3xx to the request's `redirect_uri` (an auto-approving or already-consented AS): only
+//!   the `iss` parameter of its `Location` is mapped to the proxy issuer (R8), so it agrees
+//!   with the rewritten ASM `issuer` (R5); the record keeps the upstream `Location` (it is the
+//!   authorization response the rules judge) and lists the rewrite;
+//! - a 3xx anywhere else (the AS's login page): passed through with an absolute `Location`, so
+//!   the browser leaves the proxy for the login page;
+//! - anything else (a login page served at the authorize URL itself, an error page): the
+//!   browser gets a 302 to the real endpoint, and the record notes it.
+//!
+//! In the last two cases the eventual callback carries the upstream issuer, which a client
+//! that checks RFC 9207 `iss` against the rewritten issuer rejects; a live warning says so.
+//! Pushed authorization requests (`request_uri`) are one-time, so they are never probed.
+
+use std::sync::Arc;
+
+use http::header::{self, HeaderValue};
+use http::{Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use super::{Forwarder, ProxyBody, empty, media_type};
+use crate::forward::assembly::Assembly;
+use crate::forward::failure::UpstreamFailure;
+use crate::forward::headers::version_label;
+use crate::rewrite::{is_redirect_to, query_param};
+use crate::tap::Tap;
+use crate::trace::model::{Header, ResponseRecord, Rewrite};
+
+/// What the live warning and the record say when the login leg leaves the proxy.
+pub const LOGIN_LEAVES_PROXY: &str = "authorize needs a login page: the browser leaves the proxy; \
+     clients that check RFC 9207 iss (Claude Code, Python SDK) will report an issuer mismatch \
+     — use forward mode (HTTPS_PROXY) for this AS";
+
+/// Which kind of request the forwarder is handling.
+#[derive(Debug, Clone)]
+pub(super) enum Leg {
+    /// Any request: streamed through with R1/R9 header rewriting.
+    Plain,
+    /// The authorization request, with the `redirect_uri` it named.
+    Authorize {
+        /// The client's redirect URI (decoded from the query), if any.
+        redirect_uri: Option<String>,
+    },
+}
+
+/// A rewrite entry that only explains what authtap did.
+fn note(text: impl Into<String>) -> Rewrite {
+    Rewrite {
+        direction: "response".into(),
+        location: "note".into(),
+        from: String::new(),
+        to: text.into(),
+    }
+}
+
+impl Forwarder {
+    /// Handles a visit to the mapped authorization endpoint `url` (already R7-mapped).
+    pub(super) async fn authorize(
+        &self,
+        assembly: Arc<Assembly>,
+        parts: http::request::Parts,
+        body: Incoming,
+        client_url: String,
+        url: String,
+        rewrites: Vec<Rewrite>,
+    ) -> Response<ProxyBody> {
+        assembly.add_rewrites(rewrites);
+        if parts.method != http::Method::GET || query_param(&url, "request_uri").is_some() {
+            let why = if parts.method == http::Method::GET {
+                "a pushed authorization request (request_uri) is one-time use, so authtap did not \
+                 send it upstream itself"
+            } else {
+                "only GET authorization requests are sent upstream by authtap"
+            };
+            self.record_request_only(&assembly, &parts, &client_url, &url);
+            return self.redirect_browser(&assembly, parts.version, &url, why, None);
+        }
+        let redirect_uri = query_param(&url, "redirect_uri");
+        self.forward(
+            assembly,
+            parts,
+            body,
+            client_url,
+            url,
+            Leg::Authorize { redirect_uri },
+        )
+        .await
+    }
+
+    /// The upstream answered the authorization request: R8, pass-through or a 302 (see the
+    /// module doc). `resp_parts` has had its hop-by-hop headers removed.
+    pub(super) fn authorize_response(
+        &self,
+        assembly: &Arc<Assembly>,
+        mut resp_parts: http::response::Parts,
+        body: Tap<Incoming>,
+        url: &str,
+        redirect_uri: Option<&str>,
+        client_version: http::Version,
+    ) -> Response<ProxyBody> {
+        let location = resp_parts
+            .headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let location = location.filter(|_| resp_parts.status.is_redirection());
+        let Some(location) = location else {
+            // A login or error page at the authorize URL: do not serve it from our origin.
+            let answered = format!(
+                "the authorization endpoint answered {} {}",
+                resp_parts.status.as_u16(),
+                media_type(&resp_parts.headers).unwrap_or_default()
+            );
+            tokio::spawn(drain(body));
+            return self.redirect_browser(
+                assembly,
+                client_version,
+                url,
+                &answered,
+                Some(LOGIN_LEAVES_PROXY),
+            );
+        };
+        if redirect_uri.is_some_and(|r| is_redirect_to(&location, r)) {
+            // The authorization response itself: R8 on `iss`, nothing else.
+            if let Some(new) = self.rewriter.authorization_response_iss(&location)
+                && let Ok(value) = HeaderValue::from_str(&new)
+            {
+                resp_parts.headers.insert(header::LOCATION, value);
+                assembly.add_rewrites(vec![Rewrite {
+                    direction: "response".into(),
+                    location: "header:location".into(),
+                    from: location,
+                    to: new,
+                }]);
+            }
+            return Response::from_parts(resp_parts, body.boxed());
+        }
+        // A hop to the AS's own login or consent page: the browser goes there directly.
+        let absolute = url::Url::parse(url)
+            .ok()
+            .and_then(|base| base.join(&location).ok())
+            .map(String::from);
+        if let Some(absolute) = absolute.filter(|a| *a != location)
+            && let Ok(value) = HeaderValue::from_str(&absolute)
+        {
+            resp_parts.headers.insert(header::LOCATION, value);
+            assembly.add_rewrites(vec![Rewrite {
+                direction: "response".into(),
+                location: "header:location".into(),
+                from: location,
+                to: absolute,
+            }]);
+        }
+        tracing::warn!("{LOGIN_LEAVES_PROXY}");
+        assembly.add_rewrites(vec![note(LOGIN_LEAVES_PROXY)]);
+        Response::from_parts(resp_parts, body.boxed())
+    }
+
+    /// The authorization endpoint could not be reached from here: send the browser there
+    /// anyway (it may reach it) and record why, with the synthesized response.
+    pub(super) fn authorize_unreachable(
+        &self,
+        assembly: &Arc<Assembly>,
+        failure: &UpstreamFailure,
+        client_version: http::Version,
+        url: &str,
+    ) -> Response<ProxyBody> {
+        let why = format!(
+            "authtap could not reach the authorization endpoint ({})",
+            failure.message
+        );
+        self.redirect_browser(assembly, client_version, url, &why, None)
+    }
+
+    /// Records the request of an authorize visit that is not sent upstream.
+    fn record_request_only(
+        &self,
+        assembly: &Assembly,
+        parts: &http::request::Parts,
+        client_url: &str,
+        url: &str,
+    ) {
+        let mut headers = parts.headers.clone();
+        super::headers::strip_hop_by_hop(&mut headers);
+        assembly.set_request(crate::trace::model::RequestRecord {
+            method: parts.method.to_string(),
+            url: url.to_string(),
+            client_url: Some(client_url.to_string()),
+            http_version: version_label(parts.version).into(),
+            headers: super::headers::header_lines(&headers),
+            body: None,
+        });
+    }
+
+    /// Answers the browser with a 302 to the real authorization endpoint. `why` says what
+    /// happened; with `warning`, it is also logged live. When the exchange has no upstream
+    /// response yet, the synthesized 302 is recorded as the response (and noted as such).
+    fn redirect_browser(
+        &self,
+        assembly: &Assembly,
+        client_version: http::Version,
+        url: &str,
+        why: &str,
+        warning: Option<&str>,
+    ) -> Response<ProxyBody> {
+        let mut rewrites = vec![Rewrite {
+            direction: "response".into(),
+            location: "authtap:authorize-redirect".into(),
+            from: why.to_string(),
+            to: format!("302 Location: {url}"),
+        }];
+        if assembly.has_response() {
+            rewrites.push(note(format!(
+                "{why}; authtap answered the browser with a 302 to it instead"
+            )));
+        } else {
+            assembly.set_response(ResponseRecord {
+                status: 302,
+                http_version: version_label(client_version).into(),
+                headers: vec![
+                    Header::new("location", url),
+                    Header::new("cache-control", "no-store"),
+                ],
+                body: None,
+                sse_events: vec![],
+            });
+            rewrites.push(note(format!(
+                "{why}; the 302 response recorded here was synthesized by authtap, not sent by \
+                 the upstream"
+            )));
+        }
+        if let Some(warning) = warning {
+            tracing::warn!("{warning}");
+            rewrites.push(note(warning));
+        }
+        assembly.add_rewrites(rewrites);
+        let mut resp = Response::new(empty());
+        *resp.status_mut() = StatusCode::FOUND;
+        if let Ok(value) = HeaderValue::from_str(url) {
+            resp.headers_mut().insert(header::LOCATION, value);
+        }
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        resp
+    }
+}
+
+/// Reads a response body nobody will see to its end, so the tap records it and the upstream
+/// connection goes back to the pool.
+async fn drain(body: Tap<Incoming>) {
+    let mut body = std::pin::pin!(body);
+    while let Some(frame) = body.frame().await {
+        if frame.is_err() {
+            break;
+        }
+    }
+}
