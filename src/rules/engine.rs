@@ -52,6 +52,9 @@ impl Default for EngineConfig {
     }
 }
 
+/// MCP calls in a flow after which routine successes stop re-running every cross rule.
+const LONG_SESSION: usize = 256;
+
 /// Id of the finding a panicking rule turns into.
 pub const INTERNAL_RULE_ID: &str = "AUTHTAP-INTERNAL";
 
@@ -125,7 +128,24 @@ impl Engine {
                 f.phase = phase;
             }
         }
-        if let Some(i) = idx {
+        // Cross-request rules scan the flow's history, so in long sessions a routine success
+        // (authenticated 2xx MCP call) only triggers them every 32nd time; ticks and `finish`
+        // still run them all, so nothing is lost, only anchored to the flow instead.
+        let routine = phase == Phase::McpTransport
+            && exchange
+                .request
+                .headers
+                .iter()
+                .any(|h| h.name == "authorization")
+            && exchange
+                .response
+                .as_ref()
+                .is_some_and(|r| (200..300).contains(&r.status))
+            && idx
+                .and_then(|i| self.flows.get(i))
+                .is_some_and(|f| f.mcp.len() > LONG_SESSION)
+            && exchange.id.0 % 32 != 0;
+        if let Some(i) = idx.filter(|_| !routine) {
             let flow_out = self.run_flow_rules(i, end, false, Some(exchange));
             let (here, elsewhere): (Vec<_>, Vec<_>) = flow_out
                 .into_iter()
