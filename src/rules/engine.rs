@@ -67,6 +67,12 @@ pub struct Engine {
     history: BTreeMap<FlowId, Vec<Finding>>,
     /// Latest exchange end observed.
     now: Option<OffsetDateTime>,
+    /// When recording started (session record, or the first tick).
+    session_start: Option<OffsetDateTime>,
+    /// `ofid_…` references the user noted (marks), for the narratives.
+    ofids: Vec<String>,
+    /// Exchanges observed.
+    observed: u64,
 }
 
 impl Engine {
@@ -88,9 +94,24 @@ impl Engine {
         &self.config
     }
 
+    /// Notes when recording started (the trace's session record); used for X-ZERO-TRAFFIC.
+    pub fn session_started(&mut self, at: OffsetDateTime) {
+        self.session_start.get_or_insert(at);
+    }
+
+    /// Notes a user mark; its `ofid_…` references are named in the narratives.
+    pub fn note_mark(&mut self, mark: &crate::trace::model::Mark) {
+        for o in &mark.ofids {
+            if !self.ofids.contains(o) {
+                self.ofids.push(o.clone());
+            }
+        }
+    }
+
     /// Classifies, correlates and lints one completed exchange: fills `phase`, `flow` and
     /// `findings` on it. Returns flow-level findings that became due.
     pub fn observe(&mut self, exchange: &mut Exchange) -> Vec<FlowFindings> {
+        self.observed += 1;
         let phase = classify(exchange, &self.flows);
         let cb = callback_view(exchange, phase, &self.flows);
         let idx = correlate::route(&mut self.flows, exchange, phase, cb.as_ref());
@@ -175,6 +196,7 @@ impl Engine {
 
     /// Runs timeout-based cross-request rules as of `now`.
     pub fn tick(&mut self, now: OffsetDateTime) -> Vec<FlowFindings> {
+        self.session_start.get_or_insert(now);
         let mut due = Vec::new();
         for i in 0..self.flows.len() {
             if self.flows.get(i).is_some_and(|f| f.finished) {
@@ -207,7 +229,13 @@ impl Engine {
             };
             flow.finished = true;
             let history = self.history.get(&flow.id).map(Vec::as_slice).unwrap_or(&[]);
-            let text = narrative::narrate(flow, history, now, &self.config);
+            let mut text = narrative::narrate(flow, history, now, &self.config);
+            if !self.ofids.is_empty() {
+                text.push_str(&format!(
+                    " ofid references noted while recording: {}.",
+                    self.ofids.join(", ")
+                ));
+            }
             due.push(FlowFindings {
                 at: now,
                 flow: Some(flow.id),
@@ -215,7 +243,44 @@ impl Engine {
                 narrative: Some(text),
             });
         }
+        if let Some(f) = self.zero_traffic(now) {
+            due.push(f);
+        }
         due
+    }
+
+    /// X-ZERO-TRAFFIC: recording ran for a while and no request reached the proxy at all.
+    fn zero_traffic(&mut self, now: OffsetDateTime) -> Option<FlowFindings> {
+        const QUIET_S: f64 = 30.0;
+        let start = self.session_start?;
+        let quiet = (now - start).as_seconds_f64();
+        if self.observed > 0 || quiet < QUIET_S {
+            return None;
+        }
+        self.observed = u64::MAX; // emit once
+        let meta = registry::find("X-ZERO-TRAFFIC")?;
+        let mut out = Out::new(None, None);
+        out.push(
+            meta,
+            format!("no request reached authtap during {quiet:.0} s of recording"),
+        );
+        let mut findings: Vec<Finding> = out.items.into_iter().map(|(_, f)| f).collect();
+        for f in &mut findings {
+            self.config.profile.apply(f);
+        }
+        let ofids = if self.ofids.is_empty() {
+            String::new()
+        } else {
+            format!(" ofid references noted: {}.", self.ofids.join(", "))
+        };
+        Some(FlowFindings {
+            at: now,
+            flow: None,
+            findings,
+            narrative: Some(format!(
+                "No request reached authtap in {quiet:.0} s of recording: the client never connected through it. Check the URL the client was given, then what sits before the proxy (claude.ai about:blank loop, WAF/IP blocks, port or private-address rejection by server-side connectors).{ofids}"
+            )),
+        })
     }
 
     fn run_flow_rules(

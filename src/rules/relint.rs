@@ -37,6 +37,13 @@ pub fn relint(records: &[Record], config: EngineConfig) -> Relinted {
     }
     exchanges.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.id.cmp(&b.id)));
     let mut engine = Engine::new(config);
+    for r in records {
+        match r {
+            Record::Session(s) => engine.session_started(s.started_at),
+            Record::Mark(m) => engine.note_mark(m),
+            _ => {}
+        }
+    }
     let mut flow_findings = Vec::new();
     for x in &mut exchanges {
         x.findings.clear();
@@ -126,6 +133,57 @@ mod tests {
             out.exchanges
                 .iter()
                 .all(|x| x.flow == out.exchanges[0].flow)
+        );
+    }
+
+    #[test]
+    fn fires_on_zero_traffic() {
+        use crate::trace::model::{Mark, SessionRecord};
+        let recs = vec![
+            Record::Session(SessionRecord {
+                schema: 1,
+                authtap_version: "t".into(),
+                started_at: t0(),
+                upstream: "https://mcp.example.com".into(),
+                listen_url: "https://localhost:8443".into(),
+                source: "proxy".into(),
+                rewrite: false,
+                extra: Default::default(),
+            }),
+            Record::Mark(Mark {
+                at: t0() + time::Duration::seconds(40),
+                text: "ofid_a41b6f81".into(),
+                ofids: vec!["ofid_a41b6f81".into()],
+            }),
+            Record::Stats(Stats {
+                at: t0() + time::Duration::seconds(60),
+                exchanges: 0,
+                dropped: 0,
+                write_errors: 0,
+            }),
+        ];
+        let out = relint(&recs, EngineConfig::default());
+        let f = out
+            .flow_findings
+            .iter()
+            .find(|f| f.findings.iter().any(|x| x.rule == "X-ZERO-TRAFFIC"))
+            .expect("fires");
+        assert!(
+            f.narrative
+                .as_deref()
+                .unwrap_or("")
+                .contains("ofid_a41b6f81")
+        );
+    }
+
+    #[test]
+    fn quiet_on_zero_traffic() {
+        let out = relint(&records(Clean::new().steps()), EngineConfig::default());
+        assert!(
+            !out.flow_findings
+                .iter()
+                .flat_map(|f| &f.findings)
+                .any(|x| x.rule == "X-ZERO-TRAFFIC")
         );
     }
 }

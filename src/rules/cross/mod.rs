@@ -53,4 +53,22 @@ pub static RULES: &[&dyn DynRule] = &[
     &session::SessionNotReinit,
     &session::SessionAffinity,
     &session::ProtocolVersionMismatch,
+    &ZeroTraffic,
 ];
+
+/// X-ZERO-TRAFFIC. Emitted by the engine at `finish` (it needs no exchange at all), so the rule
+/// has metadata only.
+pub struct ZeroTraffic;
+impl crate::rules::rule::Rule for ZeroTraffic {
+    const META: crate::rules::rule::RuleMeta = crate::rules::rule::RuleMeta {
+        id: "X-ZERO-TRAFFIC",
+        severity: crate::rules::Severity::Info,
+        phase: crate::rules::Phase::Other,
+        on: &[],
+        who: &[crate::rules::Who::Client, crate::rules::Who::Infra],
+        breaks: "CAI about:blank loop (claude-code#11814); WAF/IP blocks upstream of the proxy; port or private-IP rejections",
+        source: "seeds 000/001; claude.com troubleshooting",
+        title: "Recording ran and no request reached the proxy",
+        fix: "Give the client the proxy's URL; for claude.ai/Desktop use a public https URL on 443 (tunnel); check WAF/IP rules in front; file the ofid_ reference with the client's maintainers.",
+    };
+}
