@@ -20,10 +20,15 @@ struct ProxyProcess {
     child: Child,
     base: String,
     dir: tempfile::TempDir,
+    stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl ProxyProcess {
     fn start(upstream: &url::Url) -> ProxyProcess {
+        Self::start_with_stdin(upstream, Stdio::piped())
+    }
+
+    fn start_with_stdin(upstream: &url::Url, stdin: Stdio) -> ProxyProcess {
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(BIN)
             .args([
@@ -39,24 +44,32 @@ impl ProxyProcess {
             .arg(dir.path().join("trace.jsonl"))
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "warn")
-            .stdin(Stdio::piped())
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = lines.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(url) = line.split("point your MCP client at:").nth(1) {
                     let _ = tx.send(url.trim().to_string());
                 }
+                seen.lock().unwrap().push(line);
             }
         });
         let base = rx
             .recv_timeout(Duration::from_secs(30))
             .expect("proxy printed no URL");
-        ProxyProcess { child, base, dir }
+        ProxyProcess {
+            child,
+            base,
+            dir,
+            stdout: lines,
+        }
     }
 
     fn client(&self) -> reqwest::Client {
@@ -185,6 +198,60 @@ async fn trace_parses_line_by_line_after_kill_9() {
         .mode()
         & 0o777;
     assert_eq!(mode, 0o600);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_stdin_at_eof_finishes_the_trace_and_writes_exports() {
+    let up = Upstream::start().await;
+    let mut proxy = ProxyProcess::start_with_stdin(&up.url, Stdio::null());
+    let client = proxy.client();
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#;
+    let resp = client
+        .post(format!("{}echo", proxy.base))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    // stdin is /dev/null, so it is at EOF from the start: SIGTERM must still be heard.
+    let killed = Command::new("kill")
+        .args(["-TERM", &proxy.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = proxy.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "proxy ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+    let records = read_trace(&proxy.trace());
+    assert!(matches!(records.last(), Some(Record::Stats(_))));
+    assert_eq!(exchanges(&records).len(), 1);
+    // Exports next to the trace, and their paths on stdout.
+    let har = proxy.dir.path().join("trace.har");
+    assert!(har.exists());
+    let stdout = proxy.stdout.lock().unwrap().join("\n");
+    assert!(
+        stdout.contains(&format!("exported {}", har.display())),
+        "{stdout}"
+    );
+    // Every flow narrative of the trace is printed.
+    let narratives: Vec<String> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::FlowFindings(ff) => ff.narrative.clone(),
+            _ => None,
+        })
+        .collect();
+    assert!(!narratives.is_empty(), "no narrative in the trace");
+    for n in narratives {
+        assert!(stdout.contains(&n), "narrative {n:?} not printed: {stdout}");
+    }
 }
 
 #[test]

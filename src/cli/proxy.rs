@@ -1,4 +1,5 @@
-//! `authtap proxy`: runs the recording proxy until Ctrl-C; stdin lines become marks.
+//! `authtap proxy`: runs the recording proxy until Ctrl-C or SIGTERM (stdin lines become marks),
+//! then prints the flow narratives and writes the redacted HAR/Markdown/HTML exports.
 
 use std::io::BufRead;
 use std::net::SocketAddr;
@@ -117,20 +118,20 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     tokio::pin!(ctrl_c);
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot listen for SIGTERM")?;
+    // Once stdin is at EOF (`< /dev/null`, CI, systemd) its branch is switched off, so the
+    // loop keeps polling the signals.
+    let mut stdin_open = true;
     loop {
         tokio::select! {
             _ = &mut ctrl_c => break,
             _ = sigterm.recv() => break,
-            line = lines_rx.recv() => match line {
+            line = lines_rx.recv(), if stdin_open => match line {
                 Some(line) if !line.trim().is_empty() => {
                     proxy.mark(line.trim());
                     tracing::info!("mark recorded: {}", line.trim());
                 }
                 Some(_) => {}
-                None => {
-                    // stdin closed: keep running until a signal.
-                    std::future::pending::<()>().await;
-                }
+                None => stdin_open = false,
             },
         }
     }
@@ -145,9 +146,38 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         stats.dropped,
         stats.write_errors
     );
-    // EXPORT HOOK: the export helper adds the call that writes HAR/Markdown/HTML exports
-    // of `trace_path` here, e.g. `crate::cli::export::write_on_exit(&trace_path)?;`.
+    print_narratives(&trace_path);
+    // Exports: HAR, Markdown and HTML next to the trace, redacted.
+    match authtap::export::export_trace(&trace_path, &authtap::export::ExportOptions::default()) {
+        Ok(files) => {
+            for path in files.paths() {
+                println!("authtap: exported {}", path.display());
+            }
+        }
+        Err(err) => println!("authtap: export failed: {err:#}"),
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the flow narratives the engine wrote when the trace was finished.
+fn print_narratives(trace_path: &std::path::Path) {
+    let records = match authtap::trace::load::load_any(trace_path) {
+        Ok(records) => records,
+        Err(err) => {
+            println!("authtap: cannot read the trace back for its summary: {err}");
+            return;
+        }
+    };
+    for record in records {
+        if let authtap::trace::model::Record::FlowFindings(ff) = record
+            && let Some(narrative) = ff.narrative
+        {
+            match ff.flow {
+                Some(flow) => println!("{flow}: {narrative}"),
+                None => println!("{narrative}"),
+            }
+        }
+    }
 }
 
 fn print_banner(proxy: &RunningProxy, upstream: &url::Url) {
