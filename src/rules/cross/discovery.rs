@@ -53,8 +53,12 @@ impl Rule for IssuerChain {
                     .map(|d| d.step.exchange),
             ));
         }
-        if let Some(d) = urls::issuer_from_asm_url(&asm.url) {
-            chain.push(("issuer derived for the ASM URL", d, Some(asm.step.exchange)));
+        // Without a PRM the client derived the issuer from the ASM URL. With one, the PRM entry
+        // is the derived issuer (a root `https://h/` and `https://h` share one well-known URL).
+        if chain.is_empty() {
+            if let Some(d) = urls::issuer_from_asm_url(&asm.url) {
+                chain.push(("issuer derived for the ASM URL", d, Some(asm.step.exchange)));
+            }
         }
         if let Some(i) = asm
             .ok_doc()
@@ -82,11 +86,7 @@ impl Rule for IssuerChain {
             let (Some(a), Some(b)) = (w.first(), w.get(1)) else {
                 continue;
             };
-            // The derived issuer drops a terminating slash by construction (RFC 8414 §3.1).
-            let skip = a.0.starts_with("PRM")
-                && b.0.starts_with("issuer derived")
-                && a.1.trim_end_matches('/') == b.1;
-            if a.1 != b.1 && !skip {
+            if a.1 != b.1 {
                 out.once(
                     format!("{}>{}", a.0, b.0),
                     &Self::META,
@@ -480,6 +480,38 @@ mod tests {
     #[test]
     fn quiet_on_issuer_chain() {
         assert_quiet("X-ISSUER-CHAIN", Clean::new().steps());
+        // TS SDK example server: PRM entry and issuer both `https://auth.example.com/`.
+        let mut c = Clean::new();
+        c.prm = c.prm.edit_json(|d| {
+            d.insert(
+                "authorization_servers".into(),
+                serde_json::json!(["https://auth.example.com/"]),
+            );
+        });
+        c.asm = c.asm.edit_json(|d| {
+            d.insert("issuer".into(), "https://auth.example.com/".into());
+        });
+        c.authorize = c.authorize.set_resp_header(
+            "location",
+            &format!(
+                "{REDIRECT}?code={CODE}&state={STATE}&iss={}",
+                enc("https://auth.example.com/")
+            ),
+        );
+        let steps = c.steps();
+        let all = run(steps);
+        assert!(
+            !all.iter()
+                .any(|f| f.rule == "ASM-ISSUER-MISMATCH" || f.rule == "CB-ISS-MISMATCH"),
+            "{:?}",
+            ids(&all)
+        );
+        // The test token's iss has no slash: the only break left is PRM/ASM → JWT iss.
+        let chain: Vec<_> = all.iter().filter(|f| f.rule == "X-ISSUER-CHAIN").collect();
+        assert!(
+            chain.iter().all(|f| f.message.contains("≠ JWT iss")),
+            "{chain:?}"
+        );
     }
     #[test]
     fn fires_on_resource_vs_prm() {

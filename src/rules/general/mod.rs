@@ -336,7 +336,8 @@ impl Rule for PrivateAddress {
         fix: "For server-side clients (claude.ai, Desktop connectors) expose the server on a public address (a tunnel works); local clients such as Claude Code are fine.",
     };
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let u = client_url(ex);
+        // The upstream URL: in reverse mode `client_url` is authtap's own listen address.
+        let u = ex.request.url.as_str();
         let Some(h) = urls::host(u) else { return };
         if let Some(kind) = urls::private_host_kind(&h).filter(|_| first_contact(cx)) {
             out.push(&Self::META, format!("{} host {h} is {kind}", cx.phase));
@@ -359,7 +360,8 @@ impl Rule for Non443 {
         fix: "Serve the MCP server and the AS on https port 443 for claude.ai / Desktop connectors.",
     };
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let u = client_url(ex);
+        // The upstream URL: in reverse mode `client_url` is authtap's own listen address.
+        let u = ex.request.url.as_str();
         if let Some(p) = urls::non_default_port(u).filter(|p| *p != 443 && first_contact(cx)) {
             out.push(
                 &Self::META,
