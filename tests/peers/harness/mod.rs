@@ -13,7 +13,7 @@ pub mod trace;
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -23,7 +23,6 @@ use std::time::{Duration, Instant};
 pub struct Proc {
     name: String,
     child: Child,
-    stdin: Option<ChildStdin>,
     lines: Receiver<(&'static str, String)>,
     log: Arc<Mutex<String>>,
     readers: Vec<JoinHandle<()>>,
@@ -32,28 +31,13 @@ pub struct Proc {
 impl Proc {
     /// Spawns `cmd` with piped output and no stdin. Panics (with the command) when it cannot
     /// start.
-    pub fn spawn(name: &str, cmd: Command) -> Proc {
-        Self::spawn_inner(name, cmd, false)
-    }
-
-    /// Like [`Proc::spawn`], but stdin is a pipe held open until the process ends (for
-    /// programs that treat stdin EOF as an event).
-    pub fn spawn_with_open_stdin(name: &str, cmd: Command) -> Proc {
-        Self::spawn_inner(name, cmd, true)
-    }
-
-    fn spawn_inner(name: &str, mut cmd: Command, open_stdin: bool) -> Proc {
-        cmd.stdin(if open_stdin {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    pub fn spawn(name: &str, mut cmd: Command) -> Proc {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("{name}: cannot spawn {cmd:?}: {e}"));
-        let stdin = child.stdin.take();
         let (tx, lines) = channel();
         let log = Arc::new(Mutex::new(String::new()));
         let mut readers = Vec::new();
@@ -82,7 +66,6 @@ impl Proc {
         Proc {
             name: name.to_string(),
             child,
-            stdin,
             lines,
             log,
             readers,
@@ -141,7 +124,6 @@ impl Proc {
                 }
             }
         };
-        self.stdin.take();
         for reader in self.readers.drain(..) {
             let _ = reader.join();
         }

@@ -39,8 +39,8 @@ pub fn start_proxy_with(upstream: &str, extra: &[&str]) -> Proxy {
         .args(extra)
         .env("NO_COLOR", "1")
         .env("RUST_LOG", "info");
-    // stdin stays open: the proxy reads marks from it.
-    let mut proc = Proc::spawn_with_open_stdin("authtap proxy", cmd);
+    // stdin is /dev/null, as under CI or nohup: SIGTERM must still stop the proxy cleanly.
+    let mut proc = Proc::spawn("authtap proxy", cmd);
     let url = proc.wait_for_line(Duration::from_secs(30), |line| {
         line.contains("point your MCP client at")
             .then(|| first_url(line))
