@@ -9,12 +9,10 @@ pub mod metadata;
 pub mod urls;
 pub mod www_authenticate;
 
-/// Whether a value was replaced by authtap's export redaction (`redacted:sha256:<hash>`, or a
-/// JWT whose signature is such a marker). Redacted values still correlate (equal secrets give
-/// equal markers) but cannot be checked for content (PKCE, formats).
-pub fn is_redacted(value: &str) -> bool {
-    value.contains("redacted:sha256:")
-}
+/// Whether a value was replaced by authtap's export redaction (a `redacted:sha256:<hash>`
+/// marker, or a JWT whose signature is one). Redacted values still correlate but cannot be
+/// checked for content (PKCE, formats). The one definition lives in `redact`.
+pub use crate::redact::is_redacted;
 
 #[cfg(test)]
 mod sans_io_test;

@@ -233,10 +233,10 @@ pub fn pkce_s256(verifier: &str) -> String {
         .encode(sha2::Sha256::digest(verifier.as_bytes()))
 }
 
-/// A short SHA-256 hex prefix of a secret, for correlation without storing it.
+/// The short hash a secret is correlated by (8 hex digits of its SHA-256), equal for the raw
+/// value and its redacted export form, so raw and exported traces name the same token.
 pub fn secret_hash(secret: &str) -> String {
-    let digest = sha2::Sha256::digest(secret.as_bytes());
-    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+    crate::redact::correlation_hash(secret)
 }
 
 #[cfg(test)]
@@ -319,6 +319,7 @@ mod tests {
             pkce_s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
-        assert_eq!(secret_hash("x").len(), 12);
+        assert_eq!(secret_hash("x").len(), 8);
+        assert_eq!(secret_hash("x"), secret_hash(&crate::redact::marker("x")));
     }
 }

@@ -36,19 +36,10 @@ fn authz_query(ex: &Exchange) -> Option<Pairs> {
     (q.has("response_type") || q.has("client_id") && q.has("redirect_uri")).then_some(q)
 }
 
+/// This family's [`RuleMeta`] shorthand: phase Authorize, hook on AUTHZ.
 macro_rules! meta {
-    ($id:literal, $sev:ident, $who:expr, $breaks:literal, $src:literal, $title:literal, $fix:literal) => {
-        RuleMeta {
-            id: $id,
-            severity: $sev,
-            phase: Phase::Authorize,
-            on: AUTHZ,
-            who: $who,
-            breaks: $breaks,
-            source: $src,
-            title: $title,
-            fix: $fix,
-        }
+    ($($rest:tt)*) => {
+        crate::rules::rule::rule_meta!(Phase::Authorize, AUTHZ, $($rest)*)
     };
 }
 

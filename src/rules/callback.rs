@@ -3,7 +3,7 @@
 //! request to the callback.
 
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
-use crate::rules::{Phase, Severity::*, Who::*};
+use crate::rules::{Phase, Who::*};
 use crate::trace::model::Exchange;
 
 /// This family's rules, in report order.
@@ -18,19 +18,10 @@ pub static RULES: &[&dyn DynRule] = &[
 
 const CB: &[Phase] = &[Phase::Callback];
 
+/// This family's [`RuleMeta`] shorthand: phase Callback, hook on CB.
 macro_rules! meta {
-    ($id:literal, $sev:ident, $who:expr, $breaks:literal, $src:literal, $title:literal, $fix:literal) => {
-        RuleMeta {
-            id: $id,
-            severity: $sev,
-            phase: Phase::Callback,
-            on: CB,
-            who: $who,
-            breaks: $breaks,
-            source: $src,
-            title: $title,
-            fix: $fix,
-        }
+    ($($rest:tt)*) => {
+        crate::rules::rule::rule_meta!(Phase::Callback, CB, $($rest)*)
     };
 }
 

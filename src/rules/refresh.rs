@@ -7,7 +7,7 @@ use crate::flow::correlate::form_body;
 use crate::parse::urls;
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 use crate::rules::util::*;
-use crate::rules::{Phase, Severity::*, Who::*};
+use crate::rules::{Phase, Who::*};
 use crate::trace::model::Exchange;
 
 /// This family's rules, in report order.
@@ -15,19 +15,10 @@ pub static RULES: &[&dyn DynRule] = &[&NoRotation, &NoResource, &ScopeWidened, &
 
 const REF: &[Phase] = &[Phase::Refresh];
 
+/// This family's [`RuleMeta`] shorthand: phase Refresh, hook on REF.
 macro_rules! meta {
-    ($id:literal, $sev:ident, $who:expr, $breaks:literal, $src:literal, $title:literal, $fix:literal) => {
-        RuleMeta {
-            id: $id,
-            severity: $sev,
-            phase: Phase::Refresh,
-            on: REF,
-            who: $who,
-            breaks: $breaks,
-            source: $src,
-            title: $title,
-            fix: $fix,
-        }
+    ($($rest:tt)*) => {
+        crate::rules::rule::rule_meta!(Phase::Refresh, REF, $($rest)*)
     };
 }
 

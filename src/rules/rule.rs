@@ -43,6 +43,26 @@ impl RuleMeta {
     }
 }
 
+/// Builds a [`RuleMeta`] from positional parts:
+/// `rule_meta!(phase, on, "ID", Severity, &[who], "breaks", "source", "title", "fix")`.
+/// Families wrap it in a local `meta!` that fixes their phase and hook phases.
+macro_rules! rule_meta {
+    ($phase:expr, $on:expr, $id:literal, $sev:ident, $who:expr, $breaks:literal, $src:literal, $title:literal, $fix:literal $(,)?) => {
+        $crate::rules::rule::RuleMeta {
+            id: $id,
+            severity: $crate::rules::Severity::$sev,
+            phase: $phase,
+            on: $on,
+            who: $who,
+            breaks: $breaks,
+            source: $src,
+            title: $title,
+            fix: $fix,
+        }
+    };
+}
+pub(crate) use rule_meta;
+
 /// Context of the exchange hook.
 #[derive(Debug, Clone, Copy)]
 pub struct Cx<'a> {

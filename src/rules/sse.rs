@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::parse::urls;
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 use crate::rules::util::*;
-use crate::rules::{Phase, Severity::*, Who::*};
+use crate::rules::{Phase, Who::*};
 use crate::trace::model::{Exchange, Outcome, SseEvent};
 
 /// This family's rules, in report order.
@@ -25,19 +25,10 @@ pub static RULES: &[&dyn DynRule] = &[
 
 const MCP: &[Phase] = &[Phase::McpTransport];
 
+/// This family's [`RuleMeta`] shorthand: phase McpTransport, hook on MCP.
 macro_rules! meta {
-    ($id:literal, $sev:ident, $who:expr, $breaks:literal, $src:literal, $title:literal, $fix:literal) => {
-        RuleMeta {
-            id: $id,
-            severity: $sev,
-            phase: Phase::McpTransport,
-            on: MCP,
-            who: $who,
-            breaks: $breaks,
-            source: $src,
-            title: $title,
-            fix: $fix,
-        }
+    ($($rest:tt)*) => {
+        crate::rules::rule::rule_meta!(Phase::McpTransport, MCP, $($rest)*)
     };
 }
 

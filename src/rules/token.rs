@@ -33,19 +33,10 @@ pub static RULES: &[&dyn DynRule] = &[
 const TOK: &[Phase] = &[Phase::Token];
 const BOTH: &[Phase] = &[Phase::Token, Phase::Refresh];
 
+/// This family's [`RuleMeta`] shorthand: phase token, hook phases per rule.
 macro_rules! meta {
-    ($id:literal, $sev:ident, $on:expr, $who:expr, $breaks:literal, $src:literal, $title:literal, $fix:literal) => {
-        RuleMeta {
-            id: $id,
-            severity: $sev,
-            phase: Phase::Token,
-            on: $on,
-            who: $who,
-            breaks: $breaks,
-            source: $src,
-            title: $title,
-            fix: $fix,
-        }
+    ($id:literal, $sev:ident, $on:expr, $($rest:tt)*) => {
+        crate::rules::rule::rule_meta!(Phase::Token, $on, $id, $sev, $($rest)*)
     };
 }
 

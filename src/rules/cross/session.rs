@@ -3,21 +3,12 @@
 
 use crate::flow::state::McpCall;
 use crate::rules::rule::{FlowCx, Out, Rule, RuleMeta};
-use crate::rules::{Phase, Severity::*, Who::*};
+use crate::rules::{Phase, Who::*};
 
+/// This family's [`RuleMeta`] shorthand: phase McpTransport, hook on &[].
 macro_rules! meta {
-    ($id:literal, $sev:ident, $who:expr, $breaks:literal, $src:literal, $title:literal, $fix:literal) => {
-        RuleMeta {
-            id: $id,
-            severity: $sev,
-            phase: Phase::McpTransport,
-            on: &[],
-            who: $who,
-            breaks: $breaks,
-            source: $src,
-            title: $title,
-            fix: $fix,
-        }
+    ($($rest:tt)*) => {
+        crate::rules::rule::rule_meta!(Phase::McpTransport, &[], $($rest)*)
     };
 }
 

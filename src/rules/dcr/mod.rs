@@ -53,19 +53,10 @@ fn req_method(ex: &Exchange) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// This family's [`RuleMeta`] shorthand: phase Registration, hook on REG.
 macro_rules! meta {
-    ($id:literal, $sev:ident, $who:expr, $breaks:literal, $src:literal, $title:literal, $fix:literal) => {
-        RuleMeta {
-            id: $id,
-            severity: $sev,
-            phase: Phase::Registration,
-            on: REG,
-            who: $who,
-            breaks: $breaks,
-            source: $src,
-            title: $title,
-            fix: $fix,
-        }
+    ($($rest:tt)*) => {
+        crate::rules::rule::rule_meta!(Phase::Registration, REG, $($rest)*)
     };
 }
 

@@ -9,7 +9,7 @@ use crate::parse::form::Pairs;
 use crate::parse::urls;
 use crate::rules::rule::{Cx, DynRule, FlowCx, Out, Rule, RuleMeta};
 use crate::rules::util::*;
-use crate::rules::{Phase, Severity::*, Who::*};
+use crate::rules::{Phase, Who::*};
 use crate::trace::model::Exchange;
 
 /// This family's rules, in report order.
@@ -45,19 +45,10 @@ const KNOWN_VERSIONS: &[&str] = &[
     "2026-07-28",
 ];
 
+/// This family's [`RuleMeta`] shorthand: phase McpTransport, hook on MCP.
 macro_rules! meta {
-    ($id:literal, $sev:ident, $who:expr, $breaks:literal, $src:literal, $title:literal, $fix:literal) => {
-        RuleMeta {
-            id: $id,
-            severity: $sev,
-            phase: Phase::McpTransport,
-            on: MCP,
-            who: $who,
-            breaks: $breaks,
-            source: $src,
-            title: $title,
-            fix: $fix,
-        }
+    ($($rest:tt)*) => {
+        crate::rules::rule::rule_meta!(Phase::McpTransport, MCP, $($rest)*)
     };
 }
 

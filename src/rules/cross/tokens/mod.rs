@@ -7,19 +7,10 @@ use crate::parse::urls::{self, UrlDiff};
 use crate::rules::rule::{FlowCx, Out, Rule, RuleMeta};
 use crate::rules::{Phase, Severity::*, Who::*};
 
+/// Cross-rule [`RuleMeta`] shorthand: the phase is named per rule; hooks are flow hooks.
 macro_rules! meta {
-    ($id:literal, $sev:ident, $phase:ident, $who:expr, $breaks:literal, $src:literal, $title:literal, $fix:literal) => {
-        RuleMeta {
-            id: $id,
-            severity: $sev,
-            phase: Phase::$phase,
-            on: &[],
-            who: $who,
-            breaks: $breaks,
-            source: $src,
-            title: $title,
-            fix: $fix,
-        }
+    ($id:literal, $sev:ident, $phase:ident, $($rest:tt)*) => {
+        crate::rules::rule::rule_meta!(Phase::$phase, &[], $id, $sev, $($rest)*)
     };
 }
 
