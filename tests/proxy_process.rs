@@ -235,11 +235,17 @@ async fn sigterm_with_stdin_at_eof_finishes_the_trace_and_writes_exports() {
     // Exports next to the trace, and their paths on stdout.
     let har = proxy.dir.path().join("trace.har");
     assert!(har.exists());
-    let stdout = proxy.stdout.lock().unwrap().join("\n");
-    assert!(
-        stdout.contains(&format!("exported {}", har.display())),
-        "{stdout}"
-    );
+    // The reader thread may still be catching up with the pipe after the exit.
+    let expected = format!("exported {}", har.display());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let stdout = loop {
+        let stdout = proxy.stdout.lock().unwrap().join("\n");
+        if stdout.contains(&expected) || Instant::now() > deadline {
+            break stdout;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(stdout.contains(&expected), "{stdout}");
     // Every flow narrative of the trace is printed.
     let narratives: Vec<String> = records
         .iter()

@@ -115,6 +115,13 @@ async fn route(req: Request<Incoming>, origin: String) -> Result<Response<Body>,
             ],
             brotli(prm(&origin).as_bytes()),
         ),
+        "/.well-known/oauth-protected-resource/mcp/big" => {
+            let padding = "x".repeat(300 * 1024);
+            let doc = format!(
+                r#"{{"resource":"{origin}/mcp","authorization_servers":["{origin}"],"padding":"{padding}"}}"#
+            );
+            chunked(&json, doc.into_bytes())
+        }
         "/authorize" => match param("mode").as_deref() {
             // Auto-approve: straight back to the client with code, state and iss; the
             // resource the upstream received is echoed so the test can check R7.
@@ -322,4 +329,79 @@ async fn unreachable_authorization_endpoint_gets_a_recorded_synthesized_redirect
             .iter()
             .any(|r| r.location == "note" && r.to.contains("synthesized"))
     );
+}
+
+/// Metadata sent chunked, gzip (chunked) or brotli is rewritten; compressed bodies go out as
+/// identity with a correct Content-Length (R15).
+#[tokio::test]
+async fn chunked_and_compressed_metadata_is_rewritten() {
+    let origin = upstream().await;
+    let tp = TestProxy::start(&url::Url::parse(&format!("{origin}/mcp")).unwrap()).await;
+    let client = no_redirects(&tp);
+    for kind in ["chunked", "gzip", "br"] {
+        let resp = client
+            .get(tp.url(&format!("/.well-known/oauth-protected-resource/mcp/{kind}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{kind}");
+        assert!(resp.headers().get("content-encoding").is_none(), "{kind}");
+        let length: usize = resp.headers()["content-length"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let body = resp.bytes().await.unwrap();
+        assert_eq!(length, body.len(), "{kind}");
+        let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(doc["resource"], tp.url("/mcp"), "{kind}");
+        assert!(
+            doc["authorization_servers"][0]
+                .as_str()
+                .unwrap()
+                .starts_with(tp.proxy.base_url().as_str().trim_end_matches('/')),
+            "{kind}: {doc}"
+        );
+    }
+    let (records, _dir) = tp.finish().await;
+    let ex = exchanges(&records);
+    assert_eq!(ex.len(), 3);
+    for (e, kind) in ex.iter().zip(["chunked", "gzip", "br"]) {
+        assert_eq!(e.outcome, Outcome::Complete, "{kind}");
+        // The record keeps what the upstream sent, decoded for reading.
+        let text = e.response.as_ref().unwrap().body_text().unwrap();
+        assert!(text.contains(&format!("{origin}/mcp")), "{kind}: {text}");
+        assert!(
+            e.rewrites.iter().any(|r| r.location == "body:$.resource"),
+            "{kind}"
+        );
+        assert_eq!(
+            e.rewrites
+                .iter()
+                .any(|r| r.location == "header:content-encoding"),
+            kind != "chunked",
+            "{kind}"
+        );
+    }
+}
+
+/// A metadata body over the buffering cap streams through unchanged and complete.
+#[tokio::test]
+async fn oversized_metadata_streams_through_unchanged() {
+    let origin = upstream().await;
+    let tp = TestProxy::start(&url::Url::parse(&format!("{origin}/mcp")).unwrap()).await;
+    let resp = no_redirects(&tp)
+        .get(tp.url("/.well-known/oauth-protected-resource/mcp/big"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body = resp.bytes().await.unwrap();
+    assert!(body.len() > 300 * 1024);
+    let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(doc["resource"], format!("{origin}/mcp"));
+    let (records, _dir) = tp.finish().await;
+    let ex = exchanges(&records);
+    assert_eq!(ex[0].outcome, Outcome::Complete);
+    assert!(ex[0].rewrites.is_empty());
 }

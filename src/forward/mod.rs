@@ -13,6 +13,7 @@ mod authorize;
 pub mod client;
 pub mod failure;
 pub mod headers;
+mod metadata;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -310,17 +311,12 @@ impl Forwarder {
             tap_options(sse),
             assembly.clone(),
         );
-        let small = tapped
-            .size_hint()
-            .upper()
-            .is_some_and(|n| n <= MAX_JSON_BODY);
-        let body = if small
-            && !encoded
-            && self.rewriter.wants_json_body(
-                &upstream_path,
-                parts.method.as_str(),
-                media_type.as_deref(),
-            ) {
+        let wants_json = self.rewriter.wants_json_body(
+            &upstream_path,
+            parts.method.as_str(),
+            media_type.as_deref(),
+        );
+        let body = if wants_json && tapped.size_hint().lower() <= MAX_JSON_BODY {
             self.rewrite_json_body(&assembly, &mut resp_parts.headers, tapped)
                 .await
         } else {
@@ -443,36 +439,6 @@ impl Forwarder {
             }
         }
         assembly.add_rewrites(rewrites);
-    }
-
-    /// Buffers a small JSON metadata body (already bounded by its size hint), rewrites it and
-    /// fixes the framing headers (R15). The tap still records the upstream bytes.
-    async fn rewrite_json_body(
-        &self,
-        assembly: &Assembly,
-        headers: &mut HeaderMap,
-        tapped: Tap<Incoming>,
-    ) -> ProxyBody {
-        let bytes = match tapped.collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(err) => {
-                // The tap recorded the cut; hand the client an error body rather than nothing.
-                let message = format!("authtap: the upstream broke off the response: {err}\n");
-                return Full::new(Bytes::from(message))
-                    .map_err(|e| match e {})
-                    .boxed();
-            }
-        };
-        let bytes = match self.rewriter.response_json(&bytes) {
-            Some((new, rewrites)) => {
-                assembly.add_rewrites(rewrites);
-                headers.remove(header::ETAG);
-                Bytes::from(new)
-            }
-            None => bytes,
-        };
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-        Full::new(bytes).map_err(|e| match e {}).boxed()
     }
 }
 

@@ -64,9 +64,9 @@ pub fn to_body_capture(
     Some(capture)
 }
 
-/// Decompresses `bytes`; returns the output and whether it was cut (at `max` or because the
+/// Decompresses `bytes` (`gzip`, `deflate`, `br`); returns the output and whether it was cut (at `max` or because the
 /// input was truncated).
-fn decompress(
+pub fn decompress(
     encoding: &str,
     bytes: &[u8],
     max: usize,

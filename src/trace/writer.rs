@@ -5,8 +5,11 @@
 //! blocks: when the channel is full the entry is dropped and counted. For each exchange the
 //! recorder assembles the record ([`Assemble`]: decompression and the like happen here), runs
 //! [`Engine::observe`], writes the exchange line and any flow-findings lines, and logs a live
-//! line through `tracing`. Every line goes out in one `write` call followed by a flush to the
-//! OS, so after a `kill -9` every complete line parses. Write errors are counted, never fatal.
+//! line through `tracing`. Whatever is queued when the recorder wakes is handled as one batch:
+//! the complete lines are appended to one buffer that goes out in one `write` call followed by
+//! a flush to the OS before the recorder waits again, so after a `kill -9` every complete line
+//! parses, and under load there is one system call per batch rather than per record. Write
+//! errors are counted, never fatal.
 //! The file is created with mode 0600: it holds live credentials.
 
 use std::fs::File;
@@ -24,6 +27,8 @@ use crate::trace::model::{Exchange, FlowFindings, Mark, Record, SessionRecord, S
 
 /// Default capacity of the recorder channel (exchanges waiting to be written).
 pub const DEFAULT_CAPACITY: usize = 4096;
+/// A batch is written out early once its buffer holds this many bytes.
+const BATCH_BYTES: usize = 1024 * 1024;
 
 /// Recorder counters returned at shutdown.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -175,8 +180,10 @@ impl Recorder {
             reported_dropped: 0,
             live: options.live_output,
             warned: false,
+            batch: Batch::default(),
         };
         state.write(&Record::Session(session));
+        state.flush_batch();
         if state.stats.write_errors > 0 {
             return Err(Error::Io {
                 path: path.to_path_buf(),
@@ -223,19 +230,35 @@ struct Writer {
     reported_dropped: u64,
     live: bool,
     warned: bool,
+    batch: Batch,
+}
+
+/// Complete lines waiting for the batch's single `write`.
+#[derive(Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    records: u64,
+    exchanges: u64,
 }
 
 impl Writer {
     fn run(mut self, rx: &Receiver<Entry>, tick: Duration) -> RecorderStats {
         let mut next_tick = std::time::Instant::now() + tick;
-        loop {
+        let mut finished = false;
+        while !finished {
             let wait = next_tick.saturating_duration_since(std::time::Instant::now());
             match rx.recv_timeout(wait) {
-                Ok(Entry::Exchange(work)) => self.exchange(work.assemble()),
-                Ok(Entry::Mark(mark)) => {
-                    self.write(&Record::Mark(mark));
+                Ok(entry) => {
+                    finished = !self.entry(entry);
+                    // Everything else already queued joins this batch.
+                    while !finished && let Ok(entry) = rx.try_recv() {
+                        finished = !self.entry(entry);
+                        if self.batch.bytes.len() >= BATCH_BYTES {
+                            self.flush_batch();
+                        }
+                    }
                 }
-                Ok(Entry::Finish) | Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Disconnected) => finished = true,
                 Err(RecvTimeoutError::Timeout) => {}
             }
             if std::time::Instant::now() >= next_tick {
@@ -244,24 +267,34 @@ impl Writer {
                 self.flow_findings(due);
                 self.report_loss();
             }
+            // Out before the recorder blocks again.
+            self.flush_batch();
         }
         // Drain what is already queued (entries that raced the finish marker).
         while let Ok(entry) = rx.try_recv() {
-            match entry {
-                Entry::Exchange(work) => self.exchange(work.assemble()),
-                Entry::Mark(mark) => {
-                    self.write(&Record::Mark(mark));
-                }
-                Entry::Finish => {}
-            }
+            self.entry(entry);
         }
         let due = self.engine.finish(OffsetDateTime::now_utc());
         self.flow_findings(due);
+        self.flush_batch();
         self.stats.dropped = self.dropped.load(Ordering::Relaxed);
         let stats = self.stats_record();
         self.write(&stats);
+        self.flush_batch();
         let _ = self.file.sync_all();
         self.stats
+    }
+
+    /// Handles one entry; `false` for the finish marker.
+    fn entry(&mut self, entry: Entry) -> bool {
+        match entry {
+            Entry::Exchange(work) => self.exchange(work.assemble()),
+            Entry::Mark(mark) => {
+                self.write(&Record::Mark(mark));
+            }
+            Entry::Finish => return false,
+        }
+        true
     }
 
     fn exchange(&mut self, mut exchange: Exchange) {
@@ -271,7 +304,7 @@ impl Writer {
         }
         self.stats.findings += exchange.findings.len() as u64;
         if self.write(&Record::Exchange(Box::new(exchange))) {
-            self.stats.exchanges += 1;
+            self.batch.exchanges += 1;
         }
         self.flow_findings(due);
     }
@@ -295,6 +328,7 @@ impl Writer {
     fn report_loss(&mut self) {
         let dropped = self.dropped.load(Ordering::Relaxed);
         if dropped > self.reported_dropped {
+            self.flush_batch();
             self.reported_dropped = dropped;
             self.stats.dropped = dropped;
             tracing::warn!(
@@ -315,21 +349,34 @@ impl Writer {
         })
     }
 
-    /// One record = one `write` of the full line, then a flush. Returns whether it succeeded.
+    /// Appends one complete line to the batch. Returns whether the record could be serialised.
     fn write(&mut self, record: &Record) -> bool {
-        let mut line = match serde_json::to_vec(record) {
-            Ok(line) => line,
+        let start = self.batch.bytes.len();
+        if let Err(err) = serde_json::to_writer(&mut self.batch.bytes, record) {
+            self.batch.bytes.truncate(start);
+            self.stats.write_errors += 1;
+            tracing::warn!("cannot serialise a trace record: {err}");
+            return false;
+        }
+        self.batch.bytes.push(b'\n');
+        self.batch.records += 1;
+        true
+    }
+
+    /// Writes the batch with one `write` call, then flushes it to the OS.
+    fn flush_batch(&mut self) {
+        if self.batch.bytes.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        match self
+            .file
+            .write_all(&batch.bytes)
+            .and_then(|()| self.file.flush())
+        {
+            Ok(()) => self.stats.exchanges += batch.exchanges,
             Err(err) => {
-                self.stats.write_errors += 1;
-                tracing::warn!("cannot serialise a trace record: {err}");
-                return false;
-            }
-        };
-        line.push(b'\n');
-        match self.file.write_all(&line).and_then(|()| self.file.flush()) {
-            Ok(()) => true,
-            Err(err) => {
-                self.stats.write_errors += 1;
+                self.stats.write_errors += batch.records;
                 if !self.warned {
                     self.warned = true;
                     tracing::warn!(
@@ -337,8 +384,13 @@ impl Writer {
                         self.path.display()
                     );
                 }
-                false
             }
+        }
+        // Keep the allocation for the next batch.
+        let mut bytes = batch.bytes;
+        bytes.clear();
+        if bytes.capacity() <= 4 * BATCH_BYTES {
+            self.batch.bytes = bytes;
         }
     }
 }

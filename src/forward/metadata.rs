@@ -1,0 +1,117 @@
+//! Buffered rewriting of discovery and registration JSON (R2–R6, R12) with R15 framing.
+//!
+//! Only responses the rewriter asks for ([`crate::rewrite::Rewriter::wants_json_body`]) come
+//! here. They are read up to [`MAX_JSON_BODY`] bytes whatever their framing (Content-Length,
+//! chunked, HTTP/2 frames). A compressed body (`gzip`, `deflate`, `br`, as Express
+//! `compression` or Cloudflare send them) is decoded first; when the JSON changes it is sent
+//! as identity with `Content-Encoding` removed (R15), otherwise the upstream bytes go out as
+//! they came. `Content-Length` is set to what is sent; `ETag` is dropped after a change. A
+//! body larger than the cap streams through unchanged (the bytes read so far first).
+
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderValue};
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+
+use super::{Forwarder, MAX_JSON_BODY, ProxyBody};
+use crate::forward::assembly::Assembly;
+use crate::tap::{BoxError, Tap};
+use crate::trace::model::Rewrite;
+
+/// Largest decoded metadata document rewritten (a decompression-bomb guard).
+const MAX_DECODED_JSON: usize = 4 * 1024 * 1024;
+
+/// What reading the body up to the cap gave.
+enum Read {
+    /// The whole body.
+    Whole(Bytes),
+    /// More than the cap: the bytes read so far and the rest of the body.
+    TooBig(Bytes, Tap<Incoming>),
+    /// The upstream broke off.
+    Failed(String),
+}
+
+impl Forwarder {
+    /// Buffers a metadata body (see the module doc), rewrites it and fixes the framing
+    /// headers. The tap still records the upstream bytes.
+    pub(super) async fn rewrite_json_body(
+        &self,
+        assembly: &Assembly,
+        headers: &mut HeaderMap,
+        tapped: Tap<Incoming>,
+    ) -> ProxyBody {
+        let bytes = match read_capped(tapped).await {
+            Read::Whole(bytes) => bytes,
+            Read::TooBig(prefix, rest) => return prefixed(prefix, rest),
+            Read::Failed(err) => {
+                // The tap recorded the cut; hand the client an error body rather than nothing.
+                let message = format!("authtap: the upstream broke off the response: {err}\n");
+                return full(Bytes::from(message));
+            }
+        };
+        let encoding = headers
+            .get(header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_ascii_lowercase())
+            .filter(|v| !v.is_empty() && v != "identity");
+        let decoded = match &encoding {
+            None => Some(bytes.to_vec()),
+            Some(enc) => crate::tap::decode::decompress(enc, &bytes, MAX_DECODED_JSON, false)
+                .ok()
+                .filter(|(_, cut)| !cut)
+                .map(|(out, _)| out),
+        };
+        let rewritten = decoded.and_then(|d| self.rewriter.response_json(&d));
+        let bytes = match rewritten {
+            Some((new, mut rewrites)) => {
+                headers.remove(header::ETAG);
+                if let Some(enc) = encoding {
+                    headers.remove(header::CONTENT_ENCODING);
+                    rewrites.push(Rewrite {
+                        direction: "response".into(),
+                        location: "header:content-encoding".into(),
+                        from: enc,
+                        to: "identity (decoded to rewrite the body)".into(),
+                    });
+                }
+                assembly.add_rewrites(rewrites);
+                Bytes::from(new)
+            }
+            None => bytes,
+        };
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+        full(bytes)
+    }
+}
+
+/// Reads data frames until the end or until more than [`MAX_JSON_BODY`] bytes arrived.
+async fn read_capped(mut body: Tap<Incoming>) -> Read {
+    let cap = usize::try_from(MAX_JSON_BODY).unwrap_or(usize::MAX);
+    let mut buf = BytesMut::new();
+    loop {
+        match body.frame().await {
+            None => return Read::Whole(buf.freeze()),
+            Some(Err(err)) => return Read::Failed(err.to_string()),
+            Some(Ok(frame)) => {
+                // Trailers on a metadata document carry nothing a client needs.
+                if let Ok(data) = frame.into_data() {
+                    buf.extend_from_slice(&data);
+                    if buf.len() > cap {
+                        return Read::TooBig(buf.freeze(), body);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn full(bytes: Bytes) -> ProxyBody {
+    Full::new(bytes).map_err(|e| match e {}).boxed()
+}
+
+/// The bytes already read, then the rest of the body, streamed.
+fn prefixed(prefix: Bytes, rest: Tap<Incoming>) -> ProxyBody {
+    let head = futures_util::stream::once(async move { Ok::<_, BoxError>(Frame::data(prefix)) });
+    let tail = http_body_util::BodyStream::new(rest);
+    BodyExt::boxed(StreamBody::new(futures_util::StreamExt::chain(head, tail)))
+}
