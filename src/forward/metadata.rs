@@ -26,7 +26,7 @@ enum Read {
     /// The whole body.
     Whole(Bytes),
     /// More than the cap: the bytes read so far and the rest of the body.
-    TooBig(Bytes, Tap<Incoming>),
+    TooBig(Bytes, Box<Tap<Incoming>>),
     /// The upstream broke off.
     Failed(String),
 }
@@ -42,7 +42,7 @@ impl Forwarder {
     ) -> ProxyBody {
         let bytes = match read_capped(tapped).await {
             Read::Whole(bytes) => bytes,
-            Read::TooBig(prefix, rest) => return prefixed(prefix, rest),
+            Read::TooBig(prefix, rest) => return prefixed(prefix, *rest),
             Read::Failed(err) => {
                 // The tap recorded the cut; hand the client an error body rather than nothing.
                 let message = format!("authtap: the upstream broke off the response: {err}\n");
@@ -97,7 +97,7 @@ async fn read_capped(mut body: Tap<Incoming>) -> Read {
                 if let Ok(data) = frame.into_data() {
                     buf.extend_from_slice(&data);
                     if buf.len() > cap {
-                        return Read::TooBig(buf.freeze(), body);
+                        return Read::TooBig(buf.freeze(), Box::new(body));
                     }
                 }
             }
