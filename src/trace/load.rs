@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::trace::model::{Exchange, Record};
+use crate::trace::model::Record;
 use crate::trace::{har_import, reader};
 
 /// Why a trace could not be loaded.
@@ -91,39 +91,28 @@ pub fn load(path: &Path) -> Result<Loaded, Error> {
     })
 }
 
-/// Runs the rule engine over a trace's exchanges (start order), replacing any phases and
+/// Runs the rule engine over a trace's exchanges (start order, through
+/// [`crate::rules::relint::relint`], the same path as `authtap lint`), replacing any phases and
 /// findings, and appends the flow-level findings. Used for HAR input, which has none.
 pub fn run_rules(records: Vec<Record>) -> Vec<Record> {
-    let mut engine = crate::rules::Engine::default();
-    let mut exchanges: Vec<Exchange> = Vec::new();
-    let mut rest: Vec<Record> = Vec::new();
-    for r in records {
-        match r {
-            Record::Exchange(x) => exchanges.push(*x),
-            Record::FlowFindings(_) => {}
-            other => rest.push(other),
-        }
-    }
-    exchanges.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.id.cmp(&b.id)));
-    let mut flow_findings = Vec::new();
-    let mut last = None;
-    for x in &mut exchanges {
-        x.findings.clear();
-        flow_findings.extend(engine.observe(x));
-        let end = x.started_at
-            + time::Duration::milliseconds(x.timings.end_ms.unwrap_or(0.0).max(0.0) as i64);
-        last = Some(last.map_or(end, |l: time::OffsetDateTime| l.max(end)));
-    }
-    let now = last.unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    flow_findings.extend(engine.finish(now));
-    let mut out = rest;
+    let relinted =
+        crate::rules::relint::relint(&records, crate::rules::engine::EngineConfig::default());
+    let mut out: Vec<Record> = records
+        .into_iter()
+        .filter(|r| !matches!(r, Record::Exchange(_) | Record::FlowFindings(_)))
+        .collect();
     let at = out
         .iter()
         .position(|r| !matches!(r, Record::Session(_)))
         .unwrap_or(out.len());
     let tail = out.split_off(at);
-    out.extend(exchanges.into_iter().map(|x| Record::Exchange(Box::new(x))));
-    out.extend(flow_findings.into_iter().map(Record::FlowFindings));
+    out.extend(
+        relinted
+            .exchanges
+            .into_iter()
+            .map(|x| Record::Exchange(Box::new(x))),
+    );
+    out.extend(relinted.flow_findings.into_iter().map(Record::FlowFindings));
     out.extend(tail);
     out
 }
