@@ -87,8 +87,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 fn print_catalog() {
     println!(
-        "{:<28} {:<44} {}",
-        "FAULT", "EXPECTED RULES", "WHAT THE SERVER DOES"
+        "{:<28} {:<44} WHAT THE SERVER DOES",
+        "FAULT", "EXPECTED RULES"
     );
     for info in CATALOG {
         let need = match info.client_need {
