@@ -25,8 +25,11 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
 use super::record::Partial;
-use super::sse::{SseEvent, SseParser};
+use crate::parse::sse::{ParsedEvent as SseEvent, SseParser};
 use crate::trace::model::Exchange;
+
+/// Longest SSE line the client keeps (a stream without line ends cannot grow memory).
+const MAX_SSE_LINE: usize = 4 * 1024 * 1024;
 
 /// Receives every exchange the transport makes, with the name of the client step that made
 /// it (`probe`, `prm`, `dcr (preflight)`…). Exchange ids are left at 0 for the receiver to
@@ -412,7 +415,7 @@ impl Http {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.to_ascii_lowercase().starts_with("text/event-stream"));
-        let mut parser = SseParser::new();
+        let mut parser = SseParser::new(MAX_SSE_LINE);
         let mut events = Vec::new();
         let mut wire = 0u64;
         loop {

@@ -23,7 +23,6 @@ pub mod http;
 mod mcp;
 mod oauth;
 mod record;
-mod sse;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -36,9 +35,9 @@ use tokio::sync::mpsc;
 
 use crate::rules::Phase;
 
+pub use crate::parse::sse::{ParsedEvent as SseEvent, SseParser};
 pub use discovery::{Challenge, parse_bearer};
 pub use http::ExchangeHook;
-pub use sse::{SseEvent, SseParser};
 
 /// How a client registers and identifies itself.
 #[derive(Debug, Clone, Serialize)]

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use http::HeaderMap;
 
 use super::http::{Http, HttpError, Reply, Req};
-use super::sse::SseEvent;
+use crate::parse::sse::ParsedEvent as SseEvent;
 use crate::trace::model::{
     BodyCapture, Exchange, ExchangeError, ExchangeId, Header, Outcome as TraceOutcome,
     RequestRecord, ResponseRecord, Timings,

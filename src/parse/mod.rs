@@ -6,6 +6,7 @@
 pub mod form;
 pub mod jwt;
 pub mod metadata;
+pub mod sse;
 pub mod urls;
 pub mod www_authenticate;
 

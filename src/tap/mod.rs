@@ -3,13 +3,12 @@
 //! [`Tap`] wraps any `http_body::Body`, passes each frame on exactly as it came (no
 //! buffering, no coalescing: back-pressure stays with hyper), and copies up to a cap into a
 //! [`RawCapture`]. Past the cap it keeps streaming and only counts bytes. For
-//! `text/event-stream` it also parses events incrementally ([`sse`]) and stamps their arrival.
+//! `text/event-stream` it also parses events incrementally ([`crate::parse::sse`]) and stamps their arrival.
 //! When the body ends, fails or is dropped, the tap hands everything to a [`TapSink`] (the
 //! exchange assembly in [`crate::forward`]). Turning raw bytes into a record (decompression,
 //! UTF-8 or base64) is [`decode`]'s job and runs on the recorder, off the data path.
 
 pub mod decode;
-pub mod sse;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -93,7 +92,7 @@ pub struct Tap<B> {
     side: Side,
     options: TapOptions,
     capture: RawCapture,
-    sse: Option<(sse::SseParser, Vec<SseEvent>)>,
+    sse: Option<(crate::parse::sse::SseParser, Vec<SseEvent>)>,
     sse_bytes: usize,
     sink: Option<Arc<dyn TapSink>>,
     known_empty: bool,
@@ -111,9 +110,12 @@ impl<B: Body> Tap<B> {
     /// Wraps `inner`; `sink` learns the result when the body stops.
     pub fn new(inner: B, side: Side, options: TapOptions, sink: Arc<dyn TapSink>) -> Self {
         let known_empty = inner.is_end_stream();
-        let sse = options
-            .sse
-            .then(|| (sse::SseParser::new(options.max_capture.max(1024)), vec![]));
+        let sse = options.sse.then(|| {
+            (
+                crate::parse::sse::SseParser::new(options.max_capture.max(1024)),
+                vec![],
+            )
+        });
         Self {
             inner,
             side,

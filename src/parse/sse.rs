@@ -1,9 +1,9 @@
 //! An incremental `text/event-stream` parser (WHATWG HTML §9.2.6), fed arbitrary chunks.
 //!
-//! The tap feeds it each body chunk as it streams through; it returns every event completed
-//! by that chunk. Events split across chunks, CRLF/LF/CR line ends (including a CRLF split
+//! The tap feeds it each body chunk as it streams through (and the built-in client each chunk
+//! it reads); it returns every event completed by that chunk. Events split across chunks, CRLF/LF/CR line ends (including a CRLF split
 //! between two chunks), comments, multi-line `data:` and a leading BOM are handled. The parser
-//! never sees the bytes the client receives: it only works on a copy.
+//! never sees the bytes the proxy forwards: it only works on a copy.
 
 /// One parsed event, without its arrival time (the tap adds that).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
