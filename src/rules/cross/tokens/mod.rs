@@ -194,10 +194,11 @@ impl Rule for TokenRejectedAfterIssue {
             }
             let mut hints = Vec::new();
             if let Some(j) = tok.jwt.as_ref() {
-                let targets: Vec<&str> = [f.prm_resource(), f.mcp_url.as_deref()]
+                let mut targets: Vec<&str> = [f.prm_resource(), f.mcp_url.as_deref()]
                     .into_iter()
                     .flatten()
                     .collect();
+                targets.dedup();
                 if !targets.is_empty() && !j.aud.iter().any(|a| targets.contains(&a.as_str())) {
                     hints.push(format!("aud {:?} does not contain {:?}", j.aud, targets));
                 }
