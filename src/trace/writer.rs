@@ -5,7 +5,8 @@
 //! blocks: when the channel is full the entry is dropped and counted. For each exchange the
 //! recorder assembles the record ([`Assemble`]: decompression and the like happen here), runs
 //! [`Engine::observe`], writes the exchange line and any flow-findings lines, and logs a live
-//! line through `tracing`. Whatever is queued when the recorder wakes is handled as one batch:
+//! line through `tracing`. The recorder lingers a moment after the first entry wakes it, then
+//! handles whatever is queued as one batch:
 //! the complete lines are appended to one buffer that goes out in one `write` call followed by
 //! a flush to the OS before the recorder waits again, so after a `kill -9` every complete line
 //! parses, and under load there is one system call per batch rather than per record. Write
@@ -29,6 +30,12 @@ use crate::trace::model::{Exchange, FlowFindings, Mark, Record, SessionRecord, S
 pub const DEFAULT_CAPACITY: usize = 4096;
 /// A batch is written out early once its buffer holds this many bytes.
 const BATCH_BYTES: usize = 1024 * 1024;
+/// How long the recorder lets a batch gather after the first entry wakes it. While it lingers
+/// it is not parked on the channel, so producers queue without a wake-up system call and the
+/// recorder runs once per batch rather than once per request (fewer context switches on the
+/// data path's cores). Every line is still written complete, so the `kill -9` guarantee holds;
+/// only the window of not-yet-written records grows by this much.
+const LINGER: Duration = Duration::from_millis(2);
 
 /// Recorder counters returned at shutdown.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -250,6 +257,9 @@ impl Writer {
             match rx.recv_timeout(wait) {
                 Ok(entry) => {
                     finished = !self.entry(entry);
+                    if !finished {
+                        std::thread::sleep(LINGER);
+                    }
                     // Everything else already queued joins this batch.
                     while !finished && let Ok(entry) = rx.try_recv() {
                         finished = !self.entry(entry);
