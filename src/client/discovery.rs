@@ -201,6 +201,37 @@ impl Flow {
         Ok(true)
     }
 
+    /// GETs one metadata candidate URL as the profile's client would. Returns the reply and
+    /// its JSON object on a 200 JSON answer; otherwise records a `warn` step saying why the
+    /// URL was unusable and returns `None`, so the caller tries the next candidate.
+    async fn fetch_metadata(
+        &mut self,
+        step: &str,
+        phase: Phase,
+        url: &str,
+    ) -> Res<Option<(Reply, serde_json::Map<String, Value>)>> {
+        let req = Req::new(Method::GET, url.to_string())
+            .header("accept", "application/json")
+            .header(
+                "mcp-protocol-version",
+                self.cfg.profile.protocol_version.clone(),
+            );
+        let reply = self.call(step, phase, req).await?;
+        match reply.json() {
+            Some(Value::Object(doc)) if reply.status == 200 => Ok(Some((reply, doc))),
+            _ => {
+                let why = if reply.is_html() {
+                    html_note(&reply)
+                } else {
+                    format!("status {}", reply.status)
+                };
+                let note = format!("no usable metadata here ({why}); trying the next URL");
+                self.record(step, phase, "GET", url, Some(&reply), Outcome::Warn, note)?;
+                Ok(None)
+            }
+        }
+    }
+
     /// Protected resource metadata: challenge URL, then path-aware, then root.
     pub(super) async fn discover_prm(&mut self) -> Res<()> {
         let Ok(mcp) = url::Url::parse(&self.cfg.mcp_url) else {
@@ -227,33 +258,11 @@ impl Flow {
         candidates.push(well_known(&mcp, "oauth-protected-resource", ""));
         candidates.dedup();
         for url in candidates {
-            let req = Req::new(Method::GET, url.clone())
-                .header("accept", "application/json")
-                .header(
-                    "mcp-protocol-version",
-                    self.cfg.profile.protocol_version.clone(),
-                );
-            let reply = self.call("prm", Phase::DiscoveryPrm, req).await?;
-            let doc = match reply.json() {
-                Some(Value::Object(doc)) if reply.status == 200 => doc,
-                _ => {
-                    let why = if reply.is_html() {
-                        html_note(&reply)
-                    } else {
-                        format!("status {}", reply.status)
-                    };
-                    let note = format!("no usable metadata here ({why}); trying the next URL");
-                    self.record(
-                        "prm",
-                        Phase::DiscoveryPrm,
-                        "GET",
-                        &url,
-                        Some(&reply),
-                        Outcome::Warn,
-                        note,
-                    )?;
-                    continue;
-                }
+            let Some((reply, doc)) = self
+                .fetch_metadata("prm", Phase::DiscoveryPrm, &url)
+                .await?
+            else {
+                continue;
             };
             let resource = doc.get("resource").and_then(Value::as_str).unwrap_or("");
             let Some(issuer) = doc
@@ -348,33 +357,9 @@ impl Flow {
             ]
         };
         for url in candidates {
-            let req = Req::new(Method::GET, url.clone())
-                .header("accept", "application/json")
-                .header(
-                    "mcp-protocol-version",
-                    self.cfg.profile.protocol_version.clone(),
-                );
-            let reply = self.call("asm", Phase::DiscoveryAs, req).await?;
-            let doc = match reply.json() {
-                Some(Value::Object(doc)) if reply.status == 200 => doc,
-                _ => {
-                    let why = if reply.is_html() {
-                        html_note(&reply)
-                    } else {
-                        format!("status {}", reply.status)
-                    };
-                    let note = format!("no metadata here ({why}); trying the next URL");
-                    self.record(
-                        "asm",
-                        Phase::DiscoveryAs,
-                        "GET",
-                        &url,
-                        Some(&reply),
-                        Outcome::Warn,
-                        note,
-                    )?;
-                    continue;
-                }
+            let Some((reply, doc)) = self.fetch_metadata("asm", Phase::DiscoveryAs, &url).await?
+            else {
+                continue;
             };
             let str_of = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_string);
             let s256 = doc
