@@ -11,6 +11,7 @@ mod demo;
 mod export;
 mod lint;
 mod proxy;
+mod rules;
 
 /// authtap — see why an MCP connector's OAuth sign-in fails.
 #[derive(Debug, Parser)]
@@ -34,6 +35,8 @@ enum Command {
     Export(export::Args),
     /// Probe an MCP server's OAuth setup with no client at all.
     Check(check::Args),
+    /// List the rule catalog, or explain one rule (`authtap rules WWWAUTH-MISSING`).
+    Rules(rules::Args),
 }
 
 /// Parses the command line and runs the chosen subcommand.
@@ -47,6 +50,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Lint(args) => lint::run(args),
         Command::Export(args) => export::run(args),
         Command::Check(args) => check::run(args),
+        Command::Rules(args) => rules::run(args),
     }
 }
 
