@@ -81,14 +81,16 @@ fn step<'a>(report: &'a Value, id: &str) -> &'a Value {
 /// Flags that make the check perform the leg where a fault is observable.
 fn flags_for(fault: Fault) -> Option<&'static [&'static str]> {
     let info = fault.info();
+    if info.browser_leg_only {
+        // The consent POST and its 307 happen inside the user's browser: check sees only what
+        // reaches the loopback callback, so those rules are not observable.
+        return None;
+    }
     match (info.client_need, info.name) {
         (ClientNeed::BrowserOrigin, _) => Some(&["--client", "inspector"]),
         (ClientNeed::ClaudeAiProfile, _) => Some(&["--register", "--client", "claude-ai"]),
         (_, "dcr-float-expiry" | "dcr-null-optional" | "locale-redirect") => Some(&["--register"]),
         (_, "token-wrong-audience") => Some(&["--login"]),
-        // The consent POST and its 307 happen inside the user's browser: check sees only what
-        // reaches the loopback callback, so AUTHZ-307-AFTER-POST is not observable.
-        (_, "consent-307-after-post") => None,
         _ => Some(&[]),
     }
 }

@@ -105,6 +105,12 @@ fn print_catalog() {
             info.description
         );
         println!("{:<28} {:<44} from: {}", "", "", info.seed);
+        if info.browser_leg_only {
+            println!(
+                "{:<28} {:<44} browser leg only: visible in the client's steps, not through a reverse proxy",
+                "", ""
+            );
+        }
     }
 }
 
@@ -391,5 +397,11 @@ fn summary(report: &FlowReport, findings: &[Finding], faults: &FaultSet) {
             })
             .collect();
         println!("fault {}: {}", info.name, seen.join(", "));
+        if info.browser_leg_only && info.rules.iter().any(|r| !by_rule.contains_key(r)) {
+            println!(
+                "  (this failure happens in the browser's consent leg, which reverse mode keeps \
+                 out of the proxy on purpose; the client's step report above shows it)"
+            );
+        }
     }
 }

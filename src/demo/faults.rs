@@ -69,6 +69,10 @@ pub struct FaultInfo {
     pub seed: &'static str,
     /// What the built-in client needs to exhibit it.
     pub client_need: ClientNeed,
+    /// The failing step happens in the browser's login/consent leg, which reverse mode
+    /// deliberately keeps out of the proxy (and `check` cannot see either): only the client's
+    /// own step report shows it, or authtap when the browser itself goes through it.
+    pub browser_leg_only: bool,
 }
 
 /// The fault catalog, in command-line order.
@@ -80,6 +84,7 @@ pub const CATALOG: &[FaultInfo] = &[
         rules: &["WWWAUTH-MISSING"],
         seed: "seed 001 (most common single-point fix); claude-ai-mcp#410",
         client_need: ClientNeed::Nothing,
+        browser_leg_only: false,
     },
     FaultInfo {
         fault: Fault::Prm401,
@@ -88,6 +93,7 @@ pub const CATALOG: &[FaultInfo] = &[
         rules: &["PRM-401"],
         seed: "seed 003 (buildwithmatija: PRM must return 200)",
         client_need: ClientNeed::Nothing,
+        browser_leg_only: false,
     },
     FaultInfo {
         fault: Fault::DcrFloatExpiry,
@@ -96,6 +102,7 @@ pub const CATALOG: &[FaultInfo] = &[
         rules: &["DCR-FLOAT-EXPIRY"],
         seed: "seed 001 (Braintrust, ofid_a41b6f81)",
         client_need: ClientNeed::Nothing,
+        browser_leg_only: false,
     },
     FaultInfo {
         fault: Fault::DcrNullOptional,
@@ -104,6 +111,7 @@ pub const CATALOG: &[FaultInfo] = &[
         rules: &["DCR-NULL-OPTIONAL"],
         seed: "seed 002 (claude-code#52565, Zod v4)",
         client_need: ClientNeed::Nothing,
+        browser_leg_only: false,
     },
     FaultInfo {
         fault: Fault::WafChallengePrm,
@@ -112,6 +120,7 @@ pub const CATALOG: &[FaultInfo] = &[
         rules: &["GEN-WAF-CHALLENGE", "GEN-HTML-INSTEAD-OF-JSON"],
         seed: "seed 001 (WAF blocking Anthropic egress)",
         client_need: ClientNeed::Nothing,
+        browser_leg_only: false,
     },
     FaultInfo {
         fault: Fault::VercelCheckpointMcp,
@@ -120,6 +129,7 @@ pub const CATALOG: &[FaultInfo] = &[
         rules: &["GEN-WAF-CHALLENGE", "GEN-HTML-INSTEAD-OF-JSON"],
         seed: "seed 003 (Vercel Security Checkpoint)",
         client_need: ClientNeed::Nothing,
+        browser_leg_only: false,
     },
     FaultInfo {
         fault: Fault::NoCorsWellKnown,
@@ -128,6 +138,7 @@ pub const CATALOG: &[FaultInfo] = &[
         rules: &["CORS-NO-ACAO", "CORS-PREFLIGHT-FAIL"],
         seed: "seed 001, seed 003 (CORS on /.well-known/*)",
         client_need: ClientNeed::BrowserOrigin,
+        browser_leg_only: false,
     },
     FaultInfo {
         fault: Fault::NoExposeWwwAuthenticate,
@@ -136,6 +147,7 @@ pub const CATALOG: &[FaultInfo] = &[
         rules: &["CORS-EXPOSE-WWW-AUTH"],
         seed: "seed 003 (MCP discussion #587)",
         client_need: ClientNeed::BrowserOrigin,
+        browser_leg_only: false,
     },
     FaultInfo {
         fault: Fault::IssuerTrailingSlash,
@@ -144,6 +156,7 @@ pub const CATALOG: &[FaultInfo] = &[
         rules: &["ASM-ISSUER-MISMATCH", "X-ISSUER-CHAIN"],
         seed: "rules.md §6.5 (Google, Box, Vercel, Expo)",
         client_need: ClientNeed::Nothing,
+        browser_leg_only: false,
     },
     FaultInfo {
         fault: Fault::ResourceMismatch,
@@ -152,6 +165,7 @@ pub const CATALOG: &[FaultInfo] = &[
         rules: &["PRM-RESOURCE-NE-REQUEST-URL"],
         seed: "akutishevsky/withings-mcp PR 20; conformance resource-mismatch-rejected",
         client_need: ClientNeed::Nothing,
+        browser_leg_only: false,
     },
     FaultInfo {
         fault: Fault::LocaleRedirect,
@@ -160,6 +174,7 @@ pub const CATALOG: &[FaultInfo] = &[
         rules: &["GEN-LOCALE-REDIRECT", "GEN-REDIRECT-ON-API"],
         seed: "seed 003 (next-intl prefixes /oauth/*)",
         client_need: ClientNeed::Nothing,
+        browser_leg_only: false,
     },
     FaultInfo {
         fault: Fault::Consent307AfterPost,
@@ -168,6 +183,7 @@ pub const CATALOG: &[FaultInfo] = &[
         rules: &["AUTHZ-307-AFTER-POST"],
         seed: "seed 003 (\"Cannot POST /oauth/callback\"); claude-ai-mcp#250",
         client_need: ClientNeed::Nothing,
+        browser_leg_only: true,
     },
     FaultInfo {
         fault: Fault::TokenWrongAudience,
@@ -176,6 +192,7 @@ pub const CATALOG: &[FaultInfo] = &[
         rules: &["X-TOKEN-REJECTED-AFTER-ISSUE", "X-JWT-AUD"],
         seed: "claude-ai-mcp#480; seed 002 (OAuth completes, MCP fails)",
         client_need: ClientNeed::Nothing,
+        browser_leg_only: false,
     },
     FaultInfo {
         fault: Fault::DcrRejectsSecretPost,
@@ -184,6 +201,7 @@ pub const CATALOG: &[FaultInfo] = &[
         rules: &["DCR-REJECTS-SECRET-POST"],
         seed: "seed 001 (better-auth)",
         client_need: ClientNeed::ClaudeAiProfile,
+        browser_leg_only: false,
     },
     FaultInfo {
         fault: Fault::McpTrailingSlashRedirect,
@@ -192,6 +210,7 @@ pub const CATALOG: &[FaultInfo] = &[
         rules: &["GEN-TRAILING-SLASH-REDIRECT", "GEN-REDIRECT-ON-API"],
         seed: "seed 003 (www/redirects); PrefectHQ/fastmcp PR 2277",
         client_need: ClientNeed::Nothing,
+        browser_leg_only: false,
     },
 ];
 
