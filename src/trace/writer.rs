@@ -454,14 +454,11 @@ fn live_line(ex: &Exchange) {
     }
 }
 
+/// Prints a finding under its exchange line, formatted exactly as `authtap lint` prints it.
 fn live_finding(f: &Finding) {
-    tracing::info!(
-        "    {} {}: {} (fix: {})",
-        f.severity,
-        f.rule,
-        f.message,
-        f.fix
-    );
+    for line in crate::rules::format::live(f).lines() {
+        tracing::info!("    {line}");
+    }
 }
 
 #[cfg(test)]
