@@ -440,11 +440,10 @@ fn record_mcp(
     let resp = ex.response.as_ref();
     // New attempt: a challenge after a success (authenticated 2xx or a token issued).
     if matches!(status, Some(401)) {
-        let succeeded = flow.mcp.iter().any(|m| {
-            m.step.is_some_and(|s| s.attempt == flow.attempt)
-                && m.had_auth
-                && m.status.is_some_and(|s| (200..300).contains(&s))
-        });
+        let succeeded = flow
+            .mcp
+            .iter()
+            .any(|m| m.step.is_some_and(|s| s.attempt == flow.attempt) && m.had_auth && m.ok());
         if succeeded {
             flow.attempt += 1;
         }

@@ -71,10 +71,7 @@ pub fn narrate(
             s.push_str(hint);
         }
         None => {
-            let done = flow
-                .mcp
-                .iter()
-                .any(|m| m.had_auth && m.status.is_some_and(|st| (200..300).contains(&st)));
+            let done = flow.mcp.iter().any(|m| m.had_auth && m.ok());
             s.push_str(if done {
                 " No error or warning: authenticated MCP requests succeeded."
             } else {

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use crate::parse::metadata;
 use crate::rules::Phase;
 use crate::trace::model::{ExchangeId, FlowId};
 
@@ -220,6 +221,13 @@ pub struct McpCall {
     pub protocol_header: Option<String>,
 }
 
+impl McpCall {
+    /// Whether the MCP URL answered 2xx.
+    pub fn ok(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
 /// One correlated OAuth/MCP flow.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Flow {
@@ -307,20 +315,18 @@ impl Flow {
 
     /// A string member of the latest ASM.
     pub fn asm_str(&self, name: &str) -> Option<&str> {
-        self.asm_doc()?.get(name)?.as_str()
+        metadata::str_member(self.asm_doc()?, name)
     }
 
     /// PRM `resource`.
     pub fn prm_resource(&self) -> Option<&str> {
-        self.prm_doc()?.get("resource")?.as_str()
+        metadata::str_member(self.prm_doc()?, "resource")
     }
 
     /// PRM `authorization_servers` entries that are strings.
     pub fn prm_auth_servers(&self) -> Vec<&str> {
         self.prm_doc()
-            .and_then(|d| d.get("authorization_servers"))
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .and_then(|d| metadata::str_list(d, "authorization_servers"))
             .unwrap_or_default()
     }
 
@@ -348,14 +354,6 @@ impl Flow {
                 .as_ref()
                 .is_some_and(|i| i.access_hash == access_hash)
         })
-    }
-
-    /// The latest registration that returned a client id.
-    pub fn latest_client(&self) -> Option<&RegistrationSeen> {
-        self.registrations
-            .iter()
-            .rev()
-            .find(|r| r.client_id.is_some())
     }
 
     /// Whether any registration or authorize used this `redirect_uri` (exact string).

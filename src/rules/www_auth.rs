@@ -336,9 +336,7 @@ impl Rule for UnauthNot401 {
     fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
         let f = cx.flow;
         let needs_auth = f.prm_doc().is_some()
-            || f.mcp
-                .iter()
-                .any(|m| m.had_auth && m.status.is_some_and(|s| (200..300).contains(&s)))
+            || f.mcp.iter().any(|m| m.had_auth && m.ok())
             || f.challenges.iter().any(|c| c.status == 401);
         if !needs_auth {
             return;

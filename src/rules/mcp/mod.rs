@@ -361,11 +361,10 @@ impl Rule for SessionExpiredNot404 {
         let (Some(s), Some(f)) = (qh(ex, "mcp-session-id"), cx.flow) else {
             return;
         };
-        let deleted = f.mcp.iter().any(|m| {
-            m.method == "DELETE"
-                && m.session_id.as_deref() == Some(s)
-                && m.status.is_some_and(|st| (200..300).contains(&st))
-        });
+        let deleted = f
+            .mcp
+            .iter()
+            .any(|m| m.method == "DELETE" && m.session_id.as_deref() == Some(s) && m.ok());
         let unknown = !f.sessions.is_empty() && !f.sessions.iter().any(|x| x == s);
         if !(deleted || unknown) || method(ex) == "DELETE" {
             return;

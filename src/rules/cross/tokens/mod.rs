@@ -281,9 +281,7 @@ impl Rule for JwtAud {
                 format!("JWT aud {:?} does not contain \"{target}\"{label}", j.aud),
             )
             .exchange = Some(step.exchange);
-            if let Some(m) = uses(f, &tok.access_hash)
-                .find(|m| m.status.is_some_and(|s| (200..300).contains(&s)))
-            {
+            if let Some(m) = uses(f, &tok.access_hash).find(|m| m.ok()) {
                 let fi = out.once(format!("accepted:{}", step.exchange.0), &Self::META, format!("the MCP server accepted token {}… whose aud {:?} does not contain \"{target}\": it does not validate the audience", tok.access_hash, j.aud));
                 fi.exchange = m.step.map(|s| s.exchange);
                 fi.who = vec![Rs];
@@ -373,7 +371,7 @@ impl Rule for ExpiredTokenUsed {
                 ),
             );
             f2.exchange = Some(step.exchange);
-            if m.status.is_some_and(|s| (200..300).contains(&s)) {
+            if m.ok() {
                 f2.severity = Error;
                 f2.who = vec![Rs];
                 f2.message.push_str(", and the MCP server accepted it");
