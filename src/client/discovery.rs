@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::Outcome;
 use super::flow::{Flow, Res};
 use super::http::{Reply, Req};
+use crate::parse::urls::{asm_candidates, prm_well_known};
 use crate::rules::Phase;
 
 /// The parsed `Bearer` challenge.
@@ -120,11 +121,6 @@ pub(super) fn html_note(reply: &Reply) -> String {
     parts.join("; ")
 }
 
-fn well_known(url: &url::Url, suffix: &str, path: &str) -> String {
-    let origin = url.origin().ascii_serialization();
-    format!("{origin}/.well-known/{suffix}{path}")
-}
-
 impl Flow {
     /// Unauthenticated `initialize`: expects 401 with a Bearer challenge. Returns whether the
     /// server wants authorization.
@@ -234,7 +230,7 @@ impl Flow {
 
     /// Protected resource metadata: challenge URL, then path-aware, then root.
     pub(super) async fn discover_prm(&mut self) -> Res<()> {
-        let Ok(mcp) = url::Url::parse(&self.cfg.mcp_url) else {
+        let Some((inserted, root)) = prm_well_known(&self.cfg.mcp_url) else {
             let url = self.cfg.mcp_url.clone();
             return self.record(
                 "prm",
@@ -251,11 +247,8 @@ impl Flow {
             .iter()
             .filter_map(|c| c.resource_metadata.clone())
             .collect();
-        let path = mcp.path().trim_end_matches('/');
-        if !path.is_empty() {
-            candidates.push(well_known(&mcp, "oauth-protected-resource", path));
-        }
-        candidates.push(well_known(&mcp, "oauth-protected-resource", ""));
+        candidates.extend(inserted);
+        candidates.push(root);
         candidates.dedup();
         for url in candidates {
             let Some((reply, doc)) = self
@@ -330,7 +323,8 @@ impl Flow {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let Ok(parsed) = url::Url::parse(&issuer) else {
+        let candidates = asm_candidates(&issuer);
+        if candidates.is_empty() {
             let note = format!("authorization server {issuer} is not a URL");
             return self.record(
                 "asm",
@@ -341,21 +335,7 @@ impl Flow {
                 Outcome::Fail,
                 note,
             );
-        };
-        let path = parsed.path().trim_end_matches('/');
-        let origin = parsed.origin().ascii_serialization();
-        let candidates = if path.is_empty() {
-            vec![
-                well_known(&parsed, "oauth-authorization-server", ""),
-                well_known(&parsed, "openid-configuration", ""),
-            ]
-        } else {
-            vec![
-                well_known(&parsed, "oauth-authorization-server", path),
-                well_known(&parsed, "openid-configuration", path),
-                format!("{origin}{path}/.well-known/openid-configuration"),
-            ]
-        };
+        }
         for url in candidates {
             let Some((reply, doc)) = self.fetch_metadata("asm", Phase::DiscoveryAs, &url).await?
             else {

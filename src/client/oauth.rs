@@ -6,12 +6,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::Method;
 use serde_json::Value;
-use sha2::Digest;
 
 use super::Outcome;
 use super::flow::{Flow, Registered, Res, Tokens, redirect_target};
 use super::form::parse_form;
 use super::http::{Reply, Req};
+use crate::parse::jwt::Jwt;
+use crate::parse::urls::pkce_s256;
 use crate::rules::Phase;
 
 /// Optional DCR members a strict (Zod) client rejects when `null`.
@@ -32,7 +33,7 @@ const OPTIONAL_DCR: &[&str] = &[
 /// A PKCE pair (RFC 7636): 43-character verifier and its S256 challenge.
 pub fn pkce_pair() -> (String, String) {
     let verifier = random_b64(32);
-    let challenge = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let challenge = pkce_s256(&verifier);
     (verifier, challenge)
 }
 
@@ -625,9 +626,9 @@ impl Flow {
 
 /// A claim of an unverified JWT payload, as text.
 fn jwt_claim(token: &str, claim: &str) -> Option<String> {
-    let payload = token.split('.').nth(1)?;
-    let json: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-    json.get(claim)
+    Jwt::decode(token)?
+        .claims
+        .get(claim)
         .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
 }
 
@@ -639,6 +640,7 @@ fn snippet(reply: &Reply) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::Digest;
 
     #[test]
     fn pkce_pair_is_s256_of_verifier() {

@@ -3,12 +3,11 @@
 //! §5.2 (`invalid_client` is 401); every answer is `Cache-Control: no-store`.
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use http::{Method, Response, StatusCode, header};
 use hyper::Request;
 use hyper::body::Incoming;
 use serde_json::json;
-use sha2::Digest;
 
 use super::cors::{self, Policy};
 use super::http::{self as h, Body};
@@ -265,7 +264,7 @@ fn authorization_code(
             "code_verifier must be 43-128 unreserved characters",
         ));
     }
-    if URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes())) != grant.code_challenge {
+    if crate::parse::urls::pkce_s256(verifier) != grant.code_challenge {
         return Err(OAuthError::new(
             "invalid_grant",
             "PKCE verification failed: S256(code_verifier) != code_challenge",
