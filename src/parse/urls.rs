@@ -114,6 +114,25 @@ pub fn is_loopback_host(host: &str) -> bool {
     }
 }
 
+/// Whether two redirect URIs match exactly, or are both loopback and differ only in the port
+/// (RFC 8252 §7.3).
+pub fn same_ignoring_loopback_port(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    let loop_ = |u: &str| host(u).is_some_and(|h| is_loopback_host(&h));
+    if !(loop_(a) && loop_(b)) {
+        return false;
+    }
+    let strip = |u: &str| {
+        url::Url::parse(u).ok().map(|mut x| {
+            let _ = x.set_port(None);
+            x.to_string()
+        })
+    };
+    strip(a) == strip(b)
+}
+
 /// Why a host is not publicly reachable, if it is not: loopback, RFC 1918, CGNAT, link-local,
 /// an internal name (`*.internal`, `*.svc`, `*.local`, a bare hostname).
 pub fn private_host_kind(host: &str) -> Option<&'static str> {
@@ -261,6 +280,23 @@ mod tests {
         );
         assert_eq!(compare("https://h/a", "https://h/b"), UrlDiff::Path);
         assert_eq!(compare("https://h/a", "https://www.h/a"), UrlDiff::Origin);
+    }
+
+    #[test]
+    fn loopback_redirects_match_across_ports_only() {
+        assert!(same_ignoring_loopback_port("https://a/cb", "https://a/cb"));
+        assert!(same_ignoring_loopback_port(
+            "http://127.0.0.1:3000/cb",
+            "http://127.0.0.1:51234/cb"
+        ));
+        assert!(!same_ignoring_loopback_port(
+            "http://127.0.0.1:3000/cb",
+            "http://127.0.0.1:3000/other"
+        ));
+        assert!(!same_ignoring_loopback_port(
+            "https://a:8443/cb",
+            "https://a:9443/cb"
+        ));
     }
 
     #[test]

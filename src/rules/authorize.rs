@@ -544,22 +544,13 @@ impl Rule for LoopbackPortRejected {
         {
             return;
         }
-        let strip = |u: &str| {
-            url::Url::parse(u).ok().map(|mut x| {
-                let _ = x.set_port(None);
-                x.to_string()
-            })
-        };
-        let registered: Vec<String> = cx
-            .flow
-            .map(|f| {
-                f.registrations
-                    .iter()
-                    .flat_map(|g| g.redirect_uris.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
-        if registered.iter().any(|g| g != &r && strip(g) == strip(&r)) {
+        let port_only = cx.flow.is_some_and(|f| {
+            f.registrations
+                .iter()
+                .flat_map(|g| &g.redirect_uris)
+                .any(|g| g != &r && urls::same_ignoring_loopback_port(g, &r))
+        });
+        if port_only {
             out.push(&Self::META, format!("redirect_uri {r} rejected with {} although it matches a registered loopback URI except for the port", status(ex).unwrap_or(0)));
         }
     }

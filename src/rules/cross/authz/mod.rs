@@ -313,23 +313,6 @@ impl Rule for RedirectUriToken {
     }
 }
 
-fn same_ignoring_loopback_port(a: &str, b: &str) -> bool {
-    if a == b {
-        return true;
-    }
-    let loop_ = |u: &str| urls::host(u).is_some_and(|h| urls::is_loopback_host(&h));
-    if !(loop_(a) && loop_(b)) {
-        return false;
-    }
-    let strip = |u: &str| {
-        url::Url::parse(u).ok().map(|mut x| {
-            let _ = x.set_port(None);
-            x.to_string()
-        })
-    };
-    strip(a) == strip(b)
-}
-
 /// X-REDIRECT-URI-UNREGISTERED.
 pub struct RedirectUriUnregistered;
 impl Rule for RedirectUriUnregistered {
@@ -362,7 +345,7 @@ impl Rule for RedirectUriUnregistered {
             if !reg
                 .redirect_uris
                 .iter()
-                .any(|u| same_ignoring_loopback_port(u, r))
+                .any(|u| urls::same_ignoring_loopback_port(u, r))
             {
                 out.once(
                     step.exchange.0.to_string(),
