@@ -141,15 +141,6 @@ pub fn single<'a>(pairs: &'a [(String, String)], name: &str) -> Result<Option<&'
     Ok(first)
 }
 
-/// Escapes text for an HTML attribute or element.
-pub fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
 /// Seconds since the Unix epoch.
 pub fn now_secs() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()

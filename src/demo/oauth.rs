@@ -13,6 +13,7 @@ use super::http::{self as h, Body};
 use super::metadata::SCOPE;
 use super::store::{self, AuthzRequest, RegisteredClient};
 use super::{Fault, State, token};
+use crate::export::html::escape as escape_html;
 
 /// Optional string metadata echoed back at registration when present (RFC 7591 §2).
 const ECHOED_STRINGS: &[&str] = &[
@@ -317,8 +318,8 @@ fn read_registration(state: &State, id: &str, req: &Request<Incoming>) -> Respon
 fn error_page(status: StatusCode, title: &str, detail: &str) -> Response<Body> {
     let page = format!(
         "<!doctype html><html><head><title>{t}</title></head><body><h1>{t}</h1><p>{d}</p></body></html>",
-        t = h::escape_html(title),
-        d = h::escape_html(detail)
+        t = escape_html(title),
+        d = escape_html(detail)
     );
     let mut resp = h::html(status, page);
     h::no_store(&mut resp);
@@ -521,8 +522,8 @@ fn consent_page(client: &RegisteredClient, ticket: &str) -> Response<Body> {
          <button type=\"submit\" name=\"decision\" value=\"approve\">Allow</button>\
          <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\
          </form></body></html>",
-        n = h::escape_html(name),
-        t = h::escape_html(ticket)
+        n = escape_html(name),
+        t = escape_html(ticket)
     );
     let mut resp = h::html(StatusCode::OK, page);
     h::no_store(&mut resp);
