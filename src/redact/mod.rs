@@ -286,10 +286,5 @@ pub fn redact_records(records: &[Record]) -> Vec<Record> {
     records.iter().map(|r| second.record(r)).collect()
 }
 
-/// Redacts one free text on its own (patterns only, no values known from a trace).
-pub fn redact_text(s: &str) -> String {
-    Ctx::new(&[]).text(s)
-}
-
 #[cfg(test)]
 mod tests;

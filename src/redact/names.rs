@@ -117,14 +117,6 @@ pub fn is_secret_header(name: &str) -> bool {
             && !n.starts_with("access_control_"))
 }
 
-/// Headers whose value is a URL (redacted in its query and userinfo like any text).
-pub fn is_url_header(name: &str) -> bool {
-    matches!(
-        normalize(name).as_str(),
-        "location" | "content_location" | "referer" | "link"
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
