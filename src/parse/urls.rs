@@ -114,14 +114,18 @@ pub fn is_loopback_host(host: &str) -> bool {
     }
 }
 
+/// Whether a URL parses and its host is loopback.
+pub fn is_loopback_url(url: &str) -> bool {
+    host(url).is_some_and(|h| is_loopback_host(&h))
+}
+
 /// Whether two redirect URIs match exactly, or are both loopback and differ only in the port
 /// (RFC 8252 §7.3).
 pub fn same_ignoring_loopback_port(a: &str, b: &str) -> bool {
     if a == b {
         return true;
     }
-    let loop_ = |u: &str| host(u).is_some_and(|h| is_loopback_host(&h));
-    if !(loop_(a) && loop_(b)) {
+    if !(is_loopback_url(a) && is_loopback_url(b)) {
         return false;
     }
     let strip = |u: &str| {
@@ -338,6 +342,9 @@ mod tests {
         assert!(is_loopback_host("127.0.0.1"));
         assert!(is_loopback_host("localhost"));
         assert!(is_loopback_host("[::1]"));
+        assert!(is_loopback_url("http://localhost:8080/cb"));
+        assert!(!is_loopback_url("https://example.com/cb"));
+        assert!(!is_loopback_url("not a url"));
         assert_eq!(private_host_kind("10.1.2.3"), Some("RFC 1918 private"));
         assert_eq!(private_host_kind("100.64.1.1"), Some("CGNAT 100.64/10"));
         assert_eq!(private_host_kind("auth.svc"), Some("internal name"));

@@ -539,9 +539,7 @@ impl Rule for LoopbackPortRejected {
         else {
             return;
         };
-        if !status(ex).is_some_and(|s| (400..500).contains(&s))
-            || !urls::host(&r).is_some_and(|h| urls::is_loopback_host(&h))
-        {
+        if !status(ex).is_some_and(|s| (400..500).contains(&s)) || !urls::is_loopback_url(&r) {
             return;
         }
         let port_only = cx.flow.is_some_and(|f| {

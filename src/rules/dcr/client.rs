@@ -80,7 +80,7 @@ impl Rule for ReqNoAppType {
         let loopback = str_list(&d, "redirect_uris")
             .unwrap_or_default()
             .iter()
-            .any(|u| urls::host(u).is_some_and(|h| urls::is_loopback_host(&h)));
+            .any(|u| urls::is_loopback_url(u));
         if app == Some("web") && loopback {
             out.push(
                 &Self::META,

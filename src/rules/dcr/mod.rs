@@ -136,7 +136,7 @@ impl Rule for RedirectRejected {
         let known = uris.iter().any(|u| {
             u.contains("claude.ai/api/mcp/auth_callback")
                 || u.contains("claude.com/api/mcp/auth_callback")
-                || urls::host(u).is_some_and(|h| urls::is_loopback_host(&h))
+                || urls::is_loopback_url(u)
         });
         let about_redirect = body(ex).is_some_and(|b| b.to_ascii_lowercase().contains("redirect"));
         if invalid || (known && about_redirect) {

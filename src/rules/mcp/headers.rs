@@ -148,7 +148,7 @@ impl Rule for OriginUnchecked {
     );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(o) = origin_hdr(ex) else { return };
-        let local = urls::host(&ex.request.url).is_some_and(|h| urls::is_loopback_host(&h));
+        let local = urls::is_loopback_url(&ex.request.url);
         let foreign = urls::host(o).is_some_and(|h| !urls::is_loopback_host(&h));
         if local && foreign && ok(ex) {
             out.push(
