@@ -1,7 +1,7 @@
 //! PRM-*: the protected resource metadata document (RFC 9728) and how it was fetched
 //! (rules.md §1.4). Resource comparisons are byte-exact, with a label for how they differ.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::parse::urls::{self, UrlDiff};
 use crate::rules::rule::{Cx, DynRule, FlowCx, Out, Rule, RuleMeta};
@@ -27,10 +27,6 @@ pub static RULES: &[&dyn DynRule] = &[
 ];
 
 const PRM: &[Phase] = &[Phase::DiscoveryPrm];
-
-fn doc(ex: &Exchange) -> Option<Map<String, Value>> {
-    json_obj(ex).filter(|_| status(ex) == Some(200))
-}
 
 fn via_challenge(cx: &Cx<'_>, ex: &Exchange) -> bool {
     cx.flow.is_some_and(|f| {
@@ -147,7 +143,7 @@ impl Rule for ResourceMissing {
         fix: "Set `resource` to the exact MCP URL clients use, e.g. \"https://host/mcp\".",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = doc(ex) else { return };
+        let Some(d) = json_200(ex) else { return };
         match d.get("resource") {
             Some(Value::String(s)) if s.contains("://") => {}
             Some(v) => {
@@ -181,7 +177,8 @@ impl Rule for ResourceNeRequestUrl {
         fix: "Make PRM `resource` byte-identical to the MCP URL clients use (same scheme, host, port, path, no extra slash).",
     };
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let (Some(d), Some(mcp)) = (doc(ex), cx.flow.and_then(|f| f.mcp_url.as_deref())) else {
+        let (Some(d), Some(mcp)) = (json_200(ex), cx.flow.and_then(|f| f.mcp_url.as_deref()))
+        else {
             return;
         };
         if !via_challenge(cx, ex) {
@@ -218,7 +215,8 @@ impl Rule for ResourceNeLocation {
         if via_challenge(cx, ex) {
             return;
         }
-        let (Some(d), Some(expected)) = (doc(ex), urls::resource_from_prm_url(&ex.request.url))
+        let (Some(d), Some(expected)) =
+            (json_200(ex), urls::resource_from_prm_url(&ex.request.url))
         else {
             return;
         };
@@ -255,7 +253,7 @@ impl Rule for ResourceFragment {
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(res) =
-            doc(ex).and_then(|d| d.get("resource").and_then(Value::as_str).map(str::to_owned))
+            json_200(ex).and_then(|d| d.get("resource").and_then(Value::as_str).map(str::to_owned))
         else {
             return;
         };
@@ -284,7 +282,7 @@ impl Rule for ResourceTrailingSlash {
     };
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(res) =
-            doc(ex).and_then(|d| d.get("resource").and_then(Value::as_str).map(str::to_owned))
+            json_200(ex).and_then(|d| d.get("resource").and_then(Value::as_str).map(str::to_owned))
         else {
             return;
         };
@@ -318,7 +316,7 @@ impl Rule for NoAuthServers {
         fix: "List the issuer identifier of your AS, e.g. \"authorization_servers\": [\"https://auth.example.com\"].",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = doc(ex) else { return };
+        let Some(d) = json_200(ex) else { return };
         if d.get("authorization_servers")
             .and_then(Value::as_array)
             .is_none_or(Vec::is_empty)
@@ -343,7 +341,7 @@ impl Rule for AsNotIssuer {
         fix: "List issuer identifiers (the AS's `issuer`, e.g. https://auth.example.com/tenant), not metadata or endpoint URLs.",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = doc(ex) else { return };
+        let Some(d) = json_200(ex) else { return };
         let Some(list) = d.get("authorization_servers").and_then(Value::as_array) else {
             return;
         };
@@ -392,7 +390,7 @@ impl Rule for MultipleAs {
         fix: "Put the AS that MCP clients should use first.",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let n = doc(ex)
+        let n = json_200(ex)
             .and_then(|d| {
                 d.get("authorization_servers")
                     .and_then(Value::as_array)
@@ -423,7 +421,7 @@ impl Rule for BearerMethods {
         fix: "Use \"bearer_methods_supported\": [\"header\"] (or omit it).",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = doc(ex) else { return };
+        let Some(d) = json_200(ex) else { return };
         let Some(m) = crate::parse::metadata::str_list(&d, "bearer_methods_supported") else {
             return;
         };
@@ -448,7 +446,7 @@ impl Rule for ScopesOffline {
         fix: "Remove offline_access from the PRM's scopes_supported.",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = doc(ex) else { return };
+        let Some(d) = json_200(ex) else { return };
         if crate::parse::metadata::str_list(&d, "scopes_supported")
             .is_some_and(|s| s.contains(&"offline_access"))
         {

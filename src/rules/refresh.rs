@@ -37,9 +37,7 @@ impl Rule for NoRotation {
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let form = form_body(ex);
         let public = qh(ex, "authorization").is_none() && !form.has("client_secret");
-        let Some(d) =
-            json_obj(ex).filter(|d| status(ex) == Some(200) && d.contains_key("access_token"))
-        else {
+        let Some(d) = token_response(ex) else {
             return;
         };
         if !public || qh(ex, "dpop").is_some() {

@@ -1,7 +1,7 @@
 //! TOKEN-*: the token endpoint, authorization_code grant (rules.md §1.9). The response rules
 //! also judge refresh responses (same endpoint, same response format).
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::flow::correlate::{basic_user, form_body};
 use crate::parse::jwt::Jwt;
@@ -45,10 +45,6 @@ fn captured(ex: &Exchange) -> bool {
         .body
         .as_ref()
         .is_some_and(|b| !b.truncated && b.text.is_some())
-}
-
-fn ok_tokens(ex: &Exchange) -> Option<Map<String, Value>> {
-    json_obj(ex).filter(|d| status(ex) == Some(200) && d.contains_key("access_token"))
 }
 
 /// TOKEN-REQ-ENCODING.
@@ -256,7 +252,7 @@ impl Rule for RespNoStore {
         "Send `Cache-Control: no-store` with every response that contains tokens."
     );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if ok_tokens(ex).is_some()
+        if token_response(ex).is_some()
             && !rh(ex, "cache-control").is_some_and(|v| v.to_ascii_lowercase().contains("no-store"))
         {
             out.push(
@@ -318,7 +314,7 @@ impl Rule for RespTokenType {
         "Return token_type \"Bearer\"."
     );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(t) = ok_tokens(ex).and_then(|d| {
+        let Some(t) = token_response(ex).and_then(|d| {
             d.get("token_type")
                 .and_then(Value::as_str)
                 .map(str::to_owned)
@@ -352,7 +348,7 @@ impl Rule for RespScopeArray {
     );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if let Some(s) =
-            ok_tokens(ex).and_then(|d| d.get("scope").filter(|v| v.is_array()).cloned())
+            token_response(ex).and_then(|d| d.get("scope").filter(|v| v.is_array()).cloned())
         {
             out.push(&Self::META, format!("scope = {}", show(&s)));
         }
@@ -373,7 +369,7 @@ impl Rule for RespExpires {
         "Return expires_in as an integer number of seconds."
     );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = ok_tokens(ex) else { return };
+        let Some(d) = token_response(ex) else { return };
         match d.get("expires_in") {
             None => {
                 out.push(&Self::META, "no expires_in");
@@ -407,10 +403,7 @@ impl Rule for Resp200Error {
         "Answer token errors with 400 (401 for invalid_client)."
     );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if let Some(e) = json_obj(ex)
-            .filter(|_| status(ex) == Some(200))
-            .and_then(|d| d.get("error").map(show))
-        {
+        if let Some(e) = json_200(ex).and_then(|d| d.get("error").map(show)) {
             out.push(&Self::META, format!("200 with error {e}"));
         }
     }
@@ -490,7 +483,7 @@ impl Rule for JwtSanity {
         "Issue RFC 9068 access tokens: signed, with exp > iat, aud, and typ at+jwt."
     );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(j) = ok_tokens(ex).and_then(|d| {
+        let Some(j) = token_response(ex).and_then(|d| {
             d.get("access_token")
                 .and_then(Value::as_str)
                 .and_then(Jwt::decode)

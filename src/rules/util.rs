@@ -63,6 +63,16 @@ pub fn json_obj(ex: &Exchange) -> Option<Map<String, Value>> {
     }
 }
 
+/// The response body as a JSON object, when the status is 200.
+pub fn json_200(ex: &Exchange) -> Option<Map<String, Value>> {
+    json_obj(ex).filter(|_| status(ex) == Some(200))
+}
+
+/// A successful token response: 200 with a JSON object carrying `access_token`.
+pub fn token_response(ex: &Exchange) -> Option<Map<String, Value>> {
+    json_200(ex).filter(|d| d.contains_key("access_token"))
+}
+
 /// The request body as a JSON object.
 pub fn req_json_obj(ex: &Exchange) -> Option<Map<String, Value>> {
     metadata::object(ex.request.body_text()?)

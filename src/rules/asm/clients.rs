@@ -22,7 +22,7 @@ impl Rule for CimdWithoutNone {
         fix: "Add \"none\" to token_endpoint_auth_methods_supported.",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = doc(ex) else { return };
+        let Some(d) = json_200(ex) else { return };
         if d.get("client_id_metadata_document_supported") == Some(&Value::Bool(true))
             && !auth_methods(&d).is_some_and(|m| m.iter().any(|x| x == "none"))
         {
@@ -119,7 +119,7 @@ impl Rule for Grants {
         fix: "Advertise [\"authorization_code\", \"refresh_token\"].",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(g) = doc(ex).and_then(|d| {
+        let Some(g) = json_200(ex).and_then(|d| {
             str_list(&d, "grant_types_supported")
                 .map(|v| v.into_iter().map(str::to_owned).collect::<Vec<_>>())
         }) else {
@@ -155,7 +155,7 @@ impl Rule for IssFlagType {
         fix: "Use JSON true/false.",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if let Some(v) = doc(ex).and_then(|d| {
+        if let Some(v) = json_200(ex).and_then(|d| {
             d.get("authorization_response_iss_parameter_supported")
                 .cloned()
         }) {

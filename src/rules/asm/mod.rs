@@ -48,10 +48,6 @@ const ENDPOINTS: &[&str] = &[
     "end_session_endpoint",
 ];
 
-fn doc(ex: &Exchange) -> Option<Map<String, Value>> {
-    json_obj(ex).filter(|_| status(ex) == Some(200))
-}
-
 /// The issuer the client derived for this ASM URL.
 pub fn derived_issuer(flow: Option<&Flow>, url: &str) -> Option<String> {
     let from_prm = flow.and_then(|f| {
@@ -136,7 +132,7 @@ impl Rule for PathIssuerRootOnly {
             return;
         }
         let Some(iss) =
-            doc(ex).and_then(|d| d.get("issuer").and_then(Value::as_str).map(str::to_owned))
+            json_200(ex).and_then(|d| d.get("issuer").and_then(Value::as_str).map(str::to_owned))
         else {
             return;
         };
@@ -167,7 +163,8 @@ impl Rule for IssuerMismatch {
         fix: "Make `issuer` byte-identical to the PRM authorization_servers entry (same trailing slash, same path), or change the PRM entry to the AS's real issuer.",
     };
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let (Some(d), Some(derived)) = (doc(ex), derived_issuer(cx.flow, &ex.request.url)) else {
+        let (Some(d), Some(derived)) = (json_200(ex), derived_issuer(cx.flow, &ex.request.url))
+        else {
             return;
         };
         let Some(iss) = d.get("issuer").and_then(Value::as_str) else {
@@ -202,7 +199,7 @@ impl Rule for IssuerSyntax {
         fix: "Set `issuer` to an https URL without query or fragment.",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = doc(ex) else { return };
+        let Some(d) = json_200(ex) else { return };
         let why = match d.get("issuer") {
             None => Some("missing".to_string()),
             Some(Value::String(s)) if urls::is_insecure_http(s) || !s.starts_with("http") => {
@@ -235,7 +232,7 @@ impl Rule for RequiredMissing {
         fix: "Publish authorization_endpoint, token_endpoint and response_types_supported: [\"code\"].",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = doc(ex) else { return };
+        let Some(d) = json_200(ex) else { return };
         let missing: Vec<&str> = [
             "authorization_endpoint",
             "token_endpoint",
@@ -265,7 +262,7 @@ impl Rule for NoCode {
         fix: "Support and advertise response_type `code`.",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if let Some(r) = doc(ex).and_then(|d| {
+        if let Some(r) = json_200(ex).and_then(|d| {
             str_list(&d, "response_types_supported")
                 .map(|v| v.into_iter().map(str::to_owned).collect::<Vec<_>>())
         }) {
@@ -291,7 +288,7 @@ impl Rule for NoPkce {
         fix: "Advertise \"code_challenge_methods_supported\": [\"S256\"].",
     };
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = doc(ex) else { return };
+        let Some(d) = json_200(ex) else { return };
         if !d.contains_key("code_challenge_methods_supported") {
             let v = cx.protocol_version(ex);
             let f = out.push(
@@ -320,7 +317,7 @@ impl Rule for NoS256 {
         fix: "Support S256 and list it in code_challenge_methods_supported.",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if let Some(m) = doc(ex)
+        if let Some(m) = json_200(ex)
             .and_then(|d| str_list(&d, "code_challenge_methods_supported").map(|v| v.join(",")))
         {
             if !m.split(',').any(|x| x == "S256") {
@@ -351,7 +348,7 @@ impl Rule for OidcFields {
         if !ex.request.url.contains("openid-configuration") {
             return;
         }
-        let Some(d) = doc(ex) else { return };
+        let Some(d) = json_200(ex) else { return };
         let missing: Vec<&str> = [
             "jwks_uri",
             "subject_types_supported",
@@ -384,7 +381,7 @@ impl Rule for EndpointInvalid {
         fix: "Publish absolute https URLs for every endpoint.",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = doc(ex) else { return };
+        let Some(d) = json_200(ex) else { return };
         for k in ENDPOINTS {
             let Some(v) = d.get(*k) else { continue };
             let good = v
@@ -416,7 +413,7 @@ impl Rule for InternalHost {
         fix: "Configure the AS's public base URL explicitly instead of deriving it from Host / X-Forwarded-* behind the proxy.",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = doc(ex) else { return };
+        let Some(d) = json_200(ex) else { return };
         let fetched = urls::host(client_url(ex)).unwrap_or_default();
         if urls::private_host_kind(&fetched).is_some() {
             return;
@@ -450,7 +447,7 @@ impl Rule for NoRegistrationNoCimd {
         fix: "Offer DCR (registration_endpoint) or CIMD (client_id_metadata_document_supported: true).",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = doc(ex) else { return };
+        let Some(d) = json_200(ex) else { return };
         if !d.contains_key("registration_endpoint")
             && d.get("client_id_metadata_document_supported") != Some(&Value::Bool(true))
         {
