@@ -97,16 +97,6 @@ fn concurrent_attempts_are_kept_apart_by_state() {
         &format!("{REDIRECT}?code={CODE}&state={state2}&iss={}", enc(ISSUER)),
     );
     let token_ok = c.token.clone().at(5.0);
-    let body = token_ok
-        .0
-        .request
-        .body
-        .as_ref()
-        .unwrap()
-        .text
-        .clone()
-        .unwrap()
-        .replace(VERIFIER, v2);
     let right = vec![
         c.challenge.clone(),
         c.prm.clone(),
@@ -114,7 +104,7 @@ fn concurrent_attempts_are_kept_apart_by_state() {
         c.dcr.clone(),
         first.clone(),
         second.clone(),
-        token_ok.clone().req_body(&body),
+        token_ok.clone().edit_req_body(|b| b.replace(VERIFIER, v2)),
     ];
     assert!(!run(right).iter().any(|f| f.rule == "X-PKCE-MISMATCH"));
     // The verifier of the first attempt with the code of the second: mismatch, naming #5.

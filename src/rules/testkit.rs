@@ -116,6 +116,17 @@ impl B {
         self.0.request.body = Some(capture(body));
         self
     }
+    /// Replaces the request body text with `f(old text)`.
+    pub fn edit_req_body(self, f: impl FnOnce(String) -> String) -> Self {
+        let text = self
+            .0
+            .request
+            .body
+            .as_ref()
+            .and_then(|b| b.text.clone())
+            .expect("request body text");
+        self.req_body(&f(text))
+    }
     pub fn url(mut self, url: &str) -> Self {
         self.0.request.url = url.into();
         self

@@ -538,17 +538,7 @@ mod tests {
 
     fn body(f: impl FnOnce(String) -> String) -> Vec<B> {
         let mut c = Clean::new();
-        let b = f(c
-            .token
-            .0
-            .request
-            .body
-            .as_ref()
-            .unwrap()
-            .text
-            .clone()
-            .unwrap());
-        c.token = c.token.req_body(&b);
+        c.token = c.token.edit_req_body(f);
         c.steps()
     }
     fn resp(f: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>)) -> Vec<B> {
@@ -611,21 +601,9 @@ mod tests {
     #[test]
     fn fires_on_req_multi_auth() {
         let mut c = Clean::new();
-        let b = format!(
-            "{}&client_secret=s",
-            c.token
-                .0
-                .request
-                .body
-                .as_ref()
-                .unwrap()
-                .text
-                .clone()
-                .unwrap()
-        );
         c.token = c
             .token
-            .req_body(&b)
+            .edit_req_body(|b| format!("{b}&client_secret=s"))
             .req_header("authorization", "Basic Y2xpZW50LTE6cw==");
         assert_fires("TOKEN-REQ-MULTI-AUTH", c.steps());
     }

@@ -674,19 +674,7 @@ mod tests {
                 json!(["client_secret_basic"]),
             );
         });
-        let body = format!(
-            "{}&client_secret=s",
-            c.token
-                .0
-                .request
-                .body
-                .as_ref()
-                .unwrap()
-                .text
-                .clone()
-                .unwrap()
-        );
-        c.token = c.token.req_body(&body);
+        c.token = c.token.edit_req_body(|b| format!("{b}&client_secret=s"));
         assert_fires("ASM-BASIC-ONLY", c.steps());
     }
     #[test]

@@ -461,17 +461,7 @@ mod tests {
 
     fn token_body(f: impl FnOnce(String) -> String) -> Vec<B> {
         let mut c = Clean::new();
-        let b = f(c
-            .token
-            .0
-            .request
-            .body
-            .as_ref()
-            .unwrap()
-            .text
-            .clone()
-            .unwrap());
-        c.token = c.token.req_body(&b);
+        c.token = c.token.edit_req_body(f);
         c.steps()
     }
 
