@@ -14,6 +14,7 @@ use super::metadata::SCOPE;
 use super::store::{self, AuthzRequest, RegisteredClient};
 use super::{Fault, State, token};
 use crate::export::html::escape as escape_html;
+use crate::parse::urls::{is_loopback_url, same_ignoring_loopback_port};
 
 /// Optional string metadata echoed back at registration when present (RFC 7591 §2).
 const ECHOED_STRINGS: &[&str] = &[
@@ -248,35 +249,17 @@ fn redirect_uri_acceptable(uri: &str) -> bool {
     }
     match url.scheme() {
         "https" => true,
-        "http" => is_loopback_url(&url),
+        "http" => is_loopback_url(uri),
         "javascript" | "data" | "vbscript" | "file" | "ftp" | "ws" | "wss" => false,
         _ => true,
     }
 }
 
-fn is_loopback_url(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
-
 /// Exact string match, except that a loopback http URI may use any port (RFC 8252 §7.3).
 pub fn redirect_uri_matches(registered: &str, sent: &str) -> bool {
-    if registered == sent {
-        return true;
-    }
-    let (Ok(a), Ok(b)) = (url::Url::parse(registered), url::Url::parse(sent)) else {
-        return false;
-    };
-    a.scheme() == "http"
-        && b.scheme() == "http"
-        && is_loopback_url(&a)
-        && a.host() == b.host()
-        && a.path() == b.path()
-        && a.query() == b.query()
+    let http = |u: &str| url::Url::parse(u).is_ok_and(|u| u.scheme() == "http");
+    registered == sent
+        || (http(registered) && http(sent) && same_ignoring_loopback_port(registered, sent))
 }
 
 fn read_registration(state: &State, id: &str, req: &Request<Incoming>) -> Response<Body> {
