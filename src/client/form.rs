@@ -25,11 +25,11 @@ fn attr(tag: &str, name: &str) -> Option<String> {
     };
     Some(
         value
-            .replace("&amp;", "&")
             .replace("&quot;", "\"")
             .replace("&#39;", "'")
             .replace("&lt;", "<")
-            .replace("&gt;", ">"),
+            .replace("&gt;", ">")
+            .replace("&amp;", "&"),
     )
 }
 
@@ -96,5 +96,12 @@ mod tests {
             ]
         );
         assert_eq!(parse_form("<p>no form</p>"), None);
+    }
+
+    #[test]
+    fn entities_are_decoded_once() {
+        let html = r#"<form method="post" action="/c"><input type="hidden" name="t" value="&amp;lt;x&amp;quot;"></form>"#;
+        let form = parse_form(html).unwrap();
+        assert_eq!(form.fields, vec![("t".into(), "&lt;x&quot;".into())]);
     }
 }
