@@ -61,12 +61,7 @@ impl Rule for ReqEncoding {
         "Clients: send application/x-www-form-urlencoded. ASes: accept form-encoded token requests."
     );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let ct = ex
-            .request
-            .headers
-            .iter()
-            .find(|h| h.name == "content-type")
-            .map(|h| h.value.to_ascii_lowercase());
+        let ct = qh(ex, "content-type").map(str::to_ascii_lowercase);
         let form = ct
             .as_deref()
             .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));

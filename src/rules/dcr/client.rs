@@ -32,12 +32,8 @@ impl Rule for ReqMalformed {
             return;
         }
         let mut why = Vec::new();
-        if ex
-            .request
-            .headers
-            .iter()
-            .find(|h| h.name == "content-type")
-            .is_none_or(|h| !h.value.to_ascii_lowercase().starts_with("application/json"))
+        if qh(ex, "content-type")
+            .is_none_or(|v| !v.to_ascii_lowercase().starts_with("application/json"))
         {
             why.push("Content-Type is not application/json".to_string());
         }

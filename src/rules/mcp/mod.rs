@@ -151,12 +151,7 @@ impl Rule for Body {
         {
             return;
         }
-        let ct = ex
-            .request
-            .headers
-            .iter()
-            .find(|h| h.name == "content-type")
-            .map(|h| h.value.to_ascii_lowercase());
+        let ct = qh(ex, "content-type").map(str::to_ascii_lowercase);
         let mut why = Vec::new();
         if !ct
             .as_deref()

@@ -40,12 +40,7 @@ impl Rule for ClientIdUnknown {
         }
         let q = crate::parse::form::Pairs::from_url_query(&ex.request.url);
         let form = crate::flow::correlate::form_body(ex);
-        let basic = ex
-            .request
-            .headers
-            .iter()
-            .find(|h| h.name == "authorization")
-            .and_then(|h| crate::flow::correlate::basic_user(&h.value));
+        let basic = qh(ex, "authorization").and_then(crate::flow::correlate::basic_user);
         let Some(cid) = q
             .first("client_id")
             .or(form.first("client_id"))
