@@ -25,72 +25,18 @@ pub struct Challenge {
 }
 
 /// Parses the `Bearer` challenge out of a `WWW-Authenticate` value (any position; other
-/// schemes are skipped). Quoted strings may contain commas and `\"` escapes.
+/// schemes are skipped) with the shared lenient parser; the first value of a repeated
+/// parameter wins.
 pub fn parse_bearer(value: &str) -> Option<Challenge> {
-    let mut chars = value.chars().peekable();
-    let mut in_bearer = false;
-    let mut found = false;
-    let mut challenge = Challenge::default();
-    loop {
-        while matches!(chars.peek(), Some(c) if c.is_whitespace() || *c == ',') {
-            chars.next();
-        }
-        let mut token = String::new();
-        while let Some(c) = chars.peek().copied() {
-            if c == '=' || c == ',' || c.is_whitespace() {
-                break;
-            }
-            token.push(c);
-            chars.next();
-        }
-        if token.is_empty() {
-            break;
-        }
-        while matches!(chars.peek(), Some(c) if c.is_whitespace()) {
-            chars.next();
-        }
-        if chars.peek() == Some(&'=') {
-            chars.next();
-            while matches!(chars.peek(), Some(c) if c.is_whitespace()) {
-                chars.next();
-            }
-            let mut val = String::new();
-            if chars.peek() == Some(&'"') {
-                chars.next();
-                while let Some(c) = chars.next() {
-                    match c {
-                        '\\' => val.extend(chars.next()),
-                        '"' => break,
-                        c => val.push(c),
-                    }
-                }
-            } else {
-                while let Some(c) = chars.peek().copied() {
-                    if c == ',' {
-                        break;
-                    }
-                    val.push(c);
-                    chars.next();
-                }
-                val = val.trim().to_string();
-            }
-            if in_bearer {
-                let slot = match token.to_ascii_lowercase().as_str() {
-                    "resource_metadata" => &mut challenge.resource_metadata,
-                    "scope" => &mut challenge.scope,
-                    "error" => &mut challenge.error,
-                    "error_description" => &mut challenge.error_description,
-                    _ => continue,
-                };
-                slot.get_or_insert(val);
-            }
-        } else {
-            // A new auth scheme starts.
-            in_bearer = token.eq_ignore_ascii_case("bearer");
-            found |= in_bearer;
-        }
-    }
-    found.then_some(challenge)
+    let parsed = crate::parse::www_authenticate::parse([value]);
+    let bearer = parsed.bearer()?;
+    let param = |name: &str| bearer.param(name).map(str::to_string);
+    Some(Challenge {
+        resource_metadata: param("resource_metadata"),
+        scope: param("scope"),
+        error: param("error"),
+        error_description: param("error_description"),
+    })
 }
 
 /// The `initialize` request body the client sends.
