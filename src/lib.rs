@@ -28,6 +28,22 @@ pub mod rules;
 pub mod tap;
 pub mod trace;
 
+/// Formats an error and its sources as one line, `outer: cause: root cause`, skipping a cause
+/// whose text the line already contains (hyper and rustls often repeat themselves).
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
+}
+
 /// Installs the process-wide rustls crypto provider (aws-lc-rs). Idempotent; call it before
 /// building any rustls config (binaries and tests alike).
 pub fn install_crypto_provider() {

@@ -25,6 +25,7 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
 use super::record::Partial;
+use crate::error_chain;
 use crate::parse::sse::{ParsedEvent as SseEvent, SseParser};
 use crate::trace::model::Exchange;
 
@@ -477,19 +478,4 @@ pub fn rpc_id_of(data: &str) -> Option<u64> {
         return None;
     }
     value.get("id")?.as_u64()
-}
-
-/// An error with its sources, `a: b: c`.
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }

@@ -52,14 +52,14 @@ impl Http {
             (Ok(reply), _) => Some(ResponseRecord {
                 status: reply.status,
                 http_version: reply.version.clone(),
-                headers: header_lines(&reply.headers),
+                headers: Header::lines(&reply.headers),
                 body: (!reply.body.is_empty()).then(|| capture(&reply.body, reply.wire_size)),
                 sse_events: trace_events(&reply.events),
             }),
             (Err(_), Some(p)) => Some(ResponseRecord {
                 status: p.status,
                 http_version: p.version.clone(),
-                headers: header_lines(&p.headers),
+                headers: Header::lines(&p.headers),
                 body: (!p.body.is_empty()).then(|| capture(&p.body, p.body.len() as u64)),
                 sse_events: trace_events(&p.events),
             }),
@@ -121,13 +121,6 @@ pub(super) struct Partial {
     pub(super) first_byte: Duration,
     pub(super) body: Vec<u8>,
     pub(super) events: Vec<(u64, SseEvent)>,
-}
-
-fn header_lines(headers: &HeaderMap) -> Vec<Header> {
-    headers
-        .iter()
-        .map(|(n, v)| Header::new(n.as_str(), String::from_utf8_lossy(v.as_bytes())))
-        .collect()
 }
 
 fn capture(bytes: &[u8], wire_size: u64) -> BodyCapture {

@@ -192,7 +192,7 @@ impl Forwarder {
             url: url.to_string(),
             client_url: Some(client_url.to_string()),
             http_version: version_label(parts.version).into(),
-            headers: super::headers::header_lines(&headers),
+            headers: Header::lines(&headers),
             body: None,
         });
     }

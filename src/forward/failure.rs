@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use http::{Response, StatusCode};
 
-use crate::tap::error_chain;
+use crate::error_chain;
 use crate::trace::model::{ExchangeError, ExchangeId};
 
 /// A classified failure to get a response head from the upstream.

@@ -2,8 +2,6 @@
 
 use http::header::{self, HeaderMap, HeaderName};
 
-use crate::trace::model::Header;
-
 /// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1, RFC 9112 §6.1,
 /// RFC 7235 for the proxy authentication pair).
 const HOP_BY_HOP: [&str; 8] = [
@@ -42,17 +40,6 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     if keep_te_trailers {
         headers.insert(header::TE, http::HeaderValue::from_static("trailers"));
     }
-}
-
-/// Record lines for a header map, in order, duplicates kept, values lossily decoded.
-pub fn header_lines(headers: &HeaderMap) -> Vec<Header> {
-    headers
-        .iter()
-        .map(|(name, value)| Header {
-            name: name.as_str().to_string(),
-            value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
-        })
-        .collect()
 }
 
 /// `HTTP/1.1`, `HTTP/2.0`, …

@@ -37,7 +37,7 @@ use crate::trace::writer::RecorderHandle;
 use assembly::{Assembly, Tracker};
 use authorize::Leg;
 use failure::UpstreamFailure;
-use headers::{header_lines, strip_hop_by_hop, version_label};
+use headers::{strip_hop_by_hop, version_label};
 
 /// The body type both directions use.
 pub type ProxyBody = BoxBody<Bytes, BoxError>;
@@ -252,7 +252,7 @@ impl Forwarder {
         if let Some(authority) = uri.authority() {
             recorded_headers.push(Header::new("host", authority.as_str()));
         }
-        recorded_headers.extend(header_lines(&headers));
+        recorded_headers.extend(Header::lines(&headers));
         assembly.set_request(RequestRecord {
             method: parts.method.to_string(),
             url: url.clone(),
@@ -279,7 +279,7 @@ impl Forwarder {
         assembly.set_response(ResponseRecord {
             status: resp_parts.status.as_u16(),
             http_version: version_label(resp_parts.version).into(),
-            headers: header_lines(&resp_parts.headers),
+            headers: Header::lines(&resp_parts.headers),
             body: None,
             sse_events: vec![],
         });

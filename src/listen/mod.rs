@@ -290,7 +290,7 @@ fn connection_error<H: Handler>(
             );
         }
         _ => {
-            tracing::debug!(%peer, "connection ended with an error: {}", crate::tap::error_chain(err))
+            tracing::debug!(%peer, "connection ended with an error: {}", crate::error_chain(err))
         }
     }
 }

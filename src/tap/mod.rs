@@ -203,7 +203,7 @@ where
             }
             Poll::Ready(Some(Err(err))) => {
                 let err: BoxError = err.into();
-                this.finish(BodyEnd::Failed(error_chain(err.as_ref())));
+                this.finish(BodyEnd::Failed(crate::error_chain(err.as_ref())));
                 Poll::Ready(Some(Err(err)))
             }
         }
@@ -229,21 +229,6 @@ impl<B> Drop for Tap<B> {
         };
         self.finish(end);
     }
-}
-
-/// Formats an error and its sources as one line: `outer: cause: root cause`.
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = cause.source();
-    }
-    out
 }
 
 #[cfg(test)]

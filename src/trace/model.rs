@@ -335,6 +335,17 @@ pub struct Stats {
 }
 
 impl Header {
+    /// Record lines for a header map, in order, duplicates kept, values lossily decoded.
+    pub fn lines(headers: &http::HeaderMap) -> Vec<Header> {
+        headers
+            .iter()
+            .map(|(name, value)| Header {
+                name: name.as_str().to_string(),
+                value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            })
+            .collect()
+    }
+
     /// Builds a header line.
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
         Self {
