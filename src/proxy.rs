@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::ca::LocalCa;
 use crate::forward::client::ClientOptions;
 use crate::forward::{Forwarder, ForwarderConfig};
-use crate::listen::Listener;
+use crate::listen::{CertificateOrigin, Listener, ProxyHandler, TlsServing};
 use crate::rules::Engine;
 use crate::trace::model::{SCHEMA_VERSION, SessionRecord};
 use crate::trace::writer::{Recorder, RecorderHandle, RecorderOptions};
@@ -190,12 +190,21 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, Error> {
     let (tls, ca_pem_path) = match &config.tls {
         TlsMode::LocalCa => {
             let ca = LocalCa::load_or_create(&config.certs_dir)?;
-            (
-                Some(crate::listen::tls_from_leaf(ca.issue_leaf()?)?),
-                Some(ca.cert_path()),
-            )
+            let serving = TlsServing {
+                config: crate::listen::tls_from_leaves(ca.issue_serving_leaves()?)?,
+                origin: CertificateOrigin::LocalCa {
+                    ca_pem: ca.cert_path(),
+                },
+            };
+            (Some(serving), Some(ca.cert_path()))
         }
-        TlsMode::Files { cert, key } => (Some(crate::listen::tls_from_files(cert, key)?), None),
+        TlsMode::Files { cert, key } => {
+            let serving = TlsServing {
+                config: crate::listen::tls_from_files(cert, key)?,
+                origin: CertificateOrigin::UserFiles,
+            };
+            (Some(serving), None)
+        }
         TlsMode::PlainHttp => (None, None),
     };
     let listener = crate::listen::bind(config.listen).await?;
@@ -250,7 +259,11 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, Error> {
         },
         handle.clone(),
     )?);
-    let listener = Listener::spawn(listener, tls, forwarder.clone(), SHUTDOWN_GRACE)?;
+    let handler = Arc::new(ProxyHandler {
+        forwarder: forwarder.clone(),
+        recorder: handle.clone(),
+    });
+    let listener = Listener::spawn(listener, tls, handler, SHUTDOWN_GRACE)?;
     Ok(RunningProxy {
         local_addr,
         base_url,

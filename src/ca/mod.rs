@@ -2,10 +2,29 @@
 //!
 //! The CA lives in a directory (`certs/` by default) as `ca.pem` (the certificate users trust)
 //! and `ca-key.pem` (the private key, mode 0600, created with that mode atomically). Its name
-//! constraints permit only `localhost`, `127.0.0.1/32` and `::1/128`, so even a leaked key
-//! cannot forge a certificate for a real host. Leaves are signed in memory at every start, for
-//! `localhost`, `127.0.0.1` and `::1`, valid 397 days at most. Serving TLS with them is left to
-//! [`crate::listen`].
+//! constraints (RFC 5280 §4.2.1.10) permit only the DNS name `localhost` and the addresses
+//! `127.0.0.1/32` and `::1/128`, so even a leaked key cannot forge a certificate that a client
+//! accepts for a real host — by name *or* by IP address. Both name forms must be constrained:
+//! constraints apply per name form, so a CA constrained to DNS names only would still sign
+//! valid certificates for every IP address.
+//!
+//! # Two leaves, chosen by SNI
+//!
+//! BoringSSL's certificate verifier (Claude Code's Bun runtime; not Chromium's own verifier)
+//! does not implement IP-address name constraints: it rejects a chain as
+//! `UNSUPPORTED_CONSTRAINT_TYPE` when the CA constrains IP addresses *and* the leaf carries an
+//! IP SAN, but accepts the same CA when the leaf names only `DNS:localhost`. So instead of
+//! weakening the CA, [`LocalCa::issue_serving_leaves`] signs two leaves at every start and
+//! [`crate::listen`] picks one per connection from the TLS server name indication:
+//!
+//! | client connects to | sends SNI | gets the leaf | accepted by |
+//! |---|---|---|---|
+//! | `https://localhost:PORT` | `localhost` | `DNS:localhost` | every verifier, BoringSSL included |
+//! | `https://127.0.0.1:PORT`, `https://[::1]:PORT` | none (RFC 6066 §3) | `DNS:localhost`, `IP:127.0.0.1`, `IP:::1` | OpenSSL, rustls, Go, browsers; not BoringSSL's legacy verifier |
+//!
+//! That is why authtap always tells clients to use `localhost`. A BoringSSL client pointed at an
+//! IP literal fails its handshake, and the listener records that failure with this advice.
+//! Leaves are valid 397 days at most and never touch the disk.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -23,8 +42,11 @@ use time::{Duration, OffsetDateTime};
 pub const CA_CERT_FILE: &str = "ca.pem";
 /// File name of the CA private key inside the certs directory.
 pub const CA_KEY_FILE: &str = "ca-key.pem";
-/// Names every leaf is issued for.
-pub const LEAF_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+/// Names of the leaf served to clients that send a server name (SNI): DNS only, which every
+/// verifier accepts under the CA's constraints.
+pub const SNI_LEAF_NAMES: [&str; 1] = ["localhost"];
+/// Names of the leaf served to clients that send no SNI (they connected to an IP literal).
+pub const ADDRESS_LEAF_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 /// Longest leaf validity (the CA/Browser Forum limit, also enforced by Apple clients).
 pub const LEAF_VALIDITY_DAYS: i64 = 397;
 const CA_VALIDITY_DAYS: i64 = 3650;
@@ -100,6 +122,15 @@ pub struct Leaf {
     pub chain: Vec<CertificateDer<'static>>,
     /// The leaf's private key.
     pub key: PrivateKeyDer<'static>,
+}
+
+/// The two leaves the listener chooses between by SNI (see the module docs).
+#[derive(Debug)]
+pub struct ServingLeaves {
+    /// For clients that sent a server name: [`SNI_LEAF_NAMES`].
+    pub for_sni: Leaf,
+    /// For clients that sent none (IP literals): [`ADDRESS_LEAF_NAMES`].
+    pub for_address: Leaf,
 }
 
 impl LocalCa {
@@ -199,9 +230,12 @@ impl LocalCa {
         colon_hex(&Sha256::digest(self.cert_der.as_ref()))
     }
 
-    /// Signs a fresh leaf for [`LEAF_NAMES`].
-    pub fn issue_leaf(&self) -> Result<Leaf, Error> {
-        self.issue_leaf_for(&LEAF_NAMES)
+    /// Signs the two fresh leaves served by the listener.
+    pub fn issue_serving_leaves(&self) -> Result<ServingLeaves, Error> {
+        Ok(ServingLeaves {
+            for_sni: self.issue_leaf_for(&SNI_LEAF_NAMES)?,
+            for_address: self.issue_leaf_for(&ADDRESS_LEAF_NAMES)?,
+        })
     }
 
     /// Signs a fresh leaf for the given DNS names or IP addresses. Names outside the CA's

@@ -41,17 +41,96 @@ fn creates_then_reloads_same_ca() {
     assert_eq!(ca.fingerprint_sha256(), again.fingerprint_sha256());
     assert_eq!(ca.fingerprint_sha256().len(), 32 * 3 - 1);
     // A leaf signed by the reloaded CA verifies against the original certificate.
-    verify(&ca, &again.issue_leaf().unwrap(), "localhost").unwrap();
+    let leaves = again.issue_serving_leaves().unwrap();
+    verify(&ca, &leaves.for_sni, "localhost").unwrap();
 }
 
 #[test]
-fn accepts_leaf_for_localhost_and_loopback_ips() {
+fn accepts_address_leaf_for_localhost_and_loopback_ips() {
     let dir = tempfile::tempdir().unwrap();
     let ca = LocalCa::load_or_create(dir.path()).unwrap();
-    let leaf = ca.issue_leaf().unwrap();
+    let leaves = ca.issue_serving_leaves().unwrap();
     for name in ["localhost", "127.0.0.1", "::1"] {
-        verify(&ca, &leaf, name).unwrap_or_else(|e| panic!("{name}: {e}"));
+        verify(&ca, &leaves.for_address, name).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
+    verify(&ca, &leaves.for_sni, "localhost").unwrap();
+    // The SNI leaf is for names only: an IP-literal client gets the other leaf.
+    let err = verify(&ca, &leaves.for_sni, "127.0.0.1").unwrap_err();
+    assert!(format!("{err:?}").contains("NotValidForName"), "{err:?}");
+}
+
+/// The leaf's SANs as `DNS:…` / `IP:…` strings.
+fn sans(leaf: &Leaf) -> Vec<String> {
+    use x509_parser::extensions::GeneralName;
+    let (_, cert) = x509_parser::parse_x509_certificate(&leaf.chain[0]).unwrap();
+    let san = cert.subject_alternative_name().unwrap().unwrap();
+    san.value
+        .general_names
+        .iter()
+        .map(|name| match name {
+            GeneralName::DNSName(dns) => format!("DNS:{dns}"),
+            GeneralName::IPAddress(ip) => format!("IP:{}", hex(ip)),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn sni_leaf_carries_no_ip_san() {
+    // BoringSSL rejects an IP SAN under a CA with IP name constraints
+    // (UNSUPPORTED_CONSTRAINT_TYPE); the leaf for SNI clients must name DNS:localhost only.
+    let dir = tempfile::tempdir().unwrap();
+    let ca = LocalCa::load_or_create(dir.path()).unwrap();
+    let leaves = ca.issue_serving_leaves().unwrap();
+    assert_eq!(sans(&leaves.for_sni), vec!["DNS:localhost".to_string()]);
+    assert_eq!(
+        sans(&leaves.for_address),
+        vec![
+            "DNS:localhost".to_string(),
+            "IP:7f000001".to_string(),
+            format!("IP:{}", hex(&std::net::Ipv6Addr::LOCALHOST.octets())),
+        ]
+    );
+}
+
+#[test]
+fn ca_constrains_both_dns_names_and_ip_addresses() {
+    // Constraints apply per name form (RFC 5280 §4.2.1.10): without an IP subtree a leaked key
+    // could sign certificates for any IP address.
+    let dir = tempfile::tempdir().unwrap();
+    let ca = LocalCa::load_or_create(dir.path()).unwrap();
+    use x509_parser::extensions::GeneralName;
+    let (_, cert) = x509_parser::parse_x509_certificate(ca.cert_der()).unwrap();
+    let constraints = cert.name_constraints().unwrap().unwrap();
+    let permitted: Vec<String> = constraints
+        .value
+        .permitted_subtrees
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|subtree| match &subtree.base {
+            GeneralName::DNSName(dns) => format!("DNS:{dns}"),
+            GeneralName::IPAddress(ip) => format!("IP:{}", hex(ip)),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        permitted,
+        vec![
+            "DNS:localhost".to_string(),
+            "IP:7f000001ffffffff".to_string(),
+            format!(
+                "IP:{}{}",
+                hex(&std::net::Ipv6Addr::LOCALHOST.octets()),
+                "ff".repeat(16)
+            ),
+        ]
+    );
+    assert!(constraints.value.excluded_subtrees.is_none());
 }
 
 #[test]
@@ -76,7 +155,7 @@ fn rejects_leaf_for_other_name_by_name_constraints() {
 fn leaf_validity_is_at_most_397_days() {
     let dir = tempfile::tempdir().unwrap();
     let ca = LocalCa::load_or_create(dir.path()).unwrap();
-    let leaf = ca.issue_leaf().unwrap();
+    let leaf = ca.issue_serving_leaves().unwrap().for_sni;
     let at = |days: i64| {
         let t = OffsetDateTime::now_utc() + Duration::days(days);
         UnixTime::since_unix_epoch(std::time::Duration::from_secs(t.unix_timestamp() as u64))

@@ -148,6 +148,7 @@ pub fn render(trace: &Trace, opts: &ExportOptions) -> String {
 
     ofid_section(&mut md, trace);
     findings_section(&mut md, trace);
+    tls_failures_section(&mut md, trace);
     timeline_section(&mut md, trace);
     evidence_section(&mut md, trace);
     md
@@ -194,6 +195,30 @@ fn ofid_section(md: &mut String, trace: &Trace) {
         for m in &trace.marks {
             let _ = writeln!(md, "- {} — {}", timestamp(m.at), escape(&m.text));
         }
+    }
+    md.push('\n');
+}
+
+/// Clients that never got past the TLS handshake: no exchange exists for them.
+fn tls_failures_section(md: &mut String, trace: &Trace) {
+    if trace.tls_failures.is_empty() {
+        return;
+    }
+    md.push_str(
+        "## TLS handshakes that failed
+
+",
+    );
+    for h in &trace.tls_failures {
+        let sni = h.sni.as_deref().unwrap_or("no SNI");
+        let _ = writeln!(
+            md,
+            "- {} — {} ({sni}): {} {}",
+            timestamp(h.at),
+            escape(&h.client_addr),
+            escape(&h.message),
+            escape(&h.advice)
+        );
     }
     md.push('\n');
 }

@@ -3,7 +3,8 @@
 use time::OffsetDateTime;
 
 use crate::trace::model::{
-    Exchange, ExchangeId, FlowFindings, Mark, Record, SessionRecord, Stats, find_ofids,
+    Exchange, ExchangeId, FlowFindings, Mark, Record, SessionRecord, Stats, TlsHandshakeFailure,
+    find_ofids,
 };
 
 use super::ExportOptions;
@@ -34,6 +35,8 @@ pub struct Trace {
     pub marks: Vec<Mark>,
     /// The last recorder counters.
     pub stats: Option<Stats>,
+    /// TLS handshakes that failed before any request, in time order.
+    pub tls_failures: Vec<TlsHandshakeFailure>,
     /// Every `ofid_…` reference, in time order (command-line ones last).
     pub ofids: Vec<OfidRef>,
     /// Whether the records went through [`crate::redact`].
@@ -65,12 +68,14 @@ impl Trace {
                 Record::FlowFindings(f) => trace.flow_findings.push(f.clone()),
                 Record::Mark(m) => trace.marks.push(m.clone()),
                 Record::Stats(s) => trace.stats = Some(s.clone()),
+                Record::TlsHandshake(h) => trace.tls_failures.push(h.clone()),
             }
         }
         trace
             .exchanges
             .sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.id.cmp(&b.id)));
         trace.marks.sort_by_key(|m| m.at);
+        trace.tls_failures.sort_by_key(|h| h.at);
         trace.ofids = collect_ofids(&trace, &opts.ofids, opts.ofid_context.max(1));
         trace
     }

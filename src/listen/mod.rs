@@ -2,7 +2,8 @@
 //!
 //! [`Listener::spawn`] runs an accept loop that never stops on a per-connection error. Each
 //! connection gets its own task: an optional TLS handshake (tokio-rustls, ALPN `h2` and
-//! `http/1.1`, with a timeout), then hyper-util's `auto` server, which serves both protocols.
+//! `http/1.1`, with a timeout; see [`tls`] for the leaf chosen by SNI and the record a failed
+//! handshake leaves), then hyper-util's `auto` server, which serves both protocols.
 //! hyper answers malformed requests with 400 and oversize heads with 431 itself; those are
 //! logged and reported to the [`Handler`] so they can be recorded. [`Listener::shutdown`]
 //! stops accepting, lets connections finish for a grace period, then cuts the rest.
@@ -23,7 +24,13 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::forward::ProxyBody;
+use crate::forward::{Forwarder, ProxyBody};
+use crate::trace::model::TlsHandshakeFailure;
+use crate::trace::writer::RecorderHandle;
+
+pub mod tls;
+
+pub use tls::{CertificateOrigin, TlsServing, tls_from_leaves};
 
 /// Longest TLS handshake before the connection is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -70,28 +77,41 @@ pub trait Handler: Send + Sync + 'static {
     /// hyper refused a request before it reached [`Self::handle`] (`kind` is `bad_request` or
     /// `headers_too_large`).
     fn rejected(&self, peer: SocketAddr, kind: &str, message: String);
+
+    /// A TLS handshake failed before any request (the client rejected the certificate…).
+    fn tls_handshake_failed(&self, failure: TlsHandshakeFailure);
 }
 
-impl Handler for crate::forward::Forwarder {
+/// The proxy's handler: the forwarder serves and records requests; handshake failures, which
+/// have no request, go to the recorder directly.
+#[derive(Debug)]
+pub struct ProxyHandler {
+    /// Serves every request.
+    pub forwarder: Arc<Forwarder>,
+    /// Takes the handshake failures.
+    pub recorder: RecorderHandle,
+}
+
+impl Handler for ProxyHandler {
     fn handle(
         &self,
         req: hyper::Request<Incoming>,
         peer: SocketAddr,
     ) -> impl Future<Output = hyper::Response<ProxyBody>> + Send {
-        crate::forward::Forwarder::handle(self, req, peer)
+        self.forwarder.handle(req, peer)
     }
 
     fn rejected(&self, peer: SocketAddr, kind: &str, message: String) {
-        self.record_rejected(peer, kind, message);
+        self.forwarder.record_rejected(peer, kind, message);
+    }
+
+    fn tls_handshake_failed(&self, failure: TlsHandshakeFailure) {
+        self.recorder.tls_handshake_failed(failure);
     }
 }
 
-/// A TLS server config from a leaf signed by the local CA.
-pub fn tls_from_leaf(leaf: crate::ca::Leaf) -> Result<Arc<ServerConfig>, Error> {
-    server_config(leaf.chain, leaf.key)
-}
-
-/// A TLS server config from the user's own PEM certificate chain and key.
+/// A TLS server config from the user's own PEM certificate chain and key (one chain for every
+/// client, whatever its SNI).
 pub fn tls_from_files(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, Error> {
     let pem_err = |path: &Path| {
         let path = path.to_path_buf();
@@ -119,12 +139,11 @@ fn server_config(
     key: PrivateKeyDer<'static>,
 ) -> Result<Arc<ServerConfig>, Error> {
     crate::install_crypto_provider();
-    let mut config = ServerConfig::builder()
+    let config = ServerConfig::builder()
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .map_err(Error::Tls)?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    Ok(tls::with_alpn(config))
 }
 
 /// Binds the listen address.
@@ -146,7 +165,7 @@ impl Listener {
     /// Starts accepting on `listener`, with TLS when `tls` is given.
     pub fn spawn<H: Handler>(
         listener: TcpListener,
-        tls: Option<Arc<ServerConfig>>,
+        tls: Option<TlsServing>,
         handler: Arc<H>,
         grace: Duration,
     ) -> Result<Self, Error> {
@@ -178,12 +197,12 @@ impl Listener {
 
 async fn accept_loop<H: Handler>(
     listener: TcpListener,
-    tls: Option<Arc<ServerConfig>>,
+    tls: Option<TlsServing>,
     handler: Arc<H>,
     mut stopped: watch::Receiver<bool>,
     grace: Duration,
 ) {
-    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let tls = tls.map(Arc::new);
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -214,7 +233,7 @@ async fn accept_loop<H: Handler>(
         };
         let _ = stream.set_nodelay(true);
         let watcher = graceful.watcher();
-        let acceptor = acceptor.clone();
+        let tls = tls.clone();
         let handler = handler.clone();
         let builder = builder.clone();
         connections.spawn(async move {
@@ -225,16 +244,16 @@ async fn accept_loop<H: Handler>(
                     async move { Ok::<_, std::convert::Infallible>(handler.handle(req, peer).await) }
                 })
             };
-            let result = match acceptor {
-                Some(acceptor) => {
-                    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => tls,
-                        Ok(Err(err)) => {
-                            tracing::debug!(%peer, "TLS handshake failed: {err}");
+            let result = match tls {
+                Some(serving) => {
+                    let tls = match tls::accept(stream, peer, &serving, HANDSHAKE_TIMEOUT).await {
+                        Ok(tls) => tls,
+                        Err(Some(failure)) => {
+                            handler.tls_handshake_failed(failure);
                             return;
                         }
-                        Err(_) => {
-                            tracing::debug!(%peer, "TLS handshake timed out");
+                        Err(None) => {
+                            tracing::debug!(%peer, "connection closed before a TLS ClientHello");
                             return;
                         }
                     };

@@ -269,6 +269,8 @@ impl<'a> Ctx<'a> {
                 ..m.clone()
             }),
             Record::Stats(s) => Record::Stats(s.clone()),
+            // Addresses, SNI and alert names: nothing secret.
+            Record::TlsHandshake(h) => Record::TlsHandshake(h.clone()),
         }
     }
 }

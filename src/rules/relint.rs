@@ -31,6 +31,7 @@ pub fn relint(records: &[Record], config: EngineConfig) -> Relinted {
             }
             Record::Mark(m) => bump(m.at),
             Record::Stats(s) => bump(s.at),
+            Record::TlsHandshake(h) => bump(h.at),
             Record::FlowFindings(f) => bump(f.at),
             Record::Session(s) => bump(s.started_at),
         }

@@ -9,6 +9,7 @@
 //! {"type":"session","schema":1,"authtap_version":"0.1.0","started_at":"2026-11-22T11:30:00.123Z",...}
 //! {"type":"exchange","id":1,"started_at":"...","request":{...},"response":{...},"findings":[...]}
 //! {"type":"mark","at":"...","text":"ofid_a41b6f81","ofids":["ofid_a41b6f81"]}
+//! {"type":"tls_handshake","at":"...","client_addr":"127.0.0.1:50412","sni":"localhost","kind":"alert_received","alert":"unknown_ca",...}
 //! {"type":"flow_findings","at":"...","flow":1,"findings":[...]}
 //! {"type":"stats","at":"...","exchanges":12,"dropped":0,"write_errors":0}
 //! ```
@@ -44,6 +45,8 @@ pub enum Record {
     Mark(Mark),
     /// Recorder counters, written at shutdown (and whenever loss occurs).
     Stats(Stats),
+    /// A TLS handshake that failed before any request: the client never got through.
+    TlsHandshake(TlsHandshakeFailure),
 }
 
 /// The session header: who recorded this trace, where, and when.
@@ -318,6 +321,50 @@ pub struct Mark {
     /// `ofid_…` references found in `text`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ofids: Vec<String>,
+}
+
+/// A TLS handshake that ended before the first request (no exchange exists for it).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TlsHandshakeFailure {
+    /// When the connection was accepted.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// Client socket address.
+    pub client_addr: String,
+    /// The server name the client asked for (TLS SNI); absent when it connected to an IP
+    /// literal (clients send no SNI then, RFC 6066 §3) or never sent a `ClientHello`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sni: Option<String>,
+    /// ALPN protocols the client offered, in its order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alpn: Vec<String>,
+    /// How the handshake ended.
+    pub kind: TlsFailureKind,
+    /// The TLS alert, by its RFC 8446 §6 name (`unknown_ca`, `bad_certificate`…), when one
+    /// was received (or sent, for [`TlsFailureKind::Refused`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<String>,
+    /// One sentence for a human: what happened.
+    pub message: String,
+    /// What to do about it, for this client.
+    pub advice: String,
+}
+
+/// How a failed TLS handshake ended.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsFailureKind {
+    /// The client sent a fatal alert: it rejected authtap's certificate (or its parameters).
+    AlertReceived,
+    /// The client closed the connection mid-handshake without an alert (some clients do this
+    /// instead of sending `unknown_ca`).
+    ClientClosed,
+    /// authtap refused the `ClientHello` (no common protocol version, cipher or ALPN).
+    Refused,
+    /// The client sent plain HTTP to the TLS port.
+    PlainHttp,
+    /// The handshake did not finish in time.
+    Timeout,
 }
 
 /// Recorder counters.

@@ -24,7 +24,9 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::rules::{Engine, Finding};
-use crate::trace::model::{Exchange, FlowFindings, Mark, Record, SessionRecord, Stats, find_ofids};
+use crate::trace::model::{
+    Exchange, FlowFindings, Mark, Record, SessionRecord, Stats, TlsHandshakeFailure, find_ofids,
+};
 
 /// Default capacity of the recorder channel (exchanges waiting to be written).
 pub const DEFAULT_CAPACITY: usize = 4096;
@@ -83,6 +85,7 @@ impl Assemble for Exchange {
 enum Entry {
     Exchange(Box<dyn Assemble>),
     Mark(Mark),
+    TlsHandshake(TlsHandshakeFailure),
     Finish,
 }
 
@@ -134,6 +137,11 @@ impl RecorderHandle {
             ofids: find_ofids(text),
         };
         self.send(Entry::Mark(mark));
+    }
+
+    /// Queues a failed TLS handshake (a client that never got a request through).
+    pub fn tls_handshake_failed(&self, failure: TlsHandshakeFailure) {
+        self.send(Entry::TlsHandshake(failure));
     }
 
     /// Entries dropped so far.
@@ -302,6 +310,12 @@ impl Writer {
             Entry::Mark(mark) => {
                 self.write(&Record::Mark(mark));
             }
+            Entry::TlsHandshake(failure) => {
+                if self.live {
+                    live_tls_failure(&failure);
+                }
+                self.write(&Record::TlsHandshake(failure));
+            }
             Entry::Finish => return false,
         }
         true
@@ -452,6 +466,17 @@ fn live_line(ex: &Exchange) {
     for f in &ex.findings {
         live_finding(f);
     }
+}
+
+/// A client that never got past the handshake: warned, because nothing else will show it.
+fn live_tls_failure(h: &TlsHandshakeFailure) {
+    let sni = h.sni.as_deref().unwrap_or("no SNI");
+    tracing::warn!(
+        "TLS handshake from {} ({sni}) failed: {}",
+        h.client_addr,
+        h.message
+    );
+    tracing::warn!("    {}", h.advice);
 }
 
 /// Prints a finding under its exchange line, formatted exactly as `authtap lint` prints it.
