@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real MCP SDK peers that tests/peers_e2e.rs drives (idempotent):
 #   - Node.js + npm (Debian's packages, only when missing), then the pinned npm packages of
-#     tests/peers (the official TypeScript SDK, @modelcontextprotocol/sdk) via `npm ci`;
+#     tests/peers (the official TypeScript SDK, @modelcontextprotocol/sdk, and the real Claude
+#     Code CLI, @anthropic-ai/claude-code with its native linux-x64 binary) via `npm ci`;
+#   - Go (Debian's golang-go, only when missing): a further TLS verifier for tests/tls_clients.rs;
 #   - Python venv support (Debian's python3-venv, only when missing), then the hash-pinned
 #     requirements of tests/peers (the official Python SDK, `mcp`) into tests/peers/.venv.
 # A second run with unchanged lock files does nothing but check stamps.
@@ -22,6 +24,14 @@ apt_install() {
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   echo "install-peers: node/npm missing; installing Debian's nodejs and npm" >&2
   apt_install nodejs npm
+fi
+if ! command -v go >/dev/null 2>&1; then
+  echo "install-peers: go missing; installing Debian's golang-go" >&2
+  apt_install --no-install-recommends golang-go
+fi
+if ! command -v script >/dev/null 2>&1; then
+  echo "install-peers: script missing; installing Debian's bsdutils" >&2
+  apt_install bsdutils
 fi
 if ! command -v python3 >/dev/null 2>&1; then
   echo "install-peers: python3 missing; installing Debian's python3" >&2
@@ -60,4 +70,6 @@ fi
 
 echo "install-peers: node $(node --version), $("$venv/bin/python" --version)," \
   "@modelcontextprotocol/sdk $(node -p "require('$peers/node_modules/@modelcontextprotocol/sdk/package.json').version")," \
-  "mcp $("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("mcp"))')"
+  "mcp $("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("mcp"))')," \
+  "claude $("$peers/node_modules/@anthropic-ai/claude-code-linux-x64/claude" --version 2>/dev/null || echo '(native binary missing)')," \
+  "$(go version)"
