@@ -3,7 +3,8 @@
 #   - Node.js + npm (Debian's packages, only when missing), then the pinned npm packages of
 #     tests/peers (the official TypeScript SDK, @modelcontextprotocol/sdk, and the real Claude
 #     Code CLI, @anthropic-ai/claude-code with its native linux-x64 binary) via `npm ci`;
-#   - Go (Debian's golang-go, only when missing): a further TLS verifier for tests/tls_clients.rs;
+#   - Go (Debian's golang-go) and NSS's certutil (libnss3-tools, to trust a CA in Chromium's NSS
+#     store), only when missing: further TLS stacks for tests/tls_clients.rs;
 #   - Python venv support (Debian's python3-venv, only when missing), then the hash-pinned
 #     requirements of tests/peers (the official Python SDK, `mcp`) into tests/peers/.venv.
 # A second run with unchanged lock files does nothing but check stamps.
@@ -28,6 +29,10 @@ fi
 if ! command -v go >/dev/null 2>&1; then
   echo "install-peers: go missing; installing Debian's golang-go" >&2
   apt_install --no-install-recommends golang-go
+fi
+if ! command -v certutil >/dev/null 2>&1; then
+  echo "install-peers: certutil missing; installing Debian's libnss3-tools" >&2
+  apt_install --no-install-recommends libnss3-tools
 fi
 if ! command -v script >/dev/null 2>&1; then
   echo "install-peers: script missing; installing Debian's bsdutils" >&2
