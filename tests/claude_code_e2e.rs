@@ -5,6 +5,8 @@
 //! `claude mcp add --transport http -s user`, `claude mcp login` under a pseudo-terminal with
 //! `$BROWSER` set to tests/peers/headless-browser.sh, then `claude mcp list` must show
 //! `✔ Connected`. The trust set-up is exactly the README's: `NODE_EXTRA_CA_CERTS=<certs>/ca.pem`.
+//! Run once before that without it, Claude Code refuses the certificate, and the trace must hold
+//! a `tls_handshake` record whose advice names `NODE_EXTRA_CA_CERTS` and the CA file.
 //!
 //! The same CLI pointed at `https://127.0.0.1:PORT` shows why authtap serves a DNS-only leaf to
 //! clients that send SNI: BoringSSL cannot check IP-address name constraints, so that connection
@@ -49,7 +51,6 @@ fn claude_code_logs_in_through_authtap_proxy_trusting_its_ca() {
     };
     let demo = start_demo(&[]);
     let proxy = start_proxy(&demo.mcp_url);
-    claude.trust(&proxy.ca);
     let by_address = proxy.url.replacen("://localhost:", "://127.0.0.1:", 1);
     assert_ne!(by_address, proxy.url, "the proxy URL should name localhost");
 
@@ -64,7 +65,18 @@ fn claude_code_logs_in_through_authtap_proxy_trusting_its_ca() {
         assert!(add.success, "claude mcp add {name} failed:\n{}", add.output);
     }
 
-    // Before login: TLS already works, the server asks for OAuth.
+    // Not yet trusting the CA: Claude Code refuses the certificate, and authtap must say so.
+    let untrusted_from = time::OffsetDateTime::now_utc();
+    let untrusted = claude.cli(&["mcp", "list"], CLI_TIMEOUT);
+    let untrusted_to = time::OffsetDateTime::now_utc();
+    let line = server_line(&untrusted.output, "authtap-demo");
+    assert!(
+        line.contains("Failed to connect"),
+        "without NODE_EXTRA_CA_CERTS Claude Code should refuse the certificate: {line}"
+    );
+    claude.trust(&proxy.ca);
+
+    // Before login: TLS works, the server asks for OAuth.
     let before = claude.cli(&["mcp", "list"], CLI_TIMEOUT);
     let line = server_line(&before.output, "authtap-demo");
     assert!(
@@ -86,6 +98,7 @@ fn claude_code_logs_in_through_authtap_proxy_trusting_its_ca() {
     let connected = server_line(&after.output, "authtap-demo");
     let by_ip = server_line(&after.output, "authtap-demo-ip").to_string();
 
+    let proxy_ca = proxy.ca.clone();
     let (trace, proxy_exited) = proxy.finish();
     println!(
         "Claude Code {} through authtap proxy:\n  {connected}\n  {by_ip}\n  headless browser:\n{browser}\ntrace:\n{}",
@@ -112,8 +125,30 @@ fn claude_code_logs_in_through_authtap_proxy_trusting_its_ca() {
         .iter()
         .filter(|r| r["type"] == "tls_handshake")
         .collect();
-    // Connecting to localhost, Claude Code trusted the CA: no failed handshake with SNI.
-    let with_sni: Vec<_> = handshakes.iter().filter(|h| h["sni"].is_string()).collect();
+    let at = |h: &serde_json::Value| {
+        time::OffsetDateTime::parse(
+            h["at"].as_str().unwrap_or_default(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+    };
+    let (untrusted, trusted): (Vec<&serde_json::Value>, Vec<&serde_json::Value>) = handshakes
+        .iter()
+        .partition(|h| at(h) >= untrusted_from && at(h) <= untrusted_to);
+    // Untrusted: recorded, with the fix for Claude Code.
+    let refused = untrusted
+        .iter()
+        .find(|h| h["sni"] == "localhost")
+        .unwrap_or_else(|| {
+            panic!("Claude Code's refusal of the certificate left no tls_handshake record: {handshakes:?}")
+        });
+    let advice = refused["advice"].as_str().unwrap_or_default();
+    assert!(
+        advice.contains(&format!("NODE_EXTRA_CA_CERTS={}", proxy_ca.display())),
+        "the advice should name NODE_EXTRA_CA_CERTS and the CA: {refused}"
+    );
+    // Trusting the CA and connecting to localhost: no failed handshake with SNI.
+    let with_sni: Vec<_> = trusted.iter().filter(|h| h["sni"].is_string()).collect();
     assert!(
         with_sni.is_empty(),
         "Claude Code rejected the certificate it got for localhost: {with_sni:?}"
@@ -126,7 +161,7 @@ fn claude_code_logs_in_through_authtap_proxy_trusting_its_ca() {
          constraints, so the SNI leaf split in src/ca could be revisited",
         claude.version
     );
-    let by_ip_failure = handshakes
+    let by_ip_failure = trusted
         .iter()
         .find(|h| h["sni"].is_null())
         .unwrap_or_else(|| {
