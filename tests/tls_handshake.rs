@@ -194,3 +194,86 @@ async fn plain_http_to_the_tls_port_gets_a_400_saying_https() {
     assert_eq!(failures[0].kind, TlsFailureKind::PlainHttp);
     assert_eq!(failures[0].sni, None);
 }
+
+/// A child process killed (and reaped) when the guard drops, so a failing test leaves none.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_binary_prints_the_refused_handshake_and_the_fix_live() {
+    let up = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("proxy.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_authtap"))
+        .args([
+            "proxy",
+            "--upstream",
+            up.url.as_str(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--certs-dir")
+        .arg(dir.path().join("certs"))
+        .arg("--trace")
+        .arg(dir.path().join("t.jsonl"))
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let child = KillOnDrop(child);
+    let read_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let mut port = None;
+    for _ in 0..300 {
+        port = read_log()
+            .lines()
+            .find(|l| l.contains("point your MCP client at"))
+            .and_then(|l| l.split("https://localhost:").nth(1))
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|p| p.parse::<u16>().ok());
+        if port.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let port = port.unwrap_or_else(|| panic!("no banner:\n{}", read_log()));
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let (_, result) = handshake(
+        addr,
+        client_config(rustls::RootCertStore::empty()),
+        "localhost",
+    )
+    .await;
+    assert!(result.is_err());
+
+    let mut printed = String::new();
+    for _ in 0..100 {
+        printed = read_log();
+        if printed.contains("NODE_EXTRA_CA_CERTS=") && printed.contains("TLS handshake from") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    drop(child);
+    let line = printed
+        .lines()
+        .find(|l| l.contains("TLS handshake from"))
+        .unwrap_or_else(|| panic!("no live line for the refused handshake:\n{printed}"));
+    assert!(
+        line.contains("(localhost)") && line.contains("unknown_ca"),
+        "{line}"
+    );
+    assert!(
+        printed.contains("Make the client trust authtap's CA"),
+        "no advice printed:\n{printed}"
+    );
+}

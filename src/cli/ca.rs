@@ -40,7 +40,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         cert.display()
     );
     println!(
-        "  Python (httpx, requests), OpenSSL:   export SSL_CERT_FILE={}",
+        "  Python (httpx, mcp SDK), OpenSSL:    export SSL_CERT_FILE={} (requests: REQUESTS_CA_BUNDLE)",
         cert.display()
     );
     println!(
@@ -48,7 +48,34 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         cert.display()
     );
     println!(
-        "Its name constraints limit it to localhost, so trusting it cannot expose other sites."
+        "  Go programs:                         export SSL_CERT_FILE={}",
+        cert.display()
+    );
+    println!();
+    println!("Trust it system-wide (browsers, Claude Desktop, other desktop apps):");
+    println!(
+        "  macOS:          sudo security add-trusted-cert -d -r trustRoot -k \
+         /Library/Keychains/System.keychain {}",
+        cert.display()
+    );
+    println!(
+        "  Debian, Ubuntu: sudo cp {} /usr/local/share/ca-certificates/authtap.crt && sudo \
+         update-ca-certificates",
+        cert.display()
+    );
+    println!(
+        "  Chrome, Firefox on Linux (NSS): certutil -d sql:$HOME/.pki/nssdb -A -t C,, -n authtap -i {}",
+        cert.display()
+    );
+    println!(
+        "  Windows:        certutil -addstore -user Root {}",
+        cert.display()
+    );
+    println!();
+    println!(
+        "Its name constraints permit only localhost, 127.0.0.1 and ::1 (DNS and IP), so trusting \
+         it cannot expose other sites. Point clients at https://localhost:PORT: Claude Code's \
+         BoringSSL cannot check IP-address constraints, so https://127.0.0.1:PORT fails there."
     );
     Ok(ExitCode::SUCCESS)
 }

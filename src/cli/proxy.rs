@@ -218,6 +218,11 @@ fn print_banner(proxy: &RunningProxy, upstream: &url::Url) {
             "  trust it (curl):                curl --cacert {} {connector}",
             ca.display()
         );
+        println!("  trust it (browsers, desktop):   the OS trust store (`authtap ca` prints how)");
+        println!(
+            "  connect to localhost, not 127.0.0.1: Claude Code (BoringSSL) cannot check the CA's \
+             IP constraints; a refused handshake is printed and recorded"
+        );
     }
     println!(
         "  trace (holds live credentials, mode 0600): {}",
