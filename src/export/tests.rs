@@ -102,3 +102,27 @@ fn correlation_hashes_match_across_steps() {
     assert_eq!(c(8).get("bearer"), Some(&at));
     assert_eq!(c(5).get("state"), c(6).get("state"));
 }
+
+#[test]
+fn markdown_lists_failed_tls_handshakes() {
+    use crate::trace::model::{TlsFailureKind, TlsHandshakeFailure};
+    let mut records = testkit::records();
+    records.push(Record::TlsHandshake(TlsHandshakeFailure {
+        at: time::OffsetDateTime::UNIX_EPOCH,
+        client_addr: "127.0.0.1:50412".into(),
+        sni: Some("localhost".into()),
+        alpn: vec!["h2".into()],
+        kind: TlsFailureKind::AlertReceived,
+        alert: Some("unknown_ca".into()),
+        message: "the client aborted the handshake with the TLS alert unknown_ca".into(),
+        advice: "Make the client trust authtap's CA certs/ca.pem".into(),
+    }));
+    let opts = ExportOptions::default();
+    let md = markdown::render(&Trace::build(&records, &opts), &opts);
+    assert!(md.contains("## TLS handshakes that failed"), "{md}");
+    assert!(md.contains("127.0.0.1:50412 (localhost)"), "{md}");
+    assert!(md.contains("TLS alert unknown_ca"), "{md}");
+    // Near miss: a trace without failed handshakes has no such section.
+    let plain = markdown::render(&testkit::trace(&opts), &opts);
+    assert!(!plain.contains("TLS handshakes that failed"));
+}
