@@ -94,7 +94,7 @@ async fn client_without_the_ca_leaves_a_record_naming_the_alert_and_the_fix() {
     assert!(format!("{err:?}").contains("UnknownIssuer"), "{err:?}");
 
     let ca = tp.proxy.ca_pem_path().unwrap().display().to_string();
-    let (records, _dir) = tp.finish().await;
+    let (records, dir) = tp.finish().await;
     let failures = failures(&records);
     assert_eq!(failures.len(), 1, "{failures:?}");
     let failure = failures[0];
@@ -122,6 +122,20 @@ async fn client_without_the_ca_leaves_a_record_naming_the_alert_and_the_fix() {
     assert!(
         support::exchanges(&records).is_empty(),
         "no request can have passed"
+    );
+
+    // `authtap lint` shows it too: a trace with no exchange must still explain itself.
+    let lint = std::process::Command::new(env!("CARGO_BIN_EXE_authtap"))
+        .arg("lint")
+        .arg(dir.path().join("trace.jsonl"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&lint.stdout);
+    assert!(
+        text.contains(&format!("TLS handshake from {client} (localhost) failed"))
+            && text.contains("unknown_ca")
+            && text.contains("NODE_EXTRA_CA_CERTS="),
+        "{text}"
     );
 }
 

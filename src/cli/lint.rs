@@ -12,7 +12,7 @@ use anyhow::Context;
 use authtap::rules::format;
 use authtap::rules::relint::{Relinted, relint};
 use authtap::rules::{ClientProfile, EngineConfig, Finding, Severity};
-use authtap::trace::model::Exchange;
+use authtap::trace::model::{Exchange, Record};
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -57,7 +57,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut w = stdout.lock();
     let written = match args.format {
         OutputFormat::Json => write_json(&mut w, &out),
-        OutputFormat::Text => write_text(&mut w, &out, &args.trace),
+        OutputFormat::Text => write_text(&mut w, &out, &args.trace)
+            .and_then(|()| write_tls_failures(&mut w, &records)),
     };
     if let Err(e) = written {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
@@ -114,6 +115,21 @@ fn indent(s: &str) -> String {
         .map(|l| format!("    {l}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Clients that never got past the TLS handshake: they have no exchange to lint.
+fn write_tls_failures(w: &mut impl Write, records: &[Record]) -> std::io::Result<()> {
+    for record in records {
+        if let Record::TlsHandshake(h) = record {
+            let sni = h.sni.as_deref().unwrap_or("no SNI");
+            writeln!(
+                w,
+                "\nTLS handshake from {} ({sni}) failed: {}\n    {}",
+                h.client_addr, h.message, h.advice
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn write_text(w: &mut impl Write, out: &Relinted, path: &std::path::Path) -> std::io::Result<()> {

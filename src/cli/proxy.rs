@@ -184,15 +184,26 @@ fn print_narratives(trace_path: &std::path::Path) {
             return;
         }
     };
+    let mut refused = 0usize;
     for record in records {
-        if let authtap::trace::model::Record::FlowFindings(ff) = record
-            && let Some(narrative) = ff.narrative
-        {
-            match ff.flow {
-                Some(flow) => println!("{flow}: {narrative}"),
-                None => println!("{narrative}"),
+        match record {
+            authtap::trace::model::Record::FlowFindings(ff) => {
+                if let Some(narrative) = ff.narrative {
+                    match ff.flow {
+                        Some(flow) => println!("{flow}: {narrative}"),
+                        None => println!("{narrative}"),
+                    }
+                }
             }
+            authtap::trace::model::Record::TlsHandshake(_) => refused += 1,
+            _ => {}
         }
+    }
+    if refused > 0 {
+        println!(
+            "authtap: {refused} TLS handshake(s) failed before any request (clients that never \
+             got through; see the warnings above and the trace's tls_handshake records)"
+        );
     }
 }
 
