@@ -456,6 +456,8 @@ fn log_extension(trace: &Trace) -> Value {
         })).collect::<Vec<_>>(),
         "flows": flows,
         "marks": trace.marks.iter().map(|m| json!({"at": timestamp(m.at), "text": m.text, "ofids": m.ofids})).collect::<Vec<_>>(),
+        // Clients that never got past the TLS handshake (no entry exists for them).
+        "tls_handshakes": trace.tls_failures,
         "stats": trace.stats,
     })
 }

@@ -122,6 +122,11 @@ fn markdown_lists_failed_tls_handshakes() {
     assert!(md.contains("## TLS handshakes that failed"), "{md}");
     assert!(md.contains("127.0.0.1:50412 (localhost)"), "{md}");
     assert!(md.contains("TLS alert unknown_ca"), "{md}");
+    let har = har::to_har(&Trace::build(&records, &opts), &opts);
+    assert_eq!(
+        har["log"]["_authtap"]["tls_handshakes"][0]["alert"],
+        "unknown_ca"
+    );
     // Near miss: a trace without failed handshakes has no such section.
     let plain = markdown::render(&testkit::trace(&opts), &opts);
     assert!(!plain.contains("TLS handshakes that failed"));
