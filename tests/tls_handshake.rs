@@ -189,6 +189,88 @@ async fn client_asking_for_another_host_is_told_the_certificate_covers_localhost
     );
 }
 
+/// Accepts any certificate during the handshake, like clients that check the host name only
+/// afterwards (Node's `checkServerIdentity`, curl's own host check).
+#[derive(Debug)]
+struct NameCheckedLater(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for NameCheckedLater {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[tokio::test]
+async fn client_closing_after_the_handshake_for_another_host_is_recorded() {
+    let up = Upstream::start().await;
+    let tp = TestProxy::start(&up.url).await;
+    let addr = tp.proxy.local_addr();
+    authtap::install_crypto_provider();
+    let provider = rustls::crypto::CryptoProvider::get_default()
+        .unwrap()
+        .clone();
+    let config = rustls::ClientConfig::builder()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(NameCheckedLater(provider)))
+        .with_no_client_auth();
+    // The handshake completes; the client then finds the name missing and closes.
+    let (_, result) = handshake(addr, Arc::new(config.clone()), "mcp.example.com").await;
+    result.unwrap();
+    // Near miss: the same for localhost (a browser's unused preconnect) is not a failure.
+    let (_, result) = handshake(addr, Arc::new(config), "localhost").await;
+    result.unwrap();
+
+    let (records, _dir) = tp.finish().await;
+    let failures = failures(&records);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].kind, TlsFailureKind::ClosedAfterHandshake);
+    assert_eq!(failures[0].sni.as_deref(), Some("mcp.example.com"));
+    assert!(
+        failures[0].advice.contains("covers only localhost"),
+        "{}",
+        failures[0].advice
+    );
+}
+
 #[tokio::test]
 async fn plain_http_to_the_tls_port_gets_a_400_saying_https() {
     let up = Upstream::start().await;

@@ -11,6 +11,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -237,10 +238,15 @@ async fn accept_loop<H: Handler>(
         let handler = handler.clone();
         let builder = builder.clone();
         connections.spawn(async move {
+            let accepted_at = time::OffsetDateTime::now_utc();
+            // Whether any request came through (a refused certificate leaves none).
+            let served = Arc::new(AtomicBool::new(false));
             let service = {
                 let handler = handler.clone();
+                let served = served.clone();
                 service_fn(move |req| {
                     let handler = handler.clone();
+                    served.store(true, Ordering::Relaxed);
                     async move { Ok::<_, std::convert::Infallible>(handler.handle(req, peer).await) }
                 })
             };
@@ -257,8 +263,17 @@ async fn accept_loop<H: Handler>(
                             return;
                         }
                     };
+                    let sni = tls.get_ref().1.server_name().map(str::to_string);
+                    let port = tls.get_ref().0.local_addr().map_or(0, |a| a.port());
                     let conn = builder.serve_connection(TokioIo::new(tls), service);
-                    watcher.watch(conn.into_owned()).await
+                    let result = watcher.watch(conn.into_owned()).await;
+                    if !served.load(Ordering::Relaxed)
+                        && let Some(failure) =
+                            tls::closed_without_request(&serving, peer, sni, accepted_at, port)
+                    {
+                        handler.tls_handshake_failed(failure);
+                    }
+                    result
                 }
                 None => {
                     let conn = builder.serve_connection(TokioIo::new(stream), service);

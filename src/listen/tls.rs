@@ -6,8 +6,10 @@
 //! with a deadline. A client that rejects the certificate never sends a request, so without
 //! this it would be invisible: [`accept`] reads the `ClientHello` first (SNI, ALPN) and, when the
 //! handshake then fails, returns a [`TlsHandshakeFailure`] naming the client, its SNI, the TLS
-//! alert and what to do for that client. A client speaking plain HTTP to the TLS port gets a
-//! `400` saying to use `https://`. Connections that close without sending a byte (port probes)
+//! alert and what to do for that client. A client that completes the handshake for a name the
+//! leaf does not cover and closes without a request (curl checks the host name only then) is
+//! recorded too ([`closed_without_request`]). A client speaking plain HTTP to the TLS port gets
+//! a `400` saying to use `https://`. Connections that close without sending a byte (port probes)
 //! are not recorded.
 
 use std::net::SocketAddr;
@@ -203,6 +205,36 @@ pub(super) async fn accept(
     }
 }
 
+/// The record for a connection that completed its handshake but closed without a request, when
+/// the client asked for a name the local CA's leaf does not cover: it most likely rejected the
+/// certificate after the handshake (Node and curl check the host name only then). Nothing for a
+/// covered name (a browser's unused preconnect) or for the user's own certificate.
+pub(super) fn closed_without_request(
+    serving: &TlsServing,
+    peer: SocketAddr,
+    sni: Option<String>,
+    at: OffsetDateTime,
+    port: u16,
+) -> Option<TlsHandshakeFailure> {
+    let CertificateOrigin::LocalCa { .. } = serving.origin else {
+        return None;
+    };
+    let name = sni.filter(|name| !is_localhost(name))?;
+    let kind = TlsFailureKind::ClosedAfterHandshake;
+    Some(TlsHandshakeFailure {
+        at,
+        client_addr: peer.to_string(),
+        advice: advice(&serving.origin, kind, None, Some(&name), port),
+        message: format!(
+            "the client completed the handshake for {name} but closed without a request"
+        ),
+        sni: Some(name),
+        alpn: Vec::new(),
+        kind,
+        alert: None,
+    })
+}
+
 /// Whether the first bytes are an HTTP/1 request line rather than a TLS record.
 fn looks_like_http(first: &[u8]) -> bool {
     let method_len = first.iter().take_while(|b| b.is_ascii_uppercase()).count();
@@ -319,7 +351,9 @@ fn advice(
                     and 1.3 with ALPN h2 and http/1.1."
                 .into();
         }
-        TlsFailureKind::AlertReceived | TlsFailureKind::ClientClosed => {}
+        TlsFailureKind::AlertReceived
+        | TlsFailureKind::ClientClosed
+        | TlsFailureKind::ClosedAfterHandshake => {}
     }
     let ca_pem = match origin {
         CertificateOrigin::UserFiles => {
@@ -335,10 +369,14 @@ fn advice(
          SSL_CERT_FILE={ca_pem} (curl --cacert {ca_pem}); browsers and desktop apps: the OS trust \
          store (`authtap ca` prints how)."
     );
-    let closed = if kind == TlsFailureKind::ClientClosed {
-        "Clients that reject a certificate often close without an alert. "
-    } else {
-        ""
+    let closed = match kind {
+        TlsFailureKind::ClientClosed => {
+            "Clients that reject a certificate often close without an alert. "
+        }
+        TlsFailureKind::ClosedAfterHandshake => {
+            "Clients that check the host name after the handshake close this way. "
+        }
+        _ => "",
     };
     match sni {
         None => format!(

@@ -359,6 +359,10 @@ pub enum TlsFailureKind {
     /// The client closed the connection mid-handshake without an alert (some clients do this
     /// instead of sending `unknown_ca`).
     ClientClosed,
+    /// The handshake completed for a server name the certificate does not cover, and the client
+    /// closed without a request: clients that check the name after the handshake (Node, curl)
+    /// reject the certificate this way.
+    ClosedAfterHandshake,
     /// authtap refused the `ClientHello` (no common protocol version, cipher or ALPN).
     Refused,
     /// The client sent plain HTTP to the TLS port.
