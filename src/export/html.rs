@@ -117,6 +117,7 @@ pub fn render(trace: &Trace, opts: &ExportOptions) -> String {
     }
     h.push_str("</table></section>");
     ofid_section(&mut h, trace);
+    tls_failures_section(&mut h, trace);
     findings_section(&mut h, trace);
     let _ = write!(
         h,
@@ -159,6 +160,26 @@ fn short_path(url: &str) -> String {
         }
         _ => p,
     }
+}
+
+/// Clients that never got past the TLS handshake: no exchange exists for them.
+fn tls_failures_section(h: &mut String, trace: &Trace) {
+    if trace.tls_failures.is_empty() {
+        return;
+    }
+    h.push_str("<section><h2>TLS handshakes that failed</h2><ul id=\"tls-failures\">");
+    for f in &trace.tls_failures {
+        let _ = write!(
+            h,
+            "<li class=\"tls-failure\">{} — {} ({}): {}<div class=\"fix\">{}</div></li>",
+            escape(&timestamp(f.at)),
+            escape(&f.client_addr),
+            escape(f.sni.as_deref().unwrap_or("no SNI")),
+            escape(&f.message),
+            escape(&f.advice)
+        );
+    }
+    h.push_str("</ul></section>");
 }
 
 fn ofid_section(h: &mut String, trace: &Trace) {

@@ -104,7 +104,7 @@ fn correlation_hashes_match_across_steps() {
 }
 
 #[test]
-fn markdown_lists_failed_tls_handshakes() {
+fn exports_list_failed_tls_handshakes() {
     use crate::trace::model::{TlsFailureKind, TlsHandshakeFailure};
     let mut records = testkit::records();
     records.push(Record::TlsHandshake(TlsHandshakeFailure {
@@ -127,6 +127,9 @@ fn markdown_lists_failed_tls_handshakes() {
         har["log"]["_authtap"]["tls_handshakes"][0]["alert"],
         "unknown_ca"
     );
+    let html = html::render(&Trace::build(&records, &opts), &opts);
+    assert!(html.contains("id=\"tls-failures\""), "no HTML section");
+    assert!(html.contains("127.0.0.1:50412 (localhost)"));
     // Near miss: a trace without failed handshakes has no such section.
     let plain = markdown::render(&testkit::trace(&opts), &opts);
     assert!(!plain.contains("TLS handshakes that failed"));
