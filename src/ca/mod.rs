@@ -25,6 +25,14 @@
 //! That is why authtap always tells clients to use `localhost`. A BoringSSL client pointed at an
 //! IP literal fails its handshake, and the listener records that failure with this advice.
 //! Leaves are valid 397 days at most and never touch the disk.
+//!
+//! The alternatives, measured with `scripts/tls-ca-shapes.sh` (curl and Python on OpenSSL 3,
+//! Node 20, Go 1.19, Chromium 156, Claude Code 2.1.332): every stack accepts every shape except
+//! Claude Code on an IP-SAN leaf under IP constraints; but under a CA constrained to DNS names
+//! only, or not constrained at all, a leaf for `IP:203.0.113.7` signed with the CA's key is
+//! accepted for `https://203.0.113.7/` — a leaked key could impersonate any site reached by IP
+//! address. Keeping both constraint forms and choosing the leaf by SNI is the only shape that
+//! every stack accepts for `localhost` while a leaked key forges nothing.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
