@@ -2,13 +2,13 @@
 //!
 //! [`tls_from_leaves`] builds the server config for the local CA: a [`SniLeafResolver`] hands
 //! the `DNS:localhost` leaf to clients that send a server name and the leaf with IP SANs to
-//! clients that connected to an IP literal (why: [`crate::ca`]). [`accept`] runs one handshake
+//! clients that connected to an IP literal (why: [`crate::ca`]). `accept` runs one handshake
 //! with a deadline. A client that rejects the certificate never sends a request, so without
-//! this it would be invisible: [`accept`] reads the `ClientHello` first (SNI, ALPN) and, when the
+//! this it would be invisible: `accept` reads the `ClientHello` first (SNI, ALPN) and, when the
 //! handshake then fails, returns a [`TlsHandshakeFailure`] naming the client, its SNI, the TLS
 //! alert and what to do for that client. A client that completes the handshake for a name the
 //! leaf does not cover and closes without a request (curl checks the host name only then) is
-//! recorded too ([`closed_without_request`]). A client speaking plain HTTP to the TLS port gets
+//! recorded too (`closed_without_request`). A client speaking plain HTTP to the TLS port gets
 //! a `400` saying to use `https://`. Connections that close without sending a byte (port probes)
 //! are not recorded.
 
