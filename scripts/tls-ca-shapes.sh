@@ -119,6 +119,7 @@ for ca in dns-ip dns none; do
     --connect-to "203.0.113.7:443:127.0.0.1:$forged_port" https://203.0.113.7/ 2>&1); then
     forged="ACCEPTED: a leaked key can impersonate any IP address"
   else
+    out="${out%%$'\n'*}"
     forged="rejected (${out#curl: (60) SSL certificate problem: })"
   fi
   for leaf in dns dns-ip; do
