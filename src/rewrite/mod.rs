@@ -10,7 +10,7 @@
 //! under the proxy as `X/__authtap/o/<scheme>/<authority><path>`, with the authority copied
 //! verbatim so the mapping is exactly reversible. Because the mapped URL keeps the foreign
 //! path after the authority, RFC 8414 / RFC 9728 path-inserted well-known URLs work too:
-//! `X/.well-known/oauth-authorization-server/__authtap/o/https/as.example/tenant` is routed to
+//! `X/.well-known/oauth-authorization-server/__authtap/o/https/as.example/-/tenant` is routed to
 //! `https://as.example/.well-known/oauth-authorization-server/tenant` (R4).
 //!
 //! The authorization endpoint is mapped to `X/__authtap/authorize/<scheme>/<authority><path>`

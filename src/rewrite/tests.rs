@@ -57,23 +57,23 @@ fn routes_foreign_origins_and_their_well_known_urls() {
     let issuer = r.any_to_proxy("https://as.example:9000/tenant").unwrap();
     assert_eq!(
         issuer,
-        "https://localhost:8443/__authtap/o/https/as.example:9000/tenant"
+        "https://localhost:8443/__authtap/o/https/as.example/9000/tenant"
     );
     assert_eq!(
-        forward(r.route("/__authtap/o/https/as.example:9000/tenant/token")),
+        forward(r.route("/__authtap/o/https/as.example/9000/tenant/token")),
         "https://as.example:9000/tenant/token"
     );
     // RFC 8414 path insertion on the rewritten issuer.
     assert_eq!(
         forward(r.route(
-            "/.well-known/oauth-authorization-server/__authtap/o/https/as.example:9000/tenant"
+            "/.well-known/oauth-authorization-server/__authtap/o/https/as.example/9000/tenant"
         )),
         "https://as.example:9000/.well-known/oauth-authorization-server/tenant"
     );
     // OIDC suffix form.
     assert_eq!(
         forward(
-            r.route("/__authtap/o/https/as.example:9000/tenant/.well-known/openid-configuration")
+            r.route("/__authtap/o/https/as.example/9000/tenant/.well-known/openid-configuration")
         ),
         "https://as.example:9000/tenant/.well-known/openid-configuration"
     );
@@ -159,7 +159,7 @@ fn rewrites_prm_and_asm_bodies_byte_exactly() {
     assert_eq!(v["issuer"], "https://localhost:8443");
     assert_eq!(
         v["authorization_endpoint"],
-        "https://localhost:8443/__authtap/authorize/https/real.example/authorize"
+        "https://localhost:8443/__authtap/authorize/https/real.example/-/authorize"
     );
     assert_eq!(v["token_endpoint"], "https://localhost:8443/token");
     assert_eq!(
