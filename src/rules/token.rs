@@ -227,10 +227,7 @@ impl Rule for ReqNoClientId {
         let form = form_body(ex);
         // RFC 7523 §2.2: a JWT client assertion authenticates the client; client_id is optional.
         let assertion = form.has("client_assertion") && form.has("client_assertion_type");
-        if captured(ex)
-            && qh(ex, "authorization").is_none()
-            && !form.has("client_id")
-            && !assertion
+        if captured(ex) && qh(ex, "authorization").is_none() && !form.has("client_id") && !assertion
         {
             out.push(
                 &Self::META,
