@@ -9,7 +9,7 @@ use crate::flow::correlate::form_body;
 use crate::parse::jwt::Jwt;
 use crate::parse::urls;
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
-use crate::rules::{Phase, Severity::*, Who::*};
+use crate::rules::{Phase, Who::*};
 use crate::trace::model::{Exchange, Headers};
 
 /// This family's rules, in report order.
