@@ -7,22 +7,30 @@
 //! substitution is on exact strings of origins (pitfall 5); URLs are never re-serialised.
 //!
 //! Origins other than the upstream's (an authorization server on another host) are mapped
-//! under the proxy as `X/__authtap/o/<scheme>/<authority><path>`, with the authority copied
-//! verbatim so the mapping is exactly reversible. Because the mapped URL keeps the foreign
-//! path after the authority, RFC 8414 / RFC 9728 path-inserted well-known URLs work too:
+//! under the proxy as `X/__authtap/o/<scheme>/<host>/<port or ->/<path>`: only
+//! unreserved characters, so URL normalizers leave it alone, and the port spelled exactly as
+//! the origin spelled it, so the mapping is exactly reversible. Because the mapped URL keeps the
+//! foreign path after the origin, RFC 8414 / RFC 9728 path-inserted well-known URLs work too:
 //! `X/.well-known/oauth-authorization-server/__authtap/o/https/as.example/-/tenant` is routed to
 //! `https://as.example/.well-known/oauth-authorization-server/tenant` (R4).
 //!
-//! The authorization endpoint is mapped to `X/__authtap/authorize/<scheme>/<authority><path>`
-//! ([`Route::Redirect`]), with the `resource` parameter mapped back (R7). The forwarder sends
-//! that request to the real endpoint itself: a redirect to the client's `redirect_uri` gets
-//! its `iss` mapped to the proxy issuer (R8, [`Rewriter::authorization_response_iss`]) so
-//! RFC 9207 checks agree with the rewritten ASM `issuer` (R5); anything else (a login page)
-//! sends the browser to the real endpoint. The login pages themselves are never proxied.
+//! The authorization endpoint is mapped to `X/__authtap/authorize/…` ([`Route::Redirect`]),
+//! with the `resource` parameter mapped back (R7) and `redirect_uri` mapped to authtap's
+//! callback bounce URI when the client registered through authtap (`bounce` module,
+//! [`CallbackLeg`]). The forwarder sends that request to the real endpoint itself: a redirect
+//! straight back gets its `iss` mapped to the proxy issuer (R8,
+//! [`Rewriter::authorization_response_iss`]) so RFC 9207 checks agree with the rewritten ASM
+//! `issuer` (R5); anything else (a login page) sends the browser to the real endpoint, and the
+//! AS's eventual redirect comes back to the bounce URI ([`Route::Bounce`]). The login pages
+//! themselves are never proxied. Any other `/__authtap/` path is [`Route::Unknown`].
+//!
+//! What the rewriter learns from the traffic (custom `resource_metadata` URLs, clients
+//! registered with a bounce URI, codes that came back through it) lives in `learned`.
 //!
 //! The forwarder calls [`Rewriter::route`] for every request, [`Rewriter::request_form`] on
-//! small form bodies, [`Rewriter::response_header`] on every response header and
-//! [`Rewriter::response_json`] on small JSON bodies of discovery and registration responses.
+//! small form bodies, [`Rewriter::request_registration`] on small JSON registration requests,
+//! [`Rewriter::response_header`] on every response header and [`Rewriter::response_json`] on
+//! small JSON bodies of discovery and registration responses.
 
 mod authorize;
 mod bounce;
