@@ -3,6 +3,8 @@
 //! - `resource_metadata` URLs named by challenges: the documents served there are PRM
 //!   whatever their path (RFC 9728 §5.1 lets a server put it anywhere), so their bodies are
 //!   rewritten like a well-known PRM.
+//! - Registration endpoints named by AS metadata (`/reg`, `/api/auth/mcp/register`…): their
+//!   JSON requests get the bounce URIs added and their responses lose them again.
 //! - Which `(client_id, redirect_uri)` pairs the AS registered together with authtap's
 //!   callback bounce URI: only those authorization requests may name the bounce URI.
 //! - Which authorization codes came back through the bounce: only those token requests get
@@ -52,6 +54,7 @@ impl<T: Eq + Hash + Clone> BoundedSet<T> {
 #[derive(Debug, Default)]
 struct Inner {
     prm_urls: BoundedSet<String>,
+    registration_endpoints: BoundedSet<String>,
     bounced_clients: BoundedSet<(String, String)>,
     bounced_codes: BoundedSet<String>,
 }
@@ -78,6 +81,19 @@ impl Learned {
     pub fn is_prm_url(&self, url: &str) -> bool {
         let url = url.split(['?', '#']).next().unwrap_or(url);
         self.lock().prm_urls.contains(&url.to_string())
+    }
+
+    /// AS metadata named `url` (upstream space) as its `registration_endpoint`.
+    pub fn registration_endpoint(&self, url: &str) {
+        self.lock().registration_endpoints.insert(url.to_string());
+    }
+
+    /// Whether `url` (upstream space, query ignored) is a known registration endpoint.
+    pub fn is_registration_endpoint(&self, url: &str) -> bool {
+        let url = url.split(['?', '#']).next().unwrap_or(url);
+        self.lock()
+            .registration_endpoints
+            .contains(&url.to_string())
     }
 
     /// The AS registered `client_id` with the bounce URI of `redirect_uri`.
@@ -115,6 +131,9 @@ mod tests {
         l.prm_url("https://u/custom/prm");
         assert!(l.is_prm_url("https://u/custom/prm?x=1"));
         assert!(!l.is_prm_url("https://u/custom"));
+        l.registration_endpoint("https://as/reg");
+        assert!(l.is_registration_endpoint("https://as/reg"));
+        assert!(!l.is_registration_endpoint("https://as/reg/x"));
         l.bounced_client("c1", "http://127.0.0.1:5/cb");
         assert!(l.is_bounced_client("c1", "http://127.0.0.1:5/cb"));
         assert!(!l.is_bounced_client("c2", "http://127.0.0.1:5/cb"));

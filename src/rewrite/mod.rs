@@ -445,16 +445,21 @@ impl Rewriter {
         let json = media_type.is_some_and(|m| m == "application/json" || m.ends_with("+json"));
         json && (path.contains("/.well-known/")
             || self.learned.is_prm_url(upstream_url)
-            || method.eq_ignore_ascii_case("POST") && looks_like_registration(path))
+            || method.eq_ignore_ascii_case("POST") && self.is_registration(upstream_url))
     }
 
     /// Whether a request body should be buffered for [`Self::request_registration`]: a small
     /// JSON POST to a registration endpoint.
     pub fn wants_registration_body(&self, upstream_url: &str, media_type: Option<&str>) -> bool {
-        let path = split_origin(upstream_url).map_or(upstream_url, |(_, rest)| rest);
         self.enabled
             && media_type.is_some_and(|m| m == "application/json" || m.ends_with("+json"))
-            && looks_like_registration(path)
+            && self.is_registration(upstream_url)
+    }
+
+    /// A registration endpoint: named by AS metadata, or shaped like one.
+    fn is_registration(&self, upstream_url: &str) -> bool {
+        let path = split_origin(upstream_url).map_or(upstream_url, |(_, rest)| rest);
+        self.learned.is_registration_endpoint(upstream_url) || looks_like_registration(path)
     }
 
     /// Rewrites a PRM, ASM or DCR JSON body (R2, R3, R5, R6, R12) and removes authtap's

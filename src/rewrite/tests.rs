@@ -359,3 +359,21 @@ fn learns_custom_resource_metadata_urls_from_challenges() {
     );
     assert!(r.wants_json_body(foreign, "GET", Some("application/json")));
 }
+
+/// A registration endpoint at any path (oidc-provider's `/reg`) is learned from the ASM.
+#[test]
+fn learns_registration_endpoints_from_as_metadata() {
+    let r = rw("https://real.example/mcp", "https://localhost:8443");
+    let reg = "https://as.example/reg";
+    assert!(!r.wants_registration_body(reg, Some("application/json")));
+    let asm = format!(r#"{{"issuer":"https://as.example","registration_endpoint":"{reg}"}}"#);
+    let (body, _) = r.response_json(asm.as_bytes()).unwrap();
+    assert!(
+        String::from_utf8(body)
+            .unwrap()
+            .contains("/__authtap/o/https/as.example/-/reg")
+    );
+    assert!(r.wants_registration_body(reg, Some("application/json")));
+    assert!(r.wants_json_body(reg, "POST", Some("application/json")));
+    assert!(!r.wants_registration_body(reg, Some("text/plain")));
+}
