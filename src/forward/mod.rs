@@ -223,6 +223,7 @@ impl Forwarder {
 
         // Request body: streamed through a tap, or a small form (R7, bounce) or registration
         // (bounce) body rewritten.
+        let mut bounce_added = false;
         let request_body: ProxyBody =
             match self.buffer_small(&parts.method, &headers, &url, body).await {
                 Ok(Buffered::Stream(body)) => {
@@ -238,6 +239,9 @@ impl Forwarder {
                     };
                     let bytes = match rewritten {
                         Some((new, rewrites)) => {
+                            bounce_added = rewrites
+                                .iter()
+                                .any(|r| r.direction == "request" && r.location == bounce::ADDED);
                             assembly.add_rewrites(rewrites);
                             headers.insert(header::CONTENT_LENGTH, HeaderValue::from(new.len()));
                             Bytes::from(new)
@@ -301,6 +305,9 @@ impl Forwarder {
             body: None,
             sse_events: vec![],
         });
+        if bounce_added && resp_parts.status.is_client_error() {
+            bounce::registration_refused(&assembly, resp_parts.status.as_u16());
+        }
         strip_hop_by_hop(&mut resp_parts.headers);
         if let Leg::Authorize(callback) = &leg {
             let tapped = Tap::new(
