@@ -407,7 +407,7 @@ impl Forwarder {
         let is_registration = self.rewriter.wants_registration_body(url, media.as_deref());
         let small = body.size_hint().upper().is_some_and(|n| n <= MAX_FORM_BODY);
         if !(self.rewriter.enabled()
-            && method == http::Method::POST
+            && (method == http::Method::POST || method == http::Method::PUT && is_registration)
             && (is_form || is_registration)
             && small)
             || headers.contains_key(header::CONTENT_ENCODING)

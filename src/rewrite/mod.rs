@@ -445,11 +445,14 @@ impl Rewriter {
         let json = media_type.is_some_and(|m| m == "application/json" || m.ends_with("+json"));
         json && (path.contains("/.well-known/")
             || self.learned.is_prm_url(upstream_url)
-            || method.eq_ignore_ascii_case("POST") && self.is_registration(upstream_url))
+            || ["POST", "PUT", "GET"]
+                .iter()
+                .any(|m| method.eq_ignore_ascii_case(m))
+                && self.is_registration(upstream_url))
     }
 
     /// Whether a request body should be buffered for [`Self::request_registration`]: a small
-    /// JSON POST to a registration endpoint.
+    /// JSON body to a registration endpoint (RFC 7591 POST, RFC 7592 PUT).
     pub fn wants_registration_body(&self, upstream_url: &str, media_type: Option<&str>) -> bool {
         self.enabled
             && media_type.is_some_and(|m| m == "application/json" || m.ends_with("+json"))

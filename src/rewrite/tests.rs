@@ -376,4 +376,9 @@ fn learns_registration_endpoints_from_as_metadata() {
     assert!(r.wants_registration_body(reg, Some("application/json")));
     assert!(r.wants_json_body(reg, "POST", Some("application/json")));
     assert!(!r.wants_registration_body(reg, Some("text/plain")));
+    // RFC 7592: the client's own registration URL, read back or updated.
+    let resp = r#"{"client_id":"c1","redirect_uris":["https://a/cb"],"registration_client_uri":"https://as.example/reg/c1"}"#;
+    r.response_json(resp.as_bytes()).unwrap();
+    assert!(r.wants_json_body("https://as.example/reg/c1", "GET", Some("application/json")));
+    assert!(r.wants_registration_body("https://as.example/reg/c1", Some("application/json")));
 }
