@@ -80,6 +80,8 @@ pub struct ForwarderConfig {
     /// Port of authtap's plain-HTTP loopback listener that bounce URIs of loopback redirect
     /// URIs point at (see [`crate::rewrite::BOUNCE_PREFIX`]).
     pub loopback_bounce_port: Option<u16>,
+    /// Clients whose registration already lists the bounce URIs (`--bounce-client`).
+    pub bounce_clients: Vec<String>,
     /// Upstream TLS options.
     pub client: client::ClientOptions,
 }
@@ -105,7 +107,8 @@ impl Forwarder {
             client,
             upstream_label: config.upstream.to_string(),
             rewriter: Rewriter::new(&config.upstream, &config.proxy_base, config.rewrite)
-                .with_loopback_bounce_port(config.loopback_bounce_port),
+                .with_loopback_bounce_port(config.loopback_bounce_port)
+                .with_bounce_clients(&config.bounce_clients),
             proxy_base: config.proxy_base,
             recorder,
             max_capture: config.max_capture,
