@@ -245,6 +245,18 @@ async fn login_page_flow_comes_back_through_the_bounce_with_the_announced_issuer
     .await;
     assert_eq!(token["got_redirect_uri"], bounce);
 
+    // A browser that re-POSTs to the bounce URI (the AS answered a form POST with 307) gets
+    // a 307 too, so the client sees what the AS did.
+    let resp = c
+        .post(&to_bounce)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("decision=approve")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 307);
+    assert!(location(&resp).starts_with(REDIRECT_URI));
+
     // The bounce port serves nothing else.
     let bounce_origin = bounce.split("/__authtap/").next().unwrap();
     let resp = c.get(format!("{bounce_origin}/mcp")).send().await.unwrap();
@@ -255,9 +267,11 @@ async fn login_page_flow_comes_back_through_the_bounce_with_the_announced_issuer
     // The authorization response is recorded, as the AS sent it, in phase callback.
     let cb = ex
         .iter()
-        .find(|e| e.request.url.contains("/__authtap/cb/"))
+        .find(|e| e.request.url.contains("/__authtap/cb/") && e.request.method == "GET")
         .expect("the bounce is recorded");
     assert_eq!(cb.phase, Some(Phase::Callback), "{:?}", cb.phase);
+    // Recorded as the browser sent it: plain HTTP to the loopback bounce port.
+    assert!(cb.request.url.starts_with(&bounce), "{}", cb.request.url);
     let recorded = cb.response.as_ref().unwrap().header("location").unwrap();
     assert_eq!(
         recorded,
