@@ -231,53 +231,46 @@ impl Forwarder {
 
         // Request body: streamed through a tap, or a small form (R7, bounce) or registration
         // (bounce) body rewritten.
+        let buffered = self.buffer_small(&parts.method, &headers, &url, body).await;
         let mut bounce_added = false;
-        let request_body: ProxyBody =
-            match self.buffer_small(&parts.method, &headers, &url, body).await {
-                Ok(Buffered::Stream(body)) => {
-                    Tap::new(body, Side::Request, tap_options(false), assembly.clone()).boxed()
-                }
-                Ok(Buffered::Bytes(bytes)) => {
-                    let rewritten = match media_type(&headers).as_deref() {
-                        Some("application/x-www-form-urlencoded") => std::str::from_utf8(&bytes)
-                            .ok()
-                            .and_then(|s| self.rewriter.request_form(s))
-                            .map(|(new, rewrites)| (new.into_bytes(), rewrites)),
-                        _ => self.rewriter.request_registration(&bytes),
-                    };
-                    let bytes = match rewritten {
-                        Some((new, rewrites)) => {
-                            bounce_added = rewrites
-                                .iter()
-                                .any(|r| r.direction == "request" && r.location == bounce::ADDED);
-                            assembly.add_rewrites(rewrites);
-                            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(new.len()));
-                            Bytes::from(new)
-                        }
-                        None => bytes,
-                    };
-                    Tap::new(
-                        Full::new(bytes),
-                        Side::Request,
-                        tap_options(false),
-                        assembly.clone(),
-                    )
-                    .boxed()
-                }
-                Err(message) => {
-                    assembly.fail(
-                        Outcome::ClientCut,
-                        ExchangeError {
-                            kind: "client_cut".into(),
-                            message,
-                        },
-                    );
-                    return plain_response(
-                        StatusCode::BAD_REQUEST,
-                        "authtap: the request body could not be read\n",
-                    );
-                }
-            };
+        let request_body: ProxyBody = match buffered {
+            Ok(Buffered::Stream(body)) => {
+                Tap::new(body, Side::Request, tap_options(false), assembly.clone()).boxed()
+            }
+            Ok(Buffered::Bytes(bytes)) => {
+                let bytes = match self.rewrite_small_body(&headers, &bytes) {
+                    Some((new, rewrites)) => {
+                        bounce_added = rewrites
+                            .iter()
+                            .any(|r| r.direction == "request" && r.location == bounce::ADDED);
+                        assembly.add_rewrites(rewrites);
+                        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(new.len()));
+                        Bytes::from(new)
+                    }
+                    None => bytes,
+                };
+                Tap::new(
+                    Full::new(bytes),
+                    Side::Request,
+                    tap_options(false),
+                    assembly.clone(),
+                )
+                .boxed()
+            }
+            Err(message) => {
+                assembly.fail(
+                    Outcome::ClientCut,
+                    ExchangeError {
+                        kind: "client_cut".into(),
+                        message,
+                    },
+                );
+                return plain_response(
+                    StatusCode::BAD_REQUEST,
+                    "authtap: the request body could not be read\n",
+                );
+            }
+        };
 
         let mut recorded_headers = Vec::with_capacity(headers.len() + 1);
         if let Some(authority) = uri.authority() {
@@ -429,6 +422,22 @@ impl Forwarder {
                 "the client's request body could not be read: {err}"
             )),
         }
+    }
+
+    /// Rewrites a buffered small body: a form (R7 `resource`, bounce `redirect_uri`) or a JSON
+    /// registration request (bounce `redirect_uris`). `None` when nothing changed.
+    fn rewrite_small_body(
+        &self,
+        headers: &HeaderMap,
+        bytes: &[u8],
+    ) -> Option<(Vec<u8>, Vec<Rewrite>)> {
+        if media_type(headers).as_deref() == Some("application/x-www-form-urlencoded") {
+            let (new, rewrites) = self
+                .rewriter
+                .request_form(std::str::from_utf8(bytes).ok()?)?;
+            return Some((new.into_bytes(), rewrites));
+        }
+        self.rewriter.request_registration(bytes)
     }
 
     fn rewrite_response_headers(&self, assembly: &Assembly, headers: &mut HeaderMap) {

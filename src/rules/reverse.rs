@@ -40,7 +40,7 @@ impl Rule for AssertionAudRewritten {
     const META: RuleMeta = meta!(
         "X-ASSERTION-AUD-REWRITTEN",
         Error,
-        &[Infra, Client],
+        &[Infra],
         "private_key_jwt / client_secret_jwt and DPoP clients through reverse mode",
         "RFC 7523 §3 (aud); RFC 9449 §4.3 (htu); RFC 8414 §3.3",
         "The client signed a URL that authtap rewrote (a client assertion's aud, a DPoP htu); the AS sees authtap's URL",
@@ -94,9 +94,9 @@ impl Rule for AuthtapPath {
         Error,
         &[Client, Infra],
         "the client that altered the URL (mcp-remote 0.15 percent-encodes ':' in paths)",
-        "RFC 3986 §6.2.2 (normalization must not change a URL's meaning)",
+        "RFC 3986 §2.2 (percent-encoding a reserved character such as ':' makes a different URI)",
         "authtap could not serve its own URL: a path under /__authtap/ it did not make, or an upstream URL it could not build",
-        "Use the URL exactly as authtap announced it; if a client or proxy re-encodes it, report that to the client (RFC 3986 §2.2: percent-encoding a reserved character changes the URL), and include this trace."
+        "Use the URL exactly as authtap announced it; if a client or proxy re-encodes it, report that to the client's maintainers with this trace."
     );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(error) = ex
