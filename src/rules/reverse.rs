@@ -119,7 +119,7 @@ impl Rule for CallbackUnrecorded {
             Phase::Callback,
             &[],
             "X-CALLBACK-UNRECORDED",
-            Warning,
+            Error,
             &[Infra],
             "iss-checking clients through reverse mode (Python SDK, claude.ai, Claude Code): issuer mismatch",
             "RFC 9207 §2.4; MCP 2025-11-25 Authorization (authorization server metadata)",
