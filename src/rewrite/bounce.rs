@@ -184,6 +184,9 @@ impl Rewriter {
             }
         }
         if !removed {
+            if let Some(client_id) = client_id {
+                self.learned.registered_without_bounce(client_id);
+            }
             return None;
         }
         let kept = Value::Array(kept);
@@ -373,6 +376,7 @@ mod tests {
             r.strip_bounce_uris(br#"{"client_id":"c2","redirect_uris":["https://a/cb"]}"#)
                 .is_none()
         );
+        assert!(r.learned.is_registered_without_bounce("c2"));
     }
 
     #[test]

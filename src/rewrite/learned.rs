@@ -58,6 +58,8 @@ struct Inner {
     bounced_clients: BoundedSet<(String, String)>,
     /// Clients the user said are registered with the bounce URIs (`--bounce-client`).
     declared_clients: HashSet<String>,
+    /// Clients whose registration response came back without any bounce URI.
+    registered_without_bounce: BoundedSet<String>,
     bounced_codes: BoundedSet<String>,
 }
 
@@ -106,6 +108,21 @@ impl Learned {
             .insert((client_id.to_string(), redirect_uri.to_string()));
     }
 
+    /// A registration response for `client_id` listed no bounce URI (the AS dropped it, or
+    /// authtap could not add it).
+    pub fn registered_without_bounce(&self, client_id: &str) {
+        self.lock()
+            .registered_without_bounce
+            .insert(client_id.to_string());
+    }
+
+    /// Whether `client_id` registered through authtap but without a bounce URI.
+    pub fn is_registered_without_bounce(&self, client_id: &str) -> bool {
+        self.lock()
+            .registered_without_bounce
+            .contains(&client_id.to_string())
+    }
+
     /// The user said `client_id` is registered with the bounce URIs of its redirect URIs.
     pub fn declared_client(&self, client_id: &str) {
         self.lock().declared_clients.insert(client_id.to_string());
@@ -147,6 +164,9 @@ mod tests {
         l.bounced_client("c1", "http://127.0.0.1:5/cb");
         assert!(l.is_bounced_client("c1", "http://127.0.0.1:5/cb"));
         assert!(!l.is_bounced_client("c2", "http://127.0.0.1:5/cb"));
+        l.registered_without_bounce("c3");
+        assert!(l.is_registered_without_bounce("c3"));
+        assert!(!l.is_registered_without_bounce("c2"));
         l.declared_client("c2");
         assert!(l.is_bounced_client("c2", "https://any/cb"));
         for i in 0..=CAPACITY {

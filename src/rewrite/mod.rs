@@ -355,6 +355,12 @@ impl Rewriter {
                  the document, add {bounce} to its redirect_uris and rerun authtap with \
                  --bounce-client {client_id})"
             )
+        } else if self.learned.is_registered_without_bounce(&client_id) {
+            format!(
+                "client {client_id:?} registered through authtap, but the registration the AS \
+                 returned lists none of authtap's bounce redirect URIs (the AS dropped them, or \
+                 the request could not be rewritten), so the AS would refuse {bounce}"
+            )
         } else {
             format!(
                 "client {client_id:?} did not register through this authtap run (pre-registered, \

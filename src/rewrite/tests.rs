@@ -428,3 +428,25 @@ fn declared_clients_use_the_bounce_without_a_recorded_registration() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A registration that came back without the bounce URI gets its own reason at authorize.
+#[test]
+fn a_registration_without_the_bounce_uri_is_named_at_authorize() {
+    let r = rw("https://real.example/mcp", "https://localhost:8443");
+    r.response_json(br#"{"client_id":"c7","redirect_uris":["https://app.example/cb"]}"#);
+    let authorize = r
+        .authorize_to_proxy("https://real.example/authorize")
+        .unwrap();
+    let path = authorize.strip_prefix("https://localhost:8443").unwrap();
+    let target = format!(
+        "{path}?client_id=c7&redirect_uri={}",
+        urls::form_encode("https://app.example/cb")
+    );
+    match r.route(&target) {
+        Route::Redirect {
+            callback: CallbackLeg::Direct { why },
+            ..
+        } => assert!(why.contains("lists none of authtap's bounce"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}
