@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Installs the real MCP SDK peers that tests/peers_e2e.rs drives (idempotent):
+# Installs the real MCP SDK peers that tests/peers_e2e.rs and tests/peers_stacks.rs drive
+# (idempotent):
 #   - Node.js + npm (Debian's packages, only when missing), then the pinned npm packages of
-#     tests/peers (the official TypeScript SDK, @modelcontextprotocol/sdk) via `npm ci`;
+#     tests/peers via `npm ci`: the official TypeScript SDK (@modelcontextprotocol/sdk) and the
+#     authorization-server stacks of tests/peers/stacks (oidc-provider; better-auth with
+#     @better-auth/mcp, in-memory storage, so nothing native is built);
 #   - Python venv support (Debian's python3-venv, only when missing), then the hash-pinned
 #     requirements of tests/peers (the official Python SDK, `mcp`) into tests/peers/.venv.
 # A second run with unchanged lock files does nothing but check stamps.
@@ -60,4 +63,6 @@ fi
 
 echo "install-peers: node $(node --version), $("$venv/bin/python" --version)," \
   "@modelcontextprotocol/sdk $(node -p "require('$peers/node_modules/@modelcontextprotocol/sdk/package.json').version")," \
+  "oidc-provider $(node -p "require('$peers/node_modules/oidc-provider/package.json').version")," \
+  "better-auth $(node -p "require('$peers/node_modules/better-auth/package.json').version")," \
   "mcp $("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("mcp"))')"

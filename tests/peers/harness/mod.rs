@@ -8,6 +8,8 @@
 pub mod demo;
 pub mod peers;
 pub mod proxy;
+pub mod stacks;
+pub mod tls_front;
 pub mod trace;
 
 use std::io::{BufRead, BufReader, Read};

@@ -3,7 +3,7 @@
 // OpenID Provider) as the authorization server, and an MCP resource server on the official
 // TypeScript SDK that verifies the JWT access tokens it mints.
 //
-// Usage: node oidc-provider-stack.mjs --as-port N --rs-port M [--origin-resource]
+// Usage: node oidc-provider-stack.mjs --as-port N --rs-port M [--origin-resource] [--host NAME]
 //
 // Authorization server on http://127.0.0.1:N: dynamic client registration (RFC 7591), PKCE
 // required (RFC 7636), resource indicators (RFC 8707) minting JWT access tokens (RFC 9068) whose
@@ -25,8 +25,10 @@ import { announce, listenLoopback, mcpHandler, parseFlags } from './mcp-tools.mj
 
 const flags = parseFlags(process.argv.slice(2));
 if (!flags['as-port'] || !flags['rs-port']) throw new Error('usage: oidc-provider-stack.mjs --as-port N --rs-port M [--origin-resource]');
-const issuer = `http://127.0.0.1:${flags['as-port']}`;
-const rsOrigin = `http://127.0.0.1:${flags['rs-port']}`;
+// Both servers bind 127.0.0.1; --host only changes the name they advertise (e.g. localhost).
+const host = typeof flags.host === 'string' ? flags.host : '127.0.0.1';
+const issuer = `http://${host}:${flags['as-port']}`;
+const rsOrigin = `http://${host}:${flags['rs-port']}`;
 const mcpUrl = `${rsOrigin}/mcp`;
 // The origin form is serialized without a trailing slash, as MCP clients send it.
 const resource = flags['origin-resource'] ? rsOrigin : mcpUrl;
