@@ -68,6 +68,16 @@ function attrs(tag) {
     return out;
 }
 
+/** A page's visible text, for error messages (style, script and tags dropped). */
+function visibleText(body) {
+    return body
+        .replace(/<(style|script)\b[\s\S]*?<\/\1>/gi, ' ')
+        .replace(/<[^>]*>/g, ' ')
+        .replace(/\s+/g, ' ')
+        .trim()
+        .slice(0, 300);
+}
+
 /** The first <form> of a page: its action, method and the fields a submit would send. */
 export function firstForm(html) {
     const form = /<form\b([^>]*)>([\s\S]*?)<\/form>/i.exec(html);
@@ -145,7 +155,7 @@ export async function navigateToRedirect(authorizationUrl, redirectUri, log = ()
         }
         const form = res.status === 200 && type.includes('text/html') ? firstForm(res.body) : undefined;
         if (!form) {
-            throw new Error(`authorize: ${method} ${url.href} answered HTTP ${res.status} (${type}) with no redirect and no form: ${res.body.slice(0, 300)}`);
+            throw new Error(`authorize: ${method} ${url.href} answered HTTP ${res.status} (${type}) with no redirect and no form: ${visibleText(res.body)}`);
         }
         const action = new URL(form.action || url.href, url);
         const encoded = new URLSearchParams(form.fields).toString();

@@ -12,6 +12,7 @@ accepts better-auth's JSON navigation answer (`{"redirect": true, "url": ...}`).
 from __future__ import annotations
 
 import json
+import re
 from html.parser import HTMLParser
 from urllib.parse import urlencode, urljoin, urlsplit
 
@@ -63,6 +64,12 @@ class FirstForm(HTMLParser):
             self._inside = False
 
 
+def visible_text(body: str) -> str:
+    """A page's visible text, for error messages (style, script and tags dropped)."""
+    body = re.sub(r"<(style|script)\b.*?</\1>", " ", body, flags=re.S | re.I)
+    return " ".join(re.sub(r"<[^>]*>", " ", body).split())[:300]
+
+
 def is_redirect_uri(url: str, redirect_uri: str) -> bool:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}{parts.path}" == redirect_uri
@@ -100,7 +107,7 @@ async def navigate_to_redirect(http: httpx2.AsyncClient, authorization_url: str,
         if not form.found:
             raise RuntimeError(
                 f"authorize: {method} {url} answered HTTP {response.status_code} ({kind}) "
-                f"with no redirect and no form: {response.text[:300]}"
+                f"with no redirect and no form: {visible_text(response.text)}"
             )
         action = urljoin(url, form.action or url)
         encoded = urlencode(form.fields)
