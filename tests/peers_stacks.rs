@@ -10,7 +10,8 @@
 //! Asserted for each proxied run: the same tool result as the direct run; the whole flow on the
 //! proxy (every phase, each at the right upstream); the authorization response recorded in the
 //! trace with its phase; no error or warning finding except the allow-list below, where each
-//! entry is a true deviation with its spec clause.
+//! entry is a true deviation with its spec clause; and no finding whose rule's catalog entry
+//! claims it breaks the client that just completed the flow.
 //!
 //! Each test prints a results table (`--nocapture`). Outside CI a missing Node/Python package
 //! skips with a loud message; in CI (`CI=true`) it fails. Install: `bash scripts/ci/install-peers.sh`.
@@ -24,6 +25,7 @@ mod harness;
 
 use std::net::SocketAddr;
 
+use harness::catalog::claims_to_break;
 use harness::peers::{ClientRun, ClientSdk, Peers, peers_or_skip, run_client_with};
 use harness::proxy::{start_proxy, start_tunnel_proxy};
 use harness::stacks::{Stack, StackKind, start_stack};
@@ -256,6 +258,24 @@ fn check_proxied(
                 trace.summary()
             )),
         },
+    }
+    // Issue #13: each rule's "breaks" list says what the pinned SDK clients actually do. A rule
+    // that fired on a flow this client completed must not claim to break it.
+    if proxied.run.ok() {
+        let mut claimed = std::collections::BTreeSet::new();
+        for f in trace.findings() {
+            if let Some(breaks) = claims_to_break(&f.rule, client)
+                && claimed.insert(f.rule.clone())
+            {
+                problems.push(format!(
+                    "{who}: {} fired ({}) and the catalog says it breaks {} (\"{breaks}\"), \
+                     but this client completed the flow",
+                    f.rule,
+                    f.severity,
+                    client.label()
+                ));
+            }
+        }
     }
     for f in unexpected_findings(stack.kind, client, trace) {
         problems.push(format!(
