@@ -259,6 +259,19 @@ fn check_proxied(
             )),
         },
     }
+    // RFC 9207 §2.4: the `iss` a client receives must be the issuer it discovered. The Python
+    // SDK checks that itself (its run fails otherwise); the TS SDK 1.32 does not, so its driver
+    // reports both and the comparison is made here.
+    if client == ClientSdk::TypeScript {
+        let iss = &proxied.run.result["authorization_response"]["iss"];
+        let discovered = &proxied.run.result["discovered_issuer"];
+        if iss.is_string() && iss != discovered {
+            problems.push(format!(
+                "{who}: the authorization response carried iss {iss} but the client discovered \
+                 the issuer {discovered} (a client that checks RFC 9207 iss would fail)"
+            ));
+        }
+    }
     // Issue #13: each rule's "breaks" list says what the pinned SDK clients actually do. A rule
     // that fired on a flow this client completed must not claim to break it.
     if proxied.run.ok() {

@@ -13,8 +13,10 @@
 //   {"sdk":"typescript","sdk_version":..,"ok":bool,"server_url":..,"protocol_version":..,
 //    "server_info":{..},"tools":[names],"call":{"name","arguments","content","is_error"},
 //    "authorized":bool,"authorization_response":{"code","state_matches","iss","error"},
+//    "discovered_issuer":..,
 //    "http":[{"method","url","status"}],"error":{"stage","name","message"}}
-// The registration carries no `application_type` (as the SDK's own examples register) unless
+// The SDK does not check the RFC 9207 `iss` it receives; the result reports it next to the
+// issuer the SDK discovered so the caller can. The registration carries no `application_type` (as the SDK's own examples register) unless
 // --application-type is given.
 // Without --tool it calls `greet` when listed, else the first tool, filling its required
 // string arguments with "authtap". Exit status: 0 when the flow completed, 1 otherwise.
@@ -179,6 +181,7 @@ async function run(opts, out) {
             await client.connect(transport);
         }
         out.authorization_response = provider.authorizationResponse ?? null;
+        out.discovered_issuer = provider.discoveryState()?.authorizationServerMetadata?.issuer ?? null;
         out.protocol_version = transport.protocolVersion ?? null;
         out.server_info = client.getServerVersion() ?? null;
 
@@ -195,6 +198,7 @@ async function run(opts, out) {
         out.ok = true;
     } catch (err) {
         out.authorization_response = provider.authorizationResponse ?? null;
+        out.discovered_issuer = provider.discoveryState()?.authorizationServerMetadata?.issuer ?? null;
         out.error = describeError(stage, err);
     } finally {
         await client.close().catch(() => {});
