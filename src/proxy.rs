@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::ca::LocalCa;
 use crate::forward::client::ClientOptions;
-use crate::forward::{Forwarder, ForwarderConfig};
+use crate::forward::{BounceListener, Forwarder, ForwarderConfig};
 use crate::listen::Listener;
 use crate::rules::Engine;
 use crate::trace::model::{SCHEMA_VERSION, SessionRecord};
@@ -122,6 +122,8 @@ pub struct RunningProxy {
     trace_path: PathBuf,
     ca_pem_path: Option<PathBuf>,
     listener: Listener,
+    /// authtap's plain-HTTP loopback port for callback bounces (TLS mode with rewriting).
+    bounce_listener: Option<Listener>,
     forwarder: Arc<Forwarder>,
     recorder: Recorder,
     handle: RecorderHandle,
@@ -161,6 +163,9 @@ impl RunningProxy {
         let tracker = self.forwarder.tracker().clone();
         tracker.start_closing();
         self.listener.shutdown().await;
+        if let Some(bounce) = self.bounce_listener {
+            bounce.shutdown().await;
+        }
         if tokio::time::timeout(DRAIN_WAIT, tracker.wait_idle())
             .await
             .is_err()
@@ -221,6 +226,31 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, Error> {
                 .map_err(|e| Error::Config(format!("cannot form the proxy URL: {e}")))?
         }
     };
+    // Bounce URIs of loopback redirect URIs must be plain HTTP on loopback (RFC 8252 §7.3;
+    // authorization servers refuse https on localhost for native clients): the listener
+    // itself when it serves plain HTTP on loopback, else a second loopback port.
+    let plain_loopback =
+        tls.is_none() && (local_addr.ip().is_loopback() || local_addr.ip().is_unspecified());
+    let bounce_socket = if config.rewrite && !plain_loopback {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        Some(crate::listen::bind(addr).await?)
+    } else {
+        None
+    };
+    let loopback_bounce_port = match &bounce_socket {
+        Some(socket) => Some(
+            socket
+                .local_addr()
+                .map_err(|source| {
+                    Error::Listen(crate::listen::Error::Bind {
+                        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+                        source,
+                    })
+                })?
+                .port(),
+        ),
+        None => plain_loopback.then_some(local_addr.port()),
+    };
     let session = SessionRecord {
         schema: SCHEMA_VERSION,
         authtap_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -243,6 +273,7 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, Error> {
             proxy_base: base_url.clone(),
             rewrite: config.rewrite,
             max_capture: config.max_capture,
+            loopback_bounce_port,
             client: ClientOptions {
                 upstream_ca: config.upstream_ca.clone(),
                 insecure: config.insecure_upstream,
@@ -251,12 +282,22 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, Error> {
         handle.clone(),
     )?);
     let listener = Listener::spawn(listener, tls, forwarder.clone(), SHUTDOWN_GRACE)?;
+    let bounce_listener = match bounce_socket {
+        Some(socket) => Some(Listener::spawn(
+            socket,
+            None,
+            Arc::new(BounceListener(forwarder.clone())),
+            SHUTDOWN_GRACE,
+        )?),
+        None => None,
+    };
     Ok(RunningProxy {
         local_addr,
         base_url,
         trace_path: config.trace_path,
         ca_pem_path,
         listener,
+        bounce_listener,
         forwarder,
         recorder,
         handle,

@@ -305,7 +305,7 @@ async fn unreachable_authorization_endpoint_gets_a_recorded_synthesized_redirect
     let tp = TestProxy::start(&url::Url::parse(&format!("{origin}/mcp")).unwrap()).await;
     let client = no_redirects(&tp);
     // Port 1 on loopback: nothing listens there.
-    let url = tp.url("/__authtap/authorize/http/127.0.0.1:1/authorize?state=s");
+    let url = tp.url("/__authtap/authorize/http/127.0.0.1/1/authorize?state=s");
     let resp = client.get(&url).send().await.unwrap();
     assert_eq!(resp.status(), 302);
     assert_eq!(

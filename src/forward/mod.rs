@@ -10,6 +10,7 @@
 
 pub mod assembly;
 mod authorize;
+mod bounce;
 pub mod client;
 pub mod failure;
 pub mod headers;
@@ -36,6 +37,7 @@ use crate::trace::model::{
 use crate::trace::writer::RecorderHandle;
 use assembly::{Assembly, Tracker};
 use authorize::Leg;
+pub use bounce::BounceListener;
 use failure::UpstreamFailure;
 use headers::{strip_hop_by_hop, version_label};
 
@@ -45,7 +47,7 @@ pub type ProxyBody = BoxBody<Bytes, BoxError>;
 /// Longest wait for the upstream's response head (MCP tool calls can be slow). Bodies have no
 /// timeout: streams may live as long as both ends want.
 pub const RESPONSE_HEAD_TIMEOUT: Duration = Duration::from_secs(300);
-/// Largest form body buffered to map `resource` back (R7).
+/// Largest form or registration body buffered for rewriting (R7, the callback bounce).
 const MAX_FORM_BODY: u64 = 64 * 1024;
 /// Largest JSON metadata body buffered for rewriting.
 const MAX_JSON_BODY: u64 = 256 * 1024;
@@ -75,6 +77,9 @@ pub struct ForwarderConfig {
     pub rewrite: bool,
     /// Capture cap per body.
     pub max_capture: usize,
+    /// Port of authtap's plain-HTTP loopback listener that bounce URIs of loopback redirect
+    /// URIs point at (see [`crate::rewrite::BOUNCE_PREFIX`]).
+    pub loopback_bounce_port: Option<u16>,
     /// Upstream TLS options.
     pub client: client::ClientOptions,
 }
@@ -99,7 +104,8 @@ impl Forwarder {
         Ok(Self {
             client,
             upstream_label: config.upstream.to_string(),
-            rewriter: Rewriter::new(&config.upstream, &config.proxy_base, config.rewrite),
+            rewriter: Rewriter::new(&config.upstream, &config.proxy_base, config.rewrite)
+                .with_loopback_bounce_port(config.loopback_bounce_port),
             proxy_base: config.proxy_base,
             recorder,
             max_capture: config.max_capture,
@@ -151,8 +157,13 @@ impl Forwarder {
         let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let client_url = self.client_url(&parts);
         match self.rewriter.route(target) {
-            Route::Redirect { location, rewrites } => {
-                self.authorize(assembly, parts, body, client_url, location, rewrites)
+            Route::Redirect {
+                location,
+                rewrites,
+                callback,
+            } => {
+                assembly.add_rewrites(rewrites);
+                self.authorize(assembly, parts, body, client_url, location, callback)
                     .await
             }
             Route::Forward { url, rewrites } => {
@@ -160,6 +171,8 @@ impl Forwarder {
                 self.forward(assembly, parts, body, client_url, url, Leg::Plain)
                     .await
             }
+            Route::Bounce(back) => self.bounce(&assembly, &parts, &client_url, back),
+            Route::Unknown { path } => self.unknown_path(&assembly, &parts, &client_url, &path),
         }
     }
 
@@ -208,45 +221,51 @@ impl Forwarder {
             start,
         };
 
-        // Request body: streamed through a tap, or (R7) a small form body rewritten.
-        let request_body: ProxyBody = match self.buffer_form(&parts.method, &headers, body).await {
-            Ok(Buffered::Stream(body)) => {
-                Tap::new(body, Side::Request, tap_options(false), assembly.clone()).boxed()
-            }
-            Ok(Buffered::Bytes(bytes)) => {
-                let bytes = match std::str::from_utf8(&bytes)
-                    .ok()
-                    .and_then(|s| self.rewriter.request_form(s))
-                {
-                    Some((new, rewrites)) => {
-                        assembly.add_rewrites(rewrites);
-                        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(new.len()));
-                        Bytes::from(new)
-                    }
-                    None => bytes,
-                };
-                Tap::new(
-                    Full::new(bytes),
-                    Side::Request,
-                    tap_options(false),
-                    assembly.clone(),
-                )
-                .boxed()
-            }
-            Err(message) => {
-                assembly.fail(
-                    Outcome::ClientCut,
-                    ExchangeError {
-                        kind: "client_cut".into(),
-                        message,
-                    },
-                );
-                return plain_response(
-                    StatusCode::BAD_REQUEST,
-                    "authtap: the request body could not be read\n",
-                );
-            }
-        };
+        // Request body: streamed through a tap, or a small form (R7, bounce) or registration
+        // (bounce) body rewritten.
+        let request_body: ProxyBody =
+            match self.buffer_small(&parts.method, &headers, &url, body).await {
+                Ok(Buffered::Stream(body)) => {
+                    Tap::new(body, Side::Request, tap_options(false), assembly.clone()).boxed()
+                }
+                Ok(Buffered::Bytes(bytes)) => {
+                    let rewritten = match media_type(&headers).as_deref() {
+                        Some("application/x-www-form-urlencoded") => std::str::from_utf8(&bytes)
+                            .ok()
+                            .and_then(|s| self.rewriter.request_form(s))
+                            .map(|(new, rewrites)| (new.into_bytes(), rewrites)),
+                        _ => self.rewriter.request_registration(&bytes),
+                    };
+                    let bytes = match rewritten {
+                        Some((new, rewrites)) => {
+                            assembly.add_rewrites(rewrites);
+                            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(new.len()));
+                            Bytes::from(new)
+                        }
+                        None => bytes,
+                    };
+                    Tap::new(
+                        Full::new(bytes),
+                        Side::Request,
+                        tap_options(false),
+                        assembly.clone(),
+                    )
+                    .boxed()
+                }
+                Err(message) => {
+                    assembly.fail(
+                        Outcome::ClientCut,
+                        ExchangeError {
+                            kind: "client_cut".into(),
+                            message,
+                        },
+                    );
+                    return plain_response(
+                        StatusCode::BAD_REQUEST,
+                        "authtap: the request body could not be read\n",
+                    );
+                }
+            };
 
         let mut recorded_headers = Vec::with_capacity(headers.len() + 1);
         if let Some(authority) = uri.authority() {
@@ -266,11 +285,10 @@ impl Forwarder {
         *req.method_mut() = parts.method.clone();
         *req.uri_mut() = uri;
         *req.headers_mut() = headers;
-        let upstream_path = req.uri().path().to_string();
 
         let response = match (self.send(&assembly, req).await, &leg) {
             (Ok(response), _) => response,
-            (Err(failure), Leg::Authorize { .. }) => {
+            (Err(failure), Leg::Authorize(_)) => {
                 return self.authorize_unreachable(&assembly, &failure, parts.version, &url);
             }
             (Err(failure), Leg::Plain) => return self.fail(&assembly, &failure),
@@ -284,7 +302,7 @@ impl Forwarder {
             sse_events: vec![],
         });
         strip_hop_by_hop(&mut resp_parts.headers);
-        if let Leg::Authorize { redirect_uri } = &leg {
+        if let Leg::Authorize(callback) = &leg {
             let tapped = Tap::new(
                 resp_body,
                 Side::Response,
@@ -296,7 +314,7 @@ impl Forwarder {
                 resp_parts,
                 tapped,
                 &url,
-                redirect_uri.as_deref(),
+                callback,
                 parts.version,
             );
         }
@@ -311,11 +329,9 @@ impl Forwarder {
             tap_options(sse),
             assembly.clone(),
         );
-        let wants_json = self.rewriter.wants_json_body(
-            &upstream_path,
-            parts.method.as_str(),
-            media_type.as_deref(),
-        );
+        let wants_json =
+            self.rewriter
+                .wants_json_body(&url, parts.method.as_str(), media_type.as_deref());
         let body = if wants_json && tapped.size_hint().lower() <= MAX_JSON_BODY {
             self.rewrite_json_body(&assembly, &mut resp_parts.headers, tapped)
                 .await
@@ -370,16 +386,23 @@ impl Forwarder {
             .map(|b| Full::new(b).map_err(|e| match e {}).boxed())
     }
 
-    /// Buffers a small form body when rewriting may need to map `resource` (R7).
-    async fn buffer_form(
+    /// Buffers a small form body (R7 `resource`, bounce `redirect_uri`) or a small JSON
+    /// registration request (bounce `redirect_uris`) when rewriting is on.
+    async fn buffer_small(
         &self,
         method: &http::Method,
         headers: &HeaderMap,
+        url: &str,
         body: Incoming,
     ) -> Result<Buffered, String> {
-        let is_form = media_type(headers).as_deref() == Some("application/x-www-form-urlencoded");
+        let media = media_type(headers);
+        let is_form = media.as_deref() == Some("application/x-www-form-urlencoded");
+        let is_registration = self.rewriter.wants_registration_body(url, media.as_deref());
         let small = body.size_hint().upper().is_some_and(|n| n <= MAX_FORM_BODY);
-        if !(self.rewriter.enabled() && method == http::Method::POST && is_form && small)
+        if !(self.rewriter.enabled()
+            && method == http::Method::POST
+            && (is_form || is_registration)
+            && small)
             || headers.contains_key(header::CONTENT_ENCODING)
         {
             return Ok(Buffered::Stream(body));
@@ -387,7 +410,9 @@ impl Forwarder {
         let limit = usize::try_from(MAX_FORM_BODY).unwrap_or(usize::MAX);
         match Limited::new(body, limit).collect().await {
             Ok(collected) => Ok(Buffered::Bytes(collected.to_bytes())),
-            Err(err) => Err(format!("the client's form body could not be read: {err}")),
+            Err(err) => Err(format!(
+                "the client's request body could not be read: {err}"
+            )),
         }
     }
 

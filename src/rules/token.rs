@@ -219,12 +219,16 @@ impl Rule for ReqNoClientId {
         BOTH,
         &[Client],
         "AS invalid_client",
-        "OAuth 2.1 §4.1.3 / RFC 6749 §3.2.1",
+        "OAuth 2.1 §4.1.3 / RFC 6749 §3.2.1; RFC 7523 §2.2",
         "A public client sends no client_id and no Basic header",
         "Public clients must send client_id in the token request body."
     );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if captured(ex) && qh(ex, "authorization").is_none() && !form_body(ex).has("client_id") {
+        let form = form_body(ex);
+        // RFC 7523 §2.2: a JWT client assertion authenticates the client; client_id is optional.
+        let assertion = form.has("client_assertion") && form.has("client_assertion_type");
+        if captured(ex) && qh(ex, "authorization").is_none() && !form.has("client_id") && !assertion
+        {
             out.push(
                 &Self::META,
                 "token request with neither client_id nor client authentication",
@@ -616,6 +620,25 @@ mod tests {
     #[test]
     fn quiet_on_req_no_client_id() {
         assert_quiet("TOKEN-REQ-NO-CLIENT-ID", Clean::new().steps());
+    }
+    #[test]
+    fn quiet_on_req_no_client_id_with_a_client_assertion() {
+        // private_key_jwt (RFC 7523 §2.2): the assertion names the client, client_id may go.
+        assert_quiet(
+            "TOKEN-REQ-NO-CLIENT-ID",
+            body(|b| {
+                b.replace("&client_id=client-1", "")
+                    + "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJjbGllbnQtMSJ9.c2ln"
+            }),
+        );
+        // An assertion type without the assertion still fires.
+        assert_fires(
+            "TOKEN-REQ-NO-CLIENT-ID",
+            body(|b| {
+                b.replace("&client_id=client-1", "")
+                    + "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
+            }),
+        );
     }
     #[test]
     fn fires_on_resp_no_store() {
