@@ -64,6 +64,9 @@ pub struct ProxyConfig {
     pub source: String,
     /// Log one line per exchange (and its findings) through `tracing` at info level.
     pub live_output: bool,
+    /// Clients registered outside this run whose registration already lists authtap's
+    /// callback bounce URIs (`--bounce-client`).
+    pub bounce_clients: Vec<String>,
 }
 
 impl ProxyConfig {
@@ -83,6 +86,7 @@ impl ProxyConfig {
             rewrite: true,
             source: "proxy".to_string(),
             live_output: true,
+            bounce_clients: Vec::new(),
         }
     }
 }
@@ -124,6 +128,7 @@ pub struct RunningProxy {
     listener: Listener,
     /// authtap's plain-HTTP loopback port for callback bounces (TLS mode with rewriting).
     bounce_listener: Option<Listener>,
+    loopback_bounce_port: Option<u16>,
     forwarder: Arc<Forwarder>,
     recorder: Recorder,
     handle: RecorderHandle,
@@ -139,6 +144,11 @@ impl RunningProxy {
     /// public URL when one was configured.
     pub fn base_url(&self) -> &url::Url {
         &self.base_url
+    }
+
+    /// The loopback port bounce URIs of loopback redirect URIs point at, when rewriting.
+    pub fn loopback_bounce_port(&self) -> Option<u16> {
+        self.loopback_bounce_port
     }
 
     /// The trace file being written.
@@ -182,6 +192,18 @@ impl RunningProxy {
             .map_err(|_| Error::Trace(crate::trace::writer::Error::Thread))??;
         Ok(stats)
     }
+}
+
+/// Binds the plain-HTTP loopback bounce port: the listen port + 1 when free, so bounce URIs
+/// registered in an earlier run with the same `--listen` stay valid; any free port otherwise.
+async fn bind_bounce_port(listen_port: u16) -> Result<tokio::net::TcpListener, Error> {
+    if listen_port != 0
+        && let Some(port) = listen_port.checked_add(1)
+        && let Ok(socket) = crate::listen::bind(SocketAddr::from(([127, 0, 0, 1], port))).await
+    {
+        return Ok(socket);
+    }
+    Ok(crate::listen::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?)
 }
 
 /// Starts the proxy: CA, trace, recorder, upstream client and accept loop.
@@ -232,8 +254,7 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, Error> {
     let plain_loopback =
         tls.is_none() && (local_addr.ip().is_loopback() || local_addr.ip().is_unspecified());
     let bounce_socket = if config.rewrite && !plain_loopback {
-        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-        Some(crate::listen::bind(addr).await?)
+        Some(bind_bounce_port(local_addr.port()).await?)
     } else {
         None
     };
@@ -274,6 +295,7 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, Error> {
             rewrite: config.rewrite,
             max_capture: config.max_capture,
             loopback_bounce_port,
+            bounce_clients: config.bounce_clients.clone(),
             client: ClientOptions {
                 upstream_ca: config.upstream_ca.clone(),
                 insecure: config.insecure_upstream,
@@ -298,6 +320,7 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, Error> {
         ca_pem_path,
         listener,
         bounce_listener,
+        loopback_bounce_port,
         forwarder,
         recorder,
         handle,

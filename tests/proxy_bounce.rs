@@ -94,6 +94,11 @@ async fn route(req: Request<Incoming>, origin: String) -> Result<Response<Body>,
                 r#"{{"issuer":"{origin}","authorization_endpoint":"{origin}/authorize","token_endpoint":"{origin}/token","registration_endpoint":"{origin}/register","authorization_response_iss_parameter_supported":true,"code_challenge_methods_supported":["S256"]}}"#
             ),
         ),
+        ("POST", "/register") if body.windows(9).any(|w| w == b"refuse-me") => respond(
+            400,
+            &json,
+            r#"{"error":"invalid_redirect_uri","error_description":"unexpected redirect URI"}"#,
+        ),
         ("POST", "/register") => {
             let mut doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
             doc["client_id"] = "c1".into();
@@ -322,4 +327,33 @@ async fn a_percent_encoded_authtap_path_is_answered_and_reported_not_forwarded()
     let e = ex[0];
     assert_eq!(e.error.as_ref().unwrap().kind, "authtap_path");
     assert!(e.findings.iter().any(|f| f.rule == "X-AUTHTAP-PATH"));
+}
+
+#[tokio::test]
+async fn a_registration_the_as_refuses_after_the_bounce_was_added_says_so() {
+    let origin = upstream().await;
+    let tp = TestProxy::start(&url::Url::parse(&format!("{origin}/mcp")).unwrap()).await;
+    let resp = client(&tp)
+        .post(tp.url("/register"))
+        .header("content-type", "application/json")
+        .body(r#"{"redirect_uris":["https://refuse-me.example/cb"]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let (records, _dir) = tp.finish().await;
+    let ex = exchanges(&records);
+    let reg = ex[0];
+    assert!(
+        reg.rewrites
+            .iter()
+            .any(|r| r.location == "body:$.redirect_uris" && r.direction == "request")
+    );
+    assert!(
+        reg.rewrites
+            .iter()
+            .any(|r| r.location == "note" && r.to.contains("--no-rewrite")),
+        "{:?}",
+        reg.rewrites
+    );
 }

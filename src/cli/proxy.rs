@@ -54,6 +54,11 @@ pub struct Args {
     /// Do not rewrite metadata, challenges and redirects to keep the flow on the proxy.
     #[arg(long)]
     no_rewrite: bool,
+    /// A client registered outside this run (pre-registered, a Client ID Metadata Document,
+    /// or an earlier authtap run) whose registration at the AS already lists authtap's
+    /// callback bounce URI: send its authorization response through authtap. Repeatable.
+    #[arg(long, value_name = "CLIENT_ID")]
+    bounce_client: Vec<String>,
     /// Threads serving connections (1 = lowest latency; raise it for heavy concurrent load
     /// on a machine with many cores).
     #[arg(long, value_name = "N", default_value_t = 1)]
@@ -103,6 +108,7 @@ fn config(args: Args) -> ProxyConfig {
     config.insecure_upstream = args.insecure_upstream;
     config.max_capture = args.max_capture;
     config.rewrite = !args.no_rewrite;
+    config.bounce_clients = args.bounce_client;
     config
 }
 
@@ -223,5 +229,10 @@ fn print_banner(proxy: &RunningProxy, upstream: &url::Url) {
         "  trace (holds live credentials, mode 0600): {}",
         proxy.trace_path().display()
     );
+    if let Some(port) = proxy.loopback_bounce_port() {
+        println!(
+            "  callback bounce (loopback redirect URIs): http://127.0.0.1:{port}/__authtap/cb/…"
+        );
+    }
     println!("  type an ofid_… (or any note) + Enter to mark the trace; Ctrl-C to stop");
 }

@@ -27,6 +27,27 @@ use crate::forward::headers::{strip_hop_by_hop, version_label};
 use crate::rewrite::{BOUNCE_PREFIX, BounceBack};
 use crate::trace::model::{ExchangeError, Header, Outcome, RequestRecord, ResponseRecord, Rewrite};
 
+/// Where the registration request's bounce URIs are recorded (`body:$.redirect_uris`).
+pub(super) const ADDED: &str = "body:$.redirect_uris";
+
+/// The AS refused a registration to which authtap had added its bounce URIs: say so live and
+/// in the record, since authtap's change may be the cause.
+pub(super) fn registration_refused(assembly: &Assembly, status: u16) {
+    let text = format!(
+        "the AS answered {status} to a registration to which authtap had added its callback \
+         bounce redirect URI (see the rewrite): if it refuses redirect URIs it does not expect, \
+         the refusal is authtap's doing; rerun with --no-rewrite to see the client's own \
+         registration (the legs after discovery then bypass authtap)"
+    );
+    tracing::warn!("{text}");
+    assembly.add_rewrites(vec![Rewrite {
+        direction: "request".into(),
+        location: "note".into(),
+        from: String::new(),
+        to: text,
+    }]);
+}
+
 /// The note on every bounced authorization response.
 const BOUNCE_NOTE: &str = "authorization response received at authtap's callback bounce URI \
      (registered next to the client's redirect_uri); the 302 to the client's redirect_uri \

@@ -80,6 +80,8 @@ pub struct ForwarderConfig {
     /// Port of authtap's plain-HTTP loopback listener that bounce URIs of loopback redirect
     /// URIs point at (see [`crate::rewrite::BOUNCE_PREFIX`]).
     pub loopback_bounce_port: Option<u16>,
+    /// Clients whose registration already lists the bounce URIs (`--bounce-client`).
+    pub bounce_clients: Vec<String>,
     /// Upstream TLS options.
     pub client: client::ClientOptions,
 }
@@ -105,7 +107,8 @@ impl Forwarder {
             client,
             upstream_label: config.upstream.to_string(),
             rewriter: Rewriter::new(&config.upstream, &config.proxy_base, config.rewrite)
-                .with_loopback_bounce_port(config.loopback_bounce_port),
+                .with_loopback_bounce_port(config.loopback_bounce_port)
+                .with_bounce_clients(&config.bounce_clients),
             proxy_base: config.proxy_base,
             recorder,
             max_capture: config.max_capture,
@@ -223,6 +226,7 @@ impl Forwarder {
 
         // Request body: streamed through a tap, or a small form (R7, bounce) or registration
         // (bounce) body rewritten.
+        let mut bounce_added = false;
         let request_body: ProxyBody =
             match self.buffer_small(&parts.method, &headers, &url, body).await {
                 Ok(Buffered::Stream(body)) => {
@@ -238,6 +242,9 @@ impl Forwarder {
                     };
                     let bytes = match rewritten {
                         Some((new, rewrites)) => {
+                            bounce_added = rewrites
+                                .iter()
+                                .any(|r| r.direction == "request" && r.location == bounce::ADDED);
                             assembly.add_rewrites(rewrites);
                             headers.insert(header::CONTENT_LENGTH, HeaderValue::from(new.len()));
                             Bytes::from(new)
@@ -301,6 +308,9 @@ impl Forwarder {
             body: None,
             sse_events: vec![],
         });
+        if bounce_added && resp_parts.status.is_client_error() {
+            bounce::registration_refused(&assembly, resp_parts.status.as_u16());
+        }
         strip_hop_by_hop(&mut resp_parts.headers);
         if let Leg::Authorize(callback) = &leg {
             let tapped = Tap::new(
@@ -400,7 +410,7 @@ impl Forwarder {
         let is_registration = self.rewriter.wants_registration_body(url, media.as_deref());
         let small = body.size_hint().upper().is_some_and(|n| n <= MAX_FORM_BODY);
         if !(self.rewriter.enabled()
-            && method == http::Method::POST
+            && (method == http::Method::POST || method == http::Method::PUT && is_registration)
             && (is_form || is_registration)
             && small)
             || headers.contains_key(header::CONTENT_ENCODING)

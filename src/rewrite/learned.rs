@@ -56,6 +56,8 @@ struct Inner {
     prm_urls: BoundedSet<String>,
     registration_endpoints: BoundedSet<String>,
     bounced_clients: BoundedSet<(String, String)>,
+    /// Clients the user said are registered with the bounce URIs (`--bounce-client`).
+    declared_clients: HashSet<String>,
     bounced_codes: BoundedSet<String>,
 }
 
@@ -103,11 +105,18 @@ impl Learned {
             .insert((client_id.to_string(), redirect_uri.to_string()));
     }
 
+    /// The user said `client_id` is registered with the bounce URIs of its redirect URIs.
+    pub fn declared_client(&self, client_id: &str) {
+        self.lock().declared_clients.insert(client_id.to_string());
+    }
+
     /// Whether `client_id` may use the bounce URI of `redirect_uri`.
     pub fn is_bounced_client(&self, client_id: &str, redirect_uri: &str) -> bool {
-        self.lock()
-            .bounced_clients
-            .contains(&(client_id.to_string(), redirect_uri.to_string()))
+        let inner = self.lock();
+        inner.declared_clients.contains(client_id)
+            || inner
+                .bounced_clients
+                .contains(&(client_id.to_string(), redirect_uri.to_string()))
     }
 
     /// An authorization code came back through the bounce.
@@ -137,6 +146,8 @@ mod tests {
         l.bounced_client("c1", "http://127.0.0.1:5/cb");
         assert!(l.is_bounced_client("c1", "http://127.0.0.1:5/cb"));
         assert!(!l.is_bounced_client("c2", "http://127.0.0.1:5/cb"));
+        l.declared_client("c2");
+        assert!(l.is_bounced_client("c2", "https://any/cb"));
         for i in 0..=CAPACITY {
             l.bounced_code(&format!("code-{i}"));
         }

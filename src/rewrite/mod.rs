@@ -144,6 +144,16 @@ impl Rewriter {
         }
     }
 
+    /// Clients whose registration at the AS already lists the bounce URIs (pre-registered,
+    /// a CIMD document, or an earlier authtap run on the same ports): use the bounce for them.
+    #[must_use]
+    pub fn with_bounce_clients(self, client_ids: &[String]) -> Self {
+        for id in client_ids {
+            self.learned.declared_client(id);
+        }
+        self
+    }
+
     /// Bounce URIs of loopback redirect URIs use `http://127.0.0.1:port` (a plain-HTTP
     /// loopback listener of authtap) instead of the proxy base; see the `bounce` module.
     #[must_use]
@@ -332,19 +342,24 @@ impl Rewriter {
             let why = "the authorization request names no redirect_uri".to_string();
             return (url.to_string(), CallbackLeg::Direct { why }, vec![]);
         };
-        let why = if client_id.starts_with("https://") {
+        let bounce = self.bounce_uri(&redirect_uri).unwrap_or_default();
+        let why = if self.learned.is_bounced_client(&client_id, &redirect_uri) {
+            String::new()
+        } else if client_id.starts_with("https://") {
             format!(
                 "client_id {client_id} is a Client ID Metadata Document URL: the AS reads the \
-                 redirect URIs from that document, so authtap cannot add its own"
+                 redirect URIs from that document, so authtap cannot add its own (if you control \
+                 the document, add {bounce} to its redirect_uris and rerun authtap with \
+                 --bounce-client {client_id})"
             )
-        } else if !self.learned.is_bounced_client(&client_id, &redirect_uri) {
+        } else {
             format!(
                 "client {client_id:?} did not register through this authtap run (pre-registered, \
                  or registered before authtap started), so the AS knows no authtap redirect URI \
-                 for it"
+                 for it (let the client register again while authtap records, or add {bounce} \
+                 to its redirect URIs at the AS and rerun authtap with --bounce-client \
+                 {client_id})"
             )
-        } else {
-            String::new()
         };
         let mapped = why
             .is_empty()
@@ -445,11 +460,14 @@ impl Rewriter {
         let json = media_type.is_some_and(|m| m == "application/json" || m.ends_with("+json"));
         json && (path.contains("/.well-known/")
             || self.learned.is_prm_url(upstream_url)
-            || method.eq_ignore_ascii_case("POST") && self.is_registration(upstream_url))
+            || ["POST", "PUT", "GET"]
+                .iter()
+                .any(|m| method.eq_ignore_ascii_case(m))
+                && self.is_registration(upstream_url))
     }
 
     /// Whether a request body should be buffered for [`Self::request_registration`]: a small
-    /// JSON POST to a registration endpoint.
+    /// JSON body to a registration endpoint (RFC 7591 POST, RFC 7592 PUT).
     pub fn wants_registration_body(&self, upstream_url: &str, media_type: Option<&str>) -> bool {
         self.enabled
             && media_type.is_some_and(|m| m == "application/json" || m.ends_with("+json"))

@@ -376,4 +376,55 @@ fn learns_registration_endpoints_from_as_metadata() {
     assert!(r.wants_registration_body(reg, Some("application/json")));
     assert!(r.wants_json_body(reg, "POST", Some("application/json")));
     assert!(!r.wants_registration_body(reg, Some("text/plain")));
+    // RFC 7592: the client's own registration URL, read back or updated.
+    let resp = r#"{"client_id":"c1","redirect_uris":["https://a/cb"],"registration_client_uri":"https://as.example/reg/c1"}"#;
+    r.response_json(resp.as_bytes()).unwrap();
+    assert!(r.wants_json_body("https://as.example/reg/c1", "GET", Some("application/json")));
+    assert!(r.wants_registration_body("https://as.example/reg/c1", Some("application/json")));
+}
+
+/// `--bounce-client`: a client registered elsewhere with the bounce URIs uses the bounce.
+#[test]
+fn declared_clients_use_the_bounce_without_a_recorded_registration() {
+    let r = rw("https://real.example/mcp", "https://localhost:8443")
+        .with_bounce_clients(&["https://app.example/client.json".to_string()]);
+    let authorize = r
+        .authorize_to_proxy("https://real.example/authorize")
+        .unwrap();
+    let path = authorize.strip_prefix("https://localhost:8443").unwrap();
+    let target = format!(
+        "{path}?client_id={}&redirect_uri={}",
+        urls::form_encode("https://app.example/client.json"),
+        urls::form_encode("https://app.example/cb")
+    );
+    match r.route(&target) {
+        Route::Redirect {
+            callback, location, ..
+        } => {
+            assert_eq!(
+                callback,
+                CallbackLeg::Bounced {
+                    redirect_uri: "https://app.example/cb".into()
+                }
+            );
+            let bounce = r.bounce_uri("https://app.example/cb").unwrap();
+            assert!(
+                location.ends_with(&urls::form_encode(&bounce)),
+                "{location}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // Another client still says why not, naming the URI to add and the flag.
+    let other = target.replace("client.json", "other.json");
+    match r.route(&other) {
+        Route::Redirect {
+            callback: CallbackLeg::Direct { why },
+            ..
+        } => {
+            assert!(why.contains("--bounce-client"), "{why}");
+            assert!(why.contains("/__authtap/cb/"), "{why}");
+        }
+        other => panic!("{other:?}"),
+    }
 }
