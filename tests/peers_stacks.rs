@@ -412,6 +412,10 @@ fn sdk_clients_through_authtap_against_oidc_provider() {
 /// The same stack with the PRM `resource` set to the bare origin (`http://127.0.0.1:PORT`)
 /// and MCP at `/mcp`: the clients send that origin as `resource`, as RFC 8707 and the MCP spec
 /// ask, the AS mints that `aud`, and the server accepts it, so nothing here is a deviation.
+/// The PRM is served at the root well-known URL, whose resource identifier is the origin, so
+/// `resource` = origin is what RFC 9728 §3.3 requires; MCP 2025-11-25 Authorization "Canonical
+/// Server URI" counts the origin as a valid canonical URI; the pinned TS and Python SDKs accept
+/// it (this test checks they complete the flow).
 #[test]
 fn sdk_clients_through_authtap_against_an_origin_resource_server() {
     let Some(peers) =
