@@ -23,10 +23,8 @@ import { getAuthTables } from 'better-auth/db';
 import { jwt } from 'better-auth/plugins';
 import { mcp, requireMcpAuth } from '@better-auth/mcp';
 import { oauthProviderAuthServerMetadata } from '@better-auth/oauth-provider';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
-import { z } from 'zod';
-import { announce, listenLoopback, parseFlags } from './mcp-tools.mjs';
+import { announce, listenLoopback, newMcpServer, parseFlags } from './mcp-tools.mjs';
 import { sendWebResponse, toWebRequest } from './web-bridge.mjs';
 
 const flags = parseFlags(process.argv.slice(2));
@@ -119,12 +117,7 @@ async function acceptConsent(request) {
 const serveMcp = requireMcpAuth(
     auth,
     async request => {
-        const server = new McpServer({ name: 'authtap-peer-better-auth', version: '1.0.0' });
-        server.registerTool(
-            'greet',
-            { description: 'Greets someone by name', inputSchema: { name: z.string() } },
-            async ({ name }) => ({ content: [{ type: 'text', text: `Hello, ${name}! (better-auth)` }] })
-        );
+        const server = newMcpServer('better-auth');
         const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined });
         await server.connect(transport);
         return transport.handleRequest(request);

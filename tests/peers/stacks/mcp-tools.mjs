@@ -9,15 +9,14 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
 
-/** A fresh MCP server with the `greet` tool; `who` is the subject of the verified token. */
-function newServer(stack, who) {
+/** A fresh MCP server with the `greet` tool, naming the stack in its answer. */
+export function newMcpServer(stack) {
     const server = new McpServer({ name: `authtap-peer-${stack}`, version: '1.0.0' });
     server.registerTool(
         'greet',
         { description: 'Greets someone by name', inputSchema: { name: z.string() } },
         async ({ name }) => ({ content: [{ type: 'text', text: `Hello, ${name}! (${stack})` }] })
     );
-    void who;
     return server;
 }
 
@@ -36,7 +35,7 @@ export function mcpHandler(stack) {
             });
             return;
         }
-        const server = newServer(stack, req.auth?.clientId);
+        const server = newMcpServer(stack);
         const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
         res.on('close', () => {
             transport.close().catch(() => {});
