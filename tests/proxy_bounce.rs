@@ -245,6 +245,18 @@ async fn login_page_flow_comes_back_through_the_bounce_with_the_announced_issuer
     .await;
     assert_eq!(token["got_redirect_uri"], bounce);
 
+    // A browser that re-POSTs to the bounce URI (the AS answered a form POST with 307) gets
+    // a 307 too, so the client sees what the AS did.
+    let resp = c
+        .post(&to_bounce)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("decision=approve")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 307);
+    assert!(location(&resp).starts_with(REDIRECT_URI));
+
     // The bounce port serves nothing else.
     let bounce_origin = bounce.split("/__authtap/").next().unwrap();
     let resp = c.get(format!("{bounce_origin}/mcp")).send().await.unwrap();
@@ -255,9 +267,11 @@ async fn login_page_flow_comes_back_through_the_bounce_with_the_announced_issuer
     // The authorization response is recorded, as the AS sent it, in phase callback.
     let cb = ex
         .iter()
-        .find(|e| e.request.url.contains("/__authtap/cb/"))
+        .find(|e| e.request.url.contains("/__authtap/cb/") && e.request.method == "GET")
         .expect("the bounce is recorded");
     assert_eq!(cb.phase, Some(Phase::Callback), "{:?}", cb.phase);
+    // Recorded as the browser sent it: plain HTTP to the loopback bounce port.
+    assert!(cb.request.url.starts_with(&bounce), "{}", cb.request.url);
     let recorded = cb.response.as_ref().unwrap().header("location").unwrap();
     assert_eq!(
         recorded,
@@ -355,5 +369,74 @@ async fn a_registration_the_as_refuses_after_the_bounce_was_added_says_so() {
             .any(|r| r.location == "note" && r.to.contains("--no-rewrite")),
         "{:?}",
         reg.rewrites
+    );
+}
+
+/// The tunnel form (`--plain-http --public-url`): claude.ai's redirect URI is bounced through
+/// the public URL, a loopback one through the plain listener itself.
+#[tokio::test]
+async fn behind_a_tunnel_claude_ai_callbacks_bounce_through_the_public_url() {
+    const CLAUDE: &str = "https://claude.ai/api/mcp/auth_callback";
+    let origin = upstream().await;
+    let tp = TestProxy::start_with(&url::Url::parse(&format!("{origin}/mcp")).unwrap(), |c| {
+        c.tls = authtap::proxy::TlsMode::PlainHttp;
+        c.public_url = Some(url::Url::parse("https://tunnel.example/dbg").unwrap());
+    })
+    .await;
+    let plain = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let listen = format!("http://{}", tp.proxy.local_addr());
+    let reg = json(
+        plain
+            .post(format!("{listen}/dbg/register"))
+            .header("content-type", "application/json")
+            .body(format!(
+                r#"{{"redirect_uris":["{CLAUDE}","http://localhost:3030/callback"]}}"#
+            ))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        reg["redirect_uris"],
+        serde_json::json!([CLAUDE, "http://localhost:3030/callback"])
+    );
+    let port = tp.proxy.local_addr().port();
+    let claude_bounce = "https://tunnel.example/dbg/__authtap/cb/aHR0cHM6Ly9jbGF1ZGUuYWkvYXBpL21jcC9hdXRoX2NhbGxiYWNr";
+    // The tunnel delivers the AS's redirect to the listener.
+    let resp = plain
+        .get(format!(
+            "{listen}/dbg/__authtap/cb/aHR0cHM6Ly9jbGF1ZGUuYWkvYXBpL21jcC9hdXRoX2NhbGxiYWNr?code=k&state=s&iss={}",
+            enc(&origin)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 302);
+    assert_eq!(
+        location(&resp),
+        format!(
+            "{CLAUDE}?code=k&state=s&iss={}",
+            enc("https://tunnel.example/dbg")
+        )
+    );
+    let (records, _dir) = tp.finish().await;
+    let ex = exchanges(&records);
+    let sent = ex[0].request.body_text().unwrap();
+    let sent: serde_json::Value = serde_json::from_str(sent).unwrap();
+    assert_eq!(
+        sent["redirect_uris"],
+        serde_json::json!([
+            CLAUDE,
+            "http://localhost:3030/callback",
+            claude_bounce,
+            format!(
+                "http://localhost:{port}/__authtap/cb/aHR0cDovL2xvY2FsaG9zdDozMDMwL2NhbGxiYWNr"
+            )
+        ])
     );
 }

@@ -277,6 +277,14 @@ async fn login_page_sends_the_browser_to_the_real_endpoint_and_says_so() {
             .iter()
             .any(|r| r.location == "note" && r.to.contains("RFC 9207 iss"))
     );
+    // No registration went through authtap: the callback leg cannot be bounced, and the
+    // report says so as a finding (not only as a live warning).
+    let lost = auth
+        .findings
+        .iter()
+        .find(|f| f.rule == "X-CALLBACK-UNRECORDED")
+        .expect("X-CALLBACK-UNRECORDED");
+    assert!(lost.message.contains("did not register through this authtap run"));
 }
 
 #[tokio::test]

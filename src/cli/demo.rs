@@ -39,6 +39,10 @@ pub struct Args {
     /// Serve the authorization server on its own origin (port).
     #[arg(long)]
     separate_as: bool,
+    /// The AS sends the browser through a sign-in page on its own origin (signs in at once),
+    /// as real authorization servers do: the callback then comes back through authtap's bounce.
+    #[arg(long)]
+    login_page: bool,
     /// Run only the reference server and print its URLs until Ctrl-C.
     #[arg(long)]
     serve: bool,
@@ -118,6 +122,7 @@ fn demo_config(args: &Args, faults: FaultSet) -> DemoConfig {
     DemoConfig {
         faults,
         separate_as: args.separate_as,
+        login_page: args.login_page,
         port: args.port,
         sse_step_delay: Duration::from_millis(args.sse_delay_ms),
         ..DemoConfig::default()

@@ -10,7 +10,7 @@
 //! Routes (MCP origin): `/mcp` (POST, GET, DELETE, OPTIONS), `/.well-known/oauth-protected-resource`
 //! and `/.well-known/oauth-protected-resource/mcp`. AS origin (the same one unless
 //! `separate_as`): `/.well-known/oauth-authorization-server`, `/register`, `/register/{id}`,
-//! `/authorize`, `/authorize/consent`, `/token`, `/jwks`. Public URLs come from the configured
+//! `/authorize`, `/authorize/consent`, `/authorize/login`, `/token`, `/jwks`. Public URLs come from the configured
 //! base URLs, never from `Host`.
 
 pub mod faults;
@@ -65,6 +65,10 @@ pub struct DemoConfig {
     pub code_ttl: Duration,
     /// Web origins allowed on `/mcp` besides loopback ones (DNS-rebinding protection).
     pub allowed_origins: Vec<String>,
+    /// `/authorize` first sends the browser to a sign-in page on the AS's own origin
+    /// (`/authorize/login`), which signs in at once and redirects to the redirect URI: a real
+    /// AS's login hop, with no person needed. Not a fault: the flow stays spec-compliant.
+    pub login_page: bool,
 }
 
 impl Default for DemoConfig {
@@ -81,6 +85,7 @@ impl Default for DemoConfig {
             access_token_ttl: Duration::from_secs(3600),
             code_ttl: Duration::from_secs(120),
             allowed_origins: Vec::new(),
+            login_page: false,
         }
     }
 }
@@ -365,7 +370,7 @@ async fn route(state: Arc<State>, side: Side, req: Request<Incoming>) -> Respons
                 return metadata::authorization_server(&state, req);
             }
             "/jwks" => return metadata::jwks(&state, req),
-            "/register" | "/authorize" | "/authorize/consent" | "/token" => {
+            "/register" | "/authorize" | "/authorize/consent" | "/authorize/login" | "/token" => {
                 if locale && as_path == path && req.method() != hyper::Method::OPTIONS {
                     return oauth::locale_redirect(&req);
                 }

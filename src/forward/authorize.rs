@@ -35,7 +35,7 @@ use super::{Forwarder, ProxyBody, empty, media_type};
 use crate::forward::assembly::Assembly;
 use crate::forward::failure::UpstreamFailure;
 use crate::forward::headers::version_label;
-use crate::rewrite::{CallbackLeg, is_redirect_to, query_param};
+use crate::rewrite::{CALLBACK_NOT_BOUNCED, CallbackLeg, is_redirect_to, query_param};
 use crate::tap::Tap;
 use crate::trace::model::{Header, ResponseRecord, Rewrite};
 
@@ -50,8 +50,7 @@ fn login_not_bounced(why: &str) -> String {
          authtap: {why}. The AS will send code, state and iss straight to the client, so that \
          leg is not recorded, and a client that checks RFC 9207 iss (Python SDK, claude.ai, \
          Claude Code) will see the upstream issuer instead of the one authtap announced and \
-         stop. Let the client register again while authtap records (clear its stored \
-         registration) so the callback can be bounced"
+         stop"
     )
 }
 
@@ -131,7 +130,7 @@ impl Forwarder {
                 media_type(&resp_parts.headers).unwrap_or_default()
             );
             tokio::spawn(drain(body));
-            let (note_text, warning) = login_leg(callback);
+            let (note_text, warning) = login_leg(assembly, callback);
             if warning.is_none() {
                 assembly.add_rewrites(vec![note(note_text)]);
             }
@@ -180,7 +179,7 @@ impl Forwarder {
             // served from authtap's origin they would never reach the AS's login page on its
             // own origin, so the browser makes this request itself.
             tokio::spawn(drain(body));
-            let (note_text, warning) = login_leg(callback);
+            let (note_text, warning) = login_leg(assembly, callback);
             if warning.is_none() {
                 assembly.add_rewrites(vec![note(note_text)]);
             }
@@ -207,7 +206,7 @@ impl Forwarder {
                 to: absolute,
             }]);
         }
-        let (note_text, warning) = login_leg(callback);
+        let (note_text, warning) = login_leg(assembly, callback);
         if let Some(warning) = &warning {
             tracing::warn!("{warning}");
         }
@@ -306,10 +305,18 @@ impl Forwarder {
 
 /// What the record says about the login leg, and the live warning when the authorization
 /// response will not come back through authtap.
-fn login_leg(callback: &CallbackLeg) -> (String, Option<String>) {
+/// For an unbounced flow, the record also gets a [`CALLBACK_NOT_BOUNCED`] entry with the reason
+/// (the rules report it).
+fn login_leg(assembly: &Assembly, callback: &CallbackLeg) -> (String, Option<String>) {
     match callback {
         CallbackLeg::Bounced { .. } => (LOGIN_BOUNCED.to_string(), None),
         CallbackLeg::Direct { why } => {
+            assembly.add_rewrites(vec![Rewrite {
+                direction: "response".into(),
+                location: CALLBACK_NOT_BOUNCED.into(),
+                from: String::new(),
+                to: why.clone(),
+            }]);
             let warning = login_not_bounced(why);
             (warning.clone(), Some(warning))
         }

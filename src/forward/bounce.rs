@@ -2,9 +2,10 @@
 //!
 //! The bounce ([`crate::rewrite::BounceBack`]): the AS sent the browser to authtap's bounce
 //! URI with the authorization response. authtap records it (phase `callback`) and answers
-//! with a 302 to the client's own `redirect_uri`, the parameters as the AS sent them except
-//! `iss`, which is mapped to the issuer the client was told (R8). The recorded response is that
-//! 302 with the AS's parameters untouched, so the rules judge what the AS sent; the mapped
+//! with a 302 to the client's own `redirect_uri` (a 307 when the browser came with a POST: the
+//! AS answered a form POST with 307/308, and the client must see that), the parameters as the
+//! AS sent them except `iss`, which is mapped to the issuer the client was told (R8). The
+//! recorded response is that redirect with the AS's parameters untouched, so the rules judge what the AS sent; the mapped
 //! `Location` the browser got is listed as a rewrite, and a note says the 302 is authtap's.
 //!
 //! A path under `/__authtap/` that authtap did not make (a URL normalizer re-encoded it, or a
@@ -77,8 +78,15 @@ impl Forwarder {
         back: BounceBack,
     ) -> Response<ProxyBody> {
         self.record_own_request(assembly, parts, client_url);
+        // A browser arrives with POST only after a 307/308 from the AS (it repeats the
+        // consent form's POST): answer in kind, so the client sees what the AS did.
+        let status = if parts.method == http::Method::GET || parts.method == http::Method::HEAD {
+            StatusCode::FOUND
+        } else {
+            StatusCode::TEMPORARY_REDIRECT
+        };
         assembly.set_response(ResponseRecord {
-            status: 302,
+            status: status.as_u16(),
             http_version: version_label(parts.version).into(),
             headers: vec![
                 Header::new("location", &back.upstream_location),
@@ -102,7 +110,7 @@ impl Forwarder {
             });
         }
         assembly.add_rewrites(rewrites);
-        redirect(&back.location)
+        redirect(status, &back.location)
     }
 
     /// A `/__authtap/…` path authtap did not make: a recorded failure, never forwarded.
@@ -134,10 +142,10 @@ impl Forwarder {
     }
 }
 
-/// A 302 from authtap itself.
-fn redirect(location: &str) -> Response<ProxyBody> {
+/// A redirect from authtap itself.
+fn redirect(status: StatusCode, location: &str) -> Response<ProxyBody> {
     let mut resp = Response::new(empty());
-    *resp.status_mut() = StatusCode::FOUND;
+    *resp.status_mut() = status;
     if let Ok(value) = HeaderValue::from_str(location) {
         resp.headers_mut().insert(header::LOCATION, value);
     }
@@ -150,9 +158,14 @@ fn redirect(location: &str) -> Response<ProxyBody> {
 #[derive(Debug)]
 pub struct BounceListener(pub Arc<Forwarder>);
 
+/// Marks a request that arrived on the plain-HTTP loopback bounce port.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ViaBouncePort;
+
 impl crate::listen::Handler for BounceListener {
-    async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<ProxyBody> {
+    async fn handle(&self, mut req: Request<Incoming>, peer: SocketAddr) -> Response<ProxyBody> {
         if req.uri().path().starts_with(BOUNCE_PREFIX) {
+            req.extensions_mut().insert(ViaBouncePort);
             return self.0.handle(req, peer).await;
         }
         plain_response(

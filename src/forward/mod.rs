@@ -194,7 +194,12 @@ impl Forwarder {
             })
             .unwrap_or_else(|| self.proxy_base.authority().to_string());
         let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        format!("{}://{authority}{target}", self.proxy_base.scheme())
+        let scheme = if parts.extensions.get::<bounce::ViaBouncePort>().is_some() {
+            "http"
+        } else {
+            self.proxy_base.scheme()
+        };
+        format!("{scheme}://{authority}{target}")
     }
 
     async fn forward(

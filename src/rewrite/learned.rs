@@ -76,6 +76,7 @@ impl Learned {
 
     /// A challenge named `url` (upstream space) as its `resource_metadata`.
     pub fn prm_url(&self, url: &str) {
+        let url = url.split(['?', '#']).next().unwrap_or(url);
         self.lock().prm_urls.insert(url.to_string());
     }
 
@@ -137,7 +138,7 @@ mod tests {
     #[test]
     fn remembers_and_forgets_the_oldest_beyond_capacity() {
         let l = Learned::default();
-        l.prm_url("https://u/custom/prm");
+        l.prm_url("https://u/custom/prm?v=1");
         assert!(l.is_prm_url("https://u/custom/prm?x=1"));
         assert!(!l.is_prm_url("https://u/custom"));
         l.registration_endpoint("https://as/reg");

@@ -13,7 +13,7 @@ use crate::rules::{Phase, Who::*};
 use crate::trace::model::{Exchange, Headers};
 
 /// This family's rules, in report order.
-pub static RULES: &[&dyn DynRule] = &[&AssertionAudRewritten, &AuthtapPath];
+pub static RULES: &[&dyn DynRule] = &[&AssertionAudRewritten, &AuthtapPath, &CallbackUnrecorded];
 
 /// This family's [`RuleMeta`] shorthand: phase Other, hook on every exchange.
 macro_rules! meta {
@@ -110,12 +110,40 @@ impl Rule for AuthtapPath {
     }
 }
 
+/// X-CALLBACK-UNRECORDED.
+pub struct CallbackUnrecorded;
+impl Rule for CallbackUnrecorded {
+    const META: RuleMeta = RuleMeta {
+        on: &[Phase::Authorize],
+        ..crate::rules::rule::rule_meta!(
+            Phase::Callback,
+            &[],
+            "X-CALLBACK-UNRECORDED",
+            Warning,
+            &[Infra],
+            "iss-checking clients through reverse mode (Python SDK, claude.ai, Claude Code): issuer mismatch",
+            "RFC 9207 §2.4; MCP 2025-11-25 Authorization (authorization server metadata)",
+            "After the AS's login page the authorization response goes straight to the client, not through authtap: not recorded, and it carries the upstream issuer",
+            "Let the client register (dynamic client registration) while authtap records, so authtap can add its callback bounce URI; for a pre-registered or CIMD client, add the bounce URI named in this finding to its redirect URIs and run `authtap proxy --bounce-client CLIENT_ID`."
+        )
+    };
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        if let Some(why) = ex
+            .rewrites
+            .iter()
+            .find(|r| r.location == crate::rewrite::CALLBACK_NOT_BOUNCED)
+        {
+            out.push(&Self::META, why.to.clone());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use crate::rules::testkit::*;
-    use crate::trace::model::{ExchangeError, Outcome};
+    use crate::trace::model::{ExchangeError, Outcome, Rewrite};
 
     const PROXY: &str = "https://localhost:8443";
 
@@ -166,6 +194,32 @@ mod tests {
             .token
             .edit_req_body(|b| format!("{b}&client_assertion={}", assertion(PROXY)));
         assert_quiet("X-ASSERTION-AUD-REWRITTEN", c.steps());
+    }
+
+    #[test]
+    fn fires_on_callback_unrecorded() {
+        let mut c = Clean::new();
+        c.authorize.0.rewrites.push(Rewrite {
+            direction: "response".into(),
+            location: crate::rewrite::CALLBACK_NOT_BOUNCED.into(),
+            from: String::new(),
+            to: "client \"c\" did not register through this authtap run".into(),
+        });
+        let f = assert_fires("X-CALLBACK-UNRECORDED", c.steps());
+        assert!(f.message.contains("did not register"), "{}", f.message);
+    }
+
+    #[test]
+    fn quiet_on_callback_unrecorded() {
+        // Other rewrites (the bounce itself, R7) say nothing about a lost callback.
+        let mut c = Clean::new();
+        c.authorize.0.rewrites.push(Rewrite {
+            direction: "request".into(),
+            location: "query:redirect_uri".into(),
+            from: REDIRECT.into(),
+            to: "https://localhost:8443/__authtap/cb/x".into(),
+        });
+        assert_quiet("X-CALLBACK-UNRECORDED", c.steps());
     }
 
     #[test]
