@@ -284,7 +284,10 @@ async fn login_page_sends_the_browser_to_the_real_endpoint_and_says_so() {
         .iter()
         .find(|f| f.rule == "X-CALLBACK-UNRECORDED")
         .expect("X-CALLBACK-UNRECORDED");
-    assert!(lost.message.contains("did not register through this authtap run"));
+    assert!(
+        lost.message
+            .contains("did not register through this authtap run")
+    );
 }
 
 #[tokio::test]
