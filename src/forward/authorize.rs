@@ -11,7 +11,9 @@
 //!   `Location` is mapped to the proxy issuer (R8), so it agrees with the rewritten ASM
 //!   `issuer` (R5);
 //! - a 3xx anywhere else (the AS's login page): passed through with an absolute `Location`, so
-//!   the browser leaves the proxy for the login page;
+//!   the browser leaves the proxy for the login page; when that answer sets cookies (login
+//!   state the AS expects on its own origin), the browser gets a 302 to the real endpoint
+//!   instead, since cookies set on authtap's origin would never reach the AS's pages;
 //! - anything else (a login page served at the authorize URL itself, an error page): the
 //!   browser gets a 302 to the real endpoint, and the record notes it.
 //!
@@ -171,6 +173,22 @@ impl Forwarder {
                 }]);
             }
             return Response::from_parts(resp_parts, body.boxed());
+        }
+        if resp_parts.headers.contains_key(header::SET_COOKIE) {
+            // The AS keeps its login state in cookies (oidc-provider's interaction cookies):
+            // served from authtap's origin they would never reach the AS's login page on its
+            // own origin, so the browser makes this request itself.
+            tokio::spawn(drain(body));
+            let (note_text, warning) = login_leg(assembly, callback);
+            if warning.is_none() {
+                assembly.add_rewrites(vec![note(note_text)]);
+            }
+            let why = format!(
+                "the authorization endpoint answered {} to its login page and set cookies the \
+                 browser must hold on the AS's own origin",
+                resp_parts.status.as_u16()
+            );
+            return self.redirect_browser(assembly, client_version, url, &why, warning.as_deref());
         }
         // A hop to the AS's own login or consent page: the browser goes there directly.
         let absolute = url::Url::parse(url)
