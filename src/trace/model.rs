@@ -339,6 +339,9 @@ pub struct Stats {
     pub dropped: u64,
     /// Records lost to write errors.
     pub write_errors: u64,
+    /// Exchange records among those lost to write errors.
+    #[serde(default)]
+    pub lost_exchanges: u64,
 }
 
 impl Header {
