@@ -268,7 +268,18 @@ impl Forwarder {
         *req.headers_mut() = headers;
         let upstream_path = req.uri().path().to_string();
 
-        let response = match (self.send(&assembly, req).await, &leg) {
+        let sent = self.send(&assembly, req).await;
+        if sent.is_err()
+            && let Some(fault) = assembly.client_fault()
+        {
+            // The client broke its own request body; the upstream only saw the consequence.
+            tracing::debug!(exchange = %assembly.id(), "client fault: {}", fault.error.message);
+            assembly.fail(fault.outcome, fault.error.clone());
+            return fault
+                .response(assembly.id())
+                .map(|b| Full::new(b).map_err(|e| match e {}).boxed());
+        }
+        let response = match (sent, &leg) {
             (Ok(response), _) => response,
             (Err(failure), Leg::Authorize { .. }) => {
                 return self.authorize_unreachable(&assembly, &failure, parts.version, &url);
