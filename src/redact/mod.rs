@@ -198,6 +198,14 @@ impl<'a> Ctx<'a> {
             decode_error: body.decode_error.as_ref().map(|t| self.text(t)),
             ..body.clone()
         };
+        // Valid UTF-8 can still be binary (NULs, control bytes): not text a scanner can trust.
+        if let Some(text) = &body.text
+            && !self.policy.keep_binary
+            && body::lenient_text(text.as_bytes()).is_none()
+        {
+            out.text = Some(body::placeholder(media_type, Some(text.as_bytes())));
+            out.omitted = true;
+        }
         let Some(b64) = &body.base64 else {
             return out;
         };

@@ -159,25 +159,26 @@ fn is_name_byte(c: u8) -> bool {
 }
 
 fn is_boundary(c: u8) -> bool {
-    matches!(
-        c,
-        b'?' | b'&'
-            | b';'
-            | b' '
-            | b'\t'
-            | b'\n'
-            | b'\r'
-            | b'"'
-            | b'\''
-            | b'#'
-            | b','
-            | b'('
-            | b'{'
-            | b'['
-            | b'/'
-            | b'>'
-            | b'|'
-    )
+    c < 0x20
+        || matches!(
+            c,
+            b'?' | b'&'
+                | b';'
+                | b' '
+                | b'\t'
+                | b'\n'
+                | b'\r'
+                | b'"'
+                | b'\''
+                | b'#'
+                | b','
+                | b'('
+                | b'{'
+                | b'['
+                | b'/'
+                | b'>'
+                | b'|'
+        )
 }
 
 fn ends_value(c: u8) -> bool {
@@ -303,7 +304,15 @@ fn auth_schemes(ctx: &mut Ctx<'_>, s: &str) -> String {
             e += 1;
         }
         let token = &s[v..e];
-        let is_param = token.trim_end_matches('=').contains('=') || (e < b.len() && b[e] == b'"');
+        // `realm="…"` is an auth-param; `Bearer abc…"` closing a JSON string is a credential.
+        let name = token.trim_end_matches('=');
+        let quoted_param = token.ends_with('=')
+            && e < b.len()
+            && b[e] == b'"'
+            && name
+                .bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'-');
+        let is_param = name.contains('=') || quoted_param;
         let already = s[v..].starts_with("redacted") || token.contains("redacted");
         if token.len() >= 8 && !is_param && !already {
             out.push_str(&s[last..v]);
@@ -442,6 +451,11 @@ mod tests {
         );
         let wa = r#"Bearer realm="mcp", error="invalid_token", resource_metadata="https://x/.well-known/oauth-protected-resource""#;
         assert_eq!(run(wa), wa);
+        let quoted = r#"{"text":"sent Bearer tok_1234567890"}"#;
+        assert_eq!(
+            run(quoted),
+            format!(r#"{{"text":"sent Bearer {}"}}"#, marker("tok_1234567890"))
+        );
         let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.SIGNATURE_abcdefgh";
         let out = run(&format!("data: {jwt}\n"));
         assert_eq!(
