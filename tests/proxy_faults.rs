@@ -172,3 +172,66 @@ async fn http2_protocol_error_leaves_a_connection_record() {
     let x = only_error(&xs, "h2_protocol");
     assert_eq!(x.outcome, Outcome::Rejected);
 }
+
+#[tokio::test]
+async fn max_capture_bounds_the_decoded_body_of_a_gzip_bomb() {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(&vec![b'a'; 8 * 1024 * 1024]).unwrap();
+    let bomb = enc.finish().unwrap();
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Encoding: gzip\r\n\
+         Content-Length: {}\r\n\r\n",
+        bomb.len()
+    );
+    let head: &'static str = Box::leak(head.into_boxed_str());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let bomb = bomb.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let _ = s.write_all(head.as_bytes()).await;
+                let _ = s.write_all(&bomb).await;
+                let _ = s.flush().await;
+            });
+        }
+    });
+    let upstream = url::Url::parse(&format!("http://{addr}/")).unwrap();
+    let cap = 64 * 1024;
+    let tp = TestProxy::start_with(&upstream, |c| {
+        plain_http(c);
+        c.max_capture = cap;
+    })
+    .await;
+    let url = format!("http://{}/bomb", tp.proxy.local_addr());
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .no_gzip()
+        .build()
+        .unwrap();
+    let body = client
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(
+        body.len() > 1000,
+        "the client gets the compressed bytes as sent"
+    );
+    let (records, _dir) = tp.finish().await;
+    let xs = exchanges(&records);
+    let captured = xs[0].response.as_ref().unwrap().body.as_ref().unwrap();
+    assert_eq!(captured.decoded_from.as_deref(), Some("gzip"));
+    assert!(captured.truncated);
+    assert!(
+        captured.text.as_ref().unwrap().len() <= cap,
+        "decoded copy {} bytes exceeds --max-capture {cap}",
+        captured.text.as_ref().unwrap().len()
+    );
+}
