@@ -235,3 +235,22 @@ async fn max_capture_bounds_the_decoded_body_of_a_gzip_bomb() {
         captured.text.as_ref().unwrap().len()
     );
 }
+
+#[tokio::test]
+async fn client_going_away_mid_form_body_is_recorded_as_such() {
+    // Reverse mode buffers small form bodies (to map `resource` back): the same attribution.
+    let up = Upstream::start().await;
+    let tp = TestProxy::start_with(&up.url, plain_http).await;
+    let addr = tp.proxy.local_addr();
+    let _ = raw_exchange(
+        addr,
+        b"POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+          Content-Length: 100\r\n\r\ngrant_type",
+        true,
+    )
+    .await;
+    let (records, _dir) = tp.finish().await;
+    let xs = exchanges(&records);
+    let x = only_error(&xs, "client_cut");
+    assert_eq!(x.outcome, Outcome::ClientCut);
+}

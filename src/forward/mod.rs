@@ -29,14 +29,14 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Body, Incoming};
 
 use crate::rewrite::{Rewriter, Route};
-use crate::tap::{BoxError, Side, Tap, TapOptions};
+use crate::tap::{BodyEnd, BoxError, Side, Tap, TapOptions};
 use crate::trace::model::{
     ExchangeError, ExchangeId, Header, Outcome, RequestRecord, ResponseRecord, Rewrite,
 };
 use crate::trace::writer::RecorderHandle;
 use assembly::{Assembly, Tracker};
 use authorize::Leg;
-use failure::UpstreamFailure;
+use failure::{ClientFault, UpstreamFailure};
 use headers::{strip_hop_by_hop, version_label};
 
 /// The body type both directions use.
@@ -233,18 +233,18 @@ impl Forwarder {
                 )
                 .boxed()
             }
-            Err(message) => {
-                assembly.fail(
-                    Outcome::ClientCut,
-                    ExchangeError {
+            Err(end) => {
+                let fault = ClientFault::from_request_end(&end).unwrap_or(ClientFault {
+                    outcome: Outcome::ClientCut,
+                    error: ExchangeError {
                         kind: "client_cut".into(),
-                        message,
+                        message: "the client's form body could not be read".into(),
                     },
-                );
-                return plain_response(
-                    StatusCode::BAD_REQUEST,
-                    "authtap: the request body could not be read\n",
-                );
+                });
+                assembly.fail(fault.outcome, fault.error.clone());
+                return fault
+                    .response(assembly.id())
+                    .map(|b| Full::new(b).map_err(|e| match e {}).boxed());
             }
         };
 
@@ -387,7 +387,7 @@ impl Forwarder {
         method: &http::Method,
         headers: &HeaderMap,
         body: Incoming,
-    ) -> Result<Buffered, String> {
+    ) -> Result<Buffered, BodyEnd> {
         let is_form = media_type(headers).as_deref() == Some("application/x-www-form-urlencoded");
         let small = body.size_hint().upper().is_some_and(|n| n <= MAX_FORM_BODY);
         if !(self.rewriter.enabled() && method == http::Method::POST && is_form && small)
@@ -398,7 +398,17 @@ impl Forwarder {
         let limit = usize::try_from(MAX_FORM_BODY).unwrap_or(usize::MAX);
         match Limited::new(body, limit).collect().await {
             Ok(collected) => Ok(Buffered::Bytes(collected.to_bytes())),
-            Err(err) => Err(format!("the client's form body could not be read: {err}")),
+            Err(err) => {
+                let message = format!(
+                    "the form body could not be read: {}",
+                    crate::error_chain(err.as_ref())
+                );
+                Err(if crate::tap::is_protocol_error(err.as_ref()) {
+                    BodyEnd::Malformed(message)
+                } else {
+                    BodyEnd::Failed(message)
+                })
+            }
         }
     }
 
