@@ -198,30 +198,36 @@ impl<'a> Ctx<'a> {
             decode_error: body.decode_error.as_ref().map(|t| self.text(t)),
             ..body.clone()
         };
-        // Valid UTF-8 can still be binary (NULs, control bytes): not text a scanner can trust.
-        if let Some(text) = &body.text
-            && !self.policy.keep_binary
-            && body::lenient_text(text.as_bytes()).is_none()
-        {
-            out.text = Some(body::placeholder(media_type, Some(text.as_bytes())));
-            out.omitted = true;
+        let mut original = body.text.as_ref().map(|t| t.as_bytes().to_vec());
+        if let Some(b64) = &body.base64 {
+            let bytes = body::decode_base64(b64);
+            match bytes.as_deref().and_then(body::lenient_text) {
+                Some(text) if out.text.is_none() => {
+                    out.text = Some(self.text(&text));
+                    out.base64 = None;
+                    out.lenient = true;
+                    original = bytes;
+                }
+                _ if self.policy.keep_binary => {}
+                _ => {
+                    out.base64 = None;
+                    out.text = Some(body::placeholder(media_type, bytes.as_deref()));
+                    out.omitted = true;
+                    return out;
+                }
+            }
         }
-        let Some(b64) = &body.base64 else {
-            return out;
-        };
-        let bytes = body::decode_base64(b64);
-        match bytes.as_deref().and_then(body::lenient_text) {
-            Some(text) if out.text.is_none() => {
-                out.text = Some(self.text(&text));
-                out.base64 = None;
-                out.lenient = true;
-            }
-            _ if self.policy.keep_binary => {}
-            _ => {
-                out.base64 = None;
-                out.text = Some(body::placeholder(media_type, bytes.as_deref()));
-                out.omitted = true;
-            }
+        // Text can still be binary (NULs, control bytes): not something a scanner can trust.
+        // Judged on the scrubbed text, so a second pass decides the same (idempotence).
+        if !self.policy.keep_binary
+            && out
+                .text
+                .as_deref()
+                .is_some_and(|t| body::lenient_text(t.as_bytes()).is_none())
+        {
+            out.text = Some(body::placeholder(media_type, original.as_deref()));
+            out.lenient = false;
+            out.omitted = true;
         }
         out
     }
