@@ -518,6 +518,15 @@ fn binary_bodies_are_placeholders_unless_kept() {
         har.contains("decoded leniently"),
         "Latin-1 bodies say how they were read"
     );
+    let html = dir.path().join("x.html");
+    opts.html = Target::Path(html.clone());
+    export_trace(&trace, &opts).unwrap();
+    assert!(
+        std::fs::read_to_string(html)
+            .unwrap()
+            .contains("decoded leniently")
+    );
+    opts.html = Target::Skip;
     opts.keep_binary = true;
     export_trace(&trace, &opts).unwrap();
     let kept = std::fs::read_to_string(&har_path).unwrap();
