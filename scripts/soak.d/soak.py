@@ -112,6 +112,7 @@ def rss(pid, out):
 def count(trace):
     lines = parsed = 0
     by_path = {}
+    starts = []
     with open(trace, "rb") as f:
         for raw in f.read().split(b"\n"):
             if not raw.strip():
@@ -127,8 +128,23 @@ def count(trace):
             if rec["type"] == "exchange":
                 path = rec["request"]["url"].split("://", 1)[-1].split("/", 1)[-1].split("?")[0]
                 key = f"/{path}|{rec.get('outcome')}"
+                if path.startswith("mcp"):
+                    starts.append(rec["started_at"])
                 by_path[key] = by_path.get(key, 0) + 1
-    print(json.dumps({"lines": lines, "parsed": parsed, "exchanges": by_path}))
+    span = 0.0
+    if starts:
+        from datetime import datetime
+
+        def parse(t):
+            # RFC 3339 in UTC with up to nanoseconds; Python takes microseconds.
+            head, _, frac = t[:19], None, t[19:]
+            digits = frac[1:] if frac.startswith(".") else ""
+            digits = digits[: len(digits) - len(digits.lstrip("0123456789"))] or "0"
+            return datetime.fromisoformat(head).timestamp() + float("0." + digits)
+
+        times = sorted(parse(t) for t in starts)
+        span = times[-1] - times[0]
+    print(json.dumps({"lines": lines, "parsed": parsed, "exchanges": by_path, "mcp_span_s": span}))
 
 
 if __name__ == "__main__":
