@@ -326,6 +326,7 @@ async fn record(
         exchanges: out.exchanges.len() as u64,
         dropped: 0,
         write_errors: out.write_errors,
+        lost_exchanges: 0,
     };
     write(&mut trace, &Record::Stats(stats), &mut out.write_errors);
     out

@@ -16,9 +16,14 @@ pub struct Args {
     /// The MCP server (or its base URL) to forward to, e.g. https://mcp.example.com/mcp.
     #[arg(long, value_name = "URL")]
     upstream: url::Url,
-    /// Address to listen on (loopback by default).
+    /// Address to listen on (loopback by default; any other address needs --allow-remote).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]
     listen: SocketAddr,
+    /// Allow a --listen address that is not loopback: other machines can then reach the
+    /// proxy and, through it, the upstream. The documented case is --plain-http behind a
+    /// TLS-terminating tunnel that needs a non-loopback address.
+    #[arg(long)]
+    allow_remote: bool,
     /// Where the local CA lives (created if missing).
     #[arg(long, value_name = "DIR", default_value = "certs")]
     certs_dir: PathBuf,
@@ -59,6 +64,10 @@ pub struct Args {
     /// callback bounce URI: send its authorization response through authtap. Repeatable.
     #[arg(long, value_name = "CLIENT_ID")]
     bounce_client: Vec<String>,
+    /// Keep binary bodies (as base64) in the exports written at shutdown instead of a
+    /// placeholder; they cannot be scanned for secrets.
+    #[arg(long)]
+    keep_binary: bool,
     /// Threads serving connections (1 = lowest latency; raise it for heavy concurrent load
     /// on a machine with many cores).
     #[arg(long, value_name = "N", default_value_t = 1)]
@@ -112,15 +121,29 @@ fn config(args: Args) -> ProxyConfig {
     config
 }
 
-async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
-    let upstream = args.upstream.clone();
-    let config = config(args);
-    if !config.listen.ip().is_loopback() {
-        tracing::warn!(
-            "listening on {}, which is not loopback: other machines can reach the proxy",
-            config.listen
+/// Refuses a non-loopback listen address unless `--allow-remote` says it is meant.
+fn check_listen(listen: SocketAddr, allow_remote: bool) -> anyhow::Result<()> {
+    if listen.ip().is_loopback() {
+        return Ok(());
+    }
+    if !allow_remote {
+        anyhow::bail!(
+            "refusing to listen on {listen}: it is not a loopback address, so other machines \
+             could reach the proxy and the upstream through it; pass --allow-remote if that is \
+             meant (e.g. --plain-http behind a tunnel)"
         );
     }
+    tracing::warn!(
+        "listening on {listen}, which is not loopback: other machines can reach the proxy"
+    );
+    Ok(())
+}
+
+async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
+    let upstream = args.upstream.clone();
+    check_listen(args.listen, args.allow_remote)?;
+    let keep_binary = args.keep_binary;
+    let config = config(args);
     let proxy = proxy::start(config)
         .await
         .with_context(|| format!("cannot start the proxy for {upstream}"))?;
@@ -170,7 +193,11 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     );
     print_narratives(&trace_path);
     // Exports: HAR, Markdown and HTML next to the trace, redacted.
-    match authtap::export::export_trace(&trace_path, &authtap::export::ExportOptions::default()) {
+    let export_options = authtap::export::ExportOptions {
+        keep_binary,
+        ..authtap::export::ExportOptions::default()
+    };
+    match authtap::export::export_trace(&trace_path, &export_options) {
         Ok(files) => {
             for path in files.paths() {
                 println!("authtap: exported {}", path.display());
@@ -251,4 +278,20 @@ fn print_banner(proxy: &RunningProxy, upstream: &url::Url) {
         );
     }
     println!("  type an ofid_… (or any note) + Enter to mark the trace; Ctrl-C to stop");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_loopback_listen_needs_allow_remote() {
+        let remote: SocketAddr = "0.0.0.0:8443".parse().unwrap_or_else(|_| unreachable!());
+        let local: SocketAddr = "127.0.0.1:8443".parse().unwrap_or_else(|_| unreachable!());
+        let v6_local: SocketAddr = "[::1]:8443".parse().unwrap_or_else(|_| unreachable!());
+        assert!(check_listen(remote, false).is_err());
+        assert!(check_listen(remote, true).is_ok());
+        assert!(check_listen(local, false).is_ok());
+        assert!(check_listen(v6_local, false).is_ok());
+    }
 }

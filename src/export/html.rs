@@ -311,6 +311,9 @@ fn body_block(h: &mut String, label: &str, body: &BodyCapture) {
             body.wire_size
         ));
     }
+    if body.lenient {
+        notes.push("not valid UTF-8: decoded leniently for redaction".to_string());
+    }
     if shown.len() < text.len() {
         notes.push("cut for this report; see the HAR".to_string());
     }

@@ -66,10 +66,10 @@ fn pretty_body(body: &BodyCapture) -> (String, String) {
     }
     match (&body.text, &body.base64) {
         (Some(t), _) => {
-            let note = if body.truncated {
-                "\n… [capture truncated]"
-            } else {
-                ""
+            let note = match (body.truncated, body.lenient) {
+                (true, _) => "\n… [capture truncated]",
+                (false, true) => "\n… [not valid UTF-8: decoded leniently for redaction]",
+                (false, false) => "",
             };
             (String::new(), format!("{}{note}", excerpt(t, BODY_EXCERPT)))
         }

@@ -30,7 +30,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Body, Incoming};
 
 use crate::rewrite::{Rewriter, Route};
-use crate::tap::{BoxError, Side, Tap, TapOptions};
+use crate::tap::{BodyEnd, BoxError, Side, Tap, TapOptions};
 use crate::trace::model::{
     ExchangeError, ExchangeId, Header, Outcome, RequestRecord, ResponseRecord, Rewrite,
 };
@@ -38,7 +38,7 @@ use crate::trace::writer::RecorderHandle;
 use assembly::{Assembly, Tracker};
 use authorize::Leg;
 pub use bounce::BounceListener;
-use failure::UpstreamFailure;
+use failure::{ClientFault, UpstreamFailure};
 use headers::{strip_hop_by_hop, version_label};
 
 /// The body type both directions use.
@@ -257,18 +257,18 @@ impl Forwarder {
                 )
                 .boxed()
             }
-            Err(message) => {
-                assembly.fail(
-                    Outcome::ClientCut,
-                    ExchangeError {
+            Err(end) => {
+                let fault = ClientFault::from_request_end(&end).unwrap_or(ClientFault {
+                    outcome: Outcome::ClientCut,
+                    error: ExchangeError {
                         kind: "client_cut".into(),
-                        message,
+                        message: "the client's form body could not be read".into(),
                     },
-                );
-                return plain_response(
-                    StatusCode::BAD_REQUEST,
-                    "authtap: the request body could not be read\n",
-                );
+                });
+                assembly.fail(fault.outcome, fault.error.clone());
+                return fault
+                    .response(assembly.id())
+                    .map(|b| Full::new(b).map_err(|e| match e {}).boxed());
             }
         };
 
@@ -291,7 +291,18 @@ impl Forwarder {
         *req.uri_mut() = uri;
         *req.headers_mut() = headers;
 
-        let response = match (self.send(&assembly, req).await, &leg) {
+        let sent = self.send(&assembly, req).await;
+        if sent.is_err()
+            && let Some(fault) = assembly.client_fault()
+        {
+            // The client broke its own request body; the upstream only saw the consequence.
+            tracing::debug!(exchange = %assembly.id(), "client fault: {}", fault.error.message);
+            assembly.fail(fault.outcome, fault.error.clone());
+            return fault
+                .response(assembly.id())
+                .map(|b| Full::new(b).map_err(|e| match e {}).boxed());
+        }
+        let response = match (sent, &leg) {
             (Ok(response), _) => response,
             (Err(failure), Leg::Authorize(_)) => {
                 return self.authorize_unreachable(&assembly, &failure, parts.version, &url);
@@ -402,7 +413,7 @@ impl Forwarder {
         headers: &HeaderMap,
         url: &str,
         body: Incoming,
-    ) -> Result<Buffered, String> {
+    ) -> Result<Buffered, BodyEnd> {
         let media = media_type(headers);
         let is_form = media.as_deref() == Some("application/x-www-form-urlencoded");
         let is_registration = self.rewriter.wants_registration_body(url, media.as_deref());
@@ -418,9 +429,17 @@ impl Forwarder {
         let limit = usize::try_from(MAX_FORM_BODY).unwrap_or(usize::MAX);
         match Limited::new(body, limit).collect().await {
             Ok(collected) => Ok(Buffered::Bytes(collected.to_bytes())),
-            Err(err) => Err(format!(
-                "the client's request body could not be read: {err}"
-            )),
+            Err(err) => {
+                let message = format!(
+                    "the client's request body could not be read: {}",
+                    crate::error_chain(err.as_ref())
+                );
+                Err(if crate::tap::is_protocol_error(err.as_ref()) {
+                    BodyEnd::Malformed(message)
+                } else {
+                    BodyEnd::Failed(message)
+                })
+            }
         }
     }
 
