@@ -3,6 +3,7 @@
 
 use crate::parse::form::Pairs;
 use crate::parse::urls;
+use crate::rules::revision::{Revision, Revisions};
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 use crate::rules::{Phase, Severity::*, Who::*};
@@ -198,6 +199,7 @@ impl Rule for NoResource {
         "resource is missing although a PRM was obtained",
         "Send resource=<PRM resource> in the authorization request."
     );
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let has_prm = cx.flow.is_some_and(|f| f.prm_doc().is_some());
         if has_prm && authz_query(ex).is_some_and(|q| !q.has("resource")) {
@@ -350,6 +352,7 @@ impl Rule for OfflineUnadvertised {
         "scope contains offline_access but the ASM does not list it",
         "Only add offline_access when the ASM's scopes_supported lists it."
     );
+    const REVISIONS: Revisions = Revisions::since(Revision::R2026_07_28);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(s) = authz_query(ex).and_then(|q| q.first("scope").map(str::to_owned)) else {
             return;
@@ -677,14 +680,18 @@ mod tests {
     }
     #[test]
     fn fires_on_offline_unadvertised() {
+        let offline = authz(|u| u.replace("scope=mcp", "scope=mcp+offline_access"));
         assert_fires(
             "AUTHZ-OFFLINE-UNADVERTISED",
-            authz(|u| u.replace("scope=mcp", "scope=mcp+offline_access")),
+            at_revision(offline, "2026-07-28"),
         );
     }
     #[test]
     fn quiet_on_offline_unadvertised() {
         assert_quiet("AUTHZ-OFFLINE-UNADVERTISED", Clean::new().steps());
+        // A 2026-07-28 requirement: not judged on a 2025-11-25 flow.
+        let offline = authz(|u| u.replace("scope=mcp", "scope=mcp+offline_access"));
+        assert_quiet("AUTHZ-OFFLINE-UNADVERTISED", offline);
     }
     #[test]
     fn fires_on_resource_rejected() {

@@ -155,6 +155,7 @@ pub mod engine;
 pub mod format;
 pub mod registry;
 pub mod relint;
+pub mod revision;
 pub mod rule;
 #[cfg(test)]
 pub(crate) mod testkit;

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use crate::parse::urls::{self, UrlDiff};
+use crate::rules::revision::{Revision, Revisions};
 use crate::rules::rule::{Cx, DynRule, FlowCx, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 use crate::rules::{Phase, Severity::*, Who::*};
@@ -98,6 +99,7 @@ impl Rule for Absent {
         title: "No resource_metadata in the challenge and both well-known PRM URLs answer 404",
         fix: "Serve RFC 9728 metadata at /.well-known/oauth-protected-resource<mcp path> (and the root) and name it in the challenge's resource_metadata.",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
         let f = cx.flow;
         if f.prm.is_empty() || f.prm.iter().any(|p| p.status != Some(404)) {
@@ -445,6 +447,7 @@ impl Rule for ScopesOffline {
         title: "PRM scopes_supported contains offline_access",
         fix: "Remove offline_access from the PRM's scopes_supported.",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2026_07_28);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(d) = json_200(ex) else { return };
         if crate::parse::metadata::str_list(&d, "scopes_supported")
@@ -650,15 +653,18 @@ mod tests {
     }
     #[test]
     fn fires_on_scopes_offline() {
+        let offline = prm_edit(|d| {
+            d.insert(
+                "scopes_supported".into(),
+                serde_json::json!(["mcp", "offline_access"]),
+            );
+        });
         assert_fires(
             "PRM-SCOPES-OFFLINE",
-            prm_edit(|d| {
-                d.insert(
-                    "scopes_supported".into(),
-                    serde_json::json!(["mcp", "offline_access"]),
-                );
-            }),
+            at_revision(offline.clone(), "2026-07-28"),
         );
+        // A 2026-07-28 recommendation: not judged on a 2025-11-25 flow.
+        assert_quiet("PRM-SCOPES-OFFLINE", offline);
     }
     #[test]
     fn quiet_on_scopes_offline() {

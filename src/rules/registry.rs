@@ -28,9 +28,14 @@ pub fn all() -> impl Iterator<Item = &'static dyn DynRule> {
     FAMILIES.iter().flat_map(|f| f.iter().copied())
 }
 
+/// A rule by catalog id.
+pub fn rule(id: &str) -> Option<&'static dyn DynRule> {
+    all().find(|r| r.meta().id == id)
+}
+
 /// Metadata of a rule by catalog id.
 pub fn find(id: &str) -> Option<&'static RuleMeta> {
-    all().map(|r| r.meta()).find(|m| m.id == id)
+    rule(id).map(|r| r.meta())
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::parse::urls;
+use crate::rules::revision::{Revision, Revisions};
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 use crate::rules::{Phase, Who::*};
@@ -221,6 +222,7 @@ impl Rule for NoPriming {
         "A POST SSE stream starts without an id + empty-data priming event",
         "Start POST streams with an event carrying an id and empty data (and send retry: before closing early)."
     );
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_11_25);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if method(ex) != "POST"
             || !is_sse(ex)

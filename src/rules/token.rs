@@ -6,6 +6,7 @@ use serde_json::Value;
 use crate::flow::correlate::{basic_user, form_body};
 use crate::parse::jwt::Jwt;
 use crate::parse::metadata::{is_json_integer, show};
+use crate::rules::revision::{Revision, Revisions};
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 use crate::rules::{Phase, Severity::*, Who::*};
@@ -168,6 +169,7 @@ impl Rule for ReqNoResource {
         "No resource in the token request while the authorize request (or the PRM) had one",
         "Send the same resource in the token request as in the authorize request."
     );
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let f = form_body(ex);
         if !captured(ex) || f.first("grant_type") != Some("authorization_code") || f.has("resource")

@@ -2,6 +2,7 @@
 //! unauthenticated or badly authenticated requests, and whether the Bearer challenge is usable.
 
 use crate::parse::www_authenticate::{self, ParsedChallenges};
+use crate::rules::revision::{Revision, Revisions};
 use crate::rules::rule::{Cx, DynRule, FlowCx, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 use crate::rules::{Phase, Severity::*, Who::*};
@@ -72,7 +73,9 @@ impl Rule for NoResourceMetadata {
         title: "A Bearer challenge without resource_metadata",
         fix: "Add `resource_metadata=\"<PRM URL>\"` to the Bearer challenge.",
     };
-    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18)
+        .from(Revision::R2025_11_25, crate::rules::Severity::Info);
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if status(ex) != Some(401) {
             return;
         }
@@ -81,22 +84,13 @@ impl Rule for NoResourceMetadata {
         if b.param("resource_metadata").is_some() {
             return;
         }
-        let v = cx.protocol_version(ex);
-        if v == Some("2025-03-26") {
-            return;
-        }
-        let f = out.push(
+        out.push(
             &Self::META,
             format!(
-                "Bearer challenge `{}` has no resource_metadata (protocol {})",
-                rh(ex, "www-authenticate").unwrap_or(""),
-                v.unwrap_or("unknown")
+                "Bearer challenge `{}` has no resource_metadata",
+                rh(ex, "www-authenticate").unwrap_or("")
             ),
         );
-        if v != Some("2025-06-18") {
-            // [11-25]+: acceptable when a well-known PRM answers (PRM-ABSENT covers the fatal case).
-            f.severity = Warning;
-        }
     }
 }
 
@@ -237,6 +231,7 @@ impl Rule for Forbidden403NoScope {
         title: "403 insufficient_scope without scope (or resource_metadata)",
         fix: "Include `scope=\"<needed scopes>\"` and `resource_metadata` in the 403 insufficient_scope challenge.",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_11_25);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if status(ex) != Some(403) {
             return;
@@ -278,6 +273,7 @@ impl Rule for NoScope {
         title: "A 401 challenge without scope",
         fix: "Add `scope=\"…\"` with the scopes this request needs.",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_11_25);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if status(ex) != Some(401) {
             return;
@@ -302,6 +298,7 @@ impl Rule for OfflineAccess {
         title: "The challenge's scope contains offline_access",
         fix: "Leave offline_access out of the challenge; clients add it when the AS advertises it.",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2026_07_28);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let s = challenges(ex)
             .and_then(|p| p.bearer().and_then(|b| b.param("scope").map(str::to_owned)));
@@ -453,19 +450,35 @@ mod tests {
     }
     #[test]
     fn fires_on_no_resource_metadata() {
-        let f = assert_fires("WWWAUTH-NO-RESOURCE-METADATA", with_challenge("Bearer"));
-        assert_eq!(f.severity, crate::rules::Severity::Warning);
-        let mut c = Clean::new();
-        c.challenge = c
-            .challenge
-            .set_resp_header("www-authenticate", "Bearer")
-            .req_header("mcp-protocol-version", "2025-06-18");
-        let f = assert_fires("WWWAUTH-NO-RESOURCE-METADATA", c.steps());
+        // 2025-06-18: the challenge is the only way to the PRM (MUST).
+        let f = assert_fires(
+            "WWWAUTH-NO-RESOURCE-METADATA",
+            at_revision(with_challenge("Bearer"), "2025-06-18"),
+        );
         assert_eq!(f.severity, crate::rules::Severity::Error);
+        assert!(
+            f.message.contains("judged by MCP 2025-06-18"),
+            "{}",
+            f.message
+        );
     }
     #[test]
     fn quiet_on_no_resource_metadata() {
         assert_quiet("WWWAUTH-NO-RESOURCE-METADATA", Clean::new().steps());
+        // 2025-11-25 and later allow the well-known PRM instead: info, never error/warning.
+        for wire in ["2025-11-25", "2026-07-28"] {
+            let all = run(at_revision(with_challenge("Bearer"), wire));
+            let f = all
+                .iter()
+                .find(|f| f.rule == "WWWAUTH-NO-RESOURCE-METADATA")
+                .expect("still shown as info");
+            assert_eq!(f.severity, crate::rules::Severity::Info, "{wire}");
+        }
+        // 2025-03-26 had no protected resource metadata at all.
+        assert_quiet(
+            "WWWAUTH-NO-RESOURCE-METADATA",
+            at_revision(with_challenge("Bearer"), "2025-03-26"),
+        );
     }
     #[test]
     fn fires_on_bearer_not_first() {
@@ -546,12 +559,15 @@ mod tests {
     }
     #[test]
     fn fires_on_offline_access() {
+        let offline = with_challenge(&format!(
+            r#"Bearer resource_metadata="{PRM_URL}", scope="mcp offline_access""#
+        ));
         assert_fires(
             "WWWAUTH-OFFLINE-ACCESS",
-            with_challenge(&format!(
-                r#"Bearer resource_metadata="{PRM_URL}", scope="mcp offline_access""#
-            )),
+            at_revision(offline.clone(), "2026-07-28"),
         );
+        // A 2026-07-28 recommendation: not judged on a 2025-11-25 flow.
+        assert_quiet("WWWAUTH-OFFLINE-ACCESS", offline);
     }
     #[test]
     fn quiet_on_offline_access() {

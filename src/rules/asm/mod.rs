@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use crate::flow::Flow;
 use crate::parse::metadata::{show, str_list};
 use crate::parse::urls::{self, UrlDiff};
+use crate::rules::revision::{Revision, Revisions};
 use crate::rules::rule::{Cx, DynRule, FlowCx, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 use crate::rules::{Phase, Severity::*, Who::*};
@@ -287,17 +288,16 @@ impl Rule for NoPkce {
         title: "code_challenge_methods_supported is absent",
         fix: "Advertise \"code_challenge_methods_supported\": [\"S256\"].",
     };
-    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    const REVISIONS: Revisions = Revisions::ALL
+        .at(Revision::R2025_03_26, crate::rules::Severity::Warning)
+        .at(Revision::R2025_06_18, crate::rules::Severity::Warning);
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(d) = json_200(ex) else { return };
         if !d.contains_key("code_challenge_methods_supported") {
-            let v = cx.protocol_version(ex);
-            let f = out.push(
+            out.push(
                 &Self::META,
                 "code_challenge_methods_supported is absent (clients must assume no PKCE)",
             );
-            if matches!(v, Some("2025-03-26" | "2025-06-18")) {
-                f.severity = Warning;
-            }
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::flow::Flow;
 use crate::parse::urls::{self, UrlDiff};
+use crate::rules::revision::{Revision, Revisions};
 use crate::rules::rule::{Cx, FlowCx, Out, Rule, RuleMeta};
 use crate::rules::{Phase, Severity::*, Who::*};
 use crate::trace::model::Exchange;
@@ -263,6 +264,7 @@ impl Rule for AsChangedReuse {
         "A client_id registered at one AS is reused after the PRM names another",
         "Register again whenever the issuer changes; bind stored credentials to the issuer."
     );
+    const REVISIONS: Revisions = Revisions::since(Revision::R2026_07_28);
     fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
         let f = cx.flow;
         for a in &f.authorizes {
@@ -554,7 +556,9 @@ mod tests {
             4,
             asm2.url("https://auth.example.com/.well-known/openid-configuration"),
         );
-        assert_fires("X-AS-CHANGED-REUSE", s);
+        assert_fires("X-AS-CHANGED-REUSE", at_revision(s.clone(), "2026-07-28"));
+        // A 2026-07-28 requirement: not judged on a 2025-11-25 flow.
+        assert_quiet("X-AS-CHANGED-REUSE", s);
     }
     #[test]
     fn quiet_on_as_changed_reuse() {

@@ -2,6 +2,7 @@
 //! affinity, and the negotiated protocol version in the header.
 
 use crate::flow::state::McpCall;
+use crate::rules::revision::{Revision, Revisions};
 use crate::rules::rule::{FlowCx, Out, Rule, RuleMeta};
 use crate::rules::{Phase, Who::*};
 
@@ -151,6 +152,7 @@ impl Rule for ProtocolVersionMismatch {
         "MCP-Protocol-Version differs from the negotiated version",
         "Send the version from the InitializeResult in MCP-Protocol-Version on every later request."
     );
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
         let f = cx.flow;
         let Some(v) = f.protocol_version.as_deref() else {

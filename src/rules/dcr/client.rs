@@ -1,6 +1,7 @@
 //! Client-side registration rules (DCR-REQ-*) and client ID metadata documents (CIMD-*).
 
 use super::*;
+use crate::rules::revision::{Revision, Revisions};
 
 pub(super) fn authorize_client_id(ex: &Exchange) -> Option<String> {
     let q = Pairs::from_url_query(&ex.request.url);
@@ -131,6 +132,7 @@ impl Rule for CimdUnadvertised {
         title: "A URL client_id is used but the ASM does not advertise CIMD",
         fix: "Advertise client_id_metadata_document_supported: true (AS) or register via DCR (client).",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_11_25);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(cid) = authorize_client_id(ex).filter(|c| c.starts_with("https://")) else {
             return;
@@ -158,6 +160,7 @@ impl Rule for CimdUrlInvalid {
         title: "A URL client_id that is not https, has no path, or has a fragment, userinfo or dot-segments",
         fix: "Use an https URL with a path and no fragment, userinfo or dot-segments as client_id.",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_11_25);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(cid) = authorize_client_id(ex).filter(|c| c.contains("://")) else {
             return;

@@ -1,6 +1,7 @@
 //! MCP transport rules about request headers and revisions: protocol version header, tokens in URLs, the Authorization scheme, Origin checks, legacy SSE fallback, 2026-07-28 mirror headers and statelessness.
 
 use super::*;
+use crate::rules::revision::{Revision, Revisions};
 
 /// MCP-VERSION-HEADER-MISSING.
 pub struct VersionHeaderMissing;
@@ -14,6 +15,7 @@ impl Rule for VersionHeaderMissing {
         "A post-initialize request lacks MCP-Protocol-Version",
         "Send `MCP-Protocol-Version: <negotiated>` on every request after initialize."
     );
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(v) = cx.flow.and_then(|f| f.protocol_version.as_deref()) else {
             return;
@@ -48,6 +50,7 @@ impl Rule for VersionNot400 {
         "An unsupported MCP-Protocol-Version is accepted",
         "Answer unsupported protocol versions with 400."
     );
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if let Some(h) = qh(ex, "mcp-protocol-version").filter(|h| !KNOWN_VERSIONS.contains(h)) {
             if ok(ex) {
@@ -225,6 +228,7 @@ impl Rule for MirrorHeaders {
         "[07-28] POST lacks Mcp-Method/Mcp-Name or they differ from the body",
         "Send Mcp-Method (and Mcp-Name for tools/call, resources/read, prompts/get) matching the body."
     );
+    const REVISIONS: Revisions = Revisions::since(Revision::R2026_07_28);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if !at_least(version(cx, ex), "2026-07-28") || method(ex) != "POST" {
             return;
@@ -269,6 +273,7 @@ impl Rule for StatelessViolation {
         "[07-28] the server issues sessions or serves GET/DELETE",
         "In 2026-07-28 mode: no Mcp-Session-Id; answer GET and DELETE with 405."
     );
+    const REVISIONS: Revisions = Revisions::since(Revision::R2026_07_28);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let negotiated = cx
             .flow

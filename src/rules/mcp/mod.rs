@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::parse::form::Pairs;
 use crate::parse::urls;
+use crate::rules::revision::{Revision, Revisions};
 use crate::rules::rule::{Cx, DynRule, FlowCx, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 use crate::rules::{Phase, Who::*};
@@ -188,6 +189,7 @@ impl Rule for Batch {
         "The POST body is a JSON-RPC batch (array)",
         "Send one JSON-RPC message per POST."
     );
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if rpc_body(ex).is_some_and(|v| v.is_array()) && version(cx, ex) != Some("2025-03-26") {
             out.push(&Self::META, "JSON-RPC batch in one POST");
@@ -268,6 +270,7 @@ impl Rule for GetNotSseOr405 {
         "An authorized GET gets neither text/event-stream nor 405",
         "Answer GET with an SSE stream, or 405 Method Not Allowed."
     );
+    const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if method(ex) != "GET"
             || qh(ex, "authorization").is_none()

@@ -648,7 +648,9 @@ mod tests {
                 .status(200)
                 .no_resp_header("location"),
         );
-        assert_fires("X-STEPUP-SCOPE-DROP", s);
+        assert_fires("X-STEPUP-SCOPE-DROP", at_revision(s.clone(), "2026-07-28"));
+        // A 2026-07-28 requirement: not judged on a 2025-11-25 flow.
+        assert_quiet("X-STEPUP-SCOPE-DROP", s);
     }
     #[test]
     fn quiet_on_stepup_scope_drop() {

@@ -1,6 +1,7 @@
 //! Cross-request refresh and scope rules: missed refreshes, refresh-token reuse and recovery, insufficient scopes and step-up loops.
 
 use super::*;
+use crate::rules::revision::{Revision, Revisions};
 
 /// X-NO-REFRESH.
 pub struct NoRefresh;
@@ -227,6 +228,7 @@ impl Rule for StepupScopeDrop {
         "A re-authorization after 403 drops previously requested scopes",
         "Request the union of previously granted and newly required scopes."
     );
+    const REVISIONS: Revisions = Revisions::since(Revision::R2026_07_28);
     fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
         let f = cx.flow;
         for c in f.challenges.iter().filter(|c| c.status == 403) {
