@@ -1,4 +1,4 @@
-//! CORS-*: browser-client rules (rules.md §1.2). They only apply when the request carries
+//! CORS-*: browser-client rules. They only apply when the request carries
 //! `Origin` or is an `OPTIONS` preflight; server-side connectors send neither.
 
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
@@ -34,7 +34,7 @@ impl Rule for NoAcao {
         on: API,
         who: &[Rs, As],
         breaks: "Browser, INSP",
-        source: "seeds 001/003; routecraftjs/routecraft#320; getsentry/sentry-mcp#999",
+        source: "Fetch standard (CORS protocol); routecraftjs/routecraft#320; getsentry/sentry-mcp#999",
         title: "A cross-origin request gets no matching Access-Control-Allow-Origin",
         fix: "Send `Access-Control-Allow-Origin: <origin>` (or `*` for public metadata) on PRM, ASM, registration, token and MCP responses, including errors.",
     };
@@ -144,7 +144,7 @@ impl Rule for ExposeWwwAuth {
         on: &[],
         who: &[Rs],
         breaks: "Browser: cannot read the challenge, so no discovery",
-        source: "seeds 001/003 (MCP discussion #587)",
+        source: "Fetch standard (CORS-exposed response headers); modelcontextprotocol/modelcontextprotocol discussion #587",
         title: "A 401/403 to a cross-origin request does not expose WWW-Authenticate",
         fix: "Add `Access-Control-Expose-Headers: WWW-Authenticate` (plus Mcp-Session-Id) to MCP responses.",
     };

@@ -1,5 +1,5 @@
 //! PRM-*: the protected resource metadata document (RFC 9728) and how it was fetched
-//! (rules.md §1.4). Resource comparisons are byte-exact, with a label for how they differ.
+//!. Resource comparisons are byte-exact, with a label for how they differ.
 
 use serde_json::Value;
 
@@ -47,7 +47,7 @@ impl Rule for Prm401 {
         on: PRM,
         who: &[Rs],
         breaks: "CAI (\"Claude Web gets confused\"); TS silently falls back to the MCP origin as AS",
-        source: "seed 003; RFC 9728 §3.2 (success is 200); TS SDK discoverOAuthServerInfo fallback",
+        source: "RFC 9728 §3.2 (success is 200); TS SDK discoverOAuthServerInfo fallback",
         title: "The PRM URL answers 401/403 (auth middleware covers /.well-known/*)",
         fix: "Exempt /.well-known/oauth-protected-resource* from authentication; it must answer 200 to anonymous GETs.",
     };
@@ -95,7 +95,7 @@ impl Rule for Absent {
         on: &[],
         who: &[Rs],
         breaks: "CAI (ASM-only fallback removed 2026-01-08); CC; conformance",
-        source: "MCP [06-18] Overview 3 (MUST implement RFC 9728); claude-ai-mcp fallback deprecation",
+        source: "MCP 2025-06-18 Overview 3 (MUST implement RFC 9728); claude-ai-mcp fallback deprecation",
         title: "No resource_metadata in the challenge and both well-known PRM URLs answer 404",
         fix: "Serve RFC 9728 metadata at /.well-known/oauth-protected-resource<mcp path> (and the root) and name it in the challenge's resource_metadata.",
     };
@@ -249,7 +249,7 @@ impl Rule for ResourceFragment {
         on: PRM,
         who: &[Rs],
         breaks: "TS v2 rejects fragments",
-        source: "RFC 8707 §2; RFC 9728 §1.2; typescript-sdk PR 2092",
+        source: "RFC 8707 §2; RFC 9728 §1.2; modelcontextprotocol/typescript-sdk PR 2092",
         title: "PRM `resource` has a fragment (error) or a query (info)",
         fix: "Use a resource URI without fragment or query.",
     };
@@ -277,7 +277,7 @@ impl Rule for ResourceTrailingSlash {
         phase: Phase::DiscoveryPrm,
         on: PRM,
         who: &[Rs, Client],
-        breaks: "exact-match AS/RS; Entra AADSTS9010010; claude-code#52871; vercel/ai#13988",
+        breaks: "exact-match AS/RS; Entra AADSTS9010010; anthropics/claude-code#52871; vercel/ai#13988",
         source: "MCP \"Canonical Server URI\" (SHOULD use the form without a trailing slash)",
         title: "PRM `resource` and the MCP URL differ by a trailing slash, or `resource` is a bare origin",
         fix: "Publish the resource without a trailing slash and exactly as clients call it.",
@@ -313,7 +313,7 @@ impl Rule for NoAuthServers {
         on: PRM,
         who: &[Rs],
         breaks: "TS falls back to the legacy path (MCP origin as AS); CAI",
-        source: "MCP [06-18]+ (MUST contain at least one)",
+        source: "MCP 2025-06-18 and later (MUST contain at least one)",
         title: "PRM `authorization_servers` is absent or empty",
         fix: "List the issuer identifier of your AS, e.g. \"authorization_servers\": [\"https://auth.example.com\"].",
     };
@@ -387,7 +387,7 @@ impl Rule for MultipleAs {
         on: PRM,
         who: &[Rs],
         breaks: "TS uses [0] only; Claude reportedly does not try later entries",
-        source: "RFC 9728 §7.6; MCP [07-28]",
+        source: "RFC 9728 §7.6; MCP 2026-07-28",
         title: "More than one authorization server is listed",
         fix: "Put the AS that MCP clients should use first.",
     };
@@ -443,7 +443,7 @@ impl Rule for ScopesOffline {
         on: PRM,
         who: &[Rs],
         breaks: "scope requests rejected by ASes that don't know it",
-        source: "MCP [07-28] \"Refresh Tokens\" (SHOULD NOT)",
+        source: "MCP 2026-07-28 \"Refresh Tokens\" (SHOULD NOT)",
         title: "PRM scopes_supported contains offline_access",
         fix: "Remove offline_access from the PRM's scopes_supported.",
     };

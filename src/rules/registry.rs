@@ -63,6 +63,30 @@ mod tests {
         }
     }
 
+    #[test]
+    fn user_visible_text_cites_public_references_only() {
+        let private = [
+            "seed 0",
+            "seeds 0",
+            "rules.md",
+            "../shared",
+            "/work/",
+            "design notes",
+        ];
+        for r in all() {
+            let m = r.meta();
+            for text in [m.source, m.breaks, m.fix, m.title] {
+                for p in private {
+                    assert!(
+                        !text.to_ascii_lowercase().contains(p),
+                        "{}: `{p}` in {text:?}",
+                        m.id
+                    );
+                }
+            }
+        }
+    }
+
     /// Catalog rules that cannot be observed from exchanges alone (documented in the report).
     const NOT_OBSERVABLE: &[&str] = &[];
 
@@ -88,7 +112,7 @@ mod tests {
         for r in all() {
             assert!(
                 catalog.lines().any(|l| l.trim() == r.meta().id),
-                "{} not in rules.md",
+                "{} not in catalog_ids.txt",
                 r.meta().id
             );
         }

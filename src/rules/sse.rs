@@ -1,4 +1,4 @@
-//! SSE-*: server-sent event streams on the MCP URL (rules.md §1.11): framing, a POST stream
+//! SSE-*: server-sent event streams on the MCP URL: framing, a POST stream
 //! that ends without its response, responses on the GET stream, duplicate event ids, priming
 //! events, buffering, and the legacy `endpoint` event.
 
@@ -119,7 +119,7 @@ impl Rule for NoResponse {
         Warning,
         &[Rs],
         "the request hangs or fails",
-        "MCP [06-18] (SHOULD include the response); [11-25] (polling with retry)",
+        "MCP 2025-06-18 (SHOULD include the response); 2025-11-25 (polling with retry)",
         "A POST SSE stream closed without the JSON-RPC response to its request",
         "End each POST stream with the response whose id matches the request (or send retry: and support resumption)."
     );
@@ -218,7 +218,7 @@ impl Rule for NoPriming {
         Info,
         &[Rs],
         "clients can't resume",
-        "MCP [11-25] \"Sending Messages\" 6; conformance server-sse-priming-event, server-sse-retry-field",
+        "MCP 2025-11-25 \"Sending Messages\" 6; conformance server-sse-priming-event, server-sse-retry-field",
         "A POST SSE stream starts without an id + empty-data priming event",
         "Start POST streams with an event carrying an id and empty data (and send retry: before closing early)."
     );
@@ -248,7 +248,7 @@ impl Rule for Buffered {
         Warning,
         &[Infra],
         "streaming stalls; tool timeouts",
-        "MCP [07-28] streamable HTTP (X-Accel-Buffering: no)",
+        "MCP 2026-07-28 streamable HTTP (X-Accel-Buffering: no)",
         "An SSE response is compressed, has a Content-Length, or its events all arrive at the end",
         "Disable buffering and compression for text/event-stream (X-Accel-Buffering: no, no gzip on SSE)."
     );

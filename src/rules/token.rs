@@ -1,4 +1,4 @@
-//! TOKEN-*: the token endpoint, authorization_code grant (rules.md §1.9). The response rules
+//! TOKEN-*: the token endpoint, authorization_code grant. The response rules
 //! also judge refresh responses (same endpoint, same response format).
 
 use serde_json::Value;
@@ -305,7 +305,7 @@ impl Rule for RespTokenType {
         Error,
         BOTH,
         &[As],
-        "clients send the wrong scheme (lowercase: claude-ai-mcp#690, unconfirmed)",
+        "clients send the wrong scheme (lowercase: anthropics/claude-ai-mcp#690, unconfirmed)",
         "RFC 6749 §5.1, §7.1; RFC 6750 §4",
         "token_type is not Bearer (error), or lowercase bearer (info)",
         "Return token_type \"Bearer\"."

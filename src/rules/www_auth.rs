@@ -1,4 +1,4 @@
-//! WWWAUTH-* and the MCP-* challenge rules (rules.md §1.3): what the MCP URL answers to
+//! WWWAUTH-* and the MCP-* challenge rules: what the MCP URL answers to
 //! unauthenticated or badly authenticated requests, and whether the Bearer challenge is usable.
 
 use crate::parse::www_authenticate::{self, ParsedChallenges};
@@ -42,7 +42,7 @@ impl Rule for Missing {
         on: MCP,
         who: &[Rs],
         breaks: "CAI/Desktop never start OAuth (\"There was an error connecting\"); CC",
-        source: "RFC 9110 §11.6.1; RFC 6750 §3; MCP [06-18]; seed 001; claude-ai-mcp#410",
+        source: "RFC 9110 §11.6.1; RFC 6750 §3; MCP 2025-06-18 Authorization \"Authorization Server Location\"; anthropics/claude-ai-mcp#410",
         title: "The MCP URL answers 401 without WWW-Authenticate",
         fix: "Send `WWW-Authenticate: Bearer resource_metadata=\"https://<host>/.well-known/oauth-protected-resource<mcp path>\"` with every 401 from the MCP URL (and expose it via CORS).",
     };
@@ -69,7 +69,7 @@ impl Rule for NoResourceMetadata {
         on: MCP,
         who: &[Rs],
         breaks: "06-18-era clients that never probe well-known URLs; critical when no PRM is reachable",
-        source: "RFC 9728 §5.1; MCP [06-18] \"Authorization Server Location\", [11-25] \"PRM Discovery Requirements\"",
+        source: "RFC 9728 §5.1; MCP 2025-06-18 \"Authorization Server Location\", 2025-11-25 \"PRM Discovery Requirements\"",
         title: "A Bearer challenge without resource_metadata",
         fix: "Add `resource_metadata=\"<PRM URL>\"` to the Bearer challenge.",
     };
@@ -104,7 +104,7 @@ impl Rule for BearerNotFirst {
         on: MCP,
         who: &[Rs],
         breaks: "TS reads only the first scheme; resource_metadata is then ignored",
-        source: "TS SDK extractWWWAuthenticateParams; typescript-sdk PR 1951",
+        source: "TS SDK extractWWWAuthenticateParams; modelcontextprotocol/typescript-sdk PR 1951",
         title: "The WWW-Authenticate value does not start with Bearer",
         fix: "Put the Bearer challenge first, in a single WWW-Authenticate header line.",
     };
@@ -227,7 +227,7 @@ impl Rule for Forbidden403NoScope {
         on: MCP,
         who: &[Rs],
         breaks: "clients cannot compute the step-up scope set",
-        source: "MCP [11-25] \"Runtime Insufficient Scope Errors\"",
+        source: "MCP 2025-11-25 \"Runtime Insufficient Scope Errors\"",
         title: "403 insufficient_scope without scope (or resource_metadata)",
         fix: "Include `scope=\"<needed scopes>\"` and `resource_metadata` in the 403 insufficient_scope challenge.",
     };
@@ -269,7 +269,7 @@ impl Rule for NoScope {
         on: MCP,
         who: &[Rs],
         breaks: "clients then request all of PRM scopes_supported",
-        source: "MCP [11-25] (servers SHOULD include scope); conformance scope-from-www-authenticate",
+        source: "MCP 2025-11-25 (servers SHOULD include scope); conformance scope-from-www-authenticate",
         title: "A 401 challenge without scope",
         fix: "Add `scope=\"…\"` with the scopes this request needs.",
     };
@@ -294,7 +294,7 @@ impl Rule for OfflineAccess {
         on: MCP,
         who: &[Rs],
         breaks: "AS-specific invalid_scope",
-        source: "MCP [07-28] \"Refresh Tokens\" (SHOULD NOT)",
+        source: "MCP 2026-07-28 \"Refresh Tokens\" (SHOULD NOT)",
         title: "The challenge's scope contains offline_access",
         fix: "Leave offline_access out of the challenge; clients add it when the AS advertises it.",
     };
@@ -326,7 +326,7 @@ impl Rule for UnauthNot401 {
         on: &[],
         who: &[Rs],
         breaks: "CAI and CC never start OAuth",
-        source: "MCP [03-26]+ (MUST respond with 401); MCP \"Error Handling\"",
+        source: "MCP 2025-03-26 and later (MUST respond with 401); MCP \"Error Handling\"",
         title: "An unauthenticated MCP request is not answered 401 although the server needs auth",
         fix: "Answer every MCP request without a valid token with 401 + WWW-Authenticate (not 403/400/404, a login redirect, or a JSON-RPC error).",
     };
@@ -405,7 +405,7 @@ impl Rule for LoginRedirect {
         on: MCP,
         who: &[Rs],
         breaks: "all (no challenge; HTML instead of JSON)",
-        source: "agencyenterprise/draft-detective#774; MCP [03-26]+ 401 requirement",
+        source: "agencyenterprise/draft-detective#774; MCP 2025-03-26 and later 401 requirement",
         title: "An unauthenticated MCP request is redirected to a sign-in page",
         fix: "Exclude the MCP route from the web framework's login guard; answer 401 + WWW-Authenticate instead.",
     };

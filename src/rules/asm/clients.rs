@@ -77,7 +77,7 @@ impl Rule for BasicOnly {
         on: &[],
         who: &[As, Client],
         breaks: "CAI always uses client_secret_post for static confidential clients and does not fall back",
-        source: "claude-ai-mcp#667",
+        source: "anthropics/claude-ai-mcp#667",
         title: "Only client_secret_basic is accepted while the client posts its secret",
         fix: "Also accept client_secret_post at the token endpoint.",
     };

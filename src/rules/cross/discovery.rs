@@ -106,7 +106,7 @@ impl Rule for ResourceVsPrm {
         Error,
         Authorize,
         &[Client, Rs],
-        "RS audience rejection; Entra AADSTS9010010; claude-code#52871",
+        "RS audience rejection; Entra AADSTS9010010; anthropics/claude-code#52871",
         "MCP \"Canonical Server URI\"; RFC 8707 §2",
         "The resource parameter differs from PRM resource or the MCP URL",
         "Send resource byte-identical to PRM `resource` (client), and publish the MCP URL itself as PRM `resource` (server)."
@@ -168,7 +168,7 @@ impl Rule for McpUrlVsPrm {
         McpTransport,
         &[Rs, Client],
         "CAI (posts to the connector URL as entered)",
-        "claude-ai-mcp#62",
+        "anthropics/claude-ai-mcp#62",
         "Authenticated MCP requests go to a path other than PRM resource and get 404",
         "Serve MCP at the URL the PRM names (or fix the PRM), and give clients that exact URL."
     );
@@ -203,7 +203,7 @@ impl Rule for AsUnreachable {
         DiscoveryAs,
         &[As, Rs],
         "all",
-        "RFC 9728 §7.6; MCP [11-25]",
+        "RFC 9728 §7.6; MCP 2025-11-25",
         "Every ASM candidate URL failed (DNS, TLS, timeout, 5xx)",
         "Make the AS's metadata reachable from where the client runs (DNS, certificate, firewall), or fix the PRM authorization_servers entry."
     );
@@ -260,7 +260,7 @@ impl Rule for AsChangedReuse {
         Authorize,
         &[Client],
         "invalid_client; mix-up risk",
-        "MCP [07-28] \"Authorization Server Binding\"; conformance sep-2352-no-reuse-on-as-change",
+        "MCP 2026-07-28 \"Authorization Server Binding\"; conformance sep-2352-no-reuse-on-as-change",
         "A client_id registered at one AS is reused after the PRM names another",
         "Register again whenever the issuer changes; bind stored credentials to the issuer."
     );
@@ -292,7 +292,7 @@ impl Rule for DiscoveryOrder {
         DiscoveryPrm,
         &[Client],
         "conformance prm-priority-order, authorization-server-metadata-wrong-path",
-        "MCP [11-25] discovery sections",
+        "MCP 2025-11-25 discovery sections",
         "The client's discovery order deviates from the spec",
         "Clients: probe the challenge's resource_metadata first, then path-aware, then root; RFC 8414 before OIDC."
     );
@@ -346,8 +346,8 @@ impl Rule for DefaultEndpoints {
             Warning,
             Authorize,
             &[Client],
-            "CAI when ASM discovery fails (claude-ai-mcp#82, #341); TS legacy defaults",
-            "MCP [03-26] \"Fallbacks for Servers without Metadata Discovery\"",
+            "CAI when ASM discovery fails (anthropics/claude-ai-mcp#82, #341); TS legacy defaults",
+            "MCP 2025-03-26 \"Fallbacks for Servers without Metadata Discovery\"",
             "The client uses /authorize, /token or /register on the MCP origin instead of the ASM's endpoints",
             "Make ASM discovery succeed (see ASM-*/PRM-* findings); clients should use the advertised endpoints."
         )
@@ -386,8 +386,8 @@ impl Rule for ChallengeIgnored {
         Warning,
         McpTransport,
         &[Client],
-        "CAI (claude-ai-mcp#217), CC (seed 002: claude-code#52565)",
-        "MCP [06-18]+ (clients MUST parse WWW-Authenticate and respond)",
+        "CAI (anthropics/claude-ai-mcp#217), CC (anthropics/claude-code#52565)",
+        "MCP 2025-06-18 and later (clients MUST parse WWW-Authenticate and respond)",
         "A valid 401 challenge, and the client never fetches PRM or ASM",
         "Client bug: a 401 with a Bearer challenge must start discovery (\"needs authentication\"), not \"failed to connect\"; report it with this trace."
     );

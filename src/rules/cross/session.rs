@@ -110,7 +110,7 @@ impl Rule for SessionAffinity {
         Warning,
         &[Infra, Rs],
         "all stateful clients",
-        "python-sdk#880; mcp-use/mcp-use#153",
+        "modelcontextprotocol/python-sdk#880; mcp-use/mcp-use#153",
         "A session id issued seconds ago is already unknown (replica without affinity?)",
         "Enable sticky sessions on the load balancer (by Mcp-Session-Id) or share session state between replicas."
     );
@@ -148,7 +148,7 @@ impl Rule for ProtocolVersionMismatch {
         Error,
         &[Client, Rs],
         "server 400",
-        "MCP [06-18] \"Protocol Version Header\"",
+        "MCP 2025-06-18 \"Protocol Version Header\"",
         "MCP-Protocol-Version differs from the negotiated version",
         "Send the version from the InitializeResult in MCP-Protocol-Version on every later request."
     );

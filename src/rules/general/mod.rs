@@ -1,4 +1,4 @@
-//! GEN-*: rules for any phase (rules.md §1.1): HTML or WAF pages where JSON belongs, redirects
+//! GEN-*: rules for any phase: HTML or WAF pages where JSON belongs, redirects
 //! on API legs, content types, nulls and empty arrays in metadata, insecure or dangerous URLs,
 //! private hosts and odd ports (client-profile dependent), slowness, duplicate parameters, TLS.
 
@@ -67,7 +67,7 @@ impl Rule for WafChallenge {
         on: &[],
         who: &[Infra],
         breaks: "CAI (server-side httpx cannot run JS; WAF/bot rules block Anthropic egress), CC",
-        source: "Cloudflare docs \"Detect a Challenge Page response\"; seeds 001, 003",
+        source: "Cloudflare docs \"Detect a Challenge Page response\"; Vercel Firewall docs (challenge mode)",
         title: "A WAF/bot challenge page answered an API request",
         fix: "Exempt /.well-known/*, the OAuth endpoints and the MCP URL from bot/WAF challenges (e.g. a Cloudflare skip rule or Vercel firewall bypass for these paths, allow Anthropic egress IPs).",
     };
@@ -94,7 +94,7 @@ impl Rule for HtmlInsteadOfJson {
         on: API,
         who: &[Rs, As, Infra],
         breaks: "all (JSON parse fails); CAI fails silently, TS throws Zod/JSON errors",
-        source: "RFC 9728 §3.2, RFC 8414 §3.2, RFC 7591 §3.2.1; seed 003; claude-ai-mcp#96",
+        source: "RFC 9728 §3.2, RFC 8414 §3.2, RFC 7591 §3.2.1; anthropics/claude-ai-mcp#96",
         title: "An HTML page where a JSON document or JSON-RPC answer was expected",
         fix: "Serve JSON (application/json) on this route; make sure SPA catch-all routes, login pages and error pages do not cover /.well-known/*, the OAuth endpoints or the MCP URL.",
     };
@@ -164,7 +164,7 @@ impl Rule for NullField {
         ],
         who: &[Rs, As],
         breaks: "TS/CC: Zod \"expected string, received null\"",
-        source: "RFC 8414 §3.2 / RFC 9728 §3.2 (omit what you don't have); claude-code#67258",
+        source: "RFC 8414 §3.2 / RFC 9728 §3.2 (omit what you don't have); anthropics/claude-code#67258",
         title: "A metadata or token-response member is JSON null",
         fix: "Omit members you have no value for instead of sending null.",
     };
@@ -191,7 +191,7 @@ impl Rule for EmptyArray {
         phase: Phase::Other,
         on: &[Phase::DiscoveryPrm, Phase::DiscoveryAs],
         who: &[Rs, As],
-        breaks: "clients build an empty or odd `scope` (claude-ai-mcp#453)",
+        breaks: "clients build an empty or odd `scope` (anthropics/claude-ai-mcp#453)",
         source: "RFC 8414 §3.2 and RFC 9728 §3.2 (zero-element parameters MUST be omitted)",
         title: "A metadata member is an empty array",
         fix: "Omit zero-element members (e.g. drop `scopes_supported: []`).",
@@ -229,7 +229,7 @@ impl Rule for NotHttps {
         on: &[Phase::DiscoveryPrm, Phase::DiscoveryAs, Phase::McpTransport],
         who: &[Rs, As],
         breaks: "TS (InsecureTokenEndpointError for non-loopback http), CAI",
-        source: "MCP auth \"Communication Security\" [06-18]; OAuth 2.1 §1.5; RFC 8414 §2",
+        source: "MCP auth \"Communication Security\" 2025-06-18; OAuth 2.1 §1.5; RFC 8414 §2",
         title: "An OAuth URL uses http: with a non-loopback host",
         fix: "Publish https URLs for the issuer, every endpoint, the PRM resource and resource_metadata (loopback http is fine for local development).",
     };
@@ -355,7 +355,7 @@ impl Rule for Non443 {
         on: &[Phase::McpTransport, Phase::DiscoveryAs, Phase::Token],
         who: &[Rs, Infra],
         breaks: "CAI does not connect to other ports (error under the claude-ai profile)",
-        source: "claude-ai-mcp#85 (Anthropic staff)",
+        source: "anthropics/claude-ai-mcp#85 (Anthropic staff)",
         title: "The MCP URL or an OAuth endpoint uses an explicit port other than 443",
         fix: "Serve the MCP server and the AS on https port 443 for claude.ai / Desktop connectors.",
     };
@@ -381,7 +381,7 @@ impl Rule for Slow {
         on: META_DOCS,
         who: &[Rs, As],
         breaks: "CAI (a reported ~10 s budget on token exchange)",
-        source: "claude-ai-mcp#912 (reported threshold)",
+        source: "anthropics/claude-ai-mcp#912 (reported threshold)",
         title: "A PRM/ASM/DCR/token response took longer than the threshold",
         fix: "Answer discovery, registration and token calls within a few seconds (cache metadata, avoid cold starts on these routes).",
     };
@@ -504,7 +504,7 @@ impl Rule for MetadataCachedLong {
         on: &[Phase::DiscoveryPrm, Phase::DiscoveryAs],
         who: &[Infra],
         breaks: "fixes seem not to apply; stale documents keep being served",
-        source: "RFC 9728 §7.10; seed 001 (no-store on well-known while debugging)",
+        source: "RFC 9728 §7.10; RFC 9111 §5.2 (Cache-Control)",
         title: "Metadata served from a CDN cache with a long max-age",
         fix: "While debugging, serve /.well-known/* with `Cache-Control: no-store` and purge the CDN cache after each change.",
     };

@@ -11,7 +11,7 @@ impl Rule for VersionHeaderMissing {
         Error,
         &[Client],
         "server assumes 2025-03-26",
-        "MCP [06-18] \"Protocol Version Header\"",
+        "MCP 2025-06-18 \"Protocol Version Header\"",
         "A post-initialize request lacks MCP-Protocol-Version",
         "Send `MCP-Protocol-Version: <negotiated>` on every request after initialize."
     );
@@ -46,7 +46,7 @@ impl Rule for VersionNot400 {
         Error,
         &[Rs],
         "—",
-        "MCP [06-18] (MUST 400)",
+        "MCP 2025-06-18 (MUST 400)",
         "An unsupported MCP-Protocol-Version is accepted",
         "Answer unsupported protocol versions with 400."
     );
@@ -145,7 +145,7 @@ impl Rule for OriginUnchecked {
         Warning,
         &[Rs],
         "DNS-rebinding exposure",
-        "MCP [03-26]+ \"Security Warning\"; conformance localhost-host-rebinding-rejected",
+        "MCP 2025-03-26 and later \"Security Warning\"; conformance localhost-host-rebinding-rejected",
         "A loopback MCP server accepts a non-loopback web Origin",
         "Validate Origin on loopback servers and answer foreign origins with 403."
     );
@@ -224,8 +224,8 @@ impl Rule for MirrorHeaders {
         Error,
         &[Client, Rs],
         "gateways route on headers",
-        "MCP [07-28] streamable-http \"Request Metadata\"",
-        "[07-28] POST lacks Mcp-Method/Mcp-Name or they differ from the body",
+        "MCP 2026-07-28 streamable-http \"Request Metadata\"",
+        "2026-07-28 POST lacks Mcp-Method/Mcp-Name or they differ from the body",
         "Send Mcp-Method (and Mcp-Name for tools/call, resources/read, prompts/get) matching the body."
     );
     const REVISIONS: Revisions = Revisions::since(Revision::R2026_07_28);
@@ -269,8 +269,8 @@ impl Rule for StatelessViolation {
         Warning,
         &[Rs],
         "mixed-era confusion",
-        "MCP [07-28] streamable-http \"Earlier Streamable HTTP Revisions\"",
-        "[07-28] the server issues sessions or serves GET/DELETE",
+        "MCP 2026-07-28 streamable-http \"Earlier Streamable HTTP Revisions\"",
+        "2026-07-28 the server issues sessions or serves GET/DELETE",
         "In 2026-07-28 mode: no Mcp-Session-Id; answer GET and DELETE with 405."
     );
     const REVISIONS: Revisions = Revisions::since(Revision::R2026_07_28);

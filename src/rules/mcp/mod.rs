@@ -1,4 +1,4 @@
-//! MCP-*: Streamable HTTP transport rules (rules.md §1.11): Accept and body shape, response
+//! MCP-*: Streamable HTTP transport rules: Accept and body shape, response
 //! content types, notifications, the GET stream, sessions, the protocol version header, tokens
 //! in URLs, the Authorization scheme, Origin validation, legacy SSE fallback and 2026-07-28
 //! mirror headers / statelessness. The challenge rules live in `www_auth`.
@@ -82,7 +82,7 @@ impl Rule for Accept {
         Error,
         &[Client, Rs],
         "servers 406 (\"Client must accept both…\")",
-        "MCP transports [03-26]+ \"Sending Messages\" 2; mcp-remote PR 243",
+        "MCP transports 2025-03-26 and later \"Sending Messages\" 2; mcp-remote PR 243",
         "A POST without both JSON and SSE in Accept, or a 406 to a compliant Accept",
         "Clients: send `Accept: application/json, text/event-stream`. Servers: don't 406 a compliant Accept."
     );
@@ -185,7 +185,7 @@ impl Rule for Batch {
         Error,
         &[Client],
         "servers reject (batching removed)",
-        "MCP [06-18] transports",
+        "MCP 2025-06-18 transports",
         "The POST body is a JSON-RPC batch (array)",
         "Send one JSON-RPC message per POST."
     );
