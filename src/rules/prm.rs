@@ -190,13 +190,47 @@ impl Rule for ResourceNeRequestUrl {
             return;
         };
         let diff = urls::compare(res, mcp);
-        if diff != UrlDiff::Same {
-            out.push(
-                &Self::META,
-                format!("resource \"{res}\" ≠ MCP URL \"{mcp}\" ({})", diff.label()),
-            );
+        if diff == UrlDiff::Same {
+            return;
+        }
+        let prefix = sdk_accepts(res, mcp);
+        let f = out.push(
+            &Self::META,
+            format!(
+                "resource \"{res}\" ≠ MCP URL \"{mcp}\" ({}{})",
+                diff.label(),
+                if prefix {
+                    "; a same-origin path prefix, which the TS and Python SDK clients accept"
+                } else {
+                    ""
+                }
+            ),
+        );
+        if prefix {
+            f.severity = Warning;
+            f.breaks = "Strict clients that compare byte for byte (RFC 9728 §3.3); the TS SDK 1.32 and Python SDK 2.3 clients accept it and send this `resource`".into();
         }
     }
+}
+
+/// Whether the TS SDK (`checkResourceAllowed`) and the Python SDK (`check_resource_allowed`)
+/// clients accept PRM `resource` for `mcp`: same origin, and the resource's path is a
+/// segment-wise prefix of the MCP URL's path (an origin-only resource covers every path).
+fn sdk_accepts(resource: &str, mcp: &str) -> bool {
+    let (Ok(r), Ok(m)) = (url::Url::parse(resource), url::Url::parse(mcp)) else {
+        return false;
+    };
+    if r.origin() != m.origin() || m.path().len() < r.path().len() {
+        return false;
+    }
+    let with_slash = |p: &str| {
+        if p.ends_with('/') {
+            p.to_string()
+        } else {
+            format!("{p}/")
+        }
+    };
+    with_slash(m.path()).starts_with(&with_slash(r.path()))
 }
 
 /// PRM-RESOURCE-NE-LOCATION.
@@ -544,6 +578,46 @@ mod tests {
     #[test]
     fn quiet_on_resource_ne_request_url() {
         assert_quiet("PRM-RESOURCE-NE-REQUEST-URL", Clean::new().steps());
+    }
+    #[test]
+    fn origin_or_prefix_resource_is_a_warning_naming_strict_clients_only() {
+        for res in ["https://mcp.example.com", "https://mcp.example.com/"] {
+            let f = assert_fires(
+                "PRM-RESOURCE-NE-REQUEST-URL",
+                prm_edit(|d| {
+                    d.insert("resource".into(), res.into());
+                }),
+            );
+            assert_eq!(f.severity, Severity::Warning, "{res}");
+            assert!(f.breaks.starts_with("Strict"), "{}", f.breaks);
+            assert!(!f.breaks.contains("TS (\""), "{}", f.breaks);
+        }
+        // Not a prefix (sibling path, trailing slash the SDKs reject, other origin): error.
+        for res in [
+            "https://mcp.example.com/v1/mcp",
+            "https://mcp.example.com/mcp/",
+            "https://other.example.com/mcp",
+            "https://mcp.example.com/mc",
+        ] {
+            let f = assert_fires(
+                "PRM-RESOURCE-NE-REQUEST-URL",
+                prm_edit(|d| {
+                    d.insert("resource".into(), res.into());
+                }),
+            );
+            assert_eq!(f.severity, Severity::Error, "{res}");
+        }
+    }
+    #[test]
+    fn sdk_prefix_check_matches_the_sdks() {
+        let mcp = "https://h.example/api/mcp";
+        assert!(super::sdk_accepts("https://h.example", mcp));
+        assert!(super::sdk_accepts("https://h.example/api", mcp));
+        assert!(super::sdk_accepts("https://h.example/api/", mcp));
+        assert!(!super::sdk_accepts("https://h.example/ap", mcp));
+        assert!(!super::sdk_accepts("https://h.example/api/mcp/", mcp));
+        assert!(!super::sdk_accepts("http://h.example/api", mcp));
+        assert!(!super::sdk_accepts("https://h.example:8443/api", mcp));
     }
     #[test]
     fn fires_on_resource_ne_location() {

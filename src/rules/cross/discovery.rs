@@ -113,16 +113,20 @@ impl Rule for ResourceVsPrm {
     );
     fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
         let f = cx.flow;
-        let refs: Vec<(&str, &str)> = [
-            ("PRM resource", f.prm_resource()),
-            ("MCP URL", f.mcp_url.as_deref()),
-        ]
-        .into_iter()
-        .filter_map(|(n, v)| Some((n, v?)))
-        .collect();
-        if refs.is_empty() {
-            return;
-        }
+        // Every PRM `resource` the flow was served (path-aware or root well-known, or via the
+        // challenge): sending one of them byte for byte is what RFC 8707 and the MCP spec ask,
+        // whatever the server chose to publish (PRM-RESOURCE-* judge that choice).
+        let published: Vec<&str> = f
+            .prm
+            .iter()
+            .filter_map(|d| crate::parse::metadata::str_member(d.ok_doc()?, "resource"))
+            .collect();
+        // Against the PRM when there is one; against the MCP URL only without any PRM.
+        let refs: Vec<(&str, &str)> = match (f.prm_resource(), f.mcp_url.as_deref()) {
+            (Some(prm), _) => vec![("PRM resource", prm)],
+            (None, Some(mcp)) => vec![("MCP URL", mcp)],
+            (None, None) => return,
+        };
         let sent = f
             .authorizes
             .iter()
@@ -134,6 +138,12 @@ impl Rule for ResourceVsPrm {
             );
         for (leg, ex, resources) in sent {
             for r in &resources {
+                if published
+                    .iter()
+                    .any(|p| urls::compare(r, p) == UrlDiff::Same)
+                {
+                    continue;
+                }
                 for (name, v) in &refs {
                     let d = urls::compare(r, v);
                     if d == UrlDiff::Same {
@@ -183,7 +193,13 @@ impl Rule for McpUrlVsPrm {
         ) {
             return;
         }
-        if let Some(m) = f.mcp.iter().find(|m| m.had_auth && m.status == Some(404)) {
+        // Only POSTs carry MCP messages (a 404 to the optional GET stream says nothing about
+        // the URL), and once an authenticated POST succeeded the URL is the right one.
+        let posts = || f.mcp.iter().filter(|m| m.had_auth && m.method == "POST");
+        if posts().any(|m| m.ok()) {
+            return;
+        }
+        if let Some(m) = posts().find(|m| m.status == Some(404)) {
             out.once(
                 "u",
                 &Self::META,
@@ -521,18 +537,94 @@ mod tests {
     fn quiet_on_resource_vs_prm() {
         assert_quiet("X-RESOURCE-VS-PRM", Clean::new().steps());
     }
+    /// The client sends the PRM `resource` byte for byte, and the PRM names the server's
+    /// origin (seen with real servers) or comes from the root well-known URL.
+    fn resource_is_published(resource: &str, prm_url: &str) -> Vec<B> {
+        let mut c = Clean::new();
+        c.prm = c.prm.url(prm_url).edit_json(|d| {
+            d.insert("resource".into(), resource.into());
+        });
+        let swap = |u: &str| u.replace(&enc(MCP), &enc(resource));
+        let authz = swap(&c.authorize.0.request.url);
+        c.authorize = c.authorize.url(&authz);
+        c.token = c.token.edit_req_body(|b| swap(&b));
+        c.challenge = c.challenge.set_resp_header(
+            "www-authenticate",
+            &format!(r#"Bearer resource_metadata="{prm_url}", scope="mcp""#),
+        );
+        // The AS mints that audience, and the server accepts it.
+        let now = t0().unix_timestamp();
+        let minted = jwt(serde_json::json!({
+            "iss": ISSUER, "aud": resource, "exp": now + 3600, "iat": now, "scope": "mcp"
+        }));
+        let old = access_token();
+        c.steps()
+            .into_iter()
+            .map(|mut b| {
+                for h in b.0.request.headers.iter_mut() {
+                    h.value = h.value.replace(&old, &minted);
+                }
+                if let Some(r) = b.0.response.as_mut() {
+                    if let Some(text) = r.body.as_mut().and_then(|b| b.text.as_mut()) {
+                        *text = text.replace(&old, &minted);
+                    }
+                }
+                b
+            })
+            .collect()
+    }
+    #[test]
+    fn quiet_on_resource_equal_to_an_origin_or_root_prm() {
+        let origin = "https://mcp.example.com";
+        let root = "https://mcp.example.com/.well-known/oauth-protected-resource";
+        assert_quiet("X-RESOURCE-VS-PRM", resource_is_published(origin, root));
+        assert_quiet("X-RESOURCE-VS-PRM", resource_is_published(origin, PRM_URL));
+        // The whole flow of such a server: only the strict-client warning remains.
+        let all = run(resource_is_published(origin, PRM_URL));
+        assert_eq!(
+            serious(&all),
+            vec![format!(
+                "PRM-RESOURCE-NE-REQUEST-URL: resource \"{origin}\" ≠ MCP URL \"{MCP}\" (different path; a same-origin path prefix, which the TS and Python SDK clients accept)"
+            )]
+        );
+        // Still fires when the client sends something else than that PRM names.
+        let mut s = resource_is_published(origin, root);
+        let authz = s[4].0.request.url.replace(&enc(origin), &enc(MCP));
+        s[4] = s[4].clone().url(&authz);
+        assert_fires("X-RESOURCE-VS-PRM", s);
+    }
     #[test]
     fn fires_on_mcp_url_vs_prm() {
         let mut c = Clean::new();
         c.prm = c.prm.edit_json(|d| {
             d.insert("resource".into(), "https://mcp.example.com/v2/mcp".into());
         });
+        c.init = c
+            .init
+            .status(404)
+            .no_resp_header("mcp-session-id")
+            .resp_json("{}");
+        c.initialized = c.initialized.status(404).resp_json("{}");
         c.list = c.list.status(404).resp_json("{}");
         assert_fires("X-MCP-URL-VS-PRM", c.steps());
     }
     #[test]
     fn quiet_on_mcp_url_vs_prm() {
         assert_quiet("X-MCP-URL-VS-PRM", Clean::new().steps());
+        // A GET 404 (no stream offered) while the authenticated POSTs got 200.
+        let mut c = Clean::new();
+        c.prm = c.prm.edit_json(|d| {
+            d.insert("resource".into(), "https://mcp.example.com/v2/mcp".into());
+        });
+        let get_stream = get(MCP)
+            .req_header("accept", "text/event-stream")
+            .req_header("authorization", &format!("Bearer {}", access_token()))
+            .at(7.5)
+            .status(404)
+            .resp_body("text/html", "<html>Cannot GET /mcp</html>");
+        let mut s = c.steps();
+        s.insert(7, get_stream);
+        assert_quiet("X-MCP-URL-VS-PRM", s);
     }
     #[test]
     fn fires_on_as_unreachable() {
