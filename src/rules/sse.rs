@@ -265,11 +265,21 @@ impl Rule for Buffered {
             );
             return;
         }
-        if rh(ex, "content-length").is_some() {
-            out.push(&Self::META, "SSE response with Content-Length (buffered)");
+        let evs = events(ex);
+        // A Content-Length means the whole stream was known before it was sent. For a POST
+        // answered with a single event (the response) nothing was held back: the stream had
+        // ended. It matters when several events (progress, notifications) or a GET stream
+        // were delivered in one piece.
+        if rh(ex, "content-length").is_some() && (evs.len() > 1 || method(ex) == "GET") {
+            out.push(
+                &Self::META,
+                format!(
+                    "SSE response of {} event(s) sent with Content-Length (buffered)",
+                    evs.len()
+                ),
+            );
             return;
         }
-        let evs = events(ex);
         let (Some(first), Some(last), Some(end)) = (evs.first(), evs.last(), ex.timings.end_ms)
         else {
             return;
@@ -422,8 +432,28 @@ mod tests {
         assert_fires("SSE-BUFFERED", c.steps());
     }
     #[test]
+    fn fires_on_buffered_events_with_content_length() {
+        let mut c = Clean::new();
+        c.list = c
+            .list
+            .sse(&[
+                (
+                    r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{}}"#,
+                    None,
+                ),
+                (r#"{"jsonrpc":"2.0","id":2,"result":{"tools":[]}}"#, None),
+            ])
+            .resp_header("content-length", "180");
+        let f = assert_fires("SSE-BUFFERED", c.steps());
+        assert!(f.message.contains("2 event(s)"), "{}", f.message);
+    }
+    #[test]
     fn quiet_on_buffered() {
         assert_quiet("SSE-BUFFERED", Clean::new().steps());
+        // The TS SDK's Node adapter sends a complete one-event answer with Content-Length.
+        let mut c = Clean::new();
+        c.list = c.list.resp_header("content-length", "64");
+        assert_quiet("SSE-BUFFERED", c.steps());
     }
     #[test]
     fn fires_on_legacy_endpoint() {

@@ -461,6 +461,7 @@ impl Rule for NoRegistrationNoCimd {
 
 #[cfg(test)]
 mod tests {
+    use crate::rules::Severity;
     use crate::rules::testkit::*;
     use serde_json::json;
 
@@ -683,7 +684,7 @@ mod tests {
     }
     #[test]
     fn fires_on_grants() {
-        assert_fires(
+        let f = assert_fires(
             "ASM-GRANTS",
             asm_edit(|d| {
                 d.insert(
@@ -692,10 +693,46 @@ mod tests {
                 );
             }),
         );
+        assert_eq!(f.severity, Severity::Error);
+        assert!(f.message.contains("this flow uses"), "{}", f.message);
     }
     #[test]
     fn quiet_on_grants() {
         assert_quiet("ASM-GRANTS", Clean::new().steps());
+        // A client_credentials-only (or jwt-bearer-only) server used by a machine client.
+        for (grant, extra) in [
+            ("client_credentials", "client_secret=s3cret"),
+            (
+                "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "assertion=eyJhbGciOiJub25lIn0.e30.",
+            ),
+        ] {
+            let mut c = Clean::new();
+            c.asm = c.asm.edit_json(|d| {
+                d.insert("grant_types_supported".into(), json!([grant]));
+            });
+            c.token = c.token.req_body(&format!(
+                "grant_type={}&client_id=client-1&{extra}&resource={}",
+                enc(grant),
+                enc(MCP)
+            ));
+            let steps = vec![
+                c.challenge,
+                c.prm,
+                c.asm,
+                c.token,
+                c.init,
+                c.initialized,
+                c.list,
+            ];
+            let all = run(steps);
+            assert!(
+                !all.iter()
+                    .any(|f| f.rule == "ASM-GRANTS" && f.severity > Severity::Info),
+                "{grant}: {:?}",
+                ids(&all)
+            );
+        }
     }
     #[test]
     fn fires_on_iss_flag_type() {
