@@ -246,7 +246,8 @@ impl Engine {
             };
             flow.finished = true;
             let history = self.history.get(&flow.id).map(Vec::as_slice).unwrap_or(&[]);
-            let mut text = narrative::narrate(flow, history, now, &self.config);
+            let by = judged_by(Some(flow), None, self.offered.get(&flow.id).copied());
+            let mut text = narrative::narrate(flow, history, now, by);
             if !self.ofids.is_empty() {
                 text.push_str(&format!(
                     " ofid references noted while recording: {}.",
