@@ -186,6 +186,8 @@ pub async fn run(config: CheckConfig) -> Result<CheckReport, CheckError> {
     let (tx, rx) = mpsc::unbounded_channel();
     let engine = Engine::new(EngineConfig {
         profile: config.profile.rules.clone(),
+        // The user checks an OAuth setup: an unauthenticated initialize must get 401.
+        requires_auth: true,
         ..EngineConfig::default()
     });
     let recorder = tokio::spawn(record(rx, engine, trace, dns_finding));

@@ -37,6 +37,9 @@ pub struct EngineConfig {
     pub dcr_storm_window_s: f64,
     /// Client profile: per-rule severity overrides (`authtap check --client claude-ai`).
     pub profile: ClientProfile,
+    /// The server is known to require authorization even before the traffic shows it
+    /// (`authtap check` probes a server the user says is OAuth-protected).
+    pub requires_auth: bool,
 }
 
 impl Default for EngineConfig {
@@ -49,6 +52,7 @@ impl Default for EngineConfig {
             dcr_storm_count: 3,
             dcr_storm_window_s: 300.0,
             profile: ClientProfile::generic(),
+            requires_auth: false,
         }
     }
 }

@@ -332,7 +332,8 @@ impl Rule for UnauthNot401 {
     };
     fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
         let f = cx.flow;
-        let needs_auth = f.prm_doc().is_some()
+        let needs_auth = cx.config.requires_auth
+            || f.prm_doc().is_some()
             || f.mcp.iter().any(|m| m.had_auth && m.ok())
             || f.challenges.iter().any(|c| c.status == 401);
         if !needs_auth {
@@ -582,6 +583,27 @@ mod tests {
     #[test]
     fn quiet_on_unauth_not_401() {
         assert_quiet("MCP-UNAUTH-NOT-401", Clean::new().steps());
+        // A lone 403 says nothing about auth to a passive observer…
+        let lone = || {
+            vec![
+                Clean::new()
+                    .challenge
+                    .status(403)
+                    .no_resp_header("www-authenticate"),
+            ]
+        };
+        assert_quiet("MCP-UNAUTH-NOT-401", lone());
+        // …but `authtap check` probes a server the user says needs OAuth: named there.
+        let cfg = crate::rules::EngineConfig {
+            requires_auth: true,
+            ..Default::default()
+        };
+        let all = run_with(lone(), 0.0, cfg);
+        assert!(
+            all.iter().any(|f| f.rule == "MCP-UNAUTH-NOT-401"),
+            "{:?}",
+            ids(&all)
+        );
     }
     #[test]
     fn fires_on_bad_token_not_401() {
