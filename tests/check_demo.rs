@@ -171,6 +171,16 @@ async fn every_fault_fails_with_its_rule_ids() {
                 info.name
             );
         }
+        for st in report["steps"].as_array().unwrap() {
+            if st["status"] == "fail" {
+                assert!(
+                    !st["rules"].as_array().unwrap().is_empty(),
+                    "fault {}: failed step {} names no rule id: {st:#}",
+                    info.name,
+                    st["id"]
+                );
+            }
+        }
         let status = report["verdict"]["status"].as_str().unwrap();
         assert_ne!(status, "pass", "fault {} passed cleanly", info.name);
         let expected = if status == "fail" { 1 } else { 0 };
@@ -283,6 +293,77 @@ async fn junit_is_well_formed_and_counts_failures() {
     assert_eq!(suite.attr("failures"), root.attr("failures"));
     assert_ne!(suite.attr("failures"), Some("0"));
     server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sarif_names_each_finding_and_fail_on_sets_the_threshold() {
+    let failing = server(&[Fault::NoWwwAuthenticate]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("s.jsonl");
+    let out = check(args(failing.mcp_url(), &trace, &["--format", "sarif"])).await;
+    assert_eq!(out.status.code(), Some(1));
+    let log: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(log["version"], "2.1.0");
+    assert!(log["$schema"].as_str().unwrap().contains("sarif-2.1.0"));
+    let run = &log["runs"][0];
+    assert_eq!(run["tool"]["driver"]["name"], "authtap");
+    let rules: Vec<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    let results = run["results"].as_array().unwrap();
+    assert!(!results.is_empty());
+    for r in results {
+        let id = r["ruleId"].as_str().unwrap();
+        assert_eq!(rules[r["ruleIndex"].as_u64().unwrap() as usize], id);
+        assert!(["error", "warning", "note"].contains(&r["level"].as_str().unwrap()));
+        assert!(!r["message"]["text"].as_str().unwrap().is_empty());
+        assert_eq!(
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            failing.mcp_url()
+        );
+    }
+    assert!(
+        results
+            .iter()
+            .any(|r| r["ruleId"] == "WWWAUTH-MISSING" && r["level"] == "error")
+    );
+    // The text checklist names the rule behind the failed step.
+    let out = check(args(failing.mcp_url(), &trace, &[])).await;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        text.contains("[FAIL] Unauthenticated initialize answers 401 with a Bearer challenge — WWWAUTH-MISSING"),
+        "{text}"
+    );
+    failing.shutdown().await;
+
+    // A fault with warnings only: exit 0 by default, 1 with --fail-on warning.
+    let mut warned = None;
+    for fault in [Fault::McpTrailingSlashRedirect, Fault::NoCorsWellKnown] {
+        let server = server(&[fault]).await;
+        let out = check(args(server.mcp_url(), &trace, &["--format", "json"])).await;
+        if json_of(&out)["verdict"]["status"] == "warn" {
+            assert_eq!(out.status.code(), Some(0));
+            let strict = check(args(
+                server.mcp_url(),
+                &trace,
+                &["--format", "json", "--fail-on", "warning"],
+            ))
+            .await;
+            assert_eq!(strict.status.code(), Some(1), "{fault:?}");
+            warned = Some(fault);
+        }
+        server.shutdown().await;
+        if warned.is_some() {
+            break;
+        }
+    }
+    assert!(
+        warned.is_some(),
+        "no warning-only fault to test --fail-on with"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

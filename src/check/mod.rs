@@ -9,12 +9,13 @@
 //! client's [`ExchangeHook`], fed to the same [`Engine`] the proxy uses (so rule ids, fixes and
 //! exports are identical), and written to a JSONL trace (session `source: "check"`) that
 //! `authtap export` and `authtap lint` read. [`report`] turns it into a checklist; [`render`]
-//! prints it as text, JSON or JUnit.
+//! prints it as text, JSON or JUnit, [`sarif`] as SARIF 2.1.0.
 
 pub mod login;
 pub mod profile;
 pub mod render;
 pub mod report;
+pub mod sarif;
 mod trace_out;
 
 use std::net::IpAddr;
