@@ -17,6 +17,13 @@ fn is_init(m: &McpCall) -> bool {
     m.rpc_method.as_deref() == Some("initialize")
 }
 
+/// A 2026-07-28 `server/discover`: session-less by design, and clients send it with the
+/// revision they probe for (falling back to `initialize` when refused), so it belongs to no
+/// session and announces no negotiated version.
+fn is_discover(m: &McpCall) -> bool {
+    m.rpc_method.as_deref() == Some("server/discover")
+}
+
 /// X-SESSION-NOT-ECHOED.
 pub struct SessionNotEchoed;
 impl Rule for SessionNotEchoed {
@@ -35,6 +42,9 @@ impl Rule for SessionNotEchoed {
         for m in &f.mcp {
             if is_init(m) {
                 current = m.response_session.as_deref();
+                continue;
+            }
+            if is_discover(m) {
                 continue;
             }
             let (Some(s), Some(step)) = (current, m.step) else {
@@ -169,7 +179,7 @@ impl Rule for ProtocolVersionMismatch {
         else {
             return;
         };
-        for m in f.mcp.iter().filter(|m| !is_init(m)) {
+        for m in f.mcp.iter().filter(|m| !is_init(m) && !is_discover(m)) {
             let (Some(h), Some(step)) = (m.protocol_header.as_deref(), m.step) else {
                 continue;
             };
@@ -233,5 +243,27 @@ mod tests {
     #[test]
     fn quiet_on_protocol_version_mismatch() {
         assert_quiet("X-PROTOCOL-VERSION-MISMATCH", Clean::new().steps());
+    }
+    /// A client probes 2026-07-28 with `server/discover` (refused with 400 by a 2025-11-25
+    /// server) after an earlier session, before falling back to `initialize`.
+    fn discover_probe_after_a_session() -> Vec<B> {
+        let mut s = Clean::new().steps();
+        s.push(
+            post_json(MCP, &rpc("server/discover", Some(9)))
+                .req_header("accept", "application/json, text/event-stream")
+                .req_header("mcp-protocol-version", "2026-07-28")
+                .at(20.0)
+                .status(400)
+                .resp_json(r#"{"jsonrpc":"2.0","id":9,"error":{"code":-32600,"message":"unsupported protocol version"}}"#),
+        );
+        s
+    }
+    #[test]
+    fn quiet_on_a_discover_probe() {
+        assert_quiet(
+            "X-PROTOCOL-VERSION-MISMATCH",
+            discover_probe_after_a_session(),
+        );
+        assert_quiet("X-SESSION-NOT-ECHOED", discover_probe_after_a_session());
     }
 }
