@@ -195,7 +195,7 @@ impl Rule for NoResource {
         Error,
         &[Client],
         "RS audience checks (TS omits resource when no PRM was found)",
-        "MCP \"Resource Parameter Implementation\"; conformance resource-parameter-in-authorization",
+        "MCP 2025-11-25 Authorization \"Resource Parameter Implementation\"; conformance resource-parameter-in-authorization",
         "resource is missing although a PRM was obtained",
         "Send resource=<PRM resource> in the authorization request."
     );
@@ -247,7 +247,7 @@ impl Rule for RedirectScheme {
         Error,
         &[Client],
         "AS",
-        "MCP \"Communication Security\"; RFC 8252 §7",
+        "MCP 2025-11-25 Authorization \"Communication Security\"; RFC 8252 §7",
         "redirect_uri is neither https, loopback http, nor a private-use scheme",
         "Use an https redirect URI, http://127.0.0.1:<port>/…, or a reverse-domain private scheme."
     );
@@ -384,7 +384,7 @@ impl Rule for ResourceRejected {
             Warning,
             &[As, Client],
             "CC, CAI against Entra v2",
-            "RFC 8707 §2; anthropics/claude-code#73460, anthropics/claude-ai-mcp#514, azure-devops-mcp#1511",
+            "RFC 8707 §2; anthropics/claude-code#73460, anthropics/claude-ai-mcp#514, microsoft/azure-devops-mcp#1511",
             "The AS rejects the resource parameter (invalid_target, AADSTS9010010)",
             "Make the AS accept the MCP URL as resource (Entra: express it as a scope prefix / app ID URI), or align PRM resource with what the AS knows."
         )
@@ -533,7 +533,7 @@ impl Rule for LoopbackPortRejected {
         Error,
         &[As],
         "CC (random port), PY/TS local clients",
-        "RFC 8252 §7.3; anthropics/claude-code#37747; fastmcp#3574",
+        "RFC 8252 §7.3; anthropics/claude-code#37747; PrefectHQ/fastmcp#3574",
         "A loopback redirect_uri rejected although it matches a registered URI except for the port",
         "Ignore the port when matching loopback redirect URIs (RFC 8252 §7.3)."
     );

@@ -66,7 +66,7 @@ impl Rule for PreflightFail {
         on: PRE,
         who: &[Rs, As],
         breaks: "Browser, INSP",
-        source: "envoyproxy/ai-gateway PR 2307; doobidoo/mcp-memory-service PR 877; typo3-mcp-server#115",
+        source: "envoyproxy/ai-gateway PR 2307; doobidoo/mcp-memory-service PR 877; hauptsacheNet/typo3-mcp-server#115",
         title: "A CORS preflight gets non-2xx, or 2xx without Allow-Methods/Allow-Headers",
         fix: "Answer OPTIONS before any auth middleware with 204 and Access-Control-Allow-Origin/-Methods/-Headers.",
     };
@@ -107,7 +107,7 @@ impl Rule for AllowHeaders {
         on: PRE,
         who: &[Rs, As],
         breaks: "Browser (discovery retries without MCP-Protocol-Version; /mcp does not recover)",
-        source: "Fetch standard; TS SDK fetchWithCorsRetry; OpenMetadata#30673",
+        source: "Fetch standard; TS SDK fetchWithCorsRetry; open-metadata/OpenMetadata#30673",
         title: "The preflight asks for a header Access-Control-Allow-Headers does not cover",
         fix: "Allow authorization, content-type, mcp-protocol-version, mcp-session-id and last-event-id explicitly (`*` does not cover Authorization).",
     };
@@ -176,7 +176,7 @@ impl Rule for ExposeSession {
         on: &[],
         who: &[Rs],
         breaks: "Browser: cannot echo the session, so the next request gets 400/404",
-        source: "MCP transports (session management); github-mcp-server CORS middleware",
+        source: "MCP 2025-11-25 Transports (session management); github-mcp-server CORS middleware",
         title: "Mcp-Session-Id is returned to a cross-origin request without being exposed",
         fix: "Add Mcp-Session-Id to Access-Control-Expose-Headers.",
     };
@@ -233,7 +233,7 @@ impl Rule for Methods {
         on: PRE,
         who: &[Rs],
         breaks: "Browser (SSE stream, session DELETE)",
-        source: "MCP transports; typo3-mcp-server#115",
+        source: "MCP 2025-11-25 Transports; hauptsacheNet/typo3-mcp-server#115",
         title: "A preflight for GET/DELETE on the MCP URL is not allowed",
         fix: "Allow GET, POST, DELETE and OPTIONS on the MCP URL.",
     };

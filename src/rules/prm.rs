@@ -174,7 +174,7 @@ impl Rule for ResourceNeRequestUrl {
         on: PRM,
         who: &[Rs],
         breaks: "TS (\"Protected resource … does not match expected\"); conformance resource-mismatch-rejected; CAI",
-        source: "RFC 9728 §3.3 ¶2, §7.3; MCP \"Canonical Server URI\"",
+        source: "RFC 9728 §3.3 ¶2, §7.3; MCP 2025-11-25 Authorization \"Canonical Server URI\"",
         title: "PRM `resource` (fetched via the challenge) differs from the MCP URL",
         fix: "Make PRM `resource` byte-identical to the MCP URL clients use (same scheme, host, port, path, no extra slash).",
     };
@@ -312,7 +312,7 @@ impl Rule for ResourceTrailingSlash {
         on: PRM,
         who: &[Rs, Client],
         breaks: "exact-match AS/RS; Entra AADSTS9010010; anthropics/claude-code#52871; vercel/ai#13988",
-        source: "MCP \"Canonical Server URI\" (SHOULD use the form without a trailing slash)",
+        source: "MCP 2025-11-25 Authorization \"Canonical Server URI\" (SHOULD use the form without a trailing slash)",
         title: "PRM `resource` and the MCP URL differ by a trailing slash, or `resource` is a bare origin",
         fix: "Publish the resource without a trailing slash and exactly as clients call it.",
     };
@@ -452,7 +452,7 @@ impl Rule for BearerMethods {
         on: PRM,
         who: &[Rs],
         breaks: "misleads clients; MCP allows only the header",
-        source: "MCP \"Token Requirements\" (header MUST; query MUST NOT)",
+        source: "MCP 2025-11-25 Authorization \"Token Requirements\" (header MUST; query MUST NOT)",
         title: "bearer_methods_supported lacks header or contains query",
         fix: "Use \"bearer_methods_supported\": [\"header\"] (or omit it).",
     };

@@ -74,7 +74,7 @@ impl Rule for NoResource {
         Warning,
         &[Client],
         "the AS may mint a token for a default audience (anthropics/claude-code#73460)",
-        "MCP \"Resource Parameter Implementation\"; RFC 8707 §2.2",
+        "MCP 2025-11-25 Authorization \"Resource Parameter Implementation\"; RFC 8707 §2.2",
         "The refresh request lacks resource while the original exchange had one",
         "Send resource in refresh requests too."
     );

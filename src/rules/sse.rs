@@ -71,7 +71,7 @@ impl Rule for Framing {
         Error,
         &[Rs],
         "client parsers",
-        "HTML Living Standard \"Server-sent events\"; MCP transports",
+        "HTML Living Standard \"Server-sent events\"; MCP 2025-11-25 Transports",
         "Malformed SSE: data that is not JSON, a BOM mid-stream, or SSE framing without text/event-stream",
         "Send `Content-Type: text/event-stream` and one JSON-RPC message per `data:` event, each ending in a blank line."
     );
@@ -157,7 +157,7 @@ impl Rule for ResponseOnGet {
         Error,
         &[Rs],
         "misrouted responses",
-        "MCP transports \"Listening\" 4 (MUST NOT)",
+        "MCP 2025-11-25 Transports \"Listening\" 4 (MUST NOT)",
         "The standalone GET stream carries a JSON-RPC response",
         "Send responses on the POST that carried the request; the GET stream is for server requests and notifications."
     );
@@ -193,7 +193,7 @@ impl Rule for DupEventId {
         Error,
         &[Rs],
         "resumption replays the wrong data",
-        "MCP transports \"Resumability\" 1 (MUST be unique)",
+        "MCP 2025-11-25 Transports \"Resumability\" 1 (MUST be unique)",
         "An SSE event id repeats within a stream",
         "Make event ids unique per session (e.g. stream id + counter)."
     );

@@ -165,7 +165,7 @@ impl Rule for ReqNoResource {
         TOK,
         &[Client],
         "token not audience-bound; RS rejects",
-        "MCP \"Resource Parameter Implementation\"; conformance resource-parameter-in-token",
+        "MCP 2025-11-25 Authorization \"Resource Parameter Implementation\"; conformance resource-parameter-in-token",
         "No resource in the token request while the authorize request (or the PRM) had one",
         "Send the same resource in the token request as in the authorize request."
     );
@@ -414,7 +414,7 @@ impl Rule for RespInvalidClient400 {
         Error,
         BOTH,
         &[As],
-        "CAI re-registers only on 401 invalid_client (fastmcp#1762, #1919)",
+        "CAI re-registers only on 401 invalid_client (PrefectHQ/fastmcp#1762, #1919)",
         "Claude Help Center; OAuth 2.1 §3.2.4",
         "invalid_client answered with 400, or a Basic-authenticated 401 without WWW-Authenticate",
         "Answer invalid_client with 401 (and WWW-Authenticate: Basic when the client used Basic)."
@@ -475,7 +475,7 @@ impl Rule for JwtSanity {
         BOTH,
         &[As],
         "RS rejects; MCP servers MUST check audience",
-        "RFC 9068 §2; MCP \"Token Handling\"",
+        "RFC 9068 §2; MCP 2025-11-25 Authorization \"Token Handling\"",
         "A JWT access token with alg none, no/odd exp, future iat, no aud (error) or typ ≠ at+jwt (info)",
         "Issue RFC 9068 access tokens: signed, with exp > iat, aud, and typ at+jwt."
     );

@@ -191,7 +191,7 @@ impl Rule for StatusErrorMismatch {
         on: MCP,
         who: &[Rs],
         breaks: "step-up logic keys on 403 + insufficient_scope",
-        source: "RFC 6750 §3.1; MCP \"Error Handling\"",
+        source: "RFC 6750 §3.1; MCP 2025-11-25 Authorization \"Error Handling\"",
         title: "The challenge's error code does not match the status",
         fix: "invalid_token → 401, insufficient_scope → 403, invalid_request → 400.",
     };
@@ -326,7 +326,7 @@ impl Rule for UnauthNot401 {
         on: &[],
         who: &[Rs],
         breaks: "CAI and CC never start OAuth",
-        source: "MCP 2025-03-26 and later (MUST respond with 401); MCP \"Error Handling\"",
+        source: "MCP 2025-03-26 and later (MUST respond with 401); MCP 2025-11-25 Authorization \"Error Handling\"",
         title: "An unauthenticated MCP request is not answered 401 although the server needs auth",
         fix: "Answer every MCP request without a valid token with 401 + WWW-Authenticate (not 403/400/404, a login redirect, or a JSON-RPC error).",
     };
@@ -364,7 +364,7 @@ impl Rule for BadTokenNot401 {
         on: MCP,
         who: &[Rs],
         breaks: "clients never re-authenticate on 400/200",
-        source: "MCP \"Token Handling\" (invalid or expired tokens MUST get 401); OAuth 2.1 §5.3",
+        source: "MCP 2025-11-25 Authorization \"Token Handling\" (invalid or expired tokens MUST get 401); OAuth 2.1 §5.3",
         title: "A request with an invalid or expired bearer is answered 400 or 200 + JSON-RPC error",
         fix: "Reject invalid, expired or unknown tokens with 401 and a Bearer challenge (error=\"invalid_token\").",
     };

@@ -17,7 +17,7 @@ impl Rule for CimdWithoutNone {
         on: AS,
         who: &[As],
         breaks: "CAI silently uses DCR instead of CIMD",
-        source: "claude.com docs \"Authentication\"; lion-reader PR 1519; fastmcp#4205",
+        source: "claude.com docs \"Authentication\"; brendanlong/lion-reader PR 1519; PrefectHQ/fastmcp#4205",
         title: "CIMD advertised but `none` not in token_endpoint_auth_methods_supported",
         fix: "Add \"none\" to token_endpoint_auth_methods_supported.",
     };
@@ -47,7 +47,7 @@ impl Rule for AuthMethodsDefaulted {
         on: &[],
         who: &[As],
         breaks: "clients assume client_secret_basic",
-        source: "RFC 8414 §2 (default client_secret_basic); lion-reader PR 1121",
+        source: "RFC 8414 §2 (default client_secret_basic); brendanlong/lion-reader PR 1121",
         title: "token_endpoint_auth_methods_supported absent while registration issues public clients",
         fix: "List the methods you accept, including \"none\" for public clients.",
     };

@@ -107,7 +107,7 @@ impl Rule for ResourceVsPrm {
         Authorize,
         &[Client, Rs],
         "RS audience rejection; Entra AADSTS9010010; anthropics/claude-code#52871",
-        "MCP \"Canonical Server URI\"; RFC 8707 §2",
+        "MCP 2025-11-25 Authorization \"Canonical Server URI\"; RFC 8707 §2",
         "The resource parameter differs from PRM resource or the MCP URL",
         "Send resource byte-identical to PRM `resource` (client), and publish the MCP URL itself as PRM `resource` (server)."
     );

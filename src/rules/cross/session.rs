@@ -32,7 +32,7 @@ impl Rule for SessionNotEchoed {
         Error,
         &[Client],
         "server 400",
-        "MCP transports \"Session Management\" 2 (MUST include)",
+        "MCP 2025-11-25 Transports \"Session Management\" 2 (MUST include)",
         "A request after initialize lacks the issued Mcp-Session-Id (or uses another)",
         "Send the Mcp-Session-Id from the InitializeResult on every later request of the session."
     );
@@ -84,7 +84,7 @@ impl Rule for SessionNotReinit {
         Error,
         &[Client],
         "dead session; \"tools disappear\"",
-        "MCP transports \"Session Management\" 4 (MUST start a new session)",
+        "MCP 2025-11-25 Transports \"Session Management\" 4 (MUST start a new session)",
         "After a 404 for a session the client keeps using it",
         "On 404 for a session id, send a new initialize without a session id."
     );

@@ -116,7 +116,7 @@ impl Rule for RedirectRejected {
         Error,
         &[As],
         "CAI, CC (anthropics/claude-code#58054), INSP",
-        "MCP \"Communication Security\"; fastmcp#1564",
+        "MCP 2025-11-25 Authorization \"Communication Security\"; PrefectHQ/fastmcp#1564",
         "A known client callback is refused at registration",
         "Accept https://claude.ai/api/mcp/auth_callback, https://claude.com/api/mcp/auth_callback and loopback http redirect URIs on any port."
     );
@@ -415,7 +415,7 @@ impl Rule for MethodUnsupported {
         Error,
         &[As],
         "CAI (anthropics/claude-ai-mcp#285 class); TS",
-        "RFC 8414 §2 + RFC 7591 §2; lion-reader PR 1121",
+        "RFC 8414 §2 + RFC 7591 §2; brendanlong/lion-reader PR 1121",
         "The registered auth method is not in the ASM's token_endpoint_auth_methods_supported",
         "Return a token_endpoint_auth_method the token endpoint accepts and advertises."
     );

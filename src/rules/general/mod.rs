@@ -279,7 +279,7 @@ impl Rule for NotHttps {
         on: &[Phase::DiscoveryPrm, Phase::DiscoveryAs, Phase::McpTransport],
         who: &[Rs, As],
         breaks: "TS (InsecureTokenEndpointError for non-loopback http), CAI",
-        source: "MCP auth \"Communication Security\" 2025-06-18; OAuth 2.1 §1.5; RFC 8414 §2",
+        source: "MCP 2025-06-18 Authorization \"Communication Security\"; OAuth 2.1 §1.5; RFC 8414 §2",
         title: "An OAuth URL uses http: with a non-loopback host",
         fix: "Publish https URLs for the issuer, every endpoint, the PRM resource and resource_metadata (loopback http is fine for local development).",
     };
@@ -330,7 +330,7 @@ impl Rule for DangerousScheme {
         on: &[Phase::DiscoveryPrm, Phase::DiscoveryAs, Phase::Registration],
         who: &[Rs, As],
         breaks: "TS (SafeUrl schema rejects the document)",
-        source: "MCP security best practices (authorization URL scheme validation)",
+        source: "MCP 2025-11-25 Security Best Practices (authorization URL scheme validation)",
         title: "A URL in metadata uses javascript:, data:, vbscript: or file:",
         fix: "Only publish http(s) URLs in metadata and registration responses.",
     };
@@ -381,7 +381,7 @@ impl Rule for PrivateAddress {
         on: &[Phase::McpTransport, Phase::DiscoveryAs, Phase::Token],
         who: &[Rs, Infra],
         breaks: "CAI rejects before sending anything (error under the claude-ai profile); SSRF-hardened clients",
-        source: "claude.com connector troubleshooting; MCP security best practices (SSRF); RFC 9728 §7.7",
+        source: "claude.com connector troubleshooting; MCP 2025-11-25 Security Best Practices (SSRF); RFC 9728 §7.7",
         title: "The MCP or OAuth host is loopback, private, CGNAT or link-local",
         fix: "For server-side clients (claude.ai, Desktop connectors) expose the server on a public address (a tunnel works); local clients such as Claude Code are fine.",
     };

@@ -74,7 +74,7 @@ impl Rule for TokenInQuery {
         Error,
         &[Client, Rs],
         "token leaks to logs and referers",
-        "MCP \"Token Requirements\"; RFC 6750 §2.3, §5.3",
+        "MCP 2025-11-25 Authorization \"Token Requirements\"; RFC 6750 §2.3, §5.3",
         "A token in the MCP URL query",
         "Send tokens only in the Authorization header."
     );
@@ -108,7 +108,7 @@ impl Rule for AuthScheme {
         Error,
         &[Client],
         "RS 401",
-        "RFC 6750 §2.1; MCP \"Token Requirements\"",
+        "RFC 6750 §2.1; MCP 2025-11-25 Authorization \"Token Requirements\"",
         "Authorization is not `Bearer <token>`",
         "Send exactly `Authorization: Bearer <token>`."
     );
@@ -175,7 +175,7 @@ impl Rule for SseFallbackStatus {
             Error,
             &[Rs],
             "CAI, TS: cannot fall back to SSE",
-            "MCP transports \"Backwards Compatibility\"; claude-ai-mcp issue template",
+            "MCP 2025-11-25 Transports \"Backwards Compatibility\"; claude-ai-mcp issue template",
             "A legacy SSE-only server answers POST initialize with something other than 400/404/405",
             "Answer POST to the legacy SSE URL with 400, 404 or 405 so clients fall back to HTTP+SSE."
         )

@@ -82,7 +82,7 @@ impl Rule for Accept {
         Error,
         &[Client, Rs],
         "servers 406 (\"Client must accept both…\")",
-        "MCP transports 2025-03-26 and later \"Sending Messages\" 2; mcp-remote PR 243",
+        "MCP 2025-03-26 and later Transports \"Sending Messages\" 2; punkpeye/mcp-remote PR 243",
         "A POST without both JSON and SSE in Accept, or a 406 to a compliant Accept",
         "Clients: send `Accept: application/json, text/event-stream`. Servers: don't 406 a compliant Accept."
     );
@@ -116,7 +116,7 @@ impl Rule for GetAccept {
         Error,
         &[Client],
         "—",
-        "MCP transports \"Listening\" 2",
+        "MCP 2025-11-25 Transports \"Listening\" 2",
         "A GET to the MCP URL without text/event-stream in Accept",
         "Send `Accept: text/event-stream` on the GET stream."
     );
@@ -138,7 +138,7 @@ impl Rule for Body {
         Error,
         &[Client],
         "—",
-        "MCP transports; JSON-RPC 2.0",
+        "MCP 2025-11-25 Transports; JSON-RPC 2.0",
         "A POST that is not application/json JSON-RPC 2.0",
         "POST one JSON-RPC 2.0 message with Content-Type: application/json."
     );
@@ -205,7 +205,7 @@ impl Rule for RespContentType {
         Error,
         &[Rs, Infra],
         "TS \"Unexpected content type\"; CAI",
-        "MCP transports \"Sending Messages\" 5",
+        "MCP 2025-11-25 Transports \"Sending Messages\" 5",
         "A 2xx to a JSON-RPC request is neither application/json nor text/event-stream",
         "Answer requests with application/json or text/event-stream."
     );
@@ -235,7 +235,7 @@ impl Rule for NotifyNot202 {
         Error,
         &[Rs],
         "some clients (TS tolerates a 200 without body)",
-        "MCP transports \"Sending Messages\" 4",
+        "MCP 2025-11-25 Transports \"Sending Messages\" 4",
         "A notification/response POST answered with a non-202 2xx or a body",
         "Answer notifications and responses with 202 Accepted and no body."
     );
@@ -266,7 +266,7 @@ impl Rule for GetNotSseOr405 {
         Error,
         &[Rs],
         "TS raises errors after notifications/initialized",
-        "MCP transports \"Listening\" 3",
+        "MCP 2025-11-25 Transports \"Listening\" 3",
         "An authorized GET gets neither text/event-stream nor 405",
         "Answer GET with an SSE stream, or 405 Method Not Allowed."
     );
@@ -299,7 +299,7 @@ impl Rule for SessionIdChars {
         Error,
         &[Rs],
         "header handling breaks",
-        "MCP transports \"Session Management\" 1; conformance server-session-id-visible-ascii",
+        "MCP 2025-11-25 Transports \"Session Management\" 1; conformance server-session-id-visible-ascii",
         "Mcp-Session-Id has bytes outside 0x21–0x7E",
         "Use visible ASCII only (e.g. a UUID or base64url)."
     );
@@ -323,7 +323,7 @@ impl Rule for SessionChanged {
         Warning,
         &[Rs],
         "TS v1 silently adopts any id; v2 ignores it",
-        "MCP transports (issued at initialization time)",
+        "MCP 2025-11-25 Transports (issued at initialization time)",
         "A non-initialize response carries a different Mcp-Session-Id",
         "Only issue Mcp-Session-Id on the initialize response."
     );
@@ -351,7 +351,7 @@ impl Rule for SessionExpiredNot404 {
         Error,
         &[Rs],
         "clients never re-initialize; the session \"dies\"",
-        "MCP transports \"Session Management\" 3; actionhero/keryx#503",
+        "MCP 2025-11-25 Transports \"Session Management\" 3; actionhero/keryx#503",
         "A terminated or unknown session id gets 400/200-with-error instead of 404",
         "Answer requests for unknown or terminated sessions with 404 so clients re-initialize."
     );
@@ -394,7 +394,7 @@ impl Rule for InitNeedsSession {
         Error,
         &[Rs],
         "all",
-        "MCP transports (initialize creates the session)",
+        "MCP 2025-11-25 Transports (initialize creates the session)",
         "An initialize without a session id is refused with 400",
         "Accept initialize without Mcp-Session-Id and issue the session in its response."
     );
@@ -422,7 +422,7 @@ impl Rule for DeleteStatus {
         Info,
         &[Rs],
         "—",
-        "MCP transports \"Session Management\" 5; conformance server-session-delete-accepted",
+        "MCP 2025-11-25 Transports \"Session Management\" 5; conformance server-session-delete-accepted",
         "DELETE of a session gets something other than 2xx, 404 or 405",
         "Answer session DELETE with 204 (or 405 if clients may not end sessions)."
     );

@@ -159,7 +159,7 @@ impl Rule for AuthMethodInconsistent {
         Error,
         Token,
         &[Client, As],
-        "CAI (anthropics/claude-ai-mcp#667); lion-reader PR 1121",
+        "CAI (anthropics/claude-ai-mcp#667); brendanlong/lion-reader PR 1121",
         "RFC 7591 §2; RFC 8414 §2; conformance token-endpoint-auth-method",
         "The token request's client authentication differs from the registered method",
         "Authenticate at the token endpoint with the method returned at registration (and listed in the ASM)."

@@ -321,7 +321,7 @@ impl Rule for RedirectUriUnregistered {
         Error,
         Authorize,
         &[Client, As],
-        "AS rejects (fastmcp#1564); anthropics/claude-code#58595",
+        "AS rejects (PrefectHQ/fastmcp#1564); anthropics/claude-code#58595",
         "MCP 2025-06-18 \"Open Redirection\"; RFC 9700 §2.1",
         "The authorize redirect_uri is not among the registered redirect_uris",
         "Send a redirect_uri registered for this client (exact string; only the loopback port may differ)."
@@ -429,8 +429,8 @@ impl Rule for ResourceAuthzToken {
         Error,
         Token,
         &[Client],
-        "AS invalid_target or wrong audience (mcp-remote#217)",
-        "MCP \"Resource Parameter Implementation\"; conformance resource-parameter-consistency",
+        "AS invalid_target or wrong audience (punkpeye/mcp-remote#217)",
+        "MCP 2025-11-25 Authorization \"Resource Parameter Implementation\"; conformance resource-parameter-consistency",
         "The token request's resource differs from the authorize request's",
         "Send the same resource value(s) in authorize and token requests."
     );

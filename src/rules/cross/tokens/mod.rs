@@ -127,7 +127,7 @@ impl Rule for AuthMissingSometimes {
         McpTransport,
         &[Client],
         "RS 401 mid-session",
-        "MCP \"Token Requirements\" (MUST be in every HTTP request)",
+        "MCP 2025-11-25 Authorization \"Token Requirements\" (MUST be in every HTTP request)",
         "Within a session some requests carry Authorization and others do not",
         "Send Authorization on every request: POSTs, the GET stream, DELETE and reconnects."
     );
@@ -165,7 +165,7 @@ impl Rule for TokenRejectedAfterIssue {
         McpTransport,
         &[Rs],
         "CAI (anthropics/claude-ai-mcp#480); all",
-        "MCP \"Token Handling\" (audience validation); RFC 8707",
+        "MCP 2025-11-25 Authorization \"Token Handling\" (audience validation); RFC 8707",
         "The MCP server rejects a token its AS issued moments ago",
         "Check the RS's token validation against what the AS issues: accepted audience (the MCP URL), issuer, signing keys (kid/JWKS), and required scopes."
     );
@@ -338,7 +338,7 @@ impl Rule for ExpiredTokenUsed {
         McpTransport,
         &[Rs, Client],
         "security (RS); needless 401 round-trips (C)",
-        "MCP \"Token Handling\" (expired tokens MUST get 401)",
+        "MCP 2025-11-25 Authorization \"Token Handling\" (expired tokens MUST get 401)",
         "A request carries a token past its expiry",
         "RS: reject expired tokens with 401. Client: refresh before expiry."
     );
