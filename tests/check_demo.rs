@@ -109,6 +109,8 @@ async fn clean_server_passes_with_exit_0_and_an_exportable_trace() {
         "{text}"
     );
     assert!(text.contains("Verdict: PASS"), "{text}");
+    // The probe's initialize offers the client's revision: the report says what it judged by.
+    assert!(text.contains("judged by MCP 20"), "{text}");
     assert!(text.contains(&trace.display().to_string()));
 
     // The trace is a regular authtap trace: session from `check`, exchanges with phases.

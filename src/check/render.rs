@@ -20,8 +20,8 @@ pub fn text(report: &CheckReport) -> String {
     let _ = writeln!(out, "authtap check {}", report.mcp_url);
     let _ = writeln!(
         out,
-        "client: {} ({}){origin}; mode: {}\n",
-        report.client, report.vantage, report.mode
+        "client: {} ({}){origin}; mode: {}; judged by {}\n",
+        report.client, report.vantage, report.mode, report.judged_by
     );
     for step in &report.steps {
         let rules = if step.rules.is_empty() {

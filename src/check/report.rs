@@ -103,6 +103,8 @@ pub struct CheckReport {
     pub mode: String,
     /// Browser origin used, if any.
     pub origin: Option<String>,
+    /// The MCP revision the findings were judged by, and how it was learned.
+    pub judged_by: String,
     /// The checklist, in order.
     pub steps: Vec<CheckStep>,
     /// The verdict.

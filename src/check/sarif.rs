@@ -103,6 +103,7 @@ pub fn sarif(report: &CheckReport) -> String {
             "properties": {
                 "client": report.client,
                 "mode": report.mode,
+                "judgedBy": report.judged_by,
                 "verdict": report.verdict.summary,
                 "status": report.verdict.status,
             },
@@ -163,6 +164,7 @@ mod tests {
             vantage: "any client".into(),
             mode: "read-only".into(),
             origin: None,
+            judged_by: "MCP 2025-11-25 (negotiated in initialize)".into(),
             steps,
             verdict,
             trace: "t.jsonl".into(),

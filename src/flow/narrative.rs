@@ -24,7 +24,7 @@ enum Outcome {
     NotReached,
 }
 
-fn outcome(flow: &Flow) -> Outcome {
+fn outcome(flow: &Flow, findings: &[Finding]) -> Outcome {
     // POSTs carry the JSON-RPC messages; a 405 to the optional GET stream or to a session
     // DELETE is a normal answer, not an error the client got.
     let last = flow
@@ -32,7 +32,18 @@ fn outcome(flow: &Flow) -> Outcome {
         .iter()
         .rev()
         .find(|m| m.method == "POST" && m.had_auth);
+    // An error or warning on that request or a later MCP exchange (a JSON-RPC error inside a
+    // 200, a broken stream) means the client got an error after all.
+    let spoiled = |m: &crate::flow::state::McpCall| {
+        let at = m.step.map(|s| s.exchange);
+        findings.iter().any(|f| {
+            f.phase == Phase::McpTransport
+                && f.severity > Severity::Info
+                && f.exchange.is_some_and(|e| at.is_some_and(|at| e >= at))
+        })
+    };
     match last {
+        Some(m) if m.ok() && spoiled(m) => Outcome::ClientGotError { status: m.status },
         Some(m) if m.ok() => Outcome::Completed,
         Some(m) => Outcome::ClientGotError { status: m.status },
         None => Outcome::NotReached,
@@ -56,7 +67,7 @@ pub fn narrate(flow: &Flow, findings: &[Finding], now: OffsetDateTime, by: Judge
         },
         by.describe()
     ));
-    let ended = outcome(flow);
+    let ended = outcome(flow, findings);
     if let Some((id, phase, status, _start, end)) = flow.timeline.iter().max_by_key(|t| t.4) {
         let actor = match (phase, status) {
             (_, None) => "no response came from the upstream".to_string(),
@@ -92,6 +103,7 @@ pub fn narrate(flow: &Flow, findings: &[Finding], now: OffsetDateTime, by: Judge
                 " No error or warning finding, but the client's last authenticated MCP request {}: the flow did not end in success.",
                 status.map_or("got no response".to_string(), |s| format!("was answered {s}"))
             ),
+
             Outcome::NotReached => " No error or warning, but the flow never reached an authenticated MCP request (recording ended early, or the client stopped without telling the server).".to_string(),
         }),
     }
@@ -218,6 +230,22 @@ mod tests {
         assert!(!text.contains("succeeded."), "{text}");
         let ok = flow_with(vec![call(200, true), get_stream]);
         assert!(narrate_now(&ok, &[]).contains("authenticated MCP requests succeeded"));
+    }
+
+    #[test]
+    fn an_error_inside_a_200_is_not_a_completed_flow() {
+        let mut ok = call(200, true);
+        ok.step = Some(crate::flow::state::Step {
+            exchange: ExchangeId(4),
+            at: OffsetDateTime::UNIX_EPOCH,
+            end: OffsetDateTime::UNIX_EPOCH,
+            attempt: 1,
+        });
+        let flow = flow_with(vec![ok]);
+        let rpc_error = finding("TEST-JSONRPC-ERROR", Severity::Error, &[Who::Rs]);
+        let text = narrate_now(&flow, &[rpc_error]);
+        assert!(!text.contains("completed"), "{text}");
+        assert!(text.contains("First blocking finding at #4"), "{text}");
     }
 
     #[test]

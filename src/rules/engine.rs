@@ -96,6 +96,11 @@ impl Engine {
         &self.flows
     }
 
+    /// The MCP revision a flow is judged by, and how it was learned.
+    pub fn judged_by(&self, flow: &Flow) -> JudgedBy {
+        judged_by(Some(flow), None, self.offered.get(&flow.id).copied())
+    }
+
     /// The configuration.
     pub fn config(&self) -> &EngineConfig {
         &self.config
