@@ -361,8 +361,9 @@ impl Engine {
 }
 
 /// Judges a finding by the revision `by`: `None` where its rule does not apply in that
-/// revision; otherwise the revision's severity (a hook's own lowering per occurrence is kept
-/// when it is lower still), and rules whose meaning varies by revision say which one judged.
+/// revision; otherwise the revision's severity (a hook's escalation of this occurrence stands,
+/// its lowering is kept when lower still), and rules whose meaning varies by revision say
+/// which one judged.
 fn judge(mut f: Finding, by: JudgedBy) -> Option<Finding> {
     let Some(rule) = registry::rule(&f.rule) else {
         return Some(f); // AUTHTAP-INTERNAL and other engine findings
@@ -375,9 +376,13 @@ fn judge(mut f: Finding, by: JudgedBy) -> Option<Finding> {
         Standing::NotApplicable => return None,
         Standing::Default => {}
         Standing::At(s) if f.severity == rule.meta().severity => f.severity = s,
+        // A hook's escalation for this occurrence stands; a hook's lowering stays lowered.
+        Standing::At(_) if f.severity > rule.meta().severity => {}
         Standing::At(s) => f.severity = f.severity.min(s),
     }
-    f.message = format!("{} [judged by {}]", f.message, by.describe());
+    if revisions.severity_varies(rule.meta().severity) {
+        f.message = format!("{} [judged by {}]", f.message, by.describe());
+    }
     Some(f)
 }
 

@@ -51,6 +51,7 @@ impl Rule for Prm401 {
         title: "The PRM URL answers 401/403 (auth middleware covers /.well-known/*)",
         fix: "Exempt /.well-known/oauth-protected-resource* from authentication; it must answer 200 to anonymous GETs.",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if rh(ex, "cf-mitigated").is_some() || rh(ex, "x-vercel-mitigated").is_some() {
             return; // a WAF challenge (GEN-WAF-CHALLENGE), not auth middleware
@@ -75,6 +76,7 @@ impl Rule for NotOk {
         title: "The PRM URL answers 3xx, 5xx or another non-200",
         fix: "Serve the PRM document with 200 at this exact URL (no redirects).",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         match status(ex) {
             Some(200 | 401 | 403 | 404) | None => {}
@@ -144,6 +146,7 @@ impl Rule for ResourceMissing {
         title: "PRM `resource` is absent, not a string, or not an absolute URI",
         fix: "Set `resource` to the exact MCP URL clients use, e.g. \"https://host/mcp\".",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(d) = json_200(ex) else { return };
         match d.get("resource") {
@@ -178,6 +181,7 @@ impl Rule for ResourceNeRequestUrl {
         title: "PRM `resource` (fetched via the challenge) differs from the MCP URL",
         fix: "Make PRM `resource` byte-identical to the MCP URL clients use (same scheme, host, port, path, no extra slash).",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let (Some(d), Some(mcp)) = (json_200(ex), cx.flow.and_then(|f| f.mcp_url.as_deref()))
         else {
@@ -247,6 +251,7 @@ impl Rule for ResourceNeLocation {
         title: "A well-known PRM's `resource` differs from the identifier its URL was built from",
         fix: "Serve each resource's PRM at /.well-known/oauth-protected-resource<resource path>, and name that URL in the challenge.",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if via_challenge(cx, ex) {
             return;
@@ -287,6 +292,7 @@ impl Rule for ResourceFragment {
         title: "PRM `resource` has a fragment (error) or a query (info)",
         fix: "Use a resource URI without fragment or query.",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(res) =
             json_200(ex).and_then(|d| d.get("resource").and_then(Value::as_str).map(str::to_owned))
@@ -316,6 +322,7 @@ impl Rule for ResourceTrailingSlash {
         title: "PRM `resource` and the MCP URL differ by a trailing slash, or `resource` is a bare origin",
         fix: "Publish the resource without a trailing slash and exactly as clients call it.",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(res) =
             json_200(ex).and_then(|d| d.get("resource").and_then(Value::as_str).map(str::to_owned))
@@ -351,6 +358,7 @@ impl Rule for NoAuthServers {
         title: "PRM `authorization_servers` is absent or empty",
         fix: "List the issuer identifier of your AS, e.g. \"authorization_servers\": [\"https://auth.example.com\"].",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(d) = json_200(ex) else { return };
         if d.get("authorization_servers")
@@ -376,6 +384,7 @@ impl Rule for AsNotIssuer {
         title: "An authorization_servers entry is not an issuer identifier",
         fix: "List issuer identifiers (the AS's `issuer`, e.g. https://auth.example.com/tenant), not metadata or endpoint URLs.",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(d) = json_200(ex) else { return };
         let Some(list) = d.get("authorization_servers").and_then(Value::as_array) else {
@@ -425,6 +434,7 @@ impl Rule for MultipleAs {
         title: "More than one authorization server is listed",
         fix: "Put the AS that MCP clients should use first.",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let n = json_200(ex)
             .and_then(|d| {
@@ -456,6 +466,7 @@ impl Rule for BearerMethods {
         title: "bearer_methods_supported lacks header or contains query",
         fix: "Use \"bearer_methods_supported\": [\"header\"] (or omit it).",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(d) = json_200(ex) else { return };
         let Some(m) = crate::parse::metadata::str_list(&d, "bearer_methods_supported") else {

@@ -174,6 +174,15 @@ impl Revisions {
         self.standing.iter().all(|s| *s == Standing::Default)
     }
 
+    /// Whether the severity differs between the revisions the rule applies to.
+    pub fn severity_varies(&self, default: Severity) -> bool {
+        let mut seen = Revision::ALL
+            .iter()
+            .filter_map(|r| self.severity(*r, default));
+        let first = seen.next();
+        seen.any(|s| Some(s) != first)
+    }
+
     /// `(revision, severity or None)` for every revision, oldest first.
     pub fn table(&self, default: Severity) -> [(Revision, Option<Severity>); 4] {
         Revision::ALL.map(|r| (r, self.severity(r, default)))
@@ -384,6 +393,8 @@ mod tests {
         let added = Revisions::since(R2026_07_28);
         assert_eq!(added.severity(R2025_11_25, Severity::Warning), None);
         assert!(Revisions::ALL.is_uniform() && !added.is_uniform());
+        assert!(!added.severity_varies(Severity::Warning));
+        assert!(p.severity_varies(Severity::Error));
         let dropped = Revisions::until(R2025_03_26);
         assert_eq!(dropped.severity(R2025_06_18, Severity::Error), None);
         assert_eq!(

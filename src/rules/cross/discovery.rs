@@ -111,6 +111,7 @@ impl Rule for ResourceVsPrm {
         "The resource parameter differs from PRM resource or the MCP URL",
         "Send resource byte-identical to PRM `resource` (client), and publish the MCP URL itself as PRM `resource` (server)."
     );
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
         let f = cx.flow;
         // Every PRM `resource` the flow was served (path-aware or root well-known, or via the
@@ -182,6 +183,7 @@ impl Rule for McpUrlVsPrm {
         "Authenticated MCP requests go to a path other than PRM resource and get 404",
         "Serve MCP at the URL the PRM names (or fix the PRM), and give clients that exact URL."
     );
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
         let f = cx.flow;
         let (Some(res), Some(mcp)) = (f.prm_resource(), f.mcp_url.as_deref()) else {
@@ -368,6 +370,9 @@ impl Rule for DefaultEndpoints {
             "Make ASM discovery succeed (see ASM-*/PRM-* findings); clients should use the advertised endpoints."
         )
     };
+    /// 2025-03-26 specified these defaults for servers without metadata discovery.
+    const REVISIONS: Revisions =
+        Revisions::ALL.at(Revision::R2025_03_26, crate::rules::Severity::Info);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(f) = cx.flow else { return };
         let path = urls::raw_path(&ex.request.url);
@@ -581,11 +586,13 @@ mod tests {
         assert_quiet("X-RESOURCE-VS-PRM", resource_is_published(origin, PRM_URL));
         // The whole flow of such a server: only the strict-client warning remains.
         let all = run(resource_is_published(origin, PRM_URL));
-        assert_eq!(
-            serious(&all),
-            vec![format!(
+        let serious = serious(&all);
+        assert_eq!(serious.len(), 1, "{serious:#?}");
+        assert!(
+            serious[0].starts_with(&format!(
                 "PRM-RESOURCE-NE-REQUEST-URL: resource \"{origin}\" ≠ MCP URL \"{MCP}\" (different path; a same-origin path prefix, which the TS and Python SDK clients accept)"
-            )]
+            )),
+            "{serious:#?}"
         );
         // Still fires when the client sends something else than that PRM names.
         let mut s = resource_is_published(origin, root);
@@ -689,6 +696,32 @@ mod tests {
     #[test]
     fn quiet_on_default_endpoints() {
         assert_quiet("X-DEFAULT-ENDPOINTS", Clean::new().steps());
+    }
+    /// ASM discovery fails (404) and the client uses the origin's default endpoints.
+    fn fallback_to_defaults() -> Vec<B> {
+        let c = Clean::new();
+        vec![
+            c.challenge,
+            c.asm.status(404).resp_json("{}"),
+            post_form(
+                "https://mcp.example.com/token",
+                "grant_type=authorization_code&code=zz",
+            )
+            .at(2.5)
+            .status(400),
+        ]
+    }
+    #[test]
+    fn default_endpoints_are_the_2025_03_26_fallback() {
+        let sev = |wire: &str| {
+            let all = run(at_revision(fallback_to_defaults(), wire));
+            all.iter()
+                .find(|f| f.rule == "X-DEFAULT-ENDPOINTS")
+                .map(|f| f.severity)
+        };
+        assert_eq!(sev("2025-06-18"), Some(crate::rules::Severity::Warning));
+        // Specified behaviour in 2025-03-26: shown, not a warning.
+        assert_eq!(sev("2025-03-26"), Some(crate::rules::Severity::Info));
     }
     #[test]
     fn fires_on_challenge_ignored() {
