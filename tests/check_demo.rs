@@ -368,6 +368,72 @@ async fn sarif_names_each_finding_and_fail_on_sets_the_threshold() {
     );
 }
 
+/// A server that answers every request with `status` and a small JSON body (one request per
+/// connection), e.g. an auth guard answering 403 where MCP requires 401.
+async fn answering(status: &'static str) -> (String, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                let mut seen = Vec::new();
+                // Read the head and a body of Content-Length bytes, then answer.
+                loop {
+                    let Ok(n) = sock.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&seen).to_ascii_lowercase();
+                    if let Some(head_end) = text.find("\r\n\r\n") {
+                        let len = text
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if seen.len() >= head_end + 4 + len {
+                            break;
+                        }
+                    }
+                }
+                let body = r#"{"error":"forbidden"}"#;
+                let reply = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(reply.as_bytes()).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    (url, task)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_403_to_the_unauthenticated_probe_names_mcp_unauth_not_401() {
+    let (url, task) = answering("403 Forbidden").await;
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("403.jsonl");
+    let out = check(args(&url, &trace, &["--format", "json"])).await;
+    assert_eq!(out.status.code(), Some(1));
+    let report = json_of(&out);
+    let challenge = step(&report, "challenge");
+    assert_eq!(challenge["status"], "fail", "{challenge:#}");
+    assert!(
+        challenge["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "MCP-UNAUTH-NOT-401"),
+        "{challenge:#}"
+    );
+    task.abort();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn exit_2_when_the_check_cannot_run() {
     let dir = tempfile::tempdir().unwrap();
