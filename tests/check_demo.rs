@@ -1,7 +1,8 @@
 //! `authtap check` end to end: the real binary against the embedded reference server (started
-//! in-process on 127.0.0.1:0): the clean server passes, every fault fails with its rule ids,
-//! `--login` completes against the auto-approving server, JSON and JUnit outputs parse, and
-//! the exit codes are 0 / 1 / 2.
+//! in-process on 127.0.0.1:0) and a bare 403-answering server: the clean server passes, every
+//! fault fails with its rule ids (each failed step naming them), `--login` completes against the
+//! auto-approving server, JSON, JUnit and SARIF outputs parse, `--fail-on` sets the threshold,
+//! and the exit codes are 0 / 1 / 2.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
