@@ -294,14 +294,21 @@ pub fn judged_by(
 }
 
 /// The revision a request announces: its `MCP-Protocol-Version` header, else the
-/// `protocolVersion` an `initialize` offers.
+/// `protocolVersion` an `initialize` offers, else (2026-07-28, no handshake) the version every
+/// request carries in `params._meta["io.modelcontextprotocol/protocolVersion"]`.
 pub fn announced(ex: &Exchange) -> Option<Revision> {
     if let Some(v) = ex.request.header("mcp-protocol-version") {
         return Revision::parse(v);
     }
     let body = ex.request.body.as_ref()?.text.as_deref()?;
     let v: Value = serde_json::from_str(body).ok()?;
-    Revision::parse(v.pointer("/params/protocolVersion")?.as_str()?)
+    let params = v.get("params")?;
+    let wire = params.get("protocolVersion").or_else(|| {
+        params
+            .get("_meta")?
+            .get("io.modelcontextprotocol/protocolVersion")
+    })?;
+    Revision::parse(wire.as_str()?)
 }
 
 #[cfg(test)]
@@ -357,6 +364,12 @@ mod tests {
             judged_by(Some(&flow), Some(&init), None).revision,
             Revision::R2025_03_26
         );
+        let stateless = post_json(
+            "https://mcp.example/mcp",
+            r#"{"jsonrpc":"2.0","id":3,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#,
+        )
+        .build();
+        assert_eq!(announced(&stateless), Some(Revision::R2026_07_28));
         flow.mcp.push(probe(200, "server/discover", "2026-07-28"));
         assert_eq!(
             judged_by(Some(&flow), Some(&init), None).evidence,
