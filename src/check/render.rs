@@ -149,9 +149,17 @@ fn testcase(out: &mut String, report: &CheckReport, step: &CheckStep) {
         .iter()
         .filter(|n| n.outcome == client::Outcome::Fail)
     {
+        // Name the rules behind the step when there are any (e.g. a WAF rule listed under
+        // reachability that made this step fail).
+        let kind = if step.rules.is_empty() {
+            "client-step".to_string()
+        } else {
+            step.rules.join(" ")
+        };
         let _ = writeln!(
             out,
-            "      <failure type=\"client-step\" message=\"{}\">{}</failure>",
+            "      <failure type=\"{}\" message=\"{}\">{}</failure>",
+            xml(&kind),
             xml(&n.text),
             xml(&format!("{} {:?}: {}", n.request, n.status, n.text))
         );
