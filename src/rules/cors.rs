@@ -1,6 +1,7 @@
 //! CORS-*: browser-client rules. They only apply when the request carries
 //! `Origin` or is an `OPTIONS` preflight; server-side connectors send neither.
 
+use crate::rules::revision::{Revision, Revisions};
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 use crate::rules::{Phase, Severity::*, Who::*};
@@ -180,6 +181,8 @@ impl Rule for ExposeSession {
         title: "Mcp-Session-Id is returned to a cross-origin request without being exposed",
         fix: "Add Mcp-Session-Id to Access-Control-Expose-Headers.",
     };
+    /// 2026-07-28 dropped sessions, the GET stream and resumability.
+    const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if origin_hdr(ex).is_some()
             && rh(ex, "mcp-session-id").is_some()

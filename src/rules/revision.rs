@@ -135,6 +135,13 @@ impl Revisions {
         Revisions { standing }
     }
 
+    /// Not in `revision` (a requirement that revision dropped, e.g. sessions in 2026-07-28).
+    pub const fn not_in(self, revision: Revision) -> Revisions {
+        let mut standing = self.standing;
+        standing[revision.index()] = Standing::NotApplicable;
+        Revisions { standing }
+    }
+
     /// This severity from `from` on (e.g. a MUST relaxed to a MAY becomes info).
     pub const fn from(self, from: Revision, severity: Severity) -> Revisions {
         let mut standing = self.standing;
@@ -408,6 +415,12 @@ mod tests {
         assert!(Revisions::ALL.is_uniform() && !added.is_uniform());
         assert!(!added.severity_varies(Severity::Warning));
         assert!(p.severity_varies(Severity::Error));
+        let sessions = Revisions::since(R2025_11_25).not_in(R2026_07_28);
+        assert_eq!(
+            sessions.severity(R2025_11_25, Severity::Info),
+            Some(Severity::Info)
+        );
+        assert_eq!(sessions.severity(R2026_07_28, Severity::Info), None);
         let dropped = Revisions::until(R2025_03_26);
         assert_eq!(dropped.severity(R2025_06_18, Severity::Error), None);
         assert_eq!(

@@ -161,6 +161,8 @@ impl Rule for ResponseOnGet {
         "The standalone GET stream carries a JSON-RPC response",
         "Send responses on the POST that carried the request; the GET stream is for server requests and notifications."
     );
+    /// 2026-07-28 dropped sessions, the GET stream and resumability.
+    const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if method(ex) != "GET" || !is_sse(ex) || qh(ex, "last-event-id").is_some() {
             return;
@@ -197,6 +199,8 @@ impl Rule for DupEventId {
         "An SSE event id repeats within a stream",
         "Make event ids unique per session (e.g. stream id + counter)."
     );
+    /// 2026-07-28 dropped sessions, the GET stream and resumability.
+    const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let mut seen = BTreeSet::new();
         if let Some(d) = events(ex)
@@ -222,7 +226,9 @@ impl Rule for NoPriming {
         "A POST SSE stream starts without an id + empty-data priming event",
         "Start POST streams with an event carrying an id and empty data (and send retry: before closing early)."
     );
-    const REVISIONS: Revisions = Revisions::since(Revision::R2025_11_25);
+    /// Priming events arrived in 2025-11-25; 2026-07-28 dropped resumability.
+    const REVISIONS: Revisions =
+        Revisions::since(Revision::R2025_11_25).not_in(Revision::R2026_07_28);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if method(ex) != "POST"
             || !is_sse(ex)

@@ -36,6 +36,8 @@ impl Rule for SessionNotEchoed {
         "A request after initialize lacks the issued Mcp-Session-Id (or uses another)",
         "Send the Mcp-Session-Id from the InitializeResult on every later request of the session."
     );
+    /// 2026-07-28 dropped sessions, the GET stream and resumability.
+    const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
     fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
         let f = cx.flow;
         let mut current: Option<&str> = None;
@@ -88,6 +90,8 @@ impl Rule for SessionNotReinit {
         "After a 404 for a session the client keeps using it",
         "On 404 for a session id, send a new initialize without a session id."
     );
+    /// 2026-07-28 dropped sessions, the GET stream and resumability.
+    const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
     fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
         let f = cx.flow;
         for (i, m) in f.mcp.iter().enumerate() {
@@ -124,6 +128,8 @@ impl Rule for SessionAffinity {
         "A session id issued seconds ago is already unknown (replica without affinity?)",
         "Enable sticky sessions on the load balancer (by Mcp-Session-Id) or share session state between replicas."
     );
+    /// 2026-07-28 dropped sessions, the GET stream and resumability.
+    const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
     fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
         let f = cx.flow;
         for init in f.mcp.iter().filter(|m| is_init(m)) {
@@ -208,6 +214,12 @@ mod tests {
     #[test]
     fn quiet_on_session_not_echoed() {
         assert_quiet("X-SESSION-NOT-ECHOED", Clean::new().steps());
+        // 2026-07-28 has no sessions: a session id there is MCP-STATELESS-VIOLATION's business.
+        let mut c = Clean::new();
+        c.list = c.list.no_req_header("mcp-session-id").status(400);
+        let stateless = at_revision(c.steps(), "2026-07-28");
+        assert_quiet("X-SESSION-NOT-ECHOED", stateless.clone());
+        assert_fires("MCP-STATELESS-VIOLATION", stateless);
     }
     #[test]
     fn fires_on_session_not_reinit() {

@@ -120,6 +120,8 @@ impl Rule for GetAccept {
         "A GET to the MCP URL without text/event-stream in Accept",
         "Send `Accept: text/event-stream` on the GET stream."
     );
+    /// 2026-07-28 dropped sessions, the GET stream and resumability.
+    const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if method(ex) == "GET" && !qh(ex, "accept").unwrap_or("").contains("text/event-stream") {
             out.push(
@@ -303,6 +305,8 @@ impl Rule for SessionIdChars {
         "Mcp-Session-Id has bytes outside 0x21–0x7E",
         "Use visible ASCII only (e.g. a UUID or base64url)."
     );
+    /// 2026-07-28 dropped sessions, the GET stream and resumability.
+    const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if let Some(s) =
             rh(ex, "mcp-session-id").filter(|s| !s.bytes().all(|b| (0x21..=0x7e).contains(&b)))
@@ -327,6 +331,8 @@ impl Rule for SessionChanged {
         "A non-initialize response carries a different Mcp-Session-Id",
         "Only issue Mcp-Session-Id on the initialize response."
     );
+    /// 2026-07-28 dropped sessions, the GET stream and resumability.
+    const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let init = rpc_body(ex)
             .is_some_and(|v| v.get("method").and_then(Value::as_str) == Some("initialize"));
@@ -355,6 +361,8 @@ impl Rule for SessionExpiredNot404 {
         "A terminated or unknown session id gets 400/200-with-error instead of 404",
         "Answer requests for unknown or terminated sessions with 404 so clients re-initialize."
     );
+    /// 2026-07-28 dropped sessions, the GET stream and resumability.
+    const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let (Some(s), Some(f)) = (qh(ex, "mcp-session-id"), cx.flow) else {
             return;
@@ -398,6 +406,8 @@ impl Rule for InitNeedsSession {
         "An initialize without a session id is refused with 400",
         "Accept initialize without Mcp-Session-Id and issue the session in its response."
     );
+    /// 2026-07-28 dropped sessions, the GET stream and resumability.
+    const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let init = rpc_body(ex)
             .is_some_and(|v| v.get("method").and_then(Value::as_str) == Some("initialize"));
@@ -426,6 +436,8 @@ impl Rule for DeleteStatus {
         "DELETE of a session gets something other than 2xx, 404 or 405",
         "Answer session DELETE with 204 (or 405 if clients may not end sessions)."
     );
+    /// 2026-07-28 dropped sessions, the GET stream and resumability.
+    const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if method(ex) == "DELETE" && qh(ex, "mcp-session-id").is_some() {
             if let Some(st) =
