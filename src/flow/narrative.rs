@@ -32,13 +32,13 @@ fn outcome(flow: &Flow, findings: &[Finding]) -> Outcome {
         .iter()
         .rev()
         .find(|m| m.method == "POST" && m.had_auth);
-    // An error or warning on that request or a later MCP exchange (a JSON-RPC error inside a
-    // 200, a broken stream) means the client got an error after all.
+    // An error-level finding on that request or a later MCP exchange (a JSON-RPC error inside
+    // a 200, a broken stream) means the client got an error after all.
     let spoiled = |m: &crate::flow::state::McpCall| {
         let at = m.step.map(|s| s.exchange);
         findings.iter().any(|f| {
             f.phase == Phase::McpTransport
-                && f.severity > Severity::Info
+                && f.severity == Severity::Error
                 && f.exchange.is_some_and(|e| at.is_some_and(|at| e >= at))
         })
     };
@@ -103,7 +103,6 @@ pub fn narrate(flow: &Flow, findings: &[Finding], now: OffsetDateTime, by: Judge
                 " No error or warning finding, but the client's last authenticated MCP request {}: the flow did not end in success.",
                 status.map_or("got no response".to_string(), |s| format!("was answered {s}"))
             ),
-
             Outcome::NotReached => " No error or warning, but the flow never reached an authenticated MCP request (recording ended early, or the client stopped without telling the server).".to_string(),
         }),
     }
