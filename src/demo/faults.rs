@@ -1,7 +1,7 @@
 //! The fault catalog: each switch makes the reference server reproduce one real-world failure.
 //!
 //! [`CATALOG`] is the one table of faults: kebab-case name, what the server then does, the rule
-//! ids of `shared/design/rules.md` the fault should trigger, the field report it comes from, and
+//! ids (see `authtap rules`) the fault should trigger, the field report it comes from, and
 //! what the built-in client needs to exhibit it (a browser `Origin`, or claude.ai's DCR body).
 //! `authtap demo --list-faults` prints this table.
 
@@ -63,7 +63,7 @@ pub struct FaultInfo {
     pub name: &'static str,
     /// What the server does when the switch is on.
     pub description: &'static str,
-    /// Rule ids from rules.md the fault should trigger.
+    /// Rule ids the fault should trigger.
     pub rules: &'static [&'static str],
     /// The field report or issue it reproduces.
     pub seed: &'static str,
@@ -82,7 +82,7 @@ pub const CATALOG: &[FaultInfo] = &[
         name: "no-www-authenticate",
         description: "/mcp answers 401 with no WWW-Authenticate header",
         rules: &["WWWAUTH-MISSING"],
-        seed: "seed 001 (most common single-point fix); claude-ai-mcp#410",
+        seed: "RFC 9110 §11.6.1; anthropics/claude-ai-mcp#410",
         client_need: ClientNeed::Nothing,
         browser_leg_only: false,
     },
@@ -91,7 +91,7 @@ pub const CATALOG: &[FaultInfo] = &[
         name: "prm-401",
         description: "protected resource metadata answers 401 (auth middleware covers /.well-known)",
         rules: &["PRM-401"],
-        seed: "seed 003 (buildwithmatija: PRM must return 200)",
+        seed: "RFC 9728 §3.2 (the PRM answers 200 to anonymous GETs)",
         client_need: ClientNeed::Nothing,
         browser_leg_only: false,
     },
@@ -100,7 +100,7 @@ pub const CATALOG: &[FaultInfo] = &[
         name: "dcr-float-expiry",
         description: "DCR issues a client_secret with a float client_secret_expires_at",
         rules: &["DCR-FLOAT-EXPIRY"],
-        seed: "seed 001 (Braintrust, ofid_a41b6f81)",
+        seed: "RFC 7591 §3.2.1 (client_secret_expires_at is an integer)",
         client_need: ClientNeed::Nothing,
         browser_leg_only: false,
     },
@@ -109,7 +109,7 @@ pub const CATALOG: &[FaultInfo] = &[
         name: "dcr-null-optional",
         description: "DCR returns null for client_uri, logo_uri, software_id, software_version",
         rules: &["DCR-NULL-OPTIONAL"],
-        seed: "seed 002 (claude-code#52565, Zod v4)",
+        seed: "anthropics/claude-code#52565 (Zod v4 rejects null)",
         client_need: ClientNeed::Nothing,
         browser_leg_only: false,
     },
@@ -118,7 +118,7 @@ pub const CATALOG: &[FaultInfo] = &[
         name: "waf-challenge-prm",
         description: "a WAF answers the PRM with 403 cf-mitigated: challenge and an HTML page",
         rules: &["GEN-WAF-CHALLENGE", "GEN-HTML-INSTEAD-OF-JSON"],
-        seed: "seed 001 (WAF blocking Anthropic egress)",
+        seed: "Cloudflare docs \"Detect a Challenge Page response\"",
         client_need: ClientNeed::Nothing,
         browser_leg_only: false,
     },
@@ -127,7 +127,7 @@ pub const CATALOG: &[FaultInfo] = &[
         name: "vercel-checkpoint-mcp",
         description: "/mcp answers 429 x-vercel-mitigated: challenge with the Security Checkpoint page",
         rules: &["GEN-WAF-CHALLENGE", "GEN-HTML-INSTEAD-OF-JSON"],
-        seed: "seed 003 (Vercel Security Checkpoint)",
+        seed: "Vercel Firewall docs (challenge mode)",
         client_need: ClientNeed::Nothing,
         browser_leg_only: false,
     },
@@ -136,7 +136,7 @@ pub const CATALOG: &[FaultInfo] = &[
         name: "no-cors-well-known",
         description: "/.well-known/* has no CORS headers; its preflight answers 405",
         rules: &["CORS-NO-ACAO", "CORS-PREFLIGHT-FAIL"],
-        seed: "seed 001, seed 003 (CORS on /.well-known/*)",
+        seed: "Fetch standard (CORS protocol); routecraftjs/routecraft#320",
         client_need: ClientNeed::BrowserOrigin,
         browser_leg_only: false,
     },
@@ -145,7 +145,7 @@ pub const CATALOG: &[FaultInfo] = &[
         name: "no-expose-www-authenticate",
         description: "/mcp CORS omits WWW-Authenticate from Access-Control-Expose-Headers",
         rules: &["CORS-EXPOSE-WWW-AUTH"],
-        seed: "seed 003 (MCP discussion #587)",
+        seed: "modelcontextprotocol/modelcontextprotocol discussion #587",
         client_need: ClientNeed::BrowserOrigin,
         browser_leg_only: false,
     },
@@ -154,7 +154,7 @@ pub const CATALOG: &[FaultInfo] = &[
         name: "issuer-trailing-slash",
         description: "the AS's issuer (metadata, iss, JWT) has a trailing slash the PRM entry lacks",
         rules: &["ASM-ISSUER-MISMATCH", "X-ISSUER-CHAIN"],
-        seed: "rules.md §6.5 (Google, Box, Vercel, Expo)",
+        seed: "RFC 8414 §3.3; expo/expo#49053",
         client_need: ClientNeed::Nothing,
         browser_leg_only: false,
     },
@@ -172,7 +172,7 @@ pub const CATALOG: &[FaultInfo] = &[
         name: "locale-redirect",
         description: "/authorize answers 302 and /register, /token 307 to the same path under /en/",
         rules: &["GEN-LOCALE-REDIRECT", "GEN-REDIRECT-ON-API"],
-        seed: "seed 003 (next-intl prefixes /oauth/*)",
+        seed: "next-intl locale middleware prefixing /oauth/*",
         client_need: ClientNeed::Nothing,
         browser_leg_only: false,
     },
@@ -181,7 +181,7 @@ pub const CATALOG: &[FaultInfo] = &[
         name: "consent-307-after-post",
         description: "/authorize shows an HTML consent form; its POST is answered 307 to redirect_uri",
         rules: &["AUTHZ-307-AFTER-POST"],
-        seed: "seed 003 (\"Cannot POST /oauth/callback\"); claude-ai-mcp#250",
+        seed: "anthropics/claude-ai-mcp#250 (\"Cannot POST /oauth/callback\")",
         client_need: ClientNeed::Nothing,
         browser_leg_only: true,
     },
@@ -190,7 +190,7 @@ pub const CATALOG: &[FaultInfo] = &[
         name: "token-wrong-audience",
         description: "access tokens carry aud = the AS issuer; /mcp rejects them with invalid_token",
         rules: &["X-TOKEN-REJECTED-AFTER-ISSUE", "X-JWT-AUD"],
-        seed: "claude-ai-mcp#480; seed 002 (OAuth completes, MCP fails)",
+        seed: "anthropics/claude-ai-mcp#480 (OAuth completes, MCP fails)",
         client_need: ClientNeed::Nothing,
         browser_leg_only: false,
     },
@@ -199,7 +199,7 @@ pub const CATALOG: &[FaultInfo] = &[
         name: "dcr-rejects-secret-post",
         description: "DCR answers 400 to token_endpoint_auth_method client_secret_post",
         rules: &["DCR-REJECTS-SECRET-POST"],
-        seed: "seed 001 (better-auth)",
+        seed: "anthropics/claude-ai-mcp#82; better-auth MCP plugin",
         client_need: ClientNeed::ClaudeAiProfile,
         browser_leg_only: false,
     },
@@ -208,7 +208,7 @@ pub const CATALOG: &[FaultInfo] = &[
         name: "mcp-trailing-slash-redirect",
         description: "/mcp answers 307 to /mcp/ (Starlette Mount / Next.js trailingSlash)",
         rules: &["GEN-TRAILING-SLASH-REDIRECT", "GEN-REDIRECT-ON-API"],
-        seed: "seed 003 (www/redirects); PrefectHQ/fastmcp PR 2277",
+        seed: "RFC 9110 §15.4; PrefectHQ/fastmcp PR 2277",
         client_need: ClientNeed::Nothing,
         browser_leg_only: false,
     },
@@ -323,14 +323,11 @@ mod tests {
 
     #[test]
     fn rule_ids_exist_in_catalog() {
-        let Ok(rules) = std::fs::read_to_string("/work/shared/design/rules.md") else {
-            return; // the design notes are not part of the crate; check only where present
-        };
         for info in CATALOG {
             for rule in info.rules {
                 assert!(
-                    rules.contains(&format!("| {rule} |")),
-                    "{rule} not in rules.md"
+                    crate::rules::registry::find(rule).is_some(),
+                    "{rule} is not a registered rule"
                 );
             }
         }

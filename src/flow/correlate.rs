@@ -1,5 +1,5 @@
 //! Routes each exchange to a flow and records what it adds to that flow's state: the keys of
-//! rules.md §2.0 (MCP URL, `resource_metadata`, issuer, `client_id`, `state`, `code`, PKCE,
+//! (MCP URL, `resource_metadata`, issuer, `client_id`, `state`, `code`, PKCE,
 //! `redirect_uri`, token hashes, session ids, protocol version). Secrets are hashed here and
 //! never stored in clear.
 

@@ -1,4 +1,4 @@
-//! Flow intelligence, sans-io: the rules.md §3.4 phase classifier ([`phase`]), per-flow state
+//! Flow intelligence, sans-io: the phase classifier ([`phase`]), per-flow state
 //! ([`state`]), correlation of exchanges into flows ([`correlate`]) and the end-of-flow
 //! narrative ([`narrative`]). The rule engine in `rules` drives these; nothing here does I/O.
 

@@ -1,4 +1,4 @@
-//! Reverse-mode rewriting (rules.md §4.2): pure string functions, no I/O.
+//! Reverse-mode rewriting: pure string functions, no I/O.
 //!
 //! In reverse mode the client talks to the proxy (`X`, e.g. `https://localhost:8443`) instead
 //! of the upstream (`U`). For the whole OAuth flow to keep passing through the proxy, URLs in

@@ -37,8 +37,8 @@ impl Rule for TokenNotUsed {
         Error,
         McpTransport,
         &[Client],
-        "CAI (\"Authorization with the MCP server failed\" after /token 200: claude-ai-mcp#41, #155, #288)",
-        "seed 002 (\"token not bound on reconnect\")",
+        "CAI (\"Authorization with the MCP server failed\" after /token 200: anthropics/claude-ai-mcp#41, #155, #288)",
+        "RFC 6750 §2.1 (the token goes in Authorization); MCP 2025-06-18 Authorization \"Token Requirements\" (every request MUST carry it)",
         "A token was issued and no MCP request carried it within the window",
         "The server side completed OAuth: the client did not send the token. Report it to the client with this trace and the ofid_ reference."
     );
@@ -93,7 +93,7 @@ impl Rule for TokenUnknown {
         McpTransport,
         &[Client],
         "RS 401; token passthrough risk",
-        "MCP [06-18] \"Token Handling\"",
+        "MCP 2025-06-18 \"Token Handling\"",
         "An MCP request carries a bearer that no observed token response issued",
         "Clear stale tokens (remove and re-add the connector); never send tokens minted for another server."
     );
@@ -127,7 +127,7 @@ impl Rule for AuthMissingSometimes {
         McpTransport,
         &[Client],
         "RS 401 mid-session",
-        "MCP \"Token Requirements\" (MUST be in every HTTP request)",
+        "MCP 2025-11-25 Authorization \"Token Requirements\" (MUST be in every HTTP request)",
         "Within a session some requests carry Authorization and others do not",
         "Send Authorization on every request: POSTs, the GET stream, DELETE and reconnects."
     );
@@ -164,8 +164,8 @@ impl Rule for TokenRejectedAfterIssue {
         Error,
         McpTransport,
         &[Rs],
-        "CAI (claude-ai-mcp#480); all",
-        "MCP \"Token Handling\" (audience validation); RFC 8707",
+        "CAI (anthropics/claude-ai-mcp#480); all",
+        "MCP 2025-11-25 Authorization \"Token Handling\" (audience validation); RFC 8707",
         "The MCP server rejects a token its AS issued moments ago",
         "Check the RS's token validation against what the AS issues: accepted audience (the MCP URL), issuer, signing keys (kid/JWKS), and required scopes."
     );
@@ -254,7 +254,7 @@ impl Rule for JwtAud {
         Token,
         &[As, Rs],
         "RS rejection, or a security hole if accepted",
-        "MCP [06-18] \"Token Audience Binding\"; RFC 8707 §2; RFC 9068 §4",
+        "MCP 2025-06-18 \"Token Audience Binding\"; RFC 8707 §2; RFC 9068 §4",
         "A JWT access token's aud does not contain the PRM resource / MCP URL",
         "Mint tokens with aud = the resource parameter (the MCP URL, byte-exact); the RS must reject tokens for other audiences."
     );
@@ -338,7 +338,7 @@ impl Rule for ExpiredTokenUsed {
         McpTransport,
         &[Rs, Client],
         "security (RS); needless 401 round-trips (C)",
-        "MCP \"Token Handling\" (expired tokens MUST get 401)",
+        "MCP 2025-11-25 Authorization \"Token Handling\" (expired tokens MUST get 401)",
         "A request carries a token past its expiry",
         "RS: reject expired tokens with 401. Client: refresh before expiry."
     );
@@ -648,7 +648,9 @@ mod tests {
                 .status(200)
                 .no_resp_header("location"),
         );
-        assert_fires("X-STEPUP-SCOPE-DROP", s);
+        assert_fires("X-STEPUP-SCOPE-DROP", at_revision(s.clone(), "2026-07-28"));
+        // A 2026-07-28 requirement: not judged on a 2025-11-25 flow.
+        assert_quiet("X-STEPUP-SCOPE-DROP", s);
     }
     #[test]
     fn quiet_on_stepup_scope_drop() {
