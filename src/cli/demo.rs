@@ -9,6 +9,8 @@
 //!
 //! `authtap demo --serve` runs the reference upstream alone until Ctrl-C so any real client
 //! (Claude Code, MCP Inspector, an SDK) can be pointed at it, directly or via `authtap proxy`.
+//! `--protocol REV` (repeatable) limits the MCP revisions the server speaks for the run
+//! (default: 2026-07-28, 2025-11-25, 2025-06-18 and 2025-03-26, dual-era).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,7 +19,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use authtap::client::{self, ClientConfig, ClientProfile, FlowReport, Outcome, Step};
-use authtap::demo::{self, CATALOG, ClientNeed, DemoConfig, Fault, FaultSet, RunningDemo};
+use authtap::demo::{
+    self, CATALOG, ClientNeed, DemoConfig, Fault, FaultSet, Revision, Revisions, RunningDemo,
+};
 use authtap::rules::Finding;
 use authtap::trace::model::Record;
 
@@ -62,6 +66,10 @@ pub struct Args {
     /// Delay between the countdown tool's SSE events, in milliseconds.
     #[arg(long, default_value_t = 400)]
     sse_delay_ms: u64,
+    /// MCP protocol revision the server speaks (repeatable: 2026-07-28, 2025-11-25,
+    /// 2025-06-18, 2025-03-26). Default: all of them (a dual-era server).
+    #[arg(long = "protocol", value_name = "REV")]
+    protocols: Vec<Revision>,
 }
 
 /// Runs `authtap demo`.
@@ -120,6 +128,7 @@ fn demo_config(args: &Args, faults: FaultSet) -> DemoConfig {
         separate_as: args.separate_as,
         port: args.port,
         sse_step_delay: Duration::from_millis(args.sse_delay_ms),
+        revisions: Revisions::of(&args.protocols),
         ..DemoConfig::default()
     }
 }
@@ -132,6 +141,7 @@ async fn serve(args: &Args, faults: FaultSet) -> anyhow::Result<ExitCode> {
     println!("  MCP URL:            {}", server.mcp_url());
     println!("  resource metadata:  {}", server.resource_metadata_url());
     println!("  authorization srv:  {}", server.as_issuer());
+    println!("  MCP revisions:      {}", server.revisions());
     print_faults(server.faults());
     println!();
     println!("Point a client at it, for example:");
@@ -168,6 +178,14 @@ fn print_faults(faults: &FaultSet) {
 
 fn client_config(args: &Args, faults: &FaultSet, mcp_url: String) -> anyhow::Result<ClientConfig> {
     let mut config = ClientConfig::new(mcp_url);
+    // The built-in client opens with `initialize`: it asks for the newest legacy revision on.
+    let Some(legacy) = Revisions::of(&args.protocols).legacy().next() else {
+        anyhow::bail!(
+            "the built-in client speaks the initialize-based revisions only; with \
+             --protocol 2026-07-28 alone, run `authtap demo --serve --protocol 2026-07-28` and \
+             point a 2026-07-28 client at it"
+        );
+    };
     let needs: Vec<ClientNeed> = faults.iter().map(|f| f.info().client_need).collect();
     config.profile = match &args.profile {
         Some(name) => ClientProfile::by_name(name)
@@ -175,6 +193,7 @@ fn client_config(args: &Args, faults: &FaultSet, mcp_url: String) -> anyhow::Res
         None if needs.contains(&ClientNeed::ClaudeAiProfile) => ClientProfile::claude_ai(),
         None => ClientProfile::native(),
     };
+    config.profile.protocol_version = legacy.as_str().to_string();
     config.origin = match &args.origin {
         Some(o) => Some(o.clone()),
         None if needs.contains(&ClientNeed::BrowserOrigin) => Some("http://localhost:6274".into()),
