@@ -83,6 +83,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|name| name.parse::<Fault>())
         .collect::<Result<_, _>>()?;
+    if !args.serve && Revisions::of(&args.protocols).legacy().next().is_none() {
+        anyhow::bail!(
+            "the built-in client speaks the initialize-based revisions only; with \
+             --protocol 2026-07-28 alone, run `authtap demo --serve --protocol 2026-07-28` and \
+             point a 2026-07-28 client at it"
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -178,14 +185,6 @@ fn print_faults(faults: &FaultSet) {
 
 fn client_config(args: &Args, faults: &FaultSet, mcp_url: String) -> anyhow::Result<ClientConfig> {
     let mut config = ClientConfig::new(mcp_url);
-    // The built-in client opens with `initialize`: it asks for the newest legacy revision on.
-    let Some(legacy) = Revisions::of(&args.protocols).legacy().next() else {
-        anyhow::bail!(
-            "the built-in client speaks the initialize-based revisions only; with \
-             --protocol 2026-07-28 alone, run `authtap demo --serve --protocol 2026-07-28` and \
-             point a 2026-07-28 client at it"
-        );
-    };
     let needs: Vec<ClientNeed> = faults.iter().map(|f| f.info().client_need).collect();
     config.profile = match &args.profile {
         Some(name) => ClientProfile::by_name(name)
@@ -193,7 +192,11 @@ fn client_config(args: &Args, faults: &FaultSet, mcp_url: String) -> anyhow::Res
         None if needs.contains(&ClientNeed::ClaudeAiProfile) => ClientProfile::claude_ai(),
         None => ClientProfile::native(),
     };
-    config.profile.protocol_version = legacy.as_str().to_string();
+    // The built-in client opens with `initialize`: it asks for the newest legacy revision on
+    // (`run` refused a run without one).
+    if let Some(legacy) = Revisions::of(&args.protocols).legacy().next() {
+        config.profile.protocol_version = legacy.as_str().to_string();
+    }
     config.origin = match &args.origin {
         Some(o) => Some(o.clone()),
         None if needs.contains(&ClientNeed::BrowserOrigin) => Some("http://localhost:6274".into()),
