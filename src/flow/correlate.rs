@@ -532,6 +532,27 @@ fn record_mcp(
             has_bearer: b.is_some(),
         });
     }
+    if matches!(rpc.as_deref(), Some("initialize" | "server/discover")) {
+        // The result, as a JSON body or the SSE event that carries it.
+        let result = resp_json
+            .and_then(|v| v.get("result"))
+            .cloned()
+            .or_else(|| {
+                resp.and_then(|r| {
+                    r.sse_events.iter().find_map(|e| {
+                        let v: Value = serde_json::from_str(&e.data).ok()?;
+                        v.get("result").cloned()
+                    })
+                })
+            });
+        if let Some(caps) = result
+            .as_ref()
+            .and_then(|r| r.get("capabilities"))
+            .and_then(Value::as_object)
+        {
+            flow.server_capabilities = Some(caps.clone());
+        }
+    }
     if rpc.as_deref() == Some("initialize") {
         let from_json = resp_json
             .and_then(|v| v.pointer("/result/protocolVersion"))

@@ -317,6 +317,8 @@ pub struct Flow {
     pub mcp: Vec<McpCall>,
     /// Negotiated protocol version (InitializeResult).
     pub protocol_version: Option<String>,
+    /// The server's capabilities, from its latest InitializeResult or DiscoverResult.
+    pub server_capabilities: Option<Map<String, Value>>,
     /// Session ids issued at initialize.
     pub sessions: Vec<String>,
     /// Phases reached, in order of first appearance.
@@ -354,6 +356,7 @@ impl Flow {
             tokens: Vec::new(),
             mcp: Vec::new(),
             protocol_version: None,
+            server_capabilities: None,
             sessions: Vec::new(),
             phases: Vec::new(),
             timeline: Vec::new(),

@@ -169,6 +169,7 @@ mod general;
 mod mcp;
 mod prm;
 mod refresh;
+mod rpc;
 mod sse;
 mod token;
 mod util;

@@ -3,7 +3,8 @@
 
 use crate::rules::rule::{DynRule, RuleMeta};
 use crate::rules::{
-    asm, authorize, callback, cors, cross, dcr, general, mcp, prm, refresh, sse, token, www_auth,
+    asm, authorize, callback, cors, cross, dcr, general, mcp, prm, refresh, rpc, sse, token,
+    www_auth,
 };
 
 /// The family slices, in report order.
@@ -19,6 +20,7 @@ pub static FAMILIES: &[&[&dyn DynRule]] = &[
     token::RULES,
     refresh::RULES,
     mcp::RULES,
+    rpc::RULES,
     sse::RULES,
     cross::RULES,
 ];
