@@ -166,6 +166,7 @@ mod cors;
 mod cross;
 mod dcr;
 mod general;
+mod iss_check;
 mod mcp;
 mod prm;
 mod refresh;

@@ -3,8 +3,8 @@
 
 use crate::rules::rule::{DynRule, RuleMeta};
 use crate::rules::{
-    asm, authorize, callback, cors, cross, dcr, general, mcp, prm, refresh, rpc, sse, token,
-    www_auth,
+    asm, authorize, callback, cors, cross, dcr, general, iss_check, mcp, prm, refresh, rpc, sse,
+    token, www_auth,
 };
 
 /// The family slices, in report order.
@@ -23,6 +23,7 @@ pub static FAMILIES: &[&[&dyn DynRule]] = &[
     rpc::RULES,
     sse::RULES,
     cross::RULES,
+    iss_check::RULES,
 ];
 
 /// Every rule in report order.
