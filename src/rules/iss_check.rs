@@ -1,18 +1,59 @@
-//! X-ISS-NOT-VALIDATED: the client's side of RFC 9207 as MCP 2026-07-28 requires it
-//! (SEP-2468). CB-ISS-MISSING and CB-ISS-MISMATCH name the authorization server that sends a
-//! wrong or no `iss`; this rule names the client that redeemed the code anyway — a present
-//! `iss` must equal the recorded issuer byte for byte (no normalisation), advertised or not,
-//! and a missing `iss` must stop a client whose AS advertised
-//! `authorization_response_iss_parameter_supported`.
+//! RFC 9207 `iss` as MCP 2026-07-28 Authorization "Authorization Response Validation" requires
+//! it (SEP-2468), beyond CB-ISS-MISSING and CB-ISS-MISMATCH (which name the authorization
+//! server that sends a wrong or no `iss`): CB-ISS-UNADVERTISED names the AS that sends `iss`
+//! without advertising `authorization_response_iss_parameter_supported`, and
+//! X-ISS-NOT-VALIDATED the client that redeemed the code anyway — a present `iss` must equal
+//! the recorded issuer byte for byte (no normalisation), advertised or not, and a missing
+//! `iss` must stop a client whose AS advertised it.
 
 use serde_json::Value;
 
 use crate::flow::Flow;
-use crate::rules::rule::{DynRule, FlowCx, Out, Rule, RuleMeta};
+use crate::rules::rule::{Cx, DynRule, FlowCx, Out, Rule, RuleMeta};
 use crate::rules::{Phase, Who::*};
+use crate::trace::model::Exchange;
 
 /// This family's rules, in report order.
-pub static RULES: &[&dyn DynRule] = &[&IssNotValidated];
+pub static RULES: &[&dyn DynRule] = &[&IssUnadvertised, &IssNotValidated];
+
+/// Whether the flow's AS metadata says `authorization_response_iss_parameter_supported: true`.
+fn advertises_iss(f: &Flow) -> bool {
+    f.asm_doc()
+        .and_then(|d| d.get("authorization_response_iss_parameter_supported"))
+        .and_then(Value::as_bool)
+        == Some(true)
+}
+
+/// CB-ISS-UNADVERTISED.
+pub struct IssUnadvertised;
+impl Rule for IssUnadvertised {
+    const META: RuleMeta = crate::rules::rule::rule_meta!(
+        Phase::Callback,
+        &[Phase::Callback],
+        "CB-ISS-UNADVERTISED",
+        Warning,
+        &[As],
+        "clients that key the check on the metadata flag skip the iss check (RFC 9207 §2.4 leaves it to local policy)",
+        "RFC 9207 §2.3; MCP 2026-07-28 Authorization \"Authorization Response Validation\" (MUST advertise); SEP-2468 (modelcontextprotocol/modelcontextprotocol#2468); conformance sep-2468-client-compare-iss-unadvertised",
+        "The authorization response carries iss but the AS metadata does not advertise authorization_response_iss_parameter_supported",
+        "Set authorization_response_iss_parameter_supported: true in the authorization server metadata whenever authorization responses carry iss."
+    );
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let (Some(v), Some(f)) = (cx.callback, cx.flow) else {
+            return;
+        };
+        // Only once the client has read the AS metadata: without it there is nothing to judge.
+        if f.asm_doc().is_none() || advertises_iss(f) {
+            return;
+        }
+        if let Some(iss) = v.get("iss") {
+            out.push(
+                &Self::META,
+                format!("the authorization response carries iss \"{iss}\" but the AS metadata does not set authorization_response_iss_parameter_supported to true"),
+            );
+        }
+    }
+}
 
 /// X-ISS-NOT-VALIDATED.
 pub struct IssNotValidated;
@@ -30,11 +71,7 @@ impl Rule for IssNotValidated {
     );
     fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
         let f = cx.flow;
-        let advertised = f
-            .asm_doc()
-            .and_then(|d| d.get("authorization_response_iss_parameter_supported"))
-            .and_then(Value::as_bool)
-            == Some(true);
+        let advertised = advertises_iss(f);
         for t in f.tokens.iter().filter(|t| t.grant == "authorization_code") {
             let (Some(step), Some(code)) = (t.step, t.code_hash.as_deref()) else {
                 continue;
@@ -76,6 +113,31 @@ fn recorded_issuer(f: &Flow, authorize: Option<usize>) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use crate::rules::testkit::*;
+
+    /// The clean flow with an ASM that does not advertise iss; the callback carries `iss`.
+    fn unadvertised(iss: Option<&str>) -> Vec<B> {
+        let mut c = Clean::new();
+        c.asm = c.asm.edit_json(|m| {
+            m.remove("authorization_response_iss_parameter_supported");
+        });
+        let mut cb = format!("{REDIRECT}?code={CODE}&state={STATE}");
+        if let Some(iss) = iss {
+            cb.push_str(&format!("&iss={}", enc(iss)));
+        }
+        c.authorize = c.authorize.set_resp_header("location", &cb);
+        c.steps()
+    }
+
+    #[test]
+    fn fires_on_iss_unadvertised() {
+        assert_fires("CB-ISS-UNADVERTISED", unadvertised(Some(ISSUER)));
+    }
+    #[test]
+    fn quiet_on_iss_unadvertised() {
+        // Advertised (the clean flow), or not advertised and not sent.
+        assert_quiet("CB-ISS-UNADVERTISED", Clean::new().steps());
+        assert_quiet("CB-ISS-UNADVERTISED", unadvertised(None));
+    }
 
     /// The clean flow whose authorization response carries `iss` (None: no iss at all).
     fn with_iss(iss: Option<&str>) -> Vec<B> {
