@@ -70,10 +70,10 @@ struct RpcErr {
     message: String,
 }
 
-/// The JSON-RPC error answering an authenticated request (Authorization sent, not a
-/// 401/403), with the request's method.
-fn error_after_auth(ex: &Exchange) -> Option<(String, RpcErr)> {
-    if qh(ex, "authorization").is_none() || matches!(status(ex), Some(401 | 403) | None) {
+/// The JSON-RPC error answering a request that got past authentication (not a 401/403),
+/// with the request's method.
+fn rpc_error(ex: &Exchange) -> Option<(String, RpcErr)> {
+    if matches!(status(ex), Some(401 | 403) | None) {
         return None;
     }
     let (id, method) = request(ex)?;
@@ -85,6 +85,11 @@ fn error_after_auth(ex: &Exchange) -> Option<(String, RpcErr)> {
         .unwrap_or("")
         .to_string();
     Some((method, RpcErr { code, message }))
+}
+
+/// [`rpc_error`] for a request that carried credentials: the server authenticated it.
+fn error_after_auth(ex: &Exchange) -> Option<(String, RpcErr)> {
+    qh(ex, "authorization").and_then(|_| rpc_error(ex))
 }
 
 /// The capability a method belongs to, when the server must implement it once declared.
@@ -155,12 +160,11 @@ impl Rule for HeaderMismatch {
         &[Client, Rs],
         "every request of the client fails with 400",
         "MCP 2026-07-28 Streamable HTTP \"Server Validation\" (HeaderMismatch -32020); SEP-2243 (modelcontextprotocol/modelcontextprotocol#2243); conformance sep-2243-client-includes-standard-headers",
-        "The server rejects a request with -32020 HeaderMismatch",
+        "The server rejects a request with -32020 HeaderMismatch (a client without 2026-07-28 headers, or a server that compares wrongly)",
         "Client: send MCP-Protocol-Version, Mcp-Method and Mcp-Name (Base64 sentinel for non-ASCII) equal to the body. Server: compare after decoding, names case-sensitively."
     );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if let Some((method, err)) = error_after_auth(ex).filter(|(_, e)| e.code == HEADER_MISMATCH)
-        {
+        if let Some((method, err)) = rpc_error(ex).filter(|(_, e)| e.code == HEADER_MISMATCH) {
             let sent = ["mcp-protocol-version", "mcp-method", "mcp-name"]
                 .iter()
                 .map(|h| format!("{h}: {}", qh(ex, h).unwrap_or("(none)")))
@@ -183,12 +187,11 @@ impl Rule for UnsupportedVersion {
         &[Client, Rs],
         "a client that does not retry with a listed version stops here",
         "MCP 2026-07-28 Versioning \"Protocol Version Negotiation\" (UnsupportedProtocolVersionError -32022); SEP-2575 (modelcontextprotocol/modelcontextprotocol#2575); conformance sep-2575-client-retry-supported-version",
-        "An authenticated request is rejected with -32022 UnsupportedProtocolVersionError",
+        "A request is rejected with -32022 UnsupportedProtocolVersionError",
         "Client: retry with a version from error.data.supported. Server: support the revisions your clients use (at least one they speak)."
     );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some((method, err)) =
-            error_after_auth(ex).filter(|(_, e)| e.code == UNSUPPORTED_VERSION)
+        let Some((method, err)) = rpc_error(ex).filter(|(_, e)| e.code == UNSUPPORTED_VERSION)
         else {
             return;
         };
@@ -433,6 +436,16 @@ mod tests {
                 r#"{"jsonrpc":"2.0","id":7,"error":{"code":-32020,"message":"Header mismatch: Mcp-Method is missing"}}"#,
             ),
         );
+    }
+    #[test]
+    fn fires_on_header_mismatch_before_authentication() {
+        // A 2026-07-28 server validates headers before the bearer: the first initialize of a
+        // legacy client is rejected with -32020 and no Authorization.
+        let mut c = Clean::new();
+        c.challenge = c.challenge.status(400).no_resp_header("www-authenticate").resp_json(
+            r#"{"jsonrpc":"2.0","id":0,"error":{"code":-32020,"message":"Missing MCP-Protocol-Version header"}}"#,
+        );
+        assert_fires("MCP-RPC-HEADER-MISMATCH", vec![c.challenge]);
     }
     #[test]
     fn quiet_on_header_mismatch() {
