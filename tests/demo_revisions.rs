@@ -306,3 +306,32 @@ async fn prm_names_the_loopback_host_the_client_used() {
     }
     demo.shutdown().await;
 }
+
+#[test]
+fn the_cli_selects_revisions_and_refuses_what_the_built_in_client_cannot_speak() {
+    let out = assert_cmd::Command::cargo_bin("authtap")
+        .unwrap()
+        .args(["demo", "--protocol", "1999-01-01"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown MCP protocol revision"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = assert_cmd::Command::cargo_bin("authtap")
+        .unwrap()
+        .args(["demo", "--protocol", "2026-07-28", "--out"])
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--serve --protocol 2026-07-28"), "{err}");
+    assert!(
+        !dir.path().join("out").exists(),
+        "nothing is started or written"
+    );
+}

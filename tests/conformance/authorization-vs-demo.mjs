@@ -54,19 +54,27 @@ if (!registration.ok) {
 }
 const { client_id: clientId } = await registration.json();
 
+// The suite prints the authorization URL before its callback server listens: browse once
+// both the URL and "Callback server started" were seen, in whichever order they come.
 let printedUrl = false;
+let authorizationUrl;
+let callbackListening = false;
 let browsed;
+const browse = () => {
+    if (browsed || !authorizationUrl || !callbackListening) return;
+    // The browser: follow the AS's redirects to the suite's callback server.
+    browsed = fetch(authorizationUrl, { redirect: 'follow' }).then(
+        (r) => console.log(`[browser] ${r.status} ${r.url}`),
+        (e) => console.log(`[browser] failed: ${e}`)
+    );
+};
 const status = await run(
     ['authorization', '--url', issuer, '--client-id', clientId, '--resource', resource, '-p', port, '-o', outDir],
     (line) => {
-        if (printedUrl && !browsed && /^https?:\/\//.test(line.trim())) {
-            // The browser: follow the AS's redirects to the suite's callback server.
-            browsed = fetch(line.trim(), { redirect: 'follow' }).then(
-                (r) => console.log(`[browser] ${r.status} ${r.url}`),
-                (e) => console.log(`[browser] failed: ${e}`)
-            );
-        }
+        if (printedUrl && !authorizationUrl && /^https?:\/\//.test(line.trim())) authorizationUrl = line.trim();
         if (line.includes('Access the following URL')) printedUrl = true;
+        if (line.includes('Callback server started')) callbackListening = true;
+        browse();
     }
 );
 await browsed;
