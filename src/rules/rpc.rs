@@ -19,6 +19,7 @@ pub static RULES: &[&dyn DynRule] = &[
     &HeaderMismatch,
     &UnsupportedVersion,
     &RpcError,
+    &ErrorStatus,
     &MetaMissing,
     &ResultFields,
 ];
@@ -236,6 +237,43 @@ impl Rule for RpcError {
                     status(ex).unwrap_or(0),
                     err.code,
                     err.message
+                ),
+            );
+        }
+    }
+}
+
+/// MCP-RPC-ERROR-STATUS.
+pub struct ErrorStatus;
+impl Rule for ErrorStatus {
+    const META: RuleMeta = meta!(
+        "MCP-RPC-ERROR-STATUS",
+        Warning,
+        &[Rs],
+        "dual-era clients take a 2026-07-28 error for a legacy server and fall back (or the reverse)",
+        "MCP 2026-07-28 Streamable HTTP \"Protocol Version Header\" (404 + -32601; 400 + UnsupportedProtocolVersionError) and \"Server Validation\" (400 + -32020), \"Backward Compatibility\"",
+        "[07-28] -32601 without 404, or -32020/-32022 without 400",
+        "On the 2026-07-28 wire answer an unknown method with 404 and -32601, and a header mismatch or an unsupported version with 400 and -32020/-32022: clients tell eras apart by these pairs."
+    );
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        if modern_request(ex).is_none() {
+            return;
+        }
+        let Some((method, err)) = rpc_error(ex) else {
+            return;
+        };
+        let want = match err.code {
+            -32601 => 404,
+            HEADER_MISMATCH | UNSUPPORTED_VERSION => 400,
+            _ => return,
+        };
+        let got = status(ex).unwrap_or(0);
+        if got != want {
+            out.push(
+                &Self::META,
+                format!(
+                    "{method}: JSON-RPC error {} answered with HTTP {got}, not {want}",
+                    err.code
                 ),
             );
         }
@@ -535,6 +573,36 @@ mod tests {
         assert_quiet("MCP-META-MISSING", modern(META_OK, LIST_OK));
         // Legacy requests carry no _meta.
         assert_quiet("MCP-META-MISSING", Clean::new().steps());
+    }
+
+    const UNKNOWN: &str =
+        r#"{"jsonrpc":"2.0","id":7,"error":{"code":-32601,"message":"Method not found"}}"#;
+
+    #[test]
+    fn fires_on_error_status() {
+        // -32601 with 200 on the 2026-07-28 wire.
+        assert_fires("MCP-RPC-ERROR-STATUS", modern(META_OK, UNKNOWN));
+        // -32020 with 200.
+        assert_fires(
+            "MCP-RPC-ERROR-STATUS",
+            modern(
+                META_OK,
+                r#"{"jsonrpc":"2.0","id":7,"error":{"code":-32020,"message":"Header mismatch"}}"#,
+            ),
+        );
+    }
+    #[test]
+    fn quiet_on_error_status() {
+        let mut steps = modern(META_OK, UNKNOWN);
+        if let Some(last) = steps.pop() {
+            steps.push(last.status(404));
+        }
+        assert_quiet("MCP-RPC-ERROR-STATUS", steps);
+        // A legacy -32601 with 200 is how 2025 revisions answer.
+        assert_quiet(
+            "MCP-RPC-ERROR-STATUS",
+            then(r#"{"tools":{}}"#, "logging/setLevel", NOT_FOUND),
+        );
     }
 
     #[test]
