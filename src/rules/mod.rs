@@ -168,6 +168,7 @@ mod dcr;
 mod general;
 mod iss_check;
 mod mcp;
+mod modern_meta;
 mod prm;
 mod refresh;
 mod rpc;

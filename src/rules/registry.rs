@@ -3,8 +3,8 @@
 
 use crate::rules::rule::{DynRule, RuleMeta};
 use crate::rules::{
-    asm, authorize, callback, cors, cross, dcr, general, iss_check, mcp, prm, refresh, rpc, sse,
-    token, www_auth,
+    asm, authorize, callback, cors, cross, dcr, general, iss_check, mcp, modern_meta, prm, refresh,
+    rpc, sse, token, www_auth,
 };
 
 /// The family slices, in report order.
@@ -21,6 +21,7 @@ pub static FAMILIES: &[&[&dyn DynRule]] = &[
     refresh::RULES,
     mcp::RULES,
     rpc::RULES,
+    modern_meta::RULES,
     sse::RULES,
     cross::RULES,
     iss_check::RULES,
