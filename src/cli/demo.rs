@@ -119,7 +119,7 @@ fn print_catalog() {
             info.rules.join(", "),
             info.description
         );
-        println!("{:<28} {:<44} from: {}", "", "", info.seed);
+        println!("{:<28} {:<44} from: {}", "", "", info.reported_in);
         if info.browser_leg_only {
             println!(
                 "{:<28} {:<44} browser leg only: visible in the client's steps, not through a reverse proxy",

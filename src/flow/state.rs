@@ -1,4 +1,4 @@
-//! What the engine remembers about each flow (rules.md §2.0): documents seen, registered
+//! What the engine remembers about each flow (one client run): documents seen, registered
 //! clients, authorize parameters, callbacks, token calls, issued tokens (hashes and decoded JWT
 //! claims only, never the tokens), MCP calls, sessions and the negotiated protocol version.
 //! Updating this state from exchanges is `correlate`'s job; rules only read it.
