@@ -6,7 +6,8 @@
 //! flow that [`Flow::follows`] the previous one ([`new_run`]): a fresh `initialize` or
 //! `server/discover` without a session, on a connection the run never used, after the run's
 //! previous handshake was answered (a second process, a reconnect, a version probe's fallback
-//! on a new connection), or MCP requests from another client program (`User-Agent`). Lookups
+//! on a new connection), or MCP requests from another client program (`User-Agent`) — unless
+//! the request carries a token this run obtained and has not used yet. Lookups
 //! prefer the newest flow, so the discovery, registration, authorize and token legs of a run
 //! land in that run. (A registration is no run boundary by itself: re-registering within one
 //! run is what X-DCR-PER-CONNECT and X-REFRESH-RECOVERY judge; a new process's registration
@@ -55,6 +56,18 @@ pub fn same_mcp_url(a: &str, b: &str) -> bool {
 
 /// Whether an MCP request that would join `flow` (same MCP URL) starts a new client run.
 pub fn new_run(flow: &Flow, ex: &Exchange) -> Option<RunStart> {
+    // A bearer this run obtained and has not used yet: the client goes on with what it just
+    // got (e.g. a fresh session after OAuth), whatever else changed.
+    if let Some(hash) = bearer_token(ex).map(urls::secret_hash) {
+        let issued_here = flow.issuer_of_token(&hash).is_some();
+        let used = flow
+            .mcp
+            .iter()
+            .any(|m| m.token_hash.as_deref() == Some(hash.as_str()));
+        if issued_here && !used {
+            return None;
+        }
+    }
     let session = ex.request.header("mcp-session-id");
     let known_session = session.is_some_and(|s| flow.sessions.iter().any(|x| x == s));
     if let (Some(now), Some(was)) = (

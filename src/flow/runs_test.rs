@@ -146,6 +146,51 @@ fn the_oauth_retry_of_initialize_stays_in_the_run() {
 }
 
 #[test]
+fn a_fresh_session_with_the_token_just_obtained_continues_the_run() {
+    // A server that lets initialize through unauthenticated: initialize → 200, tools/list →
+    // 401, OAuth, then the client starts over with a fresh initialize on a new connection,
+    // carrying the token it just got. One run: the token was obtained here and is used here.
+    let mut c = Clean::new();
+    c.challenge = conn(
+        post_json(MCP, &rpc("initialize", Some(0)))
+            .req_header("accept", "application/json, text/event-stream")
+            .at(0.0)
+            .resp_header("mcp-session-id", "sess-0")
+            .resp_json(r#"{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-11-25","capabilities":{},"serverInfo":{"name":"demo","version":"1"}}}"#),
+        50001,
+    );
+    let mut steps = vec![c.challenge.clone()];
+    steps.push(conn(
+        post_json(MCP, &rpc("tools/list", Some(1)))
+            .req_header("accept", "application/json, text/event-stream")
+            .req_header("mcp-session-id", "sess-0")
+            .req_header("mcp-protocol-version", "2025-11-25")
+            .at(0.5)
+            .status(401)
+            .resp_header(
+                "www-authenticate",
+                &format!(r#"Bearer resource_metadata="{PRM_URL}""#),
+            )
+            .resp_json(r#"{"error":"unauthorized"}"#),
+        50001,
+    ));
+    let rest: Vec<B> = Clean::new()
+        .steps()
+        .into_iter()
+        .skip(1)
+        .map(|b| conn(b, 50002))
+        .collect();
+    steps.extend(rest);
+    let engine = flows_of(steps.clone());
+    assert_eq!(engine.flows().len(), 1);
+    let found = ids(&run(steps));
+    assert!(
+        !found.iter().any(|f| f.starts_with("X-TOKEN-NOT-USED:")),
+        "{found:?}"
+    );
+}
+
+#[test]
 fn another_client_program_is_another_run() {
     let ua = |b: B, agent: &str| b.req_header("user-agent", agent);
     let mut steps: Vec<B> = first_run()
