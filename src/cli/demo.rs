@@ -9,6 +9,8 @@
 //!
 //! `authtap demo --serve` runs the reference upstream alone until Ctrl-C so any real client
 //! (Claude Code, MCP Inspector, an SDK) can be pointed at it, directly or via `authtap proxy`.
+//! `--protocol REV` (repeatable) limits the MCP revisions the server speaks for the run
+//! (default: 2026-07-28, 2025-11-25, 2025-06-18 and 2025-03-26, dual-era).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,7 +19,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use authtap::client::{self, ClientConfig, ClientProfile, FlowReport, Outcome, Step};
-use authtap::demo::{self, CATALOG, ClientNeed, DemoConfig, Fault, FaultSet, RunningDemo};
+use authtap::demo::{
+    self, CATALOG, ClientNeed, DemoConfig, Fault, FaultSet, Revision, Revisions, RunningDemo,
+};
 use authtap::rules::Finding;
 use authtap::trace::model::Record;
 
@@ -66,6 +70,10 @@ pub struct Args {
     /// Delay between the countdown tool's SSE events, in milliseconds.
     #[arg(long, default_value_t = 400)]
     sse_delay_ms: u64,
+    /// MCP protocol revision the server speaks (repeatable: 2026-07-28, 2025-11-25,
+    /// 2025-06-18, 2025-03-26). Default: all of them (a dual-era server).
+    #[arg(long = "protocol", value_name = "REV")]
+    protocols: Vec<Revision>,
 }
 
 /// Runs `authtap demo`.
@@ -79,6 +87,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|name| name.parse::<Fault>())
         .collect::<Result<_, _>>()?;
+    if !args.serve && Revisions::of(&args.protocols).legacy().next().is_none() {
+        anyhow::bail!(
+            "the built-in client speaks the initialize-based revisions only; with \
+             --protocol 2026-07-28 alone, run `authtap demo --serve --protocol 2026-07-28` and \
+             point a 2026-07-28 client at it"
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -108,7 +123,7 @@ fn print_catalog() {
             info.rules.join(", "),
             info.description
         );
-        println!("{:<28} {:<44} from: {}", "", "", info.seed);
+        println!("{:<28} {:<44} from: {}", "", "", info.reported_in);
         if info.browser_leg_only {
             println!(
                 "{:<28} {:<44} browser leg only: visible in the client's steps, not through a reverse proxy",
@@ -125,6 +140,7 @@ fn demo_config(args: &Args, faults: FaultSet) -> DemoConfig {
         login_page: args.login_page,
         port: args.port,
         sse_step_delay: Duration::from_millis(args.sse_delay_ms),
+        revisions: Revisions::of(&args.protocols),
         ..DemoConfig::default()
     }
 }
@@ -137,6 +153,7 @@ async fn serve(args: &Args, faults: FaultSet) -> anyhow::Result<ExitCode> {
     println!("  MCP URL:            {}", server.mcp_url());
     println!("  resource metadata:  {}", server.resource_metadata_url());
     println!("  authorization srv:  {}", server.as_issuer());
+    println!("  MCP revisions:      {}", server.revisions());
     print_faults(server.faults());
     println!();
     println!("Point a client at it, for example:");
@@ -180,6 +197,11 @@ fn client_config(args: &Args, faults: &FaultSet, mcp_url: String) -> anyhow::Res
         None if needs.contains(&ClientNeed::ClaudeAiProfile) => ClientProfile::claude_ai(),
         None => ClientProfile::native(),
     };
+    // The built-in client opens with `initialize`: it asks for the newest legacy revision on
+    // (`run` refused a run without one).
+    if let Some(legacy) = Revisions::of(&args.protocols).legacy().next() {
+        config.profile.protocol_version = legacy.as_str().to_string();
+    }
     config.origin = match &args.origin {
         Some(o) => Some(o.clone()),
         None if needs.contains(&ClientNeed::BrowserOrigin) => Some("http://localhost:6274".into()),

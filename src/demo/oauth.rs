@@ -435,7 +435,7 @@ async fn authorize(state: &State, req: Request<Incoming>) -> Response<Body> {
         .filter(|(k, _)| k == "resource")
         .map(|(_, v)| v.as_str())
         .collect();
-    if let Some(bad) = resources.iter().find(|r| **r != state.urls.mcp_url) {
+    if let Some(bad) = resources.iter().find(|r| !state.urls.is_resource(r)) {
         return fail(
             "invalid_target",
             &format!(
@@ -467,7 +467,11 @@ async fn authorize(state: &State, req: Request<Incoming>) -> Response<Body> {
         state: state_param.map(str::to_string),
         code_challenge: challenge.to_string(),
         scope: granted,
-        resource: state.urls.mcp_url.clone(),
+        // The audience is the resource the client named (the same server under the loopback
+        // name it used), or the canonical MCP URL when it named none.
+        resource: resources
+            .first()
+            .map_or_else(|| state.urls.mcp_url.clone(), |r| (*r).to_string()),
         created: h::now_secs(),
     };
     if state.fault(Fault::Consent307AfterPost) {

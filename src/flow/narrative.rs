@@ -156,6 +156,8 @@ mod tests {
             had_auth,
             session_id: None,
             response_session: None,
+            user_agent: None,
+            client_addr: None,
             protocol_header: None,
         }
     }

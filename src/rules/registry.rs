@@ -3,8 +3,8 @@
 
 use crate::rules::rule::{DynRule, RuleMeta};
 use crate::rules::{
-    asm, authorize, callback, cors, cross, dcr, general, mcp, prm, refresh, reverse, sse, token,
-    www_auth,
+    asm, authorize, callback, cors, cross, dcr, general, iss_check, mcp, modern_meta, prm, refresh,
+    reverse, rpc, sse, token, www_auth,
 };
 
 /// The family slices, in report order.
@@ -20,8 +20,11 @@ pub static FAMILIES: &[&[&dyn DynRule]] = &[
     token::RULES,
     refresh::RULES,
     mcp::RULES,
+    rpc::RULES,
+    modern_meta::RULES,
     sse::RULES,
     cross::RULES,
+    iss_check::RULES,
     reverse::RULES,
 ];
 

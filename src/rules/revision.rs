@@ -348,6 +348,8 @@ mod tests {
             had_auth: false,
             session_id: None,
             response_session: None,
+            user_agent: None,
+            client_addr: None,
             protocol_header: Some(v.into()),
         };
         // A refused 2026-07-28 probe says nothing; the client's fallback header does.
