@@ -19,14 +19,26 @@ use support::{TestProxy, Upstream, exchanges, plain_http};
 
 /// Sends raw bytes to the proxy and reads what comes back until the proxy closes or 10 s pass.
 async fn raw_exchange(addr: std::net::SocketAddr, bytes: &[u8], close_write: bool) -> String {
+    raw_exchange_closed(addr, bytes, close_write).await.0
+}
+
+/// Like [`raw_exchange`], and whether the proxy closed the connection (rather than the wait
+/// running out).
+async fn raw_exchange_closed(
+    addr: std::net::SocketAddr,
+    bytes: &[u8],
+    close_write: bool,
+) -> (String, bool) {
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(bytes).await.unwrap();
     if close_write {
         s.shutdown().await.unwrap();
     }
     let mut out = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
-    String::from_utf8_lossy(&out).into_owned()
+    let closed = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out))
+        .await
+        .is_ok();
+    (String::from_utf8_lossy(&out).into_owned(), closed)
 }
 
 fn only_error<'a>(xs: &[&'a Exchange], kind: &str) -> &'a Exchange {
@@ -132,6 +144,24 @@ async fn assert_cut_metadata_reaches_client_broken(head: &'static str, prefix: &
     assert!(
         outcome.is_err(),
         "a cut metadata body must reach the client as an error, got {outcome:?}"
+    );
+    // On the wire: nothing of authtap's own and no clean end; the connection closes (hyper
+    // drops what it had buffered, so the client may see no response head at all).
+    let (reply, closed) = raw_exchange_closed(
+        tp.proxy.local_addr(),
+        b"GET /.well-known/oauth-protected-resource HTTP/1.1\r\nHost: x\r\n\r\n",
+        false,
+    )
+    .await;
+    assert!(closed, "the proxy must close the connection: {reply}");
+    assert!(
+        reply.is_empty() || reply.contains(prefix),
+        "only upstream bytes: {reply}"
+    );
+    assert!(!reply.contains("authtap"), "no substitute body: {reply}");
+    assert!(
+        !reply.ends_with("0\r\n\r\n"),
+        "no clean chunked end: {reply}"
     );
     let (records, _dir) = tp.finish().await;
     let xs = exchanges(&records);

@@ -8,7 +8,8 @@
 //! they came. `Content-Length` is set to what is sent; `ETag` is dropped after a change. A
 //! body larger than the cap streams through unchanged (the bytes read so far first). A body
 //! the upstream breaks off is passed on broken: the bytes read so far, then an error, so
-//! hyper closes the HTTP/1.1 connection or resets the HTTP/2 stream (never a clean response).
+//! hyper closes the HTTP/1.1 connection (what it had buffered may not go out first) or resets
+//! the HTTP/2 stream; never a clean response.
 
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderValue};
