@@ -64,16 +64,15 @@ struct Allowed {
 
 /// The true deviations these runs contain, each with the clause it breaks.
 const ALLOWED: &[Allowed] = &[
-    // The TS SDK client (the driver registers as the SDK's own examples do) sends no
-    // `application_type` while registering loopback redirect URIs: MCP 2026-07-28 Authorization
-    // "Application Type and Redirect URI Constraints"; OpenID Connect Dynamic Client
-    // Registration 1.0 §2 (`application_type`, default `web`). A deviation of the client; against
-    // better-auth the driver passes `--application-type native`, see
-    // `ts_client_without_application_type_is_refused_by_better_auth_and_named`.
+    // The origin-resource stack's PRM, named by the challenge to a request for `/mcp`, says
+    // `resource` = the bare origin: RFC 9728 §3.3 asks a client that got the metadata URL from
+    // `WWW-Authenticate` to check `resource` against the URL it requested, byte for byte. The
+    // pinned TS and Python SDK clients accept a same-origin path prefix, so authtap reports it
+    // as a warning naming only strict clients (PRM-RESOURCE-NE-REQUEST-URL).
     Allowed {
-        rule: "DCR-REQ-NO-APP-TYPE",
-        stack: None,
-        client: Some(ClientSdk::TypeScript),
+        rule: "PRM-RESOURCE-NE-REQUEST-URL",
+        stack: Some(StackKind::OidcProviderOriginResource),
+        client: None,
     },
 ];
 
@@ -277,11 +276,11 @@ fn check_proxied(
     if proxied.run.ok() {
         let mut claimed = std::collections::BTreeSet::new();
         for f in trace.findings() {
-            if let Some(breaks) = claims_to_break(&f.rule, client)
+            if let Some(breaks) = claims_to_break(&f.rule, &f.breaks, client)
                 && claimed.insert(f.rule.clone())
             {
                 problems.push(format!(
-                    "{who}: {} fired ({}) and the catalog says it breaks {} (\"{breaks}\"), \
+                    "{who}: {} fired ({}) and its \"breaks\" says it breaks {} (\"{breaks}\"), \
                      but this client completed the flow",
                     f.rule,
                     f.severity,

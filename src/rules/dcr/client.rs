@@ -88,6 +88,16 @@ impl Rule for ReqNoAppType {
                 &Self::META,
                 "no application_type (required from 2026-07-28)",
             );
+        } else if app.is_none() && loopback {
+            // Before 2026-07-28 the member is optional, so this is only a hint: an AS that
+            // applies the OpenID Connect Dynamic Client Registration 1.0 §2 default ("web")
+            // may refuse the loopback redirect URIs (better-auth does).
+            out.push(
+                &Self::META,
+                "no application_type with loopback redirect URIs: an AS defaulting to \"web\" \
+                 (OpenID Connect Dynamic Client Registration 1.0 §2) may refuse them",
+            )
+            .severity = crate::rules::Severity::Info;
         }
     }
 }

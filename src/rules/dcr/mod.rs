@@ -748,6 +748,27 @@ mod tests {
         assert_quiet("DCR-REQ-NO-APP-TYPE", Clean::new().steps());
     }
     #[test]
+    fn names_an_omitted_app_type_with_loopback_redirects_as_info() {
+        let found = ids(&run(dcr_req_edit(|d| {
+            d.remove("application_type");
+        })));
+        assert!(
+            found.iter().any(|f| f == "DCR-REQ-NO-APP-TYPE:info"),
+            "{found:?}"
+        );
+        // Near miss: omitted, but with an https callback (a web client by default) — quiet.
+        assert_quiet(
+            "DCR-REQ-NO-APP-TYPE",
+            dcr_req_edit(|d| {
+                d.remove("application_type");
+                d.insert(
+                    "redirect_uris".into(),
+                    json!(["https://claude.ai/api/mcp/auth_callback"]),
+                );
+            }),
+        );
+    }
+    #[test]
     fn fires_on_req_no_refresh_grant() {
         assert_fires(
             "DCR-REQ-NO-REFRESH-GRANT",

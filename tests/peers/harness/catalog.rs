@@ -65,13 +65,18 @@ fn segment_claims(segment: &str, client: ClientSdk) -> bool {
     }
 }
 
-/// The catalog's "breaks" text of `rule` when it claims `client` fails on it.
-pub fn claims_to_break(rule: &str, client: ClientSdk) -> Option<String> {
-    let breaks = breaks_by_rule().get(rule)?;
+/// The "breaks" text of one finding when it claims `client` fails on it: the finding's own
+/// text (a rule narrows it per occurrence, e.g. to strict clients only), else the catalog's.
+pub fn claims_to_break(rule: &str, finding_breaks: &str, client: ClientSdk) -> Option<String> {
+    let breaks = if finding_breaks.is_empty() {
+        breaks_by_rule().get(rule)?
+    } else {
+        finding_breaks
+    };
     breaks
         .split(';')
         .any(|segment| segment_claims(segment, client))
-        .then(|| breaks.clone())
+        .then(|| breaks.to_string())
 }
 
 #[cfg(test)]

@@ -27,6 +27,8 @@ pub struct SeenFinding {
     pub at: String,
     /// The finding's message.
     pub message: String,
+    /// Which clients this occurrence breaks (the rule may narrow its catalog text per case).
+    pub breaks: String,
 }
 
 /// A parsed trace.
@@ -106,6 +108,7 @@ impl Trace {
                     rule: f["rule"].as_str().unwrap_or("?").to_string(),
                     at,
                     message: f["message"].as_str().unwrap_or("").to_string(),
+                    breaks: f["breaks"].as_str().unwrap_or("").to_string(),
                 });
             }
         }

@@ -192,6 +192,25 @@ impl Rule for TokenRejectedAfterIssue {
             if expired || age > 600.0 {
                 continue;
             }
+            // A 403 `insufficient_scope` asking for scope the token was not granted is step-up
+            // authorization (MCP 2025-11-25 Authorization "Scope Challenge Handling"), judged by
+            // the WWWAUTH-403 and step-up rules. Asking again for scope the token already
+            // holds is a rejection of a fresh token, and still fires.
+            let granted = tok.scope.as_deref();
+            let step_up = m.status == Some(403)
+                && f.challenges.iter().any(|c| {
+                    c.step.exchange == step.exchange
+                        && c.error.as_deref() == Some("insufficient_scope")
+                        && match (c.scope.as_deref(), granted) {
+                            (Some(need), Some(got)) => need
+                                .split_whitespace()
+                                .any(|s| !got.split_whitespace().any(|g| g == s)),
+                            _ => true,
+                        }
+                });
+            if step_up {
+                continue;
+            }
             let mut hints = Vec::new();
             if let Some(j) = tok.jwt.as_ref() {
                 let mut targets: Vec<&str> = [f.prm_resource(), f.mcp_url.as_deref()]
@@ -457,6 +476,39 @@ mod tests {
     #[test]
     fn quiet_on_token_rejected_after_issue() {
         assert_quiet("X-TOKEN-REJECTED-AFTER-ISSUE", Clean::new().steps());
+    }
+    #[test]
+    fn quiet_on_a_step_up_403_insufficient_scope() {
+        let mut c = Clean::new();
+        c.init = c
+            .init
+            .status(403)
+            .no_resp_header("mcp-session-id")
+            .resp_header(
+                "www-authenticate",
+                r#"Bearer error="insufficient_scope", scope="mcp:write""#,
+            );
+        assert_quiet("X-TOKEN-REJECTED-AFTER-ISSUE", c.steps());
+        // Asking again for a scope the fresh token holds is no step-up: it fires.
+        let mut c = Clean::new();
+        c.init = c
+            .init
+            .status(403)
+            .no_resp_header("mcp-session-id")
+            .resp_header(
+                "www-authenticate",
+                // The clean token response grants scope "mcp".
+                r#"Bearer error="insufficient_scope", scope="mcp""#,
+            );
+        assert_fires("X-TOKEN-REJECTED-AFTER-ISSUE", c.steps());
+        // Near miss the other way: a 403 without insufficient_scope still fires.
+        let mut c = Clean::new();
+        c.init = c
+            .init
+            .status(403)
+            .no_resp_header("mcp-session-id")
+            .resp_header("www-authenticate", r#"Bearer error="invalid_token""#);
+        assert_fires("X-TOKEN-REJECTED-AFTER-ISSUE", c.steps());
     }
     fn with_token(claims: serde_json::Value) -> Vec<B> {
         let mut c = Clean::new();
