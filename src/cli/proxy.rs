@@ -75,7 +75,7 @@ pub struct Args {
 }
 
 /// Runs `authtap proxy`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, live: authtap::live::LiveOptions) -> anyhow::Result<ExitCode> {
     // One thread serves every connection by default: with no hops between worker threads
     // a request costs less latency (and on small machines more throughput); the recorder has
     // its own thread either way.
@@ -89,7 +89,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .build(),
     }
     .context("cannot start the async runtime")?;
-    runtime.block_on(run_async(args))
+    runtime.block_on(run_async(args, live))
 }
 
 fn default_trace_path() -> PathBuf {
@@ -139,11 +139,12 @@ fn check_listen(listen: SocketAddr, allow_remote: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
+async fn run_async(args: Args, live: authtap::live::LiveOptions) -> anyhow::Result<ExitCode> {
     let upstream = args.upstream.clone();
     check_listen(args.listen, args.allow_remote)?;
     let keep_binary = args.keep_binary;
-    let config = config(args);
+    let mut config = config(args);
+    config.live = Some(live);
     let proxy = proxy::start(config)
         .await
         .with_context(|| format!("cannot start the proxy for {upstream}"))?;
@@ -171,10 +172,8 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
             _ = &mut ctrl_c => break,
             _ = sigterm.recv() => break,
             line = lines_rx.recv(), if stdin_open => match line {
-                Some(line) if !line.trim().is_empty() => {
-                    proxy.mark(line.trim());
-                    tracing::info!("mark recorded: {}", line.trim());
-                }
+                // The live view prints the mark when the recorder writes it.
+                Some(line) if !line.trim().is_empty() => proxy.mark(line.trim()),
                 Some(_) => {}
                 None => stdin_open = false,
             },
@@ -235,7 +234,7 @@ fn print_narratives(trace_path: &std::path::Path) {
     if refused > 0 {
         println!(
             "authtap: {refused} TLS handshake(s) failed before any request (clients that never \
-             got through; see the warnings above and the trace's tls_handshake records)"
+             got through; see the `tls` lines above and the trace's tls_handshake records)"
         );
     }
 }
