@@ -36,12 +36,16 @@ pub enum ColorChoice {
 impl ColorChoice {
     /// Whether to color a stream that is (or is not) a terminal.
     pub fn enabled(self, terminal: bool) -> bool {
+        self.decide(terminal, std::env::var_os("NO_COLOR").as_deref())
+    }
+
+    /// [`Self::enabled`] with the value of `NO_COLOR` given (<https://no-color.org>: any
+    /// non-empty value turns color off).
+    fn decide(self, terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
         match self {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-            }
+            ColorChoice::Auto => terminal && no_color.is_none_or(|v| v.is_empty()),
         }
     }
 }
@@ -209,3 +213,20 @@ impl LiveSink for LiveView {
 
 #[cfg(test)]
 mod golden_tests;
+
+#[cfg(test)]
+mod tests {
+    use super::ColorChoice;
+
+    #[test]
+    fn auto_colors_a_terminal_without_no_color_and_the_flags_win() {
+        let set = Some(std::ffi::OsStr::new("1"));
+        let empty = Some(std::ffi::OsStr::new(""));
+        assert!(ColorChoice::Auto.decide(true, None));
+        assert!(ColorChoice::Auto.decide(true, empty));
+        assert!(!ColorChoice::Auto.decide(true, set));
+        assert!(!ColorChoice::Auto.decide(false, None));
+        assert!(ColorChoice::Always.decide(false, set));
+        assert!(!ColorChoice::Never.decide(true, None));
+    }
+}
