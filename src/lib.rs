@@ -20,6 +20,7 @@ pub mod export;
 pub mod flow;
 pub mod forward;
 pub mod listen;
+pub mod live;
 pub mod parse;
 pub mod proxy;
 pub mod redact;
