@@ -168,6 +168,7 @@ pub const STEPS: &[(&str, &str)] = &[
 /// Rules reported under `reachability` whatever exchange they fired on.
 pub const REACHABILITY_RULES: &[&str] = &[
     "GEN-TLS",
+    "GEN-UNREACHABLE",
     "GEN-PRIVATE-ADDRESS",
     "GEN-NON-443",
     "GEN-NOT-HTTPS",

@@ -12,8 +12,10 @@ use crate::rules::{Phase, Severity::*, Who::*};
 use crate::trace::model::{Exchange, Headers};
 
 mod pages;
+mod reach;
 mod redirect;
 use pages::*;
+use reach::*;
 use redirect::*;
 
 /// This family's rules, in report order.
@@ -33,6 +35,7 @@ pub static RULES: &[&dyn DynRule] = &[
     &Slow,
     &DupParam,
     &Tls,
+    &Unreachable,
     &MetadataCachedLong,
 ];
 
