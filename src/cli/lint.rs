@@ -85,7 +85,7 @@ fn request_line(x: &Exchange) -> String {
         || {
             x.error
                 .as_ref()
-                .map_or("no response".to_string(), |e| e.kind.clone())
+                .map_or("no response".to_string(), |e| e.kind.to_string())
         },
         |r| r.status.to_string(),
     );

@@ -442,7 +442,7 @@ fn exchange_section(h: &mut String, x: &Exchange) {
             let _ = write!(
                 h,
                 "<li>{} {}: <code>{}</code> → <code>{}</code></li>",
-                escape(&rw.direction),
+                escape(rw.direction.as_str()),
                 escape(&rw.location),
                 escape(&rw.from),
                 escape(&rw.to)
