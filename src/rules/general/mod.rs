@@ -536,7 +536,7 @@ mod tests {
         assert_eq!(f.severity, crate::rules::Severity::Info);
         assert_fires("GEN-NON-443", c.clone().steps());
         let cfg = crate::rules::EngineConfig {
-            profile: crate::rules::ClientProfile::claude_ai(),
+            profile: crate::rules::ClientProfile::by_name("claude-ai").unwrap(),
             ..Default::default()
         };
         let all = run_with(c.steps(), 0.0, cfg);
