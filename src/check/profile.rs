@@ -5,8 +5,6 @@
 use crate::client::ClientProfile;
 use crate::rules::{self, ProfileError, ProfileKind};
 
-pub use crate::rules::PROFILE_NAMES;
-
 /// One client to behave like.
 #[derive(Debug, Clone)]
 pub struct CheckProfile {
@@ -61,7 +59,7 @@ impl CheckProfile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::Severity;
+    use crate::rules::{PROFILE_NAMES, Severity};
 
     #[test]
     fn every_listed_name_resolves() {

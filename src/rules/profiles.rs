@@ -81,7 +81,7 @@ const PROFILES: &[ProfileSpec] = &[
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProfileError {
     /// No profile has this name.
-    #[error("unknown client profile `{0}` (use one of generic, claude-ai, claude-code, inspector)")]
+    #[error("unknown client profile `{0}` (use one of {names})", names = PROFILE_NAMES.join(", "))]
     UnknownProfile(String),
     /// The profile overrides an id the registry does not know.
     #[error(
