@@ -5,8 +5,15 @@
 
 use super::*;
 
-/// Error kinds that mean the server was never reached (see `ExchangeError::kind`).
-const UNREACHED: &[&str] = &["connect", "dns", "timeout"];
+use crate::trace::model::ErrorKind;
+
+/// Whether an exchange error means the server was never reached.
+fn unreached(kind: &ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::Connect | ErrorKind::Dns | ErrorKind::Timeout
+    )
+}
 
 /// GEN-UNREACHABLE.
 pub struct Unreachable;
@@ -23,11 +30,7 @@ impl Rule for Unreachable {
         fix: "Check the URL's host and port from where the client runs: the name resolves (`dig host`), the port is open and listening (`curl -v URL`), and no firewall, VPN or allow-list drops the connection.",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if let Some(e) = ex
-            .error
-            .as_ref()
-            .filter(|e| UNREACHED.contains(&e.kind.as_str()))
-        {
+        if let Some(e) = ex.error.as_ref().filter(|e| unreached(&e.kind)) {
             out.push(
                 &Self::META,
                 format!(
@@ -44,11 +47,12 @@ impl Rule for Unreachable {
 #[cfg(test)]
 mod tests {
     use crate::rules::testkit::*;
+    use crate::trace::model::ErrorKind;
 
     #[test]
     fn fires_on_unreachable() {
         let mut c = Clean::new();
-        c.challenge = c.challenge.no_response("connect");
+        c.challenge = c.challenge.no_response(ErrorKind::Connect);
         assert_fires("GEN-UNREACHABLE", c.steps());
     }
 
@@ -56,7 +60,7 @@ mod tests {
     fn quiet_on_reached_and_on_tls_or_cut() {
         assert_quiet("GEN-UNREACHABLE", Clean::new().steps());
         // Near misses: a TLS failure (GEN-TLS) and an answer cut mid-way reached the server.
-        for kind in ["tls", "upstream_cut"] {
+        for kind in [ErrorKind::Tls, ErrorKind::UpstreamCut] {
             let mut c = Clean::new();
             c.challenge = c.challenge.no_response(kind);
             assert_quiet("GEN-UNREACHABLE", c.steps());
