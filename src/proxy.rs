@@ -195,8 +195,10 @@ impl RunningProxy {
     }
 }
 
-/// Binds the plain-HTTP loopback bounce port: the listen port + 1 when free, so bounce URIs
-/// registered in an earlier run with the same `--listen` stay valid; any free port otherwise.
+/// Binds the plain-HTTP loopback bounce port: the requested listen port + 1 when free, so
+/// bounce URIs registered in an earlier run with the same `--listen` stay valid; any free port
+/// otherwise, and always when the listen port itself was left to the OS (port 0: nothing to keep
+/// stable, and a neighbour of a random port may be one another program is about to bind).
 async fn bind_bounce_port(listen_port: u16) -> Result<tokio::net::TcpListener, Error> {
     if listen_port != 0
         && let Some(port) = listen_port.checked_add(1)
@@ -264,7 +266,7 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, Error> {
     let plain_loopback =
         tls.is_none() && (local_addr.ip().is_loopback() || local_addr.ip().is_unspecified());
     let bounce_socket = if config.rewrite && !plain_loopback {
-        Some(bind_bounce_port(local_addr.port()).await?)
+        Some(bind_bounce_port(config.listen.port()).await?)
     } else {
         None
     };

@@ -87,6 +87,10 @@ async fn dispatch(
     }
     let reached = state.urls.as_reached(super::request_host(&req));
     if let Err(resp) = authenticate(state, &reached, req.headers()) {
+        // Read the request body before answering, so the connection stays reusable: an
+        // unread body makes hyper close it after the 401, and a client that already sent its
+        // next request (the PRM fetch) on it sees "Server disconnected".
+        let _ = h::read_body(req.into_body()).await;
         return *resp;
     }
     let sessions = state.config.revisions.legacy().next().is_some();
