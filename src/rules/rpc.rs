@@ -421,20 +421,6 @@ mod tests {
         assert_quiet("MCP-RPC-ERROR", Clean::new().steps());
     }
 
-    /// The clean flow plus one 2026-07-28 request (headers mirrored) with `body` and `answer`.
-    fn modern(body: &str, answer: &str) -> Vec<B> {
-        let mut steps = Clean::new().steps();
-        steps.push(
-            post_json(MCP, body)
-                .req_header("accept", ACCEPT)
-                .req_header("authorization", &format!("Bearer {}", access_token()))
-                .req_header("mcp-protocol-version", "2026-07-28")
-                .req_header("mcp-method", "tools/list")
-                .at(9.0)
-                .resp_json(answer),
-        );
-        steps
-    }
     const META_OK: &str = r#"{"jsonrpc":"2.0","id":7,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
 
     const UNKNOWN: &str =

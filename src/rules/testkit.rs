@@ -471,3 +471,19 @@ fn clean_flow_is_clean() {
     let all = run_with(Clean::new().steps(), 120.0, EngineConfig::default());
     assert!(serious(&all).is_empty(), "{:#?}", serious(&all));
 }
+
+/// The clean flow plus one authenticated 2026-07-28 `tools/list` request (its `Mcp-Method`
+/// header mirrored) with `body` and `answer`.
+pub fn modern(body: &str, answer: &str) -> Vec<B> {
+    let mut steps = Clean::new().steps();
+    steps.push(
+        post_json(MCP, body)
+            .req_header("accept", "application/json, text/event-stream")
+            .req_header("authorization", &format!("Bearer {}", access_token()))
+            .req_header("mcp-protocol-version", "2026-07-28")
+            .req_header("mcp-method", "tools/list")
+            .at(9.0)
+            .resp_json(answer),
+    );
+    steps
+}
