@@ -13,7 +13,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
 
 use authtap::rules::Phase;
 use authtap::trace::model::{ErrorKind, Headers, RewriteDirection};
@@ -26,24 +25,7 @@ type Body = BoxBody<Bytes, std::io::Error>;
 const REDIRECT_URI: &str = "http://127.0.0.1:1/callback";
 
 async fn upstream() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    let o = origin.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let o = o.clone();
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req| route(req, o.clone()));
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
-    origin
+    support::serve_route(route).await
 }
 
 fn respond(status: u16, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Response<Body> {

@@ -13,7 +13,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::body::{Frame, Incoming};
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
 
 use authtap::trace::model::{Exchange, Headers, Outcome};
 use support::{TestProxy, exchanges};
@@ -22,24 +21,7 @@ type Body = BoxBody<Bytes, std::io::Error>;
 
 /// Starts the AS/RS upstream on 127.0.0.1:0; returns its origin (`http://127.0.0.1:U`).
 async fn upstream() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    let o = origin.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let o = o.clone();
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req| route(req, o.clone()));
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
-    origin
+    support::serve_route(route).await
 }
 
 fn asm(origin: &str) -> String {

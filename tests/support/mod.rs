@@ -321,3 +321,33 @@ pub fn fresh_path(dir: &Path, name: &str) -> PathBuf {
 pub fn plain_http(config: &mut ProxyConfig) {
     config.tls = TlsMode::PlainHttp;
 }
+
+/// The body the upstreams of the rewrite tests answer with.
+pub type RouteBody = BoxBody<Bytes, std::io::Error>;
+
+/// Serves `route(request, origin)` on 127.0.0.1:0 (HTTP/1.1 and HTTP/2) and returns the origin
+/// (`http://127.0.0.1:U`): the upstream that plays MCP server and AS in the rewrite tests.
+pub async fn serve_route<F, Fut>(route: F) -> String
+where
+    F: Fn(Request<Incoming>, String) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response<RouteBody>, Infallible>> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let o = origin.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let (o, route) = (o.clone(), route.clone());
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req| route(req, o.clone()));
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    origin
+}
