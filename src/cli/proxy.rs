@@ -14,11 +14,13 @@ use authtap::proxy::{self, ProxyConfig, RunningProxy, TlsMode};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The MCP server (or its base URL) to forward to, e.g. https://mcp.example.com/mcp.
-    #[arg(long, value_name = "URL")]
-    upstream: url::Url,
-    /// Address to listen on (loopback by default).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]
-    listen: SocketAddr,
+    #[arg(long, value_name = "URL", required_unless_present = "forward")]
+    upstream: Option<url::Url>,
+    /// Address to listen on [default: 127.0.0.1:8443, or 127.0.0.1:8080 with --forward].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    #[command(flatten)]
+    forward: super::forward::ForwardArgs,
     /// Where the local CA lives (created if missing).
     #[arg(long, value_name = "DIR", default_value = "certs")]
     certs_dir: PathBuf,
@@ -78,7 +80,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     runtime.block_on(run_async(args))
 }
 
-fn default_trace_path() -> PathBuf {
+pub(super) fn default_trace_path() -> PathBuf {
     let now = time::OffsetDateTime::now_utc();
     let stamp = now
         .format(time::macros::format_description!(
@@ -88,10 +90,12 @@ fn default_trace_path() -> PathBuf {
     PathBuf::from("traces").join(format!("{stamp}.jsonl"))
 }
 
-fn config(args: Args) -> ProxyConfig {
+fn config(args: Args, upstream: url::Url) -> ProxyConfig {
     let trace = args.trace.unwrap_or_else(default_trace_path);
-    let mut config = ProxyConfig::new(args.upstream, trace);
-    config.listen = args.listen;
+    let mut config = ProxyConfig::new(upstream, trace);
+    config.listen = args
+        .listen
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8443)));
     config.certs_dir = args.certs_dir;
     config.tls = match (args.tls_cert, args.tls_key, args.plain_http) {
         (Some(cert), Some(key), _) => TlsMode::Files { cert, key },
@@ -107,8 +111,26 @@ fn config(args: Args) -> ProxyConfig {
 }
 
 async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
-    let upstream = args.upstream.clone();
-    let config = config(args);
+    let upstream = match &args.upstream {
+        Some(_) if !args.forward.forward && !args.forward.scope.is_empty() => {
+            anyhow::bail!(
+                "--mcp and --intercept are forward-mode flags: add --forward (without --upstream), or use `authtap run`"
+            );
+        }
+        Some(upstream) if !args.forward.forward => upstream.clone(),
+        _ => {
+            return super::forward::run_proxy(
+                args.forward,
+                args.listen,
+                args.certs_dir,
+                args.trace.unwrap_or_else(default_trace_path),
+                args.upstream_ca,
+                args.max_capture,
+            )
+            .await;
+        }
+    };
+    let config = config(args, upstream.clone());
     if !config.listen.ip().is_loopback() {
         tracing::warn!(
             "listening on {}, which is not loopback: other machines can reach the proxy",
@@ -176,7 +198,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// Prints the flow narratives the engine wrote when the trace was finished.
-fn print_narratives(trace_path: &std::path::Path) {
+pub(super) fn print_narratives(trace_path: &std::path::Path) {
     let records = match authtap::trace::load::load_any(trace_path) {
         Ok(records) => records,
         Err(err) => {

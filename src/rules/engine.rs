@@ -73,6 +73,10 @@ pub struct Engine {
     ofids: Vec<String>,
     /// Exchanges observed.
     observed: u64,
+    /// Which kind of proxy captured the trace (forward-only rules need it).
+    capture_mode: crate::trace::model::CaptureMode,
+    /// Hosts forward mode tunneled blind (`host:port`), for the bypassed-leg rule.
+    blind_tunnels: Vec<String>,
 }
 
 impl Engine {
@@ -97,6 +101,29 @@ impl Engine {
     /// Notes when recording started (the trace's session record); used for X-ZERO-TRAFFIC.
     pub fn session_started(&mut self, at: OffsetDateTime) {
         self.session_start.get_or_insert(at);
+    }
+
+    /// Notes which kind of proxy captured the trace (the session record's `mode`).
+    pub fn set_capture_mode(&mut self, mode: crate::trace::model::CaptureMode) {
+        self.capture_mode = mode;
+    }
+
+    /// Which kind of proxy captured the trace.
+    pub fn capture_mode(&self) -> crate::trace::model::CaptureMode {
+        self.capture_mode
+    }
+
+    /// Notes a tunnel forward mode passed through blind.
+    pub fn note_tunnel(&mut self, tunnel: &crate::trace::model::TunnelRecord) {
+        let key = format!("{}:{}", tunnel.host, tunnel.port);
+        if !self.blind_tunnels.contains(&key) {
+            self.blind_tunnels.push(key);
+        }
+    }
+
+    /// Hosts (`host:port`) forward mode tunneled blind.
+    pub fn blind_tunnels(&self) -> &[String] {
+        &self.blind_tunnels
     }
 
     /// Notes a user mark; its `ofid_…` references are named in the narratives.

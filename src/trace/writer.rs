@@ -25,7 +25,8 @@ use time::OffsetDateTime;
 
 use crate::rules::{Engine, Finding};
 use crate::trace::model::{
-    Exchange, FlowFindings, Mark, Record, SessionRecord, Stats, TlsHandshakeFailure, find_ofids,
+    Exchange, FlowFindings, Mark, Record, SessionRecord, Stats, TlsHandshakeFailure, TunnelRecord,
+    find_ofids,
 };
 
 /// Default capacity of the recorder channel (exchanges waiting to be written).
@@ -86,6 +87,7 @@ enum Entry {
     Exchange(Box<dyn Assemble>),
     Mark(Mark),
     TlsHandshake(TlsHandshakeFailure),
+    Tunnel(TunnelRecord),
     Finish,
 }
 
@@ -142,6 +144,11 @@ impl RecorderHandle {
     /// Queues a failed TLS handshake (a client that never got a request through).
     pub fn tls_handshake_failed(&self, failure: TlsHandshakeFailure) {
         self.send(Entry::TlsHandshake(failure));
+    }
+
+    /// Queues a blind forward-mode tunnel record.
+    pub fn tunnel(&self, tunnel: TunnelRecord) {
+        self.send(Entry::Tunnel(tunnel));
     }
 
     /// Entries dropped so far.
@@ -315,6 +322,20 @@ impl Writer {
                     live_tls_failure(&failure);
                 }
                 self.write(&Record::TlsHandshake(failure));
+            }
+            Entry::Tunnel(tunnel) => {
+                if self.live {
+                    tracing::info!(
+                        "tunnel {}:{} passed through blind ({} B up, {} B down, {:.0} ms)",
+                        tunnel.host,
+                        tunnel.port,
+                        tunnel.bytes_up,
+                        tunnel.bytes_down,
+                        tunnel.duration_ms
+                    );
+                }
+                self.engine.note_tunnel(&tunnel);
+                self.write(&Record::Tunnel(tunnel));
             }
             Entry::Finish => return false,
         }
