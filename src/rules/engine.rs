@@ -36,6 +36,8 @@ pub struct EngineConfig {
     pub dcr_storm_window_s: f64,
     /// Client profile: per-rule severity overrides (`authtap check --client claude-ai`).
     pub profile: ClientProfile,
+    /// Which kind of proxy captured the trace (forward-only rules need it).
+    pub capture_mode: crate::trace::model::CaptureMode,
 }
 
 impl Default for EngineConfig {
@@ -48,6 +50,7 @@ impl Default for EngineConfig {
             dcr_storm_count: 3,
             dcr_storm_window_s: 300.0,
             profile: ClientProfile::generic(),
+            capture_mode: crate::trace::model::CaptureMode::Reverse,
         }
     }
 }
@@ -73,8 +76,6 @@ pub struct Engine {
     ofids: Vec<String>,
     /// Exchanges observed.
     observed: u64,
-    /// Which kind of proxy captured the trace (forward-only rules need it).
-    capture_mode: crate::trace::model::CaptureMode,
     /// Hosts forward mode tunneled blind (`host:port`), for the bypassed-leg rule.
     blind_tunnels: Vec<String>,
 }
@@ -105,12 +106,7 @@ impl Engine {
 
     /// Notes which kind of proxy captured the trace (the session record's `mode`).
     pub fn set_capture_mode(&mut self, mode: crate::trace::model::CaptureMode) {
-        self.capture_mode = mode;
-    }
-
-    /// Which kind of proxy captured the trace.
-    pub fn capture_mode(&self) -> crate::trace::model::CaptureMode {
-        self.capture_mode
+        self.config.capture_mode = mode;
     }
 
     /// Notes a tunnel forward mode passed through blind.
@@ -119,11 +115,6 @@ impl Engine {
         if !self.blind_tunnels.contains(&key) {
             self.blind_tunnels.push(key);
         }
-    }
-
-    /// Hosts (`host:port`) forward mode tunneled blind.
-    pub fn blind_tunnels(&self) -> &[String] {
-        &self.blind_tunnels
     }
 
     /// Notes a user mark; its `ofid_…` references are named in the narratives.
@@ -327,6 +318,7 @@ impl Engine {
             finishing,
             current: current.map(|e| e.id),
             config: &self.config,
+            blind_tunnels: &self.blind_tunnels,
         };
         for rule in registry::all() {
             guarded(rule, rule.meta().phase, &mut out, |out| rule.flow(&cx, out));
@@ -427,6 +419,7 @@ mod tests {
             finishing: false,
             current: None,
             config: &config,
+            blind_tunnels: &[],
         };
         let mut out = Out::new(Some(ExchangeId(3)), Some(FlowId(1)));
         guarded(&Panicky, Phase::Token, &mut out, |o| Panicky.flow(&cx, o));

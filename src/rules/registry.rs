@@ -3,7 +3,8 @@
 
 use crate::rules::rule::{DynRule, RuleMeta};
 use crate::rules::{
-    asm, authorize, callback, cors, cross, dcr, general, mcp, prm, refresh, sse, token, www_auth,
+    asm, authorize, bypass, callback, cors, cross, dcr, general, mcp, prm, refresh, sse, token,
+    www_auth,
 };
 
 /// The family slices, in report order.
@@ -21,6 +22,7 @@ pub static FAMILIES: &[&[&dyn DynRule]] = &[
     mcp::RULES,
     sse::RULES,
     cross::RULES,
+    bypass::RULES,
 ];
 
 /// Every rule in report order.
