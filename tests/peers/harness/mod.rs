@@ -135,6 +135,14 @@ impl Proc {
         (status, stdout.collect())
     }
 
+    /// [`Proc::finish`], returning everything the process printed (tagged, interleaved).
+    pub fn finish_logged(self, timeout: Duration) -> (Option<ExitStatus>, String) {
+        let log = Arc::clone(&self.log);
+        let (status, _) = self.finish(timeout);
+        let text = log.lock().map(|l| l.clone()).unwrap_or_default();
+        (status, text)
+    }
+
     /// Asks the process to stop (SIGTERM, by its pid) and waits up to `timeout` for it to exit
     /// (killing it after that). Returns the exit status (None when it had to be killed).
     pub fn terminate(self, timeout: Duration) -> Option<ExitStatus> {
