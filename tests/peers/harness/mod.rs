@@ -136,6 +136,7 @@ impl Proc {
     }
 
     /// [`Proc::finish`], returning everything the process printed (tagged, interleaved).
+    #[allow(dead_code)] // tests/forward_run.rs; not every suite that includes the harness uses it
     pub fn finish_logged(self, timeout: Duration) -> (Option<ExitStatus>, String) {
         let log = Arc::clone(&self.log);
         let (status, _) = self.finish(timeout);
