@@ -4,7 +4,9 @@
 //! For `CONNECT host:port` the [`InterceptScope`] decides: an intercepted host gets `200`, then
 //! a TLS handshake with a leaf for that host signed by the forward CA, then HTTP/1.1 or HTTP/2
 //! (by ALPN) whose requests go to [`Forwarder::handle_absolute`] as `https://host:port/…` — the
-//! same tap, trace records, phases and rules as reverse mode. Any other host is connected first
+//! same tap, trace records, phases and rules as reverse mode. A tunnel that opens with plain
+//! HTTP instead of a TLS `ClientHello` (Node's proxy agent tunnels `http://` URLs) is served
+//! as `http://host:port/…` the same way. Any other host is connected first
 //! (a refused connection answers `502`) and then tunneled blind ([`super::tunnel`]). An
 //! absolute-form `http://` request is forwarded the same way, recorded when its host is
 //! intercepted and passed through counted otherwise. Every response from an intercepted host
@@ -24,6 +26,7 @@ use time::OffsetDateTime;
 
 use super::learn::learn_from_response;
 use super::leaves::LeafCache;
+use super::prefixed::{TunnelProtocol, sniff};
 use super::scope::{InterceptScope, normalize_host};
 use super::tunnel;
 use crate::forward::{Forwarder, ProxyBody};
@@ -166,7 +169,8 @@ impl ForwardService {
         }
     }
 
-    /// Terminates TLS for an intercepted host and serves HTTP/1.1 or HTTP/2 inside.
+    /// Serves an intercepted tunnel: TLS terminated with a leaf for `host` (HTTP/1.1 or HTTP/2
+    /// by ALPN inside), or plain HTTP when the client tunnels `http://` through `CONNECT`.
     async fn intercept_tunnel(
         self: Arc<Self>,
         upgraded: hyper::upgrade::Upgraded,
@@ -175,6 +179,19 @@ impl ForwardService {
         port: u16,
     ) {
         let at = OffsetDateTime::now_utc();
+        let sniffed = tokio::time::timeout(HANDSHAKE_TIMEOUT, sniff(TokioIo::new(upgraded))).await;
+        let (protocol, stream) = match sniffed {
+            Ok(Ok(Some(sniffed))) => sniffed,
+            Ok(Ok(None)) | Ok(Err(_)) | Err(_) => {
+                tracing::debug!(%peer, "tunnel to {host}:{port} closed before its first byte");
+                return;
+            }
+        };
+        if protocol == TunnelProtocol::Plain {
+            let origin = origin_of("http", &host, port, 80);
+            self.serve_inner(stream, peer, origin, &host, port).await;
+            return;
+        }
         let config = match self.leaves.config_for(&host) {
             Ok(config) => config,
             Err(err) => {
@@ -183,36 +200,40 @@ impl ForwardService {
             }
         };
         let acceptor = tokio_rustls::TlsAcceptor::from(config);
-        let tls =
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(TokioIo::new(upgraded)))
-                .await
-            {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(err)) => {
-                    let (kind, alert, message) = crate::listen::tls::classify(&err);
-                    self.handshake_failed(at, peer, &host, kind, alert, message);
-                    return;
-                }
-                Err(_) => {
-                    self.handshake_failed(
-                        at,
-                        peer,
-                        &host,
-                        TlsFailureKind::Timeout,
-                        None,
-                        format!(
-                            "the handshake did not finish within {}s",
-                            HANDSHAKE_TIMEOUT.as_secs()
-                        ),
-                    );
-                    return;
-                }
-            };
-        let origin = if port == 443 {
-            format!("https://{}", bracketed(&host))
-        } else {
-            format!("https://{}:{port}", bracketed(&host))
-        };
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+            Ok(Ok(tls)) => {
+                let origin = origin_of("https", &host, port, 443);
+                self.serve_inner(tls, peer, origin, &host, port).await;
+            }
+            Ok(Err(err)) => {
+                let (kind, alert, message) = crate::listen::tls::classify(&err);
+                self.handshake_failed(at, peer, &host, kind, alert, message);
+            }
+            Err(_) => self.handshake_failed(
+                at,
+                peer,
+                &host,
+                TlsFailureKind::Timeout,
+                None,
+                format!(
+                    "the handshake did not finish within {}s",
+                    HANDSHAKE_TIMEOUT.as_secs()
+                ),
+            ),
+        }
+    }
+
+    /// Serves HTTP/1.1 or HTTP/2 inside a tunnel; every request goes to `origin`.
+    async fn serve_inner<S>(
+        self: Arc<Self>,
+        stream: S,
+        peer: SocketAddr,
+        origin: String,
+        host: &str,
+        port: u16,
+    ) where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let service = {
             let this = self.clone();
             service_fn(move |req: Request<Incoming>| {
@@ -234,7 +255,10 @@ impl ForwardService {
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT);
         builder.http2().timer(TokioTimer::new());
-        if let Err(err) = builder.serve_connection(TokioIo::new(tls), service).await {
+        if let Err(err) = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .await
+        {
             tracing::debug!(%peer, "tunnel to {host}:{port} ended: {}", crate::error_chain(err.as_ref()));
         }
     }
@@ -281,6 +305,15 @@ impl ForwardService {
             message,
             advice,
         });
+    }
+}
+
+/// `scheme://host[:port]`, the port left out when it is the scheme's default.
+fn origin_of(scheme: &str, host: &str, port: u16, default_port: u16) -> String {
+    if port == default_port {
+        format!("{scheme}://{}", bracketed(host))
+    } else {
+        format!("{scheme}://{}:{port}", bracketed(host))
     }
 }
 
@@ -343,6 +376,11 @@ mod tests {
         let req = Request::connect("[::1]:9000").body(()).unwrap();
         assert_eq!(connect_target(&req), Some(("::1".into(), 9000)));
         assert_eq!(bracketed("::1"), "[::1]");
+        assert_eq!(
+            origin_of("https", "a.example", 443, 443),
+            "https://a.example"
+        );
+        assert_eq!(origin_of("http", "::1", 8080, 80), "http://[::1]:8080");
     }
 
     #[test]

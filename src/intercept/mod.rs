@@ -13,6 +13,7 @@
 pub mod connect;
 pub mod learn;
 pub mod leaves;
+pub mod prefixed;
 pub mod scope;
 pub mod tunnel;
 

