@@ -201,6 +201,91 @@ fn typescript_sdk_client_on_node22_completes_its_flow_under_authtap_run() {
 }
 
 #[test]
+fn browser_leg_through_chromium_records_the_consent_post_and_its_307() {
+    let test = "browser_leg_through_chromium_records_the_consent_post_and_its_307";
+    let Some(peers) = peers_or_skip(test) else {
+        return;
+    };
+    let Some(node) = node22_or_skip(test) else {
+        return;
+    };
+    if !Path::new("/usr/bin/chromium").is_file() && !in_ci() {
+        eprintln!("{test}: SKIPPED, no Chromium (bash scripts/ci/install-export.sh installs it)");
+        return;
+    }
+    let demo = start_demo(&["consent-307-after-post"]);
+    let as_authority = url::Url::parse(&demo.as_issuer).unwrap();
+    let as_authority = format!(
+        "{}:{}",
+        as_authority.host_str().unwrap(),
+        as_authority.port().unwrap()
+    );
+    let devtools = harness::free_port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let trace_path = dir.path().join("t.jsonl");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_authtap"));
+    command
+        .args(["run", "--mcp", &demo.mcp_url, "--intercept", &as_authority])
+        .args([
+            "--browser",
+            "--browser-arg=--headless=new",
+            "--browser-arg=--no-sandbox",
+        ])
+        .arg("--browser-arg=--disable-gpu")
+        .arg(format!("--browser-arg=--remote-debugging-port={devtools}"))
+        .arg("--trace")
+        .arg(&trace_path)
+        .arg("--")
+        .arg(&node)
+        .arg(peers.dir.join("browser-leg.mjs"))
+        .args([&demo.as_issuer, &demo.mcp_url, &devtools])
+        .env("NO_COLOR", "1");
+    for name in [
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "https_proxy",
+        "http_proxy",
+        "NO_PROXY",
+    ] {
+        command.env_remove(name);
+    }
+    let (status, log) = Proc::spawn("authtap run --browser", command).finish_logged(RUN_TIMEOUT);
+    let result = result_line(&log);
+    assert_eq!(
+        result["clicked"],
+        true,
+        "the consent form was not submitted in Chromium:\n{}",
+        tail(&log, 40)
+    );
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{}", tail(&log, 20));
+    let trace = Trace::read(&trace_path);
+    let consent = trace
+        .exchanges()
+        .find(|x| {
+            x["request"]["method"] == "POST"
+                && x["request"]["url"]
+                    .as_str()
+                    .is_some_and(|u| u.ends_with("/authorize/consent"))
+        })
+        .unwrap_or_else(|| panic!("no consent POST in the trace:\n{}", trace.summary()));
+    assert_eq!(consent["response"]["status"], 307);
+    let user_agent = consent["request"]["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["name"] == "user-agent")
+        .and_then(|h| h["value"].as_str())
+        .unwrap_or_default();
+    assert!(user_agent.contains("Chrome"), "not Chromium: {user_agent}");
+    assert!(
+        trace.rule_ids().contains("AUTHZ-307-AFTER-POST"),
+        "AUTHZ-307-AFTER-POST did not fire: {:?}\n{}",
+        trace.rule_ids(),
+        trace.summary()
+    );
+}
+
+#[test]
 fn claude_code_logs_in_under_authtap_run() {
     let test = "claude_code_logs_in_under_authtap_run";
     let Some(mut claude) = claude::claude_or_skip(test) else {
