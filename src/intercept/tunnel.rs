@@ -81,24 +81,70 @@ pub fn failed(start: TunnelStart, error: String) -> TunnelRecord {
     start.record(0, 0, Some(error))
 }
 
-/// Copies bytes both ways until both sides close; returns the record.
-pub async fn relay<C>(mut client: C, mut origin: TcpStream, start: TunnelStart) -> TunnelRecord
+/// Copies bytes both ways until both sides close; returns the record. The counts survive a
+/// reset: they are taken from the client side's reads and writes as they happen.
+pub async fn relay<C>(client: C, mut origin: TcpStream, start: TunnelStart) -> TunnelRecord
 where
     C: AsyncRead + AsyncWrite + Unpin,
 {
-    let (up, down, error) = copy_counted(&mut client, &mut origin).await;
-    start.record(up, down, error)
+    let up = Arc::new(AtomicU64::new(0));
+    let down = Arc::new(AtomicU64::new(0));
+    let mut client = CountingIo {
+        inner: client,
+        read: up.clone(),
+        written: down.clone(),
+    };
+    let error = tokio::io::copy_bidirectional(&mut client, &mut origin)
+        .await
+        .err()
+        .map(|err| format!("tunnel ended with an error: {err}"));
+    start.record(
+        up.load(Ordering::Relaxed),
+        down.load(Ordering::Relaxed),
+        error,
+    )
 }
 
-/// `copy_bidirectional` that keeps its counts when one side fails.
-async fn copy_counted<C>(client: &mut C, origin: &mut TcpStream) -> (u64, u64, Option<String>)
-where
-    C: AsyncRead + AsyncWrite + Unpin,
-{
-    match tokio::io::copy_bidirectional(client, origin).await {
-        Ok((up, down)) => (up, down, None),
-        // The counts are lost with the error; a reset mid-tunnel is still worth naming.
-        Err(err) => (0, 0, Some(format!("tunnel ended with an error: {err}"))),
+/// A stream that counts the bytes read from and written to it.
+struct CountingIo<T> {
+    inner: T,
+    read: Arc<AtomicU64>,
+    written: Arc<AtomicU64>,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for CountingIo<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let n = buf.filled().len().saturating_sub(before);
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        polled
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for CountingIo<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = &polled {
+            self.written.fetch_add(*n as u64, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
