@@ -17,9 +17,11 @@ set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 work="$(mktemp -d)"
-pids=()
+# Servers start inside $(…) subshells, so their pids go to a file, not a variable.
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  if [ -f "$work/server-pids" ]; then
+    while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$work/server-pids"
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -54,7 +56,7 @@ serve() { # ca leaf -> port
   port=$(free_port)
   openssl s_server -quiet -www -accept "127.0.0.1:$port" -cert "$work/$1-$2.pem" \
     -key "$work/$1-$2.key" -cert_chain "$work/ca-$1.pem" </dev/null >/dev/null 2>&1 &
-  pids+=($!)
+  echo $! >>"$work/server-pids"
   sleep 0.3
   echo "$port"
 }
@@ -119,6 +121,7 @@ for ca in dns-ip dns none; do
     --connect-to "203.0.113.7:443:127.0.0.1:$forged_port" https://203.0.113.7/ 2>&1); then
     forged="ACCEPTED: a leaked key can impersonate any IP address"
   else
+    out="${out%%$'\n'*}"
     forged="rejected (${out#curl: (60) SSL certificate problem: })"
   fi
   for leaf in dns dns-ip; do
