@@ -12,6 +12,8 @@
 //!   `authtap run` with nothing but the variables authtap sets.
 //! - `authtap proxy --forward` creates its persistent forward CA (key 0600), prints its
 //!   fingerprint, and serves HTTP/2 inside a tunnel.
+//! - X-LEG-BYPASSED-PROXY fires on real traffic: the Python SDK client with `NO_PROXY` covering
+//!   its authorization server completes its flow, and the trace says that leg went around.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -389,4 +391,101 @@ fn proxy_forward_uses_a_persistent_ca_and_serves_http2_in_the_tunnel() {
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("chmod 600"), "{stderr}");
+}
+
+/// A forward-mode trace in which the authorization server legs went around the proxy: the Python
+/// SDK client uses `authtap proxy --forward` through `HTTP_PROXY`, but `NO_PROXY=localhost`
+/// sends its requests to the authorization server (announced as `http://localhost:PORT`)
+/// directly. The flow still completes; X-LEG-BYPASSED-PROXY must name the bypassed server.
+/// (The near miss is every `authtap run` test of tests/forward_peers.rs, where it stays quiet.)
+#[test]
+fn a_bypassed_authorization_server_is_named_by_x_leg_bypassed_proxy() {
+    let test = "a_bypassed_authorization_server_is_named_by_x_leg_bypassed_proxy";
+    let Some(peers) = harness::peers::peers_or_skip(test) else {
+        return;
+    };
+    let as_port = harness::free_port();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let demo = runtime
+        .block_on(authtap::demo::start(DemoConfig {
+            separate_as: true,
+            as_port,
+            public_as_url: Some(format!("http://localhost:{as_port}")),
+            ..DemoConfig::default()
+        }))
+        .unwrap();
+    let mcp_url = demo.mcp_url().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let trace_path = dir.path().join("t.jsonl");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_authtap"));
+    command
+        .args([
+            "proxy",
+            "--forward",
+            "--listen",
+            "127.0.0.1:0",
+            "--mcp",
+            &mcp_url,
+        ])
+        .arg("--certs-dir")
+        .arg(dir.path().join("certs"))
+        .arg("--trace")
+        .arg(&trace_path)
+        .env("NO_COLOR", "1");
+    let mut proxy = Proc::spawn("authtap proxy --forward", command);
+    let proxy_url = proxy.wait_for_line(Duration::from_secs(30), |line| {
+        line.starts_with("authtap forward proxy on")
+            .then(|| harness::first_url(line))
+            .flatten()
+    });
+    let client = Command::new(&peers.python)
+        .arg(peers.dir.join("py_client.py"))
+        .args([&mcp_url, "--timeout", "30"])
+        .current_dir(&peers.dir)
+        .env("HTTP_PROXY", &proxy_url)
+        .env("http_proxy", &proxy_url)
+        .env("NO_PROXY", "localhost")
+        .env("no_proxy", "localhost")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    let client_log = String::from_utf8_lossy(&client.stderr).into_owned();
+    assert!(
+        client.status.success(),
+        "the Python client should still complete (only the proxy was bypassed):\n{}",
+        tail(&client_log, 30)
+    );
+    assert!(proxy.terminate(Duration::from_secs(10)).is_some());
+    runtime.block_on(demo.shutdown());
+    let trace = Trace::read(&trace_path);
+    let finding = trace
+        .findings()
+        .into_iter()
+        .find(|f| f.rule == "X-LEG-BYPASSED-PROXY")
+        .unwrap_or_else(|| {
+            panic!(
+                "X-LEG-BYPASSED-PROXY did not fire: {:?}\n{}",
+                trace.rule_ids(),
+                trace.summary()
+            )
+        });
+    assert!(
+        finding
+            .message
+            .contains(&format!("http://localhost:{as_port}")),
+        "{}",
+        finding.message
+    );
+    assert!(
+        trace.exchanges().all(|x| !x["request"]["url"]
+            .as_str()
+            .unwrap()
+            .contains(&format!(":{as_port}/"))),
+        "no AS request should have reached authtap:\n{}",
+        trace.summary()
+    );
 }
