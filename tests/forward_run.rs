@@ -8,8 +8,6 @@
 //! - a blind tunnel: a TLS server outside the interception set is reached with its own
 //!   certificate (curl verifies it against that server's CA only) and leaves a tunnel record
 //!   with byte counts and no content; the same request to an intercepted host fails that check.
-//! - the Python SDK client completes discovery, registration, authorize, token and MCP under
-//!   `authtap run` with nothing but the variables authtap sets.
 //! - `authtap proxy --forward` creates its persistent forward CA (key 0600), prints its
 //!   fingerprint, and serves HTTP/2 inside a tunnel.
 //! - X-LEG-BYPASSED-PROXY fires on real traffic: the Python SDK client with `NO_PROXY` covering
