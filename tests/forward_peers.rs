@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use harness::demo::start_demo;
 use harness::peers::peers_or_skip;
+use harness::tls_demo::{demo_tls, start_tls_demo};
 use harness::trace::Trace;
 use harness::{Proc, in_ci, repo_root, tail};
 
@@ -32,9 +33,16 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 /// `authtap run` with the runner's proxy variables removed and a loopback `NO_PROXY` that
 /// authtap must neutralise (the reference server is on loopback).
 fn authtap_run(trace: &Path, mcp_url: &str, cmd: &[&str], cwd: &Path) -> Proc {
+    authtap_run_with(trace, mcp_url, &[], cmd, cwd)
+}
+
+/// [`authtap_run`] with extra `authtap run` flags (e.g. `--upstream-ca`).
+fn authtap_run_with(trace: &Path, mcp_url: &str, flags: &[&str], cmd: &[&str], cwd: &Path) -> Proc {
     let mut command = Command::new(env!("CARGO_BIN_EXE_authtap"));
     command
-        .args(["run", "--mcp", mcp_url, "--trace"])
+        .args(["run", "--mcp", mcp_url])
+        .args(flags)
+        .arg("--trace")
         .arg(trace)
         .arg("--")
         .args(cmd)
@@ -129,6 +137,53 @@ fn python_sdk_client_completes_its_flow_under_authtap_run() {
     );
     assert_eq!(status.and_then(|s| s.code()), Some(0));
     assert_forward_flow(&Trace::read(&trace_path), &demo.as_issuer, &log);
+}
+
+#[test]
+fn python_sdk_client_completes_its_flow_over_https_under_authtap_run() {
+    let Some(peers) =
+        peers_or_skip("python_sdk_client_completes_its_flow_over_https_under_authtap_run")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (tls, demo_ca) = demo_tls(dir.path());
+    let demo = start_tls_demo(tls, &[]);
+    let trace_path = dir.path().join("t.jsonl");
+    let python = peers.python.to_string_lossy().into_owned();
+    let driver = peers.dir.join("py_client.py");
+    let proc = authtap_run_with(
+        &trace_path,
+        &demo.mcp_url,
+        &["--upstream-ca", demo_ca.to_str().unwrap()],
+        &[
+            &python,
+            driver.to_str().unwrap(),
+            &demo.mcp_url,
+            "--timeout",
+            "30",
+        ],
+        &peers.dir,
+    );
+    let (status, log) = proc.finish_logged(RUN_TIMEOUT);
+    let result = result_line(&log);
+    assert_eq!(
+        result["ok"],
+        true,
+        "the Python SDK client failed over HTTPS under authtap run:\n{}",
+        tail(&log, 40)
+    );
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+    let trace = Trace::read(&trace_path);
+    assert_forward_flow(&trace, &demo.as_issuer, &log);
+    assert!(
+        trace.exchanges().all(|x| x["request"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://")),
+        "every exchange went over HTTPS:\n{}",
+        trace.summary()
+    );
 }
 
 /// A Node ≥ 22.21 (the first 22.x whose `fetch` honours `NODE_USE_ENV_PROXY`).

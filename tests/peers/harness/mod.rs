@@ -8,6 +8,7 @@
 pub mod demo;
 pub mod peers;
 pub mod proxy;
+pub mod tls_demo;
 pub mod trace;
 
 use std::io::{BufRead, BufReader, Read};
