@@ -342,7 +342,17 @@ fn browser_leg_through_chromium_records_the_consent_post_and_its_307() {
 
 #[test]
 fn claude_code_logs_in_under_authtap_run() {
-    let test = "claude_code_logs_in_under_authtap_run";
+    claude_code_under_authtap_run("claude_code_logs_in_under_authtap_run", false);
+}
+
+/// Over HTTPS Claude Code's BoringSSL verifies authtap's per-host leaf from the ephemeral CA.
+#[test]
+fn claude_code_logs_in_over_https_under_authtap_run() {
+    claude_code_under_authtap_run("claude_code_logs_in_over_https_under_authtap_run", true);
+}
+
+/// `claude mcp login` then `claude mcp list`, each under `authtap run`.
+fn claude_code_under_authtap_run(test: &str, tls: bool) {
     let Some(mut claude) = claude::claude_or_skip(test) else {
         return;
     };
@@ -352,8 +362,30 @@ fn claude_code_logs_in_under_authtap_run() {
         return;
     };
     claude.path_first(node.parent().unwrap());
-    let demo = start_demo(&[]);
     let dir = tempfile::tempdir().unwrap();
+    let (mcp_url, _http_demo, _https_demo, mut run_flags) = if tls {
+        let (config, demo_ca) = demo_tls(dir.path());
+        let demo = start_tls_demo(config, &[]);
+        let flags = vec![
+            "--upstream-ca".to_string(),
+            demo_ca.to_string_lossy().into_owned(),
+        ];
+        (demo.mcp_url.clone(), None, Some(demo), flags)
+    } else {
+        let demo = start_demo(&[]);
+        (demo.mcp_url.clone(), Some(demo), None, Vec::new())
+    };
+    run_flags.extend(["--mcp".to_string(), mcp_url.clone()]);
+    let run_with = |trace: &Path| {
+        let mut flags: Vec<String> = vec!["run".into()];
+        flags.extend(run_flags.iter().cloned());
+        flags.extend([
+            "--trace".into(),
+            trace.to_string_lossy().into_owned(),
+            "--".into(),
+        ]);
+        flags
+    };
     let trace_path = dir.path().join("t.jsonl");
     let add = claude.cli(
         &[
@@ -364,17 +396,18 @@ fn claude_code_logs_in_under_authtap_run() {
             "-s",
             "user",
             "authtap-demo",
-            &demo.mcp_url,
+            &mcp_url,
         ],
         Duration::from_secs(60),
     );
     assert!(add.success, "claude mcp add failed:\n{}", add.output);
     // authtap run -- script -qec "claude mcp login authtap-demo": the README's command.
     let authtap = PathBuf::from(env!("CARGO_BIN_EXE_authtap"));
-    let trace_arg = trace_path.to_string_lossy().into_owned();
+    let flags = run_with(&trace_path);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let login = claude.cli_in_terminal_under(
         &authtap,
-        &["run", "--mcp", &demo.mcp_url, "--trace", &trace_arg, "--"],
+        &flags,
         &["mcp", "login", "authtap-demo"],
         RUN_TIMEOUT,
     );
@@ -406,23 +439,20 @@ fn claude_code_logs_in_under_authtap_run() {
         "{:?}",
         trace.findings()
     );
+    let scheme = if tls { "https://" } else { "http://" };
+    assert!(
+        trace
+            .exchanges()
+            .all(|x| x["request"]["url"].as_str().unwrap().starts_with(scheme)),
+        "every exchange should use {scheme}:\n{}",
+        trace.summary()
+    );
 
     // Then `claude mcp list` under authtap run: connected, and the MCP requests carry the token.
     let list_trace = dir.path().join("list.jsonl");
-    let list_trace_arg = list_trace.to_string_lossy().into_owned();
-    let list = claude.cli_in_terminal_under(
-        &authtap,
-        &[
-            "run",
-            "--mcp",
-            &demo.mcp_url,
-            "--trace",
-            &list_trace_arg,
-            "--",
-        ],
-        &["mcp", "list"],
-        RUN_TIMEOUT,
-    );
+    let flags = run_with(&list_trace);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let list = claude.cli_in_terminal_under(&authtap, &flags, &["mcp", "list"], RUN_TIMEOUT);
     // Under a pseudo-terminal the spaces come as cursor moves, which strip_escapes drops.
     assert!(
         list.output.contains("Connected") && !list.output.contains("Needs"),
