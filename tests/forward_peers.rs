@@ -220,24 +220,59 @@ fn node22_or_skip(test: &str) -> Option<PathBuf> {
 
 #[test]
 fn typescript_sdk_client_on_node22_completes_its_flow_under_authtap_run() {
-    let test = "typescript_sdk_client_on_node22_completes_its_flow_under_authtap_run";
+    typescript_sdk_under_authtap_run(
+        "typescript_sdk_client_on_node22_completes_its_flow_under_authtap_run",
+        false,
+    );
+}
+
+#[test]
+fn typescript_sdk_client_on_node22_completes_its_flow_over_https_under_authtap_run() {
+    typescript_sdk_under_authtap_run(
+        "typescript_sdk_client_on_node22_completes_its_flow_over_https_under_authtap_run",
+        true,
+    );
+}
+
+/// tests/peers/ts-client.mjs on Node 22 under `authtap run`, over HTTP or HTTPS.
+fn typescript_sdk_under_authtap_run(test: &str, tls: bool) {
     let Some(peers) = peers_or_skip(test) else {
         return;
     };
     let Some(node) = node22_or_skip(test) else {
         return;
     };
-    let demo = start_demo(&[]);
     let dir = tempfile::tempdir().unwrap();
+    let (mcp_url, as_issuer, _http_demo, _https_demo, flags) = if tls {
+        let (config, demo_ca) = demo_tls(dir.path());
+        let demo = start_tls_demo(config, &[]);
+        let flags = vec![
+            "--upstream-ca".to_string(),
+            demo_ca.to_string_lossy().into_owned(),
+        ];
+        (
+            demo.mcp_url.clone(),
+            demo.as_issuer.clone(),
+            None,
+            Some(demo),
+            flags,
+        )
+    } else {
+        let demo = start_demo(&[]);
+        let urls = (demo.mcp_url.clone(), demo.as_issuer.clone());
+        (urls.0, urls.1, Some(demo), None, Vec::new())
+    };
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let trace_path = dir.path().join("t.jsonl");
     let driver = peers.dir.join("ts-client.mjs");
-    let proc = authtap_run(
+    let proc = authtap_run_with(
         &trace_path,
-        &demo.mcp_url,
+        &mcp_url,
+        &flags,
         &[
             node.to_str().unwrap(),
             driver.to_str().unwrap(),
-            &demo.mcp_url,
+            &mcp_url,
             "--timeout-ms",
             "30000",
         ],
@@ -252,7 +287,16 @@ fn typescript_sdk_client_on_node22_completes_its_flow_under_authtap_run() {
         tail(&log, 40)
     );
     assert_eq!(status.and_then(|s| s.code()), Some(0));
-    assert_forward_flow(&Trace::read(&trace_path), &demo.as_issuer, &log);
+    let trace = Trace::read(&trace_path);
+    assert_forward_flow(&trace, &as_issuer, &log);
+    let scheme = if tls { "https://" } else { "http://" };
+    assert!(
+        trace
+            .exchanges()
+            .all(|x| x["request"]["url"].as_str().unwrap().starts_with(scheme)),
+        "every exchange should use {scheme}:\n{}",
+        trace.summary()
+    );
 }
 
 #[test]
