@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::ca::LocalCa;
 use crate::forward::client::ClientOptions;
-use crate::forward::{Forwarder, ForwarderConfig};
+use crate::forward::{BounceListener, Forwarder, ForwarderConfig};
 use crate::listen::{CertificateOrigin, Listener, ProxyHandler, TlsServing};
 use crate::rules::Engine;
 use crate::trace::model::{SCHEMA_VERSION, SessionRecord};
@@ -64,6 +64,9 @@ pub struct ProxyConfig {
     pub source: String,
     /// Log one line per exchange (and its findings) through `tracing` at info level.
     pub live_output: bool,
+    /// Clients registered outside this run whose registration already lists authtap's
+    /// callback bounce URIs (`--bounce-client`).
+    pub bounce_clients: Vec<String>,
 }
 
 impl ProxyConfig {
@@ -83,6 +86,7 @@ impl ProxyConfig {
             rewrite: true,
             source: "proxy".to_string(),
             live_output: true,
+            bounce_clients: Vec::new(),
         }
     }
 }
@@ -122,6 +126,9 @@ pub struct RunningProxy {
     trace_path: PathBuf,
     ca_pem_path: Option<PathBuf>,
     listener: Listener,
+    /// authtap's plain-HTTP loopback port for callback bounces (TLS mode with rewriting).
+    bounce_listener: Option<Listener>,
+    loopback_bounce_port: Option<u16>,
     forwarder: Arc<Forwarder>,
     recorder: Recorder,
     handle: RecorderHandle,
@@ -137,6 +144,11 @@ impl RunningProxy {
     /// public URL when one was configured.
     pub fn base_url(&self) -> &url::Url {
         &self.base_url
+    }
+
+    /// The loopback port bounce URIs of loopback redirect URIs point at, when rewriting.
+    pub fn loopback_bounce_port(&self) -> Option<u16> {
+        self.loopback_bounce_port
     }
 
     /// The trace file being written.
@@ -161,6 +173,9 @@ impl RunningProxy {
         let tracker = self.forwarder.tracker().clone();
         tracker.start_closing();
         self.listener.shutdown().await;
+        if let Some(bounce) = self.bounce_listener {
+            bounce.shutdown().await;
+        }
         if tokio::time::timeout(DRAIN_WAIT, tracker.wait_idle())
             .await
             .is_err()
@@ -177,6 +192,18 @@ impl RunningProxy {
             .map_err(|_| Error::Trace(crate::trace::writer::Error::Thread))??;
         Ok(stats)
     }
+}
+
+/// Binds the plain-HTTP loopback bounce port: the listen port + 1 when free, so bounce URIs
+/// registered in an earlier run with the same `--listen` stay valid; any free port otherwise.
+async fn bind_bounce_port(listen_port: u16) -> Result<tokio::net::TcpListener, Error> {
+    if listen_port != 0
+        && let Some(port) = listen_port.checked_add(1)
+        && let Ok(socket) = crate::listen::bind(SocketAddr::from(([127, 0, 0, 1], port))).await
+    {
+        return Ok(socket);
+    }
+    Ok(crate::listen::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?)
 }
 
 /// Starts the proxy: CA, trace, recorder, upstream client and accept loop.
@@ -230,6 +257,30 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, Error> {
                 .map_err(|e| Error::Config(format!("cannot form the proxy URL: {e}")))?
         }
     };
+    // Bounce URIs of loopback redirect URIs must be plain HTTP on loopback (RFC 8252 §7.3;
+    // authorization servers refuse https on localhost for native clients): the listener
+    // itself when it serves plain HTTP on loopback, else a second loopback port.
+    let plain_loopback =
+        tls.is_none() && (local_addr.ip().is_loopback() || local_addr.ip().is_unspecified());
+    let bounce_socket = if config.rewrite && !plain_loopback {
+        Some(bind_bounce_port(local_addr.port()).await?)
+    } else {
+        None
+    };
+    let loopback_bounce_port = match &bounce_socket {
+        Some(socket) => Some(
+            socket
+                .local_addr()
+                .map_err(|source| {
+                    Error::Listen(crate::listen::Error::Bind {
+                        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+                        source,
+                    })
+                })?
+                .port(),
+        ),
+        None => plain_loopback.then_some(local_addr.port()),
+    };
     let session = SessionRecord {
         schema: SCHEMA_VERSION,
         authtap_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -253,6 +304,8 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, Error> {
             proxy_base: base_url.clone(),
             rewrite: config.rewrite,
             max_capture: config.max_capture,
+            loopback_bounce_port,
+            bounce_clients: config.bounce_clients.clone(),
             client: ClientOptions {
                 upstream_ca: config.upstream_ca.clone(),
                 insecure: config.insecure_upstream,
@@ -265,12 +318,23 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, Error> {
         recorder: handle.clone(),
     });
     let listener = Listener::spawn(listener, tls, handler, SHUTDOWN_GRACE)?;
+    let bounce_listener = match bounce_socket {
+        Some(socket) => Some(Listener::spawn(
+            socket,
+            None,
+            Arc::new(BounceListener(forwarder.clone())),
+            SHUTDOWN_GRACE,
+        )?),
+        None => None,
+    };
     Ok(RunningProxy {
         local_addr,
         base_url,
         trace_path: config.trace_path,
         ca_pem_path,
         listener,
+        bounce_listener,
+        loopback_bounce_port,
         forwarder,
         recorder,
         handle,

@@ -1,7 +1,8 @@
 //! `authtap check` end to end: the real binary against the embedded reference server (started
-//! in-process on 127.0.0.1:0): the clean server passes, every fault fails with its rule ids,
-//! `--login` completes against the auto-approving server, JSON and JUnit outputs parse, and
-//! the exit codes are 0 / 1 / 2.
+//! in-process on 127.0.0.1:0) and a bare 403-answering server: the clean server passes, every
+//! fault fails with its rule ids (each failed step naming them), `--login` completes against the
+//! auto-approving server, JSON, JUnit and SARIF outputs parse, `--fail-on` sets the threshold,
+//! and the exit codes are 0 / 1 / 2.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
@@ -109,6 +110,8 @@ async fn clean_server_passes_with_exit_0_and_an_exportable_trace() {
         "{text}"
     );
     assert!(text.contains("Verdict: PASS"), "{text}");
+    // The probe's initialize offers the client's revision: the report says what it judged by.
+    assert!(text.contains("judged by MCP 20"), "{text}");
     assert!(text.contains(&trace.display().to_string()));
 
     // The trace is a regular authtap trace: session from `check`, exchanges with phases.
@@ -170,6 +173,16 @@ async fn every_fault_fails_with_its_rule_ids() {
                 "fault {}: {rule} not reported (flags {flags:?}); saw {seen:?}",
                 info.name
             );
+        }
+        for st in report["steps"].as_array().unwrap() {
+            if st["status"] == "fail" {
+                assert!(
+                    !st["rules"].as_array().unwrap().is_empty(),
+                    "fault {}: failed step {} names no rule id: {st:#}",
+                    info.name,
+                    st["id"]
+                );
+            }
         }
         let status = report["verdict"]["status"].as_str().unwrap();
         assert_ne!(status, "pass", "fault {} passed cleanly", info.name);
@@ -283,6 +296,143 @@ async fn junit_is_well_formed_and_counts_failures() {
     assert_eq!(suite.attr("failures"), root.attr("failures"));
     assert_ne!(suite.attr("failures"), Some("0"));
     server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sarif_names_each_finding_and_fail_on_sets_the_threshold() {
+    let failing = server(&[Fault::NoWwwAuthenticate]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("s.jsonl");
+    let out = check(args(failing.mcp_url(), &trace, &["--format", "sarif"])).await;
+    assert_eq!(out.status.code(), Some(1));
+    let log: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(log["version"], "2.1.0");
+    assert!(log["$schema"].as_str().unwrap().contains("sarif-2.1.0"));
+    let run = &log["runs"][0];
+    assert_eq!(run["tool"]["driver"]["name"], "authtap");
+    let rules: Vec<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    let results = run["results"].as_array().unwrap();
+    assert!(!results.is_empty());
+    for r in results {
+        let id = r["ruleId"].as_str().unwrap();
+        assert_eq!(rules[r["ruleIndex"].as_u64().unwrap() as usize], id);
+        assert!(["error", "warning", "note"].contains(&r["level"].as_str().unwrap()));
+        assert!(!r["message"]["text"].as_str().unwrap().is_empty());
+        assert_eq!(
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            failing.mcp_url()
+        );
+    }
+    assert!(
+        results
+            .iter()
+            .any(|r| r["ruleId"] == "WWWAUTH-MISSING" && r["level"] == "error")
+    );
+    // The text checklist names the rule behind the failed step.
+    let out = check(args(failing.mcp_url(), &trace, &[])).await;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        text.contains("[FAIL] Unauthenticated initialize answers 401 with a Bearer challenge — WWWAUTH-MISSING"),
+        "{text}"
+    );
+    failing.shutdown().await;
+
+    // A fault with warnings only: exit 0 by default, 1 with --fail-on warning.
+    let mut warned = None;
+    for fault in [Fault::McpTrailingSlashRedirect, Fault::NoCorsWellKnown] {
+        let server = server(&[fault]).await;
+        let out = check(args(server.mcp_url(), &trace, &["--format", "json"])).await;
+        if json_of(&out)["verdict"]["status"] == "warn" {
+            assert_eq!(out.status.code(), Some(0));
+            let strict = check(args(
+                server.mcp_url(),
+                &trace,
+                &["--format", "json", "--fail-on", "warning"],
+            ))
+            .await;
+            assert_eq!(strict.status.code(), Some(1), "{fault:?}");
+            warned = Some(fault);
+        }
+        server.shutdown().await;
+        if warned.is_some() {
+            break;
+        }
+    }
+    assert!(
+        warned.is_some(),
+        "no warning-only fault to test --fail-on with"
+    );
+}
+
+/// A server that answers every request with `status` and a small JSON body (one request per
+/// connection), e.g. an auth guard answering 403 where MCP requires 401.
+async fn answering(status: &'static str) -> (String, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                let mut seen = Vec::new();
+                // Read the head and a body of Content-Length bytes, then answer.
+                loop {
+                    let Ok(n) = sock.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&seen).to_ascii_lowercase();
+                    if let Some(head_end) = text.find("\r\n\r\n") {
+                        let len = text
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if seen.len() >= head_end + 4 + len {
+                            break;
+                        }
+                    }
+                }
+                let body = r#"{"error":"forbidden"}"#;
+                let reply = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(reply.as_bytes()).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    (url, task)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_403_to_the_unauthenticated_probe_names_mcp_unauth_not_401() {
+    let (url, task) = answering("403 Forbidden").await;
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("403.jsonl");
+    let out = check(args(&url, &trace, &["--format", "json"])).await;
+    assert_eq!(out.status.code(), Some(1));
+    let report = json_of(&out);
+    let challenge = step(&report, "challenge");
+    assert_eq!(challenge["status"], "fail", "{challenge:#}");
+    assert!(
+        challenge["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "MCP-UNAUTH-NOT-401"),
+        "{challenge:#}"
+    );
+    task.abort();
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -9,6 +9,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// The harness is shared with tests/peers_stacks.rs; each binary uses part of it.
+#[allow(dead_code)]
 #[path = "peers/harness/mod.rs"]
 mod harness;
 

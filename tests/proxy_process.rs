@@ -305,3 +305,29 @@ fn ca_command_prints_fingerprint_and_refuses_a_readable_key() {
         "{stderr}"
     );
 }
+
+#[test]
+fn non_loopback_listen_is_refused_without_allow_remote() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "proxy",
+            "--upstream",
+            "http://127.0.0.1:9",
+            "--listen",
+            "0.0.0.0:0",
+            "--plain-http",
+        ])
+        .arg("--trace")
+        .arg(dir.path().join("t.jsonl"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--allow-remote"), "{stderr}");
+    assert!(
+        !dir.path().join("t.jsonl").exists(),
+        "refused before recording"
+    );
+}

@@ -277,6 +277,17 @@ async fn login_page_sends_the_browser_to_the_real_endpoint_and_says_so() {
             .iter()
             .any(|r| r.location == "note" && r.to.contains("RFC 9207 iss"))
     );
+    // No registration went through authtap: the callback leg cannot be bounced, and the
+    // report says so as a finding (not only as a live warning).
+    let lost = auth
+        .findings
+        .iter()
+        .find(|f| f.rule == "X-CALLBACK-UNRECORDED")
+        .expect("X-CALLBACK-UNRECORDED");
+    assert!(
+        lost.message
+            .contains("did not register through this authtap run")
+    );
 }
 
 #[tokio::test]
@@ -305,7 +316,7 @@ async fn unreachable_authorization_endpoint_gets_a_recorded_synthesized_redirect
     let tp = TestProxy::start(&url::Url::parse(&format!("{origin}/mcp")).unwrap()).await;
     let client = no_redirects(&tp);
     // Port 1 on loopback: nothing listens there.
-    let url = tp.url("/__authtap/authorize/http/127.0.0.1:1/authorize?state=s");
+    let url = tp.url("/__authtap/authorize/http/127.0.0.1/1/authorize?state=s");
     let resp = client.get(&url).send().await.unwrap();
     assert_eq!(resp.status(), 302);
     assert_eq!(

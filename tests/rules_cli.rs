@@ -91,3 +91,42 @@ fn closed_stdout_pipe_exits_0_without_a_panic() {
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn explains_severity_per_revision() {
+    let out = authtap(&["rules", "WWWAUTH-NO-RESOURCE-METADATA"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for line in [
+        "2025-03-26  does not apply",
+        "2025-06-18  error",
+        "2025-11-25  info",
+        "2026-07-28  info",
+    ] {
+        assert!(text.contains(line), "{line} missing from:\n{text}");
+    }
+    let out = authtap(&["rules", "WWWAUTH-NO-RESOURCE-METADATA", "--format", "json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let by = &list[0]["severity_by_revision"];
+    assert_eq!(by["2025-03-26"], serde_json::Value::Null);
+    assert_eq!(by["2025-06-18"], "error");
+    assert_eq!(by["2025-11-25"], "info");
+    assert_eq!(
+        list[0]["applies_to"],
+        serde_json::json!(["2025-06-18", "2025-11-25", "2026-07-28"])
+    );
+}
+
+#[test]
+fn markdown_is_the_committed_catalog() {
+    let out = authtap(&["rules", "--format", "markdown"]);
+    assert!(out.status.success());
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/rules.md")).unwrap();
+    assert!(
+        String::from_utf8(out.stdout).unwrap() == committed,
+        "docs/rules.md is stale: run `cargo run -- rules --format markdown > docs/rules.md`"
+    );
+    let out = authtap(&["rules", "PRM-401", "--format", "markdown"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -9,12 +9,13 @@
 //! client's [`ExchangeHook`], fed to the same [`Engine`] the proxy uses (so rule ids, fixes and
 //! exports are identical), and written to a JSONL trace (session `source: "check"`) that
 //! `authtap export` and `authtap lint` read. [`report`] turns it into a checklist; [`render`]
-//! prints it as text, JSON or JUnit.
+//! prints it as text, JSON or JUnit, [`sarif`] as SARIF 2.1.0.
 
 pub mod login;
 pub mod profile;
 pub mod render;
 pub mod report;
+pub mod sarif;
 mod trace_out;
 
 use std::net::IpAddr;
@@ -25,6 +26,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::client::{self, ClientConfig, ExchangeHook, McpPlan, Stage};
+use crate::rules::revision::JudgedBy;
 use crate::rules::{Engine, EngineConfig, Out, registry};
 use crate::trace::model::{Exchange, ExchangeId, FlowFindings, Record, SessionRecord};
 
@@ -136,6 +138,8 @@ enum Entry {
 
 /// What the recorder task hands back.
 struct Recorded {
+    /// The revision the (first) flow was judged by, described.
+    judged_by: String,
     exchanges: Vec<(String, Exchange)>,
     flow_findings: Vec<FlowFindings>,
     write_errors: u64,
@@ -187,6 +191,8 @@ pub async fn run(config: CheckConfig) -> Result<CheckReport, CheckError> {
     let (tx, rx) = mpsc::unbounded_channel();
     let engine = Engine::new(EngineConfig {
         profile: config.profile.rules.clone(),
+        // The user checks an OAuth setup: an unauthenticated initialize must get 401.
+        requires_auth: true,
         ..EngineConfig::default()
     });
     let recorder = tokio::spawn(record(rx, engine, trace, dns_finding));
@@ -228,6 +234,7 @@ pub async fn run(config: CheckConfig) -> Result<CheckReport, CheckError> {
     let flow = client::run_flow(cc).await;
     let _ = tx.send(Entry::Finish);
     let recorded = recorder.await.unwrap_or(Recorded {
+        judged_by: JudgedBy::ASSUMED.describe(),
         exchanges: Vec::new(),
         flow_findings: Vec::new(),
         write_errors: 1,
@@ -247,6 +254,7 @@ pub async fn run(config: CheckConfig) -> Result<CheckReport, CheckError> {
         vantage: config.profile.vantage.to_string(),
         mode: mode.to_string(),
         origin,
+        judged_by: recorded.judged_by.clone(),
         steps,
         verdict,
         trace: config.trace.clone(),
@@ -265,6 +273,7 @@ async fn record(
     mut dns_finding: Option<(String, String)>,
 ) -> Recorded {
     let mut out = Recorded {
+        judged_by: JudgedBy::ASSUMED.describe(),
         exchanges: Vec::new(),
         flow_findings: Vec::new(),
         write_errors: 0,
@@ -314,6 +323,9 @@ async fn record(
         .map(|(_, ex)| crate::flow::correlate::end_time(ex))
         .max()
         .unwrap_or_else(time::OffsetDateTime::now_utc);
+    if let Some(flow) = engine.flows().first() {
+        out.judged_by = engine.judged_by(flow).describe();
+    }
     for ff in engine.finish(end) {
         write(
             &mut trace,
@@ -327,6 +339,7 @@ async fn record(
         exchanges: out.exchanges.len() as u64,
         dropped: 0,
         write_errors: out.write_errors,
+        lost_exchanges: 0,
     };
     write(&mut trace, &Record::Stats(stats), &mut out.write_errors);
     out

@@ -1,6 +1,7 @@
-//! Renders a [`CheckReport`] as a text checklist, one JSON document, or JUnit XML (one
-//! testcase per step, one `<failure>` per error finding or failed client step). Pure
-//! functions returning strings; `cli/check.rs` prints them.
+//! Renders a [`CheckReport`] as a text checklist (a failed or warned step names the rule ids
+//! behind it; repeated info findings are grouped per rule with a count), one JSON document, or
+//! JUnit XML (one testcase per step, one `<failure>` per error finding or failed client step).
+//! Pure functions returning strings; `cli/check.rs` prints them.
 
 use std::fmt::Write;
 
@@ -19,11 +20,16 @@ pub fn text(report: &CheckReport) -> String {
     let _ = writeln!(out, "authtap check {}", report.mcp_url);
     let _ = writeln!(
         out,
-        "client: {} ({}){origin}; mode: {}\n",
-        report.client, report.vantage, report.mode
+        "client: {} ({}){origin}; mode: {}; judged by {}\n",
+        report.client, report.vantage, report.mode, report.judged_by
     );
     for step in &report.steps {
-        let _ = writeln!(out, "[{}] {}", step.status.label(), step.title);
+        let rules = if step.rules.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", step.rules.join(", "))
+        };
+        let _ = writeln!(out, "[{}] {}{rules}", step.status.label(), step.title);
         if let Some(why) = &step.skipped {
             let _ = writeln!(out, "       skipped: {why}");
             continue;
@@ -37,11 +43,25 @@ pub fn text(report: &CheckReport) -> String {
             };
             let _ = writeln!(out, "       {:<4} {request}{}", n.outcome.as_str(), n.text);
         }
-        for f in &step.findings {
-            let at = f.exchange.map(|e| format!(" ({e})")).unwrap_or_default();
+        // Repeated info findings (e.g. one per MCP call) fold into one line with a count.
+        let listed =
+            crate::rules::format::group_info(step.findings.iter().map(|f| (f, f.exchange)));
+        for row in listed {
+            let f = row.finding;
+            let seen: Vec<String> = row.places.iter().flatten().map(|e| e.to_string()).collect();
+            let at = if seen.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", crate::rules::format::places_text(&seen, 6))
+            };
+            let times = if row.count > 1 {
+                format!(" ×{}", row.count)
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 out,
-                "       {:<7} {} {}{at}",
+                "       {:<7} {}{times} {}{at}",
                 f.severity.as_str(),
                 f.rule,
                 f.message
@@ -129,9 +149,17 @@ fn testcase(out: &mut String, report: &CheckReport, step: &CheckStep) {
         .iter()
         .filter(|n| n.outcome == client::Outcome::Fail)
     {
+        // Name the rules behind the step when there are any (e.g. a WAF rule listed under
+        // reachability that made this step fail).
+        let kind = if step.rules.is_empty() {
+            "client-step".to_string()
+        } else {
+            step.rules.join(" ")
+        };
         let _ = writeln!(
             out,
-            "      <failure type=\"client-step\" message=\"{}\">{}</failure>",
+            "      <failure type=\"{}\" message=\"{}\">{}</failure>",
+            xml(&kind),
             xml(&n.text),
             xml(&format!("{} {:?}: {}", n.request, n.status, n.text))
         );

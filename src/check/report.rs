@@ -67,6 +67,8 @@ pub struct CheckStep {
     pub notes: Vec<StepNote>,
     /// Rule findings, worst first.
     pub findings: Vec<Finding>,
+    /// The rule ids behind a fail (its error findings) or a warn (its warnings), in order.
+    pub rules: Vec<String>,
     /// Trace exchange ids belonging to this step.
     pub exchanges: Vec<u64>,
 }
@@ -101,6 +103,8 @@ pub struct CheckReport {
     pub mode: String,
     /// Browser origin used, if any.
     pub origin: Option<String>,
+    /// The MCP revision the findings were judged by, and how it was learned.
+    pub judged_by: String,
     /// The checklist, in order.
     pub steps: Vec<CheckStep>,
     /// The verdict.
@@ -221,6 +225,7 @@ pub fn build_steps(
             skipped: None,
             notes: Vec::new(),
             findings: Vec::new(),
+            rules: Vec::new(),
             exchanges: Vec::new(),
         })
         .collect();
@@ -258,6 +263,9 @@ pub fn build_steps(
         }
     };
     let mut step_of_exchange = std::collections::BTreeMap::new();
+    // Each finding with the step of the exchange it fired on (reachability rules are listed
+    // under `reachability`, but also name the step they made fail).
+    let mut homes: Vec<(usize, Finding)> = Vec::new();
     for (name, ex) in exchanges {
         let i = index(step_of(name));
         step_of_exchange.insert(ex.id, i);
@@ -278,6 +286,7 @@ pub fn build_steps(
             if let Some(step) = steps.get_mut(place(f, i)) {
                 step.findings.push(f.clone());
             }
+            homes.push((i, f.clone()));
         }
     }
     let cross = index("cross-request");
@@ -290,19 +299,55 @@ pub fn build_steps(
             if let Some(step) = steps.get_mut(place(f, home)) {
                 step.findings.push(f.clone());
             }
+            homes.push((home, f.clone()));
         }
     }
     let stopped = flow.stopped_at.clone();
-    for step in &mut steps {
+    for (i, step) in steps.iter_mut().enumerate() {
         step.findings
             .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(&b.rule)));
         step.status = status_of(step);
+        step.rules = rules_behind(step, homes.iter().filter(|(h, _)| *h == i).map(|(_, f)| f));
         if step.notes.is_empty() && step.findings.is_empty() {
             step.status = StepStatus::Skip;
             step.skipped = Some(skip_reason(step.id, cover, stopped.as_deref()));
         }
     }
     steps
+}
+
+/// The rule ids behind a step's fail or warn: its own findings at that level, else those that
+/// fired on its exchanges but are listed elsewhere, else its worst findings at any level
+/// above info (a client-side failure caused by a warning-level deviation).
+fn rules_behind<'a>(step: &CheckStep, moved: impl Iterator<Item = &'a Finding>) -> Vec<String> {
+    let level = match step.status {
+        StepStatus::Fail => Severity::Error,
+        StepStatus::Warn => Severity::Warning,
+        _ => return Vec::new(),
+    };
+    let moved: Vec<&Finding> = moved.collect();
+    let mut ids: Vec<String> = Vec::new();
+    let pick = |ids: &mut Vec<String>, fs: &mut dyn Iterator<Item = &Finding>| {
+        for f in fs {
+            if !ids.contains(&f.rule) {
+                ids.push(f.rule.clone());
+            }
+        }
+    };
+    for min in [level, Severity::Warning] {
+        pick(
+            &mut ids,
+            &mut step.findings.iter().filter(|f| f.severity >= min),
+        );
+        pick(
+            &mut ids,
+            &mut moved.iter().copied().filter(|f| f.severity >= min),
+        );
+        if !ids.is_empty() {
+            break;
+        }
+    }
+    ids
 }
 
 fn status_of(step: &CheckStep) -> StepStatus {

@@ -1,7 +1,8 @@
-//! `authtap check MCP_URL [--client …] [--register] [--login] [--origin …] [--format …]
-//! [--trace FILE] [--upstream-ca F]`: probes a server's OAuth setup directly, as the chosen
-//! client would, and prints a checklist. Exit 0 when nothing is at error level, 1 when
-//! something is, 2 when the check itself could not run.
+//! `authtap check MCP_URL [--client …] [--register] [--login] [--origin …]
+//! [--format text|json|junit|sarif] [--fail-on error|warning] [--trace FILE] [--upstream-ca F]`:
+//! probes a server's OAuth setup directly, as the chosen client would, and prints a checklist.
+//! Exit 0 when nothing reaches the `--fail-on` level (default: error), 1 when something does,
+//! 2 when the check itself could not run.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -21,6 +22,17 @@ pub enum OutputFormat {
     Json,
     /// JUnit XML: one testcase per step, failures for error findings.
     Junit,
+    /// SARIF 2.1.0 for code-scanning dashboards: one result per finding.
+    Sarif,
+}
+
+/// The lowest severity that makes the check exit 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    /// Exit 1 on a failed step (an error finding, or a step the client could not complete).
+    Error,
+    /// Also exit 1 on warnings.
+    Warning,
 }
 
 /// Arguments of `authtap check`.
@@ -54,6 +66,9 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+    /// Exit 1 from this level on (for CI): `error` (default) or `warning`.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
     /// Where to write the JSONL trace (default: authtap-check-<time>.jsonl here).
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
@@ -146,6 +161,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         OutputFormat::Text => render::text(&report),
         OutputFormat::Json => render::json(&report),
         OutputFormat::Junit => render::junit(&report),
+        OutputFormat::Sarif => check::sarif::sarif(&report),
     };
     let stdout = std::io::stdout();
     let mut w = stdout.lock();
@@ -161,7 +177,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             report.trace.display()
         );
     }
-    Ok(if report.verdict.status == check::StepStatus::Fail {
+    let threshold = match args.fail_on {
+        FailOn::Error => check::StepStatus::Fail,
+        FailOn::Warning => check::StepStatus::Warn,
+    };
+    Ok(if report.verdict.status >= threshold {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -9,6 +9,8 @@
 //!
 //! `authtap demo --serve` runs the reference upstream alone until Ctrl-C so any real client
 //! (Claude Code, MCP Inspector, an SDK) can be pointed at it, directly or via `authtap proxy`.
+//! `--protocol REV` (repeatable) limits the MCP revisions the server speaks for the run
+//! (default: 2026-07-28, 2025-11-25, 2025-06-18 and 2025-03-26, dual-era).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,7 +19,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use authtap::client::{self, ClientConfig, ClientProfile, FlowReport, Outcome, Step};
-use authtap::demo::{self, CATALOG, ClientNeed, DemoConfig, Fault, FaultSet, RunningDemo};
+use authtap::demo::{
+    self, CATALOG, ClientNeed, DemoConfig, Fault, FaultSet, Revision, Revisions, RunningDemo,
+};
 use authtap::rules::Finding;
 use authtap::trace::model::Record;
 
@@ -39,6 +43,10 @@ pub struct Args {
     /// Serve the authorization server on its own origin (port).
     #[arg(long)]
     separate_as: bool,
+    /// The AS sends the browser through a sign-in page on its own origin (signs in at once),
+    /// as real authorization servers do: the callback then comes back through authtap's bounce.
+    #[arg(long)]
+    login_page: bool,
     /// Run only the reference server and print its URLs until Ctrl-C.
     #[arg(long)]
     serve: bool,
@@ -68,6 +76,10 @@ pub struct Args {
     /// Delay between the countdown tool's SSE events, in milliseconds.
     #[arg(long, default_value_t = 400)]
     sse_delay_ms: u64,
+    /// MCP protocol revision the server speaks (repeatable: 2026-07-28, 2025-11-25,
+    /// 2025-06-18, 2025-03-26). Default: all of them (a dual-era server).
+    #[arg(long = "protocol", value_name = "REV")]
+    protocols: Vec<Revision>,
 }
 
 /// Runs `authtap demo`.
@@ -81,6 +93,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|name| name.parse::<Fault>())
         .collect::<Result<_, _>>()?;
+    if !args.serve && Revisions::of(&args.protocols).legacy().next().is_none() {
+        anyhow::bail!(
+            "the built-in client speaks the initialize-based revisions only; with \
+             --protocol 2026-07-28 alone, run `authtap demo --serve --protocol 2026-07-28` and \
+             point a 2026-07-28 client at it"
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -110,7 +129,7 @@ fn print_catalog() {
             info.rules.join(", "),
             info.description
         );
-        println!("{:<28} {:<44} from: {}", "", "", info.seed);
+        println!("{:<28} {:<44} from: {}", "", "", info.reported_in);
         if info.browser_leg_only {
             println!(
                 "{:<28} {:<44} browser leg only: visible in the client's steps, not through a reverse proxy",
@@ -124,8 +143,10 @@ fn demo_config(args: &Args, faults: FaultSet) -> DemoConfig {
     DemoConfig {
         faults,
         separate_as: args.separate_as,
+        login_page: args.login_page,
         port: args.port,
         sse_step_delay: Duration::from_millis(args.sse_delay_ms),
+        revisions: Revisions::of(&args.protocols),
         ..DemoConfig::default()
     }
 }
@@ -145,6 +166,7 @@ async fn serve(args: &Args, faults: FaultSet) -> anyhow::Result<ExitCode> {
     println!("  MCP URL:            {}", server.mcp_url());
     println!("  resource metadata:  {}", server.resource_metadata_url());
     println!("  authorization srv:  {}", server.as_issuer());
+    println!("  MCP revisions:      {}", server.revisions());
     print_faults(server.faults());
     println!();
     println!("Point a client at it, for example:");
@@ -188,6 +210,11 @@ fn client_config(args: &Args, faults: &FaultSet, mcp_url: String) -> anyhow::Res
         None if needs.contains(&ClientNeed::ClaudeAiProfile) => ClientProfile::claude_ai(),
         None => ClientProfile::native(),
     };
+    // The built-in client opens with `initialize`: it asks for the newest legacy revision on
+    // (`run` refused a run without one).
+    if let Some(legacy) = Revisions::of(&args.protocols).legacy().next() {
+        config.profile.protocol_version = legacy.as_str().to_string();
+    }
     config.origin = match &args.origin {
         Some(o) => Some(o.clone()),
         None if needs.contains(&ClientNeed::BrowserOrigin) => Some("http://localhost:6274".into()),

@@ -26,6 +26,10 @@ pub struct Args {
     /// Do NOT redact secrets. The exports will contain live tokens, codes and cookies.
     #[arg(long)]
     pub no_redact: bool,
+    /// Keep binary bodies (as base64) in redacted exports instead of a placeholder. Binary
+    /// bytes cannot be scanned for secrets: check them before sharing.
+    #[arg(long)]
+    pub keep_binary: bool,
 }
 
 fn target(path: Option<PathBuf>, any: bool) -> Target {
@@ -47,6 +51,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let opts = ExportOptions {
         redact: !args.no_redact,
+        keep_binary: args.keep_binary,
         ofids: args.ofid,
         har: target(args.har, any),
         markdown: target(args.md, any),

@@ -67,18 +67,12 @@ pub struct ForwardArgs {
 /// Runs `authtap proxy --forward` until Ctrl-C or SIGTERM.
 pub async fn run_proxy(
     args: ForwardArgs,
-    listen: Option<SocketAddr>,
+    listen: SocketAddr,
     certs_dir: PathBuf,
     trace_path: PathBuf,
     upstream_ca: Option<PathBuf>,
     max_capture: usize,
 ) -> anyhow::Result<ExitCode> {
-    let listen = listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
-    if !listen.ip().is_loopback() {
-        tracing::warn!(
-            "listening on {listen}, which is not loopback: other machines can use the proxy"
-        );
-    }
     let ca = ForwardCa::load_or_create(&certs_dir).context("cannot use the forward CA")?;
     let ForwardCaKind::Persistent {
         cert_path, created, ..

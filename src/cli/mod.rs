@@ -27,7 +27,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the TLS-terminating recording proxy in front of an MCP server.
-    Proxy(proxy::Args),
+    Proxy(Box<proxy::Args>),
     /// Run a command (Claude Code, an SDK client, the MCP Inspector…) behind a forward proxy
     /// that records its MCP OAuth flow with nothing rewritten.
     Run(run::Args),
@@ -50,7 +50,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     init_tracing();
     match cli.command {
-        Command::Proxy(args) => proxy::run(args),
+        Command::Proxy(args) => proxy::run(*args),
         Command::Run(args) => run::run(args),
         Command::Ca(args) => ca::run(args),
         Command::Demo(args) => demo::run(args),

@@ -16,9 +16,15 @@ pub struct Args {
     /// The MCP server (or its base URL) to forward to, e.g. https://mcp.example.com/mcp.
     #[arg(long, value_name = "URL", required_unless_present = "forward")]
     upstream: Option<url::Url>,
-    /// Address to listen on [default: 127.0.0.1:8443, or 127.0.0.1:8080 with --forward].
+    /// Address to listen on [default: 127.0.0.1:8443, or 127.0.0.1:8080 with --forward]
+    /// (loopback; any other address needs --allow-remote).
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
+    /// Allow a --listen address that is not loopback: other machines can then reach the
+    /// proxy and, through it, the upstream. The documented case is --plain-http behind a
+    /// TLS-terminating tunnel that needs a non-loopback address.
+    #[arg(long)]
+    allow_remote: bool,
     #[command(flatten)]
     forward: super::forward::ForwardArgs,
     /// Where the local CA lives (created if missing).
@@ -56,6 +62,15 @@ pub struct Args {
     /// Do not rewrite metadata, challenges and redirects to keep the flow on the proxy.
     #[arg(long)]
     no_rewrite: bool,
+    /// A client registered outside this run (pre-registered, a Client ID Metadata Document,
+    /// or an earlier authtap run) whose registration at the AS already lists authtap's
+    /// callback bounce URI: send its authorization response through authtap. Repeatable.
+    #[arg(long, value_name = "CLIENT_ID")]
+    bounce_client: Vec<String>,
+    /// Keep binary bodies (as base64) in the exports written at shutdown instead of a
+    /// placeholder; they cannot be scanned for secrets.
+    #[arg(long)]
+    keep_binary: bool,
     /// Threads serving connections (1 = lowest latency; raise it for heavy concurrent load
     /// on a machine with many cores).
     #[arg(long, value_name = "N", default_value_t = 1)]
@@ -107,7 +122,26 @@ fn config(args: Args, upstream: url::Url) -> ProxyConfig {
     config.insecure_upstream = args.insecure_upstream;
     config.max_capture = args.max_capture;
     config.rewrite = !args.no_rewrite;
+    config.bounce_clients = args.bounce_client;
     config
+}
+
+/// Refuses a non-loopback listen address unless `--allow-remote` says it is meant.
+fn check_listen(listen: SocketAddr, allow_remote: bool) -> anyhow::Result<()> {
+    if listen.ip().is_loopback() {
+        return Ok(());
+    }
+    if !allow_remote {
+        anyhow::bail!(
+            "refusing to listen on {listen}: it is not a loopback address, so other machines \
+             could reach the proxy and the upstream through it; pass --allow-remote if that is \
+             meant (e.g. --plain-http behind a tunnel)"
+        );
+    }
+    tracing::warn!(
+        "listening on {listen}, which is not loopback: other machines can reach the proxy"
+    );
+    Ok(())
 }
 
 async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
@@ -119,9 +153,13 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         }
         Some(upstream) if !args.forward.forward => upstream.clone(),
         _ => {
+            let listen = args
+                .listen
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+            check_listen(listen, args.allow_remote)?;
             return super::forward::run_proxy(
                 args.forward,
-                args.listen,
+                listen,
                 args.certs_dir,
                 args.trace.unwrap_or_else(default_trace_path),
                 args.upstream_ca,
@@ -130,13 +168,12 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
             .await;
         }
     };
+    let listen = args
+        .listen
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8443)));
+    check_listen(listen, args.allow_remote)?;
+    let keep_binary = args.keep_binary;
     let config = config(args, upstream.clone());
-    if !config.listen.ip().is_loopback() {
-        tracing::warn!(
-            "listening on {}, which is not loopback: other machines can reach the proxy",
-            config.listen
-        );
-    }
     let proxy = proxy::start(config)
         .await
         .with_context(|| format!("cannot start the proxy for {upstream}"))?;
@@ -186,7 +223,11 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     );
     print_narratives(&trace_path);
     // Exports: HAR, Markdown and HTML next to the trace, redacted.
-    match authtap::export::export_trace(&trace_path, &authtap::export::ExportOptions::default()) {
+    let export_options = authtap::export::ExportOptions {
+        keep_binary,
+        ..authtap::export::ExportOptions::default()
+    };
+    match authtap::export::export_trace(&trace_path, &export_options) {
         Ok(files) => {
             for path in files.paths() {
                 println!("authtap: exported {}", path.display());
@@ -261,5 +302,26 @@ fn print_banner(proxy: &RunningProxy, upstream: &url::Url) {
         "  trace (holds live credentials, mode 0600): {}",
         proxy.trace_path().display()
     );
+    if let Some(port) = proxy.loopback_bounce_port() {
+        println!(
+            "  callback bounce (loopback redirect URIs): http://127.0.0.1:{port}/__authtap/cb/…"
+        );
+    }
     println!("  type an ofid_… (or any note) + Enter to mark the trace; Ctrl-C to stop");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_loopback_listen_needs_allow_remote() {
+        let remote: SocketAddr = "0.0.0.0:8443".parse().unwrap_or_else(|_| unreachable!());
+        let local: SocketAddr = "127.0.0.1:8443".parse().unwrap_or_else(|_| unreachable!());
+        let v6_local: SocketAddr = "[::1]:8443".parse().unwrap_or_else(|_| unreachable!());
+        assert!(check_listen(remote, false).is_err());
+        assert!(check_listen(remote, true).is_ok());
+        assert!(check_listen(local, false).is_ok());
+        assert!(check_listen(v6_local, false).is_ok());
+    }
 }

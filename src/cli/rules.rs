@@ -1,11 +1,13 @@
-//! `authtap rules [ID] [--format text|json]`: lists the rule catalog authtap implements, or
-//! explains one rule (what it flags, severity, who fixes it, which clients it breaks, the fix
-//! and the source). Ids are those of `shared/design/rules.md`.
+//! `authtap rules [ID] [--format text|json|markdown]`: lists the rule catalog authtap
+//! implements, or explains one rule (what it flags, its severity in each MCP revision, who fixes
+//! it, which clients it breaks, the fix and the source). `--format markdown` prints the
+//! catalog document committed as `docs/rules.md`.
 
 use std::process::ExitCode;
 
-use authtap::rules::registry;
-use authtap::rules::rule::RuleMeta;
+use authtap::rules::revision::Revision;
+use authtap::rules::rule::DynRule;
+use authtap::rules::{catalog, registry};
 
 /// Arguments of `authtap rules`.
 #[derive(Debug, clap::Args)]
@@ -21,59 +23,80 @@ pub struct Args {
 enum Format {
     Text,
     Json,
+    /// The whole catalog as Markdown (the generated `docs/rules.md`).
+    Markdown,
 }
 
 /// Runs `authtap rules`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let metas: Vec<&RuleMeta> = match &args.id {
+    let rules: Vec<&dyn DynRule> = match &args.id {
         Some(id) => {
             let wanted = id.trim().to_ascii_uppercase();
-            let Some(meta) = registry::find(&wanted) else {
+            let Some(rule) = registry::rule(&wanted) else {
                 anyhow::bail!("no rule `{id}` (see `authtap rules` for the list)");
             };
-            vec![meta]
+            vec![rule]
         }
-        None => registry::all().map(|r| r.meta()).collect(),
+        None => registry::all().collect(),
     };
     match args.format {
+        Format::Markdown => {
+            anyhow::ensure!(
+                args.id.is_none(),
+                "--format markdown prints the whole catalog; drop the rule id"
+            );
+            print!("{}", catalog::markdown());
+        }
         Format::Json => {
-            let list: Vec<_> = metas.iter().map(|m| to_json(m)).collect();
+            let list: Vec<_> = rules.iter().map(|r| to_json(*r)).collect();
             println!("{}", serde_json::to_string_pretty(&list)?);
         }
-        Format::Text if args.id.is_some() => metas.iter().for_each(|m| print_one(m)),
+        Format::Text if args.id.is_some() => rules.iter().for_each(|r| print_one(*r)),
         Format::Text => {
-            for m in &metas {
+            for r in &rules {
+                let m = r.meta();
+                let sev = if r.revisions().is_uniform() {
+                    m.severity.as_str()
+                } else {
+                    "varies"
+                };
                 println!(
                     "{:<8} {:<34} {:<14} {}",
-                    m.severity.as_str(),
+                    sev,
                     m.id,
                     m.phase.as_str(),
                     m.title
                 );
             }
-            println!("\n{} rules; `authtap rules ID` explains one.", metas.len());
+            println!(
+                "\n{} rules; `authtap rules ID` explains one (\"varies\": severity depends on the MCP revision).",
+                rules.len()
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn who(m: &RuleMeta) -> String {
-    m.who
+fn who(r: &dyn DynRule) -> String {
+    r.meta()
+        .who
         .iter()
         .map(|w| w.as_str())
         .collect::<Vec<_>>()
         .join("/")
 }
 
-fn print_one(m: &RuleMeta) {
-    println!(
-        "{}  ({} · phase {} · fixed by {})",
-        m.id,
-        m.severity,
-        m.phase,
-        who(m)
-    );
+fn print_one(r: &dyn DynRule) {
+    let m = r.meta();
+    println!("{}  (phase {} · fixed by {})", m.id, m.phase, who(r));
     println!("  flags:  {}", m.title);
+    println!("  severity by MCP revision:");
+    for (rev, sev) in r.revisions().table(m.severity) {
+        println!(
+            "    {rev}  {}",
+            sev.map_or("does not apply", |s| s.as_str())
+        );
+    }
     if !m.breaks.is_empty() {
         println!("  breaks: {}", m.breaks);
     }
@@ -81,10 +104,23 @@ fn print_one(m: &RuleMeta) {
     println!("  source: {}", m.source);
 }
 
-fn to_json(m: &RuleMeta) -> serde_json::Value {
+fn to_json(r: &dyn DynRule) -> serde_json::Value {
+    let m = r.meta();
+    let revisions: serde_json::Map<String, serde_json::Value> = r
+        .revisions()
+        .table(m.severity)
+        .iter()
+        .map(|(rev, sev)| (rev.as_str().to_string(), serde_json::json!(sev)))
+        .collect();
     serde_json::json!({
         "rule": m.id,
         "severity": m.severity,
+        "severity_by_revision": revisions,
+        "applies_to": Revision::ALL
+            .iter()
+            .filter(|rev| r.revisions().severity(**rev, m.severity).is_some())
+            .map(|rev| rev.as_str())
+            .collect::<Vec<_>>(),
         "phase": m.phase,
         "who": m.who,
         "breaks": m.breaks,

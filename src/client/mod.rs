@@ -192,7 +192,7 @@ pub struct ClientConfig {
     /// What to do with the token.
     pub mcp_plan: McpPlan,
     /// Browser client only: when a discovery GET's preflight fails, retry it without
-    /// `MCP-Protocol-Version` as a simple request, as the TS SDK does (rules.md §3.2).
+    /// `MCP-Protocol-Version` as a simple request, as the TS SDK does.
     pub cors_retry_simple: bool,
 }
 
@@ -276,7 +276,7 @@ impl Outcome {
 pub struct Step {
     /// What the step is, e.g. `dcr`, `token`, `tools/call countdown`.
     pub name: String,
-    /// Flow phase (rules.md §3.4).
+    /// Flow phase.
     pub phase: Phase,
     /// HTTP method.
     pub method: String,

@@ -261,9 +261,15 @@ impl Flow {
                     Outcome::Ok,
                     note,
                 )?;
-                req = Req::new(Method::GET, location)
+                // A browser repeats a POST (and its body) on 307/308, and GETs otherwise.
+                let repost = req.method == Method::POST && matches!(reply.status, 307 | 308);
+                let mut next = Req::new(if repost { Method::POST } else { Method::GET }, location)
                     .header("accept", "text/html")
                     .step("authorize");
+                if repost {
+                    next.body = req.body.take();
+                }
+                req = next;
                 continue;
             }
             if let Some(browser) = self.cfg.browser.clone() {

@@ -1,8 +1,9 @@
 //! The fault catalog: each switch makes the reference server reproduce one real-world failure.
 //!
 //! [`CATALOG`] is the one table of faults: kebab-case name, what the server then does, the rule
-//! ids of `shared/design/rules.md` the fault should trigger, the field report it comes from, and
-//! what the built-in client needs to exhibit it (a browser `Origin`, or claude.ai's DCR body).
+//! ids of the catalog (`authtap rules`) the fault should trigger, the public report or
+//! specification clause it reproduces, and what the built-in client needs to exhibit it (a
+//! browser `Origin`, or claude.ai's DCR body).
 //! `authtap demo --list-faults` prints this table.
 
 use std::collections::BTreeSet;
@@ -63,10 +64,10 @@ pub struct FaultInfo {
     pub name: &'static str,
     /// What the server does when the switch is on.
     pub description: &'static str,
-    /// Rule ids from rules.md the fault should trigger.
+    /// Rule ids of the catalog the fault should trigger.
     pub rules: &'static [&'static str],
-    /// The field report or issue it reproduces.
-    pub seed: &'static str,
+    /// The public report (issue, pull request) or specification clause it reproduces.
+    pub reported_in: &'static str,
     /// What the built-in client needs to exhibit it.
     pub client_need: ClientNeed,
     /// The failing step happens in the browser's login/consent leg, which reverse mode
@@ -82,7 +83,7 @@ pub const CATALOG: &[FaultInfo] = &[
         name: "no-www-authenticate",
         description: "/mcp answers 401 with no WWW-Authenticate header",
         rules: &["WWWAUTH-MISSING"],
-        seed: "seed 001 (most common single-point fix); claude-ai-mcp#410",
+        reported_in: "claude-ai-mcp#410; RFC 9728 §5.1, RFC 6750 §3 (a 401 carries WWW-Authenticate)",
         client_need: ClientNeed::Nothing,
         browser_leg_only: false,
     },
@@ -91,7 +92,7 @@ pub const CATALOG: &[FaultInfo] = &[
         name: "prm-401",
         description: "protected resource metadata answers 401 (auth middleware covers /.well-known)",
         rules: &["PRM-401"],
-        seed: "seed 003 (buildwithmatija: PRM must return 200)",
+        reported_in: "auth middleware that also covers /.well-known/*; RFC 9728 §3.2 (the PRM answers 200)",
         client_need: ClientNeed::Nothing,
         browser_leg_only: false,
     },
@@ -100,7 +101,7 @@ pub const CATALOG: &[FaultInfo] = &[
         name: "dcr-float-expiry",
         description: "DCR issues a client_secret with a float client_secret_expires_at",
         rules: &["DCR-FLOAT-EXPIRY"],
-        seed: "seed 001 (Braintrust, ofid_a41b6f81)",
+        reported_in: "RFC 7591 §3.2.1 (client_secret_expires_at is a JSON number of seconds, an integer)",
         client_need: ClientNeed::Nothing,
         browser_leg_only: false,
     },
@@ -109,7 +110,7 @@ pub const CATALOG: &[FaultInfo] = &[
         name: "dcr-null-optional",
         description: "DCR returns null for client_uri, logo_uri, software_id, software_version",
         rules: &["DCR-NULL-OPTIONAL"],
-        seed: "seed 002 (claude-code#52565, Zod v4)",
+        reported_in: "anthropics/claude-code#52565 (null optional members fail schema validation)",
         client_need: ClientNeed::Nothing,
         browser_leg_only: false,
     },
@@ -118,7 +119,7 @@ pub const CATALOG: &[FaultInfo] = &[
         name: "waf-challenge-prm",
         description: "a WAF answers the PRM with 403 cf-mitigated: challenge and an HTML page",
         rules: &["GEN-WAF-CHALLENGE", "GEN-HTML-INSTEAD-OF-JSON"],
-        seed: "seed 001 (WAF blocking Anthropic egress)",
+        reported_in: "a WAF bot challenge in front of the metadata; RFC 9728 §3.2 (a JSON document)",
         client_need: ClientNeed::Nothing,
         browser_leg_only: false,
     },
@@ -127,7 +128,7 @@ pub const CATALOG: &[FaultInfo] = &[
         name: "vercel-checkpoint-mcp",
         description: "/mcp answers 429 x-vercel-mitigated: challenge with the Security Checkpoint page",
         rules: &["GEN-WAF-CHALLENGE", "GEN-HTML-INSTEAD-OF-JSON"],
-        seed: "seed 003 (Vercel Security Checkpoint)",
+        reported_in: "Vercel Security Checkpoint in front of the MCP endpoint",
         client_need: ClientNeed::Nothing,
         browser_leg_only: false,
     },
@@ -136,7 +137,7 @@ pub const CATALOG: &[FaultInfo] = &[
         name: "no-cors-well-known",
         description: "/.well-known/* has no CORS headers; its preflight answers 405",
         rules: &["CORS-NO-ACAO", "CORS-PREFLIGHT-FAIL"],
-        seed: "seed 001, seed 003 (CORS on /.well-known/*)",
+        reported_in: "browser clients (MCP Inspector) fetching /.well-known/* cross-origin",
         client_need: ClientNeed::BrowserOrigin,
         browser_leg_only: false,
     },
@@ -145,7 +146,7 @@ pub const CATALOG: &[FaultInfo] = &[
         name: "no-expose-www-authenticate",
         description: "/mcp CORS omits WWW-Authenticate from Access-Control-Expose-Headers",
         rules: &["CORS-EXPOSE-WWW-AUTH"],
-        seed: "seed 003 (MCP discussion #587)",
+        reported_in: "MCP discussion #587 (browser clients cannot read WWW-Authenticate)",
         client_need: ClientNeed::BrowserOrigin,
         browser_leg_only: false,
     },
@@ -154,7 +155,7 @@ pub const CATALOG: &[FaultInfo] = &[
         name: "issuer-trailing-slash",
         description: "the AS's issuer (metadata, iss, JWT) has a trailing slash the PRM entry lacks",
         rules: &["ASM-ISSUER-MISMATCH", "X-ISSUER-CHAIN"],
-        seed: "rules.md §6.5 (Google, Box, Vercel, Expo)",
+        reported_in: "RFC 8414 §3.3 (issuer compared byte for byte; Google, Box, Vercel, Expo issuers)",
         client_need: ClientNeed::Nothing,
         browser_leg_only: false,
     },
@@ -163,7 +164,7 @@ pub const CATALOG: &[FaultInfo] = &[
         name: "resource-mismatch",
         description: "the PRM resource is <origin>/v1/mcp while the MCP URL is <origin>/mcp",
         rules: &["PRM-RESOURCE-NE-REQUEST-URL"],
-        seed: "akutishevsky/withings-mcp PR 20; conformance resource-mismatch-rejected",
+        reported_in: "akutishevsky/withings-mcp PR 20; conformance resource-mismatch-rejected",
         client_need: ClientNeed::Nothing,
         browser_leg_only: false,
     },
@@ -172,7 +173,7 @@ pub const CATALOG: &[FaultInfo] = &[
         name: "locale-redirect",
         description: "/authorize answers 302 and /register, /token 307 to the same path under /en/",
         rules: &["GEN-LOCALE-REDIRECT", "GEN-REDIRECT-ON-API"],
-        seed: "seed 003 (next-intl prefixes /oauth/*)",
+        reported_in: "i18n middleware (next-intl) prefixing /oauth/* with a locale",
         client_need: ClientNeed::Nothing,
         browser_leg_only: false,
     },
@@ -181,7 +182,7 @@ pub const CATALOG: &[FaultInfo] = &[
         name: "consent-307-after-post",
         description: "/authorize shows an HTML consent form; its POST is answered 307 to redirect_uri",
         rules: &["AUTHZ-307-AFTER-POST"],
-        seed: "seed 003 (\"Cannot POST /oauth/callback\"); claude-ai-mcp#250",
+        reported_in: "claude-ai-mcp#250 (\"Cannot POST /oauth/callback\")",
         client_need: ClientNeed::Nothing,
         browser_leg_only: true,
     },
@@ -190,7 +191,7 @@ pub const CATALOG: &[FaultInfo] = &[
         name: "token-wrong-audience",
         description: "access tokens carry aud = the AS issuer; /mcp rejects them with invalid_token",
         rules: &["X-TOKEN-REJECTED-AFTER-ISSUE", "X-JWT-AUD"],
-        seed: "claude-ai-mcp#480; seed 002 (OAuth completes, MCP fails)",
+        reported_in: "claude-ai-mcp#480 (OAuth completes, MCP fails); RFC 8707 §2",
         client_need: ClientNeed::Nothing,
         browser_leg_only: false,
     },
@@ -199,7 +200,7 @@ pub const CATALOG: &[FaultInfo] = &[
         name: "dcr-rejects-secret-post",
         description: "DCR answers 400 to token_endpoint_auth_method client_secret_post",
         rules: &["DCR-REJECTS-SECRET-POST"],
-        seed: "seed 001 (better-auth)",
+        reported_in: "better-auth registration refusing client_secret_post; RFC 7591 §2",
         client_need: ClientNeed::ClaudeAiProfile,
         browser_leg_only: false,
     },
@@ -208,7 +209,7 @@ pub const CATALOG: &[FaultInfo] = &[
         name: "mcp-trailing-slash-redirect",
         description: "/mcp answers 307 to /mcp/ (Starlette Mount / Next.js trailingSlash)",
         rules: &["GEN-TRAILING-SLASH-REDIRECT", "GEN-REDIRECT-ON-API"],
-        seed: "seed 003 (www/redirects); PrefectHQ/fastmcp PR 2277",
+        reported_in: "PrefectHQ/fastmcp PR 2277 (framework trailing-slash redirects)",
         client_need: ClientNeed::Nothing,
         browser_leg_only: false,
     },
@@ -323,16 +324,15 @@ mod tests {
 
     #[test]
     fn rule_ids_exist_in_catalog() {
-        let Ok(rules) = std::fs::read_to_string("/work/shared/design/rules.md") else {
-            return; // the design notes are not part of the crate; check only where present
-        };
         for info in CATALOG {
             for rule in info.rules {
                 assert!(
-                    rules.contains(&format!("| {rule} |")),
-                    "{rule} not in rules.md"
+                    crate::rules::registry::find(rule).is_some(),
+                    "fault {}: {rule} is not a rule of the catalog",
+                    info.name
                 );
             }
+            assert!(!info.reported_in.is_empty(), "{} cites nothing", info.name);
         }
     }
 

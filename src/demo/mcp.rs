@@ -1,7 +1,9 @@
-//! The MCP endpoint, Streamable HTTP (2025-03-26, 2025-06-18, 2025-11-25): bearer validation
-//! with an RFC 9728 challenge, sessions, `initialize`, notifications (202), `ping`,
-//! `tools/list`, `tools/call` (`echo` answers JSON, `countdown` streams SSE events over time),
-//! the standalone GET stream, DELETE, Origin checks and CORS.
+//! The MCP endpoint, Streamable HTTP: bearer validation with an RFC 9728 challenge, Origin
+//! checks and CORS for every revision; for the `initialize`-based revisions (2025-03-26,
+//! 2025-06-18, 2025-11-25) sessions, `initialize`, notifications (202), `ping`,
+//! `logging/setLevel`, `tools/list`, `tools/call` (`echo` answers JSON, `countdown` streams SSE
+//! events over time), the standalone GET stream and DELETE. Requests of the stateless
+//! 2026-07-28 revision go to [`super::modern`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,11 +17,21 @@ use serde_json::{Value, json};
 use super::cors::{self, Policy};
 use super::http::{self as h, Body};
 use super::metadata::{self, SCOPE};
+use super::modern;
 use super::store::{self, Session};
-use super::{Fault, State};
+use super::{Fault, State, Urls};
 
-/// Protocol versions the server speaks, newest first.
-pub const SUPPORTED_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26"];
+/// Syslog severities of `logging/setLevel` (RFC 5424 §6.2.1), least severe first.
+const LOG_LEVELS: [&str; 8] = [
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
+];
 
 /// Entry point for `/mcp` (and `/mcp/`).
 pub async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> {
@@ -73,11 +85,19 @@ async fn dispatch(
         h::set(&mut resp, "cache-control", "private, no-store, max-age=0");
         return resp;
     }
-    if let Err(resp) = authenticate(state, req.headers()) {
+    let reached = state.urls.as_reached(super::request_host(&req));
+    if let Err(resp) = authenticate(state, &reached, req.headers()) {
         return *resp;
     }
+    let sessions = state.config.revisions.legacy().next().is_some();
     match *req.method() {
         Method::POST => post(state, req).await,
+        // 2026-07-28 Streamable HTTP "Backward Compatibility": no GET stream, no sessions.
+        Method::GET | Method::DELETE if !sessions => {
+            let mut resp = h::status(StatusCode::METHOD_NOT_ALLOWED);
+            h::set(&mut resp, "allow", "POST, OPTIONS");
+            resp
+        }
         Method::GET => get(state, req.headers()),
         Method::DELETE => match session(state, req.headers(), None) {
             Ok((id, _)) => {
@@ -94,7 +114,7 @@ async fn dispatch(
     }
 }
 
-fn challenge(state: &State, error: Option<&str>) -> Response<Body> {
+fn challenge(state: &State, reached: &Urls, error: Option<&str>) -> Response<Body> {
     let mut resp = rpc_error(
         StatusCode::UNAUTHORIZED,
         Value::Null,
@@ -111,16 +131,20 @@ fn challenge(state: &State, error: Option<&str>) -> Response<Body> {
         }
         value.push_str(&format!(
             "resource_metadata=\"{}\", scope=\"{SCOPE}\"",
-            state.urls.prm_url
+            reached.prm_url
         ));
         h::set(&mut resp, "www-authenticate", &value);
     }
     resp
 }
 
-fn authenticate(state: &State, headers: &HeaderMap) -> Result<(), Box<Response<Body>>> {
+fn authenticate(
+    state: &State,
+    reached: &Urls,
+    headers: &HeaderMap,
+) -> Result<(), Box<Response<Body>>> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(Box::new(challenge(state, None)));
+        return Err(Box::new(challenge(state, reached, None)));
     };
     let token = value
         .to_str()
@@ -130,6 +154,7 @@ fn authenticate(state: &State, headers: &HeaderMap) -> Result<(), Box<Response<B
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return Err(Box::new(challenge(
             state,
+            reached,
             Some("the Authorization header is not a Bearer token"),
         )));
     };
@@ -138,21 +163,23 @@ fn authenticate(state: &State, headers: &HeaderMap) -> Result<(), Box<Response<B
         .verify(
             token,
             &state.urls.self_issuer,
-            &state.urls.mcp_url,
+            &reached.mcp_url,
             h::now_secs(),
         )
         .map(|_| ())
-        .map_err(|err| Box::new(challenge(state, Some(&err.to_string()))))
+        .map_err(|err| Box::new(challenge(state, reached, Some(&err.to_string()))))
 }
 
-fn rpc_error(status: StatusCode, id: Value, code: i64, message: &str) -> Response<Body> {
+/// A JSON-RPC error response.
+pub(super) fn rpc_error(status: StatusCode, id: Value, code: i64, message: &str) -> Response<Body> {
     h::json(
         status,
         &json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}),
     )
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// A header's value, when it is visible ASCII.
+pub(super) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -164,7 +191,8 @@ fn session(
 ) -> Result<(String, Session), Box<Response<Body>>> {
     let rpc_id = id.cloned().unwrap_or(Value::Null);
     let version = header_str(headers, "mcp-protocol-version");
-    if let Some(v) = version.filter(|v| !SUPPORTED_VERSIONS.contains(v)) {
+    let legacy = |v: &str| state.config.revisions.legacy().any(|r| r.as_str() == v);
+    if let Some(v) = version.filter(|v| !legacy(v)) {
         let msg = format!("Bad Request: unsupported MCP-Protocol-Version {v}");
         return Err(Box::new(rpc_error(
             StatusCode::BAD_REQUEST,
@@ -266,6 +294,15 @@ async fn post(state: &State, req: Request<Incoming>) -> Response<Body> {
     if method.as_deref() == Some("initialize") {
         return initialize(state, id.unwrap_or(Value::Null), &params);
     }
+    if modern::is_modern_request(state, &headers, &params) {
+        return modern::post(
+            state,
+            &headers,
+            id,
+            method.as_deref().unwrap_or(""),
+            &params,
+        );
+    }
     let (sid, session) = match session(state, &headers, id.as_ref()) {
         Ok(s) => s,
         Err(resp) => return *resp,
@@ -276,6 +313,7 @@ async fn post(state: &State, req: Request<Incoming>) -> Response<Body> {
     };
     match method.as_str() {
         "ping" => result(id, json!({})),
+        "logging/setLevel" => set_level(state, &sid, id, &params),
         "tools/list" => result(id, json!({"tools": tools()})),
         "tools/call" => call_tool(state, &sid, &session, id, &params),
         other => rpc_error(
@@ -287,7 +325,8 @@ async fn post(state: &State, req: Request<Incoming>) -> Response<Body> {
     }
 }
 
-fn result(id: Value, result: Value) -> Response<Body> {
+/// A JSON-RPC result response.
+pub(super) fn result(id: Value, result: Value) -> Response<Body> {
     h::json(
         StatusCode::OK,
         &json!({"jsonrpc": "2.0", "id": id, "result": result}),
@@ -296,14 +335,22 @@ fn result(id: Value, result: Value) -> Response<Body> {
 
 fn initialize(state: &State, id: Value, params: &Value) -> Response<Body> {
     let asked = params.get("protocolVersion").and_then(Value::as_str);
+    let revisions = &state.config.revisions;
+    let Some(newest) = revisions.legacy().next() else {
+        // 2026-07-28 Versioning: a modern-only server names the versions it supports in any
+        // error to `initialize`.
+        return modern::unsupported_version(state, id, asked.unwrap_or(""));
+    };
     let version = asked
-        .filter(|v| SUPPORTED_VERSIONS.contains(v))
-        .unwrap_or(SUPPORTED_VERSIONS[0]);
+        .and_then(|v| revisions.legacy().find(|r| r.as_str() == v))
+        .unwrap_or(newest)
+        .as_str();
     let sid = h::random_token(24);
     let session = Session {
         protocol_version: version.to_string(),
         next_event: 1,
         created: h::now_secs(),
+        log_level: None,
     };
     store::insert_bounded(&mut state.store().sessions, sid.clone(), session);
     let mut resp = result(
@@ -319,7 +366,30 @@ fn initialize(state: &State, id: Value, params: &Value) -> Response<Body> {
     resp
 }
 
-fn tools() -> Value {
+/// `logging/setLevel`: the least severe level the session's `notifications/message` carry.
+fn set_level(state: &State, sid: &str, id: Value, params: &Value) -> Response<Body> {
+    let level = params.get("level").and_then(Value::as_str);
+    let Some(rank) = level.and_then(|l| LOG_LEVELS.iter().position(|k| *k == l)) else {
+        let msg = format!(
+            "Invalid params: level must be one of {}",
+            LOG_LEVELS.join(", ")
+        );
+        return rpc_error(StatusCode::OK, id, -32602, &msg);
+    };
+    if let Some(s) = state.store().sessions.get_mut(sid) {
+        s.log_level = Some(rank);
+    }
+    result(id, json!({}))
+}
+
+/// Whether a session asked for messages of `level` (every level until it sets one).
+fn logs(session: &Session, level: &str) -> bool {
+    let rank = LOG_LEVELS.iter().position(|k| *k == level).unwrap_or(0);
+    session.log_level.is_none_or(|min| rank >= min)
+}
+
+/// The tools of the reference server.
+pub(super) fn tools() -> Value {
     json!([
         {
             "name": "echo",
@@ -397,7 +467,8 @@ fn reserve_ids(state: &State, sid: &str, n: u64) -> u64 {
     }
 }
 
-fn sse_response(body: Body) -> Response<Body> {
+/// An SSE response around a streamed body.
+pub(super) fn sse_response(body: Body) -> Response<Body> {
     let mut resp = Response::new(body);
     let headers = resp.headers_mut();
     headers.insert(
@@ -430,6 +501,7 @@ fn countdown(
     token: Option<Value>,
 ) -> Response<Body> {
     let primes = session.protocol_version.as_str() >= "2025-11-25";
+    let messages = logs(session, "info");
     let mut next = reserve_ids(state, sid, from + 2);
     let delay = state.config.sse_step_delay;
     let (tx, body) = h::channel_body();
@@ -442,6 +514,10 @@ fn countdown(
         }
         for (step, remaining) in (1..=from).zip((1..=from).rev()) {
             let note = match &token {
+                None if !messages => {
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
                 Some(token) => {
                     json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {
                         "progressToken": token, "progress": step, "total": from, "message": format!("{remaining}…"),

@@ -80,11 +80,12 @@ pub fn protected_resource(state: &State, req: Request<Incoming>) -> Response<Bod
         cors::apply(policy, req.headers(), &mut resp);
         return resp;
     }
+    let reached = state.urls.as_reached(super::request_host(&req));
     document(state, &req, policy, || {
         let resource = if state.fault(Fault::ResourceMismatch) {
-            format!("{}/v1/mcp", state.urls.mcp_origin)
+            format!("{}/v1/mcp", reached.mcp_origin)
         } else {
-            state.urls.mcp_url.clone()
+            reached.mcp_url.clone()
         };
         h::json(
             StatusCode::OK,

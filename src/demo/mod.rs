@@ -2,24 +2,29 @@
 //! OAuth 2.1 authorization server, on loopback, with fault switches.
 //!
 //! [`start`] binds one origin (MCP + AS) or two (`separate_as`), and serves until
-//! [`RunningDemo::shutdown`]. The clean server follows the MCP authorization spec (2025-03-26,
-//! 2025-06-18 and 2025-11-25), RFC 9728, RFC 8414, RFC 7591/7592, RFC 7636, RFC 8707, RFC 9207
+//! [`RunningDemo::shutdown`]. It speaks the MCP revisions of [`revision`] (2026-07-28 stateless,
+//! and 2025-11-25, 2025-06-18, 2025-03-26 with `initialize`; all by default, selectable per
+//! run). The clean server follows the MCP authorization spec of each, RFC 9728, RFC 8414, RFC 7591/7592, RFC 7636, RFC 8707, RFC 9207
 //! and RFC 9068, so that no rule of the catalog fires on its clean flow. Each [`faults::Fault`]
 //! breaks exactly one thing the way real deployments do.
 //!
 //! Routes (MCP origin): `/mcp` (POST, GET, DELETE, OPTIONS), `/.well-known/oauth-protected-resource`
 //! and `/.well-known/oauth-protected-resource/mcp`. AS origin (the same one unless
 //! `separate_as`): `/.well-known/oauth-authorization-server`, `/register`, `/register/{id}`,
-//! `/authorize`, `/authorize/consent`, `/token`, `/jwks`. Public URLs come from the configured
-//! base URLs, never from `Host`.
+//! `/authorize`, `/authorize/consent`, `/authorize/login`, `/token`, `/jwks`. Public URLs come from the configured
+//! base URLs; the one exception is a loopback server without a public URL, whose protected
+//! resource metadata names the loopback name the client used (`localhost`, `127.0.0.1` or
+//! `[::1]` with the bound port; see [`Urls::as_reached`]).
 
 pub mod faults;
 pub mod jwt;
+pub mod revision;
 
 mod cors;
 mod http;
 mod mcp;
 mod metadata;
+mod modern;
 mod oauth;
 mod store;
 mod token;
@@ -36,6 +41,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub use faults::{CATALOG, ClientNeed, Fault, FaultInfo, FaultSet};
+pub use revision::{Revision, Revisions};
 
 use self::http::Body;
 
@@ -67,6 +73,12 @@ pub struct DemoConfig {
     pub allowed_origins: Vec<String>,
     /// Serve HTTPS with this config (both origins); plain HTTP when `None`.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// `/authorize` first sends the browser to a sign-in page on the AS's own origin
+    /// (`/authorize/login`), which signs in at once and redirects to the redirect URI: a real
+    /// AS's login hop, with no person needed. Not a fault: the flow stays spec-compliant.
+    pub login_page: bool,
+    /// The MCP protocol revisions spoken (default: all, dual-era).
+    pub revisions: Revisions,
 }
 
 impl Default for DemoConfig {
@@ -84,6 +96,8 @@ impl Default for DemoConfig {
             code_ttl: Duration::from_secs(120),
             allowed_origins: Vec::new(),
             tls: None,
+            login_page: false,
+            revisions: Revisions::default(),
         }
     }
 }
@@ -124,6 +138,58 @@ pub(crate) struct Urls {
     pub self_issuer: String,
     /// The path-aware PRM URL.
     pub prm_url: String,
+    /// Whether the MCP origin is a loopback listener with no configured public URL, so that
+    /// the other loopback names of the same port reach it too.
+    pub loopback_aliases: bool,
+}
+
+/// The loopback names a client may use for a loopback listener.
+const LOOPBACK_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
+
+impl Urls {
+    /// The URLs as the client reached the MCP origin: when the listener is loopback without a
+    /// public URL and `host` (the request's Host, or its :authority) is another loopback name
+    /// of the same port, the MCP origin, MCP URL and PRM URL use that name, so the PRM
+    /// `resource` is the URL the client used (RFC 9728 §3.3). Otherwise the configured URLs.
+    /// The issuer never changes: it is the AS's identity.
+    pub fn as_reached(&self, host: Option<&str>) -> Urls {
+        let alias = host
+            .filter(|_| self.loopback_aliases)
+            .and_then(|h| self.alias_origin(h));
+        match alias {
+            Some(origin) => Urls {
+                mcp_url: format!("{origin}/mcp"),
+                prm_url: format!("{origin}/.well-known/oauth-protected-resource/mcp"),
+                mcp_origin: origin,
+                ..self.clone()
+            },
+            None => self.clone(),
+        }
+    }
+
+    /// `http://<name>:<port>` when `host` is a loopback name with the MCP origin's port.
+    fn alias_origin(&self, host: &str) -> Option<String> {
+        let origin = url::Url::parse(&self.mcp_origin).ok()?;
+        let port = origin.port_or_known_default()?;
+        let (name, host_port) = match host.rsplit_once(':') {
+            Some((n, p)) if !n.is_empty() && !p.contains(']') => (n, p.parse::<u16>().ok()?),
+            _ => (host, if origin.scheme() == "https" { 443 } else { 80 }),
+        };
+        let name = name.to_ascii_lowercase();
+        (host_port == port && LOOPBACK_NAMES.contains(&name.as_str()))
+            .then(|| format!("{}://{name}:{port}", origin.scheme()))
+    }
+
+    /// Whether `resource` names this MCP server: the canonical MCP URL, or (loopback without a
+    /// public URL) the same URL under another loopback name.
+    pub fn is_resource(&self, resource: &str) -> bool {
+        resource == self.mcp_url
+            || (self.loopback_aliases
+                && LOOPBACK_NAMES.iter().any(|name| {
+                    let port = self.mcp_origin.rsplit(':').next().unwrap_or("");
+                    self.as_reached(Some(&format!("{name}:{port}"))).mcp_url == resource
+                }))
+    }
 }
 
 /// Shared server state.
@@ -198,6 +264,11 @@ impl RunningDemo {
     /// The socket of the separate AS origin, if any.
     pub fn as_addr(&self) -> Option<SocketAddr> {
         self.as_addr
+    }
+
+    /// The MCP protocol revisions the server speaks.
+    pub fn revisions(&self) -> &Revisions {
+        &self.state.config.revisions
     }
 
     /// The active faults.
@@ -305,6 +376,7 @@ fn make_urls(
     Ok(Urls {
         mcp_url: format!("{mcp_origin}/mcp"),
         prm_url: format!("{mcp_origin}/.well-known/oauth-protected-resource/mcp"),
+        loopback_aliases: config.public_url.is_none() && mcp.ip().is_loopback(),
         mcp_origin,
         as_origin,
         issuer,
@@ -380,7 +452,7 @@ async fn route(state: Arc<State>, side: Side, req: Request<Incoming>) -> Respons
                 return metadata::authorization_server(&state, req);
             }
             "/jwks" => return metadata::jwks(&state, req),
-            "/register" | "/authorize" | "/authorize/consent" | "/token" => {
+            "/register" | "/authorize" | "/authorize/consent" | "/authorize/login" | "/token" => {
                 if locale && as_path == path && req.method() != hyper::Method::OPTIONS {
                     return oauth::locale_redirect(&req);
                 }
@@ -391,6 +463,14 @@ async fn route(state: Arc<State>, side: Side, req: Request<Incoming>) -> Respons
         }
     }
     not_found(&path)
+}
+
+/// The host a request was sent to: `Host` (HTTP/1.1) or the URI's authority (HTTP/2).
+pub(crate) fn request_host(req: &Request<Incoming>) -> Option<&str> {
+    req.headers()
+        .get(hyper::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))
 }
 
 fn not_found(path: &str) -> Response<Body> {
@@ -426,5 +506,41 @@ mod tests {
         assert_eq!(urls.self_issuer, "http://127.0.0.1:10/");
         config.public_url = Some("https://h/x".into());
         assert!(make_urls(&config, addr, None).is_err());
+    }
+
+    #[test]
+    fn loopback_prm_names_the_host_the_client_used() {
+        let addr: SocketAddr = "127.0.0.1:4100".parse().unwrap();
+        let urls = make_urls(&DemoConfig::default(), addr, None).unwrap();
+        let seen = urls.as_reached(Some("localhost:4100"));
+        assert_eq!(seen.mcp_url, "http://localhost:4100/mcp");
+        assert_eq!(
+            seen.prm_url,
+            "http://localhost:4100/.well-known/oauth-protected-resource/mcp"
+        );
+        assert_eq!(seen.issuer, "http://127.0.0.1:4100");
+        assert_eq!(
+            urls.as_reached(Some("[::1]:4100")).mcp_url,
+            "http://[::1]:4100/mcp"
+        );
+        // Another port, a non-loopback name or no Host: the configured URLs.
+        for host in [Some("localhost:4101"), Some("evil.example:4100"), None] {
+            assert_eq!(urls.as_reached(host).mcp_url, "http://127.0.0.1:4100/mcp");
+        }
+        assert!(urls.is_resource("http://localhost:4100/mcp"));
+        assert!(urls.is_resource("http://127.0.0.1:4100/mcp"));
+        assert!(!urls.is_resource("http://localhost:4101/mcp"));
+        assert!(!urls.is_resource("http://localhost:4100/other"));
+        // A configured public URL is the only name.
+        let public = DemoConfig {
+            public_url: Some("https://localhost:8443".into()),
+            ..Default::default()
+        };
+        let urls = make_urls(&public, addr, None).unwrap();
+        assert_eq!(
+            urls.as_reached(Some("127.0.0.1:8443")).mcp_url,
+            "https://localhost:8443/mcp"
+        );
+        assert!(!urls.is_resource("https://127.0.0.1:8443/mcp"));
     }
 }

@@ -1,6 +1,7 @@
 //! The authorization server's browser and registration endpoints: RFC 7591 dynamic client
-//! registration (and RFC 7592 read), `/authorize` (auto-approve, or an HTML consent form with
-//! the `consent-307-after-post` fault), and the locale redirect fault. `/token` is in
+//! registration (and RFC 7592 read), `/authorize` (auto-approve, an HTML consent form with
+//! the `consent-307-after-post` fault, or a sign-in hop with `login_page`), and the locale
+//! redirect fault. `/token` is in
 //! [`super::token`].
 
 use http::{Method, Response, StatusCode, header};
@@ -38,6 +39,7 @@ pub async fn handle(state: &State, path: &str, req: Request<Incoming>) -> Respon
         "/register" => register(state, req).await,
         "/authorize" => authorize(state, req).await,
         "/authorize/consent" => consent(state, req).await,
+        "/authorize/login" => login(state, &req),
         "/token" => token::handle(state, req).await,
         p => match p.strip_prefix("/register/") {
             Some(id) => read_registration(state, id, &req),
@@ -433,7 +435,7 @@ async fn authorize(state: &State, req: Request<Incoming>) -> Response<Body> {
         .filter(|(k, _)| k == "resource")
         .map(|(_, v)| v.as_str())
         .collect();
-    if let Some(bad) = resources.iter().find(|r| **r != state.urls.mcp_url) {
+    if let Some(bad) = resources.iter().find(|r| !state.urls.is_resource(r)) {
         return fail(
             "invalid_target",
             &format!(
@@ -465,7 +467,11 @@ async fn authorize(state: &State, req: Request<Incoming>) -> Response<Body> {
         state: state_param.map(str::to_string),
         code_challenge: challenge.to_string(),
         scope: granted,
-        resource: state.urls.mcp_url.clone(),
+        // The audience is the resource the client named (the same server under the loopback
+        // name it used), or the canonical MCP URL when it named none.
+        resource: resources
+            .first()
+            .map_or_else(|| state.urls.mcp_url.clone(), |r| (*r).to_string()),
         created: h::now_secs(),
     };
     if state.fault(Fault::Consent307AfterPost) {
@@ -473,7 +479,36 @@ async fn authorize(state: &State, req: Request<Incoming>) -> Response<Body> {
         store::insert_bounded(&mut state.store().consents, ticket.clone(), request);
         return consent_page(&client, &ticket);
     }
+    if state.config.login_page {
+        let ticket = h::random_token(24);
+        store::insert_bounded(&mut state.store().consents, ticket.clone(), request);
+        let mut resp = h::redirect(
+            StatusCode::FOUND,
+            &format!("/authorize/login?ticket={ticket}"),
+        );
+        h::no_store(&mut resp);
+        return resp;
+    }
     approve(state, request, StatusCode::FOUND)
+}
+
+/// The sign-in page of `login_page`: signs in at once and redirects to the redirect URI.
+fn login(state: &State, req: &Request<Incoming>) -> Response<Body> {
+    let pairs = h::parse_form(req.uri().query().unwrap_or("").as_bytes());
+    let ticket = h::single(&pairs, "ticket")
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+        .to_string();
+    let request = state.store().consents.remove(&ticket);
+    match (req.method(), request) {
+        (&Method::GET, Some(request)) => approve(state, request, StatusCode::FOUND),
+        _ => error_page(
+            StatusCode::BAD_REQUEST,
+            "Sign-in expired",
+            "start the sign-in again",
+        ),
+    }
 }
 
 /// Issues a code and redirects back to the client.

@@ -70,6 +70,8 @@ pub struct Session {
     pub next_event: u64,
     /// When it was created.
     pub created: i64,
+    /// `logging/setLevel`: index of the least severe level sent (RFC 5424 order), if set.
+    pub log_level: Option<usize>,
 }
 
 /// All mutable server state, behind one mutex.

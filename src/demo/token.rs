@@ -184,7 +184,7 @@ fn param<'a>(pairs: &'a Pairs, name: &str) -> Result<Option<&'a str>, OAuthError
 
 fn check_resource(state: &State, pairs: &Pairs) -> Result<(), OAuthError> {
     for (_, value) in pairs.iter().filter(|(k, _)| k == "resource") {
-        if *value != state.urls.mcp_url {
+        if !state.urls.is_resource(value) {
             return Err(OAuthError::new(
                 "invalid_target",
                 format!(

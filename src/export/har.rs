@@ -164,11 +164,13 @@ fn post_data(x: &Exchange) -> Option<Value> {
             pd.insert("text".into(), json!(""));
         }
     }
+    let mut notes = Vec::new();
     if body.truncated {
-        pd.insert(
-            "comment".into(),
-            json!(format!("truncated capture of {} bytes", body.wire_size)),
-        );
+        notes.push(format!("truncated capture of {} bytes", body.wire_size));
+    }
+    notes.extend(lenient_note(body));
+    if !notes.is_empty() {
+        pd.insert("comment".into(), json!(notes.join("; ")));
     }
     Some(Value::Object(pd))
 }
@@ -204,16 +206,28 @@ fn content(x: &Exchange) -> Value {
         }
         _ => {}
     }
-    if let Some(body) = resp.body.as_ref().filter(|b| b.truncated) {
-        c.insert(
-            "comment".into(),
-            json!(format!(
+    if let Some(body) = &resp.body {
+        let mut notes = Vec::new();
+        if body.truncated {
+            notes.push(format!(
                 "truncated capture; {} bytes on the wire",
                 body.wire_size
-            )),
-        );
+            ));
+        }
+        notes.extend(lenient_note(body));
+        if !notes.is_empty() {
+            c.insert("comment".into(), json!(notes.join("; ")));
+        }
     }
     Value::Object(c)
+}
+
+/// The note for a body redaction decoded leniently (not byte-exact).
+fn lenient_note(body: &BodyCapture) -> Option<String> {
+    body.lenient.then(|| {
+        "not valid UTF-8: decoded leniently (other bytes as Latin-1) so it could be redacted"
+            .to_string()
+    })
 }
 
 fn sse_text(events: &[crate::trace::model::SseEvent]) -> String {

@@ -224,11 +224,17 @@ fn ofid_section(h: &mut String, trace: &Trace) {
     h.push_str("</section>");
 }
 
-fn finding_item(h: &mut String, f: &crate::rules::Finding, link: &str) {
+/// One finding; `count` > 1 when it stands for repeated info findings of its rule.
+fn finding_item(h: &mut String, f: &crate::rules::Finding, count: usize, link: &str) {
     let who: Vec<&str> = f.who.iter().map(|w| w.as_str()).collect();
+    let times = if count > 1 {
+        format!(" <span class=\"count\">×{count}</span>")
+    } else {
+        String::new()
+    };
     let _ = write!(
         h,
-        "<li class=\"finding sev-{sev}\"><span class=\"sev\">{sev}</span> <strong>{rule}</strong> <span class=\"who\">fix: {who}</span> {link}<div class=\"msg\">{msg}</div><div class=\"fix\">Fix: {fix}</div><div class=\"source\">Source: {src}</div></li>",
+        "<li class=\"finding sev-{sev}\"><span class=\"sev\">{sev}</span> <strong>{rule}</strong>{times} <span class=\"who\">fix: {who}</span> {link}<div class=\"msg\">{msg}</div><div class=\"fix\">Fix: {fix}</div><div class=\"source\">Source: {src}</div></li>",
         sev = f.severity.as_str(),
         rule = escape(&f.rule),
         who = escape(&who.join(", ")),
@@ -260,8 +266,10 @@ fn findings_section(h: &mut String, trace: &Trace) {
         );
     }
     items.sort_by_key(|i| std::cmp::Reverse(i.0.severity));
-    for (f, link) in items {
-        finding_item(h, f, &link);
+    // Repeated info findings (e.g. one per MCP call) fold into one item with a count.
+    for row in crate::rules::format::group_info(items) {
+        let links = crate::rules::format::places_text(&row.places, 8);
+        finding_item(h, row.finding, row.count, &links);
     }
     h.push_str("</ol>");
     for ff in trace.flow_findings.iter().filter(|f| f.narrative.is_some()) {
@@ -310,6 +318,9 @@ fn body_block(h: &mut String, label: &str, body: &BodyCapture) {
             "capture truncated ({} bytes on the wire)",
             body.wire_size
         ));
+    }
+    if body.lenient {
+        notes.push("not valid UTF-8: decoded leniently for redaction".to_string());
     }
     if shown.len() < text.len() {
         notes.push("cut for this report; see the HAR".to_string());
@@ -362,7 +373,7 @@ fn exchange_section(h: &mut String, x: &Exchange) {
     );
     for f in &x.findings {
         h.push_str("<ul class=\"inline-findings\">");
-        finding_item(h, f, "");
+        finding_item(h, f, 1, "");
         h.push_str("</ul>");
     }
     let _ = write!(

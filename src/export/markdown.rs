@@ -66,10 +66,10 @@ fn pretty_body(body: &BodyCapture) -> (String, String) {
     }
     match (&body.text, &body.base64) {
         (Some(t), _) => {
-            let note = if body.truncated {
-                "\n… [capture truncated]"
-            } else {
-                ""
+            let note = match (body.truncated, body.lenient) {
+                (true, _) => "\n… [capture truncated]",
+                (false, true) => "\n… [not valid UTF-8: decoded leniently for redaction]",
+                (false, false) => "",
             };
             (String::new(), format!("{}{note}", excerpt(t, BODY_EXCERPT)))
         }
@@ -268,18 +268,25 @@ fn findings_section(md: &mut String, trace: &Trace) {
     } else {
         rows.sort_by_key(|r| std::cmp::Reverse(r.0.severity));
         md.push_str("| Severity | Rule | Who fixes | Message | Fix | Source | Where |\n|---|---|---|---|---|---|---|\n");
-        for (f, at) in rows {
+        // Repeated info findings (e.g. one per MCP call) fold into one row with a count.
+        for row in crate::rules::format::group_info(rows) {
+            let f = row.finding;
             let who: Vec<&str> = f.who.iter().map(|w| w.as_str()).collect();
+            let message = if row.count > 1 {
+                format!("{} (×{}; first shown)", f.message, row.count)
+            } else {
+                f.message.clone()
+            };
             let _ = writeln!(
                 md,
                 "| {} | {} | {} | {} | {} | {} | {} |",
                 f.severity,
                 escape(&f.rule),
                 escape(&who.join(", ")),
-                escape(&f.message),
+                escape(&message),
                 escape(&f.fix),
                 escape(&f.source),
-                escape(&at)
+                escape(&crate::rules::format::places_text(&row.places, 8))
             );
         }
         md.push('\n');

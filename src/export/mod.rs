@@ -39,6 +39,9 @@ pub enum Target {
 pub struct ExportOptions {
     /// Redact secrets (default). Turning it off must be an explicit user choice.
     pub redact: bool,
+    /// Keep binary bodies (base64) in a redacted export instead of a placeholder; they cannot
+    /// be scanned for secrets (`--keep-binary`).
+    pub keep_binary: bool,
     /// Extra `ofid_…` references from the command line.
     pub ofids: Vec<String>,
     /// How many exchanges to show before each `ofid_…` reference.
@@ -55,6 +58,7 @@ impl Default for ExportOptions {
     fn default() -> Self {
         Self {
             redact: true,
+            keep_binary: false,
             ofids: Vec::new(),
             ofid_context: DEFAULT_OFID_CONTEXT,
             har: Target::Beside,

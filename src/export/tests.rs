@@ -171,3 +171,47 @@ fn exports_list_blind_tunnels_and_the_capture_mode() {
     assert!(!plain.contains("Tunneled blind"));
     assert!(plain.contains("reverse proxy"));
 }
+
+#[test]
+fn repeated_info_findings_are_grouped_with_a_count() {
+    let mut records = testkit::records();
+    let mut added = 0;
+    for r in &mut records {
+        if let crate::trace::model::Record::Exchange(x) = r {
+            x.findings.push(crate::rules::Finding {
+                rule: "TEST-REPEATED-INFO".into(),
+                severity: crate::rules::Severity::Info,
+                phase: crate::rules::Phase::McpTransport,
+                who: vec![crate::rules::Who::Rs],
+                breaks: String::new(),
+                message: "seen again".into(),
+                fix: "nothing".into(),
+                source: "RFC 9110".into(),
+                exchange: Some(x.id),
+                flow: x.flow,
+            });
+            added += 1;
+        }
+    }
+    assert!(added > 2, "fixture too small: {added}");
+    let opts = ExportOptions::default();
+    let trace = Trace::build(&records, &opts);
+    let md = markdown::render(&trace, &opts);
+    let rows: Vec<&str> = md
+        .lines()
+        .filter(|l| l.starts_with("| info | TEST-REPEATED-INFO |"))
+        .collect();
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert!(
+        rows[0].contains(&format!("(×{added}; first shown)")),
+        "{}",
+        rows[0]
+    );
+    let html = html::render(&trace, &opts);
+    let items = html.matches("<strong>TEST-REPEATED-INFO</strong>").count();
+    // One grouped item in the findings list, plus the per-exchange inline lists.
+    assert_eq!(items, 1 + added, "grouped list item missing");
+    assert!(html.contains(&format!(
+        "<strong>TEST-REPEATED-INFO</strong> <span class=\"count\">×{added}</span>"
+    )));
+}

@@ -50,7 +50,10 @@ impl Trace {
     pub fn build(records: &[Record], opts: &ExportOptions) -> Trace {
         let redacted_records;
         let records = if opts.redact {
-            redacted_records = crate::redact::redact_records(records);
+            let policy = crate::redact::Policy {
+                keep_binary: opts.keep_binary,
+            };
+            redacted_records = crate::redact::redact_records_with(records, policy);
             &redacted_records
         } else {
             records

@@ -1,7 +1,17 @@
-//! Routes each exchange to a flow and records what it adds to that flow's state: the keys of
-//! rules.md §2.0 (MCP URL, `resource_metadata`, issuer, `client_id`, `state`, `code`, PKCE,
-//! `redirect_uri`, token hashes, session ids, protocol version). Secrets are hashed here and
-//! never stored in clear.
+//! Routes each exchange to a flow and records what it adds to that flow's state: the MCP URL,
+//! `resource_metadata`, issuer, `client_id`, `state`, `code`, PKCE, `redirect_uri`, token
+//! hashes, session ids, protocol version. Secrets are hashed here and never stored in clear.
+//!
+//! A flow is one client run against one MCP URL. A later run against the same URL opens a new
+//! flow that [`Flow::follows`] the previous one ([`new_run`]): a fresh `initialize` or
+//! `server/discover` without a session, on a connection the run never used, after the run's
+//! previous handshake was answered (a second process, a reconnect, a version probe's fallback
+//! on a new connection), or MCP requests from another client program (`User-Agent`) — unless
+//! the request carries a token this run obtained and has not used yet. Lookups
+//! prefer the newest flow, so the discovery, registration, authorize and token legs of a run
+//! land in that run. (A registration is no run boundary by itself: re-registering within one
+//! run is what X-DCR-PER-CONNECT and X-REFRESH-RECOVERY judge; a new process's registration
+//! follows its own fresh handshake, which is.)
 
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
@@ -44,6 +54,62 @@ pub fn same_mcp_url(a: &str, b: &str) -> bool {
     a == b || a.trim_end_matches('/') == b.trim_end_matches('/')
 }
 
+/// Whether an MCP request that would join `flow` (same MCP URL) starts a new client run.
+pub fn new_run(flow: &Flow, ex: &Exchange) -> Option<RunStart> {
+    // A bearer this run obtained and has not used yet: the client goes on with what it just
+    // got (e.g. a fresh session after OAuth), whatever else changed.
+    if let Some(hash) = bearer_token(ex).map(urls::secret_hash) {
+        let issued_here = flow.issuer_of_token(&hash).is_some();
+        let used = flow
+            .mcp
+            .iter()
+            .any(|m| m.token_hash.as_deref() == Some(hash.as_str()));
+        if issued_here && !used {
+            return None;
+        }
+    }
+    let session = ex.request.header("mcp-session-id");
+    let known_session = session.is_some_and(|s| flow.sessions.iter().any(|x| x == s));
+    if let (Some(now), Some(was)) = (
+        ex.request.header("user-agent"),
+        flow.mcp.iter().rev().find_map(|m| m.user_agent.as_deref()),
+    ) {
+        if now != was && !known_session {
+            return Some(RunStart::UserAgent {
+                was: was.to_string(),
+                now: now.to_string(),
+            });
+        }
+    }
+    let method = rpc_method(ex.request.body_text())?;
+    let fresh = session.is_none() && matches!(method.as_str(), "initialize" | "server/discover");
+    let answered_before = flow
+        .mcp
+        .iter()
+        .any(|m| m.is_handshake() && m.answered_on_the_merits());
+    // Without a recorded client address (an imported HAR, a unit fixture) a connection is
+    // never new: the run boundary then needs another signal.
+    let new_connection = ex.client_addr.as_deref().is_some_and(|addr| {
+        !flow
+            .mcp
+            .iter()
+            .any(|m| m.client_addr.as_deref() == Some(addr))
+    });
+    (fresh && answered_before && new_connection).then_some(RunStart::Handshake { method })
+}
+
+/// A new flow for the next client run after `previous`, on the same MCP URL.
+fn next_run(flows: &mut Vec<Flow>, previous: usize, at: OffsetDateTime, why: RunStart) -> usize {
+    let id = FlowId(flows.len() as u64 + 1);
+    let mut f = Flow::new(id, at);
+    if let Some(p) = flows.get(previous) {
+        f.mcp_url = p.mcp_url.clone();
+        f.follows = Some((p.id, why));
+    }
+    flows.push(f);
+    flows.len() - 1
+}
+
 /// Picks (or creates) the flow an exchange belongs to. Returns `None` for unrelated traffic.
 pub fn route(
     flows: &mut Vec<Flow>,
@@ -79,10 +145,13 @@ pub fn route(
         Phase::McpTransport => {
             if let Some(i) = flows
                 .iter()
-                .position(|f| f.mcp_url.as_deref().is_some_and(|m| same_mcp_url(m, &url)))
+                .rposition(|f| f.mcp_url.as_deref().is_some_and(|m| same_mcp_url(m, &url)))
             {
-                Some(i)
-            } else if let Some(i) = flows.iter().position(|f| {
+                match flows.get(i).and_then(|f| new_run(f, ex)) {
+                    Some(why) => Some(next_run(flows, i, ex.started_at, why)),
+                    None => Some(i),
+                }
+            } else if let Some(i) = flows.iter().rposition(|f| {
                 f.mcp_url.is_none()
                     && (f
                         .prm_resource()
@@ -103,14 +172,14 @@ pub fn route(
         }
         Phase::DiscoveryPrm => flows
             .iter()
-            .position(|f| {
+            .rposition(|f| {
                 f.challenges
                     .iter()
                     .any(|c| c.resource_metadata.as_deref() == Some(ex.request.url.as_str()))
             })
             .or_else(|| {
                 let res = urls::resource_from_prm_url(&ex.request.url);
-                flows.iter().position(|f| {
+                flows.iter().rposition(|f| {
                     f.mcp_url.is_some()
                         && f.mcp_url.as_deref().map(|m| m.trim_end_matches('/'))
                             == res.as_deref().map(|r| r.trim_end_matches('/'))
@@ -119,39 +188,45 @@ pub fn route(
             .or_else(|| {
                 flows
                     .iter()
-                    .position(|f| f.mcp_url.as_deref().and_then(urls::origin) == origin)
+                    .rposition(|f| f.mcp_url.as_deref().and_then(urls::origin) == origin)
             }),
         Phase::DiscoveryAs => flows
             .iter()
-            .position(|f| {
+            .rposition(|f| {
                 f.prm_auth_servers()
                     .iter()
                     .any(|i| urls::asm_candidates(i).contains(&url))
             })
-            .or_else(|| flows.iter().position(&same_origin)),
-        Phase::Callback => cb
-            .and_then(|v| v.get("state"))
-            .and_then(|s| flows.iter().position(|f| f.authorize_by_state(s).is_some())),
+            .or_else(|| flows.iter().rposition(&same_origin)),
+        Phase::Callback => cb.and_then(|v| v.get("state")).and_then(|s| {
+            flows
+                .iter()
+                .rposition(|f| f.authorize_by_state(s).is_some())
+        }),
         Phase::Authorize => {
             let q = Pairs::from_url_query(&ex.request.url);
             let cid = q.first("client_id");
             flows
                 .iter()
-                .position(|f| {
+                .rposition(|f| {
                     cid.is_some()
                         && f.registrations
                             .iter()
                             .any(|r| r.client_id.as_deref() == cid)
                 })
                 .or_else(|| {
-                    flows.iter().position(|f| {
+                    flows.iter().rposition(|f| {
                         f.asm_str("authorization_endpoint")
                             .is_some_and(|e| urls::without_query(e) == url)
                     })
                 })
                 .or_else(|| {
                     let st = cb.and_then(|v| v.get("state"));
-                    st.and_then(|s| flows.iter().position(|f| f.authorize_by_state(s).is_some()))
+                    st.and_then(|s| {
+                        flows
+                            .iter()
+                            .rposition(|f| f.authorize_by_state(s).is_some())
+                    })
                 })
         }
         Phase::Token | Phase::Refresh => {
@@ -160,12 +235,12 @@ pub fn route(
             let rt = form.first("refresh_token").map(urls::secret_hash);
             flows
                 .iter()
-                .position(|f| {
+                .rposition(|f| {
                     code.as_deref()
                         .is_some_and(|c| f.callback_by_code(c).is_some())
                 })
                 .or_else(|| {
-                    flows.iter().position(|f| {
+                    flows.iter().rposition(|f| {
                         rt.as_deref().is_some_and(|h| {
                             f.tokens.iter().any(|t| {
                                 t.issued.as_ref().and_then(|i| i.refresh_hash.as_deref()) == Some(h)
@@ -174,20 +249,20 @@ pub fn route(
                     })
                 })
                 .or_else(|| {
-                    flows.iter().position(|f| {
+                    flows.iter().rposition(|f| {
                         f.asm_str("token_endpoint")
                             .is_some_and(|e| urls::without_query(e) == url)
                     })
                 })
         }
-        Phase::Registration => flows.iter().position(|f| {
+        Phase::Registration => flows.iter().rposition(|f| {
             f.asm_str("registration_endpoint")
                 .is_some_and(|e| urls::without_query(e) == url)
         }),
         Phase::Cors | Phase::Other => flows
             .iter()
-            .position(|f| f.mcp_url.as_deref() == Some(url.as_str()))
-            .or_else(|| flows.iter().position(&same_origin)),
+            .rposition(|f| f.mcp_url.as_deref() == Some(url.as_str()))
+            .or_else(|| flows.iter().rposition(&same_origin)),
     };
     let found = found.or_else(|| {
         if phase == Phase::Other || phase == Phase::Cors {
@@ -470,6 +545,27 @@ fn record_mcp(
             has_bearer: b.is_some(),
         });
     }
+    if matches!(rpc.as_deref(), Some("initialize" | "server/discover")) {
+        // The result, as a JSON body or the SSE event that carries it.
+        let result = resp_json
+            .and_then(|v| v.get("result"))
+            .cloned()
+            .or_else(|| {
+                resp.and_then(|r| {
+                    r.sse_events.iter().find_map(|e| {
+                        let v: Value = serde_json::from_str(&e.data).ok()?;
+                        v.get("result").cloned()
+                    })
+                })
+            });
+        if let Some(caps) = result
+            .as_ref()
+            .and_then(|r| r.get("capabilities"))
+            .and_then(Value::as_object)
+        {
+            flow.server_capabilities = Some(caps.clone());
+        }
+    }
     if rpc.as_deref() == Some("initialize") {
         let from_json = resp_json
             .and_then(|v| v.pointer("/result/protocolVersion"))
@@ -502,5 +598,7 @@ fn record_mcp(
             .and_then(|r| r.header("mcp-session-id"))
             .map(str::to_owned),
         protocol_header: ex.request.header("mcp-protocol-version").map(str::to_owned),
+        user_agent: ex.request.header("user-agent").map(str::to_owned),
+        client_addr: ex.client_addr.clone(),
     });
 }

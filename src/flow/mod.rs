@@ -1,6 +1,6 @@
-//! Flow intelligence, sans-io: the rules.md §3.4 phase classifier ([`phase`]), per-flow state
-//! ([`state`]), correlation of exchanges into flows ([`correlate`]) and the end-of-flow
-//! narrative ([`narrative`]). The rule engine in `rules` drives these; nothing here does I/O.
+//! Flow intelligence, sans-io: the phase classifier ([`phase`]), per-flow state ([`state`]),
+//! correlation of exchanges into flows — one flow per client run ([`correlate`]) — and the
+//! end-of-flow narrative ([`narrative`]). The rule engine in `rules` drives these; nothing here does I/O.
 
 pub mod correlate;
 pub mod narrative;
@@ -11,3 +11,5 @@ pub use state::Flow;
 
 #[cfg(test)]
 mod playbook_test;
+#[cfg(test)]
+mod runs_test;

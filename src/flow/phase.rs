@@ -1,4 +1,4 @@
-//! The rules.md §3.4 phase classifier (first match wins), plus the "callback view": the
+//! The phase classifier (first match wins), plus the "callback view": the
 //! authorization response as carried by a redirect `Location` (reverse mode with an
 //! auto-approving AS) or by the browser's request to the `redirect_uri`.
 

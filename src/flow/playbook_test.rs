@@ -77,7 +77,7 @@ fn clean_flow_phases_and_correlations() {
     );
 }
 
-/// Seed 004: two authorize attempts in flight; the token request must use the verifier of the
+/// Two authorize attempts in flight; the token request must use the verifier of the
 /// attempt whose state came back.
 #[test]
 fn concurrent_attempts_are_kept_apart_by_state() {

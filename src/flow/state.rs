@@ -1,4 +1,4 @@
-//! What the engine remembers about each flow (rules.md §2.0): documents seen, registered
+//! What the engine remembers about each flow (one client run): documents seen, registered
 //! clients, authorize parameters, callbacks, token calls, issued tokens (hashes and decoded JWT
 //! claims only, never the tokens), MCP calls, sessions and the negotiated protocol version.
 //! Updating this state from exchanges is `correlate`'s job; rules only read it.
@@ -219,12 +219,67 @@ pub struct McpCall {
     pub response_session: Option<String>,
     /// `MCP-Protocol-Version` sent.
     pub protocol_header: Option<String>,
+    /// `User-Agent` sent.
+    pub user_agent: Option<String>,
+    /// The client's address (`ip:port`: one per connection), when recorded.
+    pub client_addr: Option<String>,
 }
 
 impl McpCall {
     /// Whether the MCP URL answered 2xx.
     pub fn ok(&self) -> bool {
         self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+
+    /// Whether this opens a conversation: `initialize` (2025 revisions) or `server/discover`
+    /// (2026-07-28), sent without a session id.
+    pub fn is_handshake(&self) -> bool {
+        self.session_id.is_none()
+            && matches!(
+                self.rpc_method.as_deref(),
+                Some("initialize" | "server/discover")
+            )
+    }
+
+    /// Whether the server judged the request itself (anything but an auth challenge or a
+    /// transport failure): a 2xx, or a 4xx/5xx other than 401/403.
+    pub fn answered_on_the_merits(&self) -> bool {
+        self.status.is_some_and(|s| s != 401 && s != 403)
+    }
+}
+
+/// Why a flow is a new client run of the same MCP server rather than the next step of the
+/// previous run (see `correlate::new_run`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunStart {
+    /// A fresh `initialize`/`server/discover` on a new connection after the previous one was
+    /// answered: a second process, a reconnect, or a version probe's fallback.
+    Handshake {
+        /// The JSON-RPC method that opened the run.
+        method: String,
+    },
+    /// MCP requests from another client program (a different `User-Agent`).
+    UserAgent {
+        /// The previous run's agent.
+        was: String,
+        /// This run's agent.
+        now: String,
+    },
+}
+
+impl RunStart {
+    /// One line for narratives and reports.
+    pub fn describe(&self) -> String {
+        match self {
+            RunStart::Handshake { method } => {
+                format!(
+                    "a fresh {method} without a session, on a new connection, after the previous one was answered"
+                )
+            }
+            RunStart::UserAgent { was, now } => {
+                format!("another client program (User-Agent {now:?}, was {was:?})")
+            }
+        }
     }
 }
 
@@ -235,6 +290,9 @@ pub struct Flow {
     pub id: FlowId,
     /// The MCP URL (exact string, query removed), once known.
     pub mcp_url: Option<String>,
+    /// When this flow is a later client run against the same MCP URL: the run it follows and
+    /// why it is a new run.
+    pub follows: Option<(FlowId, RunStart)>,
     /// Current attempt.
     pub attempt: u32,
     /// First exchange start.
@@ -259,6 +317,8 @@ pub struct Flow {
     pub mcp: Vec<McpCall>,
     /// Negotiated protocol version (InitializeResult).
     pub protocol_version: Option<String>,
+    /// The server's capabilities, from its latest InitializeResult or DiscoverResult.
+    pub server_capabilities: Option<Map<String, Value>>,
     /// Session ids issued at initialize.
     pub sessions: Vec<String>,
     /// Phases reached, in order of first appearance.
@@ -283,6 +343,7 @@ impl Flow {
         Flow {
             id,
             mcp_url: None,
+            follows: None,
             attempt: 1,
             first_at: at,
             last_at: at,
@@ -295,6 +356,7 @@ impl Flow {
             tokens: Vec::new(),
             mcp: Vec::new(),
             protocol_version: None,
+            server_capabilities: None,
             sessions: Vec::new(),
             phases: Vec::new(),
             timeline: Vec::new(),

@@ -14,6 +14,7 @@ use std::time::Instant;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
+use super::failure::ClientFault;
 use crate::tap::decode::to_body_capture;
 use crate::tap::{BodyEnd, Side, TapResult, TapSink};
 use crate::trace::model::{
@@ -140,6 +141,12 @@ impl Assembly {
         self.lock().response.is_some()
     }
 
+    /// The client's fault, when its request body already broke (malformed or abandoned).
+    pub fn client_fault(&self) -> Option<ClientFault> {
+        let p = self.lock();
+        ClientFault::from_request_end(&p.request_tap.as_ref()?.end)
+    }
+
     /// A connection to the upstream became ready.
     pub fn upstream_connected(&self) {
         let now = self.ms(Instant::now());
@@ -239,17 +246,13 @@ impl Assemble for PendingExchange {
             headers: vec![],
             body: None,
         });
-        let max_decoded = max_capture.saturating_mul(4).max(64 * 1024);
+        // `--max-capture` bounds the decoded copy too (a gzip bomb stays a small record).
+        let max_decoded = max_capture;
         let (mut outcome, mut failure) = (Outcome::Complete, None);
+        let mut client_fault = None;
         if let Some(tap) = request_tap {
             let encoding = request.header("content-encoding").map(str::to_string);
-            if let BodyEnd::Failed(message) = &tap.end {
-                outcome = Outcome::ClientCut;
-                failure = Some(ExchangeError {
-                    kind: "client_cut".into(),
-                    message: format!("the client's request body broke off: {message}"),
-                });
-            }
+            client_fault = ClientFault::from_request_end(&tap.end);
             request.body = to_body_capture(tap.capture, encoding.as_deref(), max_decoded);
         }
         let response = response.map(|mut r| {
@@ -262,6 +265,15 @@ impl Assemble for PendingExchange {
                         failure = Some(ExchangeError {
                             kind: "upstream_cut".into(),
                             message: format!("the upstream broke off the response body: {message}"),
+                        });
+                    }
+                    BodyEnd::Malformed(message) => {
+                        outcome = Outcome::UpstreamCut;
+                        failure = Some(ExchangeError {
+                            kind: "upstream_protocol".into(),
+                            message: format!(
+                                "the upstream sent a malformed response body: {message}"
+                            ),
                         });
                     }
                     BodyEnd::Dropped if closing => {
@@ -288,6 +300,11 @@ impl Assemble for PendingExchange {
         if let Some((o, e)) = error {
             outcome = o;
             failure = Some(e);
+        }
+        // A broken request body is the cause of whatever the upstream did next.
+        if let Some(fault) = client_fault {
+            outcome = fault.outcome;
+            failure = Some(fault.error);
         }
         timings.end_ms.get_or_insert(end_ms);
         let mut ofids = find_ofids(&request.url);

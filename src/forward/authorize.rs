@@ -1,19 +1,27 @@
 //! The authorize leg in reverse mode: R8 (RFC 9207 `iss`) without proxying login pages.
 //!
 //! The browser's visit to `X/__authtap/authorize/…` is forwarded to the real authorization
-//! endpoint (redirects are never followed). What happens next depends on the answer:
+//! endpoint (redirects are never followed); its `redirect_uri` is authtap's bounce URI when
+//! the client registered through authtap (see [`crate::rewrite::CallbackLeg`]). What happens
+//! next depends on the answer:
 //!
-//! - a 3xx to the request's `redirect_uri` (an auto-approving or already-consented AS): only
-//!   the `iss` parameter of its `Location` is mapped to the proxy issuer (R8), so it agrees
-//!   with the rewritten ASM `issuer` (R5); the record keeps the upstream `Location` (it is the
-//!   authorization response the rules judge) and lists the rewrite;
+//! - a 3xx to the bounce URI (an auto-approving or already-consented AS): the browser goes
+//!   straight to the client's `redirect_uri` with the AS's parameters, only `iss` mapped;
+//! - a 3xx to the request's `redirect_uri` (no bounce): only the `iss` parameter of its
+//!   `Location` is mapped to the proxy issuer (R8), so it agrees with the rewritten ASM
+//!   `issuer` (R5);
 //! - a 3xx anywhere else (the AS's login page): passed through with an absolute `Location`, so
-//!   the browser leaves the proxy for the login page;
+//!   the browser leaves the proxy for the login page; when that answer sets cookies (login
+//!   state the AS expects on its own origin), the browser gets a 302 to the real endpoint
+//!   instead, since cookies set on authtap's origin would never reach the AS's pages;
 //! - anything else (a login page served at the authorize URL itself, an error page): the
 //!   browser gets a 302 to the real endpoint, and the record notes it.
 //!
-//! In the last two cases the eventual callback carries the upstream issuer, which a client
-//! that checks RFC 9207 `iss` against the rewritten issuer rejects; a live warning says so.
+//! In both redirect cases the record keeps the upstream `Location` (the authorization
+//! response the rules judge) and lists the rewrite. After a login page, a bounced flow comes
+//! back through authtap ([`super::bounce`]) and is recorded there; an unbounced one goes from
+//! the AS straight to the client, carrying the upstream issuer, which a client that checks
+//! RFC 9207 `iss` against the rewritten issuer rejects: a live warning says so and why.
 //! Pushed authorization requests (`request_uri`) are one-time, so they are never probed.
 
 use std::sync::Arc;
@@ -27,25 +35,32 @@ use super::{Forwarder, ProxyBody, empty, media_type};
 use crate::forward::assembly::Assembly;
 use crate::forward::failure::UpstreamFailure;
 use crate::forward::headers::version_label;
-use crate::rewrite::{is_redirect_to, query_param};
+use crate::rewrite::{CALLBACK_NOT_BOUNCED, CallbackLeg, is_redirect_to, query_param};
 use crate::tap::Tap;
 use crate::trace::model::{Header, ResponseRecord, Rewrite};
 
-/// What the live warning and the record say when the login leg leaves the proxy.
-pub const LOGIN_LEAVES_PROXY: &str = "authorize needs a login page: the browser leaves the proxy; \
-     clients that check RFC 9207 iss (Claude Code, Python SDK) will report an issuer mismatch \
-     — use forward mode (HTTPS_PROXY) for this AS";
+/// What the record says when a bounced flow's login pages leave the proxy.
+const LOGIN_BOUNCED: &str = "the AS shows its own login/consent pages (not proxied); its \
+     authorization response comes back through authtap's callback bounce and is recorded there";
+
+/// What the live warning and the record say when the login leg leaves the proxy for good.
+fn login_not_bounced(why: &str) -> String {
+    format!(
+        "authorize needs a login page and the authorization response cannot come back through \
+         authtap: {why}. The AS will send code, state and iss straight to the client, so that \
+         leg is not recorded, and a client that checks RFC 9207 iss (Python SDK, claude.ai, \
+         Claude Code) will see the upstream issuer instead of the one authtap announced and \
+         stop"
+    )
+}
 
 /// Which kind of request the forwarder is handling.
 #[derive(Debug, Clone)]
 pub(super) enum Leg {
     /// Any request: streamed through with R1/R9 header rewriting.
     Plain,
-    /// The authorization request, with the `redirect_uri` it named.
-    Authorize {
-        /// The client's redirect URI (decoded from the query), if any.
-        redirect_uri: Option<String>,
-    },
+    /// The authorization request, and whether its response comes back through authtap.
+    Authorize(CallbackLeg),
 }
 
 /// A rewrite entry that only explains what authtap did.
@@ -67,9 +82,8 @@ impl Forwarder {
         body: Incoming,
         client_url: String,
         url: String,
-        rewrites: Vec<Rewrite>,
+        callback: CallbackLeg,
     ) -> Response<ProxyBody> {
-        assembly.add_rewrites(rewrites);
         if parts.method != http::Method::GET || query_param(&url, "request_uri").is_some() {
             let why = if parts.method == http::Method::GET {
                 "a pushed authorization request (request_uri) is one-time use, so authtap did not \
@@ -80,14 +94,13 @@ impl Forwarder {
             self.record_request_only(&assembly, &parts, &client_url, &url);
             return self.redirect_browser(&assembly, parts.version, &url, why, None);
         }
-        let redirect_uri = query_param(&url, "redirect_uri");
         self.forward(
             assembly,
             parts,
             body,
             client_url,
             url,
-            Leg::Authorize { redirect_uri },
+            Leg::Authorize(callback),
         )
         .await
     }
@@ -100,7 +113,7 @@ impl Forwarder {
         mut resp_parts: http::response::Parts,
         body: Tap<Incoming>,
         url: &str,
-        redirect_uri: Option<&str>,
+        callback: &CallbackLeg,
         client_version: http::Version,
     ) -> Response<ProxyBody> {
         let location = resp_parts
@@ -117,15 +130,36 @@ impl Forwarder {
                 media_type(&resp_parts.headers).unwrap_or_default()
             );
             tokio::spawn(drain(body));
+            let (note_text, warning) = login_leg(assembly, callback);
+            if warning.is_none() {
+                assembly.add_rewrites(vec![note(note_text)]);
+            }
             return self.redirect_browser(
                 assembly,
                 client_version,
                 url,
                 &answered,
-                Some(LOGIN_LEAVES_PROXY),
+                warning.as_deref(),
             );
         };
-        if redirect_uri.is_some_and(|r| is_redirect_to(&location, r)) {
+        if let CallbackLeg::Bounced { .. } = callback
+            && let Some((redirect_uri, params)) = self.rewriter.decode_bounce_uri(&location)
+        {
+            // The authorization response, sent to the bounce URI: on to the client directly.
+            let back = self.rewriter.bounce_back(&redirect_uri, params);
+            if let Ok(value) = HeaderValue::from_str(&back.location) {
+                resp_parts.headers.insert(header::LOCATION, value);
+                assembly.add_rewrites(vec![Rewrite {
+                    direction: "response".into(),
+                    location: "header:location".into(),
+                    from: location,
+                    to: back.location,
+                }]);
+            }
+            return Response::from_parts(resp_parts, body.boxed());
+        }
+        let redirect_uri = query_param(url, "redirect_uri");
+        if redirect_uri.is_some_and(|r| is_redirect_to(&location, &r)) {
             // The authorization response itself: R8 on `iss`, nothing else.
             if let Some(new) = self.rewriter.authorization_response_iss(&location)
                 && let Ok(value) = HeaderValue::from_str(&new)
@@ -139,6 +173,22 @@ impl Forwarder {
                 }]);
             }
             return Response::from_parts(resp_parts, body.boxed());
+        }
+        if resp_parts.headers.contains_key(header::SET_COOKIE) {
+            // The AS keeps its login state in cookies (oidc-provider's interaction cookies):
+            // served from authtap's origin they would never reach the AS's login page on its
+            // own origin, so the browser makes this request itself.
+            tokio::spawn(drain(body));
+            let (note_text, warning) = login_leg(assembly, callback);
+            if warning.is_none() {
+                assembly.add_rewrites(vec![note(note_text)]);
+            }
+            let why = format!(
+                "the authorization endpoint answered {} to its login page and set cookies the \
+                 browser must hold on the AS's own origin",
+                resp_parts.status.as_u16()
+            );
+            return self.redirect_browser(assembly, client_version, url, &why, warning.as_deref());
         }
         // A hop to the AS's own login or consent page: the browser goes there directly.
         let absolute = url::Url::parse(url)
@@ -156,8 +206,11 @@ impl Forwarder {
                 to: absolute,
             }]);
         }
-        tracing::warn!("{LOGIN_LEAVES_PROXY}");
-        assembly.add_rewrites(vec![note(LOGIN_LEAVES_PROXY)]);
+        let (note_text, warning) = login_leg(assembly, callback);
+        if let Some(warning) = &warning {
+            tracing::warn!("{warning}");
+        }
+        assembly.add_rewrites(vec![note(warning.unwrap_or(note_text))]);
         Response::from_parts(resp_parts, body.boxed())
     }
 
@@ -247,6 +300,26 @@ impl Forwarder {
         resp.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         resp
+    }
+}
+
+/// What the record says about the login leg, and the live warning when the authorization
+/// response will not come back through authtap.
+/// For an unbounced flow, the record also gets a [`CALLBACK_NOT_BOUNCED`] entry with the reason
+/// (the rules report it).
+fn login_leg(assembly: &Assembly, callback: &CallbackLeg) -> (String, Option<String>) {
+    match callback {
+        CallbackLeg::Bounced { .. } => (LOGIN_BOUNCED.to_string(), None),
+        CallbackLeg::Direct { why } => {
+            assembly.add_rewrites(vec![Rewrite {
+                direction: "response".into(),
+                location: CALLBACK_NOT_BOUNCED.into(),
+                from: String::new(),
+                to: why.clone(),
+            }]);
+            let warning = login_not_bounced(why);
+            (warning.clone(), Some(warning))
+        }
     }
 }
 

@@ -1,10 +1,63 @@
-//! Upstream failures in plain words: classification and the 502/504 JSON body.
+//! Failures in plain words, blamed on the side that caused them: upstream failures
+//! (classification and the 502/504 JSON body) and client faults (a malformed or abandoned
+//! request body: 400 and a client-side kind, never a 502).
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
 
 use crate::error_chain;
-use crate::trace::model::{ExchangeError, ExchangeId};
+use crate::tap::BodyEnd;
+use crate::trace::model::{ExchangeError, ExchangeId, Outcome};
+
+/// The client broke its own request body: it sent malformed framing, or went away mid-body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientFault {
+    /// `rejected` for a malformed body, `client_cut` for a client that went away.
+    pub outcome: Outcome,
+    /// Kind `client_protocol` or `client_cut`, and what happened.
+    pub error: ExchangeError,
+}
+
+impl ClientFault {
+    /// The fault a request body's end shows, if any.
+    pub fn from_request_end(end: &BodyEnd) -> Option<Self> {
+        match end {
+            BodyEnd::Malformed(message) => Some(Self {
+                outcome: Outcome::Rejected,
+                error: ExchangeError {
+                    kind: "client_protocol".into(),
+                    message: format!("the client sent a malformed request body: {message}"),
+                },
+            }),
+            BodyEnd::Failed(message) => Some(Self {
+                outcome: Outcome::ClientCut,
+                error: ExchangeError {
+                    kind: "client_cut".into(),
+                    message: format!("the client's request body broke off: {message}"),
+                },
+            }),
+            BodyEnd::Complete | BodyEnd::Dropped => None,
+        }
+    }
+
+    /// The 400 the client gets (if it is still there): JSON naming authtap and the exchange.
+    pub fn response(&self, id: ExchangeId) -> Response<Bytes> {
+        let body = serde_json::json!({
+            "error": "authtap_bad_request",
+            "error_description": format!("authtap could not forward the request: {}", self.error.message),
+            "authtap": {"exchange": id.0, "kind": self.error.kind},
+        });
+        let mut resp = Response::new(Bytes::from(body.to_string()));
+        *resp.status_mut() = StatusCode::BAD_REQUEST;
+        resp.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        resp.headers_mut()
+            .insert("x-authtap-error", http::HeaderValue::from_static("client"));
+        resp
+    }
+}
 
 /// A classified failure to get a response head from the upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +185,26 @@ mod tests {
         assert_eq!(f.kind, "connect");
         assert_eq!(f.status, StatusCode::BAD_GATEWAY);
         assert!(f.message.contains("refused"));
+    }
+
+    #[test]
+    fn client_faults_are_blamed_on_the_client() {
+        let bad = ClientFault::from_request_end(&BodyEnd::Malformed("bad chunk".into())).unwrap();
+        assert_eq!(
+            (bad.outcome, bad.error.kind.as_str()),
+            (Outcome::Rejected, "client_protocol")
+        );
+        assert_eq!(
+            bad.response(ExchangeId(3)).status(),
+            StatusCode::BAD_REQUEST
+        );
+        let gone = ClientFault::from_request_end(&BodyEnd::Failed("eof".into())).unwrap();
+        assert_eq!(
+            (gone.outcome, gone.error.kind.as_str()),
+            (Outcome::ClientCut, "client_cut")
+        );
+        assert_eq!(ClientFault::from_request_end(&BodyEnd::Complete), None);
+        assert_eq!(ClientFault::from_request_end(&BodyEnd::Dropped), None);
     }
 
     #[test]

@@ -6,7 +6,10 @@
 //! `compression` or Cloudflare send them) is decoded first; when the JSON changes it is sent
 //! as identity with `Content-Encoding` removed (R15), otherwise the upstream bytes go out as
 //! they came. `Content-Length` is set to what is sent; `ETag` is dropped after a change. A
-//! body larger than the cap streams through unchanged (the bytes read so far first).
+//! body larger than the cap streams through unchanged (the bytes read so far first). A body
+//! the upstream breaks off is passed on broken: the bytes read so far, then an error, so
+//! hyper closes the HTTP/1.1 connection (what it had buffered may not go out first) or resets
+//! the HTTP/2 stream; never a clean response.
 
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderValue};
@@ -27,8 +30,8 @@ enum Read {
     Whole(Bytes),
     /// More than the cap: the bytes read so far and the rest of the body.
     TooBig(Bytes, Box<Tap<Incoming>>),
-    /// The upstream broke off.
-    Failed(String),
+    /// The upstream broke off: the bytes read so far and why.
+    Failed(Bytes, String),
 }
 
 impl Forwarder {
@@ -43,10 +46,9 @@ impl Forwarder {
         let bytes = match read_capped(tapped).await {
             Read::Whole(bytes) => bytes,
             Read::TooBig(prefix, rest) => return prefixed(prefix, *rest),
-            Read::Failed(err) => {
-                // The tap recorded the cut; hand the client an error body rather than nothing.
-                let message = format!("authtap: the upstream broke off the response: {err}\n");
-                return full(Bytes::from(message));
+            Read::Failed(prefix, err) => {
+                // The tap recorded the cut; the client gets the same broken body.
+                return broken(prefix, err);
             }
         };
         let encoding = headers
@@ -91,7 +93,7 @@ async fn read_capped(mut body: Tap<Incoming>) -> Read {
     loop {
         match body.frame().await {
             None => return Read::Whole(buf.freeze()),
-            Some(Err(err)) => return Read::Failed(err.to_string()),
+            Some(Err(err)) => return Read::Failed(buf.freeze(), err.to_string()),
             Some(Ok(frame)) => {
                 // Trailers on a metadata document carry nothing a client needs.
                 if let Ok(data) = frame.into_data() {
@@ -107,6 +109,15 @@ async fn read_capped(mut body: Tap<Incoming>) -> Read {
 
 fn full(bytes: Bytes) -> ProxyBody {
     Full::new(bytes).map_err(|e| match e {}).boxed()
+}
+
+/// The bytes already read, then the upstream's failure.
+fn broken(prefix: Bytes, err: String) -> ProxyBody {
+    let frames: Vec<Result<Frame<Bytes>, BoxError>> = vec![
+        Ok(Frame::data(prefix)),
+        Err(format!("the upstream broke off the response: {err}").into()),
+    ];
+    BodyExt::boxed(StreamBody::new(futures_util::stream::iter(frames)))
 }
 
 /// The bytes already read, then the rest of the body, streamed.

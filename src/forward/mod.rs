@@ -10,6 +10,7 @@
 
 pub mod assembly;
 mod authorize;
+mod bounce;
 pub mod client;
 pub mod failure;
 pub mod headers;
@@ -29,14 +30,15 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Body, Incoming};
 
 use crate::rewrite::{Rewriter, Route};
-use crate::tap::{BoxError, Side, Tap, TapOptions};
+use crate::tap::{BodyEnd, BoxError, Side, Tap, TapOptions};
 use crate::trace::model::{
     ExchangeError, ExchangeId, Header, Outcome, RequestRecord, ResponseRecord, Rewrite,
 };
 use crate::trace::writer::RecorderHandle;
 use assembly::{Assembly, Tracker};
 use authorize::Leg;
-use failure::UpstreamFailure;
+pub use bounce::BounceListener;
+use failure::{ClientFault, UpstreamFailure};
 use headers::{strip_hop_by_hop, version_label};
 
 /// The body type both directions use.
@@ -45,7 +47,7 @@ pub type ProxyBody = BoxBody<Bytes, BoxError>;
 /// Longest wait for the upstream's response head (MCP tool calls can be slow). Bodies have no
 /// timeout: streams may live as long as both ends want.
 pub const RESPONSE_HEAD_TIMEOUT: Duration = Duration::from_secs(300);
-/// Largest form body buffered to map `resource` back (R7).
+/// Largest form or registration body buffered for rewriting (R7, the callback bounce).
 const MAX_FORM_BODY: u64 = 64 * 1024;
 /// Largest JSON metadata body buffered for rewriting.
 const MAX_JSON_BODY: u64 = 256 * 1024;
@@ -75,6 +77,11 @@ pub struct ForwarderConfig {
     pub rewrite: bool,
     /// Capture cap per body.
     pub max_capture: usize,
+    /// Port of authtap's plain-HTTP loopback listener that bounce URIs of loopback redirect
+    /// URIs point at (see [`crate::rewrite::BOUNCE_PREFIX`]).
+    pub loopback_bounce_port: Option<u16>,
+    /// Clients whose registration already lists the bounce URIs (`--bounce-client`).
+    pub bounce_clients: Vec<String>,
     /// Upstream TLS options.
     pub client: client::ClientOptions,
 }
@@ -101,7 +108,9 @@ impl Forwarder {
         Ok(Self {
             client,
             upstream_label: config.upstream.to_string(),
-            rewriter: Rewriter::new(&config.upstream, &config.proxy_base, config.rewrite),
+            rewriter: Rewriter::new(&config.upstream, &config.proxy_base, config.rewrite)
+                .with_loopback_bounce_port(config.loopback_bounce_port)
+                .with_bounce_clients(&config.bounce_clients),
             proxy_base: config.proxy_base,
             recorder,
             max_capture: config.max_capture,
@@ -191,8 +200,13 @@ impl Forwarder {
         let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let client_url = self.client_url(&parts);
         match self.rewriter.route(target) {
-            Route::Redirect { location, rewrites } => {
-                self.authorize(assembly, parts, body, client_url, location, rewrites)
+            Route::Redirect {
+                location,
+                rewrites,
+                callback,
+            } => {
+                assembly.add_rewrites(rewrites);
+                self.authorize(assembly, parts, body, client_url, location, callback)
                     .await
             }
             Route::Forward { url, rewrites } => {
@@ -200,6 +214,8 @@ impl Forwarder {
                 self.forward(assembly, parts, body, client_url, url, Leg::Plain)
                     .await
             }
+            Route::Bounce(back) => self.bounce(&assembly, &parts, &client_url, back),
+            Route::Unknown { path } => self.unknown_path(&assembly, &parts, &client_url, &path),
         }
     }
 
@@ -218,7 +234,12 @@ impl Forwarder {
             })
             .unwrap_or_else(|| self.proxy_base.authority().to_string());
         let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        format!("{}://{authority}{target}", self.proxy_base.scheme())
+        let scheme = if parts.extensions.get::<bounce::ViaBouncePort>().is_some() {
+            "http"
+        } else {
+            self.proxy_base.scheme()
+        };
+        format!("{scheme}://{authority}{target}")
     }
 
     async fn forward(
@@ -248,17 +269,20 @@ impl Forwarder {
             start,
         };
 
-        // Request body: streamed through a tap, or (R7) a small form body rewritten.
-        let request_body: ProxyBody = match self.buffer_form(&parts.method, &headers, body).await {
+        // Request body: streamed through a tap, or a small form (R7, bounce) or registration
+        // (bounce) body rewritten.
+        let buffered = self.buffer_small(&parts.method, &headers, &url, body).await;
+        let mut bounce_added = false;
+        let request_body: ProxyBody = match buffered {
             Ok(Buffered::Stream(body)) => {
                 Tap::new(body, Side::Request, tap_options(false), assembly.clone()).boxed()
             }
             Ok(Buffered::Bytes(bytes)) => {
-                let bytes = match std::str::from_utf8(&bytes)
-                    .ok()
-                    .and_then(|s| self.rewriter.request_form(s))
-                {
+                let bytes = match self.rewrite_small_body(&headers, &bytes) {
                     Some((new, rewrites)) => {
+                        bounce_added = rewrites
+                            .iter()
+                            .any(|r| r.direction == "request" && r.location == bounce::ADDED);
                         assembly.add_rewrites(rewrites);
                         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(new.len()));
                         Bytes::from(new)
@@ -273,18 +297,18 @@ impl Forwarder {
                 )
                 .boxed()
             }
-            Err(message) => {
-                assembly.fail(
-                    Outcome::ClientCut,
-                    ExchangeError {
+            Err(end) => {
+                let fault = ClientFault::from_request_end(&end).unwrap_or(ClientFault {
+                    outcome: Outcome::ClientCut,
+                    error: ExchangeError {
                         kind: "client_cut".into(),
-                        message,
+                        message: "the client's form body could not be read".into(),
                     },
-                );
-                return plain_response(
-                    StatusCode::BAD_REQUEST,
-                    "authtap: the request body could not be read\n",
-                );
+                });
+                assembly.fail(fault.outcome, fault.error.clone());
+                return fault
+                    .response(assembly.id())
+                    .map(|b| Full::new(b).map_err(|e| match e {}).boxed());
             }
         };
 
@@ -306,11 +330,21 @@ impl Forwarder {
         *req.method_mut() = parts.method.clone();
         *req.uri_mut() = uri;
         *req.headers_mut() = headers;
-        let upstream_path = req.uri().path().to_string();
 
-        let response = match (self.send(&assembly, req).await, &leg) {
+        let sent = self.send(&assembly, req).await;
+        if sent.is_err()
+            && let Some(fault) = assembly.client_fault()
+        {
+            // The client broke its own request body; the upstream only saw the consequence.
+            tracing::debug!(exchange = %assembly.id(), "client fault: {}", fault.error.message);
+            assembly.fail(fault.outcome, fault.error.clone());
+            return fault
+                .response(assembly.id())
+                .map(|b| Full::new(b).map_err(|e| match e {}).boxed());
+        }
+        let response = match (sent, &leg) {
             (Ok(response), _) => response,
-            (Err(failure), Leg::Authorize { .. }) => {
+            (Err(failure), Leg::Authorize(_)) => {
                 return self.authorize_unreachable(&assembly, &failure, parts.version, &url);
             }
             (Err(failure), Leg::Plain) => return self.fail(&assembly, &failure),
@@ -323,8 +357,11 @@ impl Forwarder {
             body: None,
             sse_events: vec![],
         });
+        if bounce_added && resp_parts.status.is_client_error() {
+            bounce::registration_refused(&assembly, resp_parts.status.as_u16());
+        }
         strip_hop_by_hop(&mut resp_parts.headers);
-        if let Leg::Authorize { redirect_uri } = &leg {
+        if let Leg::Authorize(callback) = &leg {
             let tapped = Tap::new(
                 resp_body,
                 Side::Response,
@@ -336,7 +373,7 @@ impl Forwarder {
                 resp_parts,
                 tapped,
                 &url,
-                redirect_uri.as_deref(),
+                callback,
                 parts.version,
             );
         }
@@ -351,11 +388,9 @@ impl Forwarder {
             tap_options(sse),
             assembly.clone(),
         );
-        let wants_json = self.rewriter.wants_json_body(
-            &upstream_path,
-            parts.method.as_str(),
-            media_type.as_deref(),
-        );
+        let wants_json =
+            self.rewriter
+                .wants_json_body(&url, parts.method.as_str(), media_type.as_deref());
         let body = if wants_json && tapped.size_hint().lower() <= MAX_JSON_BODY {
             self.rewrite_json_body(&assembly, &mut resp_parts.headers, tapped)
                 .await
@@ -418,16 +453,23 @@ impl Forwarder {
             .map(|b| Full::new(b).map_err(|e| match e {}).boxed())
     }
 
-    /// Buffers a small form body when rewriting may need to map `resource` (R7).
-    async fn buffer_form(
+    /// Buffers a small form body (R7 `resource`, bounce `redirect_uri`) or a small JSON
+    /// registration request (bounce `redirect_uris`) when rewriting is on.
+    async fn buffer_small(
         &self,
         method: &http::Method,
         headers: &HeaderMap,
+        url: &str,
         body: Incoming,
-    ) -> Result<Buffered, String> {
-        let is_form = media_type(headers).as_deref() == Some("application/x-www-form-urlencoded");
+    ) -> Result<Buffered, BodyEnd> {
+        let media = media_type(headers);
+        let is_form = media.as_deref() == Some("application/x-www-form-urlencoded");
+        let is_registration = self.rewriter.wants_registration_body(url, media.as_deref());
         let small = body.size_hint().upper().is_some_and(|n| n <= MAX_FORM_BODY);
-        if !(self.rewriter.enabled() && method == http::Method::POST && is_form && small)
+        if !(self.rewriter.enabled()
+            && (method == http::Method::POST || method == http::Method::PUT && is_registration)
+            && (is_form || is_registration)
+            && small)
             || headers.contains_key(header::CONTENT_ENCODING)
         {
             return Ok(Buffered::Stream(body));
@@ -435,8 +477,34 @@ impl Forwarder {
         let limit = usize::try_from(MAX_FORM_BODY).unwrap_or(usize::MAX);
         match Limited::new(body, limit).collect().await {
             Ok(collected) => Ok(Buffered::Bytes(collected.to_bytes())),
-            Err(err) => Err(format!("the client's form body could not be read: {err}")),
+            Err(err) => {
+                let message = format!(
+                    "the client's request body could not be read: {}",
+                    crate::error_chain(err.as_ref())
+                );
+                Err(if crate::tap::is_protocol_error(err.as_ref()) {
+                    BodyEnd::Malformed(message)
+                } else {
+                    BodyEnd::Failed(message)
+                })
+            }
         }
+    }
+
+    /// Rewrites a buffered small body: a form (R7 `resource`, bounce `redirect_uri`) or a JSON
+    /// registration request (bounce `redirect_uris`). `None` when nothing changed.
+    fn rewrite_small_body(
+        &self,
+        headers: &HeaderMap,
+        bytes: &[u8],
+    ) -> Option<(Vec<u8>, Vec<Rewrite>)> {
+        if media_type(headers).as_deref() == Some("application/x-www-form-urlencoded") {
+            let (new, rewrites) = self
+                .rewriter
+                .request_form(std::str::from_utf8(bytes).ok()?)?;
+            return Some((new.into_bytes(), rewrites));
+        }
+        self.rewriter.request_registration(bytes)
     }
 
     fn rewrite_response_headers(&self, assembly: &Assembly, headers: &mut HeaderMap) {

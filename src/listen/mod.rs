@@ -239,7 +239,9 @@ async fn accept_loop<H: Handler>(
         let builder = builder.clone();
         connections.spawn(async move {
             let accepted_at = time::OffsetDateTime::now_utc();
-            // Whether any request came through (a refused certificate leaves none).
+            // Whether a request head ever arrived: a refused certificate leaves none, and a
+            // header timeout on a connection that already served requests is an idle
+            // keep-alive ending, not a stalled client.
             let served = Arc::new(AtomicBool::new(false));
             let service = {
                 let handler = handler.clone();
@@ -281,7 +283,8 @@ async fn accept_loop<H: Handler>(
                 }
             };
             if let Err(err) = result {
-                connection_error(handler.as_ref(), peer, err.as_ref());
+                let served = served.load(std::sync::atomic::Ordering::Relaxed);
+                connection_error(handler.as_ref(), peer, err.as_ref(), served);
             }
         });
     }
@@ -298,11 +301,14 @@ async fn accept_loop<H: Handler>(
     connections.shutdown().await;
 }
 
-/// Logs a connection error and reports hyper's own 400/431 rejections.
+/// Logs a connection error and reports what the client did wrong at the connection level:
+/// hyper's own 400/431 rejections, a request head not finished within the header timeout
+/// (slowloris), and HTTP/2 protocol errors (the connection ends with a GOAWAY).
 fn connection_error<H: Handler>(
     handler: &H,
     peer: SocketAddr,
     err: &(dyn std::error::Error + 'static),
+    served: bool,
 ) {
     let hyper_err = std::iter::successors(Some(err), |e| e.source())
         .find_map(|e| e.downcast_ref::<hyper::Error>());
@@ -323,8 +329,35 @@ fn connection_error<H: Handler>(
                 format!("malformed request (answered 400): {e}"),
             );
         }
+        Some(e) if e.is_timeout() && !served => {
+            tracing::warn!(%peer, "no request head arrived in time; connection closed");
+            handler.rejected(
+                peer,
+                "header_timeout",
+                format!(
+                    "the client opened a connection but sent no complete request head within \
+                     {} s; connection closed",
+                    HEADER_READ_TIMEOUT.as_secs()
+                ),
+            );
+        }
+        Some(_) if is_h2_protocol_error(err) => {
+            let chain = crate::error_chain(err);
+            tracing::warn!(%peer, "HTTP/2 protocol error from the client: {chain}");
+            handler.rejected(
+                peer,
+                "h2_protocol",
+                format!("the client broke the HTTP/2 protocol; connection closed: {chain}"),
+            );
+        }
         _ => {
             tracing::debug!(%peer, "connection ended with an error: {}", crate::error_chain(err))
         }
     }
+}
+
+/// An HTTP/2 connection error caused by the client's frames (not a client that went away).
+fn is_h2_protocol_error(err: &(dyn std::error::Error + 'static)) -> bool {
+    let chain = crate::error_chain(err).to_ascii_lowercase();
+    chain.contains("http2 error") && crate::tap::is_protocol_error(err)
 }

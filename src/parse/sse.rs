@@ -23,7 +23,10 @@ pub struct ParsedEvent {
 pub struct SseParser {
     line: Vec<u8>,
     after_cr: bool,
+    /// Past the optional leading BOM.
     started: bool,
+    /// Bytes of a leading BOM matched so far (it may arrive split across chunks).
+    bom_seen: usize,
     event: Option<String>,
     id: Option<String>,
     retry: Option<u64>,
@@ -47,10 +50,18 @@ impl SseParser {
     pub fn feed(&mut self, chunk: &[u8]) -> Vec<ParsedEvent> {
         let mut out = Vec::new();
         let mut bytes = chunk;
-        if !self.started && !bytes.is_empty() {
-            self.started = true;
-            if let Some(rest) = strip_bom(bytes) {
+        while !self.started
+            && let Some((&b, rest)) = bytes.split_first()
+        {
+            if BOM.get(self.bom_seen) == Some(&b) {
+                self.bom_seen += 1;
                 bytes = rest;
+                self.started = self.bom_seen == BOM.len();
+            } else {
+                // Not a BOM after all: the bytes held back start the first line.
+                self.started = true;
+                self.line
+                    .extend_from_slice(BOM.get(..self.bom_seen).unwrap_or_default());
             }
         }
         for &b in bytes {
@@ -131,9 +142,8 @@ impl SseParser {
     }
 }
 
-fn strip_bom(bytes: &[u8]) -> Option<&[u8]> {
-    bytes.strip_prefix(&[0xEF, 0xBB, 0xBF][..])
-}
+/// The UTF-8 byte order mark a stream may start with.
+const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 
 #[cfg(test)]
 mod tests {
@@ -162,6 +172,16 @@ mod tests {
 
     const MIXED: &[u8] = b"\xEF\xBB\xBF: comment\r\nevent: message\r\nid: 1\r\ndata: {\"a\":1}\r\n\r\n\
 data: line one\ndata: line two\n\nretry: 3000\rdata:x\r\r: keepalive\n\nevent: endpoint\ndata: /messages?s=1\n\n";
+
+    #[test]
+    fn a_bom_split_across_chunks_is_still_stripped() {
+        // Found by the property test: a `retry:` line right after a split BOM was lost.
+        parse_split_everywhere(b"\xEF\xBB\xBFretry: 10\n\nevent: message\ndata: x\n\n");
+        // A stream that only starts like a BOM keeps its bytes.
+        let events = parse_whole(b"\xEF\xBBdata: x\n\ndata: y\n\n");
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].data, "y");
+    }
 
     #[test]
     fn parses_mixed_line_endings_comments_and_multiline_data() {

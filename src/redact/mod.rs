@@ -3,8 +3,14 @@
 //! Every exporter (HAR, Markdown, HTML) renders a trace that went through [`redact_records`]
 //! first, so nothing written to disk bypasses this module. Secrets are found by *name*
 //! (headers, cookies, query strings, form and JSON bodies, recursively; see [`names`]) and by
-//! *pattern* (JWTs anywhere, `Bearer`/`Basic` credentials, `user:pass@` in URLs; see the
-//! `text` module). Each secret value becomes `redacted:sha256:<8 hex>`, the first 4 bytes of
+//! *pattern* (JWTs anywhere, `Bearer`/`Basic` credentials, `user:pass@` in URLs, provider
+//! tokens such as `ghp_…` or `sk-ant-…`; see the `text` and `shapes` modules). Header names are
+//! judged by pattern in both directions (`*key*`, `*token*`, `*secret*`, `*auth*`, …).
+//!
+//! Redaction fails closed (the `body` module): a body that is not clean UTF-8 is decoded
+//! leniently and scanned, a binary body is replaced by a placeholder (type, size, SHA-256
+//! prefix) unless [`Policy::keep_binary`], and base64 strings inside JSON are decoded and
+//! replaced when they hold a secret. Nothing leaves in a form that was not scanned. Each secret value becomes `redacted:sha256:<8 hex>`, the first 4 bytes of
 //! the SHA-256 of the exact (decoded) value, so an authorization code can still be followed
 //! from the callback `Location` to the token request, and an access token from the token
 //! response to the MCP `Authorization` header. JWTs keep their header and payload (`iss`,
@@ -15,14 +21,16 @@
 //! echoed in an HTML page, a state quoted in a finding message). `WWW-Authenticate` is never
 //! blanked; only token-like parts inside it are.
 
+mod body;
 pub mod names;
+mod shapes;
 mod text;
 
 use sha2::{Digest, Sha256};
 
 use crate::trace::model::{
-    BodyCapture, Exchange, FlowFindings, Header, Mark, Record, RequestRecord, ResponseRecord,
-    SessionRecord,
+    BodyCapture, Exchange, FlowFindings, Header, Headers, Mark, Record, RequestRecord,
+    ResponseRecord, SessionRecord,
 };
 
 /// Prefix of every redacted value.
@@ -86,17 +94,33 @@ pub fn redact_value(value: &str) -> String {
     }
 }
 
+/// What redaction may leave in place.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// Keep binary bodies (as base64) instead of replacing them with a placeholder. Binary
+    /// bytes cannot be scanned for secrets, so this is an explicit user choice
+    /// (`--keep-binary`).
+    pub keep_binary: bool,
+}
+
 /// Redaction state for one pass: the values known from the first pass, and the values seen.
 pub(crate) struct Ctx<'a> {
     known: &'a [(String, String)],
     seen: Vec<(String, String)>,
+    policy: Policy,
 }
 
 impl<'a> Ctx<'a> {
+    #[cfg(test)]
     pub(crate) fn new(known: &'a [(String, String)]) -> Self {
+        Self::with_policy(known, Policy::default())
+    }
+
+    fn with_policy(known: &'a [(String, String)], policy: Policy) -> Self {
         Self {
             known,
             seen: Vec::new(),
+            policy,
         }
     }
 
@@ -110,7 +134,12 @@ impl<'a> Ctx<'a> {
     }
 
     fn text(&mut self, s: &str) -> String {
-        text::scrub(self, s)
+        text::scrub(self, s, 0)
+    }
+
+    /// Scrubs text reached by decoding `b64_depth` layers of base64.
+    pub(crate) fn text_at(&mut self, s: &str, b64_depth: u8) -> String {
+        text::scrub(self, s, b64_depth)
     }
 
     fn header(&mut self, h: &Header) -> Header {
@@ -157,12 +186,50 @@ impl<'a> Ctx<'a> {
         headers.iter().map(|h| self.header(h)).collect()
     }
 
-    fn body(&mut self, body: &BodyCapture) -> BodyCapture {
-        BodyCapture {
-            text: body.text.as_ref().map(|t| self.text(t)),
+    /// A body in a form whose secrets were scanned (see the module docs): text scrubbed (a
+    /// body that is one base64 blob holding a secret replaced whole), non-UTF-8 text decoded
+    /// leniently and scrubbed, binary replaced by a placeholder unless the policy keeps it.
+    fn body(&mut self, body: &BodyCapture, media_type: Option<&str>) -> BodyCapture {
+        let mut out = BodyCapture {
+            text: body
+                .text
+                .as_ref()
+                .map(|t| body::base64_secret(self, t, 0).unwrap_or_else(|| self.text(t))),
             decode_error: body.decode_error.as_ref().map(|t| self.text(t)),
             ..body.clone()
+        };
+        let mut original = body.text.as_ref().map(|t| t.as_bytes().to_vec());
+        if let Some(b64) = &body.base64 {
+            let bytes = body::decode_base64(b64);
+            match bytes.as_deref().and_then(body::lenient_text) {
+                Some(text) if out.text.is_none() => {
+                    out.text = Some(self.text(&text));
+                    out.base64 = None;
+                    out.lenient = true;
+                    original = bytes;
+                }
+                _ if self.policy.keep_binary => {}
+                _ => {
+                    out.base64 = None;
+                    out.text = Some(body::placeholder(media_type, bytes.as_deref()));
+                    out.omitted = true;
+                    return out;
+                }
+            }
         }
+        // Text can still be binary (NULs, control bytes): not something a scanner can trust.
+        // Judged on the scrubbed text, so a second pass decides the same (idempotence).
+        if !self.policy.keep_binary
+            && out
+                .text
+                .as_deref()
+                .is_some_and(|t| body::lenient_text(t.as_bytes()).is_none())
+        {
+            out.text = Some(body::placeholder(media_type, original.as_deref()));
+            out.lenient = false;
+            out.omitted = true;
+        }
+        out
     }
 
     fn request(&mut self, r: &RequestRecord) -> RequestRecord {
@@ -172,7 +239,10 @@ impl<'a> Ctx<'a> {
             client_url: r.client_url.as_ref().map(|u| self.text(u)),
             http_version: r.http_version.clone(),
             headers: self.headers(&r.headers),
-            body: r.body.as_ref().map(|b| self.body(b)),
+            body: r
+                .body
+                .as_ref()
+                .map(|b| self.body(b, r.media_type().as_deref())),
         }
     }
 
@@ -191,7 +261,10 @@ impl<'a> Ctx<'a> {
             status: r.status,
             http_version: r.http_version.clone(),
             headers: self.headers(&r.headers),
-            body: r.body.as_ref().map(|b| self.body(b)),
+            body: r
+                .body
+                .as_ref()
+                .map(|b| self.body(b, r.media_type().as_deref())),
             sse_events,
         }
     }
@@ -277,16 +350,21 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// Redacts a whole trace (two passes; see the module docs). Pure.
+/// Redacts a whole trace under the default [`Policy`] (two passes; see the module docs). Pure.
 pub fn redact_records(records: &[Record]) -> Vec<Record> {
-    let mut first = Ctx::new(&[]);
+    redact_records_with(records, Policy::default())
+}
+
+/// Redacts a whole trace (two passes; see the module docs). Pure.
+pub fn redact_records_with(records: &[Record], policy: Policy) -> Vec<Record> {
+    let mut first = Ctx::with_policy(&[], policy);
     for r in records {
         let _ = first.record(r);
     }
     let mut known = first.seen;
     known.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
     known.dedup_by(|a, b| a.0 == b.0);
-    let mut second = Ctx::new(&known);
+    let mut second = Ctx::with_policy(&known, policy);
     records.iter().map(|r| second.record(r)).collect()
 }
 

@@ -103,18 +103,44 @@ pub fn redacts_numbers(name: &str) -> bool {
     n != "code" && n != "state" && is_secret_param(&n)
 }
 
-/// Whether a header's value is a credential as a whole.
+/// Parts of a header name that mark its value as a credential, in either direction
+/// (`X-Upstream-Key`, `X-Session`, `X-Request-Signature`, `X-Auth-User`).
+const SECRET_HEADER_PARTS: &[&str] = &[
+    "key",
+    "token",
+    "secret",
+    "auth",
+    "session",
+    "password",
+    "passwd",
+    "signature",
+    "cookie",
+    "credential",
+];
+
+/// Headers whose names match a secret part but whose values are diagnostic, not secret: the
+/// challenge headers (only token-like parts inside them are redacted), CORS lists of header
+/// names, GitHub's scope lists, and authtap's own markers.
+fn is_diagnostic_header(n: &str) -> bool {
+    matches!(
+        n,
+        "www_authenticate"
+            | "proxy_authenticate"
+            | "authentication_info"
+            | "x_oauth_scopes"
+            | "x_accepted_oauth_scopes"
+    ) || n.starts_with("access_control_")
+        || n.starts_with("x_authtap")
+}
+
+/// Whether a header's value is a credential as a whole: a known name, or any name holding a
+/// secret part (see [`SECRET_HEADER_PARTS`]) that is not a diagnostic header.
 pub fn is_secret_header(name: &str) -> bool {
     let n = normalize(name);
-    if n == "www_authenticate" || n == "proxy_authenticate" || n == "authentication_info" {
+    if is_diagnostic_header(&n) {
         return false;
     }
-    SECRET_HEADERS.contains(&n.as_str())
-        || ((n.contains("token")
-            || n.contains("secret")
-            || n.contains("password")
-            || n.contains("api_key"))
-            && !n.starts_with("access_control_"))
+    SECRET_HEADERS.contains(&n.as_str()) || SECRET_HEADER_PARTS.iter().any(|p| n.contains(p))
 }
 
 #[cfg(test)]
@@ -155,5 +181,17 @@ mod tests {
         assert!(!is_secret_header("WWW-Authenticate"));
         assert!(!is_secret_header("Access-Control-Allow-Headers"));
         assert!(!is_secret_header("content-type"));
+        assert!(!is_secret_header("X-OAuth-Scopes"));
+        assert!(!is_secret_header("x-authtap-error"));
+        for n in [
+            "X-Upstream-Key",
+            "X-Session",
+            "X-Request-Signature",
+            "X-Auth-User",
+            "X-Db-Password",
+            "x-amz-credential",
+        ] {
+            assert!(is_secret_header(n), "{n}");
+        }
     }
 }

@@ -212,3 +212,83 @@ fn code_and_token_hash_identically_across_steps_and_free_text() {
             || line.contains(r#"token_type\":\"Bearer"#)
     );
 }
+
+#[test]
+fn binary_judgement_is_stable_across_passes() {
+    // Found by the property test: control bytes that are few enough before a long base64
+    // secret is replaced, and too many after. Redacting twice must give the same result.
+    let blob = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode("client_secret=CNRYA2AA22222AAAA2AAAAAA")
+    };
+    let text = format!("{{\"note\":\"\u{7f}\u{7f}\u{7f}\",\"blob\":\"{blob}\"}}");
+    let recs = vec![exchange(
+        "https://rs/mcp",
+        vec![],
+        None,
+        200,
+        vec![Header::new("content-type", "application/json")],
+        Some(&text),
+    )];
+    let once = redact_records(&recs);
+    assert_eq!(redact_records(&once), once);
+    assert!(!serde_json::to_string(&once).unwrap().contains("CNRY"));
+}
+
+#[test]
+fn non_utf8_bodies_are_scanned_and_binary_ones_omitted() {
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let mut latin1 =
+        b"grant_type=authorization_code&code=CODE-LATIN1&client_secret=SECRET-LATIN1&note=caf"
+            .to_vec();
+    latin1.push(0xe9);
+    let mut binary = vec![0u8, 1, 2];
+    binary.extend_from_slice(b"password=BINARY-PW");
+    let mut recs = vec![exchange(
+        "https://as/token",
+        vec![],
+        None,
+        200,
+        vec![],
+        None,
+    )];
+    if let Record::Exchange(x) = &mut recs[0] {
+        x.request.body = Some(BodyCapture {
+            wire_size: latin1.len() as u64,
+            base64: Some(b64(&latin1)),
+            ..Default::default()
+        });
+        if let Some(r) = x.response.as_mut() {
+            r.body = Some(BodyCapture {
+                wire_size: binary.len() as u64,
+                base64: Some(b64(&binary)),
+                ..Default::default()
+            });
+        }
+    }
+    let out = redact_records(&recs);
+    let x = exchanges(&out)[0];
+    let req = x.request.body.as_ref().unwrap();
+    assert!(req.lenient && req.base64.is_none());
+    let text = req.text.as_deref().unwrap();
+    assert!(
+        text.contains(&marker("CODE-LATIN1")) && text.ends_with("note=caf\u{e9}"),
+        "{text}"
+    );
+    let resp = x.response.as_ref().unwrap().body.as_ref().unwrap();
+    assert!(resp.omitted && resp.base64.is_none());
+    let line = serde_json::to_string(&out).unwrap();
+    for canary in ["CODE-LATIN1", "SECRET-LATIN1", "BINARY-PW", &b64(&binary)] {
+        assert!(!line.contains(canary), "{canary} leaked: {line}");
+    }
+    let kept = redact_records_with(&recs, Policy { keep_binary: true });
+    let resp = exchanges(&kept)[0]
+        .response
+        .as_ref()
+        .unwrap()
+        .body
+        .as_ref()
+        .unwrap();
+    assert_eq!(resp.base64.as_deref(), Some(b64(&binary).as_str()));
+}

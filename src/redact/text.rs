@@ -1,22 +1,27 @@
 //! Pattern scrubbing of free text: JSON `"key": value` pairs, `name=value` pairs (query
 //! strings, form bodies, fragments, HTML links), `user:pass@` in URLs, `Bearer`/`Basic`
-//! credentials, JWTs, and every secret value already seen elsewhere in the trace.
+//! credentials, JWTs, provider tokens by shape (the `shapes` module), base64 JSON strings that
+//! decode to a secret (the `body` module), and every secret value already seen elsewhere in
+//! the trace.
 //!
 //! The scanners work on text rather than parsed documents so that evidence keeps its exact
 //! formatting (a float `client_secret_expires_at` stays a float) and so that truncated bodies,
 //! SSE streams and HTML pages are covered by the same code. All delimiters are ASCII, so every
 //! slice boundary is a char boundary.
 
+use super::body::base64_secret;
 use super::names::{is_secret_param, redacts_numbers};
-use super::{Ctx, is_redacted};
+use super::{Ctx, is_redacted, shapes};
 
-/// Scrubs one text through every scanner, in order.
-pub(crate) fn scrub(ctx: &mut Ctx<'_>, s: &str) -> String {
-    let s = json_keys(ctx, s, 0);
+/// Scrubs one text through every scanner, in order. `b64_depth` counts base64 layers already
+/// decoded to reach this text (bounded in [`base64_secret`]).
+pub(crate) fn scrub(ctx: &mut Ctx<'_>, s: &str, b64_depth: u8) -> String {
+    let s = json_keys(ctx, s, 0, b64_depth);
     let s = params(ctx, &s);
     let s = userinfo(ctx, &s);
     let s = auth_schemes(ctx, &s);
     let s = jwts(ctx, &s);
+    let s = shapes::scrub(ctx, &s);
     known(ctx, &s)
 }
 
@@ -49,8 +54,9 @@ fn json_quote(s: &str) -> String {
 }
 
 /// Redacts the values of secret keys in JSON-looking text, recursing into strings that hold
-/// escaped JSON (MCP tool results often do).
-fn json_keys(ctx: &mut Ctx<'_>, s: &str, depth: u8) -> String {
+/// escaped JSON (MCP tool results often do), and replaces base64 strings that decode to a
+/// secret.
+fn json_keys(ctx: &mut Ctx<'_>, s: &str, depth: u8, b64_depth: u8) -> String {
     let b = s.as_bytes();
     let mut out = String::with_capacity(s.len());
     let mut last = 0;
@@ -80,12 +86,19 @@ fn json_keys(ctx: &mut Ctx<'_>, s: &str, depth: u8) -> String {
         let raw = &s[i..end];
         if depth < 4 && raw.contains("\\\"") {
             let decoded = decode_json_string(raw);
-            let scrubbed = json_keys(ctx, &decoded, depth + 1);
+            let scrubbed = json_keys(ctx, &decoded, depth + 1, b64_depth);
             if scrubbed != decoded {
                 out.push_str(&s[last..i]);
                 out.push_str(&json_quote(&scrubbed));
                 last = end;
             }
+        } else if let Some(replacement) = (raw.len() > 16)
+            .then(|| base64_secret(ctx, &decode_json_string(raw), b64_depth))
+            .flatten()
+        {
+            out.push_str(&s[last..i]);
+            out.push_str(&json_quote(&replacement));
+            last = end;
         }
         i = end;
     }
@@ -146,25 +159,26 @@ fn is_name_byte(c: u8) -> bool {
 }
 
 fn is_boundary(c: u8) -> bool {
-    matches!(
-        c,
-        b'?' | b'&'
-            | b';'
-            | b' '
-            | b'\t'
-            | b'\n'
-            | b'\r'
-            | b'"'
-            | b'\''
-            | b'#'
-            | b','
-            | b'('
-            | b'{'
-            | b'['
-            | b'/'
-            | b'>'
-            | b'|'
-    )
+    c < 0x20
+        || matches!(
+            c,
+            b'?' | b'&'
+                | b';'
+                | b' '
+                | b'\t'
+                | b'\n'
+                | b'\r'
+                | b'"'
+                | b'\''
+                | b'#'
+                | b','
+                | b'('
+                | b'{'
+                | b'['
+                | b'/'
+                | b'>'
+                | b'|'
+        )
 }
 
 fn ends_value(c: u8) -> bool {
@@ -290,7 +304,15 @@ fn auth_schemes(ctx: &mut Ctx<'_>, s: &str) -> String {
             e += 1;
         }
         let token = &s[v..e];
-        let is_param = token.trim_end_matches('=').contains('=') || (e < b.len() && b[e] == b'"');
+        // `realm="…"` is an auth-param; `Bearer abc…"` closing a JSON string is a credential.
+        let name = token.trim_end_matches('=');
+        let quoted_param = token.ends_with('=')
+            && e < b.len()
+            && b[e] == b'"'
+            && name
+                .bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'-');
+        let is_param = name.contains('=') || quoted_param;
         let already = s[v..].starts_with("redacted") || token.contains("redacted");
         if token.len() >= 8 && !is_param && !already {
             out.push_str(&s[last..v]);
@@ -368,7 +390,7 @@ mod tests {
     use super::*;
 
     fn run(s: &str) -> String {
-        scrub(&mut Ctx::new(&[]), s)
+        scrub(&mut Ctx::new(&[]), s, 0)
     }
 
     #[test]
@@ -429,6 +451,11 @@ mod tests {
         );
         let wa = r#"Bearer realm="mcp", error="invalid_token", resource_metadata="https://x/.well-known/oauth-protected-resource""#;
         assert_eq!(run(wa), wa);
+        let quoted = r#"{"text":"sent Bearer tok_1234567890"}"#;
+        assert_eq!(
+            run(quoted),
+            format!(r#"{{"text":"sent Bearer {}"}}"#, marker("tok_1234567890"))
+        );
         let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.SIGNATURE_abcdefgh";
         let out = run(&format!("data: {jwt}\n"));
         assert_eq!(
@@ -444,7 +471,7 @@ mod tests {
     #[test]
     fn known_values_are_replaced_anywhere() {
         let known = vec![("CANARYVALUE".to_string(), marker("CANARYVALUE"))];
-        let out = scrub(&mut Ctx::new(&known), "<p>your code CANARYVALUE</p>");
+        let out = scrub(&mut Ctx::new(&known), "<p>your code CANARYVALUE</p>", 0);
         assert_eq!(out, format!("<p>your code {}</p>", marker("CANARYVALUE")));
     }
 }

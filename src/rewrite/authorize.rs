@@ -104,7 +104,7 @@ mod tests {
         let new = r.authorization_response_iss(loc).unwrap();
         assert_eq!(
             new,
-            "http://127.0.0.1:5555/cb?iss=https://localhost:8443/__authtap/o/https/as.example/t&code=x"
+            "http://127.0.0.1:5555/cb?iss=https://localhost:8443/__authtap/o/https/as.example/-/t&code=x"
         );
         assert_eq!(
             query_param(&new, "iss").unwrap(),

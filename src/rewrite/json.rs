@@ -27,6 +27,15 @@ const ENDPOINTS: [&str; 10] = [
 pub(super) fn rewrite_metadata(rw: &Rewriter, body: &[u8]) -> Option<(Vec<u8>, Vec<Rewrite>)> {
     let mut doc: Value = serde_json::from_slice(body).ok()?;
     let obj = doc.as_object_mut()?;
+    if let Some(endpoint) = obj.get("registration_endpoint").and_then(Value::as_str)
+        && obj.contains_key("issuer")
+    {
+        rw.learned.registration_endpoint(endpoint);
+    }
+    // RFC 7592: reading or updating the registration there lists the redirect URIs too.
+    if let Some(endpoint) = obj.get("registration_client_uri").and_then(Value::as_str) {
+        rw.learned.registration_endpoint(endpoint);
+    }
     let mut changes: Vec<(String, String, String)> = Vec::new();
     let mut change = |field: String, value: &mut Value, map: &dyn Fn(&str) -> Option<String>| {
         if let Some(old) = value.as_str()

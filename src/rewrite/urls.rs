@@ -21,24 +21,81 @@ pub fn split_origin(s: &str) -> Option<(&str, &str)> {
     Some((s.get(..split)?, s.get(split..)?))
 }
 
-/// `https://as.example:8443` → `https/as.example:8443` (the path form of a foreign origin).
+/// Marks an origin without an explicit port in its path form.
+const NO_PORT: &str = "-";
+/// Prefix of an IPv6 literal host in its path form (`[::1]` → `v6_--1`).
+const IPV6_HOST: &str = "v6_";
+
+/// `https://as.example:8443` → `https/as.example/8443`, `https://as.example` →
+/// `https/as.example/-`, `http://[::1]:9` → `http/v6_--1/9`: the path form of a foreign
+/// origin. Its segments hold only unreserved characters, so URL normalizers (which
+/// percent-encode `:` in path segments, e.g. mcp-remote's) leave it alone, and the port is
+/// spelled exactly as the origin spelled it, so the mapping is reversible byte for byte.
+/// `None` for an origin that cannot be written so (user info, a host with other bytes).
 pub fn encode_foreign(origin: &str) -> Option<String> {
     let (scheme, authority) = origin.split_once("://")?;
-    Some(format!("{scheme}/{authority}"))
+    if scheme != "https" && scheme != "http" {
+        return None;
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (inside, after) = v6.split_once(']')?;
+        if inside.is_empty() || !inside.bytes().all(|b| b.is_ascii_hexdigit() || b == b':') {
+            return None;
+        }
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':')?),
+        };
+        (format!("{IPV6_HOST}{}", inside.replace(':', "-")), port)
+    } else {
+        let (host, port) = match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        };
+        let host_ok = !host.is_empty()
+            && !host.starts_with(IPV6_HOST)
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_');
+        if !host_ok {
+            return None;
+        }
+        (host.to_string(), port)
+    };
+    let port = match port {
+        None => NO_PORT,
+        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => p,
+        Some(_) => return None,
+    };
+    Some(format!("{scheme}/{host}/{port}"))
 }
 
-/// `https/as.example:8443/tenant?x` → `https://as.example:8443/tenant?x`.
+/// `https/as.example/8443/tenant?x` → `https://as.example:8443/tenant?x` (the inverse of
+/// [`encode_foreign`] followed by the rest of the URL).
 pub fn decode_foreign(rest: &str) -> Option<String> {
     let (scheme, after) = rest.split_once('/')?;
     if scheme != "https" && scheme != "http" {
         return None;
     }
+    let (host, after) = after.split_once('/')?;
     let end = after.find(['/', '?', '#']).unwrap_or(after.len());
-    let authority = after.get(..end)?;
-    if authority.is_empty() || authority.contains('@') {
+    let (port, tail) = after.split_at(end);
+    let host = match host.strip_prefix(IPV6_HOST) {
+        Some(v6) => format!("[{}]", v6.replace('-', ":")),
+        None => host.to_string(),
+    };
+    let authority = match port {
+        NO_PORT => host,
+        p if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => format!("{host}:{p}"),
+        _ => return None,
+    };
+    let origin = format!("{scheme}://{authority}");
+    // Only what `encode_foreign` could have produced maps back.
+    let head = rest.get(..rest.len() - tail.len())?;
+    if encode_foreign(&origin)? != head {
         return None;
     }
-    Some(format!("{scheme}://{after}"))
+    Some(format!("{origin}{tail}"))
 }
 
 /// `/.well-known/<name><rest>` → `(name, rest)`.
@@ -109,18 +166,35 @@ mod tests {
     }
 
     #[test]
-    fn round_trips_foreign_origins() {
-        let enc = encode_foreign("https://as.example:8443").unwrap();
-        assert_eq!(enc, "https/as.example:8443");
+    fn round_trips_foreign_origins_without_colons() {
+        for (origin, form) in [
+            ("https://as.example:8443", "https/as.example/8443"),
+            ("https://as.example", "https/as.example/-"),
+            ("https://as.example:443", "https/as.example/443"),
+            ("http://127.0.0.1:39101", "http/127.0.0.1/39101"),
+            ("http://[::1]:9", "http/v6_--1/9"),
+            ("http://[2001:db8::1]", "http/v6_2001-db8--1/-"),
+        ] {
+            let enc = encode_foreign(origin).unwrap();
+            assert_eq!(enc, form);
+            assert!(!enc.contains([':', '%', '[', ']']), "{enc}");
+            assert_eq!(decode_foreign(&enc).unwrap(), origin);
+            assert_eq!(
+                decode_foreign(&format!("{enc}/t?x=1")).unwrap(),
+                format!("{origin}/t?x=1")
+            );
+        }
         assert_eq!(
-            decode_foreign(&format!("{enc}/t?x=1")).unwrap(),
-            "https://as.example:8443/t?x=1"
+            decode_foreign("https/as.example/-?x").unwrap(),
+            "https://as.example?x"
         );
-        assert_eq!(
-            decode_foreign("https/as.example").unwrap(),
-            "https://as.example"
-        );
-        assert_eq!(decode_foreign("ftp/as.example"), None);
+        assert_eq!(decode_foreign("ftp/as.example/-"), None);
+        assert_eq!(decode_foreign("https/as.example"), None);
+        assert_eq!(decode_foreign("https/as.example/80x/t"), None);
+        // The colon form a URL normalizer percent-encodes is not an authtap path.
+        assert_eq!(decode_foreign("http/127.0.0.1%3A39101/authorize"), None);
+        assert_eq!(encode_foreign("https://u@as.example"), None);
+        assert_eq!(encode_foreign("https://as.example:"), None);
     }
 
     #[test]

@@ -1,8 +1,9 @@
-//! AUTHZ-*: the authorization request and the AS's consent hops (rules.md §1.7). Request
+//! AUTHZ-*: the authorization request and the AS's consent hops. Request
 //! rules judge the initial authorize URL (the one with `response_type`/`client_id`).
 
 use crate::parse::form::Pairs;
 use crate::parse::urls;
+use crate::rules::revision::{Revision, Revisions};
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 use crate::rules::{Phase, Severity::*, Who::*};
@@ -51,7 +52,7 @@ impl Rule for NoPkce {
         Error,
         &[Client],
         "AS should reject",
-        "OAuth 2.1 §4.1.1; MCP [03-26]; conformance pkce-code-challenge-sent",
+        "OAuth 2.1 §4.1.1; MCP 2025-03-26; conformance pkce-code-challenge-sent",
         "No code_challenge in the authorization request",
         "Send code_challenge (S256) with every authorization request."
     );
@@ -70,7 +71,7 @@ impl Rule for PkcePlain {
         Error,
         &[Client],
         "ASes that require S256",
-        "RFC 7636 §4.3; MCP [11-25]; conformance pkce-s256-method-used",
+        "RFC 7636 §4.3; MCP 2025-11-25; conformance pkce-s256-method-used",
         "code_challenge_method is absent (plain) or plain",
         "Send code_challenge_method=S256."
     );
@@ -164,7 +165,7 @@ impl Rule for NoState {
         Warning,
         &[Client],
         "CSRF exposure; the proxy loses a correlation key",
-        "MCP [06-18] \"Open Redirection\"",
+        "MCP 2025-06-18 \"Open Redirection\"",
         "state is missing (warning) or shorter than 16 characters (info)",
         "Send a random state of at least 16 characters and check it on the callback."
     );
@@ -194,10 +195,11 @@ impl Rule for NoResource {
         Error,
         &[Client],
         "RS audience checks (TS omits resource when no PRM was found)",
-        "MCP \"Resource Parameter Implementation\"; conformance resource-parameter-in-authorization",
+        "MCP 2025-11-25 Authorization \"Resource Parameter Implementation\"; conformance resource-parameter-in-authorization",
         "resource is missing although a PRM was obtained",
         "Send resource=<PRM resource> in the authorization request."
     );
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let has_prm = cx.flow.is_some_and(|f| f.prm_doc().is_some());
         if has_prm && authz_query(ex).is_some_and(|q| !q.has("resource")) {
@@ -245,7 +247,7 @@ impl Rule for RedirectScheme {
         Error,
         &[Client],
         "AS",
-        "MCP \"Communication Security\"; RFC 8252 §7",
+        "MCP 2025-11-25 Authorization \"Communication Security\"; RFC 8252 §7",
         "redirect_uri is neither https, loopback http, nor a private-use scheme",
         "Use an https redirect URI, http://127.0.0.1:<port>/…, or a reverse-domain private scheme."
     );
@@ -272,7 +274,7 @@ impl Rule for ScopeMalformed {
         Warning,
         &[Client],
         "AS invalid_scope; CAI sent \" offline_access\"",
-        "RFC 6749 §3.3; claude-ai-mcp#453",
+        "RFC 6749 §3.3; anthropics/claude-ai-mcp#453",
         "scope has leading, trailing or double spaces, or is empty",
         "Join scope tokens with single spaces; omit scope when empty."
     );
@@ -294,7 +296,7 @@ impl Rule for ScopeStrategy {
         Info,
         &[Client],
         "over- or under-privileged tokens; repeated 403",
-        "MCP [11-25] \"Scope Selection Strategy\"; conformance scope-from-*",
+        "MCP 2025-11-25 \"Scope Selection Strategy\"; conformance scope-from-*",
         "scope does not follow challenge scope → PRM scopes_supported → omit",
         "Request the challenge's scope, else the PRM's scopes_supported, else no scope."
     );
@@ -346,10 +348,11 @@ impl Rule for OfflineUnadvertised {
         Warning,
         &[Client],
         "AS invalid_scope",
-        "MCP [07-28] \"Refresh Tokens\"; conformance sep-2207-offline-access-not-requested",
+        "MCP 2026-07-28 \"Refresh Tokens\"; conformance sep-2207-offline-access-not-requested",
         "scope contains offline_access but the ASM does not list it",
         "Only add offline_access when the ASM's scopes_supported lists it."
     );
+    const REVISIONS: Revisions = Revisions::since(Revision::R2026_07_28);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(s) = authz_query(ex).and_then(|q| q.first("scope").map(str::to_owned)) else {
             return;
@@ -381,7 +384,7 @@ impl Rule for ResourceRejected {
             Warning,
             &[As, Client],
             "CC, CAI against Entra v2",
-            "RFC 8707 §2; claude-code#73460, claude-ai-mcp#514, azure-devops-mcp#1511",
+            "RFC 8707 §2; anthropics/claude-code#73460, anthropics/claude-ai-mcp#514, microsoft/azure-devops-mcp#1511",
             "The AS rejects the resource parameter (invalid_target, AADSTS9010010)",
             "Make the AS accept the MCP URL as resource (Entra: express it as a scope prefix / app ID URI), or align PRM resource with what the AS knows."
         )
@@ -411,7 +414,7 @@ impl Rule for Redirect307AfterPost {
             Error,
             &[As],
             "CAI (callback accepts GET only), CC loopback listener",
-            "claude-ai-mcp#313 → #250; RFC 9700 §4.12; seed 003",
+            "anthropics/claude-ai-mcp#313 → #250; RFC 9700 §4.12",
             "A consent POST answered with 307/308 to the redirect_uri",
             "Redirect to the client's redirect_uri with 302 or 303 so the browser switches to GET."
         )
@@ -442,7 +445,7 @@ impl Rule for FormPost {
         Error,
         &[As],
         "CAI, CC (GET-only callbacks)",
-        "OAuth 2.0 Form Post Response Mode; claude-ai-mcp#250",
+        "OAuth 2.0 Form Post Response Mode; anthropics/claude-ai-mcp#250",
         "The authorization response is delivered by an auto-submitting POST form",
         "Return the code with a 302/303 redirect (query response mode), not response_mode=form_post."
     );
@@ -530,7 +533,7 @@ impl Rule for LoopbackPortRejected {
         Error,
         &[As],
         "CC (random port), PY/TS local clients",
-        "RFC 8252 §7.3; claude-code#37747; fastmcp#3574",
+        "RFC 8252 §7.3; anthropics/claude-code#37747; PrefectHQ/fastmcp#3574",
         "A loopback redirect_uri rejected although it matches a registered URI except for the port",
         "Ignore the port when matching loopback redirect URIs (RFC 8252 §7.3)."
     );
@@ -677,14 +680,18 @@ mod tests {
     }
     #[test]
     fn fires_on_offline_unadvertised() {
+        let offline = authz(|u| u.replace("scope=mcp", "scope=mcp+offline_access"));
         assert_fires(
             "AUTHZ-OFFLINE-UNADVERTISED",
-            authz(|u| u.replace("scope=mcp", "scope=mcp+offline_access")),
+            at_revision(offline, "2026-07-28"),
         );
     }
     #[test]
     fn quiet_on_offline_unadvertised() {
         assert_quiet("AUTHZ-OFFLINE-UNADVERTISED", Clean::new().steps());
+        // A 2026-07-28 requirement: not judged on a 2025-11-25 flow.
+        let offline = authz(|u| u.replace("scope=mcp", "scope=mcp+offline_access"));
+        assert_quiet("AUTHZ-OFFLINE-UNADVERTISED", offline);
     }
     #[test]
     fn fires_on_resource_rejected() {

@@ -1,4 +1,4 @@
-//! CB-*: the authorization response (rules.md §1.8), seen either as the AS's redirect
+//! CB-*: the authorization response, seen either as the AS's redirect
 //! `Location` to the client's redirect_uri (reverse mode, auto-approving AS) or as the browser's
 //! request to the callback.
 
@@ -59,7 +59,7 @@ impl Rule for NoState {
         Error,
         &[As],
         "clients MUST discard the response",
-        "MCP [06-18] \"Open Redirection\"; conformance authorization-code-grant",
+        "MCP 2025-06-18 \"Open Redirection\"; conformance authorization-code-grant",
         "The authorize request had state; the callback lacks it",
         "Echo state unchanged in the authorization response."
     );
@@ -96,7 +96,7 @@ impl Rule for IssMissing {
         Error,
         &[As],
         "TS v2 / CC reject before the token call",
-        "RFC 9207 §2.4; MCP [07-28]; conformance sep-2468-client-reject-missing-iss",
+        "RFC 9207 §2.4; MCP 2026-07-28; conformance sep-2468-client-reject-missing-iss",
         "The ASM promises iss in authorization responses, but the callback has none",
         "Add iss=<issuer> to every authorization response (or stop advertising authorization_response_iss_parameter_supported)."
     );
@@ -116,7 +116,7 @@ impl Rule for IssMismatch {
         Error,
         &[As],
         "CC CLI (\"Issuer mismatch in authorization response (RFC 9207)\"); CAI lenient",
-        "RFC 9207 §2.4; MCP [07-28]; letehaha/budget-tracker PR 551",
+        "RFC 9207 §2.4; MCP 2026-07-28; letehaha/budget-tracker PR 551",
         "The callback's iss differs from the ASM issuer (simple string comparison)",
         "Send iss exactly equal to the ASM `issuer` (same trailing slash and case)."
     );

@@ -1,6 +1,7 @@
-//! CORS-*: browser-client rules (rules.md §1.2). They only apply when the request carries
+//! CORS-*: browser-client rules. They only apply when the request carries
 //! `Origin` or is an `OPTIONS` preflight; server-side connectors send neither.
 
+use crate::rules::revision::{Revision, Revisions};
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 use crate::rules::{Phase, Severity::*, Who::*};
@@ -34,7 +35,7 @@ impl Rule for NoAcao {
         on: API,
         who: &[Rs, As],
         breaks: "Browser, INSP",
-        source: "seeds 001/003; routecraftjs/routecraft#320; getsentry/sentry-mcp#999",
+        source: "Fetch standard (CORS protocol); routecraftjs/routecraft#320; getsentry/sentry-mcp#999",
         title: "A cross-origin request gets no matching Access-Control-Allow-Origin",
         fix: "Send `Access-Control-Allow-Origin: <origin>` (or `*` for public metadata) on PRM, ASM, registration, token and MCP responses, including errors.",
     };
@@ -66,7 +67,7 @@ impl Rule for PreflightFail {
         on: PRE,
         who: &[Rs, As],
         breaks: "Browser, INSP",
-        source: "envoyproxy/ai-gateway PR 2307; doobidoo/mcp-memory-service PR 877; typo3-mcp-server#115",
+        source: "envoyproxy/ai-gateway PR 2307; doobidoo/mcp-memory-service PR 877; hauptsacheNet/typo3-mcp-server#115",
         title: "A CORS preflight gets non-2xx, or 2xx without Allow-Methods/Allow-Headers",
         fix: "Answer OPTIONS before any auth middleware with 204 and Access-Control-Allow-Origin/-Methods/-Headers.",
     };
@@ -107,7 +108,7 @@ impl Rule for AllowHeaders {
         on: PRE,
         who: &[Rs, As],
         breaks: "Browser (discovery retries without MCP-Protocol-Version; /mcp does not recover)",
-        source: "Fetch standard; TS SDK fetchWithCorsRetry; OpenMetadata#30673",
+        source: "Fetch standard; TS SDK fetchWithCorsRetry; open-metadata/OpenMetadata#30673",
         title: "The preflight asks for a header Access-Control-Allow-Headers does not cover",
         fix: "Allow authorization, content-type, mcp-protocol-version, mcp-session-id and last-event-id explicitly (`*` does not cover Authorization).",
     };
@@ -144,7 +145,7 @@ impl Rule for ExposeWwwAuth {
         on: &[],
         who: &[Rs],
         breaks: "Browser: cannot read the challenge, so no discovery",
-        source: "seeds 001/003 (MCP discussion #587)",
+        source: "Fetch standard (CORS-exposed response headers); modelcontextprotocol/modelcontextprotocol discussion #587",
         title: "A 401/403 to a cross-origin request does not expose WWW-Authenticate",
         fix: "Add `Access-Control-Expose-Headers: WWW-Authenticate` (plus Mcp-Session-Id) to MCP responses.",
     };
@@ -176,10 +177,12 @@ impl Rule for ExposeSession {
         on: &[],
         who: &[Rs],
         breaks: "Browser: cannot echo the session, so the next request gets 400/404",
-        source: "MCP transports (session management); github-mcp-server CORS middleware",
+        source: "MCP 2025-11-25 Transports (session management); github-mcp-server CORS middleware",
         title: "Mcp-Session-Id is returned to a cross-origin request without being exposed",
         fix: "Add Mcp-Session-Id to Access-Control-Expose-Headers.",
     };
+    /// 2026-07-28 dropped sessions, the GET stream and resumability.
+    const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if origin_hdr(ex).is_some()
             && rh(ex, "mcp-session-id").is_some()
@@ -233,7 +236,7 @@ impl Rule for Methods {
         on: PRE,
         who: &[Rs],
         breaks: "Browser (SSE stream, session DELETE)",
-        source: "MCP transports; typo3-mcp-server#115",
+        source: "MCP 2025-11-25 Transports; hauptsacheNet/typo3-mcp-server#115",
         title: "A preflight for GET/DELETE on the MCP URL is not allowed",
         fix: "Allow GET, POST, DELETE and OPTIONS on the MCP URL.",
     };

@@ -15,11 +15,12 @@ use time::OffsetDateTime;
 use crate::flow::correlate::{self, end_time};
 use crate::flow::phase::{callback_view, classify};
 use crate::flow::{Flow, narrative};
+use crate::rules::revision::{JudgedBy, Revision, Standing, announced, judged_by};
 use crate::rules::rule::{ClientProfile, Cx, DynRule, FlowCx, Out};
 use crate::rules::{Finding, Phase, Severity, registry};
 use crate::trace::model::{Exchange, FlowFindings, FlowId};
 
-/// Tunables for the engine (time windows of rules.md §2.0, thresholds, client profile).
+/// Tunables for the engine (correlation time windows, thresholds, client profile).
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     /// callback → token window, seconds.
@@ -38,6 +39,9 @@ pub struct EngineConfig {
     pub profile: ClientProfile,
     /// Which kind of proxy captured the trace (forward-only rules need it).
     pub capture_mode: crate::trace::model::CaptureMode,
+    /// The server is known to require authorization even before the traffic shows it
+    /// (`authtap check` probes a server the user says is OAuth-protected).
+    pub requires_auth: bool,
 }
 
 impl Default for EngineConfig {
@@ -51,6 +55,7 @@ impl Default for EngineConfig {
             dcr_storm_window_s: 300.0,
             profile: ClientProfile::generic(),
             capture_mode: crate::trace::model::CaptureMode::Reverse,
+            requires_auth: false,
         }
     }
 }
@@ -78,6 +83,8 @@ pub struct Engine {
     observed: u64,
     /// Hosts forward mode tunneled blind (`host:port`), for the bypassed-leg rule.
     blind_tunnels: Vec<String>,
+    /// The revision each flow's client last announced (header or `initialize` offer).
+    offered: BTreeMap<FlowId, Revision>,
 }
 
 impl Engine {
@@ -92,6 +99,11 @@ impl Engine {
     /// The flows correlated so far.
     pub fn flows(&self) -> &[Flow] {
         &self.flows
+    }
+
+    /// The MCP revision a flow is judged by, and how it was learned.
+    pub fn judged_by(&self, flow: &Flow) -> JudgedBy {
+        judged_by(Some(flow), None, self.offered.get(&flow.id).copied())
     }
 
     /// The configuration.
@@ -160,7 +172,21 @@ impl Engine {
         if let Some(flow) = idx.and_then(|i| self.flows.get_mut(i)) {
             correlate::update(flow, exchange, phase, cb.as_ref());
         }
-        let mut own: Vec<Finding> = out.items.into_iter().map(|(_, f)| f).collect();
+        // Judged by the revision known once this exchange is correlated (its own
+        // `initialize` result counts); flow findings are judged in `run_flow_rules`.
+        if let (Some(id), Some(r)) = (flow_id, announced(exchange)) {
+            let refused = exchange.response.as_ref().is_some_and(|r| r.status == 400);
+            if !refused {
+                self.offered.insert(id, r);
+            }
+        }
+        let offered = flow_id.and_then(|id| self.offered.get(&id).copied());
+        let by = judged_by(idx.and_then(|i| self.flows.get(i)), Some(exchange), offered);
+        let mut own: Vec<Finding> = out
+            .items
+            .into_iter()
+            .filter_map(|(_, f)| judge(f, by))
+            .collect();
         for f in &mut own {
             // General rules report under the phase of the exchange they judged.
             if f.phase == Phase::Other {
@@ -247,7 +273,8 @@ impl Engine {
             };
             flow.finished = true;
             let history = self.history.get(&flow.id).map(Vec::as_slice).unwrap_or(&[]);
-            let mut text = narrative::narrate(flow, history, now, &self.config);
+            let by = judged_by(Some(flow), None, self.offered.get(&flow.id).copied());
+            let mut text = narrative::narrate(flow, history, now, by);
             if !self.ofids.is_empty() {
                 text.push_str(&format!(
                     " ofid references noted while recording: {}.",
@@ -323,16 +350,18 @@ impl Engine {
         for rule in registry::all() {
             guarded(rule, rule.meta().phase, &mut out, |out| rule.flow(&cx, out));
         }
+        let by = judged_by(Some(flow), current, self.offered.get(&flow.id).copied());
         let mut fresh = Vec::new();
         let Some(flow) = self.flows.get_mut(i) else {
             return Vec::new();
         };
-        for (key, mut f) in out.items {
+        for (key, f) in out.items {
             if let Some(k) = key {
                 if !flow.emitted.insert(k) {
                     continue;
                 }
             }
+            let Some(mut f) = judge(f, by) else { continue };
             f.flow = Some(flow.id);
             self.config.profile.apply(&mut f);
             fresh.push(f);
@@ -348,6 +377,32 @@ impl Engine {
         );
         fresh
     }
+}
+
+/// Judges a finding by the revision `by`: `None` where its rule does not apply in that
+/// revision; otherwise the revision's severity (a hook's escalation of this occurrence stands,
+/// its lowering is kept when lower still), and rules whose meaning varies by revision say
+/// which one judged.
+fn judge(mut f: Finding, by: JudgedBy) -> Option<Finding> {
+    let Some(rule) = registry::rule(&f.rule) else {
+        return Some(f); // AUTHTAP-INTERNAL and other engine findings
+    };
+    let revisions = rule.revisions();
+    if revisions.is_uniform() {
+        return Some(f);
+    }
+    match revisions.standing(by.revision) {
+        Standing::NotApplicable => return None,
+        Standing::Default => {}
+        Standing::At(s) if f.severity == rule.meta().severity => f.severity = s,
+        // A hook's escalation for this occurrence stands; a hook's lowering stays lowered.
+        Standing::At(_) if f.severity > rule.meta().severity => {}
+        Standing::At(s) => f.severity = f.severity.min(s),
+    }
+    if revisions.severity_varies(rule.meta().severity) {
+        f.message = format!("{} [judged by {}]", f.message, by.describe());
+    }
+    Some(f)
 }
 
 /// Runs one hook, turning a panic into an internal finding.

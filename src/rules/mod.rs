@@ -1,6 +1,6 @@
 //! The rule engine's vocabulary: phases, severities, who fixes what, and findings.
 //!
-//! Rules are small units identified by the catalog ids of `shared/design/rules.md`. This module
+//! Rules are small units identified by catalog ids (`authtap rules`, `docs/rules.md`). This module
 //! is sans-io: it sees only [`crate::trace::model`] records, so the live proxy and
 //! `authtap lint` run exactly the same code.
 
@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::trace::model::{ExchangeId, FlowId};
 
-/// Flow phase of an exchange (rules.md §3.4).
+/// Flow phase of an exchange.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
 pub enum Phase {
@@ -59,7 +59,7 @@ impl std::fmt::Display for Phase {
     }
 }
 
-/// How bad a finding is (rules.md §0).
+/// How bad a finding is.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -126,7 +126,7 @@ impl std::fmt::Display for Who {
 /// One spec deviation observed in traffic.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Finding {
-    /// Catalog id from rules.md, e.g. `WWWAUTH-MISSING`.
+    /// Catalog id, e.g. `WWWAUTH-MISSING`.
     pub rule: String,
     /// Severity for this occurrence.
     pub severity: Severity,
@@ -134,7 +134,7 @@ pub struct Finding {
     pub phase: Phase,
     /// Who has to fix it.
     pub who: Vec<Who>,
-    /// Which clients it breaks (rules.md abbreviations: CAI, CC, INSP, TS, PY, Strict, Browser).
+    /// Which clients it breaks (abbreviations of [`catalog::CLIENTS`]: CAI, CC, INSP, TS, PY, Strict, Browser).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub breaks: String,
     /// One line with the observed values.
@@ -151,10 +151,12 @@ pub struct Finding {
     pub flow: Option<FlowId>,
 }
 
+pub mod catalog;
 pub mod engine;
 pub mod format;
 pub mod registry;
 pub mod relint;
+pub mod revision;
 pub mod rule;
 #[cfg(test)]
 pub(crate) mod testkit;
@@ -167,9 +169,13 @@ mod cors;
 mod cross;
 mod dcr;
 mod general;
+mod iss_check;
 mod mcp;
+mod modern_meta;
 mod prm;
 mod refresh;
+mod reverse;
+mod rpc;
 mod sse;
 mod token;
 mod util;

@@ -1,9 +1,10 @@
 //! PRM-*: the protected resource metadata document (RFC 9728) and how it was fetched
-//! (rules.md §1.4). Resource comparisons are byte-exact, with a label for how they differ.
+//!. Resource comparisons are byte-exact, with a label for how they differ.
 
 use serde_json::Value;
 
 use crate::parse::urls::{self, UrlDiff};
+use crate::rules::revision::{Revision, Revisions};
 use crate::rules::rule::{Cx, DynRule, FlowCx, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 use crate::rules::{Phase, Severity::*, Who::*};
@@ -46,10 +47,11 @@ impl Rule for Prm401 {
         on: PRM,
         who: &[Rs],
         breaks: "CAI (\"Claude Web gets confused\"); TS silently falls back to the MCP origin as AS",
-        source: "seed 003; RFC 9728 §3.2 (success is 200); TS SDK discoverOAuthServerInfo fallback",
+        source: "RFC 9728 §3.2 (success is 200); TS SDK discoverOAuthServerInfo fallback",
         title: "The PRM URL answers 401/403 (auth middleware covers /.well-known/*)",
         fix: "Exempt /.well-known/oauth-protected-resource* from authentication; it must answer 200 to anonymous GETs.",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if rh(ex, "cf-mitigated").is_some() || rh(ex, "x-vercel-mitigated").is_some() {
             return; // a WAF challenge (GEN-WAF-CHALLENGE), not auth middleware
@@ -74,6 +76,7 @@ impl Rule for NotOk {
         title: "The PRM URL answers 3xx, 5xx or another non-200",
         fix: "Serve the PRM document with 200 at this exact URL (no redirects).",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         match status(ex) {
             Some(200 | 401 | 403 | 404) | None => {}
@@ -94,10 +97,11 @@ impl Rule for Absent {
         on: &[],
         who: &[Rs],
         breaks: "CAI (ASM-only fallback removed 2026-01-08); CC; conformance",
-        source: "MCP [06-18] Overview 3 (MUST implement RFC 9728); claude-ai-mcp fallback deprecation",
+        source: "MCP 2025-06-18 Overview 3 (MUST implement RFC 9728); claude-ai-mcp fallback deprecation",
         title: "No resource_metadata in the challenge and both well-known PRM URLs answer 404",
         fix: "Serve RFC 9728 metadata at /.well-known/oauth-protected-resource<mcp path> (and the root) and name it in the challenge's resource_metadata.",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
         let f = cx.flow;
         if f.prm.is_empty() || f.prm.iter().any(|p| p.status != Some(404)) {
@@ -142,6 +146,7 @@ impl Rule for ResourceMissing {
         title: "PRM `resource` is absent, not a string, or not an absolute URI",
         fix: "Set `resource` to the exact MCP URL clients use, e.g. \"https://host/mcp\".",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(d) = json_200(ex) else { return };
         match d.get("resource") {
@@ -172,10 +177,11 @@ impl Rule for ResourceNeRequestUrl {
         on: PRM,
         who: &[Rs],
         breaks: "TS (\"Protected resource … does not match expected\"); conformance resource-mismatch-rejected; CAI",
-        source: "RFC 9728 §3.3 ¶2, §7.3; MCP \"Canonical Server URI\"",
+        source: "RFC 9728 §3.3 ¶2, §7.3; MCP 2025-11-25 Authorization \"Canonical Server URI\"",
         title: "PRM `resource` (fetched via the challenge) differs from the MCP URL",
         fix: "Make PRM `resource` byte-identical to the MCP URL clients use (same scheme, host, port, path, no extra slash).",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let (Some(d), Some(mcp)) = (json_200(ex), cx.flow.and_then(|f| f.mcp_url.as_deref()))
         else {
@@ -188,13 +194,47 @@ impl Rule for ResourceNeRequestUrl {
             return;
         };
         let diff = urls::compare(res, mcp);
-        if diff != UrlDiff::Same {
-            out.push(
-                &Self::META,
-                format!("resource \"{res}\" ≠ MCP URL \"{mcp}\" ({})", diff.label()),
-            );
+        if diff == UrlDiff::Same {
+            return;
+        }
+        let prefix = sdk_accepts(res, mcp);
+        let f = out.push(
+            &Self::META,
+            format!(
+                "resource \"{res}\" ≠ MCP URL \"{mcp}\" ({}{})",
+                diff.label(),
+                if prefix {
+                    "; a same-origin path prefix, which the TS and Python SDK clients accept"
+                } else {
+                    ""
+                }
+            ),
+        );
+        if prefix {
+            f.severity = Warning;
+            f.breaks = "Strict clients that compare byte for byte (RFC 9728 §3.3); the TS SDK 1.32 and Python SDK 2.3 clients accept it and send this `resource`".into();
         }
     }
+}
+
+/// Whether the TS SDK (`checkResourceAllowed`) and the Python SDK (`check_resource_allowed`)
+/// clients accept PRM `resource` for `mcp`: same origin, and the resource's path is a
+/// segment-wise prefix of the MCP URL's path (an origin-only resource covers every path).
+fn sdk_accepts(resource: &str, mcp: &str) -> bool {
+    let (Ok(r), Ok(m)) = (url::Url::parse(resource), url::Url::parse(mcp)) else {
+        return false;
+    };
+    if r.origin() != m.origin() || m.path().len() < r.path().len() {
+        return false;
+    }
+    let with_slash = |p: &str| {
+        if p.ends_with('/') {
+            p.to_string()
+        } else {
+            format!("{p}/")
+        }
+    };
+    with_slash(m.path()).starts_with(&with_slash(r.path()))
 }
 
 /// PRM-RESOURCE-NE-LOCATION.
@@ -211,6 +251,7 @@ impl Rule for ResourceNeLocation {
         title: "A well-known PRM's `resource` differs from the identifier its URL was built from",
         fix: "Serve each resource's PRM at /.well-known/oauth-protected-resource<resource path>, and name that URL in the challenge.",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if via_challenge(cx, ex) {
             return;
@@ -247,10 +288,11 @@ impl Rule for ResourceFragment {
         on: PRM,
         who: &[Rs],
         breaks: "TS v2 rejects fragments",
-        source: "RFC 8707 §2; RFC 9728 §1.2; typescript-sdk PR 2092",
+        source: "RFC 8707 §2; RFC 9728 §1.2; modelcontextprotocol/typescript-sdk PR 2092",
         title: "PRM `resource` has a fragment (error) or a query (info)",
         fix: "Use a resource URI without fragment or query.",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(res) =
             json_200(ex).and_then(|d| d.get("resource").and_then(Value::as_str).map(str::to_owned))
@@ -275,11 +317,12 @@ impl Rule for ResourceTrailingSlash {
         phase: Phase::DiscoveryPrm,
         on: PRM,
         who: &[Rs, Client],
-        breaks: "exact-match AS/RS; Entra AADSTS9010010; claude-code#52871; vercel/ai#13988",
-        source: "MCP \"Canonical Server URI\" (SHOULD use the form without a trailing slash)",
+        breaks: "exact-match AS/RS; Entra AADSTS9010010; anthropics/claude-code#52871; vercel/ai#13988",
+        source: "MCP 2025-11-25 Authorization \"Canonical Server URI\" (SHOULD use the form without a trailing slash)",
         title: "PRM `resource` and the MCP URL differ by a trailing slash, or `resource` is a bare origin",
         fix: "Publish the resource without a trailing slash and exactly as clients call it.",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(res) =
             json_200(ex).and_then(|d| d.get("resource").and_then(Value::as_str).map(str::to_owned))
@@ -311,10 +354,11 @@ impl Rule for NoAuthServers {
         on: PRM,
         who: &[Rs],
         breaks: "TS falls back to the legacy path (MCP origin as AS); CAI",
-        source: "MCP [06-18]+ (MUST contain at least one)",
+        source: "MCP 2025-06-18 and later (MUST contain at least one)",
         title: "PRM `authorization_servers` is absent or empty",
         fix: "List the issuer identifier of your AS, e.g. \"authorization_servers\": [\"https://auth.example.com\"].",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(d) = json_200(ex) else { return };
         if d.get("authorization_servers")
@@ -340,6 +384,7 @@ impl Rule for AsNotIssuer {
         title: "An authorization_servers entry is not an issuer identifier",
         fix: "List issuer identifiers (the AS's `issuer`, e.g. https://auth.example.com/tenant), not metadata or endpoint URLs.",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(d) = json_200(ex) else { return };
         let Some(list) = d.get("authorization_servers").and_then(Value::as_array) else {
@@ -385,10 +430,11 @@ impl Rule for MultipleAs {
         on: PRM,
         who: &[Rs],
         breaks: "TS uses [0] only; Claude reportedly does not try later entries",
-        source: "RFC 9728 §7.6; MCP [07-28]",
+        source: "RFC 9728 §7.6; MCP 2026-07-28",
         title: "More than one authorization server is listed",
         fix: "Put the AS that MCP clients should use first.",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let n = json_200(ex)
             .and_then(|d| {
@@ -416,10 +462,11 @@ impl Rule for BearerMethods {
         on: PRM,
         who: &[Rs],
         breaks: "misleads clients; MCP allows only the header",
-        source: "MCP \"Token Requirements\" (header MUST; query MUST NOT)",
+        source: "MCP 2025-11-25 Authorization \"Token Requirements\" (header MUST; query MUST NOT)",
         title: "bearer_methods_supported lacks header or contains query",
         fix: "Use \"bearer_methods_supported\": [\"header\"] (or omit it).",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(d) = json_200(ex) else { return };
         let Some(m) = crate::parse::metadata::str_list(&d, "bearer_methods_supported") else {
@@ -441,10 +488,11 @@ impl Rule for ScopesOffline {
         on: PRM,
         who: &[Rs],
         breaks: "scope requests rejected by ASes that don't know it",
-        source: "MCP [07-28] \"Refresh Tokens\" (SHOULD NOT)",
+        source: "MCP 2026-07-28 \"Refresh Tokens\" (SHOULD NOT)",
         title: "PRM scopes_supported contains offline_access",
         fix: "Remove offline_access from the PRM's scopes_supported.",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2026_07_28);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(d) = json_200(ex) else { return };
         if crate::parse::metadata::str_list(&d, "scopes_supported")
@@ -541,6 +589,46 @@ mod tests {
     #[test]
     fn quiet_on_resource_ne_request_url() {
         assert_quiet("PRM-RESOURCE-NE-REQUEST-URL", Clean::new().steps());
+    }
+    #[test]
+    fn origin_or_prefix_resource_is_a_warning_naming_strict_clients_only() {
+        for res in ["https://mcp.example.com", "https://mcp.example.com/"] {
+            let f = assert_fires(
+                "PRM-RESOURCE-NE-REQUEST-URL",
+                prm_edit(|d| {
+                    d.insert("resource".into(), res.into());
+                }),
+            );
+            assert_eq!(f.severity, Severity::Warning, "{res}");
+            assert!(f.breaks.starts_with("Strict"), "{}", f.breaks);
+            assert!(!f.breaks.contains("TS (\""), "{}", f.breaks);
+        }
+        // Not a prefix (sibling path, trailing slash the SDKs reject, other origin): error.
+        for res in [
+            "https://mcp.example.com/v1/mcp",
+            "https://mcp.example.com/mcp/",
+            "https://other.example.com/mcp",
+            "https://mcp.example.com/mc",
+        ] {
+            let f = assert_fires(
+                "PRM-RESOURCE-NE-REQUEST-URL",
+                prm_edit(|d| {
+                    d.insert("resource".into(), res.into());
+                }),
+            );
+            assert_eq!(f.severity, Severity::Error, "{res}");
+        }
+    }
+    #[test]
+    fn sdk_prefix_check_matches_the_sdks() {
+        let mcp = "https://h.example/api/mcp";
+        assert!(super::sdk_accepts("https://h.example", mcp));
+        assert!(super::sdk_accepts("https://h.example/api", mcp));
+        assert!(super::sdk_accepts("https://h.example/api/", mcp));
+        assert!(!super::sdk_accepts("https://h.example/ap", mcp));
+        assert!(!super::sdk_accepts("https://h.example/api/mcp/", mcp));
+        assert!(!super::sdk_accepts("http://h.example/api", mcp));
+        assert!(!super::sdk_accepts("https://h.example:8443/api", mcp));
     }
     #[test]
     fn fires_on_resource_ne_location() {
@@ -650,15 +738,18 @@ mod tests {
     }
     #[test]
     fn fires_on_scopes_offline() {
+        let offline = prm_edit(|d| {
+            d.insert(
+                "scopes_supported".into(),
+                serde_json::json!(["mcp", "offline_access"]),
+            );
+        });
         assert_fires(
             "PRM-SCOPES-OFFLINE",
-            prm_edit(|d| {
-                d.insert(
-                    "scopes_supported".into(),
-                    serde_json::json!(["mcp", "offline_access"]),
-                );
-            }),
+            at_revision(offline.clone(), "2026-07-28"),
         );
+        // A 2026-07-28 recommendation: not judged on a 2025-11-25 flow.
+        assert_quiet("PRM-SCOPES-OFFLINE", offline);
     }
     #[test]
     fn quiet_on_scopes_offline() {

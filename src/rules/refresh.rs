@@ -1,4 +1,4 @@
-//! REFRESH-*: the token endpoint, refresh_token grant (rules.md §1.10): rotation for public
+//! REFRESH-*: the token endpoint, refresh_token grant: rotation for public
 //! clients, the resource parameter, widened scopes and refresh errors.
 
 use serde_json::Value;
@@ -30,7 +30,7 @@ impl Rule for NoRotation {
         Error,
         &[As],
         "security only; a replayed refresh token stays valid",
-        "MCP [06-18] \"Token Theft\"; OAuth 2.1 §4.3.1",
+        "MCP 2025-06-18 \"Token Theft\"; OAuth 2.1 §4.3.1",
         "A public client's refresh response carries no new refresh_token (or the same one)",
         "Rotate refresh tokens for public clients: issue a new one with every refresh and invalidate the old."
     );
@@ -73,8 +73,8 @@ impl Rule for NoResource {
         "REFRESH-NO-RESOURCE",
         Warning,
         &[Client],
-        "the AS may mint a token for a default audience (claude-code#73460)",
-        "MCP \"Resource Parameter Implementation\"; RFC 8707 §2.2",
+        "the AS may mint a token for a default audience (anthropics/claude-code#73460)",
+        "MCP 2025-11-25 Authorization \"Resource Parameter Implementation\"; RFC 8707 §2.2",
         "The refresh request lacks resource while the original exchange had one",
         "Send resource in refresh requests too."
     );

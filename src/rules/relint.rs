@@ -91,6 +91,7 @@ mod tests {
             exchanges: 5,
             dropped: 0,
             write_errors: 0,
+            lost_exchanges: 0,
         }));
         let out = relint(&recs, EngineConfig::default());
         let all: Vec<_> = out
@@ -167,6 +168,7 @@ mod tests {
                 exchanges: 0,
                 dropped: 0,
                 write_errors: 0,
+                lost_exchanges: 0,
             }),
         ];
         let out = relint(&recs, EngineConfig::default());

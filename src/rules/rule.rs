@@ -7,15 +7,17 @@ use time::OffsetDateTime;
 
 use crate::flow::Flow;
 use crate::flow::phase::CallbackView;
+use crate::rules::revision::Revisions;
 use crate::rules::{Finding, Phase, Severity, Who};
 use crate::trace::model::{Exchange, ExchangeId, FlowId};
 
 /// Everything static about a rule (one place per rule).
 #[derive(Debug, Clone, Copy)]
 pub struct RuleMeta {
-    /// Catalog id, exactly as in rules.md.
+    /// Catalog id (`docs/rules.md` lists them all).
     pub id: &'static str,
-    /// Default severity (a hook may lower or raise it per occurrence, e.g. error/warning rows).
+    /// Default severity (a hook may lower or raise it per occurrence, e.g. error/warning rows;
+    /// `Rule::REVISIONS` may set another one per protocol revision).
     pub severity: Severity,
     /// Phase the finding is reported under.
     pub phase: Phase,
@@ -24,7 +26,7 @@ pub struct RuleMeta {
     pub on: &'static [Phase],
     /// Who fixes it.
     pub who: &'static [Who],
-    /// Which clients it breaks (rules.md abbreviations).
+    /// Which clients it breaks (abbreviations of [`crate::rules::catalog::CLIENTS`]).
     pub breaks: &'static str,
     /// Spec section or issue behind it.
     pub source: &'static str,
@@ -184,6 +186,10 @@ pub trait Rule: Sync {
     /// The rule's metadata.
     const META: RuleMeta;
 
+    /// The MCP revisions the rule applies to and its severity in each (default: every
+    /// revision at `META.severity`).
+    const REVISIONS: Revisions = Revisions::ALL;
+
     /// Single-exchange check, run when an exchange completes (phase-filtered by `META.on`).
     fn on_exchange(&self, _cx: &Cx<'_>, _ex: &Exchange, _out: &mut Out) {}
 
@@ -195,6 +201,8 @@ pub trait Rule: Sync {
 pub trait DynRule: Sync {
     /// The rule's metadata.
     fn meta(&self) -> &'static RuleMeta;
+    /// See [`Rule::REVISIONS`].
+    fn revisions(&self) -> &'static Revisions;
     /// See [`Rule::on_exchange`].
     fn exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out);
     /// See [`Rule::on_flow`].
@@ -204,6 +212,9 @@ pub trait DynRule: Sync {
 impl<T: Rule> DynRule for T {
     fn meta(&self) -> &'static RuleMeta {
         &Self::META
+    }
+    fn revisions(&self) -> &'static Revisions {
+        &Self::REVISIONS
     }
     fn exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         self.on_exchange(cx, ex, out)

@@ -1,4 +1,4 @@
-//! SSE-*: server-sent event streams on the MCP URL (rules.md §1.11): framing, a POST stream
+//! SSE-*: server-sent event streams on the MCP URL: framing, a POST stream
 //! that ends without its response, responses on the GET stream, duplicate event ids, priming
 //! events, buffering, and the legacy `endpoint` event.
 
@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::parse::urls;
+use crate::rules::revision::{Revision, Revisions};
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 use crate::rules::{Phase, Who::*};
@@ -70,7 +71,7 @@ impl Rule for Framing {
         Error,
         &[Rs],
         "client parsers",
-        "HTML Living Standard \"Server-sent events\"; MCP transports",
+        "HTML Living Standard \"Server-sent events\"; MCP 2025-11-25 Transports",
         "Malformed SSE: data that is not JSON, a BOM mid-stream, or SSE framing without text/event-stream",
         "Send `Content-Type: text/event-stream` and one JSON-RPC message per `data:` event, each ending in a blank line."
     );
@@ -118,7 +119,7 @@ impl Rule for NoResponse {
         Warning,
         &[Rs],
         "the request hangs or fails",
-        "MCP [06-18] (SHOULD include the response); [11-25] (polling with retry)",
+        "MCP 2025-06-18 (SHOULD include the response); 2025-11-25 (polling with retry)",
         "A POST SSE stream closed without the JSON-RPC response to its request",
         "End each POST stream with the response whose id matches the request (or send retry: and support resumption)."
     );
@@ -156,10 +157,12 @@ impl Rule for ResponseOnGet {
         Error,
         &[Rs],
         "misrouted responses",
-        "MCP transports \"Listening\" 4 (MUST NOT)",
+        "MCP 2025-11-25 Transports \"Listening\" 4 (MUST NOT)",
         "The standalone GET stream carries a JSON-RPC response",
         "Send responses on the POST that carried the request; the GET stream is for server requests and notifications."
     );
+    /// 2026-07-28 dropped sessions, the GET stream and resumability.
+    const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if method(ex) != "GET" || !is_sse(ex) || qh(ex, "last-event-id").is_some() {
             return;
@@ -192,10 +195,12 @@ impl Rule for DupEventId {
         Error,
         &[Rs],
         "resumption replays the wrong data",
-        "MCP transports \"Resumability\" 1 (MUST be unique)",
+        "MCP 2025-11-25 Transports \"Resumability\" 1 (MUST be unique)",
         "An SSE event id repeats within a stream",
         "Make event ids unique per session (e.g. stream id + counter)."
     );
+    /// 2026-07-28 dropped sessions, the GET stream and resumability.
+    const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let mut seen = BTreeSet::new();
         if let Some(d) = events(ex)
@@ -217,10 +222,13 @@ impl Rule for NoPriming {
         Info,
         &[Rs],
         "clients can't resume",
-        "MCP [11-25] \"Sending Messages\" 6; conformance server-sse-priming-event, server-sse-retry-field",
+        "MCP 2025-11-25 \"Sending Messages\" 6; conformance server-sse-priming-event, server-sse-retry-field",
         "A POST SSE stream starts without an id + empty-data priming event",
         "Start POST streams with an event carrying an id and empty data (and send retry: before closing early)."
     );
+    /// Priming events arrived in 2025-11-25; 2026-07-28 dropped resumability.
+    const REVISIONS: Revisions =
+        Revisions::since(Revision::R2025_11_25).not_in(Revision::R2026_07_28);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if method(ex) != "POST"
             || !is_sse(ex)
@@ -246,7 +254,7 @@ impl Rule for Buffered {
         Warning,
         &[Infra],
         "streaming stalls; tool timeouts",
-        "MCP [07-28] streamable HTTP (X-Accel-Buffering: no)",
+        "MCP 2026-07-28 streamable HTTP (X-Accel-Buffering: no)",
         "An SSE response is compressed, has a Content-Length, or its events all arrive at the end",
         "Disable buffering and compression for text/event-stream (X-Accel-Buffering: no, no gzip on SSE)."
     );
@@ -263,11 +271,21 @@ impl Rule for Buffered {
             );
             return;
         }
-        if rh(ex, "content-length").is_some() {
-            out.push(&Self::META, "SSE response with Content-Length (buffered)");
+        let evs = events(ex);
+        // A Content-Length means the whole stream was known before it was sent. For a POST
+        // answered with a single event (the response) nothing was held back: the stream had
+        // ended. It matters when several events (progress, notifications) or a GET stream
+        // were delivered in one piece.
+        if rh(ex, "content-length").is_some() && (evs.len() > 1 || method(ex) == "GET") {
+            out.push(
+                &Self::META,
+                format!(
+                    "SSE response of {} event(s) sent with Content-Length (buffered)",
+                    evs.len()
+                ),
+            );
             return;
         }
-        let evs = events(ex);
         let (Some(first), Some(last), Some(end)) = (evs.first(), evs.last(), ex.timings.end_ms)
         else {
             return;
@@ -420,8 +438,28 @@ mod tests {
         assert_fires("SSE-BUFFERED", c.steps());
     }
     #[test]
+    fn fires_on_buffered_events_with_content_length() {
+        let mut c = Clean::new();
+        c.list = c
+            .list
+            .sse(&[
+                (
+                    r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{}}"#,
+                    None,
+                ),
+                (r#"{"jsonrpc":"2.0","id":2,"result":{"tools":[]}}"#, None),
+            ])
+            .resp_header("content-length", "180");
+        let f = assert_fires("SSE-BUFFERED", c.steps());
+        assert!(f.message.contains("2 event(s)"), "{}", f.message);
+    }
+    #[test]
     fn quiet_on_buffered() {
         assert_quiet("SSE-BUFFERED", Clean::new().steps());
+        // The TS SDK's Node adapter sends a complete one-event answer with Content-Length.
+        let mut c = Clean::new();
+        c.list = c.list.resp_header("content-length", "64");
+        assert_quiet("SSE-BUFFERED", c.steps());
     }
     #[test]
     fn fires_on_legacy_endpoint() {

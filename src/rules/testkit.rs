@@ -368,6 +368,39 @@ impl Default for Clean {
     }
 }
 
+/// The steps as a flow of MCP revision `wire` instead of 2025-11-25: the client offers it in
+/// `initialize`, the server answers it, and every `MCP-Protocol-Version` header carries it.
+pub fn at_revision(steps: Vec<B>, wire: &str) -> Vec<B> {
+    let swap = |text: &mut String| *text = text.replace("2025-11-25", wire);
+    steps
+        .into_iter()
+        .map(|mut b| {
+            let req = &mut b.0.request;
+            for h in req.headers.iter_mut() {
+                swap(&mut h.value);
+            }
+            if let Some(text) = req.body.as_mut().and_then(|b| b.text.as_mut()) {
+                if text.contains(r#""method":"initialize""#) {
+                    *text = text.replace(
+                        r#""params":{}"#,
+                        &format!(r#""params":{{"protocolVersion":"{wire}"}}"#),
+                    );
+                }
+                swap(text);
+            }
+            if let Some(resp) = b.0.response.as_mut() {
+                if let Some(text) = resp.body.as_mut().and_then(|b| b.text.as_mut()) {
+                    swap(text);
+                }
+                for e in resp.sse_events.iter_mut() {
+                    swap(&mut e.data);
+                }
+            }
+            b
+        })
+        .collect()
+}
+
 pub fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }

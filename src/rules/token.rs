@@ -1,4 +1,4 @@
-//! TOKEN-*: the token endpoint, authorization_code grant (rules.md §1.9). The response rules
+//! TOKEN-*: the token endpoint, authorization_code grant. The response rules
 //! also judge refresh responses (same endpoint, same response format).
 
 use serde_json::Value;
@@ -6,6 +6,7 @@ use serde_json::Value;
 use crate::flow::correlate::{basic_user, form_body};
 use crate::parse::jwt::Jwt;
 use crate::parse::metadata::{is_json_integer, show};
+use crate::rules::revision::{Revision, Revisions};
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 use crate::rules::{Phase, Severity::*, Who::*};
@@ -164,10 +165,11 @@ impl Rule for ReqNoResource {
         TOK,
         &[Client],
         "token not audience-bound; RS rejects",
-        "MCP \"Resource Parameter Implementation\"; conformance resource-parameter-in-token",
+        "MCP 2025-11-25 Authorization \"Resource Parameter Implementation\"; conformance resource-parameter-in-token",
         "No resource in the token request while the authorize request (or the PRM) had one",
         "Send the same resource in the token request as in the authorize request."
     );
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let f = form_body(ex);
         if !captured(ex) || f.first("grant_type") != Some("authorization_code") || f.has("resource")
@@ -219,12 +221,16 @@ impl Rule for ReqNoClientId {
         BOTH,
         &[Client],
         "AS invalid_client",
-        "OAuth 2.1 §4.1.3 / RFC 6749 §3.2.1",
+        "OAuth 2.1 §4.1.3 / RFC 6749 §3.2.1; RFC 7523 §2.2",
         "A public client sends no client_id and no Basic header",
         "Public clients must send client_id in the token request body."
     );
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if captured(ex) && qh(ex, "authorization").is_none() && !form_body(ex).has("client_id") {
+        let form = form_body(ex);
+        // RFC 7523 §2.2: a JWT client assertion authenticates the client; client_id is optional.
+        let assertion = form.has("client_assertion") && form.has("client_assertion_type");
+        if captured(ex) && qh(ex, "authorization").is_none() && !form.has("client_id") && !assertion
+        {
             out.push(
                 &Self::META,
                 "token request with neither client_id nor client authentication",
@@ -303,7 +309,7 @@ impl Rule for RespTokenType {
         Error,
         BOTH,
         &[As],
-        "clients send the wrong scheme (lowercase: claude-ai-mcp#690, unconfirmed)",
+        "clients send the wrong scheme (lowercase: anthropics/claude-ai-mcp#690, unconfirmed)",
         "RFC 6749 §5.1, §7.1; RFC 6750 §4",
         "token_type is not Bearer (error), or lowercase bearer (info)",
         "Return token_type \"Bearer\"."
@@ -412,7 +418,7 @@ impl Rule for RespInvalidClient400 {
         Error,
         BOTH,
         &[As],
-        "CAI re-registers only on 401 invalid_client (fastmcp#1762, #1919)",
+        "CAI re-registers only on 401 invalid_client (PrefectHQ/fastmcp#1762, #1919)",
         "Claude Help Center; OAuth 2.1 §3.2.4",
         "invalid_client answered with 400, or a Basic-authenticated 401 without WWW-Authenticate",
         "Answer invalid_client with 401 (and WWW-Authenticate: Basic when the client used Basic)."
@@ -473,7 +479,7 @@ impl Rule for JwtSanity {
         BOTH,
         &[As],
         "RS rejects; MCP servers MUST check audience",
-        "RFC 9068 §2; MCP \"Token Handling\"",
+        "RFC 9068 §2; MCP 2025-11-25 Authorization \"Token Handling\"",
         "A JWT access token with alg none, no/odd exp, future iat, no aud (error) or typ ≠ at+jwt (info)",
         "Issue RFC 9068 access tokens: signed, with exp > iat, aud, and typ at+jwt."
     );
@@ -616,6 +622,25 @@ mod tests {
     #[test]
     fn quiet_on_req_no_client_id() {
         assert_quiet("TOKEN-REQ-NO-CLIENT-ID", Clean::new().steps());
+    }
+    #[test]
+    fn quiet_on_req_no_client_id_with_a_client_assertion() {
+        // private_key_jwt (RFC 7523 §2.2): the assertion names the client, client_id may go.
+        assert_quiet(
+            "TOKEN-REQ-NO-CLIENT-ID",
+            body(|b| {
+                b.replace("&client_id=client-1", "")
+                    + "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJjbGllbnQtMSJ9.c2ln"
+            }),
+        );
+        // An assertion type without the assertion still fires.
+        assert_fires(
+            "TOKEN-REQ-NO-CLIENT-ID",
+            body(|b| {
+                b.replace("&client_id=client-1", "")
+                    + "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
+            }),
+        );
     }
     #[test]
     fn fires_on_resp_no_store() {

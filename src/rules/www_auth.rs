@@ -1,7 +1,8 @@
-//! WWWAUTH-* and the MCP-* challenge rules (rules.md §1.3): what the MCP URL answers to
+//! WWWAUTH-* and the MCP-* challenge rules: what the MCP URL answers to
 //! unauthenticated or badly authenticated requests, and whether the Bearer challenge is usable.
 
 use crate::parse::www_authenticate::{self, ParsedChallenges};
+use crate::rules::revision::{Revision, Revisions};
 use crate::rules::rule::{Cx, DynRule, FlowCx, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 use crate::rules::{Phase, Severity::*, Who::*};
@@ -41,7 +42,7 @@ impl Rule for Missing {
         on: MCP,
         who: &[Rs],
         breaks: "CAI/Desktop never start OAuth (\"There was an error connecting\"); CC",
-        source: "RFC 9110 §11.6.1; RFC 6750 §3; MCP [06-18]; seed 001; claude-ai-mcp#410",
+        source: "RFC 9110 §11.6.1; RFC 6750 §3; MCP 2025-06-18 Authorization \"Authorization Server Location\"; anthropics/claude-ai-mcp#410",
         title: "The MCP URL answers 401 without WWW-Authenticate",
         fix: "Send `WWW-Authenticate: Bearer resource_metadata=\"https://<host>/.well-known/oauth-protected-resource<mcp path>\"` with every 401 from the MCP URL (and expose it via CORS).",
     };
@@ -68,11 +69,13 @@ impl Rule for NoResourceMetadata {
         on: MCP,
         who: &[Rs],
         breaks: "06-18-era clients that never probe well-known URLs; critical when no PRM is reachable",
-        source: "RFC 9728 §5.1; MCP [06-18] \"Authorization Server Location\", [11-25] \"PRM Discovery Requirements\"",
+        source: "RFC 9728 §5.1; MCP 2025-06-18 \"Authorization Server Location\", 2025-11-25 \"PRM Discovery Requirements\"",
         title: "A Bearer challenge without resource_metadata",
         fix: "Add `resource_metadata=\"<PRM URL>\"` to the Bearer challenge.",
     };
-    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18)
+        .from(Revision::R2025_11_25, crate::rules::Severity::Info);
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if status(ex) != Some(401) {
             return;
         }
@@ -81,22 +84,13 @@ impl Rule for NoResourceMetadata {
         if b.param("resource_metadata").is_some() {
             return;
         }
-        let v = cx.protocol_version(ex);
-        if v == Some("2025-03-26") {
-            return;
-        }
-        let f = out.push(
+        out.push(
             &Self::META,
             format!(
-                "Bearer challenge `{}` has no resource_metadata (protocol {})",
-                rh(ex, "www-authenticate").unwrap_or(""),
-                v.unwrap_or("unknown")
+                "Bearer challenge `{}` has no resource_metadata",
+                rh(ex, "www-authenticate").unwrap_or("")
             ),
         );
-        if v != Some("2025-06-18") {
-            // [11-25]+: acceptable when a well-known PRM answers (PRM-ABSENT covers the fatal case).
-            f.severity = Warning;
-        }
     }
 }
 
@@ -110,7 +104,7 @@ impl Rule for BearerNotFirst {
         on: MCP,
         who: &[Rs],
         breaks: "TS reads only the first scheme; resource_metadata is then ignored",
-        source: "TS SDK extractWWWAuthenticateParams; typescript-sdk PR 1951",
+        source: "TS SDK extractWWWAuthenticateParams; modelcontextprotocol/typescript-sdk PR 1951",
         title: "The WWW-Authenticate value does not start with Bearer",
         fix: "Put the Bearer challenge first, in a single WWW-Authenticate header line.",
     };
@@ -197,7 +191,7 @@ impl Rule for StatusErrorMismatch {
         on: MCP,
         who: &[Rs],
         breaks: "step-up logic keys on 403 + insufficient_scope",
-        source: "RFC 6750 §3.1; MCP \"Error Handling\"",
+        source: "RFC 6750 §3.1; MCP 2025-11-25 Authorization \"Error Handling\"",
         title: "The challenge's error code does not match the status",
         fix: "invalid_token → 401, insufficient_scope → 403, invalid_request → 400.",
     };
@@ -233,10 +227,11 @@ impl Rule for Forbidden403NoScope {
         on: MCP,
         who: &[Rs],
         breaks: "clients cannot compute the step-up scope set",
-        source: "MCP [11-25] \"Runtime Insufficient Scope Errors\"",
+        source: "MCP 2025-11-25 \"Runtime Insufficient Scope Errors\"",
         title: "403 insufficient_scope without scope (or resource_metadata)",
         fix: "Include `scope=\"<needed scopes>\"` and `resource_metadata` in the 403 insufficient_scope challenge.",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_11_25);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if status(ex) != Some(403) {
             return;
@@ -274,10 +269,11 @@ impl Rule for NoScope {
         on: MCP,
         who: &[Rs],
         breaks: "clients then request all of PRM scopes_supported",
-        source: "MCP [11-25] (servers SHOULD include scope); conformance scope-from-www-authenticate",
+        source: "MCP 2025-11-25 (servers SHOULD include scope); conformance scope-from-www-authenticate",
         title: "A 401 challenge without scope",
         fix: "Add `scope=\"…\"` with the scopes this request needs.",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_11_25);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if status(ex) != Some(401) {
             return;
@@ -298,10 +294,11 @@ impl Rule for OfflineAccess {
         on: MCP,
         who: &[Rs],
         breaks: "AS-specific invalid_scope",
-        source: "MCP [07-28] \"Refresh Tokens\" (SHOULD NOT)",
+        source: "MCP 2026-07-28 \"Refresh Tokens\" (SHOULD NOT)",
         title: "The challenge's scope contains offline_access",
         fix: "Leave offline_access out of the challenge; clients add it when the AS advertises it.",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2026_07_28);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let s = challenges(ex)
             .and_then(|p| p.bearer().and_then(|b| b.param("scope").map(str::to_owned)));
@@ -329,13 +326,14 @@ impl Rule for UnauthNot401 {
         on: &[],
         who: &[Rs],
         breaks: "CAI and CC never start OAuth",
-        source: "MCP [03-26]+ (MUST respond with 401); MCP \"Error Handling\"",
+        source: "MCP 2025-03-26 and later (MUST respond with 401); MCP 2025-11-25 Authorization \"Error Handling\"",
         title: "An unauthenticated MCP request is not answered 401 although the server needs auth",
         fix: "Answer every MCP request without a valid token with 401 + WWW-Authenticate (not 403/400/404, a login redirect, or a JSON-RPC error).",
     };
     fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
         let f = cx.flow;
-        let needs_auth = f.prm_doc().is_some()
+        let needs_auth = cx.config.requires_auth
+            || f.prm_doc().is_some()
             || f.mcp.iter().any(|m| m.had_auth && m.ok())
             || f.challenges.iter().any(|c| c.status == 401);
         if !needs_auth {
@@ -366,7 +364,7 @@ impl Rule for BadTokenNot401 {
         on: MCP,
         who: &[Rs],
         breaks: "clients never re-authenticate on 400/200",
-        source: "MCP \"Token Handling\" (invalid or expired tokens MUST get 401); OAuth 2.1 §5.3",
+        source: "MCP 2025-11-25 Authorization \"Token Handling\" (invalid or expired tokens MUST get 401); OAuth 2.1 §5.3",
         title: "A request with an invalid or expired bearer is answered 400 or 200 + JSON-RPC error",
         fix: "Reject invalid, expired or unknown tokens with 401 and a Bearer challenge (error=\"invalid_token\").",
     };
@@ -408,7 +406,7 @@ impl Rule for LoginRedirect {
         on: MCP,
         who: &[Rs],
         breaks: "all (no challenge; HTML instead of JSON)",
-        source: "agencyenterprise/draft-detective#774; MCP [03-26]+ 401 requirement",
+        source: "agencyenterprise/draft-detective#774; MCP 2025-03-26 and later 401 requirement",
         title: "An unauthenticated MCP request is redirected to a sign-in page",
         fix: "Exclude the MCP route from the web framework's login guard; answer 401 + WWW-Authenticate instead.",
     };
@@ -453,19 +451,35 @@ mod tests {
     }
     #[test]
     fn fires_on_no_resource_metadata() {
-        let f = assert_fires("WWWAUTH-NO-RESOURCE-METADATA", with_challenge("Bearer"));
-        assert_eq!(f.severity, crate::rules::Severity::Warning);
-        let mut c = Clean::new();
-        c.challenge = c
-            .challenge
-            .set_resp_header("www-authenticate", "Bearer")
-            .req_header("mcp-protocol-version", "2025-06-18");
-        let f = assert_fires("WWWAUTH-NO-RESOURCE-METADATA", c.steps());
+        // 2025-06-18: the challenge is the only way to the PRM (MUST).
+        let f = assert_fires(
+            "WWWAUTH-NO-RESOURCE-METADATA",
+            at_revision(with_challenge("Bearer"), "2025-06-18"),
+        );
         assert_eq!(f.severity, crate::rules::Severity::Error);
+        assert!(
+            f.message.contains("judged by MCP 2025-06-18"),
+            "{}",
+            f.message
+        );
     }
     #[test]
     fn quiet_on_no_resource_metadata() {
         assert_quiet("WWWAUTH-NO-RESOURCE-METADATA", Clean::new().steps());
+        // 2025-11-25 and later allow the well-known PRM instead: info, never error/warning.
+        for wire in ["2025-11-25", "2026-07-28"] {
+            let all = run(at_revision(with_challenge("Bearer"), wire));
+            let f = all
+                .iter()
+                .find(|f| f.rule == "WWWAUTH-NO-RESOURCE-METADATA")
+                .expect("still shown as info");
+            assert_eq!(f.severity, crate::rules::Severity::Info, "{wire}");
+        }
+        // 2025-03-26 had no protected resource metadata at all.
+        assert_quiet(
+            "WWWAUTH-NO-RESOURCE-METADATA",
+            at_revision(with_challenge("Bearer"), "2025-03-26"),
+        );
     }
     #[test]
     fn fires_on_bearer_not_first() {
@@ -546,12 +560,15 @@ mod tests {
     }
     #[test]
     fn fires_on_offline_access() {
+        let offline = with_challenge(&format!(
+            r#"Bearer resource_metadata="{PRM_URL}", scope="mcp offline_access""#
+        ));
         assert_fires(
             "WWWAUTH-OFFLINE-ACCESS",
-            with_challenge(&format!(
-                r#"Bearer resource_metadata="{PRM_URL}", scope="mcp offline_access""#
-            )),
+            at_revision(offline.clone(), "2026-07-28"),
         );
+        // A 2026-07-28 recommendation: not judged on a 2025-11-25 flow.
+        assert_quiet("WWWAUTH-OFFLINE-ACCESS", offline);
     }
     #[test]
     fn quiet_on_offline_access() {
@@ -566,6 +583,27 @@ mod tests {
     #[test]
     fn quiet_on_unauth_not_401() {
         assert_quiet("MCP-UNAUTH-NOT-401", Clean::new().steps());
+        // A lone 403 says nothing about auth to a passive observer…
+        let lone = || {
+            vec![
+                Clean::new()
+                    .challenge
+                    .status(403)
+                    .no_resp_header("www-authenticate"),
+            ]
+        };
+        assert_quiet("MCP-UNAUTH-NOT-401", lone());
+        // …but `authtap check` probes a server the user says needs OAuth: named there.
+        let cfg = crate::rules::EngineConfig {
+            requires_auth: true,
+            ..Default::default()
+        };
+        let all = run_with(lone(), 0.0, cfg);
+        assert!(
+            all.iter().any(|f| f.rule == "MCP-UNAUTH-NOT-401"),
+            "{:?}",
+            ids(&all)
+        );
     }
     #[test]
     fn fires_on_bad_token_not_401() {

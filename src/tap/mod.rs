@@ -37,8 +37,11 @@ pub enum Side {
 pub enum BodyEnd {
     /// The last frame passed.
     Complete,
-    /// The producing side failed mid-body; the message says how.
+    /// The producing side failed mid-body (went away, reset); the message says how.
     Failed(String),
+    /// The producing side broke the protocol mid-body (a malformed chunk, an HTTP/2 protocol
+    /// error): its fault, not a network accident.
+    Malformed(String),
     /// The consumer dropped the body before its end.
     Dropped,
 }
@@ -203,7 +206,12 @@ where
             }
             Poll::Ready(Some(Err(err))) => {
                 let err: BoxError = err.into();
-                this.finish(BodyEnd::Failed(crate::error_chain(err.as_ref())));
+                let message = crate::error_chain(err.as_ref());
+                this.finish(if is_protocol_error(err.as_ref()) {
+                    BodyEnd::Malformed(message)
+                } else {
+                    BodyEnd::Failed(message)
+                });
                 Poll::Ready(Some(Err(err)))
             }
         }
@@ -216,6 +224,29 @@ where
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
     }
+}
+
+/// Whether a body error is the producer breaking the protocol rather than going away: hyper
+/// reports malformed HTTP/1.1 framing (chunk sizes, chunk ends) as `InvalidInput`/`InvalidData`
+/// I/O errors, and HTTP/2 protocol violations as h2 protocol or frame-size errors.
+pub fn is_protocol_error(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(err);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData
+            )
+        {
+            return true;
+        }
+        let text = e.to_string().to_ascii_lowercase();
+        if text.contains("protocol error") || text.contains("frame with invalid size") {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 impl<B> Drop for Tap<B> {

@@ -111,6 +111,28 @@ async fn reports_failure_mid_body() {
 }
 
 #[tokio::test]
+async fn malformed_framing_is_told_apart_from_a_cut() {
+    let sink = Arc::new(Collect::default());
+    let bad_chunk = std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        "Invalid chunk size line: Invalid Size",
+    );
+    let items: Vec<Result<Frame<Bytes>, BoxError>> = vec![Err(Box::new(bad_chunk))];
+    let body = StreamBody::new(futures_util::stream::iter(items));
+    let mut tap = Tap::new(body, Side::Request, options(64, false), sink.clone());
+    assert!(tap.frame().await.unwrap().is_err());
+    drop(tap);
+    let results = sink.0.lock().unwrap();
+    assert!(
+        matches!(&results[0].1.end, BodyEnd::Malformed(m) if m.contains("chunk size")),
+        "{:?}",
+        results[0].1.end
+    );
+    let eof = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "unexpected EOF");
+    assert!(!is_protocol_error(&eof));
+}
+
+#[tokio::test]
 async fn parses_sse_events_across_frames() {
     let sink = Arc::new(Collect::default());
     let body = frames(&[

@@ -51,8 +51,8 @@ pub struct Loaded {
     pub format: Format,
     /// True for a HAR not written by authtap: no phases or findings yet, run the rules.
     pub needs_rules: bool,
-    /// Torn trailing JSONL lines skipped (after a crash).
-    pub torn_lines: usize,
+    /// Torn JSONL lines skipped (after a crash or a full disk); each was logged.
+    pub torn_lines: Vec<reader::TornLine>,
 }
 
 /// Loads a JSONL trace or a HAR file (sniffed by content). See [`load`] for details.
@@ -60,8 +60,8 @@ pub fn load_any(path: &Path) -> Result<Vec<Record>, Error> {
     load(path).map(|l| l.records)
 }
 
-/// Loads a JSONL trace or a HAR file. A file whose first non-empty line is an authtap record is
-/// JSONL; anything else is parsed as HAR (a UTF-8 BOM is tolerated).
+/// Loads a JSONL trace or a HAR file. A file whose first non-empty line is an authtap record (or
+/// a torn one) is JSONL; anything else is parsed as HAR (a UTF-8 BOM is tolerated).
 pub fn load(path: &Path) -> Result<Loaded, Error> {
     let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.into(),
@@ -70,7 +70,7 @@ pub fn load(path: &Path) -> Result<Loaded, Error> {
     let text = String::from_utf8_lossy(&bytes);
     let text = text.trim_start_matches('\u{feff}');
     let first_line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    if serde_json::from_str::<Record>(first_line).is_ok() {
+    if reader::looks_like_record(first_line) {
         let read = reader::read_trace(path)?;
         return Ok(Loaded {
             records: read.records,
@@ -87,7 +87,7 @@ pub fn load(path: &Path) -> Result<Loaded, Error> {
         needs_rules: !imported.authtap_made,
         records: imported.records,
         format: Format::Har,
-        torn_lines: 0,
+        torn_lines: Vec::new(),
     })
 }
 

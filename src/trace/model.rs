@@ -266,6 +266,13 @@ pub struct BodyCapture {
     /// Why decoding the captured bytes failed, if it did (raw bytes are then in `base64`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decode_error: Option<String>,
+    /// Set by redaction: `text` was decoded leniently from bytes that are not valid UTF-8
+    /// (other bytes read as Latin-1) so it could be scanned; it is not byte-exact.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lenient: bool,
+    /// Set by redaction: a binary body was replaced by the placeholder in `text`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub omitted: bool,
 }
 
 impl BodyCapture {
@@ -431,6 +438,9 @@ pub struct Stats {
     pub dropped: u64,
     /// Records lost to write errors.
     pub write_errors: u64,
+    /// Exchange records among those lost to write errors.
+    #[serde(default)]
+    pub lost_exchanges: u64,
 }
 
 impl Header {

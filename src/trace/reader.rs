@@ -1,6 +1,10 @@
-//! Reads a JSONL trace back into [`Record`]s, tolerating a torn last line (after `kill -9`).
+//! Reads a JSONL trace back into [`Record`]s, skipping torn lines instead of refusing the trace.
+//!
+//! A line can be torn by a `kill -9` (the last line) or by a full disk in the middle of a
+//! recording (older writers then appended the next batch onto the fragment). Each line that
+//! does not parse is skipped with a warning naming it; when a complete record was appended onto
+//! a fragment, it is recovered from the rest of the line.
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use crate::trace::model::Record;
@@ -18,77 +22,135 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// A line other than the last one is not a valid record.
-    #[error("trace {path} line {line}: not a valid authtap record")]
-    BadLine {
-        /// The trace path.
-        path: PathBuf,
-        /// 1-based line number.
-        line: usize,
-        /// The cause.
-        #[source]
-        source: serde_json::Error,
-    },
 }
 
-/// What was read, plus how many torn trailing lines were skipped.
+/// A line that was not a complete record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TornLine {
+    /// 1-based line number.
+    pub line: usize,
+    /// A complete record appended onto the fragment was recovered from the same line.
+    pub recovered: bool,
+}
+
+/// What was read, plus the torn lines that were skipped.
 #[derive(Debug, Default)]
 pub struct ReadTrace {
     /// The records, in file order.
     pub records: Vec<Record>,
-    /// Trailing lines that did not parse (a write cut by a crash); at most one in practice.
-    pub torn_lines: usize,
+    /// Lines that did not parse, in file order.
+    pub torn_lines: Vec<TornLine>,
 }
 
-/// Reads every record of a JSONL trace. A malformed *last* line is counted as torn and skipped;
-/// a malformed line in the middle is an error.
+/// Reads every record of a JSONL trace, skipping (and logging) torn lines.
 pub fn read_trace(path: &Path) -> Result<ReadTrace, Error> {
-    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.into(),
         source,
     })?;
-    let mut lines = Vec::new();
-    for line in std::io::BufReader::new(file).lines() {
-        lines.push(line.map_err(|source| Error::Io {
-            path: path.into(),
-            source,
-        })?);
+    let read = parse_bytes(&bytes);
+    for torn in &read.torn_lines {
+        let recovered = if torn.recovered {
+            "; the record appended onto it was recovered"
+        } else {
+            ""
+        };
+        tracing::warn!(
+            "trace {} line {}: not a complete authtap record (cut by a crash or a full disk); \
+             skipped{recovered}",
+            path.display(),
+            torn.line
+        );
     }
-    parse_lines(&lines, path)
+    Ok(read)
 }
 
-fn parse_lines(lines: &[String], path: &Path) -> Result<ReadTrace, Error> {
+/// Where a record starts inside a line.
+const RECORD_START: &str = "{\"type\":\"";
+
+/// Parses trace bytes (see the module docs). Never fails.
+pub fn parse_bytes(bytes: &[u8]) -> ReadTrace {
     let mut out = ReadTrace::default();
-    let last = lines.iter().rposition(|l| !l.trim().is_empty());
-    for (i, line) in lines.iter().enumerate() {
+    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line = String::from_utf8_lossy(raw);
         if line.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str::<Record>(line) {
-            Ok(r) => out.records.push(r),
-            Err(_) if Some(i) == last => out.torn_lines += 1,
-            Err(source) => {
-                return Err(Error::BadLine {
-                    path: path.into(),
-                    line: i + 1,
-                    source,
-                });
-            }
+        if let Ok(r) = serde_json::from_str::<Record>(&line) {
+            out.records.push(r);
+            continue;
         }
+        let recovered = line
+            .match_indices(RECORD_START)
+            .filter(|&(at, _)| at > 0)
+            .find_map(|(at, _)| serde_json::from_str::<Record>(line.get(at..)?).ok());
+        out.torn_lines.push(TornLine {
+            line: i + 1,
+            recovered: recovered.is_some(),
+        });
+        out.records.extend(recovered);
     }
-    Ok(out)
+    out
+}
+
+/// Whether text looks like the start of a JSONL trace: a record, or a torn one.
+pub fn looks_like_record(line: &str) -> bool {
+    line.trim_start().starts_with(RECORD_START) || serde_json::from_str::<Record>(line).is_ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const GOOD: &str = r#"{"type":"mark","at":"2026-11-22T10:00:00Z","text":"hi"}"#;
+    const TORN: &str = r#"{"type":"mark","at":"2026-11"#;
+
     #[test]
-    fn skips_torn_last_line_only() {
-        let good = r#"{"type":"mark","at":"2026-11-22T10:00:00Z","text":"hi"}"#.to_string();
-        let torn = r#"{"type":"mark","at":"2026-11"#.to_string();
-        let read = parse_lines(&[good.clone(), torn.clone()], Path::new("t")).unwrap();
-        assert_eq!((read.records.len(), read.torn_lines), (1, 1));
-        assert!(parse_lines(&[torn, good], Path::new("t")).is_err());
+    fn skips_torn_lines_anywhere() {
+        let text = format!("{GOOD}\n{TORN}\n{GOOD}\n{TORN}");
+        let read = parse_bytes(text.as_bytes());
+        assert_eq!(read.records.len(), 2);
+        assert_eq!(
+            read.torn_lines,
+            vec![
+                TornLine {
+                    line: 2,
+                    recovered: false
+                },
+                TornLine {
+                    line: 4,
+                    recovered: false
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn recovers_a_record_appended_onto_a_fragment() {
+        let text = format!("{GOOD}\n{TORN}{GOOD}\n");
+        let read = parse_bytes(text.as_bytes());
+        assert_eq!(read.records.len(), 2);
+        assert_eq!(
+            read.torn_lines,
+            vec![TornLine {
+                line: 2,
+                recovered: true
+            }]
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_in_a_torn_line_is_no_error() {
+        let mut bytes = format!("{GOOD}\n").into_bytes();
+        bytes.extend_from_slice(b"{\"type\":\"mark\",\"text\":\"caf\xc3");
+        let read = parse_bytes(&bytes);
+        assert_eq!((read.records.len(), read.torn_lines.len()), (1, 1));
+    }
+
+    #[test]
+    fn sniffs_records_and_fragments() {
+        assert!(looks_like_record(GOOD));
+        assert!(looks_like_record(TORN));
+        assert!(!looks_like_record(r#"{"log":{"version":"1.2"}}"#));
     }
 }

@@ -10,11 +10,16 @@
 //! the complete lines are appended to one buffer that goes out in one `write` call followed by
 //! a flush to the OS before the recorder waits again, so after a `kill -9` every complete line
 //! parses, and under load there is one system call per batch rather than per record. Write
-//! errors are counted, never fatal.
-//! The file is created with mode 0600: it holds live credentials.
+//! errors are counted, never fatal, and never leave a partial line for the next batch to be
+//! appended to ([`sink::LineLog`]): once writing works again the recorder writes a stats line
+//! saying how many exchanges were lost.
+//! The file is created with mode 0600: it holds live credentials. When even the session line
+//! cannot be written (a full disk at start) the file is removed again, so it does not block
+//! the next run with the same path.
+
+mod sink;
 
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,6 +54,8 @@ pub struct RecorderStats {
     pub dropped: u64,
     /// Records lost to write errors.
     pub write_errors: u64,
+    /// Exchange records among them.
+    pub lost_exchanges: u64,
     /// Findings written (per-exchange and flow-level).
     pub findings: u64,
 }
@@ -191,17 +198,33 @@ impl Recorder {
             std::fs::create_dir_all(parent).map_err(io)?;
         }
         let file = create_private(path).map_err(io)?;
+        let started = Self::start_on(path, Box::new(file), session, engine, options);
+        if started.is_err() {
+            // Nothing useful is in it, and leaving it would make the next run refuse the path.
+            let _ = std::fs::remove_file(path);
+        }
+        started
+    }
+
+    /// [`Self::start`] on an already created, empty sink.
+    fn start_on(
+        path: &Path,
+        sink: Box<dyn sink::Sink>,
+        session: SessionRecord,
+        engine: Engine,
+        options: RecorderOptions,
+    ) -> Result<Self, Error> {
         let (tx, rx) = std::sync::mpsc::sync_channel(options.capacity.max(1));
         let dropped = Arc::new(AtomicU64::new(0));
         let mut state = Writer {
-            file,
+            log: sink::LineLog::new(sink),
             path: path.to_path_buf(),
             engine,
             stats: RecorderStats::default(),
             dropped: dropped.clone(),
             reported_dropped: 0,
             live: options.live_output,
-            warned: false,
+            failing: false,
             batch: Batch::default(),
         };
         state.write(&Record::Session(session));
@@ -244,14 +267,15 @@ impl Recorder {
 }
 
 struct Writer {
-    file: File,
+    log: sink::LineLog,
     path: PathBuf,
     engine: Engine,
     stats: RecorderStats,
     dropped: Arc<AtomicU64>,
     reported_dropped: u64,
     live: bool,
-    warned: bool,
+    /// The last write failed; the next good one ends the outage with a stats line.
+    failing: bool,
     batch: Batch,
 }
 
@@ -306,7 +330,7 @@ impl Writer {
         let stats = self.stats_record();
         self.write(&stats);
         self.flush_batch();
-        let _ = self.file.sync_all();
+        let _ = self.log.sync();
         self.stats
     }
 
@@ -391,6 +415,7 @@ impl Writer {
             exchanges: self.stats.exchanges,
             dropped: self.stats.dropped,
             write_errors: self.stats.write_errors,
+            lost_exchanges: self.stats.lost_exchanges,
         })
     }
 
@@ -408,34 +433,49 @@ impl Writer {
         true
     }
 
-    /// Writes the batch with one `write` call, then flushes it to the OS.
+    /// Writes the batch with one `write` call, then flushes it to the OS. A failed batch is
+    /// counted as lost (the file is cut back to its last complete line); the first good batch
+    /// after an outage is followed by a stats line with the loss.
     fn flush_batch(&mut self) {
         if self.batch.bytes.is_empty() {
             return;
         }
         let batch = std::mem::take(&mut self.batch);
-        match self
-            .file
-            .write_all(&batch.bytes)
-            .and_then(|()| self.file.flush())
-        {
-            Ok(()) => self.stats.exchanges += batch.exchanges,
+        match self.log.append_lines(&batch.bytes) {
+            Ok(()) => {
+                self.stats.exchanges += batch.exchanges;
+                if self.failing {
+                    self.failing = false;
+                    tracing::warn!(
+                        "writing trace {} works again; {} exchanges were lost",
+                        self.path.display(),
+                        self.stats.lost_exchanges
+                    );
+                    let stats = self.stats_record();
+                    self.write(&stats);
+                    self.flush_batch();
+                }
+            }
             Err(err) => {
                 self.stats.write_errors += batch.records;
-                if !self.warned {
-                    self.warned = true;
+                self.stats.lost_exchanges += batch.exchanges;
+                if !self.failing {
+                    self.failing = true;
                     tracing::warn!(
-                        "cannot write trace {}: {err}; forwarding continues, records are lost",
+                        "cannot write trace {}: {err}; forwarding continues, records are lost \
+                         until writing works again",
                         self.path.display()
                     );
                 }
             }
         }
         // Keep the allocation for the next batch.
-        let mut bytes = batch.bytes;
-        bytes.clear();
-        if bytes.capacity() <= 4 * BATCH_BYTES {
-            self.batch.bytes = bytes;
+        if self.batch.bytes.is_empty() {
+            let mut bytes = batch.bytes;
+            bytes.clear();
+            if bytes.capacity() <= 4 * BATCH_BYTES {
+                self.batch.bytes = bytes;
+            }
         }
     }
 }

@@ -6,15 +6,16 @@ Usage: tests/peers/.venv/bin/python py_client.py SERVER_URL [--tool NAME] [--arg
                                                  [--timeout S] [--mode auto|legacy]
 
 It connects over Streamable HTTP with the SDK's `OAuthClientProvider` (discovery, dynamic client
-registration, PKCE) backed by in-memory storage; the authorize step is headless: the
-authorization URL is fetched with httpx2 and `follow_redirects=False`, the authorization server's
-own hops are followed like a browser, and the code, state and RFC 9207 `iss` are read from the
-Location header that points at the redirect URI. Then it runs the SDK's handshake (`mode=auto`,
+registration, PKCE) backed by in-memory storage; the authorize step is headless: peer_browser.py
+navigates from the authorization URL like a browser, through the authorization server's hops and
+its login and consent forms, and the code, state and RFC 9207 `iss` are read from the Location
+that points at the redirect URI (the SDK checks `iss` against the issuer it discovered). Then it runs the SDK's handshake (`mode=auto`,
 the SDK's default: `server/discover` first, `initialize` on servers that do not know it),
 tools/list and one tools/call, and prints exactly ONE JSON line on stdout:
   {"sdk":"python","sdk_version":..,"ok":bool,"server_url":..,"handshake":"initialize"|"discover",
    "protocol_version":..,"server_info":{..},"tools":[names],
    "call":{"name","arguments","content","is_error"},"authorized":bool,
+   "authorization_response":{"code","state","iss","error"},
    "http":[{"method","url","status"}],"error":{"stage","name","message","causes":[..]}}
 Without --tool it calls `greet` when listed, else the first tool, filling its required string
 arguments with "authtap". Exit status: 0 when the flow completed, 1 otherwise. Logs go to stderr.
@@ -29,7 +30,7 @@ import logging
 import secrets
 import sys
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import anyio
 import httpx2
@@ -37,6 +38,7 @@ from mcp.client import Client
 from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from peer_browser import navigate_to_redirect
 
 REDIRECT_URL = "http://127.0.0.1:53682/callback"
 
@@ -68,34 +70,29 @@ class HeadlessBrowser:
         self._http = http
         self._result: AuthorizationCodeResult | None = None
         self.authorized = False
+        self.authorization_response: dict[str, Any] | None = None
 
     async def redirect_handler(self, authorization_url: str) -> None:
-        """GETs the authorization URL and follows the authorization server's own redirects
-        (login, consent, locale hops) like a browser until one points at the redirect URI."""
-        url = authorization_url
-        for _ in range(6):
-            response = await self._http.get(url, follow_redirects=False)
-            location = response.headers.get("location")
-            if not (300 <= response.status_code < 400) or not location:
-                body = response.text[:300]
-                raise RuntimeError(f"authorize: expected a redirect from {url}, got HTTP {response.status_code}: {body}")
-            target = urlsplit(urljoin(url, location))
-            if f"{target.scheme}://{target.netloc}{target.path}" != REDIRECT_URL:
-                url = urljoin(url, location)
-                continue
-            query = parse_qs(target.query)
-            if "error" in query:
-                raise RuntimeError(f"authorize: {query['error'][0]}: {query.get('error_description', [''])[0]}")
-            if "code" not in query:
-                raise RuntimeError(f"authorize: no code in redirect {location}")
-            self._result = AuthorizationCodeResult(
-                code=query["code"][0],
-                state=query.get("state", [None])[0],
-                iss=query.get("iss", [None])[0],
-            )
-            self.authorized = True
-            return
-        raise RuntimeError(f"authorize: more than 6 redirects without reaching {REDIRECT_URL}")
+        """Navigates from the authorization URL (peer_browser.py: the authorization server's
+        hops, login and consent forms) to the redirect URI and keeps its parameters."""
+        location = await navigate_to_redirect(self._http, authorization_url, REDIRECT_URL)
+        query = parse_qs(urlsplit(location).query)
+        self.authorization_response = {
+            "code": "code" in query,
+            "state": query.get("state", [None])[0],
+            "iss": query.get("iss", [None])[0],
+            "error": query.get("error", [None])[0],
+        }
+        if "error" in query:
+            raise RuntimeError(f"authorize: {query['error'][0]}: {query.get('error_description', [''])[0]}")
+        if "code" not in query:
+            raise RuntimeError(f"authorize: no code in redirect {location}")
+        self._result = AuthorizationCodeResult(
+            code=query["code"][0],
+            state=query.get("state", [None])[0],
+            iss=query.get("iss", [None])[0],
+        )
+        self.authorized = True
 
     async def callback_handler(self) -> AuthorizationCodeResult:
         if self._result is None:
@@ -177,6 +174,7 @@ async def run(opts: argparse.Namespace, out: dict[str, Any]) -> None:
                 transport = streamable_http_client(opts.url, http_client=http)
                 async with Client(transport, mode=opts.mode, client_info=None) as client:
                     out["authorized"] = browser.authorized
+                    out["authorization_response"] = browser.authorization_response
                     session = client.session
                     out["handshake"] = "discover" if getattr(session, "discover_result", None) else "initialize"
                     out["protocol_version"] = client.protocol_version
@@ -210,6 +208,7 @@ async def run(opts: argparse.Namespace, out: dict[str, Any]) -> None:
                 raise
             if not out["ok"]:
                 out["authorized"] = browser.authorized
+                out["authorization_response"] = browser.authorization_response
                 out["error"] = describe_error(stage, err)
 
 

@@ -3,15 +3,21 @@
 // tests/peers_e2e.rs (authtap's end-to-end tests with real SDK peers).
 //
 // Usage: node ts-client.mjs SERVER_URL [--tool NAME] [--args JSON] [--timeout-ms N]
+//                           [--application-type native|web]
 //
 // It connects with OAuth through an in-memory OAuthClientProvider (discovery, dynamic client
-// registration, PKCE; the authorize step is headless: the authorization URL is fetched with
-// redirect:'manual', the authorization server's own hops followed like a browser, and the code
-// read from the Location header that points at the redirect URI), then runs initialize,
-// tools/list and one tools/call, and prints exactly ONE JSON line on stdout:
+// registration, PKCE; the authorize step is headless: browser.mjs navigates from the
+// authorization URL like a browser, through the authorization server's hops and its login and
+// consent forms, and the code is read from the Location that points at the redirect URI), then
+// runs initialize, tools/list and one tools/call, and prints exactly ONE JSON line on stdout:
 //   {"sdk":"typescript","sdk_version":..,"ok":bool,"server_url":..,"protocol_version":..,
 //    "server_info":{..},"tools":[names],"call":{"name","arguments","content","is_error"},
-//    "authorized":bool,"http":[{"method","url","status"}],"error":{"stage","name","message"}}
+//    "authorized":bool,"authorization_response":{"code","state_matches","iss","error"},
+//    "discovered_issuer":..,
+//    "http":[{"method","url","status"}],"error":{"stage","name","message"}}
+// The SDK does not check the RFC 9207 `iss` it receives; the result reports it next to the
+// issuer the SDK discovered so the caller can. The registration carries no `application_type` (as the SDK's own examples register) unless
+// --application-type is given.
 // Without --tool it calls `greet` when listed, else the first tool, filling its required
 // string arguments with "authtap". Exit status: 0 when the flow completed, 1 otherwise.
 // Everything else the SDK or this script logs goes to stderr.
@@ -21,6 +27,7 @@ import { randomBytes } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+import { navigateToRedirect } from './browser.mjs';
 
 // stdout carries only the result line.
 console.log = (...args) => console.error(...args);
@@ -32,12 +39,13 @@ const SDK_VERSION = JSON.parse(
 const REDIRECT_URL = 'http://127.0.0.1:53682/callback';
 
 function parseArgs(argv) {
-    const opts = { url: undefined, tool: undefined, args: undefined, timeoutMs: 45000 };
+    const opts = { url: undefined, tool: undefined, args: undefined, timeoutMs: 45000, applicationType: undefined };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         if (a === '--tool') opts.tool = argv[++i];
         else if (a === '--args') opts.args = JSON.parse(argv[++i]);
         else if (a === '--timeout-ms') opts.timeoutMs = Number(argv[++i]);
+        else if (a === '--application-type') opts.applicationType = argv[++i];
         else if (!opts.url) opts.url = a;
         else throw new Error(`unexpected argument: ${a}`);
     }
@@ -47,8 +55,9 @@ function parseArgs(argv) {
 
 /** The SDK's OAuthClientProvider contract, kept in memory, with a headless authorize step. */
 class HeadlessOAuthProvider {
-    constructor(fetchFn) {
-        this._fetch = fetchFn;
+    constructor(log, applicationType) {
+        this._log = log;
+        this._applicationType = applicationType;
         this._state = randomBytes(16).toString('hex');
         this.authorizationCode = undefined;
     }
@@ -61,7 +70,8 @@ class HeadlessOAuthProvider {
             redirect_uris: [REDIRECT_URL],
             grant_types: ['authorization_code', 'refresh_token'],
             response_types: ['code'],
-            token_endpoint_auth_method: 'none'
+            token_endpoint_auth_method: 'none',
+            ...(this._applicationType ? { application_type: this._applicationType } : {})
         };
     }
     state() {
@@ -93,37 +103,28 @@ class HeadlessOAuthProvider {
         this._discovery = s;
     }
     /**
-     * Plays the user agent: GET the authorization URL and follow the authorization server's own
-     * redirects (login/consent/locale hops) like a browser, until one points at our redirect URI;
-     * the code, state and iss come from that Location. No consent page is rendered.
+     * Plays the user agent (browser.mjs): navigates from the authorization URL through the
+     * authorization server's hops, login and consent forms until a Location points at our
+     * redirect URI; the code, state and iss come from that URL.
      */
     async redirectToAuthorization(authorizationUrl) {
-        let url = new URL(authorizationUrl);
-        for (let hop = 0; hop < 6; hop++) {
-            const res = await this._fetch(url, { redirect: 'manual' });
-            const location = res.headers.get('location');
-            if (res.status < 300 || res.status > 399 || !location) {
-                const body = await res.text().catch(() => '');
-                throw new Error(`authorize: expected a redirect from ${url.href}, got HTTP ${res.status}: ${body.slice(0, 300)}`);
-            }
-            const target = new URL(location, url);
-            if (target.origin + target.pathname !== REDIRECT_URL) {
-                url = target;
-                continue;
-            }
-            const error = target.searchParams.get('error');
-            if (error) {
-                throw new Error(`authorize: ${error}: ${target.searchParams.get('error_description') ?? ''}`);
-            }
-            if (target.searchParams.get('state') !== this._state) {
-                throw new Error(`authorize: state mismatch in redirect ${location}`);
-            }
-            const code = target.searchParams.get('code');
-            if (!code) throw new Error(`authorize: no code in redirect ${location}`);
-            this.authorizationCode = code;
-            return;
+        const target = await navigateToRedirect(authorizationUrl, REDIRECT_URL, this._log);
+        const error = target.searchParams.get('error');
+        this.authorizationResponse = {
+            code: target.searchParams.has('code'),
+            state_matches: target.searchParams.get('state') === this._state,
+            iss: target.searchParams.get('iss'),
+            error
+        };
+        if (error) {
+            throw new Error(`authorize: ${error}: ${target.searchParams.get('error_description') ?? ''}`);
         }
-        throw new Error(`authorize: more than 6 redirects without reaching ${REDIRECT_URL}`);
+        if (target.searchParams.get('state') !== this._state) {
+            throw new Error(`authorize: state mismatch in redirect ${target.href}`);
+        }
+        const code = target.searchParams.get('code');
+        if (!code) throw new Error(`authorize: no code in redirect ${target.href}`);
+        this.authorizationCode = code;
     }
 }
 
@@ -161,7 +162,7 @@ async function run(opts, out) {
             throw err;
         }
     };
-    const provider = new HeadlessOAuthProvider(loggingFetch);
+    const provider = new HeadlessOAuthProvider(entry => out.http.push(entry), opts.applicationType);
     const client = new Client({ name: 'authtap-peer-ts', version: '1.0.0' });
     const newTransport = () => new StreamableHTTPClientTransport(serverUrl, { authProvider: provider, fetch: loggingFetch });
 
@@ -179,6 +180,8 @@ async function run(opts, out) {
             transport = newTransport();
             await client.connect(transport);
         }
+        out.authorization_response = provider.authorizationResponse ?? null;
+        out.discovered_issuer = provider.discoveryState()?.authorizationServerMetadata?.issuer ?? null;
         out.protocol_version = transport.protocolVersion ?? null;
         out.server_info = client.getServerVersion() ?? null;
 
@@ -194,6 +197,8 @@ async function run(opts, out) {
         out.call = { name: tool.name, arguments: args, content: result.content ?? [], is_error: result.isError === true };
         out.ok = true;
     } catch (err) {
+        out.authorization_response = provider.authorizationResponse ?? null;
+        out.discovered_issuer = provider.discoveryState()?.authorizationServerMetadata?.issuer ?? null;
         out.error = describeError(stage, err);
     } finally {
         await client.close().catch(() => {});

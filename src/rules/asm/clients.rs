@@ -17,7 +17,7 @@ impl Rule for CimdWithoutNone {
         on: AS,
         who: &[As],
         breaks: "CAI silently uses DCR instead of CIMD",
-        source: "claude.com docs \"Authentication\"; lion-reader PR 1519; fastmcp#4205",
+        source: "claude.com docs \"Authentication\"; brendanlong/lion-reader PR 1519; PrefectHQ/fastmcp#4205",
         title: "CIMD advertised but `none` not in token_endpoint_auth_methods_supported",
         fix: "Add \"none\" to token_endpoint_auth_methods_supported.",
     };
@@ -47,7 +47,7 @@ impl Rule for AuthMethodsDefaulted {
         on: &[],
         who: &[As],
         breaks: "clients assume client_secret_basic",
-        source: "RFC 8414 §2 (default client_secret_basic); lion-reader PR 1121",
+        source: "RFC 8414 §2 (default client_secret_basic); brendanlong/lion-reader PR 1121",
         title: "token_endpoint_auth_methods_supported absent while registration issues public clients",
         fix: "List the methods you accept, including \"none\" for public clients.",
     };
@@ -77,7 +77,7 @@ impl Rule for BasicOnly {
         on: &[],
         who: &[As, Client],
         breaks: "CAI always uses client_secret_post for static confidential clients and does not fall back",
-        source: "claude-ai-mcp#667",
+        source: "anthropics/claude-ai-mcp#667",
         title: "Only client_secret_basic is accepted while the client posts its secret",
         fix: "Also accept client_secret_post at the token endpoint.",
     };
@@ -115,22 +115,14 @@ impl Rule for Grants {
         who: &[As],
         breaks: "all for the code grant; CAI does not support client_credentials-only servers",
         source: "RFC 8414 §2; OAuth 2.1 (implicit and password removed)",
-        title: "grant_types_supported lacks authorization_code (error) or advertises implicit/password (info)",
+        title: "grant_types_supported lacks authorization_code while the flow uses it (error) or advertises implicit/password (info)",
         fix: "Advertise [\"authorization_code\", \"refresh_token\"].",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(g) = json_200(ex).and_then(|d| {
-            str_list(&d, "grant_types_supported")
-                .map(|v| v.into_iter().map(str::to_owned).collect::<Vec<_>>())
-        }) else {
+        let Some(g) = json_200(ex).and_then(|d| grants(&d)) else {
             return;
         };
-        if !g.iter().any(|x| x == "authorization_code") {
-            out.push(
-                &Self::META,
-                format!("grant_types_supported = {g:?} lacks authorization_code"),
-            );
-        } else if g.iter().any(|x| x == "implicit" || x == "password") {
+        if g.iter().any(|x| x == "implicit" || x == "password") {
             out.push(
                 &Self::META,
                 format!("grant_types_supported = {g:?} advertises removed grants"),
@@ -138,6 +130,53 @@ impl Rule for Grants {
             .severity = Info;
         }
     }
+    /// A missing authorization_code only matters to a flow that uses it (client_credentials-
+    /// or jwt-bearer-only servers are legitimate); judged once the flow shows its grant.
+    fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
+        let f = cx.flow;
+        let Some((fetch, g)) = f
+            .asm
+            .iter()
+            .rev()
+            .find_map(|d| Some((d, grants(d.ok_doc()?)?)))
+        else {
+            return;
+        };
+        if g.iter().any(|x| x == "authorization_code") {
+            return;
+        }
+        let uses_code =
+            !f.authorizes.is_empty() || f.tokens.iter().any(|t| t.grant == "authorization_code");
+        let other_grant = f
+            .tokens
+            .iter()
+            .any(|t| t.grant != "authorization_code" && t.grant != "refresh_token");
+        let severity = if uses_code {
+            Error
+        } else if cx.finishing && !other_grant {
+            Info // the flow never reached a grant: a hint for code-grant clients
+        } else {
+            return;
+        };
+        let finding = out.once(
+            "code",
+            &Self::META,
+            format!(
+                "grant_types_supported = {g:?} lacks authorization_code{}",
+                if uses_code {
+                    ", and this flow uses the authorization_code grant"
+                } else {
+                    "; clients that sign users in cannot use this AS"
+                }
+            ),
+        );
+        finding.severity = severity;
+        finding.exchange = Some(fetch.step.exchange);
+    }
+}
+
+fn grants(d: &Map<String, Value>) -> Option<Vec<String>> {
+    str_list(d, "grant_types_supported").map(|v| v.into_iter().map(str::to_owned).collect())
 }
 
 /// ASM-ISS-FLAG-TYPE.

@@ -1,4 +1,4 @@
-//! ASM-*: authorization server metadata (RFC 8414 / OIDC discovery), rules.md §1.5. The issuer
+//! ASM-*: authorization server metadata (RFC 8414 / OIDC discovery). The issuer
 //! is compared byte for byte with the issuer the client derived (the PRM entry whose well-known
 //! URL was fetched, else the issuer encoded in the URL).
 
@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use crate::flow::Flow;
 use crate::parse::metadata::{show, str_list};
 use crate::parse::urls::{self, UrlDiff};
+use crate::rules::revision::{Revision, Revisions};
 use crate::rules::rule::{Cx, DynRule, FlowCx, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 use crate::rules::{Phase, Severity::*, Who::*};
@@ -69,7 +70,7 @@ impl Rule for NotFound {
         on: &[],
         who: &[As, Rs],
         breaks: "CAI synthesizes /authorize, /token, /register on the MCP origin; TS uses defaults; CC stalls",
-        source: "MCP [11-25] Overview 5 (MUST provide RFC 8414 or OIDC discovery)",
+        source: "MCP 2025-11-25 Overview 5 (MUST provide RFC 8414 or OIDC discovery)",
         title: "Every candidate ASM URL for the chosen issuer answers 4xx",
         fix: "Serve RFC 8414 metadata at /.well-known/oauth-authorization-server<issuer path> (or OIDC discovery).",
     };
@@ -120,7 +121,7 @@ impl Rule for PathIssuerRootOnly {
         on: AS,
         who: &[As],
         breaks: "path-aware clients never try root: CAI, TS, PY; conformance authorization-server-metadata-wrong-path",
-        source: "RFC 8414 §3.1; MCP [11-25] ASM discovery order",
+        source: "RFC 8414 §3.1; MCP 2025-11-25 ASM discovery order",
         title: "An issuer with a path is served only at the root well-known URL",
         fix: "Serve the metadata at /.well-known/oauth-authorization-server<issuer path> (path inserted after the host).",
     };
@@ -158,7 +159,7 @@ impl Rule for IssuerMismatch {
         on: AS,
         who: &[As, Rs],
         breaks: "TS v2 (IssuerMismatchError), Copilot CLI, opencode, Pi/rmcp, Hermes (Claude Desktop is lenient)",
-        source: "RFC 8414 §3.3; OIDC Discovery §4.3; MCP [07-28]; conformance sep-2468-client-validate-metadata-issuer",
+        source: "RFC 8414 §3.3; OIDC Discovery §4.3; MCP 2026-07-28; conformance sep-2468-client-validate-metadata-issuer",
         title: "ASM `issuer` differs from the issuer the client derived (byte comparison)",
         fix: "Make `issuer` byte-identical to the PRM authorization_servers entry (same trailing slash, same path), or change the PRM entry to the AS's real issuer.",
     };
@@ -282,22 +283,21 @@ impl Rule for NoPkce {
         phase: Phase::DiscoveryAs,
         on: AS,
         who: &[As],
-        breaks: "[11-25] clients MUST refuse; conformance (TS tolerates)",
-        source: "RFC 8414 §2; MCP [11-25] \"Authorization Code Protection\"",
+        breaks: "2025-11-25 clients MUST refuse; conformance (TS tolerates)",
+        source: "RFC 8414 §2; MCP 2025-11-25 \"Authorization Code Protection\"",
         title: "code_challenge_methods_supported is absent",
         fix: "Advertise \"code_challenge_methods_supported\": [\"S256\"].",
     };
-    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    const REVISIONS: Revisions = Revisions::ALL
+        .at(Revision::R2025_03_26, crate::rules::Severity::Warning)
+        .at(Revision::R2025_06_18, crate::rules::Severity::Warning);
+    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(d) = json_200(ex) else { return };
         if !d.contains_key("code_challenge_methods_supported") {
-            let v = cx.protocol_version(ex);
-            let f = out.push(
+            out.push(
                 &Self::META,
                 "code_challenge_methods_supported is absent (clients must assume no PKCE)",
             );
-            if matches!(v, Some("2025-03-26" | "2025-06-18")) {
-                f.severity = Warning;
-            }
         }
     }
 }
@@ -311,8 +311,8 @@ impl Rule for NoS256 {
         phase: Phase::DiscoveryAs,
         on: AS,
         who: &[As],
-        breaks: "TS throws; all [11-25] clients",
-        source: "OAuth 2.1 §4.1.1; MCP [11-25]",
+        breaks: "TS throws; all 2025-11-25 clients",
+        source: "OAuth 2.1 §4.1.1; MCP 2025-11-25",
         title: "code_challenge_methods_supported lacks S256",
         fix: "Support S256 and list it in code_challenge_methods_supported.",
     };
@@ -408,7 +408,7 @@ impl Rule for InternalHost {
         on: AS,
         who: &[As, Infra],
         breaks: "CAI (token endpoint unreachable), all remote clients",
-        source: "RFC 8414 §2; claude-ai-mcp#155",
+        source: "RFC 8414 §2; anthropics/claude-ai-mcp#155",
         title: "An endpoint's host is internal although the document was fetched from a public host",
         fix: "Configure the AS's public base URL explicitly instead of deriving it from Host / X-Forwarded-* behind the proxy.",
     };
@@ -442,7 +442,7 @@ impl Rule for NoRegistrationNoCimd {
         on: AS,
         who: &[As],
         breaks: "CC \"Incompatible auth server: does not support dynamic client registration\"; CAI needs a manual client id",
-        source: "MCP [06-18] DCR section, [11-25] \"Client Registration Approaches\"",
+        source: "MCP 2025-06-18 DCR section, 2025-11-25 \"Client Registration Approaches\"",
         title: "No registration_endpoint and no client_id_metadata_document_supported",
         fix: "Offer DCR (registration_endpoint) or CIMD (client_id_metadata_document_supported: true).",
     };
@@ -461,6 +461,7 @@ impl Rule for NoRegistrationNoCimd {
 
 #[cfg(test)]
 mod tests {
+    use crate::rules::Severity;
     use crate::rules::testkit::*;
     use serde_json::json;
 
@@ -683,7 +684,7 @@ mod tests {
     }
     #[test]
     fn fires_on_grants() {
-        assert_fires(
+        let f = assert_fires(
             "ASM-GRANTS",
             asm_edit(|d| {
                 d.insert(
@@ -692,10 +693,46 @@ mod tests {
                 );
             }),
         );
+        assert_eq!(f.severity, Severity::Error);
+        assert!(f.message.contains("this flow uses"), "{}", f.message);
     }
     #[test]
     fn quiet_on_grants() {
         assert_quiet("ASM-GRANTS", Clean::new().steps());
+        // A client_credentials-only (or jwt-bearer-only) server used by a machine client.
+        for (grant, extra) in [
+            ("client_credentials", "client_secret=s3cret"),
+            (
+                "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "assertion=eyJhbGciOiJub25lIn0.e30.",
+            ),
+        ] {
+            let mut c = Clean::new();
+            c.asm = c.asm.edit_json(|d| {
+                d.insert("grant_types_supported".into(), json!([grant]));
+            });
+            c.token = c.token.req_body(&format!(
+                "grant_type={}&client_id=client-1&{extra}&resource={}",
+                enc(grant),
+                enc(MCP)
+            ));
+            let steps = vec![
+                c.challenge,
+                c.prm,
+                c.asm,
+                c.token,
+                c.init,
+                c.initialized,
+                c.list,
+            ];
+            let all = run(steps);
+            assert!(
+                !all.iter()
+                    .any(|f| f.rule == "ASM-GRANTS" && f.severity > Severity::Info),
+                "{grant}: {:?}",
+                ids(&all)
+            );
+        }
     }
     #[test]
     fn fires_on_iss_flag_type() {

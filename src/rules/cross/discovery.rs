@@ -3,6 +3,7 @@
 
 use crate::flow::Flow;
 use crate::parse::urls::{self, UrlDiff};
+use crate::rules::revision::{Revision, Revisions};
 use crate::rules::rule::{Cx, FlowCx, Out, Rule, RuleMeta};
 use crate::rules::{Phase, Severity::*, Who::*};
 use crate::trace::model::Exchange;
@@ -105,23 +106,28 @@ impl Rule for ResourceVsPrm {
         Error,
         Authorize,
         &[Client, Rs],
-        "RS audience rejection; Entra AADSTS9010010; claude-code#52871",
-        "MCP \"Canonical Server URI\"; RFC 8707 §2",
+        "RS audience rejection; Entra AADSTS9010010; anthropics/claude-code#52871",
+        "MCP 2025-11-25 Authorization \"Canonical Server URI\"; RFC 8707 §2",
         "The resource parameter differs from PRM resource or the MCP URL",
         "Send resource byte-identical to PRM `resource` (client), and publish the MCP URL itself as PRM `resource` (server)."
     );
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
         let f = cx.flow;
-        let refs: Vec<(&str, &str)> = [
-            ("PRM resource", f.prm_resource()),
-            ("MCP URL", f.mcp_url.as_deref()),
-        ]
-        .into_iter()
-        .filter_map(|(n, v)| Some((n, v?)))
-        .collect();
-        if refs.is_empty() {
-            return;
-        }
+        // Every PRM `resource` the flow was served (path-aware or root well-known, or via the
+        // challenge): sending one of them byte for byte is what RFC 8707 and the MCP spec ask,
+        // whatever the server chose to publish (PRM-RESOURCE-* judge that choice).
+        let published: Vec<&str> = f
+            .prm
+            .iter()
+            .filter_map(|d| crate::parse::metadata::str_member(d.ok_doc()?, "resource"))
+            .collect();
+        // Against the PRM when there is one; against the MCP URL only without any PRM.
+        let refs: Vec<(&str, &str)> = match (f.prm_resource(), f.mcp_url.as_deref()) {
+            (Some(prm), _) => vec![("PRM resource", prm)],
+            (None, Some(mcp)) => vec![("MCP URL", mcp)],
+            (None, None) => return,
+        };
         let sent = f
             .authorizes
             .iter()
@@ -133,6 +139,12 @@ impl Rule for ResourceVsPrm {
             );
         for (leg, ex, resources) in sent {
             for r in &resources {
+                if published
+                    .iter()
+                    .any(|p| urls::compare(r, p) == UrlDiff::Same)
+                {
+                    continue;
+                }
                 for (name, v) in &refs {
                     let d = urls::compare(r, v);
                     if d == UrlDiff::Same {
@@ -167,10 +179,11 @@ impl Rule for McpUrlVsPrm {
         McpTransport,
         &[Rs, Client],
         "CAI (posts to the connector URL as entered)",
-        "claude-ai-mcp#62",
+        "anthropics/claude-ai-mcp#62",
         "Authenticated MCP requests go to a path other than PRM resource and get 404",
         "Serve MCP at the URL the PRM names (or fix the PRM), and give clients that exact URL."
     );
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
         let f = cx.flow;
         let (Some(res), Some(mcp)) = (f.prm_resource(), f.mcp_url.as_deref()) else {
@@ -182,7 +195,13 @@ impl Rule for McpUrlVsPrm {
         ) {
             return;
         }
-        if let Some(m) = f.mcp.iter().find(|m| m.had_auth && m.status == Some(404)) {
+        // Only POSTs carry MCP messages (a 404 to the optional GET stream says nothing about
+        // the URL), and once an authenticated POST succeeded the URL is the right one.
+        let posts = || f.mcp.iter().filter(|m| m.had_auth && m.method == "POST");
+        if posts().any(|m| m.ok()) {
+            return;
+        }
+        if let Some(m) = posts().find(|m| m.status == Some(404)) {
             out.once(
                 "u",
                 &Self::META,
@@ -202,7 +221,7 @@ impl Rule for AsUnreachable {
         DiscoveryAs,
         &[As, Rs],
         "all",
-        "RFC 9728 §7.6; MCP [11-25]",
+        "RFC 9728 §7.6; MCP 2025-11-25",
         "Every ASM candidate URL failed (DNS, TLS, timeout, 5xx)",
         "Make the AS's metadata reachable from where the client runs (DNS, certificate, firewall), or fix the PRM authorization_servers entry."
     );
@@ -259,10 +278,11 @@ impl Rule for AsChangedReuse {
         Authorize,
         &[Client],
         "invalid_client; mix-up risk",
-        "MCP [07-28] \"Authorization Server Binding\"; conformance sep-2352-no-reuse-on-as-change",
+        "MCP 2026-07-28 \"Authorization Server Binding\"; conformance sep-2352-no-reuse-on-as-change",
         "A client_id registered at one AS is reused after the PRM names another",
         "Register again whenever the issuer changes; bind stored credentials to the issuer."
     );
+    const REVISIONS: Revisions = Revisions::since(Revision::R2026_07_28);
     fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
         let f = cx.flow;
         for a in &f.authorizes {
@@ -290,7 +310,7 @@ impl Rule for DiscoveryOrder {
         DiscoveryPrm,
         &[Client],
         "conformance prm-priority-order, authorization-server-metadata-wrong-path",
-        "MCP [11-25] discovery sections",
+        "MCP 2025-11-25 discovery sections",
         "The client's discovery order deviates from the spec",
         "Clients: probe the challenge's resource_metadata first, then path-aware, then root; RFC 8414 before OIDC."
     );
@@ -344,12 +364,15 @@ impl Rule for DefaultEndpoints {
             Warning,
             Authorize,
             &[Client],
-            "CAI when ASM discovery fails (claude-ai-mcp#82, #341); TS legacy defaults",
-            "MCP [03-26] \"Fallbacks for Servers without Metadata Discovery\"",
+            "CAI when ASM discovery fails (anthropics/claude-ai-mcp#82, #341); TS legacy defaults",
+            "MCP 2025-03-26 \"Fallbacks for Servers without Metadata Discovery\"",
             "The client uses /authorize, /token or /register on the MCP origin instead of the ASM's endpoints",
             "Make ASM discovery succeed (see ASM-*/PRM-* findings); clients should use the advertised endpoints."
         )
     };
+    /// 2025-03-26 specified these defaults for servers without metadata discovery.
+    const REVISIONS: Revisions =
+        Revisions::ALL.at(Revision::R2025_03_26, crate::rules::Severity::Info);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(f) = cx.flow else { return };
         let path = urls::raw_path(&ex.request.url);
@@ -384,8 +407,8 @@ impl Rule for ChallengeIgnored {
         Warning,
         McpTransport,
         &[Client],
-        "CAI (claude-ai-mcp#217), CC (seed 002: claude-code#52565)",
-        "MCP [06-18]+ (clients MUST parse WWW-Authenticate and respond)",
+        "CAI (anthropics/claude-ai-mcp#217), CC (anthropics/claude-code#52565)",
+        "MCP 2025-06-18 and later (clients MUST parse WWW-Authenticate and respond)",
         "A valid 401 challenge, and the client never fetches PRM or ASM",
         "Client bug: a 401 with a Bearer challenge must start discovery (\"needs authentication\"), not \"failed to connect\"; report it with this trace."
     );
@@ -519,18 +542,96 @@ mod tests {
     fn quiet_on_resource_vs_prm() {
         assert_quiet("X-RESOURCE-VS-PRM", Clean::new().steps());
     }
+    /// The client sends the PRM `resource` byte for byte, and the PRM names the server's
+    /// origin (seen with real servers) or comes from the root well-known URL.
+    fn resource_is_published(resource: &str, prm_url: &str) -> Vec<B> {
+        let mut c = Clean::new();
+        c.prm = c.prm.url(prm_url).edit_json(|d| {
+            d.insert("resource".into(), resource.into());
+        });
+        let swap = |u: &str| u.replace(&enc(MCP), &enc(resource));
+        let authz = swap(&c.authorize.0.request.url);
+        c.authorize = c.authorize.url(&authz);
+        c.token = c.token.edit_req_body(|b| swap(&b));
+        c.challenge = c.challenge.set_resp_header(
+            "www-authenticate",
+            &format!(r#"Bearer resource_metadata="{prm_url}", scope="mcp""#),
+        );
+        // The AS mints that audience, and the server accepts it.
+        let now = t0().unix_timestamp();
+        let minted = jwt(serde_json::json!({
+            "iss": ISSUER, "aud": resource, "exp": now + 3600, "iat": now, "scope": "mcp"
+        }));
+        let old = access_token();
+        c.steps()
+            .into_iter()
+            .map(|mut b| {
+                for h in b.0.request.headers.iter_mut() {
+                    h.value = h.value.replace(&old, &minted);
+                }
+                if let Some(r) = b.0.response.as_mut() {
+                    if let Some(text) = r.body.as_mut().and_then(|b| b.text.as_mut()) {
+                        *text = text.replace(&old, &minted);
+                    }
+                }
+                b
+            })
+            .collect()
+    }
+    #[test]
+    fn quiet_on_resource_equal_to_an_origin_or_root_prm() {
+        let origin = "https://mcp.example.com";
+        let root = "https://mcp.example.com/.well-known/oauth-protected-resource";
+        assert_quiet("X-RESOURCE-VS-PRM", resource_is_published(origin, root));
+        assert_quiet("X-RESOURCE-VS-PRM", resource_is_published(origin, PRM_URL));
+        // The whole flow of such a server: only the strict-client warning remains.
+        let all = run(resource_is_published(origin, PRM_URL));
+        let serious = serious(&all);
+        assert_eq!(serious.len(), 1, "{serious:#?}");
+        assert!(
+            serious[0].starts_with(&format!(
+                "PRM-RESOURCE-NE-REQUEST-URL: resource \"{origin}\" ≠ MCP URL \"{MCP}\" (different path; a same-origin path prefix, which the TS and Python SDK clients accept)"
+            )),
+            "{serious:#?}"
+        );
+        // Still fires when the client sends something else than that PRM names.
+        let mut s = resource_is_published(origin, root);
+        let authz = s[4].0.request.url.replace(&enc(origin), &enc(MCP));
+        s[4] = s[4].clone().url(&authz);
+        assert_fires("X-RESOURCE-VS-PRM", s);
+    }
     #[test]
     fn fires_on_mcp_url_vs_prm() {
         let mut c = Clean::new();
         c.prm = c.prm.edit_json(|d| {
             d.insert("resource".into(), "https://mcp.example.com/v2/mcp".into());
         });
+        c.init = c
+            .init
+            .status(404)
+            .no_resp_header("mcp-session-id")
+            .resp_json("{}");
+        c.initialized = c.initialized.status(404).resp_json("{}");
         c.list = c.list.status(404).resp_json("{}");
         assert_fires("X-MCP-URL-VS-PRM", c.steps());
     }
     #[test]
     fn quiet_on_mcp_url_vs_prm() {
         assert_quiet("X-MCP-URL-VS-PRM", Clean::new().steps());
+        // A GET 404 (no stream offered) while the authenticated POSTs got 200.
+        let mut c = Clean::new();
+        c.prm = c.prm.edit_json(|d| {
+            d.insert("resource".into(), "https://mcp.example.com/v2/mcp".into());
+        });
+        let get_stream = get(MCP)
+            .req_header("accept", "text/event-stream")
+            .req_header("authorization", &format!("Bearer {}", access_token()))
+            .at(7.5)
+            .status(404)
+            .resp_body("text/html", "<html>Cannot GET /mcp</html>");
+        let mut s = c.steps();
+        s.insert(7, get_stream);
+        assert_quiet("X-MCP-URL-VS-PRM", s);
     }
     #[test]
     fn fires_on_as_unreachable() {
@@ -554,7 +655,9 @@ mod tests {
             4,
             asm2.url("https://auth.example.com/.well-known/openid-configuration"),
         );
-        assert_fires("X-AS-CHANGED-REUSE", s);
+        assert_fires("X-AS-CHANGED-REUSE", at_revision(s.clone(), "2026-07-28"));
+        // A 2026-07-28 requirement: not judged on a 2025-11-25 flow.
+        assert_quiet("X-AS-CHANGED-REUSE", s);
     }
     #[test]
     fn quiet_on_as_changed_reuse() {
@@ -593,6 +696,32 @@ mod tests {
     #[test]
     fn quiet_on_default_endpoints() {
         assert_quiet("X-DEFAULT-ENDPOINTS", Clean::new().steps());
+    }
+    /// ASM discovery fails (404) and the client uses the origin's default endpoints.
+    fn fallback_to_defaults() -> Vec<B> {
+        let c = Clean::new();
+        vec![
+            c.challenge,
+            c.asm.status(404).resp_json("{}"),
+            post_form(
+                "https://mcp.example.com/token",
+                "grant_type=authorization_code&code=zz",
+            )
+            .at(2.5)
+            .status(400),
+        ]
+    }
+    #[test]
+    fn default_endpoints_are_the_2025_03_26_fallback() {
+        let sev = |wire: &str| {
+            let all = run(at_revision(fallback_to_defaults(), wire));
+            all.iter()
+                .find(|f| f.rule == "X-DEFAULT-ENDPOINTS")
+                .map(|f| f.severity)
+        };
+        assert_eq!(sev("2025-06-18"), Some(crate::rules::Severity::Warning));
+        // Specified behaviour in 2025-03-26: shown, not a warning.
+        assert_eq!(sev("2025-03-26"), Some(crate::rules::Severity::Info));
     }
     #[test]
     fn fires_on_challenge_ignored() {

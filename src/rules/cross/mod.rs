@@ -1,4 +1,4 @@
-//! X-*: cross-request (correlation) rules, rules.md §2. They read the flow state kept by
+//! X-*: cross-request (correlation) rules. They read the flow state kept by
 //! `flow::correlate` and run as the flow advances, on ticks (time windows) and at finish.
 //! Split by topic: [`authz`] (PKCE, state, code, redirect_uri, client_id, registration),
 //! [`discovery`] (issuer chain, resource, AS reachability, challenge handling), [`tokens`]
@@ -66,8 +66,8 @@ impl crate::rules::rule::Rule for ZeroTraffic {
         phase: crate::rules::Phase::Other,
         on: &[],
         who: &[crate::rules::Who::Client, crate::rules::Who::Infra],
-        breaks: "CAI about:blank loop (claude-code#11814); WAF/IP blocks upstream of the proxy; port or private-IP rejections",
-        source: "seeds 000/001; claude.com troubleshooting",
+        breaks: "CAI about:blank loop (anthropics/claude-code#11814); WAF/IP blocks upstream of the proxy; port or private-IP rejections",
+        source: "claude.com connector troubleshooting docs; anthropics/claude-code#11814",
         title: "Recording ran and no request reached the proxy",
         fix: "Give the client the proxy's URL; for claude.ai/Desktop use a public https URL on 443 (tunnel); check WAF/IP rules in front; file the ofid_ reference with the client's maintainers.",
     };

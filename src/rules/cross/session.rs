@@ -2,6 +2,7 @@
 //! affinity, and the negotiated protocol version in the header.
 
 use crate::flow::state::McpCall;
+use crate::rules::revision::{Revision, Revisions};
 use crate::rules::rule::{FlowCx, Out, Rule, RuleMeta};
 use crate::rules::{Phase, Who::*};
 
@@ -16,6 +17,13 @@ fn is_init(m: &McpCall) -> bool {
     m.rpc_method.as_deref() == Some("initialize")
 }
 
+/// A 2026-07-28 `server/discover`: session-less by design, and clients send it with the
+/// revision they probe for (falling back to `initialize` when refused), so it belongs to no
+/// session and announces no negotiated version.
+fn is_discover(m: &McpCall) -> bool {
+    m.rpc_method.as_deref() == Some("server/discover")
+}
+
 /// X-SESSION-NOT-ECHOED.
 pub struct SessionNotEchoed;
 impl Rule for SessionNotEchoed {
@@ -24,16 +32,21 @@ impl Rule for SessionNotEchoed {
         Error,
         &[Client],
         "server 400",
-        "MCP transports \"Session Management\" 2 (MUST include)",
+        "MCP 2025-11-25 Transports \"Session Management\" 2 (MUST include)",
         "A request after initialize lacks the issued Mcp-Session-Id (or uses another)",
         "Send the Mcp-Session-Id from the InitializeResult on every later request of the session."
     );
+    /// 2026-07-28 dropped sessions, the GET stream and resumability.
+    const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
     fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
         let f = cx.flow;
         let mut current: Option<&str> = None;
         for m in &f.mcp {
             if is_init(m) {
                 current = m.response_session.as_deref();
+                continue;
+            }
+            if is_discover(m) {
                 continue;
             }
             let (Some(s), Some(step)) = (current, m.step) else {
@@ -73,10 +86,12 @@ impl Rule for SessionNotReinit {
         Error,
         &[Client],
         "dead session; \"tools disappear\"",
-        "MCP transports \"Session Management\" 4 (MUST start a new session)",
+        "MCP 2025-11-25 Transports \"Session Management\" 4 (MUST start a new session)",
         "After a 404 for a session the client keeps using it",
         "On 404 for a session id, send a new initialize without a session id."
     );
+    /// 2026-07-28 dropped sessions, the GET stream and resumability.
+    const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
     fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
         let f = cx.flow;
         for (i, m) in f.mcp.iter().enumerate() {
@@ -109,10 +124,12 @@ impl Rule for SessionAffinity {
         Warning,
         &[Infra, Rs],
         "all stateful clients",
-        "python-sdk#880; mcp-use/mcp-use#153",
+        "modelcontextprotocol/python-sdk#880; mcp-use/mcp-use#153",
         "A session id issued seconds ago is already unknown (replica without affinity?)",
         "Enable sticky sessions on the load balancer (by Mcp-Session-Id) or share session state between replicas."
     );
+    /// 2026-07-28 dropped sessions, the GET stream and resumability.
+    const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
     fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
         let f = cx.flow;
         for init in f.mcp.iter().filter(|m| is_init(m)) {
@@ -147,10 +164,11 @@ impl Rule for ProtocolVersionMismatch {
         Error,
         &[Client, Rs],
         "server 400",
-        "MCP [06-18] \"Protocol Version Header\"",
+        "MCP 2025-06-18 \"Protocol Version Header\"",
         "MCP-Protocol-Version differs from the negotiated version",
         "Send the version from the InitializeResult in MCP-Protocol-Version on every later request."
     );
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
         let f = cx.flow;
         let Some(v) = f.protocol_version.as_deref() else {
@@ -167,7 +185,7 @@ impl Rule for ProtocolVersionMismatch {
         else {
             return;
         };
-        for m in f.mcp.iter().filter(|m| !is_init(m)) {
+        for m in f.mcp.iter().filter(|m| !is_init(m) && !is_discover(m)) {
             let (Some(h), Some(step)) = (m.protocol_header.as_deref(), m.step) else {
                 continue;
             };
@@ -196,6 +214,12 @@ mod tests {
     #[test]
     fn quiet_on_session_not_echoed() {
         assert_quiet("X-SESSION-NOT-ECHOED", Clean::new().steps());
+        // 2026-07-28 has no sessions: a session id there is MCP-STATELESS-VIOLATION's business.
+        let mut c = Clean::new();
+        c.list = c.list.no_req_header("mcp-session-id").status(400);
+        let stateless = at_revision(c.steps(), "2026-07-28");
+        assert_quiet("X-SESSION-NOT-ECHOED", stateless.clone());
+        assert_fires("MCP-STATELESS-VIOLATION", stateless);
     }
     #[test]
     fn fires_on_session_not_reinit() {
@@ -231,5 +255,27 @@ mod tests {
     #[test]
     fn quiet_on_protocol_version_mismatch() {
         assert_quiet("X-PROTOCOL-VERSION-MISMATCH", Clean::new().steps());
+    }
+    /// A client probes 2026-07-28 with `server/discover` (refused with 400 by a 2025-11-25
+    /// server) after an earlier session, before falling back to `initialize`.
+    fn discover_probe_after_a_session() -> Vec<B> {
+        let mut s = Clean::new().steps();
+        s.push(
+            post_json(MCP, &rpc("server/discover", Some(9)))
+                .req_header("accept", "application/json, text/event-stream")
+                .req_header("mcp-protocol-version", "2026-07-28")
+                .at(20.0)
+                .status(400)
+                .resp_json(r#"{"jsonrpc":"2.0","id":9,"error":{"code":-32600,"message":"unsupported protocol version"}}"#),
+        );
+        s
+    }
+    #[test]
+    fn quiet_on_a_discover_probe() {
+        assert_quiet(
+            "X-PROTOCOL-VERSION-MISMATCH",
+            discover_probe_after_a_session(),
+        );
+        assert_quiet("X-SESSION-NOT-ECHOED", discover_probe_after_a_session());
     }
 }

@@ -1,6 +1,7 @@
 //! Client-side registration rules (DCR-REQ-*) and client ID metadata documents (CIMD-*).
 
 use super::*;
+use crate::rules::revision::{Revision, Revisions};
 
 pub(super) fn authorize_client_id(ex: &Exchange) -> Option<String> {
     let q = Pairs::from_url_query(&ex.request.url);
@@ -64,8 +65,8 @@ impl Rule for ReqNoAppType {
         Warning,
         &[Client],
         "OIDC ASes (Auth0) reject native-style redirects for web clients",
-        "MCP [07-28] \"Application Type and Redirect URI Constraints\"; conformance sep-837; claude-code#37747",
-        "The registration omits application_type [07-28], or claims web with loopback redirects",
+        "MCP 2026-07-28 \"Application Type and Redirect URI Constraints\"; conformance sep-837; anthropics/claude-code#37747",
+        "The registration omits application_type 2026-07-28, or claims web with loopback redirects",
         "Send application_type \"native\" for loopback/private-scheme redirects and \"web\" for https callbacks."
     );
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
@@ -87,6 +88,16 @@ impl Rule for ReqNoAppType {
                 &Self::META,
                 "no application_type (required from 2026-07-28)",
             );
+        } else if app.is_none() && loopback {
+            // Before 2026-07-28 the member is optional, so this is only a hint: an AS that
+            // applies the OpenID Connect Dynamic Client Registration 1.0 §2 default ("web")
+            // may refuse the loopback redirect URIs (better-auth does).
+            out.push(
+                &Self::META,
+                "no application_type with loopback redirect URIs: an AS defaulting to \"web\" \
+                 (OpenID Connect Dynamic Client Registration 1.0 §2) may refuse them",
+            )
+            .severity = crate::rules::Severity::Info;
         }
     }
 }
@@ -99,7 +110,7 @@ impl Rule for ReqNoRefreshGrant {
         Info,
         &[Client],
         "ASes that gate refresh tokens on registered grants issue none (hourly re-auth)",
-        "MCP [07-28] \"Refresh Tokens\"; conformance sep-2207-client-metadata-grant-types",
+        "MCP 2026-07-28 \"Refresh Tokens\"; conformance sep-2207-client-metadata-grant-types",
         "Registration grant_types lack refresh_token",
         "Register grant_types [\"authorization_code\", \"refresh_token\"]."
     );
@@ -127,10 +138,11 @@ impl Rule for CimdUnadvertised {
         on: &[Phase::Authorize],
         who: &[Client, As],
         breaks: "AS answers invalid_client",
-        source: "CIMD draft §5; MCP [11-25] \"Client ID Metadata Documents\"",
+        source: "CIMD draft §5; MCP 2025-11-25 \"Client ID Metadata Documents\"",
         title: "A URL client_id is used but the ASM does not advertise CIMD",
         fix: "Advertise client_id_metadata_document_supported: true (AS) or register via DCR (client).",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_11_25);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(cid) = authorize_client_id(ex).filter(|c| c.starts_with("https://")) else {
             return;
@@ -154,10 +166,11 @@ impl Rule for CimdUrlInvalid {
         on: &[Phase::Authorize],
         who: &[Client],
         breaks: "AS rejects",
-        source: "CIMD draft §3; MCP [11-25]",
+        source: "CIMD draft §3; MCP 2025-11-25",
         title: "A URL client_id that is not https, has no path, or has a fragment, userinfo or dot-segments",
         fix: "Use an https URL with a path and no fragment, userinfo or dot-segments as client_id.",
     };
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_11_25);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(cid) = authorize_client_id(ex).filter(|c| c.contains("://")) else {
             return;
@@ -202,7 +215,7 @@ impl Rule for CimdDocInvalid {
         on: REG,
         who: &[Client],
         breaks: "AS aborts before login (invalid_client_metadata)",
-        source: "CIMD draft §4.1, §4.3, §6.6; claude-ai-mcp#96, #518",
+        source: "CIMD draft §4.1, §4.3, §6.6; anthropics/claude-ai-mcp#96, #518",
         title: "A client ID metadata document fetched through the proxy is invalid",
         fix: "Serve JSON whose client_id equals its URL, with redirect_uris and client_name, no shared secret, under 5 KB.",
     };

@@ -1,5 +1,5 @@
 //! DCR-* and CIMD-*: dynamic client registration requests and responses (RFC 7591) and
-//! client ID metadata documents, rules.md §1.6.
+//! client ID metadata documents.
 
 use serde_json::{Map, Value};
 
@@ -71,7 +71,7 @@ impl Rule for RequiresAuth {
         Error,
         &[As],
         "all MCP clients (none send initial access tokens)",
-        "python-sdk#914; claude-ai-mcp#82",
+        "modelcontextprotocol/python-sdk#914; anthropics/claude-ai-mcp#82",
         "The registration endpoint answers 401/403 to an unauthenticated POST",
         "Allow anonymous registration at the registration endpoint (no initial access token, no bearer middleware on /register)."
     );
@@ -95,7 +95,7 @@ impl Rule for RejectsSecretPost {
         Error,
         &[As],
         "CAI",
-        "seed 001 (better-auth); claude-ai-mcp#82 (RFC 7591 §3.2.1 lets the AS return none)",
+        "anthropics/claude-ai-mcp#82 (RFC 7591 §3.2.1 lets the AS return none); better-auth MCP plugin",
         "A registration asking for client_secret_post is refused",
         "Register the client anyway: either issue a secret for client_secret_post, or return token_endpoint_auth_method \"none\" (clients honour the response)."
     );
@@ -115,8 +115,8 @@ impl Rule for RedirectRejected {
         "DCR-REDIRECT-REJECTED",
         Error,
         &[As],
-        "CAI, CC (claude-code#58054), INSP",
-        "MCP \"Communication Security\"; fastmcp#1564",
+        "CAI, CC (anthropics/claude-code#58054), INSP",
+        "MCP 2025-11-25 Authorization \"Communication Security\"; PrefectHQ/fastmcp#1564",
         "A known client callback is refused at registration",
         "Accept https://claude.ai/api/mcp/auth_callback, https://claude.com/api/mcp/auth_callback and loopback http redirect URIs on any port."
     );
@@ -244,8 +244,8 @@ impl Rule for FloatExpiry {
         "DCR-FLOAT-EXPIRY",
         Error,
         &[As],
-        "CAI (parse failure, confirmed by Anthropic staff per seed 001); typed parsers",
-        "RFC 7591 §3.2.1 (seconds since epoch); seed 001",
+        "CAI (parse failure, confirmed by Anthropic staff); typed parsers",
+        "RFC 7591 §3.2.1 (seconds since epoch)",
         "client_secret_expires_at / client_id_issued_at is not a JSON integer",
         "Send integer seconds since the epoch, e.g. Math.floor(Date.now()/1000) (0 = never expires)."
     );
@@ -279,7 +279,7 @@ impl Rule for NullOptional {
         Error,
         &[As],
         "CC 2.1.117+ and TS (Zod v4: \"expected string, received null\")",
-        "seed 002 (claude-code#52565); RFC 7591 §2",
+        "anthropics/claude-code#52565; RFC 7591 §2",
         "An optional client metadata member is null",
         "Omit optional members you have no value for (client_uri, logo_uri, software_id, …) instead of sending null."
     );
@@ -414,8 +414,8 @@ impl Rule for MethodUnsupported {
         "DCR-METHOD-UNSUPPORTED",
         Error,
         &[As],
-        "CAI (claude-ai-mcp#285 class); TS",
-        "RFC 8414 §2 + RFC 7591 §2; lion-reader PR 1121",
+        "CAI (anthropics/claude-ai-mcp#285 class); TS",
+        "RFC 8414 §2 + RFC 7591 §2; brendanlong/lion-reader PR 1121",
         "The registered auth method is not in the ASM's token_endpoint_auth_methods_supported",
         "Return a token_endpoint_auth_method the token endpoint accepts and advertises."
     );
@@ -746,6 +746,27 @@ mod tests {
     #[test]
     fn quiet_on_req_no_app_type() {
         assert_quiet("DCR-REQ-NO-APP-TYPE", Clean::new().steps());
+    }
+    #[test]
+    fn names_an_omitted_app_type_with_loopback_redirects_as_info() {
+        let found = ids(&run(dcr_req_edit(|d| {
+            d.remove("application_type");
+        })));
+        assert!(
+            found.iter().any(|f| f == "DCR-REQ-NO-APP-TYPE:info"),
+            "{found:?}"
+        );
+        // Near miss: omitted, but with an https callback (a web client by default) — quiet.
+        assert_quiet(
+            "DCR-REQ-NO-APP-TYPE",
+            dcr_req_edit(|d| {
+                d.remove("application_type");
+                d.insert(
+                    "redirect_uris".into(),
+                    json!(["https://claude.ai/api/mcp/auth_callback"]),
+                );
+            }),
+        );
     }
     #[test]
     fn fires_on_req_no_refresh_grant() {

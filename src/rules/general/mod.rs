@@ -1,4 +1,4 @@
-//! GEN-*: rules for any phase (rules.md §1.1): HTML or WAF pages where JSON belongs, redirects
+//! GEN-*: rules for any phase: HTML or WAF pages where JSON belongs, redirects
 //! on API legs, content types, nulls and empty arrays in metadata, insecure or dangerous URLs,
 //! private hosts and odd ports (client-profile dependent), slowness, duplicate parameters, TLS.
 
@@ -11,10 +11,12 @@ use crate::rules::util::*;
 use crate::rules::{Phase, Severity::*, Who::*};
 use crate::trace::model::{Exchange, Headers};
 
-/// This family's rules, in report order.
+mod pages;
 mod redirect;
+use pages::*;
 use redirect::*;
 
+/// This family's rules, in report order.
 pub static RULES: &[&dyn DynRule] = &[
     &WafChallenge,
     &HtmlInsteadOfJson,
@@ -33,89 +35,6 @@ pub static RULES: &[&dyn DynRule] = &[
     &Tls,
     &MetadataCachedLong,
 ];
-
-fn waf_marked(ex: &Exchange) -> Option<String> {
-    for h in ["cf-mitigated", "x-vercel-mitigated"] {
-        if rh(ex, h).is_some_and(|v| v.eq_ignore_ascii_case("challenge")) {
-            return Some(format!("`{h}: challenge`"));
-        }
-    }
-    let st = status(ex)?;
-    if matches!(st, 403 | 429 | 503) && looks_html(ex) {
-        let b = body(ex).unwrap_or("");
-        for m in [
-            "/cdn-cgi/challenge-platform/",
-            "Just a moment",
-            "Security Checkpoint",
-            "Attention Required",
-        ] {
-            if b.contains(m) {
-                return Some(format!("{st} HTML page containing \"{m}\""));
-            }
-        }
-    }
-    None
-}
-
-/// GEN-WAF-CHALLENGE.
-pub struct WafChallenge;
-impl Rule for WafChallenge {
-    const META: RuleMeta = RuleMeta {
-        id: "GEN-WAF-CHALLENGE",
-        severity: Error,
-        phase: Phase::Other,
-        on: &[],
-        who: &[Infra],
-        breaks: "CAI (server-side httpx cannot run JS; WAF/bot rules block Anthropic egress), CC",
-        source: "Cloudflare docs \"Detect a Challenge Page response\"; seeds 001, 003",
-        title: "A WAF/bot challenge page answered an API request",
-        fix: "Exempt /.well-known/*, the OAuth endpoints and the MCP URL from bot/WAF challenges (e.g. a Cloudflare skip rule or Vercel firewall bypass for these paths, allow Anthropic egress IPs).",
-    };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if let Some(what) = waf_marked(ex) {
-            out.push(
-                &Self::META,
-                format!(
-                    "{} {} was answered with a bot challenge: {what}",
-                    ex.request.method, ex.request.url
-                ),
-            );
-        }
-    }
-}
-
-/// GEN-HTML-INSTEAD-OF-JSON.
-pub struct HtmlInsteadOfJson;
-impl Rule for HtmlInsteadOfJson {
-    const META: RuleMeta = RuleMeta {
-        id: "GEN-HTML-INSTEAD-OF-JSON",
-        severity: Error,
-        phase: Phase::Other,
-        on: API,
-        who: &[Rs, As, Infra],
-        breaks: "all (JSON parse fails); CAI fails silently, TS throws Zod/JSON errors",
-        source: "RFC 9728 §3.2, RFC 8414 §3.2, RFC 7591 §3.2.1; seed 003; claude-ai-mcp#96",
-        title: "An HTML page where a JSON document or JSON-RPC answer was expected",
-        fix: "Serve JSON (application/json) on this route; make sure SPA catch-all routes, login pages and error pages do not cover /.well-known/*, the OAuth endpoints or the MCP URL.",
-    };
-    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if !looks_html(ex) {
-            return;
-        }
-        let st = status(ex).unwrap_or(0);
-        let f = out.push(
-            &Self::META,
-            format!(
-                "{} {} ({}) answered {st} with an HTML page instead of JSON",
-                ex.request.method, ex.request.url, cx.phase
-            ),
-        );
-        if matches!(cx.phase, Phase::DiscoveryPrm | Phase::DiscoveryAs) && st == 404 {
-            // A 404 discovery probe: clients move on; the HTML only matters as a hint.
-            f.severity = Info;
-        }
-    }
-}
 
 /// GEN-JSON-CONTENT-TYPE.
 pub struct JsonContentType;
@@ -164,7 +83,7 @@ impl Rule for NullField {
         ],
         who: &[Rs, As],
         breaks: "TS/CC: Zod \"expected string, received null\"",
-        source: "RFC 8414 §3.2 / RFC 9728 §3.2 (omit what you don't have); claude-code#67258",
+        source: "RFC 8414 §3.2 / RFC 9728 §3.2 (omit what you don't have); anthropics/claude-code#67258",
         title: "A metadata or token-response member is JSON null",
         fix: "Omit members you have no value for instead of sending null.",
     };
@@ -191,7 +110,7 @@ impl Rule for EmptyArray {
         phase: Phase::Other,
         on: &[Phase::DiscoveryPrm, Phase::DiscoveryAs],
         who: &[Rs, As],
-        breaks: "clients build an empty or odd `scope` (claude-ai-mcp#453)",
+        breaks: "clients build an empty or odd `scope` (anthropics/claude-ai-mcp#453)",
         source: "RFC 8414 §3.2 and RFC 9728 §3.2 (zero-element parameters MUST be omitted)",
         title: "A metadata member is an empty array",
         fix: "Omit zero-element members (e.g. drop `scopes_supported: []`).",
@@ -229,7 +148,7 @@ impl Rule for NotHttps {
         on: &[Phase::DiscoveryPrm, Phase::DiscoveryAs, Phase::McpTransport],
         who: &[Rs, As],
         breaks: "TS (InsecureTokenEndpointError for non-loopback http), CAI",
-        source: "MCP auth \"Communication Security\" [06-18]; OAuth 2.1 §1.5; RFC 8414 §2",
+        source: "MCP 2025-06-18 Authorization \"Communication Security\"; OAuth 2.1 §1.5; RFC 8414 §2",
         title: "An OAuth URL uses http: with a non-loopback host",
         fix: "Publish https URLs for the issuer, every endpoint, the PRM resource and resource_metadata (loopback http is fine for local development).",
     };
@@ -280,7 +199,7 @@ impl Rule for DangerousScheme {
         on: &[Phase::DiscoveryPrm, Phase::DiscoveryAs, Phase::Registration],
         who: &[Rs, As],
         breaks: "TS (SafeUrl schema rejects the document)",
-        source: "MCP security best practices (authorization URL scheme validation)",
+        source: "MCP 2025-11-25 Security Best Practices (authorization URL scheme validation)",
         title: "A URL in metadata uses javascript:, data:, vbscript: or file:",
         fix: "Only publish http(s) URLs in metadata and registration responses.",
     };
@@ -331,7 +250,7 @@ impl Rule for PrivateAddress {
         on: &[Phase::McpTransport, Phase::DiscoveryAs, Phase::Token],
         who: &[Rs, Infra],
         breaks: "CAI rejects before sending anything (error under the claude-ai profile); SSRF-hardened clients",
-        source: "claude.com connector troubleshooting; MCP security best practices (SSRF); RFC 9728 §7.7",
+        source: "claude.com connector troubleshooting; MCP 2025-11-25 Security Best Practices (SSRF); RFC 9728 §7.7",
         title: "The MCP or OAuth host is loopback, private, CGNAT or link-local",
         fix: "For server-side clients (claude.ai, Desktop connectors) expose the server on a public address (a tunnel works); local clients such as Claude Code are fine.",
     };
@@ -355,7 +274,7 @@ impl Rule for Non443 {
         on: &[Phase::McpTransport, Phase::DiscoveryAs, Phase::Token],
         who: &[Rs, Infra],
         breaks: "CAI does not connect to other ports (error under the claude-ai profile)",
-        source: "claude-ai-mcp#85 (Anthropic staff)",
+        source: "anthropics/claude-ai-mcp#85 (Anthropic staff)",
         title: "The MCP URL or an OAuth endpoint uses an explicit port other than 443",
         fix: "Serve the MCP server and the AS on https port 443 for claude.ai / Desktop connectors.",
     };
@@ -381,7 +300,7 @@ impl Rule for Slow {
         on: META_DOCS,
         who: &[Rs, As],
         breaks: "CAI (a reported ~10 s budget on token exchange)",
-        source: "claude-ai-mcp#912 (reported threshold)",
+        source: "anthropics/claude-ai-mcp#912 (reported threshold)",
         title: "A PRM/ASM/DCR/token response took longer than the threshold",
         fix: "Answer discovery, registration and token calls within a few seconds (cache metadata, avoid cold starts on these routes).",
     };
@@ -504,7 +423,7 @@ impl Rule for MetadataCachedLong {
         on: &[Phase::DiscoveryPrm, Phase::DiscoveryAs],
         who: &[Infra],
         breaks: "fixes seem not to apply; stale documents keep being served",
-        source: "RFC 9728 §7.10; seed 001 (no-store on well-known while debugging)",
+        source: "RFC 9728 §7.10; RFC 9111 §5.2 (Cache-Control)",
         title: "Metadata served from a CDN cache with a long max-age",
         fix: "While debugging, serve /.well-known/* with `Cache-Control: no-store` and purge the CDN cache after each change.",
     };
@@ -529,35 +448,6 @@ impl Rule for MetadataCachedLong {
 mod tests {
     use crate::rules::testkit::*;
 
-    #[test]
-    fn fires_on_waf_challenge() {
-        let mut c = Clean::new();
-        c.prm = c
-            .prm
-            .status(403)
-            .resp_body("text/html", "<html>Just a moment...</html>");
-        assert_fires("GEN-WAF-CHALLENGE", c.steps());
-        let mut c = Clean::new();
-        c.prm = c.prm.resp_header("cf-mitigated", "challenge");
-        assert_fires("GEN-WAF-CHALLENGE", c.steps());
-    }
-    #[test]
-    fn quiet_on_waf_challenge() {
-        assert_quiet("GEN-WAF-CHALLENGE", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_html_instead_of_json() {
-        let mut c = Clean::new();
-        c.asm = c
-            .asm
-            .resp_body("text/html", "<!DOCTYPE html><html>app</html>");
-        let f = assert_fires("GEN-HTML-INSTEAD-OF-JSON", c.steps());
-        assert_eq!(f.severity, crate::rules::Severity::Error);
-    }
-    #[test]
-    fn quiet_on_html_instead_of_json() {
-        assert_quiet("GEN-HTML-INSTEAD-OF-JSON", Clean::new().steps());
-    }
     #[test]
     fn fires_on_json_content_type() {
         let mut c = Clean::new();

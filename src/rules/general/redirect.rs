@@ -40,7 +40,7 @@ impl Rule for RedirectOnApi {
         on: API,
         who: &[Rs, Infra],
         breaks: "CAI (treats redirects on /mcp as failure), CC (ECONNRESET behind ingress), Browser",
-        source: "RFC 9110 §15.4; seed 003 (use www if you redirect to it); BerriAI/litellm PR 34845",
+        source: "RFC 9110 §15.4; BerriAI/litellm PR 34845",
         title: "A redirect on a non-browser leg (PRM, ASM, DCR, token, MCP)",
         fix: "Serve the resource at the URL clients are given (publish the final URL, e.g. the www host, in metadata); never redirect API calls.",
     };
@@ -119,7 +119,7 @@ impl Rule for LocaleRedirect {
         on: &[],
         who: &[Rs],
         breaks: "all",
-        source: "seed 003 (next-intl prefixes /oauth/*)",
+        source: "RFC 8414 §3.1 and RFC 9728 §3.1 (metadata URLs are fixed); next-intl locale middleware prefixing /oauth/*",
         title: "An OAuth or well-known path redirected to a locale-prefixed twin",
         fix: "Exclude /.well-known, /oauth, /authorize, /token, /register and the MCP path from i18n middleware (e.g. the next-intl matcher).",
     };

@@ -1,6 +1,7 @@
 //! MCP transport rules about request headers and revisions: protocol version header, tokens in URLs, the Authorization scheme, Origin checks, legacy SSE fallback, 2026-07-28 mirror headers and statelessness.
 
 use super::*;
+use crate::rules::revision::{Revision, Revisions};
 
 /// MCP-VERSION-HEADER-MISSING.
 pub struct VersionHeaderMissing;
@@ -10,10 +11,11 @@ impl Rule for VersionHeaderMissing {
         Error,
         &[Client],
         "server assumes 2025-03-26",
-        "MCP [06-18] \"Protocol Version Header\"",
+        "MCP 2025-06-18 \"Protocol Version Header\"",
         "A post-initialize request lacks MCP-Protocol-Version",
         "Send `MCP-Protocol-Version: <negotiated>` on every request after initialize."
     );
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(v) = cx.flow.and_then(|f| f.protocol_version.as_deref()) else {
             return;
@@ -44,10 +46,11 @@ impl Rule for VersionNot400 {
         Error,
         &[Rs],
         "—",
-        "MCP [06-18] (MUST 400)",
+        "MCP 2025-06-18 (MUST 400)",
         "An unsupported MCP-Protocol-Version is accepted",
         "Answer unsupported protocol versions with 400."
     );
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if let Some(h) = qh(ex, "mcp-protocol-version").filter(|h| !KNOWN_VERSIONS.contains(h)) {
             if ok(ex) {
@@ -71,7 +74,7 @@ impl Rule for TokenInQuery {
         Error,
         &[Client, Rs],
         "token leaks to logs and referers",
-        "MCP \"Token Requirements\"; RFC 6750 §2.3, §5.3",
+        "MCP 2025-11-25 Authorization \"Token Requirements\"; RFC 6750 §2.3, §5.3",
         "A token in the MCP URL query",
         "Send tokens only in the Authorization header."
     );
@@ -105,7 +108,7 @@ impl Rule for AuthScheme {
         Error,
         &[Client],
         "RS 401",
-        "RFC 6750 §2.1; MCP \"Token Requirements\"",
+        "RFC 6750 §2.1; MCP 2025-11-25 Authorization \"Token Requirements\"",
         "Authorization is not `Bearer <token>`",
         "Send exactly `Authorization: Bearer <token>`."
     );
@@ -142,7 +145,7 @@ impl Rule for OriginUnchecked {
         Warning,
         &[Rs],
         "DNS-rebinding exposure",
-        "MCP [03-26]+ \"Security Warning\"; conformance localhost-host-rebinding-rejected",
+        "MCP 2025-03-26 and later \"Security Warning\"; conformance localhost-host-rebinding-rejected",
         "A loopback MCP server accepts a non-loopback web Origin",
         "Validate Origin on loopback servers and answer foreign origins with 403."
     );
@@ -172,7 +175,7 @@ impl Rule for SseFallbackStatus {
             Error,
             &[Rs],
             "CAI, TS: cannot fall back to SSE",
-            "MCP transports \"Backwards Compatibility\"; claude-ai-mcp issue template",
+            "MCP 2025-11-25 Transports \"Backwards Compatibility\"; claude-ai-mcp issue template",
             "A legacy SSE-only server answers POST initialize with something other than 400/404/405",
             "Answer POST to the legacy SSE URL with 400, 404 or 405 so clients fall back to HTTP+SSE."
         )
@@ -221,10 +224,11 @@ impl Rule for MirrorHeaders {
         Error,
         &[Client, Rs],
         "gateways route on headers",
-        "MCP [07-28] streamable-http \"Request Metadata\"",
-        "[07-28] POST lacks Mcp-Method/Mcp-Name or they differ from the body",
+        "MCP 2026-07-28 streamable-http \"Request Metadata\"",
+        "2026-07-28 POST lacks Mcp-Method/Mcp-Name or they differ from the body",
         "Send Mcp-Method (and Mcp-Name for tools/call, resources/read, prompts/get) matching the body."
     );
+    const REVISIONS: Revisions = Revisions::since(Revision::R2026_07_28);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if !at_least(version(cx, ex), "2026-07-28") || method(ex) != "POST" {
             return;
@@ -265,10 +269,11 @@ impl Rule for StatelessViolation {
         Warning,
         &[Rs],
         "mixed-era confusion",
-        "MCP [07-28] streamable-http \"Earlier Streamable HTTP Revisions\"",
-        "[07-28] the server issues sessions or serves GET/DELETE",
+        "MCP 2026-07-28 streamable-http \"Earlier Streamable HTTP Revisions\"",
+        "2026-07-28 the server issues sessions or serves GET/DELETE",
         "In 2026-07-28 mode: no Mcp-Session-Id; answer GET and DELETE with 405."
     );
+    const REVISIONS: Revisions = Revisions::since(Revision::R2026_07_28);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let negotiated = cx
             .flow

@@ -1,4 +1,4 @@
-//! MCP-*: Streamable HTTP transport rules (rules.md §1.11): Accept and body shape, response
+//! MCP-*: Streamable HTTP transport rules: Accept and body shape, response
 //! content types, notifications, the GET stream, sessions, the protocol version header, tokens
 //! in URLs, the Authorization scheme, Origin validation, legacy SSE fallback and 2026-07-28
 //! mirror headers / statelessness. The challenge rules live in `www_auth`.
@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::parse::form::Pairs;
 use crate::parse::urls;
+use crate::rules::revision::{Revision, Revisions};
 use crate::rules::rule::{Cx, DynRule, FlowCx, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 use crate::rules::{Phase, Who::*};
@@ -81,7 +82,7 @@ impl Rule for Accept {
         Error,
         &[Client, Rs],
         "servers 406 (\"Client must accept both…\")",
-        "MCP transports [03-26]+ \"Sending Messages\" 2; mcp-remote PR 243",
+        "MCP 2025-03-26 and later Transports \"Sending Messages\" 2; punkpeye/mcp-remote PR 243",
         "A POST without both JSON and SSE in Accept, or a 406 to a compliant Accept",
         "Clients: send `Accept: application/json, text/event-stream`. Servers: don't 406 a compliant Accept."
     );
@@ -115,10 +116,12 @@ impl Rule for GetAccept {
         Error,
         &[Client],
         "—",
-        "MCP transports \"Listening\" 2",
+        "MCP 2025-11-25 Transports \"Listening\" 2",
         "A GET to the MCP URL without text/event-stream in Accept",
         "Send `Accept: text/event-stream` on the GET stream."
     );
+    /// 2026-07-28 dropped sessions, the GET stream and resumability.
+    const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if method(ex) == "GET" && !qh(ex, "accept").unwrap_or("").contains("text/event-stream") {
             out.push(
@@ -137,7 +140,7 @@ impl Rule for Body {
         Error,
         &[Client],
         "—",
-        "MCP transports; JSON-RPC 2.0",
+        "MCP 2025-11-25 Transports; JSON-RPC 2.0",
         "A POST that is not application/json JSON-RPC 2.0",
         "POST one JSON-RPC 2.0 message with Content-Type: application/json."
     );
@@ -184,10 +187,11 @@ impl Rule for Batch {
         Error,
         &[Client],
         "servers reject (batching removed)",
-        "MCP [06-18] transports",
+        "MCP 2025-06-18 transports",
         "The POST body is a JSON-RPC batch (array)",
         "Send one JSON-RPC message per POST."
     );
+    const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if rpc_body(ex).is_some_and(|v| v.is_array()) && version(cx, ex) != Some("2025-03-26") {
             out.push(&Self::META, "JSON-RPC batch in one POST");
@@ -203,7 +207,7 @@ impl Rule for RespContentType {
         Error,
         &[Rs, Infra],
         "TS \"Unexpected content type\"; CAI",
-        "MCP transports \"Sending Messages\" 5",
+        "MCP 2025-11-25 Transports \"Sending Messages\" 5",
         "A 2xx to a JSON-RPC request is neither application/json nor text/event-stream",
         "Answer requests with application/json or text/event-stream."
     );
@@ -233,7 +237,7 @@ impl Rule for NotifyNot202 {
         Error,
         &[Rs],
         "some clients (TS tolerates a 200 without body)",
-        "MCP transports \"Sending Messages\" 4",
+        "MCP 2025-11-25 Transports \"Sending Messages\" 4",
         "A notification/response POST answered with a non-202 2xx or a body",
         "Answer notifications and responses with 202 Accepted and no body."
     );
@@ -264,10 +268,11 @@ impl Rule for GetNotSseOr405 {
         Error,
         &[Rs],
         "TS raises errors after notifications/initialized",
-        "MCP transports \"Listening\" 3",
+        "MCP 2025-11-25 Transports \"Listening\" 3",
         "An authorized GET gets neither text/event-stream nor 405",
         "Answer GET with an SSE stream, or 405 Method Not Allowed."
     );
+    const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if method(ex) != "GET"
             || qh(ex, "authorization").is_none()
@@ -296,10 +301,12 @@ impl Rule for SessionIdChars {
         Error,
         &[Rs],
         "header handling breaks",
-        "MCP transports \"Session Management\" 1; conformance server-session-id-visible-ascii",
+        "MCP 2025-11-25 Transports \"Session Management\" 1; conformance server-session-id-visible-ascii",
         "Mcp-Session-Id has bytes outside 0x21–0x7E",
         "Use visible ASCII only (e.g. a UUID or base64url)."
     );
+    /// 2026-07-28 dropped sessions, the GET stream and resumability.
+    const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if let Some(s) =
             rh(ex, "mcp-session-id").filter(|s| !s.bytes().all(|b| (0x21..=0x7e).contains(&b)))
@@ -320,10 +327,12 @@ impl Rule for SessionChanged {
         Warning,
         &[Rs],
         "TS v1 silently adopts any id; v2 ignores it",
-        "MCP transports (issued at initialization time)",
+        "MCP 2025-11-25 Transports (issued at initialization time)",
         "A non-initialize response carries a different Mcp-Session-Id",
         "Only issue Mcp-Session-Id on the initialize response."
     );
+    /// 2026-07-28 dropped sessions, the GET stream and resumability.
+    const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let init = rpc_body(ex)
             .is_some_and(|v| v.get("method").and_then(Value::as_str) == Some("initialize"));
@@ -348,10 +357,12 @@ impl Rule for SessionExpiredNot404 {
         Error,
         &[Rs],
         "clients never re-initialize; the session \"dies\"",
-        "MCP transports \"Session Management\" 3; actionhero/keryx#503",
+        "MCP 2025-11-25 Transports \"Session Management\" 3; actionhero/keryx#503",
         "A terminated or unknown session id gets 400/200-with-error instead of 404",
         "Answer requests for unknown or terminated sessions with 404 so clients re-initialize."
     );
+    /// 2026-07-28 dropped sessions, the GET stream and resumability.
+    const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let (Some(s), Some(f)) = (qh(ex, "mcp-session-id"), cx.flow) else {
             return;
@@ -391,10 +402,12 @@ impl Rule for InitNeedsSession {
         Error,
         &[Rs],
         "all",
-        "MCP transports (initialize creates the session)",
+        "MCP 2025-11-25 Transports (initialize creates the session)",
         "An initialize without a session id is refused with 400",
         "Accept initialize without Mcp-Session-Id and issue the session in its response."
     );
+    /// 2026-07-28 dropped sessions, the GET stream and resumability.
+    const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let init = rpc_body(ex)
             .is_some_and(|v| v.get("method").and_then(Value::as_str) == Some("initialize"));
@@ -419,10 +432,12 @@ impl Rule for DeleteStatus {
         Info,
         &[Rs],
         "—",
-        "MCP transports \"Session Management\" 5; conformance server-session-delete-accepted",
+        "MCP 2025-11-25 Transports \"Session Management\" 5; conformance server-session-delete-accepted",
         "DELETE of a session gets something other than 2xx, 404 or 405",
         "Answer session DELETE with 204 (or 405 if clients may not end sessions)."
     );
+    /// 2026-07-28 dropped sessions, the GET stream and resumability.
+    const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if method(ex) == "DELETE" && qh(ex, "mcp-session-id").is_some() {
             if let Some(st) =

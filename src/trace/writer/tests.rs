@@ -129,3 +129,95 @@ fn counts_drops_when_the_writer_falls_behind() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Waits (up to a generous deadline) until `done` holds.
+fn wait_for(mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_full_disk_loses_a_batch_but_never_tears_the_trace() {
+    use std::sync::atomic::Ordering;
+
+    use super::sink::testing::{FlakySink, Switches};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.jsonl");
+    let switches = Switches::default();
+    let file = create_private(&path).unwrap();
+    let sink = Box::new(FlakySink {
+        file,
+        switches: switches.clone(),
+    });
+    let rec = Recorder::start_on(&path, sink, session(), Engine::default(), quiet()).unwrap();
+    let h = rec.handle();
+    h.submit(Box::new(exchange(1)));
+    wait_for(|| std::fs::read_to_string(&path).unwrap().lines().count() == 2);
+    switches.full.store(true, Ordering::SeqCst);
+    h.submit(Box::new(exchange(2)));
+    wait_for(|| switches.failures.load(Ordering::SeqCst) > 0);
+    switches.full.store(false, Ordering::SeqCst);
+    h.submit(Box::new(exchange(3)));
+    let stats = rec.finish().unwrap();
+    assert_eq!(
+        (stats.exchanges, stats.lost_exchanges, stats.write_errors),
+        (2, 1, 1)
+    );
+    // Every line parses: the half-written batch was cut off, not appended to.
+    let records = read(&path);
+    let ids: Vec<u64> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Exchange(x) => Some(x.id.0),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids, vec![1, 3]);
+    // The outage is on record as soon as writing works again, and in the final stats.
+    let losses: Vec<u64> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Stats(s) => Some(s.lost_exchanges),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(losses, vec![1, 1]);
+}
+
+#[test]
+fn a_frozen_disk_leaves_a_fragment_that_readers_skip() {
+    use std::sync::atomic::Ordering;
+
+    use super::sink::testing::{FlakySink, Switches};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.jsonl");
+    let switches = Switches::default();
+    let file = create_private(&path).unwrap();
+    let sink = Box::new(FlakySink {
+        file,
+        switches: switches.clone(),
+    });
+    let rec = Recorder::start_on(&path, sink, session(), Engine::default(), quiet()).unwrap();
+    let h = rec.handle();
+    switches.full.store(true, Ordering::SeqCst);
+    switches.frozen.store(true, Ordering::SeqCst);
+    h.submit(Box::new(exchange(1)));
+    wait_for(|| switches.failures.load(Ordering::SeqCst) > 0);
+    switches.full.store(false, Ordering::SeqCst);
+    h.submit(Box::new(exchange(2)));
+    let stats = rec.finish().unwrap();
+    assert_eq!((stats.exchanges, stats.lost_exchanges), (1, 1));
+    let read = crate::trace::reader::read_trace(&path).unwrap();
+    assert_eq!(read.torn_lines.len(), 1, "{:?}", read.torn_lines);
+    assert!(!read.torn_lines[0].recovered);
+    assert!(
+        read.records
+            .iter()
+            .any(|r| matches!(r, Record::Exchange(x) if x.id == ExchangeId(2)))
+    );
+}

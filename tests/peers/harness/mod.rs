@@ -5,10 +5,13 @@
 //! channel and keep a full copy for the failure message. [`Proc`] kills and reaps its child
 //! on drop, so a failing assertion never leaves a server, proxy or client running.
 
+pub mod catalog;
 pub mod demo;
 pub mod peers;
 pub mod proxy;
+pub mod stacks;
 pub mod tls_demo;
+pub mod tls_front;
 pub mod trace;
 
 use std::io::{BufRead, BufReader, Read};

@@ -30,12 +30,20 @@ pub fn peers_or_skip(test: &str) -> Option<Peers> {
         Ok(out) if out.status.success() => {}
         _ => missing.push("`node` is not on PATH".to_string()),
     }
-    let sdk = dir.join("node_modules/@modelcontextprotocol/sdk/package.json");
-    if !sdk.is_file() {
-        missing.push(format!(
-            "{} is missing (npm ci in tests/peers)",
-            sdk.display()
-        ));
+    // The TypeScript SDK and the authorization-server stacks of tests/peers/stacks/.
+    for package in [
+        "@modelcontextprotocol/sdk",
+        "oidc-provider",
+        "better-auth",
+        "@better-auth/mcp",
+    ] {
+        let manifest = dir.join("node_modules").join(package).join("package.json");
+        if !manifest.is_file() {
+            missing.push(format!(
+                "{} is missing (npm ci in tests/peers)",
+                manifest.display()
+            ));
+        }
     }
     let import = Command::new(&python)
         .args(["-c", "import mcp.client.auth, httpx2"])
@@ -141,11 +149,23 @@ impl ClientRun {
 
 /// Runs one client driver against `url`, trusting `ca` (PEM) when given.
 pub fn run_client(peers: &Peers, sdk: ClientSdk, url: &str, ca: Option<&Path>) -> ClientRun {
+    run_client_with(peers, sdk, url, ca, &[])
+}
+
+/// [`run_client`] with extra driver arguments (e.g. `--application-type native`).
+pub fn run_client_with(
+    peers: &Peers,
+    sdk: ClientSdk,
+    url: &str,
+    ca: Option<&Path>,
+    extra: &[&str],
+) -> ClientRun {
     let mut cmd = match sdk {
         ClientSdk::TypeScript => {
             let mut c = Command::new(&peers.node);
             c.arg(peers.dir.join("ts-client.mjs"))
-                .args([url, "--timeout-ms", "30000"]);
+                .args([url, "--timeout-ms", "30000"])
+                .args(extra);
             if let Some(ca) = ca {
                 c.env("NODE_EXTRA_CA_CERTS", ca);
             }
@@ -154,7 +174,8 @@ pub fn run_client(peers: &Peers, sdk: ClientSdk, url: &str, ca: Option<&Path>) -
         ClientSdk::Python => {
             let mut c = Command::new(&peers.python);
             c.arg(peers.dir.join("py_client.py"))
-                .args([url, "--timeout", "30"]);
+                .args([url, "--timeout", "30"])
+                .args(extra);
             if let Some(ca) = ca {
                 c.env("SSL_CERT_FILE", ca);
             }

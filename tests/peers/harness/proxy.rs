@@ -1,5 +1,6 @@
 //! `authtap proxy` as a child process: the real binary in reverse mode over TLS with a fresh
-//! local CA in a temporary directory, stopped with SIGTERM so the trace gets its final records.
+//! local CA in a temporary directory (or in the tunnel form, plain HTTP behind a TLS front),
+//! stopped with SIGTERM so the trace gets its final records.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -14,7 +15,7 @@ pub struct Proxy {
     dir: tempfile::TempDir,
     /// The URL clients connect to (`https://localhost:PORT/mcp`), from the proxy's banner.
     pub url: String,
-    /// The local CA certificate clients must trust.
+    /// The local CA certificate clients must trust (absent with `--plain-http`).
     pub ca: PathBuf,
     /// The JSONL trace being written.
     pub trace_path: PathBuf,
@@ -27,11 +28,32 @@ pub fn start_proxy(upstream: &str) -> Proxy {
 
 /// [`start_proxy`] with extra command-line arguments (e.g. `--no-rewrite`).
 pub fn start_proxy_with(upstream: &str, extra: &[&str]) -> Proxy {
+    let proxy = start_proxy_on(upstream, "127.0.0.1:0", extra);
+    assert!(
+        proxy.ca.is_file(),
+        "the proxy printed its URL but {} does not exist",
+        proxy.ca.display()
+    );
+    proxy
+}
+
+/// The tunnel form: `authtap proxy --plain-http --public-url PUBLIC` on `127.0.0.1:port`, for a
+/// TLS front (see `tls_front`) that forwards to that port. Its `url` is the public MCP URL.
+pub fn start_tunnel_proxy(upstream: &str, port: u16, public_url: &str) -> Proxy {
+    let listen = format!("127.0.0.1:{port}");
+    start_proxy_on(
+        upstream,
+        &listen,
+        &["--plain-http", "--public-url", public_url],
+    )
+}
+
+fn start_proxy_on(upstream: &str, listen: &str, extra: &[&str]) -> Proxy {
     let dir = tempfile::tempdir().unwrap();
     let certs = dir.path().join("certs");
     let trace_path = dir.path().join("t.jsonl");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_authtap"));
-    cmd.args(["proxy", "--upstream", upstream, "--listen", "127.0.0.1:0"])
+    cmd.args(["proxy", "--upstream", upstream, "--listen", listen])
         .arg("--certs-dir")
         .arg(&certs)
         .arg("--trace")
@@ -47,11 +69,6 @@ pub fn start_proxy_with(upstream: &str, extra: &[&str]) -> Proxy {
             .flatten()
     });
     let ca = certs.join("ca.pem");
-    assert!(
-        ca.is_file(),
-        "the proxy printed its URL but {} does not exist",
-        ca.display()
-    );
     Proxy {
         proc,
         dir,
@@ -62,6 +79,16 @@ pub fn start_proxy_with(upstream: &str, extra: &[&str]) -> Proxy {
 }
 
 impl Proxy {
+    /// The WARN and ERROR lines the proxy logged so far (its live warnings).
+    pub fn warnings(&self) -> String {
+        self.proc
+            .log()
+            .lines()
+            .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// Stops the proxy (SIGTERM, then waits for it to finish the trace) and reads the trace.
     /// Returns the trace and whether the proxy exited on its own within the deadline.
     pub fn finish(self) -> (Trace, bool) {

@@ -27,6 +27,8 @@ pub struct SeenFinding {
     pub at: String,
     /// The finding's message.
     pub message: String,
+    /// Which clients this occurrence breaks (the rule may narrow its catalog text per case).
+    pub breaks: String,
 }
 
 /// A parsed trace.
@@ -106,6 +108,7 @@ impl Trace {
                     rule: f["rule"].as_str().unwrap_or("?").to_string(),
                     at,
                     message: f["message"].as_str().unwrap_or("").to_string(),
+                    breaks: f["breaks"].as_str().unwrap_or("").to_string(),
                 });
             }
         }
@@ -131,5 +134,83 @@ impl Trace {
             ));
         }
         s
+    }
+}
+
+/// Where a trace recorded the authorization response (the redirect back to the client with
+/// `code` or `error` and the client's `state`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedAuthorizationResponse {
+    /// The exchange's phase.
+    pub phase: String,
+    /// `#id METHOD url` of the exchange.
+    pub at: String,
+    /// `request query` (a callback that reached authtap) or `response Location` (the
+    /// authorization endpoint's redirect).
+    pub carried_by: &'static str,
+}
+
+/// Whether `url` (absolute, or relative to a dummy base) carries an authorization response for
+/// `state`: `code` or `error`, and that `state`.
+fn is_authorization_response(url: &str, state: &str) -> bool {
+    let base = url::Url::parse("http://relative.invalid/").ok();
+    let Some(parsed) = url::Url::options().base_url(base.as_ref()).parse(url).ok() else {
+        return false;
+    };
+    let query: BTreeMap<String, String> = parsed.query_pairs().into_owned().collect();
+    (query.contains_key("code") || query.contains_key("error"))
+        && query.get("state").map(String::as_str) == Some(state)
+}
+
+impl Trace {
+    /// The exchange that recorded the authorization response for `state`, if any.
+    pub fn authorization_response(&self, state: &str) -> Option<RecordedAuthorizationResponse> {
+        self.exchanges().find_map(|ex| {
+            let url = ex["request"]["url"].as_str().unwrap_or_default();
+            let client_url = ex["request"]["client_url"].as_str().unwrap_or_default();
+            let location = ex["response"]["headers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|h| {
+                    h["name"]
+                        .as_str()
+                        .is_some_and(|n| n.eq_ignore_ascii_case("location"))
+                })
+                .and_then(|h| h["value"].as_str())
+                .unwrap_or_default();
+            let carried_by = if is_authorization_response(url, state)
+                || is_authorization_response(client_url, state)
+            {
+                "request query"
+            } else if is_authorization_response(location, state) {
+                "response Location"
+            } else {
+                return None;
+            };
+            Some(RecordedAuthorizationResponse {
+                phase: ex["phase"].as_str().unwrap_or_default().to_string(),
+                at: format!(
+                    "#{} {} {}",
+                    ex["id"],
+                    ex["request"]["method"].as_str().unwrap_or("?"),
+                    url
+                ),
+                carried_by,
+            })
+        })
+    }
+
+    /// Every note authtap recorded about what it did (rewrite entries with location `note`).
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = BTreeSet::new();
+        for ex in self.exchanges() {
+            for r in ex["rewrites"].as_array().into_iter().flatten() {
+                if r["location"] == "note" {
+                    notes.insert(format!("#{}: {}", ex["id"], r["to"].as_str().unwrap_or("")));
+                }
+            }
+        }
+        notes.into_iter().collect()
     }
 }

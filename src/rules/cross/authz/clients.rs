@@ -19,8 +19,8 @@ impl Rule for ClientIdUnknown {
             Error,
             Token,
             &[As, Client],
-            "CAI, CC (stale DCR credentials persist: seed 002)",
-            "MCP [07-28] \"Authorization Server Binding\"; conformance sep-2352-*",
+            "CAI, CC (stale DCR credentials persist after the AS forgets them)",
+            "MCP 2026-07-28 \"Authorization Server Binding\"; conformance sep-2352-*",
             "The AS does not know a client_id (lost registration, other issuer, or never registered)",
             "Re-register when the AS answers invalid_client; ASes must persist DCR clients across restarts. Users: remove and re-add the connector to drop cached credentials."
         )
@@ -77,7 +77,7 @@ impl Rule for DcrLoop {
         Error,
         Registration,
         &[Client],
-        "CAI loop register → POST /mcp 401 → re-register (claude-code#30511, #33578)",
+        "CAI loop register → POST /mcp 401 → re-register (anthropics/claude-code#30511, #33578)",
         "field reports; pair with DCR-* and ASM-CIMD-WITHOUT-NONE",
         "Repeated registrations with no authorize in between",
         "Look at the DCR-* findings on these registrations: the client rejects the registration response and retries. Fix the response shape (or offer CIMD with `none`)."
@@ -159,7 +159,7 @@ impl Rule for AuthMethodInconsistent {
         Error,
         Token,
         &[Client, As],
-        "CAI (claude-ai-mcp#667); lion-reader PR 1121",
+        "CAI (anthropics/claude-ai-mcp#667); brendanlong/lion-reader PR 1121",
         "RFC 7591 §2; RFC 8414 §2; conformance token-endpoint-auth-method",
         "The token request's client authentication differs from the registered method",
         "Authenticate at the token endpoint with the method returned at registration (and listed in the ASM)."

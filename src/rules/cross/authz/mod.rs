@@ -61,7 +61,7 @@ impl Rule for PkceMismatch {
         Token,
         &[Client],
         "AS invalid_grant (PKCE state lost, concurrent flows)",
-        "RFC 7636 §4.6; conformance pkce-verifier-matches-challenge; seed 004",
+        "RFC 7636 §4.6; conformance pkce-verifier-matches-challenge",
         "The code_verifier does not hash to the code_challenge of the authorize request that produced the code",
         "Keep the PKCE verifier with the state of the authorize request that produced this code; don't reuse a verifier from another attempt."
     );
@@ -144,7 +144,7 @@ impl Rule for StateMismatch {
         Callback,
         &[As, Client],
         "client MUST discard (\"No OAuth flow is in progress\")",
-        "MCP [06-18] \"Open Redirection\"; seed 004",
+        "MCP 2025-06-18 Authorization \"Open Redirection\"; RFC 6749 §10.12",
         "The callback state matches no open authorize request",
         "Return state unchanged (AS); keep the pending state until the callback arrives (client)."
     );
@@ -184,7 +184,7 @@ impl Rule for CallbackOrphan {
         Callback,
         &[Client],
         "CC (HTTP MCP servers with OAuth tools)",
-        "seed 004",
+        "RFC 7636 §4.5 (the verifier of the same authorization request); RFC 6749 §10.12 (state binds the response to the request)",
         "A callback was never redeemed and a fresh authorize restarted the flow (client lost the pending state)",
         "Client bug: keep the PKCE verifier and state across authenticate/complete_authentication; report it with the trace and the client's error."
     );
@@ -215,7 +215,7 @@ impl Rule for CodeNotExchanged {
         Warning,
         Token,
         &[Client],
-        "CAI (\"never calls /token\": claude-ai-mcp#124, #215, #719); CC",
+        "CAI (\"never calls /token\": anthropics/claude-ai-mcp#124, #215, #719); CC",
         "issue cluster in anthropics/claude-ai-mcp",
         "A successful callback and no token request within the window",
         "The AS and callback look healthy: the client dropped the flow — attach the ofid_ reference from its error card and report it to the client."
@@ -321,8 +321,8 @@ impl Rule for RedirectUriUnregistered {
         Error,
         Authorize,
         &[Client, As],
-        "AS rejects (fastmcp#1564); claude-code#58595",
-        "MCP [06-18] \"Open Redirection\"; RFC 9700 §2.1",
+        "AS rejects (PrefectHQ/fastmcp#1564); anthropics/claude-code#58595",
+        "MCP 2025-06-18 \"Open Redirection\"; RFC 9700 §2.1",
         "The authorize redirect_uri is not among the registered redirect_uris",
         "Send a redirect_uri registered for this client (exact string; only the loopback port may differ)."
     );
@@ -429,8 +429,8 @@ impl Rule for ResourceAuthzToken {
         Error,
         Token,
         &[Client],
-        "AS invalid_target or wrong audience (mcp-remote#217)",
-        "MCP \"Resource Parameter Implementation\"; conformance resource-parameter-consistency",
+        "AS invalid_target or wrong audience (punkpeye/mcp-remote#217)",
+        "MCP 2025-11-25 Authorization \"Resource Parameter Implementation\"; conformance resource-parameter-consistency",
         "The token request's resource differs from the authorize request's",
         "Send the same resource value(s) in authorize and token requests."
     );

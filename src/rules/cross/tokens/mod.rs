@@ -37,8 +37,8 @@ impl Rule for TokenNotUsed {
         Error,
         McpTransport,
         &[Client],
-        "CAI (\"Authorization with the MCP server failed\" after /token 200: claude-ai-mcp#41, #155, #288)",
-        "seed 002 (\"token not bound on reconnect\")",
+        "CAI (\"Authorization with the MCP server failed\" after /token 200: anthropics/claude-ai-mcp#41, #155, #288)",
+        "RFC 6750 §2.1 (the token goes in Authorization); MCP 2025-06-18 Authorization \"Token Requirements\" (every request MUST carry it)",
         "A token was issued and no MCP request carried it within the window",
         "The server side completed OAuth: the client did not send the token. Report it to the client with this trace and the ofid_ reference."
     );
@@ -93,7 +93,7 @@ impl Rule for TokenUnknown {
         McpTransport,
         &[Client],
         "RS 401; token passthrough risk",
-        "MCP [06-18] \"Token Handling\"",
+        "MCP 2025-06-18 \"Token Handling\"",
         "An MCP request carries a bearer that no observed token response issued",
         "Clear stale tokens (remove and re-add the connector); never send tokens minted for another server."
     );
@@ -127,7 +127,7 @@ impl Rule for AuthMissingSometimes {
         McpTransport,
         &[Client],
         "RS 401 mid-session",
-        "MCP \"Token Requirements\" (MUST be in every HTTP request)",
+        "MCP 2025-11-25 Authorization \"Token Requirements\" (MUST be in every HTTP request)",
         "Within a session some requests carry Authorization and others do not",
         "Send Authorization on every request: POSTs, the GET stream, DELETE and reconnects."
     );
@@ -164,8 +164,8 @@ impl Rule for TokenRejectedAfterIssue {
         Error,
         McpTransport,
         &[Rs],
-        "CAI (claude-ai-mcp#480); all",
-        "MCP \"Token Handling\" (audience validation); RFC 8707",
+        "CAI (anthropics/claude-ai-mcp#480); all",
+        "MCP 2025-11-25 Authorization \"Token Handling\" (audience validation); RFC 8707",
         "The MCP server rejects a token its AS issued moments ago",
         "Check the RS's token validation against what the AS issues: accepted audience (the MCP URL), issuer, signing keys (kid/JWKS), and required scopes."
     );
@@ -190,6 +190,25 @@ impl Rule for TokenRejectedAfterIssue {
                 .is_some_and(|e| e <= step.at.unix_timestamp() as f64)
                 || tok.expires_in.is_some_and(|e| age >= e);
             if expired || age > 600.0 {
+                continue;
+            }
+            // A 403 `insufficient_scope` asking for scope the token was not granted is step-up
+            // authorization (MCP 2025-11-25 Authorization "Scope Challenge Handling"), judged by
+            // the WWWAUTH-403 and step-up rules. Asking again for scope the token already
+            // holds is a rejection of a fresh token, and still fires.
+            let granted = tok.scope.as_deref();
+            let step_up = m.status == Some(403)
+                && f.challenges.iter().any(|c| {
+                    c.step.exchange == step.exchange
+                        && c.error.as_deref() == Some("insufficient_scope")
+                        && match (c.scope.as_deref(), granted) {
+                            (Some(need), Some(got)) => need
+                                .split_whitespace()
+                                .any(|s| !got.split_whitespace().any(|g| g == s)),
+                            _ => true,
+                        }
+                });
+            if step_up {
                 continue;
             }
             let mut hints = Vec::new();
@@ -254,7 +273,7 @@ impl Rule for JwtAud {
         Token,
         &[As, Rs],
         "RS rejection, or a security hole if accepted",
-        "MCP [06-18] \"Token Audience Binding\"; RFC 8707 §2; RFC 9068 §4",
+        "MCP 2025-06-18 \"Token Audience Binding\"; RFC 8707 §2; RFC 9068 §4",
         "A JWT access token's aud does not contain the PRM resource / MCP URL",
         "Mint tokens with aud = the resource parameter (the MCP URL, byte-exact); the RS must reject tokens for other audiences."
     );
@@ -338,7 +357,7 @@ impl Rule for ExpiredTokenUsed {
         McpTransport,
         &[Rs, Client],
         "security (RS); needless 401 round-trips (C)",
-        "MCP \"Token Handling\" (expired tokens MUST get 401)",
+        "MCP 2025-11-25 Authorization \"Token Handling\" (expired tokens MUST get 401)",
         "A request carries a token past its expiry",
         "RS: reject expired tokens with 401. Client: refresh before expiry."
     );
@@ -457,6 +476,39 @@ mod tests {
     #[test]
     fn quiet_on_token_rejected_after_issue() {
         assert_quiet("X-TOKEN-REJECTED-AFTER-ISSUE", Clean::new().steps());
+    }
+    #[test]
+    fn quiet_on_a_step_up_403_insufficient_scope() {
+        let mut c = Clean::new();
+        c.init = c
+            .init
+            .status(403)
+            .no_resp_header("mcp-session-id")
+            .resp_header(
+                "www-authenticate",
+                r#"Bearer error="insufficient_scope", scope="mcp:write""#,
+            );
+        assert_quiet("X-TOKEN-REJECTED-AFTER-ISSUE", c.steps());
+        // Asking again for a scope the fresh token holds is no step-up: it fires.
+        let mut c = Clean::new();
+        c.init = c
+            .init
+            .status(403)
+            .no_resp_header("mcp-session-id")
+            .resp_header(
+                "www-authenticate",
+                // The clean token response grants scope "mcp".
+                r#"Bearer error="insufficient_scope", scope="mcp""#,
+            );
+        assert_fires("X-TOKEN-REJECTED-AFTER-ISSUE", c.steps());
+        // Near miss the other way: a 403 without insufficient_scope still fires.
+        let mut c = Clean::new();
+        c.init = c
+            .init
+            .status(403)
+            .no_resp_header("mcp-session-id")
+            .resp_header("www-authenticate", r#"Bearer error="invalid_token""#);
+        assert_fires("X-TOKEN-REJECTED-AFTER-ISSUE", c.steps());
     }
     fn with_token(claims: serde_json::Value) -> Vec<B> {
         let mut c = Clean::new();
@@ -648,7 +700,9 @@ mod tests {
                 .status(200)
                 .no_resp_header("location"),
         );
-        assert_fires("X-STEPUP-SCOPE-DROP", s);
+        assert_fires("X-STEPUP-SCOPE-DROP", at_revision(s.clone(), "2026-07-28"));
+        // A 2026-07-28 requirement: not judged on a 2025-11-25 flow.
+        assert_quiet("X-STEPUP-SCOPE-DROP", s);
     }
     #[test]
     fn quiet_on_stepup_scope_drop() {

@@ -1,6 +1,7 @@
 //! Cross-request refresh and scope rules: missed refreshes, refresh-token reuse and recovery, insufficient scopes and step-up loops.
 
 use super::*;
+use crate::rules::revision::{Revision, Revisions};
 
 /// X-NO-REFRESH.
 pub struct NoRefresh;
@@ -10,8 +11,8 @@ impl Rule for NoRefresh {
         Warning,
         Refresh,
         &[Client],
-        "CC (claude-code#21333, #55055); CAI (claude-ai-mcp#702)",
-        "MCP [07-28] \"Refresh Tokens\"; OAuth 2.1 §4.3",
+        "CC (anthropics/claude-code#21333, #55055); CAI (anthropics/claude-ai-mcp#702)",
+        "MCP 2026-07-28 \"Refresh Tokens\"; OAuth 2.1 §4.3",
         "After a 401 the client runs a full authorize although it holds an unused refresh token",
         "Client: on 401 invalid_token, try the refresh_token grant before re-authorizing."
     );
@@ -45,7 +46,7 @@ impl Rule for RefreshReuse {
         Warning,
         Refresh,
         &[Client],
-        "CC (claude-code#66210); concurrent sessions sharing one keyring",
+        "CC (anthropics/claude-code#66210); concurrent sessions sharing one keyring",
         "OAuth 2.1 §4.3.1; RFC 9700 §4.14",
         "A refresh request presents a refresh token that was already rotated",
         "Store the rotated refresh token atomically and use only the newest one."
@@ -131,8 +132,8 @@ impl Rule for ScopeInsufficient {
         Warning,
         McpTransport,
         &[As, Rs],
-        "step-up loops (claude-ai-mcp#420)",
-        "MCP [11-25] \"Scope Challenge Handling\"",
+        "step-up loops (anthropics/claude-ai-mcp#420)",
+        "MCP 2025-11-25 \"Scope Challenge Handling\"",
         "The granted scopes lack scopes named by a 403 insufficient_scope challenge",
         "Grant the scopes the RS demands (AS policy), or demand only scopes the AS can grant (RS)."
     );
@@ -187,7 +188,7 @@ impl Rule for StepupLoop {
         McpTransport,
         &[Client, Rs],
         "infinite re-auth prompts",
-        "MCP [11-25] (retry limits SHOULD); conformance scope-retry-limit",
+        "MCP 2025-11-25 (retry limits SHOULD); conformance scope-retry-limit",
         "More than 3 insufficient_scope → re-authorize cycles",
         "Client: stop after a few step-up attempts; RS/AS: make the demanded scope grantable."
     );
@@ -223,10 +224,11 @@ impl Rule for StepupScopeDrop {
         Authorize,
         &[Client],
         "lost permissions for other tools",
-        "MCP [07-28] \"Step-Up Authorization Flow\"; conformance sep-2350-scope-union-on-reauth",
+        "MCP 2026-07-28 \"Step-Up Authorization Flow\"; conformance sep-2350-scope-union-on-reauth",
         "A re-authorization after 403 drops previously requested scopes",
         "Request the union of previously granted and newly required scopes."
     );
+    const REVISIONS: Revisions = Revisions::since(Revision::R2026_07_28);
     fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
         let f = cx.flow;
         for c in f.challenges.iter().filter(|c| c.status == 403) {
