@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use crate::flow::correlate::{self, end_time};
 use crate::flow::phase::{callback_view, classify};
 use crate::flow::{Flow, narrative};
+use crate::rules::history::FlowHistory;
 use crate::rules::revision::{JudgedBy, Revision, Standing, announced, judged_by};
 use crate::rules::rule::{ClientProfile, Cx, DynRule, FlowCx, Out};
 use crate::rules::{Finding, Phase, Severity, registry};
@@ -71,8 +72,8 @@ pub const INTERNAL_RULE_ID: &str = "AUTHTAP-INTERNAL";
 pub struct Engine {
     config: EngineConfig,
     flows: Vec<Flow>,
-    /// Every finding emitted per flow (for the narrative).
-    history: BTreeMap<FlowId, Vec<Finding>>,
+    /// The findings emitted per flow that its narrative needs (bounded per distinct finding).
+    history: BTreeMap<FlowId, FlowHistory>,
     /// Latest exchange end observed.
     now: Option<OffsetDateTime>,
     /// When recording started (session record, or the first tick).
@@ -272,7 +273,11 @@ impl Engine {
                 continue;
             };
             flow.finished = true;
-            let history = self.history.get(&flow.id).map(Vec::as_slice).unwrap_or(&[]);
+            let history = self
+                .history
+                .get(&flow.id)
+                .map(FlowHistory::findings)
+                .unwrap_or(&[]);
             let by = judged_by(Some(flow), None, self.offered.get(&flow.id).copied());
             let mut text = narrative::narrate(flow, history, now, by);
             if !self.ofids.is_empty() {

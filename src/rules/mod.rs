@@ -169,6 +169,7 @@ mod cors;
 mod cross;
 mod dcr;
 mod general;
+mod history;
 mod iss_check;
 mod mcp;
 mod modern_meta;
