@@ -369,7 +369,10 @@ impl Writer {
     fn exchange(&mut self, mut exchange: Exchange) {
         let due = self.engine.observe(&mut exchange);
         if self.live {
-            live_line(&exchange);
+            // Forward mode reaches many origins: its lines name them.
+            let forward =
+                self.engine.config().capture_mode == crate::trace::model::CaptureMode::Forward;
+            live_line(&exchange, forward);
         }
         self.stats.findings += exchange.findings.len() as u64;
         if self.write(&Record::Exchange(Box::new(exchange))) {
@@ -489,15 +492,15 @@ fn create_private(path: &Path) -> std::io::Result<File> {
         .open(path)
 }
 
-fn live_line(ex: &Exchange) {
-    let path = ex
-        .request
-        .client_url
-        .as_deref()
-        .unwrap_or(&ex.request.url)
-        .split_once("://")
-        .and_then(|(_, rest)| rest.find('/').map(|i| rest.get(i..).unwrap_or("/")))
-        .unwrap_or("/");
+fn live_line(ex: &Exchange, with_origin: bool) {
+    let url = ex.request.client_url.as_deref().unwrap_or(&ex.request.url);
+    let path = if with_origin {
+        url
+    } else {
+        url.split_once("://")
+            .and_then(|(_, rest)| rest.find('/').map(|i| rest.get(i..).unwrap_or("/")))
+            .unwrap_or("/")
+    };
     let status = ex
         .response
         .as_ref()
