@@ -21,6 +21,7 @@ pub mod flow;
 pub mod forward;
 pub mod intercept;
 pub mod listen;
+pub mod live;
 pub mod parse;
 pub mod proxy;
 pub mod redact;

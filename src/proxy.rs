@@ -62,8 +62,9 @@ pub struct ProxyConfig {
     pub rewrite: bool,
     /// What produced the trace: `proxy`, `demo` or `check`.
     pub source: String,
-    /// Log one line per exchange (and its findings) through `tracing` at info level.
-    pub live_output: bool,
+    /// The live view (one line per exchange, its findings, the summary), printed from the
+    /// recorder thread; `None` prints nothing.
+    pub live: Option<crate::live::LiveOptions>,
     /// Clients registered outside this run whose registration already lists authtap's
     /// callback bounce URIs (`--bounce-client`).
     pub bounce_clients: Vec<String>,
@@ -85,7 +86,7 @@ impl ProxyConfig {
             max_capture: 1024 * 1024,
             rewrite: true,
             source: "proxy".to_string(),
-            live_output: true,
+            live: Some(crate::live::LiveOptions::default()),
             bounce_clients: Vec::new(),
         }
     }
@@ -293,7 +294,9 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, Error> {
         extra: serde_json::Map::new(),
     };
     let options = RecorderOptions {
-        live_output: config.live_output,
+        live: config.live.map(|options| {
+            Box::new(crate::live::LiveView::new(options)) as Box<dyn crate::live::LiveSink>
+        }),
         ..RecorderOptions::default()
     };
     let recorder = Recorder::start(&config.trace_path, session, Engine::default(), options)?;

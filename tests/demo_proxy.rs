@@ -26,7 +26,7 @@ async fn run_proxied(faults: FaultSet) -> (FlowReport, Vec<Exchange>) {
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.certs_dir = dir.path().join("certs");
     config.source = "demo".into();
-    config.live_output = false;
+    config.live = None;
     let running = proxy::start(config).await.unwrap();
     let mut client_config = ClientConfig::new(format!(
         "{}/mcp",

@@ -177,6 +177,18 @@ async fn trace_parses_line_by_line_after_kill_9() {
         assert!(Instant::now() < deadline, "mark not written");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // The mark is shown by the live view, after the exchange lines.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !proxy
+        .stdout
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains(" mark  ofid_deadbeef01 from the error card"))
+    {
+        assert!(Instant::now() < deadline, "mark not shown");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     proxy.child.kill().unwrap(); // SIGKILL
     proxy.child.wait().unwrap();
 
@@ -246,6 +258,24 @@ async fn sigterm_with_stdin_at_eof_finishes_the_trace_and_writes_exports() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(stdout.contains(&expected), "{stdout}");
+    // The live view is not logging: with RUST_LOG=warn the exchange still has its line, with
+    // its phase, and no line starts with a log timestamp and level.
+    let line = stdout
+        .lines()
+        .find(|l| l.contains(" #1  "))
+        .unwrap_or_else(|| panic!("no line for exchange #1: {stdout}"));
+    let phase = exchanges(&records)[0].phase.map_or("other", |p| p.as_str());
+    assert!(
+        line.contains(&format!(" #1  {phase}  POST /echo  200  ")) && line.ends_with('B'),
+        "{line}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .all(|l| !l.starts_with("20") && !l.contains(" INFO ")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("── 1 exchange(s): "), "{stdout}");
     // Every flow narrative of the trace is printed.
     let narratives: Vec<String> = records
         .iter()

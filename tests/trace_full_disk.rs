@@ -119,7 +119,7 @@ fn exchange(id: u64, body_len: usize) -> Exchange {
 
 fn quiet() -> RecorderOptions {
     RecorderOptions {
-        live_output: false,
+        live: None,
         ..Default::default()
     }
 }

@@ -63,6 +63,8 @@ pub struct CheckConfig {
     pub progress: Option<mpsc::UnboundedSender<client::Step>>,
     /// Lines for the user while running (the authorize URL to open, …).
     pub notices: Option<mpsc::UnboundedSender<String>>,
+    /// The live view of each exchange and its findings as it is recorded; `None` prints nothing.
+    pub live: Option<crate::live::LiveOptions>,
 }
 
 impl CheckConfig {
@@ -82,6 +84,7 @@ impl CheckConfig {
             opener: Opener::System,
             progress: None,
             notices: None,
+            live: None,
         }
     }
 }
@@ -195,7 +198,7 @@ pub async fn run(config: CheckConfig) -> Result<CheckReport, CheckError> {
         requires_auth: true,
         ..EngineConfig::default()
     });
-    let recorder = tokio::spawn(record(rx, engine, trace, dns_finding));
+    let recorder = tokio::spawn(record(rx, engine, trace, dns_finding, config.live));
     let hook_tx = tx.clone();
     let hook = ExchangeHook::new(move |step, ex| {
         let _ = hook_tx.send(Entry::Exchange(step.to_string(), Box::new(ex)));
@@ -271,7 +274,10 @@ async fn record(
     mut engine: Engine,
     mut trace: trace_out::TraceFile,
     mut dns_finding: Option<(String, String)>,
+    live: Option<crate::live::LiveOptions>,
 ) -> Recorded {
+    use crate::live::LiveSink;
+    let mut live = live.map(crate::live::LiveView::new);
     let mut out = Recorded {
         judged_by: JudgedBy::ASSUMED.describe(),
         exchanges: Vec::new(),
@@ -307,7 +313,13 @@ async fn record(
             &Record::Exchange(Box::new(ex.clone())),
             &mut out.write_errors,
         );
+        if let Some(view) = &mut live {
+            view.exchange(&ex);
+        }
         for ff in due {
+            if let Some(view) = &mut live {
+                view.flow_findings(&ff);
+            }
             write(
                 &mut trace,
                 &Record::FlowFindings(ff.clone()),
@@ -327,6 +339,9 @@ async fn record(
         out.judged_by = engine.judged_by(flow).describe();
     }
     for ff in engine.finish(end) {
+        if let Some(view) = &mut live {
+            view.flow_findings(&ff);
+        }
         write(
             &mut trace,
             &Record::FlowFindings(ff.clone()),
@@ -342,6 +357,9 @@ async fn record(
         lost_exchanges: 0,
     };
     write(&mut trace, &Record::Stats(stats), &mut out.write_errors);
+    if let Some(view) = &mut live {
+        view.finish();
+    }
     out
 }
 

@@ -16,7 +16,7 @@ use authtap::check::{self, CheckConfig, CheckProfile, Opener, profile::PROFILE_N
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
-    /// A checklist with findings and fixes (live steps on stderr).
+    /// A checklist with findings and fixes (each exchange live on stderr).
     Text,
     /// One JSON document: steps, findings, verdict, trace path.
     Json,
@@ -87,7 +87,7 @@ pub struct Args {
 }
 
 /// Runs `authtap check`; errors before the check ran exit with 2 (via `main`).
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, live: authtap::live::LiveOptions) -> anyhow::Result<ExitCode> {
     let profile = CheckProfile::by_name(&args.client).with_context(|| {
         format!(
             "unknown client profile `{}` (use one of {})",
@@ -119,37 +119,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         Opener::System
     };
-    let (step_tx, mut step_rx) = tokio::sync::mpsc::unbounded_channel();
     let (notice_tx, mut notice_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    config.progress = Some(step_tx);
     config.notices = Some(notice_tx);
-    let live = args.format == OutputFormat::Text;
+    // The checklist goes to stdout; the live view of each exchange to stderr, in text mode.
+    if args.format == OutputFormat::Text {
+        config.live = Some(authtap::live::LiveOptions {
+            stream: authtap::live::Stream::Stderr,
+            ..live
+        });
+    }
 
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let report = runtime.block_on(async move {
         let printer = tokio::spawn(async move {
-            let mut steps_open = true;
-            let mut notices_open = true;
-            while steps_open || notices_open {
-                tokio::select! {
-                    step = step_rx.recv(), if steps_open => match step {
-                        Some(s) if live => eprintln!(
-                            "  {:<5} {:<24} {} {}{}",
-                            s.outcome.as_str(),
-                            s.name,
-                            s.method,
-                            s.url,
-                            s.status.map(|c| format!(" → {c}")).unwrap_or_default()
-                        ),
-                        Some(_) => {}
-                        None => steps_open = false,
-                    },
-                    line = notice_rx.recv(), if notices_open => match line {
-                        // Login prompts go to stderr whatever the format: the user must see them.
-                        Some(l) => eprintln!("authtap: {l}"),
-                        None => notices_open = false,
-                    },
-                }
+            // Login prompts go to stderr whatever the format: the user must see them.
+            while let Some(line) = notice_rx.recv().await {
+                eprintln!("authtap: {line}");
             }
         });
         let report = check::run(config).await;

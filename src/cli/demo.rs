@@ -12,7 +12,7 @@
 //! `--protocol REV` (repeatable) limits the MCP revisions the server speaks for the run
 //! (default: 2026-07-28, 2025-11-25, 2025-06-18 and 2025-03-26, dual-era).
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -22,6 +22,7 @@ use authtap::client::{self, ClientConfig, ClientProfile, FlowReport, Outcome, St
 use authtap::demo::{
     self, CATALOG, ClientNeed, DemoConfig, Fault, FaultSet, Revision, Revisions, RunningDemo,
 };
+use authtap::live::LiveOptions;
 use authtap::rules::Finding;
 use authtap::trace::model::Record;
 
@@ -83,7 +84,7 @@ pub struct Args {
 }
 
 /// Runs `authtap demo`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, live: LiveOptions) -> anyhow::Result<ExitCode> {
     if args.list_faults {
         print_catalog();
         return Ok(ExitCode::SUCCESS);
@@ -106,7 +107,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.serve {
         runtime.block_on(serve(&args, faults))
     } else {
-        runtime.block_on(demo_run(&args, faults))
+        runtime.block_on(demo_run(&args, faults, live))
     }
 }
 
@@ -224,7 +225,7 @@ fn client_config(args: &Args, faults: &FaultSet, mcp_url: String) -> anyhow::Res
     Ok(config)
 }
 
-async fn demo_run(args: &Args, faults: FaultSet) -> anyhow::Result<ExitCode> {
+async fn demo_run(args: &Args, faults: FaultSet, live: LiveOptions) -> anyhow::Result<ExitCode> {
     let server = demo::start(demo_config(args, faults.clone()))
         .await
         .context("cannot start the reference server")?;
@@ -237,7 +238,7 @@ async fn demo_run(args: &Args, faults: FaultSet) -> anyhow::Result<ExitCode> {
     let result = if args.direct {
         run_direct(args, &faults, &server).await
     } else {
-        run_proxied(args, &faults, &server).await
+        run_proxied(args, &faults, &server, live).await
     };
     server.shutdown().await;
     let (report, trace) = result?;
@@ -262,13 +263,14 @@ async fn run_direct(
     server: &RunningDemo,
 ) -> anyhow::Result<(FlowReport, Option<PathBuf>)> {
     let config = client_config(args, faults, server.mcp_url().to_string())?;
-    Ok((run_client(config).await, None))
+    Ok((run_client(config, StepLines::All).await, None))
 }
 
 async fn run_proxied(
     args: &Args,
     faults: &FaultSet,
     server: &RunningDemo,
+    live: LiveOptions,
 ) -> anyhow::Result<(FlowReport, Option<PathBuf>)> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
@@ -278,7 +280,7 @@ async fn run_proxied(
     proxy_config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     proxy_config.certs_dir = args.certs.clone();
     proxy_config.source = "demo".into();
-    proxy_config.live_output = false;
+    proxy_config.live = Some(live);
     let proxy = authtap::proxy::start(proxy_config)
         .await
         .context("cannot start the proxy")?;
@@ -296,7 +298,7 @@ async fn run_proxied(
     }
     let mut config = client_config(args, faults, mcp_url)?;
     config.ca_pem = proxy.ca_pem_path().map(Path::to_path_buf);
-    let report = run_client(config).await;
+    let report = run_client(config, StepLines::NotOk).await;
     let stats = proxy.shutdown().await.context("cannot finish the trace")?;
     println!(
         "\nrecorded {} exchanges into {}",
@@ -315,7 +317,16 @@ async fn run_proxied(
     Ok((report, Some(trace_path)))
 }
 
-async fn run_client(mut config: ClientConfig) -> FlowReport {
+/// Which client steps are printed as they happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StepLines {
+    /// Every step (no proxy, so no live view shows the exchanges).
+    All,
+    /// Only steps that warned or failed: the live view shows each proxied exchange.
+    NotOk,
+}
+
+async fn run_client(mut config: ClientConfig, lines: StepLines) -> FlowReport {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Step>();
     config.progress = Some(tx);
     println!(
@@ -330,7 +341,9 @@ async fn run_client(mut config: ClientConfig) -> FlowReport {
     );
     let printer = tokio::spawn(async move {
         while let Some(step) = rx.recv().await {
-            print_step(&step);
+            if lines == StepLines::All || step.outcome != Outcome::Ok {
+                print_step(&step);
+            }
         }
     });
     let report = client::run_flow(config).await;
@@ -397,38 +410,17 @@ fn summary(report: &FlowReport, findings: &[Finding], faults: &FaultSet) {
     for step in report.steps.iter().filter(|s| s.outcome != Outcome::Ok) {
         println!("  {} {}: {}", step.outcome.as_str(), step.name, step.note);
     }
-    let mut by_rule: BTreeMap<&str, (&Finding, usize)> = BTreeMap::new();
-    for f in findings {
-        by_rule.entry(f.rule.as_str()).or_insert((f, 0)).1 += 1;
-    }
-    println!(
-        "findings: {}",
-        if by_rule.is_empty() {
-            "none".to_string()
-        } else {
-            by_rule.len().to_string() + " rules"
-        }
-    );
-    for (rule, (f, n)) in &by_rule {
-        println!(
-            "  {:<7} {:<32} x{n}  {}",
-            f.severity.as_str(),
-            rule,
-            f.message
-        );
-        if !f.fix.is_empty() {
-            println!("          fix: {}", f.fix);
-        }
-    }
+    let seen_rules: BTreeSet<&str> = findings.iter().map(|f| f.rule.as_str()).collect();
+    // The findings themselves were printed by the live view, with its summary.
     for fault in faults.iter() {
         let info = fault.info();
-        let seen: Vec<String> = info
+        let verdicts: Vec<String> = info
             .rules
             .iter()
             .map(|r| {
                 format!(
                     "{r} {}",
-                    if by_rule.contains_key(r) {
+                    if seen_rules.contains(r) {
                         "seen"
                     } else {
                         "NOT seen"
@@ -436,8 +428,8 @@ fn summary(report: &FlowReport, findings: &[Finding], faults: &FaultSet) {
                 )
             })
             .collect();
-        println!("fault {}: {}", info.name, seen.join(", "));
-        if info.browser_leg_only && info.rules.iter().any(|r| !by_rule.contains_key(r)) {
+        println!("fault {}: {}", info.name, verdicts.join(", "));
+        if info.browser_leg_only && info.rules.iter().any(|r| !seen_rules.contains(*r)) {
             println!(
                 "  (this failure happens in the browser's consent leg, which reverse mode keeps \
                  out of the proxy on purpose; the client's step report above shows it)"

@@ -72,6 +72,7 @@ pub async fn run_proxy(
     trace_path: PathBuf,
     upstream_ca: Option<PathBuf>,
     max_capture: usize,
+    live: authtap::live::LiveOptions,
 ) -> anyhow::Result<ExitCode> {
     let ca = ForwardCa::load_or_create(&certs_dir).context("cannot use the forward CA")?;
     let ForwardCaKind::Persistent {
@@ -89,7 +90,7 @@ pub async fn run_proxy(
         upstream_ca,
         max_capture,
         source: "proxy".into(),
-        live_output: true,
+        live: Some(live),
         extra: serde_json::Map::new(),
     };
     let fingerprint = config.ca.fingerprint_sha256();

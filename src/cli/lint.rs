@@ -9,7 +9,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use authtap::rules::format;
+use authtap::live::LiveOptions;
+use authtap::live::line::{self, Paint, Tally};
 use authtap::rules::relint::{Relinted, relint};
 use authtap::rules::{ClientProfile, EngineConfig, Finding, Severity};
 use authtap::trace::model::{Exchange, Record};
@@ -37,7 +38,7 @@ pub struct Args {
 }
 
 /// Runs `authtap lint`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, live: LiveOptions) -> anyhow::Result<ExitCode> {
     let profile = ClientProfile::by_name(&args.client).with_context(|| {
         format!(
             "unknown client profile `{}` (use generic or claude-ai)",
@@ -57,8 +58,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut w = stdout.lock();
     let written = match args.format {
         OutputFormat::Json => write_json(&mut w, &out),
-        OutputFormat::Text => write_text(&mut w, &out, &args.trace)
-            .and_then(|()| write_tls_failures(&mut w, &records)),
+        OutputFormat::Text => {
+            let view = TextView::new(live);
+            write_text(&mut w, &out, &args.trace, &view)
+                .and_then(|()| write_tls_failures(&mut w, &records, &view))
+        }
     };
     if let Err(e) = written {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
@@ -110,29 +114,74 @@ fn write_json(w: &mut impl Write, out: &Relinted) -> std::io::Result<()> {
     writeln!(w)
 }
 
-fn indent(s: &str) -> String {
-    s.lines()
-        .map(|l| format!("    {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+/// How the text report draws the live view's lines (colors as `--color` for stdout).
+struct TextView {
+    paint: Paint,
+    options: LiveOptions,
+}
+
+impl TextView {
+    fn new(options: LiveOptions) -> Self {
+        use std::io::IsTerminal;
+        let color = options.color.enabled(std::io::stdout().is_terminal());
+        Self {
+            paint: Paint { color },
+            options,
+        }
+    }
+
+    /// Errors and warnings with their fix; the first info finding of a rule on one line (the
+    /// rest are counted for the summary).
+    fn findings<'a>(
+        &self,
+        w: &mut impl Write,
+        tally: &mut Tally,
+        findings: impl IntoIterator<Item = &'a Finding>,
+    ) -> std::io::Result<()> {
+        for f in findings {
+            let first_info = tally.count(f);
+            match f.severity {
+                Severity::Info if first_info => {
+                    writeln!(w, "{}", line::first_info(f, "", self.paint))?
+                }
+                Severity::Info => {}
+                Severity::Error | Severity::Warning => {
+                    writeln!(w, "{}", line::finding(f, "", self.paint))?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Clients that never got past the TLS handshake: they have no exchange to lint.
-fn write_tls_failures(w: &mut impl Write, records: &[Record]) -> std::io::Result<()> {
+fn write_tls_failures(
+    w: &mut impl Write,
+    records: &[Record],
+    view: &TextView,
+) -> std::io::Result<()> {
     for record in records {
         if let Record::TlsHandshake(h) = record {
-            let sni = h.sni.as_deref().unwrap_or("no SNI");
             writeln!(
                 w,
-                "\nTLS handshake from {} ({sni}) failed: {}\n    {}",
-                h.client_addr, h.message, h.advice
+                "\n{}",
+                line::tls_handshake(h, view.options.offset, view.paint)
             )?;
         }
     }
     Ok(())
 }
 
-fn write_text(w: &mut impl Write, out: &Relinted, path: &std::path::Path) -> std::io::Result<()> {
+fn write_text(
+    w: &mut impl Write,
+    out: &Relinted,
+    path: &std::path::Path,
+    view: &TextView,
+) -> std::io::Result<()> {
+    let mut tally = Tally {
+        exchanges: out.exchanges.len(),
+        ..Tally::default()
+    };
     let count = |s: Severity| all_findings(out).filter(|f| f.severity == s).count();
     writeln!(
         w,
@@ -146,10 +195,11 @@ fn write_text(w: &mut impl Write, out: &Relinted, path: &std::path::Path) -> std
     for x in &out.exchanges {
         let flow = x.flow.map(|f| format!(" {f}")).unwrap_or_default();
         let phase = x.phase.map(|p| p.as_str()).unwrap_or("other");
-        writeln!(w, "\n{} [{phase}{flow}] {}", x.id, request_line(x))?;
-        for f in &x.findings {
-            writeln!(w, "{}", indent(&format::live(f)))?;
+        if view.options.quiet && x.findings.is_empty() {
+            continue;
         }
+        writeln!(w, "\n{} [{phase}{flow}] {}", x.id, request_line(x))?;
+        view.findings(w, &mut tally, &x.findings)?;
     }
     for ff in &out.flow_findings {
         let flow = ff
@@ -158,13 +208,11 @@ fn write_text(w: &mut impl Write, out: &Relinted, path: &std::path::Path) -> std
             .unwrap_or_else(|| "no flow".into());
         if !ff.findings.is_empty() {
             writeln!(w, "\n{flow}: cross-request findings")?;
-            for f in &ff.findings {
-                writeln!(w, "{}", indent(&format::live(f)))?;
-            }
+            view.findings(w, &mut tally, &ff.findings)?;
         }
         if let Some(n) = &ff.narrative {
             writeln!(w, "\n{flow} narrative:\n    {n}")?;
         }
     }
-    Ok(())
+    writeln!(w, "\n{}", line::summary(&tally, view.paint))
 }

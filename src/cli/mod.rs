@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use authtap::live::{ColorChoice, LiveOptions};
 use clap::{Parser, Subcommand};
 
 mod ca;
@@ -22,6 +23,30 @@ mod run_env;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Color the live view: auto (only on a terminal, off with NO_COLOR), always or never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto)]
+    color: ColorArg,
+    /// Print only findings and the summary (no line per exchange).
+    #[arg(long, short, global = true)]
+    quiet: bool,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+impl From<ColorArg> for ColorChoice {
+    fn from(arg: ColorArg) -> Self {
+        match arg {
+            ColorArg::Auto => ColorChoice::Auto,
+            ColorArg::Always => ColorChoice::Always,
+            ColorArg::Never => ColorChoice::Never,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -48,25 +73,32 @@ enum Command {
 /// Parses the command line and runs the chosen subcommand.
 pub fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
-    init_tracing();
+    // The local offset is read here, before any thread exists (it cannot be read soundly later).
+    let live = LiveOptions {
+        color: cli.color.into(),
+        quiet: cli.quiet,
+        ..LiveOptions::local()
+    };
+    init_tracing(live.color);
     match cli.command {
-        Command::Proxy(args) => proxy::run(*args),
-        Command::Run(args) => run::run(args),
+        Command::Proxy(args) => proxy::run(*args, live),
+        Command::Run(args) => run::run(args, live),
         Command::Ca(args) => ca::run(args),
-        Command::Demo(args) => demo::run(args),
-        Command::Lint(args) => lint::run(args),
+        Command::Demo(args) => demo::run(args, live),
+        Command::Lint(args) => lint::run(args, live),
         Command::Export(args) => export::run(args),
-        Command::Check(args) => check::run(args),
+        Command::Check(args) => check::run(args, live),
         Command::Rules(args) => rules::run(args),
     }
 }
 
-/// Terminal logging: `RUST_LOG` filters (default `info`); colors only on a TTY without NO_COLOR.
-fn init_tracing() {
+/// Diagnostics on stderr, filtered by `RUST_LOG` (default `warn`: a normal run prints no
+/// log lines; the live view is not logging and shows whatever the level). Colors as `--color`.
+fn init_tracing(color: ColorChoice) {
     use std::io::IsTerminal;
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color = color.enabled(std::io::stderr().is_terminal());
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(color)

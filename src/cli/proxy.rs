@@ -78,7 +78,7 @@ pub struct Args {
 }
 
 /// Runs `authtap proxy`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, live: authtap::live::LiveOptions) -> anyhow::Result<ExitCode> {
     // One thread serves every connection by default: with no hops between worker threads
     // a request costs less latency (and on small machines more throughput); the recorder has
     // its own thread either way.
@@ -92,7 +92,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .build(),
     }
     .context("cannot start the async runtime")?;
-    runtime.block_on(run_async(args))
+    runtime.block_on(run_async(args, live))
 }
 
 pub(super) fn default_trace_path() -> PathBuf {
@@ -144,7 +144,7 @@ fn check_listen(listen: SocketAddr, allow_remote: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
+async fn run_async(args: Args, live: authtap::live::LiveOptions) -> anyhow::Result<ExitCode> {
     let upstream = match &args.upstream {
         Some(_) if !args.forward.forward && !args.forward.scope.is_empty() => {
             anyhow::bail!(
@@ -164,6 +164,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
                 args.trace.unwrap_or_else(default_trace_path),
                 args.upstream_ca,
                 args.max_capture,
+                live,
             )
             .await;
         }
@@ -173,11 +174,12 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8443)));
     check_listen(listen, args.allow_remote)?;
     let keep_binary = args.keep_binary;
-    let config = config(args, upstream.clone());
+    let mut config = config(args, upstream.clone());
+    config.live = Some(live);
     let proxy = proxy::start(config)
         .await
         .with_context(|| format!("cannot start the proxy for {upstream}"))?;
-    print_banner(&proxy, &upstream);
+    print_banner(&proxy, &upstream, live.quiet);
 
     // Stdin lines become marks; EOF just stops reading (the proxy keeps running).
     let (lines_tx, mut lines_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
@@ -201,10 +203,8 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
             _ = &mut ctrl_c => break,
             _ = sigterm.recv() => break,
             line = lines_rx.recv(), if stdin_open => match line {
-                Some(line) if !line.trim().is_empty() => {
-                    proxy.mark(line.trim());
-                    tracing::info!("mark recorded: {}", line.trim());
-                }
+                // The live view prints the mark when the recorder writes it.
+                Some(line) if !line.trim().is_empty() => proxy.mark(line.trim()),
                 Some(_) => {}
                 None => stdin_open = false,
             },
@@ -265,49 +265,75 @@ pub(super) fn print_narratives(trace_path: &std::path::Path) {
     if refused > 0 {
         println!(
             "authtap: {refused} TLS handshake(s) failed before any request (clients that never \
-             got through; see the warnings above and the trace's tls_handshake records)"
+             got through; see the `tls` lines above and the trace's tls_handshake records)"
         );
     }
 }
 
-fn print_banner(proxy: &RunningProxy, upstream: &url::Url) {
+/// The banner: where to point the client and how to trust the CA. With `--quiet` it goes to
+/// stderr, so stdout holds only findings and the summary.
+fn print_banner(proxy: &RunningProxy, upstream: &url::Url, quiet: bool) {
+    let text = banner(proxy, upstream);
+    if quiet {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
+}
+
+fn banner(proxy: &RunningProxy, upstream: &url::Url) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let base = proxy.base_url();
     let connector = base
         .join(upstream.path().trim_start_matches('/'))
         .map_or_else(|_| base.to_string(), |u| u.to_string());
-    println!("authtap proxy → {upstream}");
-    println!("  point your MCP client at:  {connector}");
+    let _ = writeln!(out, "authtap proxy → {upstream}");
+    let _ = writeln!(out, "  point your MCP client at:  {connector}");
     if let Some(ca) = proxy.ca_pem_path() {
         let ca = std::fs::canonicalize(ca).unwrap_or_else(|_| ca.to_path_buf());
-        println!("  local CA certificate:      {}", ca.display());
-        println!(
+        let _ = writeln!(out, "  local CA certificate:      {}", ca.display());
+        let _ = writeln!(
+            out,
             "  trust it (Node / Claude Code):  export NODE_EXTRA_CA_CERTS={}",
             ca.display()
         );
-        println!(
+        let _ = writeln!(
+            out,
             "  trust it (Python, OpenSSL):     export SSL_CERT_FILE={}",
             ca.display()
         );
-        println!(
+        let _ = writeln!(
+            out,
             "  trust it (curl):                curl --cacert {} {connector}",
             ca.display()
         );
-        println!("  trust it (browsers, desktop):   the OS trust store (`authtap ca` prints how)");
-        println!(
+        let _ = writeln!(
+            out,
+            "  trust it (browsers, desktop):   the OS trust store (`authtap ca` prints how)"
+        );
+        let _ = writeln!(
+            out,
             "  connect to localhost, not 127.0.0.1: Claude Code (BoringSSL) cannot check the CA's \
              IP constraints; a refused handshake is printed and recorded"
         );
     }
-    println!(
+    let _ = writeln!(
+        out,
         "  trace (holds live credentials, mode 0600): {}",
         proxy.trace_path().display()
     );
     if let Some(port) = proxy.loopback_bounce_port() {
-        println!(
+        let _ = writeln!(
+            out,
             "  callback bounce (loopback redirect URIs): http://127.0.0.1:{port}/__authtap/cb/…"
         );
     }
-    println!("  type an ofid_… (or any note) + Enter to mark the trace; Ctrl-C to stop");
+    let _ = writeln!(
+        out,
+        "  type an ofid_… (or any note) + Enter to mark the trace; Ctrl-C to stop"
+    );
+    out
 }
 
 #[cfg(test)]

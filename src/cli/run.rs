@@ -62,12 +62,17 @@ pub struct Args {
 }
 
 /// Runs `authtap run`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, live: authtap::live::LiveOptions) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(run_async(args))
+    // The command owns stdout and the terminal: the live view goes to stderr.
+    let live = authtap::live::LiveOptions {
+        stream: authtap::live::Stream::Stderr,
+        ..live
+    };
+    runtime.block_on(run_async(args, live))
 }
 
 /// A private directory for the run's files, removed on drop unless the user chose it.
@@ -108,7 +113,7 @@ impl Drop for RunDir {
     }
 }
 
-async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
+async fn run_async(args: Args, live: authtap::live::LiveOptions) -> anyhow::Result<ExitCode> {
     let Some((program, program_args)) = args.command.split_first() else {
         anyhow::bail!("give the command to run after `--`");
     };
@@ -131,7 +136,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         upstream_ca: args.upstream_ca.clone(),
         max_capture: args.max_capture,
         source: "run".into(),
-        live_output: true,
+        live: Some(live),
         extra,
     })
     .await

@@ -7,7 +7,8 @@
 //! `server/discover` without a session, on a connection the run never used, after the run's
 //! previous handshake was answered (a second process, a reconnect, a version probe's fallback
 //! on a new connection), or MCP requests from another client program (`User-Agent`) — unless
-//! the request carries a token this run obtained and has not used yet. Lookups
+//! the request carries a token this run obtained and has not used yet. A request in a session
+//! goes to the run that was issued the session, however late it is recorded. Lookups
 //! prefer the newest flow, so the discovery, registration, authorize and token legs of a run
 //! land in that run. (A registration is no run boundary by itself: re-registering within one
 //! run is what X-DCR-PER-CONNECT and X-REFRESH-RECOVERY judge; a new process's registration
@@ -143,10 +144,18 @@ pub fn route(
     };
     let found = match phase {
         Phase::McpTransport => {
-            if let Some(i) = flows
-                .iter()
-                .rposition(|f| f.mcp_url.as_deref().is_some_and(|m| same_mcp_url(m, &url)))
-            {
+            let same_url = |f: &Flow| f.mcp_url.as_deref().is_some_and(|m| same_mcp_url(m, &url));
+            // A request in a session belongs to the run that was issued the session: a GET
+            // stream of one session is recorded when it ends, after later runs began.
+            let session = ex.request.header("mcp-session-id");
+            let issued_in = session.and_then(|s| {
+                flows
+                    .iter()
+                    .rposition(|f| same_url(f) && f.sessions.iter().any(|x| x == s))
+            });
+            if issued_in.is_some() {
+                issued_in
+            } else if let Some(i) = flows.iter().rposition(same_url) {
                 match flows.get(i).and_then(|f| new_run(f, ex)) {
                     Some(why) => Some(next_run(flows, i, ex.started_at, why)),
                     None => Some(i),

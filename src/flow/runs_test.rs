@@ -1,7 +1,8 @@
 //! Client runs (`correlate::new_run`): a second process, a version probe's fallback on a new
 //! connection and another client program each open a new flow against the same MCP URL, so
 //! their sessions are judged alone; an OAuth retry of `initialize`, a request in a known
-//! session and traffic without client addresses stay in one run.
+//! session and traffic without client addresses stay in one run; a stream recorded after the
+//! next run began stays in the run of its session.
 
 use crate::flow::state::RunStart;
 use crate::rules::Engine;
@@ -229,4 +230,54 @@ fn another_agent_inside_a_known_session_is_the_same_run() {
         50009,
     ));
     assert_eq!(flows_of(steps).flows().len(), 1);
+}
+
+/// The first run's standalone GET stream in session `sess-1`, opened at 19 s, recorded (when
+/// it ends) after the second process's handshake: mcp-remote's probe connection does this.
+fn first_runs_get_stream(session: &str) -> B {
+    conn(
+        get(MCP)
+            .req_header("accept", "text/event-stream")
+            .req_header("authorization", &format!("Bearer {}", access_token()))
+            .req_header("mcp-session-id", session)
+            .req_header("mcp-protocol-version", "2025-11-25")
+            .at(19.0)
+            .took_ms(5000.0)
+            .resp_header("content-type", "text/event-stream"),
+        50001,
+    )
+}
+
+#[test]
+fn a_stream_recorded_after_the_next_run_began_stays_in_its_sessions_run() {
+    let mut steps = first_run();
+    steps.extend(second_process(50002, 50003));
+    steps.push(first_runs_get_stream("sess-1"));
+    let engine = flows_of(steps.clone());
+    let flows = engine.flows();
+    assert_eq!(flows.len(), 3);
+    let get_in = |f: &crate::flow::state::Flow| {
+        f.mcp
+            .iter()
+            .any(|m| m.method == "GET" && m.session_id.as_deref() == Some("sess-1"))
+    };
+    assert!(get_in(&flows[0]), "the GET left the run of sess-1");
+    assert!(!get_in(&flows[2]));
+    let found = ids(&run(steps));
+    assert!(
+        !found.iter().any(|f| f.starts_with("X-SESSION-NOT-ECHOED:")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_stream_in_a_session_no_run_was_issued_is_still_not_echoed() {
+    let mut steps = first_run();
+    steps.extend(second_process(50002, 50003));
+    steps.push(first_runs_get_stream("sess-unknown"));
+    let found = ids(&run(steps));
+    assert!(
+        found.iter().any(|f| f == "X-SESSION-NOT-ECHOED:error"),
+        "{found:?}"
+    );
 }

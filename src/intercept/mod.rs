@@ -59,8 +59,8 @@ pub struct ForwardProxyConfig {
     pub max_capture: usize,
     /// What produced the trace: `proxy` or `run`.
     pub source: String,
-    /// Log one line per exchange through `tracing`.
-    pub live_output: bool,
+    /// The live view (one line per exchange, its findings, tunnels, the summary).
+    pub live: Option<crate::live::LiveOptions>,
     /// Free-form session facts (the command `authtap run` started).
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
@@ -171,7 +171,9 @@ pub async fn start(config: ForwardProxyConfig) -> Result<RunningForwardProxy, Er
     let mut engine = Engine::default();
     engine.set_capture_mode(CaptureMode::Forward);
     let options = RecorderOptions {
-        live_output: config.live_output,
+        live: config.live.map(|options| {
+            Box::new(crate::live::LiveView::new(options)) as Box<dyn crate::live::LiveSink>
+        }),
         ..RecorderOptions::default()
     };
     let recorder = Recorder::start(&config.trace_path, session, engine, options)?;

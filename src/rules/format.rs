@@ -1,5 +1,5 @@
-//! Pure formatting of findings for the live terminal and text reports, and the grouping the
-//! reports share (repeated info findings folded per rule, with a count). Callers print.
+//! The grouping the text reports share (repeated info findings folded per rule, with a
+//! count). Callers print; the live terminal lines are `crate::live::line`.
 
 use crate::rules::{Finding, Severity};
 
@@ -45,30 +45,6 @@ pub fn places_text<P: std::fmt::Display>(places: &[P], max: usize) -> String {
         shown.push(format!("and {} more", places.len() - max));
     }
     shown.join(", ")
-}
-
-/// One finding as terminal lines: severity, id, who, message, then the fix and source.
-pub fn live(f: &Finding) -> String {
-    let who: Vec<&str> = f.who.iter().map(|w| w.as_str()).collect();
-    let mark = match f.severity {
-        Severity::Error => "✖ error  ",
-        Severity::Warning => "▲ warning",
-        Severity::Info => "ℹ info   ",
-    };
-    let ex = f.exchange.map(|e| format!(" {e}")).unwrap_or_default();
-    format!(
-        "{mark} {rule}{ex} [{phase}; fix: {who}] {msg}\n          fix: {fix}\n          source: {src}",
-        rule = f.rule,
-        phase = f.phase,
-        who = if who.is_empty() {
-            "-".to_string()
-        } else {
-            who.join("/")
-        },
-        msg = f.message,
-        fix = f.fix,
-        src = f.source,
-    )
 }
 
 #[cfg(test)]
@@ -120,24 +96,5 @@ mod tests {
             ]
         );
         assert_eq!(places_text(&[1, 3, 6], 2), "1, 3, and 1 more");
-    }
-
-    #[test]
-    fn round_trips_finding_to_lines() {
-        let f = Finding {
-            rule: "WWWAUTH-MISSING".into(),
-            severity: Severity::Error,
-            phase: Phase::McpTransport,
-            who: vec![Who::Rs],
-            breaks: String::new(),
-            message: "401 without WWW-Authenticate".into(),
-            fix: "add the header".into(),
-            source: "RFC 9110".into(),
-            exchange: None,
-            flow: None,
-        };
-        let s = live(&f);
-        assert!(s.starts_with("✖ error   WWWAUTH-MISSING [mcp-transport; fix: RS] 401 without"));
-        assert!(s.contains("fix: add the header"));
     }
 }

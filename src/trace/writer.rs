@@ -4,8 +4,9 @@
 //! `check`) hand it work through a bounded channel with [`RecorderHandle::submit`], which never
 //! blocks: when the channel is full the entry is dropped and counted. For each exchange the
 //! recorder assembles the record ([`Assemble`]: decompression and the like happen here), runs
-//! [`Engine::observe`], writes the exchange line and any flow-findings lines, and logs a live
-//! line through `tracing`. The recorder lingers a moment after the first entry wakes it, then
+//! [`Engine::observe`], writes the exchange line and any flow-findings lines, and pushes each
+//! record into the [`LiveSink`] it was given (the live view), if any, without knowing what that
+//! prints. The recorder lingers a moment after the first entry wakes it, then
 //! handles whatever is queued as one batch:
 //! the complete lines are appended to one buffer that goes out in one `write` call followed by
 //! a flush to the OS before the recorder waits again, so after a `kill -9` every complete line
@@ -28,7 +29,8 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::rules::{Engine, Finding};
+use crate::live::LiveSink;
+use crate::rules::Engine;
 use crate::trace::model::{
     Exchange, FlowFindings, Mark, Record, SessionRecord, Stats, TlsHandshakeFailure, TunnelRecord,
     find_ofids,
@@ -99,10 +101,9 @@ enum Entry {
 }
 
 /// Options of [`Recorder::start`].
-#[derive(Debug, Clone)]
 pub struct RecorderOptions {
-    /// Log one line per exchange and its findings at info level.
-    pub live_output: bool,
+    /// Where each record goes as it is handled (the live view); runs on the recorder thread.
+    pub live: Option<Box<dyn LiveSink>>,
     /// Channel capacity.
     pub capacity: usize,
     /// How often [`Engine::tick`] runs.
@@ -112,10 +113,20 @@ pub struct RecorderOptions {
 impl Default for RecorderOptions {
     fn default() -> Self {
         Self {
-            live_output: true,
+            live: None,
             capacity: DEFAULT_CAPACITY,
             tick: Duration::from_secs(1),
         }
+    }
+}
+
+impl std::fmt::Debug for RecorderOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecorderOptions")
+            .field("live", &self.live.is_some())
+            .field("capacity", &self.capacity)
+            .field("tick", &self.tick)
+            .finish()
     }
 }
 
@@ -223,7 +234,7 @@ impl Recorder {
             stats: RecorderStats::default(),
             dropped: dropped.clone(),
             reported_dropped: 0,
-            live: options.live_output,
+            live: options.live,
             failing: false,
             batch: Batch::default(),
         };
@@ -273,7 +284,7 @@ struct Writer {
     stats: RecorderStats,
     dropped: Arc<AtomicU64>,
     reported_dropped: u64,
-    live: bool,
+    live: Option<Box<dyn LiveSink>>,
     /// The last write failed; the next good one ends the outage with a stats line.
     failing: bool,
     batch: Batch,
@@ -326,6 +337,9 @@ impl Writer {
         let due = self.engine.finish(OffsetDateTime::now_utc());
         self.flow_findings(due);
         self.flush_batch();
+        if let Some(live) = &mut self.live {
+            live.finish();
+        }
         self.stats.dropped = self.dropped.load(Ordering::Relaxed);
         let stats = self.stats_record();
         self.write(&stats);
@@ -339,24 +353,20 @@ impl Writer {
         match entry {
             Entry::Exchange(work) => self.exchange(work.assemble()),
             Entry::Mark(mark) => {
+                if let Some(live) = &mut self.live {
+                    live.mark(&mark);
+                }
                 self.write(&Record::Mark(mark));
             }
             Entry::TlsHandshake(failure) => {
-                if self.live {
-                    live_tls_failure(&failure);
+                if let Some(live) = &mut self.live {
+                    live.tls_handshake(&failure);
                 }
                 self.write(&Record::TlsHandshake(failure));
             }
             Entry::Tunnel(tunnel) => {
-                if self.live {
-                    tracing::info!(
-                        "tunnel {}:{} passed through blind ({} B up, {} B down, {:.0} ms)",
-                        tunnel.host,
-                        tunnel.port,
-                        tunnel.bytes_up,
-                        tunnel.bytes_down,
-                        tunnel.duration_ms
-                    );
+                if let Some(live) = &mut self.live {
+                    live.tunnel(&tunnel);
                 }
                 self.engine.note_tunnel(&tunnel);
                 self.write(&Record::Tunnel(tunnel));
@@ -368,11 +378,8 @@ impl Writer {
 
     fn exchange(&mut self, mut exchange: Exchange) {
         let due = self.engine.observe(&mut exchange);
-        if self.live {
-            // Forward mode reaches many origins: its lines name them.
-            let forward =
-                self.engine.config().capture_mode == crate::trace::model::CaptureMode::Forward;
-            live_line(&exchange, forward);
+        if let Some(live) = &mut self.live {
+            live.exchange(&exchange);
         }
         self.stats.findings += exchange.findings.len() as u64;
         if self.write(&Record::Exchange(Box::new(exchange))) {
@@ -386,10 +393,8 @@ impl Writer {
             if ff.findings.is_empty() && ff.narrative.is_none() {
                 continue;
             }
-            if self.live {
-                for f in &ff.findings {
-                    live_finding(f);
-                }
+            if let Some(live) = &mut self.live {
+                live.flow_findings(&ff);
             }
             self.stats.findings += ff.findings.len() as u64;
             self.write(&Record::FlowFindings(ff));
@@ -490,64 +495,6 @@ fn create_private(path: &Path) -> std::io::Result<File> {
         .create_new(true)
         .mode(0o600)
         .open(path)
-}
-
-fn live_line(ex: &Exchange, with_origin: bool) {
-    let url = ex.request.client_url.as_deref().unwrap_or(&ex.request.url);
-    let path = if with_origin {
-        url
-    } else {
-        url.split_once("://")
-            .and_then(|(_, rest)| rest.find('/').map(|i| rest.get(i..).unwrap_or("/")))
-            .unwrap_or("/")
-    };
-    let status = ex
-        .response
-        .as_ref()
-        .map_or_else(|| "---".to_string(), |r| r.status.to_string());
-    let duration = ex.timings.end_ms.unwrap_or_default();
-    let bytes = ex
-        .response
-        .as_ref()
-        .and_then(|r| r.body.as_ref())
-        .map_or(0, |b| b.wire_size);
-    let time = ex
-        .started_at
-        .to_offset(time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC))
-        .format(time::macros::format_description!(
-            "[hour]:[minute]:[second].[subsecond digits:3]"
-        ))
-        .unwrap_or_default();
-    let outcome = match &ex.error {
-        Some(e) => format!("  ({}: {})", e.kind, e.message),
-        None => String::new(),
-    };
-    tracing::info!(
-        "{time} {id} {method} {path} -> {status} {duration:.0}ms {bytes}B{outcome}",
-        id = ex.id,
-        method = ex.request.method,
-    );
-    for f in &ex.findings {
-        live_finding(f);
-    }
-}
-
-/// A client that never got past the handshake: warned, because nothing else will show it.
-fn live_tls_failure(h: &TlsHandshakeFailure) {
-    let sni = h.sni.as_deref().unwrap_or("no SNI");
-    tracing::warn!(
-        "TLS handshake from {} ({sni}) failed: {}",
-        h.client_addr,
-        h.message
-    );
-    tracing::warn!("    {}", h.advice);
-}
-
-/// Prints a finding under its exchange line, formatted exactly as `authtap lint` prints it.
-fn live_finding(f: &Finding) {
-    for line in crate::rules::format::live(f).lines() {
-        tracing::info!("    {line}");
-    }
 }
 
 #[cfg(test)]

@@ -250,7 +250,7 @@ impl TestProxy {
         let mut config = ProxyConfig::new(upstream.clone(), dir.path().join("trace.jsonl"));
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.certs_dir = dir.path().join("certs");
-        config.live_output = false;
+        config.live = None;
         tweak(&mut config);
         let proxy = proxy::start(config).await.unwrap();
         TestProxy { proxy, dir }

@@ -54,7 +54,7 @@ fn read(path: &Path) -> Vec<Record> {
 
 fn quiet() -> RecorderOptions {
     RecorderOptions {
-        live_output: false,
+        live: None,
         ..Default::default()
     }
 }

@@ -1,5 +1,5 @@
 //! authtap's embedded reference server (`authtap::demo`), run in-process on its own tokio
-//! runtime with the authorization server on a separate origin, shut down on drop.
+//! runtime (by default with the authorization server on a separate origin), shut down on drop.
 
 use authtap::demo::{DemoConfig, Fault, FaultSet, RunningDemo};
 
@@ -20,16 +20,20 @@ pub fn start_demo(faults: &[&str]) -> Demo {
         let fault = Fault::from_name(name).unwrap_or_else(|| panic!("unknown demo fault {name}"));
         set.insert(fault);
     }
+    start_demo_with(DemoConfig {
+        faults: set,
+        separate_as: true,
+        ..DemoConfig::default()
+    })
+}
+
+/// Starts the reference server with a full configuration.
+pub fn start_demo_with(config: DemoConfig) -> Demo {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let config = DemoConfig {
-        faults: set,
-        separate_as: true,
-        ..DemoConfig::default()
-    };
     let running = runtime
         .block_on(authtap::demo::start(config))
         .unwrap_or_else(|e| panic!("reference server did not start: {e}"));

@@ -17,7 +17,7 @@ pub mod trace;
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -36,9 +36,25 @@ impl Proc {
     /// Spawns `cmd` with piped output and no stdin. Panics (with the command) when it cannot
     /// start.
     pub fn spawn(name: &str, mut cmd: Command) -> Proc {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.stdin(Stdio::null());
+        Proc::spawn_piped(name, cmd)
+    }
+
+    /// [`Proc::spawn`] with stdin piped, for a child driven over stdio (a stdio MCP server);
+    /// dropping the returned handle closes its stdin.
+    pub fn spawn_with_stdin(name: &str, mut cmd: Command) -> (Proc, ChildStdin) {
+        cmd.stdin(Stdio::piped());
+        let mut proc = Proc::spawn_piped(name, cmd);
+        let stdin = proc
+            .child
+            .stdin
+            .take()
+            .unwrap_or_else(|| panic!("{name}: no stdin pipe"));
+        (proc, stdin)
+    }
+
+    fn spawn_piped(name: &str, mut cmd: Command) -> Proc {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("{name}: cannot spawn {cmd:?}: {e}"));
@@ -83,29 +99,53 @@ impl Proc {
         timeout: Duration,
         mut pick: impl FnMut(&str) -> Option<T>,
     ) -> T {
+        self.wait_for_tagged_line(timeout, |_, line| pick(line))
+            .unwrap_or_else(|why| panic!("{why}"))
+    }
+
+    /// Like [`Proc::wait_for_line`] over stdout lines only (stderr lines go to the log), but
+    /// returns what went wrong (with the process log) instead of panicking.
+    pub fn try_wait_for_stdout_line<T>(
+        &mut self,
+        timeout: Duration,
+        mut pick: impl FnMut(&str) -> Option<T>,
+    ) -> Result<T, String> {
+        self.wait_for_tagged_line(
+            timeout,
+            |tag, line| {
+                if tag == "out" { pick(line) } else { None }
+            },
+        )
+    }
+
+    fn wait_for_tagged_line<T>(
+        &mut self,
+        timeout: Duration,
+        mut pick: impl FnMut(&str, &str) -> Option<T>,
+    ) -> Result<T, String> {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok((_, line)) => {
-                    if let Some(found) = pick(&line) {
-                        return found;
+                Ok((tag, line)) => {
+                    if let Some(found) = pick(tag, &line) {
+                        return Ok(found);
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    panic!(
+                    return Err(format!(
                         "{}: no expected line within {timeout:?}; log:\n{}",
                         self.name,
                         self.log()
-                    )
+                    ));
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     let status = self.child.wait().ok();
-                    panic!(
+                    return Err(format!(
                         "{}: exited ({status:?}) before printing the expected line; log:\n{}",
                         self.name,
                         self.log()
-                    )
+                    ));
                 }
             }
         }
