@@ -14,7 +14,6 @@ use authtap::ca::forward::{ForwardCa, ForwardCaKind};
 use authtap::export::{ExportOptions, Target};
 use authtap::intercept::scope::HostPattern;
 use authtap::intercept::{ForwardProxyConfig, RunningForwardProxy};
-use authtap::rules::Severity;
 use authtap::trace::model::Record;
 
 /// Which hosts forward mode decrypts (shared by `proxy --forward` and `run`).
@@ -224,7 +223,7 @@ pub async fn finish(
     Ok(ExitCode::SUCCESS)
 }
 
-/// The narratives, the findings (one line per rule) and the blind tunnels of a trace.
+/// The narratives and the blind tunnels of a trace (the live view has printed the findings).
 fn summary(trace_path: &Path, out: &mut dyn Write) {
     let records = match authtap::trace::load::load_any(trace_path) {
         Ok(records) => records,
@@ -233,16 +232,8 @@ fn summary(trace_path: &Path, out: &mut dyn Write) {
             return;
         }
     };
-    let mut findings: Vec<(Severity, String, String, usize)> = Vec::new();
     let mut tunnels = 0usize;
     let mut refused = 0usize;
-    let mut note = |severity: Severity, rule: &str, message: &str| match findings
-        .iter_mut()
-        .find(|f| f.1 == rule)
-    {
-        Some(entry) => entry.3 += 1,
-        None => findings.push((severity, rule.to_string(), message.to_string(), 1)),
-    };
     for record in &records {
         match record {
             Record::FlowFindings(ff) => {
@@ -252,28 +243,11 @@ fn summary(trace_path: &Path, out: &mut dyn Write) {
                         None => writeln!(out, "{narrative}"),
                     };
                 }
-                for f in &ff.findings {
-                    note(f.severity, &f.rule, &f.message);
-                }
-            }
-            Record::Exchange(x) => {
-                for f in &x.findings {
-                    note(f.severity, &f.rule, &f.message);
-                }
             }
             Record::Tunnel(_) => tunnels += 1,
             Record::TlsHandshake(_) => refused += 1,
             _ => {}
         }
-    }
-    findings.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    for (severity, rule, message, count) in &findings {
-        let times = if *count > 1 {
-            format!(" (×{count})")
-        } else {
-            String::new()
-        };
-        let _ = writeln!(out, "  {} {rule}{times}: {message}", severity.as_str());
     }
     if tunnels > 0 {
         let _ = writeln!(
