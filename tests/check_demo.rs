@@ -472,6 +472,11 @@ async fn unreachable_and_tls_failures_are_recorded_errors() {
     assert_eq!(out.status.code(), Some(1));
     let report = json_of(&out);
     assert_eq!(step(&report, "reachability")["status"], "fail");
+    // The failed step names its rule.
+    assert!(
+        rule_ids(&report).contains(&"GEN-UNREACHABLE".to_string()),
+        "{report:#}"
+    );
     let line = std::fs::read_to_string(&trace).unwrap();
     let ex: Value = line
         .lines()

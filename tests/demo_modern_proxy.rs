@@ -185,14 +185,14 @@ fn findings(records: &[Record]) -> Vec<(Severity, String, String)> {
     let mut out: Vec<(Severity, String, String)> = exchanges(records)
         .iter()
         .flat_map(|x| x.findings.iter())
-        .map(|f| (f.severity, f.rule.clone(), f.message.clone()))
+        .map(|f| (f.severity, f.rule.to_string(), f.message.clone()))
         .collect();
     for r in records {
         if let Record::FlowFindings(ff) = r {
             out.extend(
                 ff.findings
                     .iter()
-                    .map(|f| (f.severity, f.rule.clone(), f.message.clone())),
+                    .map(|f| (f.severity, f.rule.to_string(), f.message.clone())),
             );
         }
     }

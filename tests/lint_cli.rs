@@ -208,3 +208,70 @@ fn unreadable_input_exits_2() {
         .assert()
         .code(2);
 }
+
+fn lint_json_as(client: &str, name: &str) -> (i32, Vec<Value>) {
+    let out = Command::cargo_bin("authtap")
+        .unwrap()
+        .args(["lint", "--format", "json", "--client", client])
+        .arg(fixture(name))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.code() != Some(2),
+        "--client {client} {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        v.as_array().cloned().expect("a JSON array"),
+    )
+}
+
+#[test]
+fn every_client_profile_check_knows_is_accepted_by_lint() {
+    // The same registry serves `check --client` and `lint --client`.
+    for client in ["generic", "claude-ai", "claude-code", "inspector"] {
+        let (_, findings) = lint_json_as(client, "clean.jsonl");
+        assert!(!findings.is_empty(), "--client {client}");
+    }
+}
+
+#[test]
+fn lint_client_inspector_applies_the_browser_profile() {
+    let (code, findings) = lint_json_as("inspector", "clean.jsonl");
+    assert_eq!(code, 0, "{findings:#?}");
+    assert!(ids_at(&findings, "error").is_empty(), "{findings:#?}");
+    let (code, findings) = lint_json_as("inspector", "fault-no-cors-well-known.jsonl");
+    assert_eq!(code, 1);
+    assert!(
+        ids_at(&findings, "error").contains(&"CORS-PREFLIGHT-FAIL".to_string()),
+        "{findings:#?}"
+    );
+}
+
+#[test]
+fn lint_client_claude_ai_raises_its_overrides_to_error() {
+    let (code, findings) = lint_json_as("generic", "clean.jsonl");
+    assert_eq!(code, 0);
+    assert!(ids_at(&findings, "info").contains(&"GEN-NON-443".to_string()));
+    let (code, findings) = lint_json_as("claude-ai", "clean.jsonl");
+    assert_eq!(code, 1);
+    assert!(ids_at(&findings, "error").contains(&"GEN-NON-443".to_string()));
+}
+
+#[test]
+fn lint_unknown_client_exits_2_naming_the_profiles() {
+    let out = Command::cargo_bin("authtap")
+        .unwrap()
+        .args(["lint", "--client", "chatgpt"])
+        .arg(fixture("clean.jsonl"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("chatgpt") && err.contains("inspector") && err.contains("claude-code"),
+        "{err}"
+    );
+}

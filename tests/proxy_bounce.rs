@@ -16,7 +16,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
 use authtap::rules::Phase;
-use authtap::trace::model::Headers;
+use authtap::trace::model::{ErrorKind, Headers, RewriteDirection};
 use support::{TestProxy, exchanges};
 
 type Body = BoxBody<Bytes, std::io::Error>;
@@ -339,7 +339,7 @@ async fn a_percent_encoded_authtap_path_is_answered_and_reported_not_forwarded()
     let ex = exchanges(&records);
     assert_eq!(ex.len(), 1);
     let e = ex[0];
-    assert_eq!(e.error.as_ref().unwrap().kind, "authtap_path");
+    assert_eq!(e.error.as_ref().unwrap().kind, ErrorKind::AuthtapPath);
     assert!(e.findings.iter().any(|f| f.rule == "X-AUTHTAP-PATH"));
 }
 
@@ -361,7 +361,8 @@ async fn a_registration_the_as_refuses_after_the_bounce_was_added_says_so() {
     assert!(
         reg.rewrites
             .iter()
-            .any(|r| r.location == "body:$.redirect_uris" && r.direction == "request")
+            .any(|r| r.location == "body:$.redirect_uris"
+                && r.direction == RewriteDirection::Request)
     );
     assert!(
         reg.rewrites

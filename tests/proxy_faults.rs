@@ -43,7 +43,7 @@ async fn raw_exchange_closed(
 
 fn only_error<'a>(xs: &[&'a Exchange], kind: &str) -> &'a Exchange {
     xs.iter()
-        .find(|x| x.error.as_ref().is_some_and(|e| e.kind == kind))
+        .find(|x| x.error.as_ref().is_some_and(|e| e.kind.as_str() == kind))
         .unwrap_or_else(|| panic!("no exchange with error kind {kind}: {xs:#?}"))
 }
 
@@ -88,7 +88,7 @@ async fn client_going_away_mid_body_is_recorded_as_such() {
         !xs.iter().any(|x| x
             .error
             .as_ref()
-            .is_some_and(|e| e.kind == "connect" || e.kind == "upstream_cut")),
+            .is_some_and(|e| e.kind.as_str() == "connect" || e.kind.as_str() == "upstream_cut")),
         "{xs:#?}"
     );
 }

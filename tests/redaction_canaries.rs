@@ -23,8 +23,8 @@ use authtap::export::{ExportOptions, Target, export_trace};
 use authtap::tap::RawCapture;
 use authtap::tap::decode::to_body_capture;
 use authtap::trace::model::{
-    BodyCapture, Exchange, ExchangeError, ExchangeId, Header, Mark, Outcome, Record, RequestRecord,
-    ResponseRecord, Rewrite, SessionRecord, SseEvent, Timings,
+    BodyCapture, ErrorKind, Exchange, ExchangeError, ExchangeId, Header, Mark, Outcome, Record,
+    RequestRecord, ResponseRecord, Rewrite, RewriteDirection, SessionRecord, SseEvent, Timings,
 };
 use redaction_views::leaks;
 
@@ -287,7 +287,7 @@ fn planted_trace(c: &mut Canaries) -> Vec<Record> {
         )),
     );
     x4.rewrites.push(Rewrite {
-        direction: "response".into(),
+        direction: RewriteDirection::Response,
         location: "header:location".into(),
         from: format!("https://client.example/cb?code={code}"),
         to: format!("https://localhost:8443/cb?code={code}"),
@@ -356,7 +356,7 @@ fn planted_trace(c: &mut Canaries) -> Vec<Record> {
     let mut x7 = exchange(7, "GET", "https://rs.example/mcp", vec![], None, None);
     x7.outcome = Outcome::UpstreamError;
     x7.error = Some(ExchangeError {
-        kind: "connect".into(),
+        kind: ErrorKind::Connect,
         message: format!("upstream refused Authorization: Bearer {}", c.next()),
     });
     records.push(Record::Exchange(Box::new(x7)));

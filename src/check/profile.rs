@@ -3,10 +3,7 @@
 //! (the rule engine's per-client severity overrides).
 
 use crate::client::ClientProfile;
-use crate::rules::{self, Severity};
-
-/// Names accepted by `--client`.
-pub const PROFILE_NAMES: &[&str] = &["generic", "claude-ai", "claude-code", "inspector"];
+use crate::rules::{self, ProfileError, ProfileKind};
 
 /// One client to behave like.
 #[derive(Debug, Clone)]
@@ -15,7 +12,7 @@ pub struct CheckProfile {
     pub name: &'static str,
     /// What the scripted client sends.
     pub client: ClientProfile,
-    /// Severity overrides for the rule engine.
+    /// Severity overrides for the rule engine (from the one registry, `rules::profiles`).
     pub rules: rules::ClientProfile,
     /// The browser origin this client runs in, if it is a browser client.
     pub origin: Option<String>,
@@ -24,57 +21,45 @@ pub struct CheckProfile {
 }
 
 impl CheckProfile {
-    /// Looks a profile up by its `--client` name.
-    pub fn by_name(name: &str) -> Option<Self> {
-        let profile = match name {
-            "generic" => Self {
-                name: "generic",
-                client: ClientProfile::native(),
-                rules: rules::ClientProfile::generic(),
-                origin: None,
-                vantage: "a generic MCP client (TS/Python SDK style) on this machine",
-            },
-            "claude-ai" => Self {
-                name: "claude-ai",
-                client: ClientProfile::claude_ai(),
-                rules: rules::ClientProfile::claude_ai(),
-                origin: None,
-                vantage: "claude.ai / Claude Desktop connectors, which connect from Anthropic's cloud (public address, port 443, public certificate)",
-            },
-            "claude-code" => Self {
-                name: "claude-code",
-                client: ClientProfile::claude_code(),
-                rules: rules::ClientProfile {
-                    name: "claude-code".into(),
-                    overrides: Vec::new(),
-                },
-                origin: None,
-                vantage: "Claude Code on this machine (loopback callback, public client)",
-            },
-            "inspector" => Self {
-                name: "inspector",
-                client: ClientProfile::inspector(),
-                rules: rules::ClientProfile {
-                    name: "inspector".into(),
-                    // In the browser every leg needs CORS; a blocked leg stops the flow.
-                    overrides: vec![
-                        ("CORS-NO-ACAO".into(), Severity::Error),
-                        ("CORS-PREFLIGHT-FAIL".into(), Severity::Error),
-                        ("CORS-EXPOSE-WWW-AUTH".into(), Severity::Error),
-                    ],
-                },
-                origin: Some("http://localhost:6274".into()),
-                vantage: "MCP Inspector in direct mode: a browser page at http://localhost:6274",
-            },
-            _ => return None,
+    /// Looks a profile up by its `--client` name (or alias) in the rule engine's registry.
+    pub fn by_name(name: &str) -> Result<Self, ProfileError> {
+        let rules = rules::ClientProfile::by_name(name)?;
+        let (client, origin, vantage) = match rules.kind() {
+            ProfileKind::Generic => (
+                ClientProfile::native(),
+                None,
+                "a generic MCP client (TS/Python SDK style) on this machine",
+            ),
+            ProfileKind::ClaudeAi => (
+                ClientProfile::claude_ai(),
+                None,
+                "claude.ai / Claude Desktop connectors, which connect from Anthropic's cloud (public address, port 443, public certificate)",
+            ),
+            ProfileKind::ClaudeCode => (
+                ClientProfile::claude_code(),
+                None,
+                "Claude Code on this machine (loopback callback, public client)",
+            ),
+            ProfileKind::Inspector => (
+                ClientProfile::inspector(),
+                Some("http://localhost:6274".into()),
+                "MCP Inspector in direct mode: a browser page at http://localhost:6274",
+            ),
         };
-        Some(profile)
+        Ok(Self {
+            name: rules.name(),
+            client,
+            rules,
+            origin,
+            vantage,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::{PROFILE_NAMES, Severity};
 
     #[test]
     fn every_listed_name_resolves() {
@@ -82,7 +67,7 @@ mod tests {
             let p = CheckProfile::by_name(name).unwrap();
             assert_eq!(p.name, *name);
         }
-        assert!(CheckProfile::by_name("chatgpt").is_none());
+        assert!(CheckProfile::by_name("chatgpt").is_err());
     }
 
     #[test]

@@ -172,7 +172,7 @@ fn testcase(out: &mut String, report: &CheckReport, step: &CheckStep) {
         let _ = writeln!(
             out,
             "      <failure type=\"{}\" message=\"{}\">{}</failure>",
-            xml(&f.rule),
+            xml(f.rule.as_str()),
             xml(&format!("{}: {}", f.rule, f.message)),
             xml(&format!(
                 "{}\nfix: {}\nsource: {}",

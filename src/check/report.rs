@@ -168,6 +168,7 @@ pub const STEPS: &[(&str, &str)] = &[
 /// Rules reported under `reachability` whatever exchange they fired on.
 pub const REACHABILITY_RULES: &[&str] = &[
     "GEN-TLS",
+    "GEN-UNREACHABLE",
     "GEN-PRIVATE-ADDRESS",
     "GEN-NON-443",
     "GEN-NOT-HTTPS",
@@ -329,8 +330,8 @@ fn rules_behind<'a>(step: &CheckStep, moved: impl Iterator<Item = &'a Finding>) 
     let mut ids: Vec<String> = Vec::new();
     let pick = |ids: &mut Vec<String>, fs: &mut dyn Iterator<Item = &Finding>| {
         for f in fs {
-            if !ids.contains(&f.rule) {
-                ids.push(f.rule.clone());
+            if !ids.iter().any(|id| f.rule == id.as_str()) {
+                ids.push(f.rule.to_string());
             }
         }
     };

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use authtap::check::{self, CheckConfig, CheckProfile, Opener, profile::PROFILE_NAMES, render};
+use authtap::check::{self, CheckConfig, CheckProfile, Opener, render};
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -88,13 +88,7 @@ pub struct Args {
 
 /// Runs `authtap check`; errors before the check ran exit with 2 (via `main`).
 pub fn run(args: Args, live: authtap::live::LiveOptions) -> anyhow::Result<ExitCode> {
-    let profile = CheckProfile::by_name(&args.client).with_context(|| {
-        format!(
-            "unknown client profile `{}` (use one of {})",
-            args.client,
-            PROFILE_NAMES.join(", ")
-        )
-    })?;
+    let profile = CheckProfile::by_name(&args.client)?;
     check::parse_mcp_url(&args.mcp_url)?;
     let call_tool = match &args.call_tool {
         Some(name) => {

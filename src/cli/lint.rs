@@ -32,19 +32,15 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
-    /// Client profile whose severity overrides apply (generic, claude-ai).
+    /// Client profile whose severity overrides apply (generic, claude-ai, claude-code,
+    /// inspector).
     #[arg(long, default_value = "generic")]
     pub client: String,
 }
 
 /// Runs `authtap lint`.
 pub fn run(args: Args, live: LiveOptions) -> anyhow::Result<ExitCode> {
-    let profile = ClientProfile::by_name(&args.client).with_context(|| {
-        format!(
-            "unknown client profile `{}` (use generic or claude-ai)",
-            args.client
-        )
-    })?;
+    let profile = ClientProfile::by_name(&args.client)?;
     let records = authtap::trace::load::load_any(&args.trace)
         .with_context(|| format!("cannot lint {}", args.trace.display()))?;
     let out = relint(
@@ -89,7 +85,7 @@ fn request_line(x: &Exchange) -> String {
         || {
             x.error
                 .as_ref()
-                .map_or("no response".to_string(), |e| e.kind.clone())
+                .map_or("no response".to_string(), |e| e.kind.to_string())
         },
         |r| r.status.to_string(),
     );

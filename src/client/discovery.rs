@@ -78,40 +78,25 @@ impl Flow {
         let reply = self.call("probe", Phase::McpTransport, req.clone()).await?;
         let (name, url) = ("probe", req.url.as_str());
         if (200..300).contains(&reply.status) {
-            self.record(
-                name,
-                Phase::McpTransport,
-                "POST",
-                url,
-                Some(&reply),
-                Outcome::Warn,
-                "no authorization required",
-            )?;
+            self.step(name, Phase::McpTransport)
+                .at("POST", url)
+                .reply(&reply)
+                .warn("no authorization required")?;
             return Ok(false);
         }
         if reply.is_html() {
             let note = format!("expected 401, got {}", html_note(&reply));
-            self.record(
-                name,
-                Phase::McpTransport,
-                "POST",
-                url,
-                Some(&reply),
-                Outcome::Fail,
-                note,
-            )?;
+            self.step(name, Phase::McpTransport)
+                .at("POST", url)
+                .reply(&reply)
+                .fail(note)?;
         }
         if reply.status != 401 {
             let note = format!("expected 401 with a Bearer challenge, got {}", reply.status);
-            self.record(
-                name,
-                Phase::McpTransport,
-                "POST",
-                url,
-                Some(&reply),
-                Outcome::Fail,
-                note,
-            )?;
+            self.step(name, Phase::McpTransport)
+                .at("POST", url)
+                .reply(&reply)
+                .fail(note)?;
         }
         let (outcome, note) = match reply.header("www-authenticate").map(|v| (v.to_string(), parse_bearer(v))) {
             Some((_, Some(ch))) => {
@@ -131,15 +116,10 @@ impl Flow {
             ),
             None => (self.lenient(), "401 without WWW-Authenticate; probing well-known URLs".to_string()),
         };
-        self.record(
-            name,
-            Phase::McpTransport,
-            "POST",
-            url,
-            Some(&reply),
-            outcome,
-            note,
-        )?;
+        self.step(name, Phase::McpTransport)
+            .at("POST", url)
+            .reply(&reply)
+            .outcome(outcome, note)?;
         Ok(true)
     }
 
@@ -168,7 +148,10 @@ impl Flow {
                     format!("status {}", reply.status)
                 };
                 let note = format!("no usable metadata here ({why}); trying the next URL");
-                self.record(step, phase, "GET", url, Some(&reply), Outcome::Warn, note)?;
+                self.step(step, phase)
+                    .at("GET", url)
+                    .reply(&reply)
+                    .warn(note)?;
                 Ok(None)
             }
         }
@@ -178,15 +161,10 @@ impl Flow {
     pub(super) async fn discover_prm(&mut self) -> Res<()> {
         let Some((inserted, root)) = prm_well_known(&self.cfg.mcp_url) else {
             let url = self.cfg.mcp_url.clone();
-            return self.record(
-                "prm",
-                Phase::DiscoveryPrm,
-                "GET",
-                &url,
-                None,
-                Outcome::Fail,
-                "MCP URL does not parse",
-            );
+            return self
+                .step("prm", Phase::DiscoveryPrm)
+                .at("GET", &url)
+                .fail("MCP URL does not parse");
         };
         let mut candidates: Vec<String> = self
             .challenge
@@ -212,15 +190,11 @@ impl Flow {
                 .map(str::to_string)
             else {
                 let note = "authorization_servers is missing or empty";
-                return self.record(
-                    "prm",
-                    Phase::DiscoveryPrm,
-                    "GET",
-                    &url,
-                    Some(&reply),
-                    Outcome::Fail,
-                    note,
-                );
+                return self
+                    .step("prm", Phase::DiscoveryPrm)
+                    .at("GET", &url)
+                    .reply(&reply)
+                    .fail(note);
             };
             let (outcome, note) = if resource == self.cfg.mcp_url {
                 (
@@ -234,29 +208,18 @@ impl Flow {
                 );
                 (self.lenient(), note)
             };
-            self.record(
-                "prm",
-                Phase::DiscoveryPrm,
-                "GET",
-                &url,
-                Some(&reply),
-                outcome,
-                note,
-            )?;
+            self.step("prm", Phase::DiscoveryPrm)
+                .at("GET", &url)
+                .reply(&reply)
+                .outcome(outcome, note)?;
             self.prm = Some(Value::Object(doc));
             return Ok(());
         }
         let url = self.cfg.mcp_url.clone();
         let note = "no protected resource metadata found; MCP 2025-11-25 clients stop here";
-        self.record(
-            "prm",
-            Phase::DiscoveryPrm,
-            "GET",
-            &url,
-            None,
-            Outcome::Fail,
-            note,
-        )
+        self.step("prm", Phase::DiscoveryPrm)
+            .at("GET", &url)
+            .fail(note)
     }
 
     /// Authorization server metadata for `authorization_servers[0]`.
@@ -272,15 +235,10 @@ impl Flow {
         let candidates = asm_candidates(&issuer);
         if candidates.is_empty() {
             let note = format!("authorization server {issuer} is not a URL");
-            return self.record(
-                "asm",
-                Phase::DiscoveryAs,
-                "GET",
-                &issuer,
-                None,
-                Outcome::Fail,
-                note,
-            );
+            return self
+                .step("asm", Phase::DiscoveryAs)
+                .at("GET", &issuer)
+                .fail(note);
         }
         for url in candidates {
             let Some((reply, doc)) = self.fetch_metadata("asm", Phase::DiscoveryAs, &url).await?
@@ -307,15 +265,11 @@ impl Flow {
             }
             if !problems.is_empty() {
                 let note = problems.join("; ");
-                return self.record(
-                    "asm",
-                    Phase::DiscoveryAs,
-                    "GET",
-                    &url,
-                    Some(&reply),
-                    Outcome::Fail,
-                    note,
-                );
+                return self
+                    .step("asm", Phase::DiscoveryAs)
+                    .at("GET", &url)
+                    .reply(&reply)
+                    .fail(note);
             }
             let declared = str_of("issuer").unwrap_or_default();
             let (outcome, note) = if declared == issuer {
@@ -329,28 +283,17 @@ impl Flow {
                 );
                 (self.lenient(), note)
             };
-            self.record(
-                "asm",
-                Phase::DiscoveryAs,
-                "GET",
-                &url,
-                Some(&reply),
-                outcome,
-                note,
-            )?;
+            self.step("asm", Phase::DiscoveryAs)
+                .at("GET", &url)
+                .reply(&reply)
+                .outcome(outcome, note)?;
             self.asm = Some(Value::Object(doc));
             return Ok(());
         }
         let note = format!("no authorization server metadata for {issuer}");
-        self.record(
-            "asm",
-            Phase::DiscoveryAs,
-            "GET",
-            &issuer,
-            None,
-            Outcome::Fail,
-            note,
-        )
+        self.step("asm", Phase::DiscoveryAs)
+            .at("GET", &issuer)
+            .fail(note)
     }
 }
 

@@ -169,40 +169,6 @@ impl Flow {
         }
     }
 
-    /// Records a step; returns `Err(Stop)` when it failed. (The arguments are the columns of
-    /// a [`Step`]; a builder would only move them around.)
-    #[allow(clippy::too_many_arguments)]
-    pub fn record(
-        &mut self,
-        name: &str,
-        phase: Phase,
-        method: &str,
-        url: &str,
-        reply: Option<&Reply>,
-        outcome: Outcome,
-        note: impl Into<String>,
-    ) -> Res<()> {
-        let step = Step {
-            name: name.to_string(),
-            phase,
-            method: method.to_string(),
-            url: url.to_string(),
-            status: reply.map(|r| r.status),
-            outcome,
-            note: note.into(),
-            elapsed_ms: reply.map(|r| r.elapsed.as_millis() as u64).unwrap_or(0),
-        };
-        if let Some(tx) = &self.cfg.progress {
-            let _ = tx.send(step.clone());
-        }
-        self.report.steps.push(step);
-        if outcome == Outcome::Fail {
-            self.report.stopped_at = Some(name.to_string());
-            return Err(Stop);
-        }
-        Ok(())
-    }
-
     /// Records a step for a request that got no response.
     pub fn transport_failure(
         &mut self,
@@ -212,15 +178,10 @@ impl Flow {
         err: impl std::fmt::Display,
     ) -> Stop {
         let method = req.method.to_string();
-        let _ = self.record(
-            name,
-            phase,
-            &method,
-            &req.url,
-            None,
-            Outcome::Fail,
-            err.to_string(),
-        );
+        let _ = self
+            .step(name, phase)
+            .at(&method, &req.url)
+            .fail(err.to_string());
         Stop
     }
 
@@ -261,15 +222,10 @@ impl Flow {
                         "CORS: no Access-Control-Allow-Origin for {origin}; a browser hides this response"
                     );
                     let method = req.method.to_string();
-                    self.record(
-                        name,
-                        phase,
-                        &method,
-                        &req.url,
-                        Some(&reply),
-                        Outcome::Fail,
-                        note,
-                    )?;
+                    self.step(name, phase)
+                        .at(&method, &req.url)
+                        .reply(&reply)
+                        .fail(note)?;
                 }
                 reply.headers = exposed_only(&reply.headers);
             }
@@ -291,27 +247,18 @@ impl Flow {
                     .retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
             }
             let method = req.method.to_string();
-            self.record(
-                name,
-                phase,
-                &method,
-                &req.url,
-                Some(&reply),
-                self.lenient(),
-                note,
-            )?;
+            let outcome = self.lenient();
+            self.step(name, phase)
+                .at(&method, &req.url)
+                .reply(&reply)
+                .outcome(outcome, note)?;
             req.url = location;
         }
         let method = req.method.to_string();
-        let _ = self.record(
-            name,
-            phase,
-            &method,
-            &req.url,
-            None,
-            Outcome::Fail,
-            "too many redirects",
-        );
+        let _ = self
+            .step(name, phase)
+            .at(&method, &req.url)
+            .fail("too many redirects");
         Err(Stop)
     }
 
@@ -388,15 +335,10 @@ impl Flow {
                 format!("allowed: {} with {}", req.method, custom.join(",")),
             ),
         };
-        self.record(
-            &step,
-            Phase::Cors,
-            "OPTIONS",
-            &pre.url,
-            Some(&reply),
-            outcome,
-            note,
-        )
+        self.step(&step, Phase::Cors)
+            .at("OPTIONS", &pre.url)
+            .reply(&reply)
+            .outcome(outcome, note)
     }
 
     /// The next JSON-RPC id.

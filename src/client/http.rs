@@ -27,7 +27,7 @@ use rustls_pki_types::pem::PemObject;
 use super::record::Partial;
 use crate::error_chain;
 use crate::parse::sse::{ParsedEvent as SseEvent, SseParser};
-use crate::trace::model::Exchange;
+use crate::trace::model::{ErrorKind, Exchange};
 
 /// Longest SSE line the client keeps (a stream without line ends cannot grow memory).
 const MAX_SSE_LINE: usize = 4 * 1024 * 1024;
@@ -84,23 +84,23 @@ pub enum HttpError {
 }
 
 impl HttpError {
-    /// The trace's `error.kind` for this failure: `tls`, `dns`, `connect`, `timeout`,
-    /// `upstream_cut` or `internal`.
-    pub fn kind(&self) -> &'static str {
+    /// The trace's `error.kind` for this failure: tls, dns, connect, timeout, upstream cut or
+    /// internal.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            HttpError::Ca { .. } | HttpError::Invalid(_) => "internal",
-            HttpError::Timeout(_) => "timeout",
-            HttpError::Body(_) => "upstream_cut",
+            HttpError::Ca { .. } | HttpError::Invalid(_) => ErrorKind::Internal,
+            HttpError::Timeout(_) => ErrorKind::Timeout,
+            HttpError::Body(_) => ErrorKind::UpstreamCut,
             HttpError::Transport(text) => transport_kind(text),
         }
     }
 }
 
 /// Classifies a transport error chain (hyper-util, rustls and io messages).
-fn transport_kind(text: &str) -> &'static str {
+fn transport_kind(text: &str) -> ErrorKind {
     let t = text.to_ascii_lowercase();
     if t.contains("dns error") || t.contains("failed to lookup") || t.contains("name or service") {
-        "dns"
+        ErrorKind::Dns
     } else if t.contains("certificate")
         || t.contains("tls")
         || t.contains("handshake")
@@ -108,11 +108,11 @@ fn transport_kind(text: &str) -> &'static str {
         || t.contains("corrupt message")
         || t.contains("invalidcontenttype")
     {
-        "tls"
+        ErrorKind::Tls
     } else if t.contains("timed out") {
-        "timeout"
+        ErrorKind::Timeout
     } else {
-        "connect"
+        ErrorKind::Connect
     }
 }
 

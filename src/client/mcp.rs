@@ -44,15 +44,10 @@ impl Flow {
                 ch.error.as_deref().unwrap_or("(no error)"),
                 ch.error_description.as_deref().unwrap_or("")
             );
-            self.record(
-                name,
-                Phase::McpTransport,
-                "POST",
-                &url,
-                Some(&reply),
-                Outcome::Fail,
-                note,
-            )?;
+            self.step(name, Phase::McpTransport)
+                .at("POST", &url)
+                .reply(&reply)
+                .fail(note)?;
         }
         let response = match reply.media_type().as_str() {
             "application/json" => reply.json(),
@@ -70,28 +65,18 @@ impl Flow {
                 reply.media_type()
             };
             let note = format!("no JSON-RPC response (status {}, {what})", reply.status);
-            self.record(
-                name,
-                Phase::McpTransport,
-                "POST",
-                &url,
-                Some(&reply),
-                Outcome::Fail,
-                note,
-            )?;
+            self.step(name, Phase::McpTransport)
+                .at("POST", &url)
+                .reply(&reply)
+                .fail(note)?;
             return Err(Stop);
         };
         if let Some(err) = response.get("error") {
             let note = format!("JSON-RPC error {err}");
-            self.record(
-                name,
-                Phase::McpTransport,
-                "POST",
-                &url,
-                Some(&reply),
-                Outcome::Fail,
-                note,
-            )?;
+            self.step(name, Phase::McpTransport)
+                .at("POST", &url)
+                .reply(&reply)
+                .fail(note)?;
         }
         Ok((reply, response))
     }
@@ -126,15 +111,10 @@ impl Flow {
             notes.push(format!("asked for {}", self.cfg.profile.protocol_version));
         }
         let url = self.cfg.mcp_url.clone();
-        self.record(
-            "initialize",
-            Phase::McpTransport,
-            "POST",
-            &url,
-            Some(&reply),
-            outcome,
-            notes.join("; "),
-        )?;
+        self.step("initialize", Phase::McpTransport)
+            .at("POST", &url)
+            .reply(&reply)
+            .outcome(outcome, notes.join("; "))?;
         self.session_id = sid;
         self.report.protocol_version = Some(version);
         Ok(())
@@ -155,15 +135,10 @@ impl Flow {
             s @ (200 | 204) => (Outcome::Warn, format!("{s} instead of 202")),
             s => (Outcome::Fail, format!("notification refused with {s}")),
         };
-        self.record(
-            "notifications/initialized",
-            Phase::McpTransport,
-            "POST",
-            &url,
-            Some(&reply),
-            outcome,
-            note,
-        )
+        self.step("notifications/initialized", Phase::McpTransport)
+            .at("POST", &url)
+            .reply(&reply)
+            .outcome(outcome, note)
     }
 
     /// `tools/list`.
@@ -182,15 +157,10 @@ impl Flow {
             })
             .unwrap_or_default();
         let url = self.cfg.mcp_url.clone();
-        self.record(
-            "tools/list",
-            Phase::McpTransport,
-            "POST",
-            &url,
-            Some(&reply),
-            Outcome::Ok,
-            format!("tools: {}", names.join(", ")),
-        )?;
+        self.step("tools/list", Phase::McpTransport)
+            .at("POST", &url)
+            .reply(&reply)
+            .ok(format!("tools: {}", names.join(", ")))?;
         self.report.tools = names;
         Ok(())
     }
@@ -200,15 +170,10 @@ impl Flow {
         let name = "tools/call countdown";
         let url = self.cfg.mcp_url.clone();
         if !self.report.tools.iter().any(|t| t == "countdown") {
-            return self.record(
-                name,
-                Phase::McpTransport,
-                "POST",
-                &url,
-                None,
-                Outcome::Warn,
-                "server has no countdown tool; skipped",
-            );
+            return self
+                .step(name, Phase::McpTransport)
+                .at("POST", &url)
+                .warn("server has no countdown tool; skipped");
         }
         let id = self.rpc_id();
         let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
@@ -238,15 +203,10 @@ impl Flow {
                 "answered as one JSON response (no stream)".to_string(),
             )
         };
-        self.record(
-            name,
-            Phase::McpTransport,
-            "POST",
-            &url,
-            Some(&reply),
-            outcome,
-            note,
-        )
+        self.step(name, Phase::McpTransport)
+            .at("POST", &url)
+            .reply(&reply)
+            .outcome(outcome, note)
     }
 
     /// `tools/call echo` (after the refresh: proves the new token works).
@@ -268,15 +228,10 @@ impl Flow {
             (Outcome::Warn, format!("unexpected echo result {text:?}"))
         };
         let url = self.cfg.mcp_url.clone();
-        self.record(
-            name,
-            Phase::McpTransport,
-            "POST",
-            &url,
-            Some(&reply),
-            outcome,
-            note,
-        )
+        self.step(name, Phase::McpTransport)
+            .at("POST", &url)
+            .reply(&reply)
+            .outcome(outcome, note)
     }
 
     /// `tools/call` of a named tool with arguments (`authtap check --call-tool`).
@@ -285,15 +240,10 @@ impl Flow {
         if !self.report.tools.iter().any(|t| t == tool) {
             let url = self.cfg.mcp_url.clone();
             let note = format!("tools/list has no tool named {tool}");
-            return self.record(
-                &name,
-                Phase::McpTransport,
-                "POST",
-                &url,
-                None,
-                Outcome::Fail,
-                note,
-            );
+            return self
+                .step(&name, Phase::McpTransport)
+                .at("POST", &url)
+                .fail(note);
         }
         let id = self.rpc_id();
         let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
@@ -321,30 +271,20 @@ impl Flow {
             (Outcome::Ok, format!("result: {text}"))
         };
         let url = self.cfg.mcp_url.clone();
-        self.record(
-            &name,
-            Phase::McpTransport,
-            "POST",
-            &url,
-            Some(&reply),
-            outcome,
-            note,
-        )
+        self.step(&name, Phase::McpTransport)
+            .at("POST", &url)
+            .reply(&reply)
+            .outcome(outcome, note)
     }
 
     /// `DELETE` of the session.
     pub(super) async fn delete_session(&mut self) -> Res<()> {
         let url = self.cfg.mcp_url.clone();
         if self.session_id.is_none() {
-            return self.record(
-                "delete session",
-                Phase::McpTransport,
-                "DELETE",
-                &url,
-                None,
-                Outcome::Ok,
-                "no session to end",
-            );
+            return self
+                .step("delete session", Phase::McpTransport)
+                .at("DELETE", &url)
+                .ok("no session to end");
         }
         let req = self.mcp_req(Method::DELETE);
         let reply = self
@@ -358,14 +298,9 @@ impl Flow {
             ),
             s => (Outcome::Warn, format!("unexpected status {s}")),
         };
-        self.record(
-            "delete session",
-            Phase::McpTransport,
-            "DELETE",
-            &url,
-            Some(&reply),
-            outcome,
-            note,
-        )
+        self.step("delete session", Phase::McpTransport)
+            .at("DELETE", &url)
+            .reply(&reply)
+            .outcome(outcome, note)
     }
 }

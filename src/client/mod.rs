@@ -23,6 +23,7 @@ pub mod http;
 mod mcp;
 mod oauth;
 mod record;
+mod step;
 
 use std::future::Future;
 use std::path::PathBuf;

@@ -83,15 +83,11 @@ impl Flow {
                     None => "no JSON body".into(),
                 };
                 let note = format!("registration refused ({}) {detail}", reply.status);
-                return self.record(
-                    "dcr",
-                    Phase::Registration,
-                    "POST",
-                    &url,
-                    Some(&reply),
-                    Outcome::Fail,
-                    note,
-                );
+                return self
+                    .step("dcr", Phase::Registration)
+                    .at("POST", &url)
+                    .reply(&reply)
+                    .fail(note);
             }
         };
         let Some(client_id) = doc
@@ -99,15 +95,11 @@ impl Flow {
             .and_then(Value::as_str)
             .map(str::to_string)
         else {
-            return self.record(
-                "dcr",
-                Phase::Registration,
-                "POST",
-                &url,
-                Some(&reply),
-                Outcome::Fail,
-                "no client_id",
-            );
+            return self
+                .step("dcr", Phase::Registration)
+                .at("POST", &url)
+                .reply(&reply)
+                .fail("no client_id");
         };
         self.report.registered_client_id = Some(client_id.clone());
         let mut warnings = Vec::new();
@@ -155,15 +147,10 @@ impl Flow {
                 format!("registered {client_id}, but {}", warnings.join("; ")),
             )
         };
-        self.record(
-            "dcr",
-            Phase::Registration,
-            "POST",
-            &url,
-            Some(&reply),
-            outcome,
-            note,
-        )?;
+        self.step("dcr", Phase::Registration)
+            .at("POST", &url)
+            .reply(&reply)
+            .outcome(outcome, note)?;
         self.registered = Some(Registered {
             client_id,
             client_secret,
@@ -228,39 +215,24 @@ impl Flow {
                             "{} after the consent POST: the browser re-POSTs to the callback {} (GET-only callbacks answer 405 / \"Cannot POST\")",
                             reply.status, self.redirect_uri
                         );
-                        self.record(
-                            "authorize",
-                            Phase::Authorize,
-                            &method,
-                            &req.url,
-                            Some(&reply),
-                            Outcome::Fail,
-                            note,
-                        )?;
+                        self.step("authorize", Phase::Authorize)
+                            .at(&method, &req.url)
+                            .reply(&reply)
+                            .fail(note)?;
                     }
-                    self.record(
-                        "authorize",
-                        Phase::Authorize,
-                        &method,
-                        &req.url,
-                        Some(&reply),
-                        Outcome::Ok,
-                        "redirected to the callback",
-                    )?;
+                    self.step("authorize", Phase::Authorize)
+                        .at(&method, &req.url)
+                        .reply(&reply)
+                        .ok("redirected to the callback")?;
                     let code = self.callback(&location, &state, Some(&reply))?;
                     return Ok((code, verifier));
                 }
                 let shown = location.split('?').next().unwrap_or("");
                 let note = format!("{} to {shown}; following", reply.status);
-                self.record(
-                    "authorize",
-                    Phase::Authorize,
-                    &method,
-                    &req.url,
-                    Some(&reply),
-                    Outcome::Ok,
-                    note,
-                )?;
+                self.step("authorize", Phase::Authorize)
+                    .at(&method, &req.url)
+                    .reply(&reply)
+                    .ok(note)?;
                 // A browser repeats a POST (and its body) on 307/308, and GETs otherwise.
                 let repost = req.method == Method::POST && matches!(reply.status, 307 | 308);
                 let mut next = Req::new(if repost { Method::POST } else { Method::GET }, location)
@@ -278,28 +250,17 @@ impl Flow {
                     reply.status,
                     reply.media_type()
                 );
-                self.record(
-                    "authorize",
-                    Phase::Authorize,
-                    &method,
-                    &req.url,
-                    Some(&reply),
-                    Outcome::Ok,
-                    note,
-                )?;
+                self.step("authorize", Phase::Authorize)
+                    .at(&method, &req.url)
+                    .reply(&reply)
+                    .ok(note)?;
                 let location = match browser.complete(authorize_url.clone()).await {
                     Ok(location) => location,
                     Err(why) => {
                         let shown = self.redirect_uri.clone();
-                        self.record(
-                            "callback",
-                            Phase::Callback,
-                            "GET",
-                            &shown,
-                            None,
-                            Outcome::Fail,
-                            why,
-                        )?;
+                        self.step("callback", Phase::Callback)
+                            .at("GET", &shown)
+                            .fail(why)?;
                         return Err(super::flow::Stop);
                     }
                 };
@@ -315,15 +276,10 @@ impl Flow {
                     reply.status,
                     snippet(&reply)
                 );
-                self.record(
-                    "authorize",
-                    Phase::Authorize,
-                    &method,
-                    &req.url,
-                    Some(&reply),
-                    Outcome::Fail,
-                    note,
-                )?;
+                self.step("authorize", Phase::Authorize)
+                    .at(&method, &req.url)
+                    .reply(&reply)
+                    .fail(note)?;
                 return Err(super::flow::Stop);
             };
             let action = url::Url::parse(&req.url)
@@ -332,42 +288,27 @@ impl Flow {
                 .map(String::from);
             let Some(action) = action else {
                 let note = format!("HTML form with an unusable action {:?}", form.action);
-                self.record(
-                    "authorize",
-                    Phase::Authorize,
-                    &method,
-                    &req.url,
-                    Some(&reply),
-                    Outcome::Fail,
-                    note,
-                )?;
+                self.step("authorize", Phase::Authorize)
+                    .at(&method, &req.url)
+                    .reply(&reply)
+                    .fail(note)?;
                 return Err(super::flow::Stop);
             };
             if form.method == "POST" && same_endpoint(&action, &self.redirect_uri) {
                 let note = "the authorization response is an auto-submitting form POST to the callback (form_post)";
-                self.record(
-                    "authorize",
-                    Phase::Authorize,
-                    &method,
-                    &req.url,
-                    Some(&reply),
-                    Outcome::Fail,
-                    note,
-                )?;
+                self.step("authorize", Phase::Authorize)
+                    .at(&method, &req.url)
+                    .reply(&reply)
+                    .fail(note)?;
             }
             let note = format!(
                 "HTML consent form ({} {}); submitting it as the user would",
                 form.method, form.action
             );
-            self.record(
-                "authorize",
-                Phase::Authorize,
-                &method,
-                &req.url,
-                Some(&reply),
-                Outcome::Warn,
-                note,
-            )?;
+            self.step("authorize", Phase::Authorize)
+                .at(&method, &req.url)
+                .reply(&reply)
+                .warn(note)?;
             let fields: Vec<(&str, &str)> = form
                 .fields
                 .iter()
@@ -387,15 +328,9 @@ impl Flow {
             };
         }
         let url = req.url.clone();
-        self.record(
-            "authorize",
-            Phase::Authorize,
-            "GET",
-            &url,
-            None,
-            Outcome::Fail,
-            "too many redirects",
-        )?;
+        self.step("authorize", Phase::Authorize)
+            .at("GET", &url)
+            .fail("too many redirects")?;
         Err(super::flow::Stop)
     }
 
@@ -415,26 +350,16 @@ impl Flow {
                 "authorization error {error}: {}",
                 get("error_description").unwrap_or_default()
             );
-            self.record(
-                "callback",
-                Phase::Callback,
-                "GET",
-                &shown,
-                reply,
-                Outcome::Fail,
-                note,
-            )?;
+            self.step("callback", Phase::Callback)
+                .at("GET", &shown)
+                .reply_opt(reply)
+                .fail(note)?;
         }
         if get("state").as_deref() != Some(sent_state) {
-            self.record(
-                "callback",
-                Phase::Callback,
-                "GET",
-                &shown,
-                reply,
-                Outcome::Fail,
-                "state missing or different",
-            )?;
+            self.step("callback", Phase::Callback)
+                .at("GET", &shown)
+                .reply_opt(reply)
+                .fail("state missing or different")?;
         }
         let issuer = self.asm_str("issuer");
         let iss_supported = self
@@ -458,26 +383,16 @@ impl Flow {
         };
         let Some(code) = get("code") else {
             return self
-                .record(
-                    "callback",
-                    Phase::Callback,
-                    "GET",
-                    &shown,
-                    reply,
-                    Outcome::Fail,
-                    "no code",
-                )
+                .step("callback", Phase::Callback)
+                .at("GET", &shown)
+                .reply_opt(reply)
+                .fail("no code")
                 .map(|_| String::new());
         };
-        self.record(
-            "callback",
-            Phase::Callback,
-            "GET",
-            &shown,
-            reply,
-            outcome,
-            note,
-        )?;
+        self.step("callback", Phase::Callback)
+            .at("GET", &shown)
+            .reply_opt(reply)
+            .outcome(outcome, note)?;
         Ok(code)
     }
 
@@ -535,7 +450,10 @@ impl Flow {
                     .and_then(Value::as_str)
                     .unwrap_or("")
             );
-            self.record(name, phase, "POST", &url, Some(&reply), Outcome::Fail, note)?;
+            self.step(name, phase)
+                .at("POST", &url)
+                .reply(&reply)
+                .fail(note)?;
             return Err(super::flow::Stop);
         };
         let mut warnings = Vec::new();
@@ -574,7 +492,10 @@ impl Flow {
         if !warnings.is_empty() {
             note = format!("{note}; {}", warnings.join("; "));
         }
-        self.record(name, phase, "POST", &url, Some(&reply), outcome, note)?;
+        self.step(name, phase)
+            .at("POST", &url)
+            .reply(&reply)
+            .outcome(outcome, note)?;
         Ok(Tokens { access, refresh })
     }
 
@@ -596,15 +517,10 @@ impl Flow {
     pub(super) async fn refresh(&mut self) -> Res<()> {
         let Some(old) = self.tokens.as_ref().and_then(|t| t.refresh.clone()) else {
             let url = self.asm_str("token_endpoint");
-            return self.record(
-                "refresh",
-                Phase::Refresh,
-                "POST",
-                &url,
-                None,
-                Outcome::Warn,
-                "no refresh token issued; skipped",
-            );
+            return self
+                .step("refresh", Phase::Refresh)
+                .at("POST", &url)
+                .warn("no refresh token issued; skipped");
         };
         let req = self.token_request(vec![
             ("grant_type", "refresh_token".into()),
@@ -615,15 +531,9 @@ impl Flow {
         if tokens.refresh.as_deref().is_none_or(|new| new == old) {
             let url = self.asm_str("token_endpoint");
             let note = "the refresh response did not rotate the refresh token";
-            self.record(
-                "refresh rotation",
-                Phase::Refresh,
-                "POST",
-                &url,
-                None,
-                Outcome::Warn,
-                note,
-            )?;
+            self.step("refresh rotation", Phase::Refresh)
+                .at("POST", &url)
+                .warn(note)?;
         }
         self.tokens = Some(tokens);
         Ok(())

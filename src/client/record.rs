@@ -9,7 +9,7 @@ use http::HeaderMap;
 use super::http::{Http, HttpError, Reply, Req};
 use crate::parse::sse::ParsedEvent as SseEvent;
 use crate::trace::model::{
-    BodyCapture, Exchange, ExchangeError, ExchangeId, Header, Outcome as TraceOutcome,
+    BodyCapture, ErrorKind, Exchange, ExchangeError, ExchangeId, Header, Outcome as TraceOutcome,
     RequestRecord, ResponseRecord, Timings,
 };
 
@@ -73,13 +73,12 @@ impl Http {
                 } else {
                     TraceOutcome::UpstreamError
                 };
-                let kind = if partial.is_some() && err.kind() == "timeout" {
-                    "upstream_cut"
-                } else {
-                    err.kind()
+                let kind = match err.kind() {
+                    ErrorKind::Timeout if partial.is_some() => ErrorKind::UpstreamCut,
+                    kind => kind,
                 };
                 let error = ExchangeError {
-                    kind: kind.to_string(),
+                    kind,
                     message: err.to_string(),
                 };
                 (outcome, Some(error))

@@ -236,7 +236,7 @@ fn finding_item(h: &mut String, f: &crate::rules::Finding, count: usize, link: &
         h,
         "<li class=\"finding sev-{sev}\"><span class=\"sev\">{sev}</span> <strong>{rule}</strong>{times} <span class=\"who\">fix: {who}</span> {link}<div class=\"msg\">{msg}</div><div class=\"fix\">Fix: {fix}</div><div class=\"source\">Source: {src}</div></li>",
         sev = f.severity.as_str(),
-        rule = escape(&f.rule),
+        rule = escape(f.rule.as_str()),
         who = escape(&who.join(", ")),
         msg = escape(&f.message),
         fix = escape(&f.fix),
@@ -442,7 +442,7 @@ fn exchange_section(h: &mut String, x: &Exchange) {
             let _ = write!(
                 h,
                 "<li>{} {}: <code>{}</code> → <code>{}</code></li>",
-                escape(&rw.direction),
+                escape(rw.direction.as_str()),
                 escape(&rw.location),
                 escape(&rw.from),
                 escape(&rw.to)

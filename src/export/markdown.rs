@@ -281,7 +281,7 @@ fn findings_section(md: &mut String, trace: &Trace) {
                 md,
                 "| {} | {} | {} | {} | {} | {} | {} |",
                 f.severity,
-                escape(&f.rule),
+                escape(f.rule.as_str()),
                 escape(&who.join(", ")),
                 escape(&message),
                 escape(&f.fix),

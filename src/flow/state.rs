@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use crate::parse::metadata;
 use crate::rules::Phase;
-use crate::trace::model::{ExchangeId, FlowId};
+use crate::trace::model::{ErrorKind, ExchangeId, FlowId};
 
 /// Where and when something was seen, and in which attempt of the flow.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -58,7 +58,7 @@ pub struct DocFetch {
     /// For PRM: the URL came from a challenge's `resource_metadata`.
     pub via_challenge: bool,
     /// Transport error kind, when no response came.
-    pub error_kind: Option<String>,
+    pub error_kind: Option<ErrorKind>,
 }
 
 impl DocFetch {

@@ -18,8 +18,8 @@ use super::failure::ClientFault;
 use crate::tap::decode::to_body_capture;
 use crate::tap::{BodyEnd, Side, TapResult, TapSink};
 use crate::trace::model::{
-    Exchange, ExchangeError, ExchangeId, Headers, Outcome, RequestRecord, ResponseRecord, Rewrite,
-    Timings, find_ofids,
+    ErrorKind, Exchange, ExchangeError, ExchangeId, Headers, Outcome, RequestRecord,
+    ResponseRecord, Rewrite, Timings, find_ofids,
 };
 use crate::trace::writer::{Assemble, RecorderHandle};
 
@@ -263,14 +263,14 @@ impl Assemble for PendingExchange {
                     BodyEnd::Failed(message) => {
                         outcome = Outcome::UpstreamCut;
                         failure = Some(ExchangeError {
-                            kind: "upstream_cut".into(),
+                            kind: ErrorKind::UpstreamCut,
                             message: format!("the upstream broke off the response body: {message}"),
                         });
                     }
                     BodyEnd::Malformed(message) => {
                         outcome = Outcome::UpstreamCut;
                         failure = Some(ExchangeError {
-                            kind: "upstream_protocol".into(),
+                            kind: ErrorKind::UpstreamProtocol,
                             message: format!(
                                 "the upstream sent a malformed response body: {message}"
                             ),
@@ -279,14 +279,14 @@ impl Assemble for PendingExchange {
                     BodyEnd::Dropped if closing => {
                         outcome = Outcome::Incomplete;
                         failure = Some(ExchangeError {
-                            kind: "incomplete".into(),
+                            kind: ErrorKind::Incomplete,
                             message: "still streaming when authtap shut down".into(),
                         });
                     }
                     BodyEnd::Dropped => {
                         outcome = Outcome::ClientCut;
                         failure = Some(ExchangeError {
-                            kind: "client_cut".into(),
+                            kind: ErrorKind::ClientCut,
                             message: "the client closed the connection before the response ended"
                                 .into(),
                         });

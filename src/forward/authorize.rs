@@ -37,7 +37,7 @@ use crate::forward::failure::UpstreamFailure;
 use crate::forward::headers::version_label;
 use crate::rewrite::{CALLBACK_NOT_BOUNCED, CallbackLeg, is_redirect_to, query_param};
 use crate::tap::Tap;
-use crate::trace::model::{Header, ResponseRecord, Rewrite};
+use crate::trace::model::{Header, ResponseRecord, Rewrite, RewriteDirection};
 
 /// What the record says when a bounced flow's login pages leave the proxy.
 const LOGIN_BOUNCED: &str = "the AS shows its own login/consent pages (not proxied); its \
@@ -66,7 +66,7 @@ pub(super) enum Leg {
 /// A rewrite entry that only explains what authtap did.
 fn note(text: impl Into<String>) -> Rewrite {
     Rewrite {
-        direction: "response".into(),
+        direction: RewriteDirection::Response,
         location: "note".into(),
         from: String::new(),
         to: text.into(),
@@ -150,7 +150,7 @@ impl Forwarder {
             if let Ok(value) = HeaderValue::from_str(&back.location) {
                 resp_parts.headers.insert(header::LOCATION, value);
                 assembly.add_rewrites(vec![Rewrite {
-                    direction: "response".into(),
+                    direction: RewriteDirection::Response,
                     location: "header:location".into(),
                     from: location,
                     to: back.location,
@@ -166,7 +166,7 @@ impl Forwarder {
             {
                 resp_parts.headers.insert(header::LOCATION, value);
                 assembly.add_rewrites(vec![Rewrite {
-                    direction: "response".into(),
+                    direction: RewriteDirection::Response,
                     location: "header:location".into(),
                     from: location,
                     to: new,
@@ -200,7 +200,7 @@ impl Forwarder {
         {
             resp_parts.headers.insert(header::LOCATION, value);
             assembly.add_rewrites(vec![Rewrite {
-                direction: "response".into(),
+                direction: RewriteDirection::Response,
                 location: "header:location".into(),
                 from: location,
                 to: absolute,
@@ -262,7 +262,7 @@ impl Forwarder {
         warning: Option<&str>,
     ) -> Response<ProxyBody> {
         let mut rewrites = vec![Rewrite {
-            direction: "response".into(),
+            direction: RewriteDirection::Response,
             location: "authtap:authorize-redirect".into(),
             from: why.to_string(),
             to: format!("302 Location: {url}"),
@@ -312,7 +312,7 @@ fn login_leg(assembly: &Assembly, callback: &CallbackLeg) -> (String, Option<Str
         CallbackLeg::Bounced { .. } => (LOGIN_BOUNCED.to_string(), None),
         CallbackLeg::Direct { why } => {
             assembly.add_rewrites(vec![Rewrite {
-                direction: "response".into(),
+                direction: RewriteDirection::Response,
                 location: CALLBACK_NOT_BOUNCED.into(),
                 from: String::new(),
                 to: why.clone(),

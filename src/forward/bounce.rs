@@ -26,7 +26,10 @@ use super::{Forwarder, ProxyBody, empty, plain_response};
 use crate::forward::assembly::Assembly;
 use crate::forward::headers::{strip_hop_by_hop, version_label};
 use crate::rewrite::{BOUNCE_PREFIX, BounceBack};
-use crate::trace::model::{ExchangeError, Header, Outcome, RequestRecord, ResponseRecord, Rewrite};
+use crate::trace::model::{
+    ErrorKind, ExchangeError, Header, Outcome, RequestRecord, ResponseRecord, Rewrite,
+    RewriteDirection,
+};
 
 /// Where the registration request's bounce URIs are recorded (`body:$.redirect_uris`).
 pub(super) const ADDED: &str = "body:$.redirect_uris";
@@ -42,7 +45,7 @@ pub(super) fn registration_refused(assembly: &Assembly, status: u16) {
     );
     tracing::warn!("{text}");
     assembly.add_rewrites(vec![Rewrite {
-        direction: "request".into(),
+        direction: RewriteDirection::Request,
         location: "note".into(),
         from: String::new(),
         to: text,
@@ -96,14 +99,14 @@ impl Forwarder {
             sse_events: vec![],
         });
         let mut rewrites = vec![Rewrite {
-            direction: "response".into(),
+            direction: RewriteDirection::Response,
             location: "note".into(),
             from: String::new(),
             to: BOUNCE_NOTE.into(),
         }];
         if back.location != back.upstream_location {
             rewrites.push(Rewrite {
-                direction: "response".into(),
+                direction: RewriteDirection::Response,
                 location: "header:location".into(),
                 from: back.upstream_location.clone(),
                 to: back.location.clone(),
@@ -131,7 +134,7 @@ impl Forwarder {
         assembly.fail(
             Outcome::Rejected,
             ExchangeError {
-                kind: "authtap_path".into(),
+                kind: ErrorKind::AuthtapPath,
                 message,
             },
         );
@@ -174,7 +177,7 @@ impl crate::listen::Handler for BounceListener {
         )
     }
 
-    fn rejected(&self, peer: SocketAddr, kind: &str, message: String) {
+    fn rejected(&self, peer: SocketAddr, kind: ErrorKind, message: String) {
         self.0.record_rejected(peer, kind, message);
     }
 

@@ -7,7 +7,7 @@ use http::{Response, StatusCode};
 
 use crate::error_chain;
 use crate::tap::BodyEnd;
-use crate::trace::model::{ExchangeError, ExchangeId, Outcome};
+use crate::trace::model::{ErrorKind, ExchangeError, ExchangeId, Outcome};
 
 /// The client broke its own request body: it sent malformed framing, or went away mid-body.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,14 +25,14 @@ impl ClientFault {
             BodyEnd::Malformed(message) => Some(Self {
                 outcome: Outcome::Rejected,
                 error: ExchangeError {
-                    kind: "client_protocol".into(),
+                    kind: ErrorKind::ClientProtocol,
                     message: format!("the client sent a malformed request body: {message}"),
                 },
             }),
             BodyEnd::Failed(message) => Some(Self {
                 outcome: Outcome::ClientCut,
                 error: ExchangeError {
-                    kind: "client_cut".into(),
+                    kind: ErrorKind::ClientCut,
                     message: format!("the client's request body broke off: {message}"),
                 },
             }),
@@ -64,8 +64,8 @@ impl ClientFault {
 pub struct UpstreamFailure {
     /// Status the client gets: 502, or 504 for timeouts.
     pub status: StatusCode,
-    /// Machine-readable kind (`connect`, `dns`, `tls`, `timeout`, `upstream_cut`, `protocol`).
-    pub kind: &'static str,
+    /// Machine-readable kind (connect, dns, tls, timeout, upstream cut, protocol).
+    pub kind: ErrorKind,
     /// One sentence for a human.
     pub message: String,
 }
@@ -75,7 +75,7 @@ impl UpstreamFailure {
     pub fn timeout(upstream: &str, secs: u64) -> Self {
         Self {
             status: StatusCode::GATEWAY_TIMEOUT,
-            kind: "timeout",
+            kind: ErrorKind::Timeout,
             message: format!("{upstream} did not answer within {secs} s"),
         }
     }
@@ -103,7 +103,7 @@ impl UpstreamFailure {
         };
         if let Some(t) = tls {
             return bad(
-                "tls",
+                ErrorKind::Tls,
                 format!(
                     "TLS handshake with {upstream} failed: {t} (use --upstream-ca FILE to trust its CA, or --insecure-upstream)"
                 ),
@@ -111,40 +111,43 @@ impl UpstreamFailure {
         }
         if lower.contains("dns error") || lower.contains("failed to lookup address") {
             return bad(
-                "dns",
+                ErrorKind::Dns,
                 format!("cannot resolve the host of {upstream}: {chain}"),
             );
         }
         match io_kind {
             Some(std::io::ErrorKind::ConnectionRefused) => bad(
-                "connect",
+                ErrorKind::Connect,
                 format!("connection refused by {upstream}: is the server running?"),
             ),
             Some(std::io::ErrorKind::TimedOut) => Self {
                 status: StatusCode::GATEWAY_TIMEOUT,
-                kind: "timeout",
+                kind: ErrorKind::Timeout,
                 message: format!("connecting to {upstream} timed out"),
             },
             _ if lower.contains("connection closed before message completed")
                 || lower.contains("connection reset") =>
             {
                 bad(
-                    "upstream_cut",
+                    ErrorKind::UpstreamCut,
                     format!("{upstream} closed the connection before sending a response"),
                 )
             }
             _ if lower.contains("parse") || lower.contains("invalid") => bad(
-                "protocol",
+                ErrorKind::Protocol,
                 format!("{upstream} sent a response authtap could not parse: {chain}"),
             ),
-            _ => bad("connect", format!("cannot reach {upstream}: {chain}")),
+            _ => bad(
+                ErrorKind::Connect,
+                format!("cannot reach {upstream}: {chain}"),
+            ),
         }
     }
 
     /// The error as recorded in the trace.
     pub fn record(&self) -> ExchangeError {
         ExchangeError {
-            kind: self.kind.to_string(),
+            kind: self.kind.clone(),
             message: self.message.clone(),
         }
     }
@@ -182,7 +185,7 @@ mod tests {
     fn classifies_refused_connection() {
         let io = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
         let f = UpstreamFailure::classify(&io, "http://127.0.0.1:1");
-        assert_eq!(f.kind, "connect");
+        assert_eq!(f.kind, ErrorKind::Connect);
         assert_eq!(f.status, StatusCode::BAD_GATEWAY);
         assert!(f.message.contains("refused"));
     }

@@ -19,7 +19,7 @@ use hyper::body::{Frame, Incoming};
 use super::{Forwarder, MAX_JSON_BODY, ProxyBody};
 use crate::forward::assembly::Assembly;
 use crate::tap::{BoxError, Tap};
-use crate::trace::model::Rewrite;
+use crate::trace::model::{Rewrite, RewriteDirection};
 
 /// Largest decoded metadata document rewritten (a decompression-bomb guard).
 const MAX_DECODED_JSON: usize = 4 * 1024 * 1024;
@@ -70,7 +70,7 @@ impl Forwarder {
                 if let Some(enc) = encoding {
                     headers.remove(header::CONTENT_ENCODING);
                     rewrites.push(Rewrite {
-                        direction: "response".into(),
+                        direction: RewriteDirection::Response,
                         location: "header:content-encoding".into(),
                         from: enc,
                         to: "identity (decoded to rewrite the body)".into(),

@@ -32,7 +32,8 @@ use hyper::body::{Body, Incoming};
 use crate::rewrite::{Rewriter, Route};
 use crate::tap::{BodyEnd, BoxError, Side, Tap, TapOptions};
 use crate::trace::model::{
-    ExchangeError, ExchangeId, Header, Outcome, RequestRecord, ResponseRecord, Rewrite,
+    ErrorKind, ExchangeError, ExchangeId, Header, Outcome, RequestRecord, ResponseRecord, Rewrite,
+    RewriteDirection,
 };
 use crate::trace::writer::RecorderHandle;
 use assembly::{Assembly, Tracker};
@@ -174,7 +175,7 @@ impl Forwarder {
     }
 
     /// Records a request hyper refused before it reached the service (400/431).
-    pub fn record_rejected(&self, peer: SocketAddr, kind: &str, message: String) {
+    pub fn record_rejected(&self, peer: SocketAddr, kind: ErrorKind, message: String) {
         let assembly = self.assembly(peer);
         assembly.set_request(RequestRecord {
             method: String::new(),
@@ -184,13 +185,7 @@ impl Forwarder {
             headers: vec![],
             body: None,
         });
-        assembly.fail(
-            Outcome::Rejected,
-            ExchangeError {
-                kind: kind.into(),
-                message,
-            },
-        );
+        assembly.fail(Outcome::Rejected, ExchangeError { kind, message });
     }
 
     /// Forwards one request. Never fails: errors become responses and error records.
@@ -254,7 +249,7 @@ impl Forwarder {
         let Ok(uri) = url.parse::<Uri>() else {
             let failure = UpstreamFailure {
                 status: StatusCode::BAD_GATEWAY,
-                kind: "internal",
+                kind: ErrorKind::Internal,
                 message: format!("authtap built an invalid upstream URL: {url}"),
             };
             return self.fail(&assembly, &failure);
@@ -280,9 +275,9 @@ impl Forwarder {
             Ok(Buffered::Bytes(bytes)) => {
                 let bytes = match self.rewrite_small_body(&headers, &bytes) {
                     Some((new, rewrites)) => {
-                        bounce_added = rewrites
-                            .iter()
-                            .any(|r| r.direction == "request" && r.location == bounce::ADDED);
+                        bounce_added = rewrites.iter().any(|r| {
+                            r.direction == RewriteDirection::Request && r.location == bounce::ADDED
+                        });
                         assembly.add_rewrites(rewrites);
                         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(new.len()));
                         Bytes::from(new)
@@ -301,7 +296,7 @@ impl Forwarder {
                 let fault = ClientFault::from_request_end(&end).unwrap_or(ClientFault {
                     outcome: Outcome::ClientCut,
                     error: ExchangeError {
-                        kind: "client_cut".into(),
+                        kind: ErrorKind::ClientCut,
                         message: "the client's form body could not be read".into(),
                     },
                 });
@@ -536,7 +531,7 @@ impl Forwarder {
                         Some((new, hv)) => {
                             changed = true;
                             rewrites.push(Rewrite {
-                                direction: "response".into(),
+                                direction: RewriteDirection::Response,
                                 location: format!("header:{name}"),
                                 from: text.to_string(),
                                 to: new,

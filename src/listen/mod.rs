@@ -26,7 +26,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::forward::{Forwarder, ProxyBody};
-use crate::trace::model::TlsHandshakeFailure;
+use crate::trace::model::{ErrorKind, TlsHandshakeFailure};
 use crate::trace::writer::RecorderHandle;
 
 pub mod tls;
@@ -75,9 +75,10 @@ pub trait Handler: Send + Sync + 'static {
         peer: SocketAddr,
     ) -> impl Future<Output = hyper::Response<ProxyBody>> + Send;
 
-    /// hyper refused a request before it reached [`Self::handle`] (`kind` is `bad_request` or
-    /// `headers_too_large`).
-    fn rejected(&self, peer: SocketAddr, kind: &str, message: String);
+    /// hyper refused a request before it reached [`Self::handle`] (`kind` is
+    /// [`ErrorKind::BadRequest`], [`ErrorKind::HeadersTooLarge`], [`ErrorKind::HeaderTimeout`] or
+    /// [`ErrorKind::H2Protocol`]).
+    fn rejected(&self, peer: SocketAddr, kind: ErrorKind, message: String);
 
     /// A TLS handshake failed before any request (the client rejected the certificate…).
     fn tls_handshake_failed(&self, failure: TlsHandshakeFailure);
@@ -102,7 +103,7 @@ impl Handler for ProxyHandler {
         self.forwarder.handle(req, peer)
     }
 
-    fn rejected(&self, peer: SocketAddr, kind: &str, message: String) {
+    fn rejected(&self, peer: SocketAddr, kind: ErrorKind, message: String) {
         self.forwarder.record_rejected(peer, kind, message);
     }
 
@@ -317,7 +318,7 @@ fn connection_error<H: Handler>(
             tracing::warn!(%peer, "request head too large; answered 431");
             handler.rejected(
                 peer,
-                "headers_too_large",
+                ErrorKind::HeadersTooLarge,
                 format!("request head too large (answered 431): {e}"),
             );
         }
@@ -325,7 +326,7 @@ fn connection_error<H: Handler>(
             tracing::warn!(%peer, "malformed request; answered 400: {e}");
             handler.rejected(
                 peer,
-                "bad_request",
+                ErrorKind::BadRequest,
                 format!("malformed request (answered 400): {e}"),
             );
         }
@@ -333,7 +334,7 @@ fn connection_error<H: Handler>(
             tracing::warn!(%peer, "no request head arrived in time; connection closed");
             handler.rejected(
                 peer,
-                "header_timeout",
+                ErrorKind::HeaderTimeout,
                 format!(
                     "the client opened a connection but sent no complete request head within \
                      {} s; connection closed",
@@ -346,7 +347,7 @@ fn connection_error<H: Handler>(
             tracing::warn!(%peer, "HTTP/2 protocol error from the client: {chain}");
             handler.rejected(
                 peer,
-                "h2_protocol",
+                ErrorKind::H2Protocol,
                 format!("the client broke the HTTP/2 protocol; connection closed: {chain}"),
             );
         }

@@ -26,7 +26,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
 use super::{Rewriter, urls};
-use crate::trace::model::Rewrite;
+use crate::trace::model::{Rewrite, RewriteDirection};
 
 /// Path prefix of callback bounce URIs.
 pub const BOUNCE_PREFIX: &str = "/__authtap/cb/";
@@ -153,7 +153,7 @@ impl Rewriter {
         let new_list = Value::Array(new_list);
         let (new_body, from) = replace_array(body, &doc, "redirect_uris", &new_list)?;
         let rewrite = Rewrite {
-            direction: "request".into(),
+            direction: RewriteDirection::Request,
             location: "body:$.redirect_uris".into(),
             from,
             to: new_list.to_string(),
@@ -192,7 +192,7 @@ impl Rewriter {
         let kept = Value::Array(kept);
         let (new_body, from) = replace_array(body, &doc, "redirect_uris", &kept)?;
         let rewrite = Rewrite {
-            direction: "response".into(),
+            direction: RewriteDirection::Response,
             location: "body:$.redirect_uris".into(),
             from,
             to: kept.to_string(),
@@ -366,7 +366,7 @@ mod tests {
             String::from_utf8(new).unwrap(),
             r#"{"client_id":"c1","redirect_uris":["http://127.0.0.1:5555/callback"],"x":2.0}"#
         );
-        assert_eq!(rewrites[0].direction, "response");
+        assert_eq!(rewrites[0].direction, RewriteDirection::Response);
         assert!(
             r.learned
                 .is_bounced_client("c1", "http://127.0.0.1:5555/callback")

@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use super::Rewriter;
-use crate::trace::model::Rewrite;
+use crate::trace::model::{Rewrite, RewriteDirection};
 
 /// Endpoint fields whose legs should pass the proxy (R6, R12).
 const ENDPOINTS: [&str; 10] = [
@@ -91,7 +91,7 @@ pub(super) fn rewrite_metadata(rw: &Rewriter, body: &[u8]) -> Option<(Vec<u8>, V
     let rewrites = changes
         .into_iter()
         .map(|(field, from, to)| Rewrite {
-            direction: "response".into(),
+            direction: RewriteDirection::Response,
             location: format!("body:{field}"),
             from,
             to,

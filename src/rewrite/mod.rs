@@ -40,7 +40,7 @@ mod urls;
 
 use std::sync::Arc;
 
-use crate::trace::model::Rewrite;
+use crate::trace::model::{Rewrite, RewriteDirection};
 
 pub use authorize::{is_redirect_to, query_param};
 pub use bounce::{BOUNCE_PREFIX, BounceBack};
@@ -532,7 +532,7 @@ fn map_form_param(
                 Some(new) if new != decoded => {
                     let pair = format!("{prefix}{}", urls::form_encode(&new));
                     rewrites.push(Rewrite {
-                        direction: "request".into(),
+                        direction: RewriteDirection::Request,
                         location: location.into(),
                         from: decoded,
                         to: new,

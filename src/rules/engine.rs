@@ -15,9 +15,10 @@ use time::OffsetDateTime;
 use crate::flow::correlate::{self, end_time};
 use crate::flow::phase::{callback_view, classify};
 use crate::flow::{Flow, narrative};
+use crate::rules::ClientProfile;
 use crate::rules::history::FlowHistory;
 use crate::rules::revision::{JudgedBy, Revision, Standing, announced, judged_by};
-use crate::rules::rule::{ClientProfile, Cx, DynRule, FlowCx, Out};
+use crate::rules::rule::{Cx, DynRule, FlowCx, Out};
 use crate::rules::{Finding, Phase, Severity, registry};
 use crate::trace::model::{Exchange, FlowFindings, FlowId};
 
@@ -386,7 +387,7 @@ impl Engine {
 /// its lowering is kept when lower still), and rules whose meaning varies by revision say
 /// which one judged.
 fn judge(mut f: Finding, by: JudgedBy) -> Option<Finding> {
-    let Some(rule) = registry::rule(&f.rule) else {
+    let Some(rule) = registry::rule(f.rule.as_str()) else {
         return Some(f); // AUTHTAP-INTERNAL and other engine findings
     };
     let revisions = rule.revisions();

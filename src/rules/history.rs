@@ -9,14 +9,14 @@
 
 use std::collections::HashMap;
 
-use crate::rules::{Finding, Phase, Severity};
+use crate::rules::{Finding, Phase, RuleId, Severity};
 
 /// A flow's findings: first and latest occurrence of each (rule, severity, phase).
 #[derive(Debug, Default)]
 pub struct FlowHistory {
     findings: Vec<Finding>,
     /// Key → index of the first occurrence, and of the latest when there was a second.
-    slots: HashMap<(String, Severity, Phase), (usize, Option<usize>)>,
+    slots: HashMap<(RuleId, Severity, Phase), (usize, Option<usize>)>,
 }
 
 impl FlowHistory {

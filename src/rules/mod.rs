@@ -127,7 +127,7 @@ impl std::fmt::Display for Who {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Finding {
     /// Catalog id, e.g. `WWWAUTH-MISSING`.
-    pub rule: String,
+    pub rule: RuleId,
     /// Severity for this occurrence.
     pub severity: Severity,
     /// Phase the rule belongs to.
@@ -154,10 +154,12 @@ pub struct Finding {
 pub mod catalog;
 pub mod engine;
 pub mod format;
+pub mod profiles;
 pub mod registry;
 pub mod relint;
 pub mod revision;
 pub mod rule;
+pub mod rule_id;
 #[cfg(test)]
 pub(crate) mod testkit;
 
@@ -183,4 +185,6 @@ mod util;
 mod www_auth;
 
 pub use engine::{Engine, EngineConfig};
-pub use rule::{ClientProfile, Cx, DynRule, FlowCx, Out, Rule, RuleMeta};
+pub use profiles::{ClientProfile, PROFILE_NAMES, ProfileError, ProfileKind};
+pub use rule::{Cx, DynRule, FlowCx, Out, Rule, RuleMeta};
+pub use rule_id::RuleId;

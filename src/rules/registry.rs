@@ -1,6 +1,7 @@
 //! Every rule, family by family, in report order. Adding a family touches this file once;
 //! adding a rule touches only its family's `RULES` slice.
 
+use crate::rules::RuleId;
 use crate::rules::rule::{DynRule, RuleMeta};
 use crate::rules::{
     asm, authorize, bypass, callback, cors, cross, dcr, general, iss_check, mcp, modern_meta, prm,
@@ -44,9 +45,31 @@ pub fn find(id: &str) -> Option<&'static RuleMeta> {
     rule(id).map(|r| r.meta())
 }
 
+/// A catalog id this registry has no rule for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a rule id (see `authtap rules`)")]
+pub struct UnknownRuleId(pub String);
+
+/// The [`RuleId`] of a registered rule; ids written by hand (profiles, overrides) go through
+/// here so that a typo is an error rather than a rule that silently never matches.
+pub fn rule_id(id: &str) -> Result<RuleId, UnknownRuleId> {
+    find(id)
+        .map(|meta| RuleId::from_static(meta.id))
+        .ok_or_else(|| UnknownRuleId(id.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rule_id_accepts_registered_ids_only() {
+        assert_eq!(rule_id("GEN-NON-443").unwrap(), "GEN-NON-443");
+        assert_eq!(
+            rule_id("GEN-NON-433"),
+            Err(UnknownRuleId("GEN-NON-433".into()))
+        );
+    }
 
     #[test]
     fn ids_are_unique_well_formed_and_complete() {

@@ -10,7 +10,7 @@ use crate::parse::jwt::Jwt;
 use crate::parse::urls;
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 use crate::rules::{Phase, Who::*};
-use crate::trace::model::{Exchange, Headers};
+use crate::trace::model::{ErrorKind, Exchange, Headers};
 
 /// This family's rules, in report order.
 pub static RULES: &[&dyn DynRule] = &[&AssertionAudRewritten, &AuthtapPath, &CallbackUnrecorded];
@@ -102,7 +102,7 @@ impl Rule for AuthtapPath {
         let Some(error) = ex
             .error
             .as_ref()
-            .filter(|e| e.kind == "authtap_path" || e.kind == "internal")
+            .filter(|e| matches!(e.kind, ErrorKind::AuthtapPath | ErrorKind::Internal))
         else {
             return;
         };
@@ -143,7 +143,7 @@ mod tests {
     use serde_json::json;
 
     use crate::rules::testkit::*;
-    use crate::trace::model::{ExchangeError, Outcome, Rewrite};
+    use crate::trace::model::{ErrorKind, ExchangeError, Outcome, Rewrite, RewriteDirection};
 
     const PROXY: &str = "https://localhost:8443";
 
@@ -200,7 +200,7 @@ mod tests {
     fn fires_on_callback_unrecorded() {
         let mut c = Clean::new();
         c.authorize.0.rewrites.push(Rewrite {
-            direction: "response".into(),
+            direction: RewriteDirection::Response,
             location: crate::rewrite::CALLBACK_NOT_BOUNCED.into(),
             from: String::new(),
             to: "client \"c\" did not register through this authtap run".into(),
@@ -214,7 +214,7 @@ mod tests {
         // Other rewrites (the bounce itself, R7) say nothing about a lost callback.
         let mut c = Clean::new();
         c.authorize.0.rewrites.push(Rewrite {
-            direction: "request".into(),
+            direction: RewriteDirection::Request,
             location: "query:redirect_uri".into(),
             from: REDIRECT.into(),
             to: "https://localhost:8443/__authtap/cb/x".into(),
@@ -227,7 +227,7 @@ mod tests {
         let mut c = Clean::new();
         c.authorize.0.outcome = Outcome::Rejected;
         c.authorize.0.error = Some(ExchangeError {
-            kind: "authtap_path".into(),
+            kind: ErrorKind::AuthtapPath,
             message: "/__authtap/authorize/http/127.0.0.1%3A39101/authorize is not a path".into(),
         });
         assert_fires("X-AUTHTAP-PATH", c.steps());
@@ -238,7 +238,7 @@ mod tests {
         assert_quiet("X-AUTHTAP-PATH", Clean::new().steps());
         // An upstream failure is not authtap's own.
         let mut c = Clean::new();
-        c.prm = c.prm.no_response("connect");
+        c.prm = c.prm.no_response(ErrorKind::Connect);
         assert_quiet("X-AUTHTAP-PATH", c.steps());
     }
 }

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use crate::flow::Flow;
 use crate::flow::phase::CallbackView;
 use crate::rules::revision::Revisions;
-use crate::rules::{Finding, Phase, Severity, Who};
+use crate::rules::{Finding, Phase, RuleId, Severity, Who};
 use crate::trace::model::{Exchange, ExchangeId, FlowId};
 
 /// Everything static about a rule (one place per rule).
@@ -158,7 +158,7 @@ impl Out {
         self.items.push((
             key,
             Finding {
-                rule: meta.id.to_string(),
+                rule: RuleId::from_static(meta.id),
                 severity: meta.severity,
                 phase: meta.phase,
                 who: meta.who.to_vec(),
@@ -221,53 +221,5 @@ impl<T: Rule> DynRule for T {
     }
     fn flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
         self.on_flow(cx, out)
-    }
-}
-
-/// A client profile that raises (or lowers) some rules' severity, e.g. `claude-ai`, where
-/// GEN-PRIVATE-ADDRESS and GEN-NON-443 are fatal.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ClientProfile {
-    /// Profile name (`generic`, `claude-ai`, …).
-    pub name: String,
-    /// Per-rule severity overrides.
-    pub overrides: Vec<(String, Severity)>,
-}
-
-impl ClientProfile {
-    /// No overrides.
-    pub fn generic() -> Self {
-        ClientProfile {
-            name: "generic".into(),
-            overrides: Vec::new(),
-        }
-    }
-
-    /// claude.ai / Claude Desktop connectors (server-side, public 443 only).
-    pub fn claude_ai() -> Self {
-        ClientProfile {
-            name: "claude-ai".into(),
-            overrides: vec![
-                ("GEN-PRIVATE-ADDRESS".into(), Severity::Error),
-                ("GEN-NON-443".into(), Severity::Error),
-                ("ASM-BASIC-ONLY".into(), Severity::Error),
-            ],
-        }
-    }
-
-    /// Looks a profile up by name.
-    pub fn by_name(name: &str) -> Option<Self> {
-        match name {
-            "generic" | "" => Some(Self::generic()),
-            "claude-ai" | "claude-desktop" | "cai" => Some(Self::claude_ai()),
-            _ => None,
-        }
-    }
-
-    /// Applies the overrides to a finding.
-    pub fn apply(&self, f: &mut Finding) {
-        if let Some((_, s)) = self.overrides.iter().find(|(id, _)| *id == f.rule) {
-            f.severity = *s;
-        }
     }
 }

@@ -214,12 +214,12 @@ impl B {
             .collect();
         self
     }
-    pub fn no_response(mut self, kind: &str) -> Self {
+    pub fn no_response(mut self, kind: ErrorKind) -> Self {
         self.0.response = None;
         self.0.outcome = Outcome::UpstreamError;
         self.0.error = Some(ExchangeError {
-            kind: kind.into(),
             message: format!("{kind} failed"),
+            kind,
         });
         self
     }

@@ -12,8 +12,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::trace::model::{
-    BodyCapture, Exchange, ExchangeError, ExchangeId, FlowFindings, FlowId, Header, Mark, Outcome,
-    Record, RequestRecord, ResponseRecord, SCHEMA_VERSION, SessionRecord, SseEvent, Timings,
+    BodyCapture, ErrorKind, Exchange, ExchangeError, ExchangeId, FlowFindings, FlowId, Header,
+    Mark, Outcome, Record, RequestRecord, ResponseRecord, SCHEMA_VERSION, SessionRecord, SseEvent,
+    Timings,
 };
 
 /// Why a HAR could not be converted.
@@ -360,7 +361,7 @@ fn entry(index: usize, e: &Value, previous: OffsetDateTime) -> Result<Exchange, 
         .and_then(|v| serde_json::from_value::<ExchangeError>(v.clone()).ok())
         .or_else(|| {
             har_error.map(|m| ExchangeError {
-                kind: "har".into(),
+                kind: ErrorKind::Har,
                 message: m.to_string(),
             })
         });

@@ -27,6 +27,8 @@ use time::OffsetDateTime;
 
 use crate::rules::Finding;
 
+pub use super::kinds::{ErrorKind, RewriteDirection};
+
 /// Version of the record schema. Bump it when a field changes meaning or is removed; adding
 /// an optional field does not need a bump.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -329,9 +331,8 @@ pub enum Outcome {
 /// What went wrong in an exchange, in plain words.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ExchangeError {
-    /// Machine-readable kind: `connect`, `dns`, `tls`, `timeout`, `upstream_cut`, `client_cut`,
-    /// `bad_request`, `headers_too_large`, `internal`.
-    pub kind: String,
+    /// Machine-readable kind (`connect`, `tls`, `upstream_cut`, …).
+    pub kind: ErrorKind,
     /// One sentence for a human.
     pub message: String,
 }
@@ -339,8 +340,8 @@ pub struct ExchangeError {
 /// One reverse-mode rewrite: where, and the value before and after.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Rewrite {
-    /// `request` or `response`.
-    pub direction: String,
+    /// Which message was rewritten.
+    pub direction: RewriteDirection,
     /// What was rewritten, e.g. `header:location`, `body:$.resource`, `query:resource`.
     pub location: String,
     /// Value before the rewrite.
@@ -578,7 +579,7 @@ mod tests {
             response: None,
             outcome: Outcome::UpstreamError,
             error: Some(ExchangeError {
-                kind: "connect".into(),
+                kind: ErrorKind::Connect,
                 message: "refused".into(),
             }),
             rewrites: vec![],

@@ -251,8 +251,8 @@ impl Rule for AsUnreachable {
                         "{} → {}",
                         d.url,
                         d.error_kind
-                            .clone()
-                            .unwrap_or_else(|| d.status.unwrap_or(0).to_string())
+                            .as_ref()
+                            .map_or_else(|| d.status.unwrap_or(0).to_string(), ToString::to_string)
                     )
                 })
                 .collect();
@@ -638,7 +638,11 @@ mod tests {
         let c = Clean::new();
         assert_fires(
             "X-AS-UNREACHABLE",
-            vec![c.challenge, c.prm, c.asm.no_response("dns")],
+            vec![
+                c.challenge,
+                c.prm,
+                c.asm.no_response(crate::trace::model::ErrorKind::Dns),
+            ],
         );
     }
     #[test]

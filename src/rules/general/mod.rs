@@ -9,11 +9,13 @@ use crate::parse::{metadata, urls};
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 use crate::rules::{Phase, Severity::*, Who::*};
-use crate::trace::model::{Exchange, Headers};
+use crate::trace::model::{ErrorKind, Exchange, Headers};
 
 mod pages;
+mod reach;
 mod redirect;
 use pages::*;
+use reach::*;
 use redirect::*;
 
 /// This family's rules, in report order.
@@ -33,6 +35,7 @@ pub static RULES: &[&dyn DynRule] = &[
     &Slow,
     &DupParam,
     &Tls,
+    &Unreachable,
     &MetadataCachedLong,
 ];
 
@@ -400,7 +403,7 @@ impl Rule for Tls {
         fix: "Serve a valid, unexpired certificate for the host name with its full chain (test with `openssl s_client -connect host:443 -servername host`).",
     };
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if let Some(e) = ex.error.as_ref().filter(|e| e.kind == "tls") {
+        if let Some(e) = ex.error.as_ref().filter(|e| e.kind == ErrorKind::Tls) {
             out.push(
                 &Self::META,
                 format!(
@@ -536,7 +539,7 @@ mod tests {
         assert_eq!(f.severity, crate::rules::Severity::Info);
         assert_fires("GEN-NON-443", c.clone().steps());
         let cfg = crate::rules::EngineConfig {
-            profile: crate::rules::ClientProfile::claude_ai(),
+            profile: crate::rules::ClientProfile::by_name("claude-ai").unwrap(),
             ..Default::default()
         };
         let all = run_with(c.steps(), 0.0, cfg);
@@ -616,7 +619,7 @@ mod tests {
     #[test]
     fn fires_on_tls() {
         let mut c = Clean::new();
-        c.prm = c.prm.no_response("tls");
+        c.prm = c.prm.no_response(crate::trace::model::ErrorKind::Tls);
         assert_fires("GEN-TLS", c.steps());
     }
     #[test]
