@@ -19,6 +19,7 @@ pub mod demo;
 pub mod export;
 pub mod flow;
 pub mod forward;
+pub mod intercept;
 pub mod listen;
 pub mod live;
 pub mod parse;

@@ -292,6 +292,7 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, Error> {
         listen_url: base_url.to_string(),
         source: config.source.clone(),
         rewrite: config.rewrite,
+        mode: Default::default(),
         extra: serde_json::Map::new(),
     };
     let options = RecorderOptions {

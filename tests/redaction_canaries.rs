@@ -130,6 +130,7 @@ fn planted_trace(c: &mut Canaries) -> Vec<Record> {
         listen_url: "https://localhost:8443".into(),
         source: "proxy".into(),
         rewrite: true,
+        mode: Default::default(),
         extra,
     }));
 

@@ -11,6 +11,8 @@
 //! legacy verifier (Claude Code) is covered by tests/claude_code_e2e.rs; rustls by
 //! tests/tls_handshake.rs.
 //!
+//! The same stacks must accept the forward-mode CA's per-host leaves (by name and by address).
+//!
 //! A missing stack fails under `CI=true` and is skipped loudly otherwise. Install them with
 //! `bash scripts/ci/install-peers.sh` and `bash scripts/ci/install-export.sh` (Chromium).
 
@@ -349,4 +351,89 @@ async fn every_installed_tls_stack_trusts_the_local_ca_and_its_rejection_is_reco
         );
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The forward-mode CA's shape (`authtap run`, `proxy --forward`): a `pathLen:0` CA without
+/// name constraints and one-SAN leaves per host. Each installed stack, trusting only that CA,
+/// must accept a DNS leaf (`https://localhost:PORT`) and an IP leaf (`https://127.0.0.1:PORT`),
+/// both served by the reference server. (BoringSSL: tests/forward_peers.rs runs Claude Code over
+/// HTTPS through `authtap run`.)
+#[test]
+fn every_installed_tls_stack_accepts_the_forward_ca_leaves() {
+    use authtap::ca::forward::ForwardCa;
+    use authtap::demo::DemoConfig;
+
+    let stacks = available_stacks();
+    authtap::install_crypto_provider();
+    let ca = ForwardCa::ephemeral().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_path = dir.path().join("forward-ca.pem");
+    std::fs::write(&ca_path, ca.cert_pem()).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut servers = Vec::new();
+    for host in ["localhost", "127.0.0.1"] {
+        let leaf = ca.issue_leaf(host).unwrap();
+        let mut tls = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(leaf.chain, leaf.key)
+            .unwrap();
+        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let demo = runtime
+            .block_on(authtap::demo::start(DemoConfig {
+                tls: Some(std::sync::Arc::new(tls)),
+                ..DemoConfig::default()
+            }))
+            .unwrap();
+        servers.push((host, demo));
+    }
+    let workspace = Workspace::new(&stacks, &ca_path);
+    let mut problems = Vec::new();
+    println!("{:<26} {:<10} {:<10}", "stack", "localhost", "127.0.0.1");
+    for &stack in &stacks {
+        let mut row = format!("{:<26}", stack.label());
+        for (host, demo) in &servers {
+            let url = format!(
+                "https://{host}:{}/.well-known/oauth-protected-resource/mcp",
+                demo.mcp_addr().port()
+            );
+            let out = workspace
+                .probe(stack, &url, Some(&ca_path))
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            // Status 200 for the HTTP clients; the PRM's JSON in the page for Chromium.
+            let accepted = stdout.lines().any(|l| l.trim() == "200")
+                || stdout.contains("authorization_servers");
+            let output = format!(
+                "{}{}",
+                tail_lines(&stdout, 3),
+                tail_lines(&String::from_utf8_lossy(&out.stderr), 3)
+            );
+            row.push_str(&format!(
+                " {:<10}",
+                if accepted { "accepted" } else { "REJECTED" }
+            ));
+            if !accepted {
+                problems.push(format!(
+                    "{} rejected the forward CA's leaf for {host}: {output}",
+                    stack.label()
+                ));
+            }
+        }
+        println!("{row}");
+    }
+    for (_, demo) in servers {
+        runtime.block_on(demo.shutdown());
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The last `n` lines of `text`, joined with ` | `.
+fn tail_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join(" | ")
 }

@@ -83,6 +83,7 @@ fn session() -> SessionRecord {
         listen_url: "https://localhost:8443".into(),
         source: "proxy".into(),
         rewrite: false,
+        mode: Default::default(),
         extra: Default::default(),
     }
 }

@@ -34,6 +34,8 @@
 //! address. Keeping both constraint forms and choosing the leaf by SNI is the only shape that
 //! every stack accepts for `localhost` while a leaked key forges nothing.
 
+pub mod forward;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -325,7 +327,7 @@ pub fn check_key_permissions(path: &Path) -> Result<(), Error> {
 }
 
 /// Writes `bytes` to a temporary file created with `mode`, syncs it and renames it over `path`.
-fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Error> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Error> {
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     let mut file = std::fs::OpenOptions::new()
@@ -342,12 +344,12 @@ fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Error> {
     std::fs::rename(&tmp, path).map_err(io_error(path))
 }
 
-fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + use<> {
+pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + use<> {
     let path = path.to_path_buf();
     move |source| Error::Io { path, source }
 }
 
-fn colon_hex(bytes: &[u8]) -> String {
+pub(crate) fn colon_hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 3);
     for (i, b) in bytes.iter().enumerate() {
         if i > 0 {

@@ -54,6 +54,12 @@ pub struct Args {
     /// Port of the reference server with --serve (0 = any free port).
     #[arg(long, default_value_t = 0)]
     port: u16,
+    /// With --serve: serve HTTPS with this certificate chain (PEM); it must name 127.0.0.1.
+    #[arg(long, value_name = "FILE", requires_all = ["tls_key", "serve"])]
+    tls_cert: Option<PathBuf>,
+    /// Private key (PEM) for --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Client profile: `native` (Claude Code-like) or `claude-ai` (client_secret_post).
     /// Default: native, or claude-ai when a fault needs it.
     #[arg(long)]
@@ -147,7 +153,14 @@ fn demo_config(args: &Args, faults: FaultSet) -> DemoConfig {
 }
 
 async fn serve(args: &Args, faults: FaultSet) -> anyhow::Result<ExitCode> {
-    let server = demo::start(demo_config(args, faults))
+    let mut config = demo_config(args, faults);
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        config.tls = Some(
+            authtap::listen::tls_from_files(cert, key)
+                .context("cannot use --tls-cert/--tls-key")?,
+        );
+    }
+    let server = demo::start(config)
         .await
         .context("cannot start the reference server")?;
     println!("authtap reference MCP server (Ctrl-C to stop)");

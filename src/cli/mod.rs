@@ -10,9 +10,12 @@ mod ca;
 mod check;
 mod demo;
 mod export;
+mod forward;
 mod lint;
 mod proxy;
 mod rules;
+mod run;
+mod run_env;
 
 /// authtap — see why an MCP connector's OAuth sign-in fails.
 #[derive(Debug, Parser)]
@@ -49,7 +52,10 @@ impl From<ColorArg> for ColorChoice {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the TLS-terminating recording proxy in front of an MCP server.
-    Proxy(proxy::Args),
+    Proxy(Box<proxy::Args>),
+    /// Run a command (Claude Code, an SDK client, the MCP Inspector…) behind a forward proxy
+    /// that records its MCP OAuth flow with nothing rewritten.
+    Run(run::Args),
     /// Print (and create if missing) the local CA and how to trust it.
     Ca(ca::Args),
     /// Run the whole job on the embedded reference server (or serve it alone).
@@ -75,7 +81,8 @@ pub fn run() -> anyhow::Result<ExitCode> {
     };
     init_tracing(live.color);
     match cli.command {
-        Command::Proxy(args) => proxy::run(args, live),
+        Command::Proxy(args) => proxy::run(*args, live),
+        Command::Run(args) => run::run(args, live),
         Command::Ca(args) => ca::run(args),
         Command::Demo(args) => demo::run(args, live),
         Command::Lint(args) => lint::run(args, live),

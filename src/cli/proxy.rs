@@ -14,16 +14,19 @@ use authtap::proxy::{self, ProxyConfig, RunningProxy, TlsMode};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The MCP server (or its base URL) to forward to, e.g. https://mcp.example.com/mcp.
-    #[arg(long, value_name = "URL")]
-    upstream: url::Url,
-    /// Address to listen on (loopback by default; any other address needs --allow-remote).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]
-    listen: SocketAddr,
+    #[arg(long, value_name = "URL", required_unless_present = "forward")]
+    upstream: Option<url::Url>,
+    /// Address to listen on [default: 127.0.0.1:8443, or 127.0.0.1:8080 with --forward]
+    /// (loopback; any other address needs --allow-remote).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
     /// Allow a --listen address that is not loopback: other machines can then reach the
     /// proxy and, through it, the upstream. The documented case is --plain-http behind a
     /// TLS-terminating tunnel that needs a non-loopback address.
     #[arg(long)]
     allow_remote: bool,
+    #[command(flatten)]
+    forward: super::forward::ForwardArgs,
     /// Where the local CA lives (created if missing).
     #[arg(long, value_name = "DIR", default_value = "certs")]
     certs_dir: PathBuf,
@@ -92,7 +95,7 @@ pub fn run(args: Args, live: authtap::live::LiveOptions) -> anyhow::Result<ExitC
     runtime.block_on(run_async(args, live))
 }
 
-fn default_trace_path() -> PathBuf {
+pub(super) fn default_trace_path() -> PathBuf {
     let now = time::OffsetDateTime::now_utc();
     let stamp = now
         .format(time::macros::format_description!(
@@ -102,10 +105,12 @@ fn default_trace_path() -> PathBuf {
     PathBuf::from("traces").join(format!("{stamp}.jsonl"))
 }
 
-fn config(args: Args) -> ProxyConfig {
+fn config(args: Args, upstream: url::Url) -> ProxyConfig {
     let trace = args.trace.unwrap_or_else(default_trace_path);
-    let mut config = ProxyConfig::new(args.upstream, trace);
-    config.listen = args.listen;
+    let mut config = ProxyConfig::new(upstream, trace);
+    config.listen = args
+        .listen
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8443)));
     config.certs_dir = args.certs_dir;
     config.tls = match (args.tls_cert, args.tls_key, args.plain_http) {
         (Some(cert), Some(key), _) => TlsMode::Files { cert, key },
@@ -140,10 +145,36 @@ fn check_listen(listen: SocketAddr, allow_remote: bool) -> anyhow::Result<()> {
 }
 
 async fn run_async(args: Args, live: authtap::live::LiveOptions) -> anyhow::Result<ExitCode> {
-    let upstream = args.upstream.clone();
-    check_listen(args.listen, args.allow_remote)?;
+    let upstream = match &args.upstream {
+        Some(_) if !args.forward.forward && !args.forward.scope.is_empty() => {
+            anyhow::bail!(
+                "--mcp and --intercept are forward-mode flags: add --forward (without --upstream), or use `authtap run`"
+            );
+        }
+        Some(upstream) if !args.forward.forward => upstream.clone(),
+        _ => {
+            let listen = args
+                .listen
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+            check_listen(listen, args.allow_remote)?;
+            return super::forward::run_proxy(
+                args.forward,
+                listen,
+                args.certs_dir,
+                args.trace.unwrap_or_else(default_trace_path),
+                args.upstream_ca,
+                args.max_capture,
+                live,
+            )
+            .await;
+        }
+    };
+    let listen = args
+        .listen
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8443)));
+    check_listen(listen, args.allow_remote)?;
     let keep_binary = args.keep_binary;
-    let mut config = config(args);
+    let mut config = config(args, upstream.clone());
     config.live = Some(live);
     let proxy = proxy::start(config)
         .await
@@ -208,7 +239,7 @@ async fn run_async(args: Args, live: authtap::live::LiveOptions) -> anyhow::Resu
 }
 
 /// Prints the flow narratives the engine wrote when the trace was finished.
-fn print_narratives(trace_path: &std::path::Path) {
+pub(super) fn print_narratives(trace_path: &std::path::Path) {
     let records = match authtap::trace::load::load_any(trace_path) {
         Ok(records) => records,
         Err(err) => {

@@ -71,6 +71,8 @@ pub struct DemoConfig {
     pub code_ttl: Duration,
     /// Web origins allowed on `/mcp` besides loopback ones (DNS-rebinding protection).
     pub allowed_origins: Vec<String>,
+    /// Serve HTTPS with this config (both origins); plain HTTP when `None`.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
     /// `/authorize` first sends the browser to a sign-in page on the AS's own origin
     /// (`/authorize/login`), which signs in at once and redirects to the redirect URI: a real
     /// AS's login hop, with no person needed. Not a fault: the flow stays spec-compliant.
@@ -93,6 +95,7 @@ impl Default for DemoConfig {
             access_token_ttl: Duration::from_secs(3600),
             code_ttl: Duration::from_secs(120),
             allowed_origins: Vec::new(),
+            tls: None,
             login_page: false,
             revisions: Revisions::default(),
         }
@@ -333,8 +336,9 @@ fn local_addr(l: &TcpListener, host: IpAddr, port: u16) -> Result<SocketAddr, De
         .map_err(|source| DemoError::Bind { addr, source })
 }
 
-fn base_of(addr: SocketAddr) -> String {
-    format!("http://{addr}")
+fn base_of(addr: SocketAddr, tls: bool) -> String {
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{addr}")
 }
 
 fn check_base(raw: &str) -> Result<String, DemoError> {
@@ -356,11 +360,11 @@ fn make_urls(
 ) -> Result<Urls, DemoError> {
     let mcp_origin = match &config.public_url {
         Some(u) => check_base(u)?,
-        None => base_of(mcp),
+        None => base_of(mcp, config.tls.is_some()),
     };
     let as_origin = match (&config.public_as_url, as_addr) {
         (Some(u), Some(_)) => check_base(u)?,
-        (_, Some(addr)) => base_of(addr),
+        (_, Some(addr)) => base_of(addr, config.tls.is_some()),
         (_, None) => mcp_origin.clone(),
     };
     let issuer = as_origin.clone();
@@ -398,12 +402,23 @@ async fn accept_loop(
                 };
                 let state = state.clone();
                 conns.spawn(async move {
+                    let tls = state.config.tls.clone();
                     let service = hyper::service::service_fn(move |req| {
                         let state = state.clone();
                         async move { Ok::<_, std::convert::Infallible>(route(state, side, req).await) }
                     });
                     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                    let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                    match tls {
+                        Some(config) => {
+                            let acceptor = tokio_rustls::TlsAcceptor::from(config);
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                            }
+                        }
+                        None => {
+                            let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                    }
                 });
             }
             Some(_) = conns.join_next(), if !conns.is_empty() => {}

@@ -472,6 +472,9 @@ fn log_extension(trace: &Trace) -> Value {
         "marks": trace.marks.iter().map(|m| json!({"at": timestamp(m.at), "text": m.text, "ofids": m.ofids})).collect::<Vec<_>>(),
         // Clients that never got past the TLS handshake (no entry exists for them).
         "tls_handshakes": trace.tls_failures,
+        // Forward mode: connections passed through blind (host, port, bytes; no content).
+        "capture_mode": trace.session.as_ref().map(|s| s.mode).unwrap_or_default(),
+        "tunnels": trace.tunnels,
         "stats": trace.stats,
     })
 }

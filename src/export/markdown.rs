@@ -113,8 +113,12 @@ pub fn render(trace: &Trace, opts: &ExportOptions) -> String {
     let recorded_by = trace.session.as_ref().map_or_else(
         || format!("authtap {}", env!("CARGO_PKG_VERSION")),
         |s| {
+            let mode = match s.mode {
+                crate::trace::model::CaptureMode::Reverse => "reverse proxy",
+                crate::trace::model::CaptureMode::Forward => "forward proxy, nothing rewritten",
+            };
             format!(
-                "authtap {} ({}, upstream {})",
+                "authtap {} ({}, {mode}, upstream {})",
                 s.authtap_version, s.source, s.upstream
             )
         },
@@ -149,6 +153,7 @@ pub fn render(trace: &Trace, opts: &ExportOptions) -> String {
     ofid_section(&mut md, trace);
     findings_section(&mut md, trace);
     tls_failures_section(&mut md, trace);
+    tunnels_section(&mut md, trace);
     timeline_section(&mut md, trace);
     evidence_section(&mut md, trace);
     md
@@ -218,6 +223,31 @@ fn tls_failures_section(md: &mut String, trace: &Trace) {
             escape(&h.client_addr),
             escape(&h.message),
             escape(&h.advice)
+        );
+    }
+    md.push('\n');
+}
+
+/// Forward mode: hosts outside the interception set, passed through without being read.
+fn tunnels_section(md: &mut String, trace: &Trace) {
+    if trace.tunnels.is_empty() {
+        return;
+    }
+    md.push_str("## Tunneled blind (not decrypted, no content recorded)\n\n");
+    for t in &trace.tunnels {
+        let error = t
+            .error
+            .as_deref()
+            .map_or_else(String::new, |e| format!(" — {}", escape(e)));
+        let _ = writeln!(
+            md,
+            "- {} — {}:{} ({} B up, {} B down, {:.0} ms){error}",
+            timestamp(t.at),
+            escape(&t.host),
+            t.port,
+            t.bytes_up,
+            t.bytes_down,
+            t.duration_ms
         );
     }
     md.push('\n');

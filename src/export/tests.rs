@@ -136,6 +136,43 @@ fn exports_list_failed_tls_handshakes() {
 }
 
 #[test]
+fn exports_list_blind_tunnels_and_the_capture_mode() {
+    use crate::trace::model::{CaptureMode, TunnelRecord};
+    let mut records = testkit::records();
+    if let Some(Record::Session(s)) = records.first_mut() {
+        s.mode = CaptureMode::Forward;
+    }
+    records.push(Record::Tunnel(TunnelRecord {
+        at: time::OffsetDateTime::UNIX_EPOCH,
+        client_addr: "127.0.0.1:50500".into(),
+        host: "api.example.net".into(),
+        port: 443,
+        bytes_up: 517,
+        bytes_down: 4096,
+        duration_ms: 12.0,
+        error: None,
+    }));
+    let opts = ExportOptions::default();
+    let md = markdown::render(&Trace::build(&records, &opts), &opts);
+    assert!(md.contains("## Tunneled blind"), "{md}");
+    assert!(
+        md.contains("api.example.net:443 (517 B up, 4096 B down"),
+        "{md}"
+    );
+    assert!(md.contains("forward proxy, nothing rewritten"), "{md}");
+    let har = har::to_har(&Trace::build(&records, &opts), &opts);
+    assert_eq!(har["log"]["_authtap"]["capture_mode"], "forward");
+    assert_eq!(
+        har["log"]["_authtap"]["tunnels"][0]["host"],
+        "api.example.net"
+    );
+    // Near miss: a reverse-mode trace has no tunnel section.
+    let plain = markdown::render(&testkit::trace(&opts), &opts);
+    assert!(!plain.contains("Tunneled blind"));
+    assert!(plain.contains("reverse proxy"));
+}
+
+#[test]
 fn repeated_info_findings_are_grouped_with_a_count() {
     let mut records = testkit::records();
     let mut added = 0;

@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 
 use crate::trace::model::{
     Exchange, ExchangeId, FlowFindings, Mark, Record, SessionRecord, Stats, TlsHandshakeFailure,
-    find_ofids,
+    TunnelRecord, find_ofids,
 };
 
 use super::ExportOptions;
@@ -37,6 +37,8 @@ pub struct Trace {
     pub stats: Option<Stats>,
     /// TLS handshakes that failed before any request, in time order.
     pub tls_failures: Vec<TlsHandshakeFailure>,
+    /// Forward-mode tunnels passed through blind, in time order.
+    pub tunnels: Vec<TunnelRecord>,
     /// Every `ofid_…` reference, in time order (command-line ones last).
     pub ofids: Vec<OfidRef>,
     /// Whether the records went through [`crate::redact`].
@@ -72,6 +74,7 @@ impl Trace {
                 Record::Mark(m) => trace.marks.push(m.clone()),
                 Record::Stats(s) => trace.stats = Some(s.clone()),
                 Record::TlsHandshake(h) => trace.tls_failures.push(h.clone()),
+                Record::Tunnel(t) => trace.tunnels.push(t.clone()),
             }
         }
         trace
@@ -79,6 +82,7 @@ impl Trace {
             .sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.id.cmp(&b.id)));
         trace.marks.sort_by_key(|m| m.at);
         trace.tls_failures.sort_by_key(|h| h.at);
+        trace.tunnels.sort_by_key(|t| t.at);
         trace.ofids = collect_ofids(&trace, &opts.ofids, opts.ofid_context.max(1));
         trace
     }

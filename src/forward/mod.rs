@@ -98,6 +98,8 @@ pub struct Forwarder {
     max_capture: usize,
     next_id: AtomicU64,
     tracker: Arc<Tracker>,
+    /// Forward mode: every request carries its own origin (no rewriting, no `__authtap` paths).
+    forward_mode: bool,
 }
 
 impl Forwarder {
@@ -115,7 +117,45 @@ impl Forwarder {
             max_capture: config.max_capture,
             next_id: AtomicU64::new(0),
             tracker: Arc::new(Tracker::default()),
+            forward_mode: false,
         })
+    }
+
+    /// The forwarder of forward mode (`authtap proxy --forward`, `authtap run`): requests come
+    /// with absolute URLs ([`Forwarder::handle_absolute`]); rewriting and the `__authtap`
+    /// paths are off, so every byte passes as the client and the origin sent it.
+    pub fn for_forward_proxy(
+        client: &client::ClientOptions,
+        proxy_base: url::Url,
+        max_capture: usize,
+        recorder: RecorderHandle,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            client: client::build(client)?,
+            upstream_label: "the origin server".into(),
+            rewriter: Rewriter::new(&proxy_base, &proxy_base, false),
+            proxy_base,
+            recorder,
+            max_capture,
+            next_id: AtomicU64::new(0),
+            tracker: Arc::new(Tracker::default()),
+            forward_mode: true,
+        })
+    }
+
+    /// Forward mode: sends one request to the absolute `url` the client asked for, untouched
+    /// but for hop-by-hop headers. Never fails: errors become responses and error records.
+    pub async fn handle_absolute(
+        &self,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+        url: &url::Url,
+    ) -> Response<ProxyBody> {
+        let assembly = self.assembly(peer);
+        let (parts, body) = req.into_parts();
+        let url = url.to_string();
+        self.forward(assembly, parts, body, url.clone(), url, Leg::Plain)
+            .await
     }
 
     /// In-flight exchange tracking (for shutdown).
@@ -368,6 +408,14 @@ impl Forwarder {
         assembly: &Assembly,
         mut req: Request<ProxyBody>,
     ) -> Result<Response<Incoming>, UpstreamFailure> {
+        let label = if self.forward_mode {
+            req.uri().authority().map_or_else(
+                || self.upstream_label.clone(),
+                |authority| authority.to_string(),
+            )
+        } else {
+            self.upstream_label.clone()
+        };
         let mut captured = hyper_util::client::legacy::connect::capture_connection(&mut req);
         let request = self.client.request(req);
         tokio::pin!(request);
@@ -377,10 +425,10 @@ impl Forwarder {
         loop {
             tokio::select! {
                 result = &mut request => {
-                    return result.map_err(|err| UpstreamFailure::classify(&err, &self.upstream_label));
+                    return result.map_err(|err| UpstreamFailure::classify(&err, &label));
                 }
                 () = &mut deadline => {
-                    return Err(UpstreamFailure::timeout(&self.upstream_label, RESPONSE_HEAD_TIMEOUT.as_secs()));
+                    return Err(UpstreamFailure::timeout(&label, RESPONSE_HEAD_TIMEOUT.as_secs()));
                 }
                 ready = captured.wait_for_connection_metadata(), if !connected => {
                     connected = true;

@@ -242,7 +242,7 @@ fn looks_like_http(first: &[u8]) -> bool {
 }
 
 /// Sorts a handshake error into kind, alert name and a sentence.
-fn classify(err: &std::io::Error) -> (TlsFailureKind, Option<String>, String) {
+pub(crate) fn classify(err: &std::io::Error) -> (TlsFailureKind, Option<String>, String) {
     let tls_error = err
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>());

@@ -5,7 +5,7 @@
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::rules::{Finding, Phase, Severity};
-use crate::trace::model::{Exchange, Mark, TlsHandshakeFailure};
+use crate::trace::model::{Exchange, Mark, TlsHandshakeFailure, TunnelRecord};
 
 /// Longest query string shown in full; longer ones are cut and end with `…`.
 const MAX_QUERY_CHARS: usize = 40;
@@ -213,6 +213,23 @@ pub fn tls_handshake(h: &TlsHandshakeFailure, offset: UtcOffset, paint: Paint) -
         addr = h.client_addr,
         message = h.message,
         advice = h.advice,
+    )
+}
+
+/// A forward-mode connection to a host outside the interception set: passed through unread.
+pub fn tunnel(t: &TunnelRecord, offset: UtcOffset, paint: Paint) -> String {
+    let error = t.error.as_deref().map_or_else(String::new, |e| {
+        paint.paint(Color::Red, &format!("  ({e})"))
+    });
+    format!(
+        "{time} {label}  {host}:{port} passed through blind  {up} up  {down} down  {ms:.0}ms{error}",
+        time = paint.paint(Color::Dim, &clock(t.at, offset)),
+        label = paint.paint(Color::Dim, "tunnel"),
+        host = t.host,
+        port = t.port,
+        up = size(t.bytes_up),
+        down = size(t.bytes_down),
+        ms = t.duration_ms,
     )
 }
 

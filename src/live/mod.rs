@@ -17,7 +17,7 @@ use std::io::{IsTerminal, Write};
 use time::UtcOffset;
 
 use crate::rules::Severity;
-use crate::trace::model::{Exchange, FlowFindings, Mark, TlsHandshakeFailure};
+use crate::trace::model::{Exchange, FlowFindings, Mark, TlsHandshakeFailure, TunnelRecord};
 
 use line::{Paint, Tally};
 
@@ -105,6 +105,8 @@ pub trait LiveSink: Send {
     fn tls_handshake(&mut self, failure: &TlsHandshakeFailure);
     /// A user mark.
     fn mark(&mut self, mark: &Mark);
+    /// A forward-mode connection passed through blind (host, port, bytes; no content).
+    fn tunnel(&mut self, _tunnel: &TunnelRecord) {}
     /// The run is over.
     fn finish(&mut self);
 }
@@ -201,6 +203,13 @@ impl LiveSink for LiveView {
     fn mark(&mut self, mark: &Mark) {
         if !self.quiet {
             let text = line::mark(mark, self.offset, self.paint);
+            self.print(&text);
+        }
+    }
+
+    fn tunnel(&mut self, tunnel: &TunnelRecord) {
+        if !self.quiet {
+            let text = line::tunnel(tunnel, self.offset, self.paint);
             self.print(&text);
         }
     }

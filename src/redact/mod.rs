@@ -344,6 +344,8 @@ impl<'a> Ctx<'a> {
             Record::Stats(s) => Record::Stats(s.clone()),
             // Addresses, SNI and alert names: nothing secret.
             Record::TlsHandshake(h) => Record::TlsHandshake(h.clone()),
+            // Host, port and byte counts only: a blind tunnel has no content.
+            Record::Tunnel(t) => Record::Tunnel(t.clone()),
         }
     }
 }

@@ -39,6 +39,8 @@ pub struct EngineConfig {
     pub dcr_storm_window_s: f64,
     /// Client profile: per-rule severity overrides (`authtap check --client claude-ai`).
     pub profile: ClientProfile,
+    /// Which kind of proxy captured the trace (forward-only rules need it).
+    pub capture_mode: crate::trace::model::CaptureMode,
     /// The server is known to require authorization even before the traffic shows it
     /// (`authtap check` probes a server the user says is OAuth-protected).
     pub requires_auth: bool,
@@ -54,6 +56,7 @@ impl Default for EngineConfig {
             dcr_storm_count: 3,
             dcr_storm_window_s: 300.0,
             profile: ClientProfile::generic(),
+            capture_mode: crate::trace::model::CaptureMode::Reverse,
             requires_auth: false,
         }
     }
@@ -80,6 +83,8 @@ pub struct Engine {
     ofids: Vec<String>,
     /// Exchanges observed.
     observed: u64,
+    /// Hosts forward mode tunneled blind (`host:port`), for the bypassed-leg rule.
+    blind_tunnels: Vec<String>,
     /// The revision each flow's client last announced (header or `initialize` offer).
     offered: BTreeMap<FlowId, Revision>,
 }
@@ -111,6 +116,19 @@ impl Engine {
     /// Notes when recording started (the trace's session record); used for X-ZERO-TRAFFIC.
     pub fn session_started(&mut self, at: OffsetDateTime) {
         self.session_start.get_or_insert(at);
+    }
+
+    /// Notes which kind of proxy captured the trace (the session record's `mode`).
+    pub fn set_capture_mode(&mut self, mode: crate::trace::model::CaptureMode) {
+        self.config.capture_mode = mode;
+    }
+
+    /// Notes a tunnel forward mode passed through blind.
+    pub fn note_tunnel(&mut self, tunnel: &crate::trace::model::TunnelRecord) {
+        let key = format!("{}:{}", tunnel.host, tunnel.port);
+        if !self.blind_tunnels.contains(&key) {
+            self.blind_tunnels.push(key);
+        }
     }
 
     /// Notes a user mark; its `ofid_…` references are named in the narratives.
@@ -330,6 +348,7 @@ impl Engine {
             finishing,
             current: current.map(|e| e.id),
             config: &self.config,
+            blind_tunnels: &self.blind_tunnels,
         };
         for rule in registry::all() {
             guarded(rule, rule.meta().phase, &mut out, |out| rule.flow(&cx, out));
@@ -458,6 +477,7 @@ mod tests {
             finishing: false,
             current: None,
             config: &config,
+            blind_tunnels: &[],
         };
         let mut out = Out::new(Some(ExchangeId(3)), Some(FlowId(1)));
         guarded(&Panicky, Phase::Token, &mut out, |o| Panicky.flow(&cx, o));

@@ -165,6 +165,7 @@ pub(crate) mod testkit;
 
 mod asm;
 mod authorize;
+mod bypass;
 mod callback;
 mod cors;
 mod cross;

@@ -4,8 +4,8 @@
 use crate::rules::RuleId;
 use crate::rules::rule::{DynRule, RuleMeta};
 use crate::rules::{
-    asm, authorize, callback, cors, cross, dcr, general, iss_check, mcp, modern_meta, prm, refresh,
-    reverse, rpc, sse, token, www_auth,
+    asm, authorize, bypass, callback, cors, cross, dcr, general, iss_check, mcp, modern_meta, prm,
+    refresh, reverse, rpc, sse, token, www_auth,
 };
 
 /// The family slices, in report order.
@@ -27,6 +27,7 @@ pub static FAMILIES: &[&[&dyn DynRule]] = &[
     cross::RULES,
     iss_check::RULES,
     reverse::RULES,
+    bypass::RULES,
 ];
 
 /// Every rule in report order.

@@ -32,6 +32,7 @@ pub fn relint(records: &[Record], config: EngineConfig) -> Relinted {
             Record::Mark(m) => bump(m.at),
             Record::Stats(s) => bump(s.at),
             Record::TlsHandshake(h) => bump(h.at),
+            Record::Tunnel(t) => bump(t.at),
             Record::FlowFindings(f) => bump(f.at),
             Record::Session(s) => bump(s.started_at),
         }
@@ -40,8 +41,12 @@ pub fn relint(records: &[Record], config: EngineConfig) -> Relinted {
     let mut engine = Engine::new(config);
     for r in records {
         match r {
-            Record::Session(s) => engine.session_started(s.started_at),
+            Record::Session(s) => {
+                engine.session_started(s.started_at);
+                engine.set_capture_mode(s.mode);
+            }
             Record::Mark(m) => engine.note_mark(m),
+            Record::Tunnel(t) => engine.note_tunnel(t),
             _ => {}
         }
     }
@@ -150,6 +155,7 @@ mod tests {
                 listen_url: "https://localhost:8443".into(),
                 source: "proxy".into(),
                 rewrite: false,
+                mode: Default::default(),
                 extra: Default::default(),
             }),
             Record::Mark(Mark {

@@ -103,6 +103,8 @@ pub struct FlowCx<'a> {
     pub current: Option<ExchangeId>,
     /// Engine configuration.
     pub config: &'a super::engine::EngineConfig,
+    /// Hosts (`host:port`) forward mode tunneled blind, in first-seen order.
+    pub blind_tunnels: &'a [String],
 }
 
 impl FlowCx<'_> {

@@ -102,6 +102,7 @@ pub fn from_har(har: &Value) -> Result<HarImport, Error> {
                 listen_url: String::new(),
                 source: "har-import".into(),
                 rewrite: false,
+                mode: Default::default(),
                 extra,
             }
         });

@@ -49,6 +49,51 @@ pub enum Record {
     Stats(Stats),
     /// A TLS handshake that failed before any request: the client never got through.
     TlsHandshake(TlsHandshakeFailure),
+    /// A forward-mode tunnel passed through blind (not decrypted): who, where, how much.
+    Tunnel(TunnelRecord),
+}
+
+/// Which kind of proxy captured a trace.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptureMode {
+    /// `authtap proxy --upstream`: clients connect to authtap as if it were the server.
+    #[default]
+    Reverse,
+    /// `authtap proxy --forward` and `authtap run`: clients use authtap as their HTTP proxy;
+    /// nothing is rewritten.
+    Forward,
+}
+
+impl CaptureMode {
+    /// Whether this is reverse mode (the default, omitted from the session line).
+    pub fn is_reverse(&self) -> bool {
+        matches!(self, CaptureMode::Reverse)
+    }
+}
+
+/// A `CONNECT` tunnel (or plain-HTTP request) that forward mode passed through without reading
+/// it: the host was outside the interception set. No content is recorded, only its shape.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TunnelRecord {
+    /// When the tunnel was requested.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// Client socket address.
+    pub client_addr: String,
+    /// The host the client asked for.
+    pub host: String,
+    /// The port the client asked for.
+    pub port: u16,
+    /// Bytes the client sent through the tunnel.
+    pub bytes_up: u64,
+    /// Bytes the server sent back through the tunnel.
+    pub bytes_down: u64,
+    /// How long the tunnel was open, in milliseconds.
+    pub duration_ms: f64,
+    /// Why the tunnel failed or ended abnormally (connect refused, reset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// The session header: who recorded this trace, where, and when.
@@ -71,6 +116,9 @@ pub struct SessionRecord {
     /// Whether reverse-mode rewriting was on.
     #[serde(default)]
     pub rewrite: bool,
+    /// Which kind of proxy captured the trace's exchanges (absent in older traces: reverse).
+    #[serde(default, skip_serializing_if = "CaptureMode::is_reverse")]
+    pub mode: CaptureMode,
     /// Free-form extra facts (client profile, faults, command line).
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub extra: serde_json::Map<String, serde_json::Value>,

