@@ -115,8 +115,6 @@ pub enum Error {
 
 /// How long open connections (long SSE streams) get to finish at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
-/// How long shutdown waits for cut exchanges to reach the recorder.
-const DRAIN_WAIT: Duration = Duration::from_secs(2);
 
 /// A started proxy. Call [`RunningProxy::shutdown`] to finish the trace cleanly; dropping the
 /// handle leaves the trace readable but without its final stats line.
@@ -171,27 +169,12 @@ impl RunningProxy {
     /// streams are cut and recorded as `incomplete`), runs the engine's final pass, writes
     /// the stats record and flushes the trace.
     pub async fn shutdown(self) -> Result<RecorderStats, Error> {
-        let tracker = self.forwarder.tracker().clone();
-        tracker.start_closing();
+        self.forwarder.tracker().start_closing();
         self.listener.shutdown().await;
         if let Some(bounce) = self.bounce_listener {
             bounce.shutdown().await;
         }
-        if tokio::time::timeout(DRAIN_WAIT, tracker.wait_idle())
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                "{} exchanges still open at shutdown; they are not recorded",
-                tracker.live()
-            );
-        }
-        drop(self.forwarder);
-        let recorder = self.recorder;
-        let stats = tokio::task::spawn_blocking(move || recorder.finish())
-            .await
-            .map_err(|_| Error::Trace(crate::trace::writer::Error::Thread))??;
-        Ok(stats)
+        Ok(crate::forward::finish_recording(self.forwarder, self.recorder).await?)
     }
 }
 

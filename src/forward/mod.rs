@@ -102,6 +102,32 @@ pub struct Forwarder {
     forward_mode: bool,
 }
 
+/// How long shutdown waits for open exchanges to reach the recorder.
+const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Ends a recording after the listener stopped: waits (at most [`DRAIN_WAIT`]) for the
+/// exchanges still open to reach the recorder, then runs the engine's final pass and closes
+/// the trace. Reverse and forward mode shut down through this one path.
+pub async fn finish_recording(
+    forwarder: Arc<Forwarder>,
+    recorder: crate::trace::writer::Recorder,
+) -> Result<crate::trace::writer::RecorderStats, crate::trace::writer::Error> {
+    let tracker = forwarder.tracker().clone();
+    if tokio::time::timeout(DRAIN_WAIT, tracker.wait_idle())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "{} exchanges still open at shutdown; they are not recorded",
+            tracker.live()
+        );
+    }
+    drop(forwarder);
+    tokio::task::spawn_blocking(move || recorder.finish())
+        .await
+        .map_err(|_| crate::trace::writer::Error::Thread)?
+}
+
 impl Forwarder {
     /// Builds the forwarder and its pooled upstream client.
     pub fn new(config: ForwarderConfig, recorder: RecorderHandle) -> Result<Self, Error> {

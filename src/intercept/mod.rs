@@ -37,8 +37,6 @@ use scope::{HostPattern, InterceptScope};
 
 /// How long open connections get to finish at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
-/// How long shutdown waits for cut exchanges to reach the recorder.
-const DRAIN_WAIT: Duration = Duration::from_secs(2);
 
 /// Everything [`start`] needs.
 #[derive(Debug, Clone)]
@@ -124,25 +122,10 @@ impl RunningForwardProxy {
     /// Stops accepting, gives open connections a short grace period, waits for in-flight
     /// exchanges to reach the recorder, runs the engine's final pass and closes the trace.
     pub async fn shutdown(self) -> Result<RecorderStats, Error> {
-        let tracker = self.forwarder.tracker().clone();
-        tracker.start_closing();
+        self.forwarder.tracker().start_closing();
         let _ = self.stop.send(true);
         let _ = self.accept.await;
-        if tokio::time::timeout(DRAIN_WAIT, tracker.wait_idle())
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                "{} exchanges still open at shutdown; they are not recorded",
-                tracker.live()
-            );
-        }
-        drop(self.forwarder);
-        let recorder = self.recorder;
-        let stats = tokio::task::spawn_blocking(move || recorder.finish())
-            .await
-            .map_err(|_| Error::Trace(crate::trace::writer::Error::Thread))??;
-        Ok(stats)
+        Ok(crate::forward::finish_recording(self.forwarder, self.recorder).await?)
     }
 }
 
