@@ -2,7 +2,7 @@
 //! and what it shares with `authtap run` (the interception flags, the start-up notes and the
 //! end-of-run summary and exports).
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -123,7 +123,7 @@ pub async fn run_proxy(
         out,
         "  type an ofid_… (or any note) + Enter to mark the trace; Ctrl-C to stop"
     );
-    wait_for_stop(&proxy).await?;
+    super::proxy::marks_until_stopped(|text| proxy.mark(text)).await?;
     eprintln!("\nauthtap: shutting down…");
     finish(proxy, None, out).await
 }
@@ -144,35 +144,6 @@ pub fn scope_note(proxy: &RunningForwardProxy, out: &mut dyn Write) {
             "  intercepting {} and the hosts their flow names; everything else is tunneled blind",
             list.join(", ")
         );
-    }
-}
-
-/// Stdin lines become marks; returns on Ctrl-C or SIGTERM.
-async fn wait_for_stop(proxy: &RunningForwardProxy) -> anyhow::Result<()> {
-    let (lines_tx, mut lines_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines() {
-            let Ok(line) = line else { break };
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot listen for SIGTERM")?;
-    let mut stdin_open = true;
-    loop {
-        tokio::select! {
-            _ = &mut ctrl_c => return Ok(()),
-            _ = sigterm.recv() => return Ok(()),
-            line = lines_rx.recv(), if stdin_open => match line {
-                Some(line) if !line.trim().is_empty() => proxy.mark(line.trim()),
-                Some(_) => {}
-                None => stdin_open = false,
-            },
-        }
     }
 }
 

@@ -181,35 +181,7 @@ async fn run_async(args: Args, live: authtap::live::LiveOptions) -> anyhow::Resu
         .with_context(|| format!("cannot start the proxy for {upstream}"))?;
     print_banner(&proxy, &upstream, live.quiet);
 
-    // Stdin lines become marks; EOF just stops reading (the proxy keeps running).
-    let (lines_tx, mut lines_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines() {
-            let Ok(line) = line else { break };
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot listen for SIGTERM")?;
-    // Once stdin is at EOF (`< /dev/null`, CI, systemd) its branch is switched off, so the
-    // loop keeps polling the signals.
-    let mut stdin_open = true;
-    loop {
-        tokio::select! {
-            _ = &mut ctrl_c => break,
-            _ = sigterm.recv() => break,
-            line = lines_rx.recv(), if stdin_open => match line {
-                // The live view prints the mark when the recorder writes it.
-                Some(line) if !line.trim().is_empty() => proxy.mark(line.trim()),
-                Some(_) => {}
-                None => stdin_open = false,
-            },
-        }
-    }
+    marks_until_stopped(|text| proxy.mark(text)).await?;
     eprintln!("\nauthtap: shutting down…");
     let trace_path = proxy.trace_path().to_path_buf();
     let stats = proxy.shutdown().await.context("cannot finish the trace")?;
@@ -272,6 +244,38 @@ pub(super) fn print_narratives(trace_path: &std::path::Path) {
 
 /// The banner: where to point the client and how to trust the CA. With `--quiet` it goes to
 /// stderr, so stdout holds only findings and the summary.
+/// Turns stdin lines into marks (`mark` is called with each non-empty trimmed line) until
+/// Ctrl-C or SIGTERM. Once stdin is at EOF (`< /dev/null`, CI, systemd) its branch is switched
+/// off, so the loop keeps waiting for the signals: the proxy keeps running.
+pub(crate) async fn marks_until_stopped(mark: impl Fn(&str)) -> anyhow::Result<()> {
+    let (lines_tx, mut lines_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
+    let mut stdin_open = true;
+    loop {
+        tokio::select! {
+            _ = &mut ctrl_c => return Ok(()),
+            _ = sigterm.recv() => return Ok(()),
+            line = lines_rx.recv(), if stdin_open => match line {
+                // The live view prints the mark when the recorder writes it.
+                Some(line) if !line.trim().is_empty() => mark(line.trim()),
+                Some(_) => {}
+                None => stdin_open = false,
+            },
+        }
+    }
+}
+
 fn print_banner(proxy: &RunningProxy, upstream: &url::Url, quiet: bool) {
     let text = banner(proxy, upstream);
     if quiet {
