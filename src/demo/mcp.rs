@@ -410,6 +410,46 @@ pub(super) fn tools() -> Value {
     ])
 }
 
+/// A `tools/call` of the demo's tools, parsed once for every protocol revision.
+pub(super) enum ToolCall {
+    /// `echo {text}`.
+    Echo(String),
+    /// `countdown {from}` (1–20, default 3), with the request's progress token.
+    Countdown {
+        from: u64,
+        progress_token: Option<Value>,
+    },
+}
+
+/// Parses `tools/call` params; `Err` is the "Invalid params" message (-32602).
+pub(super) fn parse_tool_call(params: &Value) -> Result<ToolCall, String> {
+    let args = params.get("arguments").cloned().unwrap_or(json!({}));
+    match params.get("name").and_then(Value::as_str) {
+        Some("echo") => match args.get("text").and_then(Value::as_str) {
+            Some(text) => Ok(ToolCall::Echo(text.to_string())),
+            None => Err("Invalid params: echo needs a string `text`".into()),
+        },
+        Some("countdown") => Ok(ToolCall::Countdown {
+            from: args
+                .get("from")
+                .and_then(Value::as_u64)
+                .unwrap_or(3)
+                .clamp(1, 20),
+            progress_token: params
+                .get("_meta")
+                .and_then(|m| m.get("progressToken"))
+                .cloned(),
+        }),
+        Some(other) => Err(format!("Unknown tool: {other}")),
+        None => Err("Invalid params: name is required".into()),
+    }
+}
+
+/// The result content of `echo`.
+pub(super) fn echo_result(text: &str) -> Value {
+    json!({"content": [{"type": "text", "text": text}], "isError": false})
+}
+
 fn call_tool(
     state: &State,
     sid: &str,
@@ -417,44 +457,13 @@ fn call_tool(
     id: Value,
     params: &Value,
 ) -> Response<Body> {
-    let args = params.get("arguments").cloned().unwrap_or(json!({}));
-    match params.get("name").and_then(Value::as_str) {
-        Some("echo") => match args.get("text").and_then(Value::as_str) {
-            Some(text) => result(
-                id,
-                json!({"content": [{"type": "text", "text": text}], "isError": false}),
-            ),
-            None => rpc_error(
-                StatusCode::OK,
-                id,
-                -32602,
-                "Invalid params: echo needs a string `text`",
-            ),
-        },
-        Some("countdown") => {
-            let from = args
-                .get("from")
-                .and_then(Value::as_u64)
-                .unwrap_or(3)
-                .clamp(1, 20);
-            let token = params
-                .get("_meta")
-                .and_then(|m| m.get("progressToken"))
-                .cloned();
-            countdown(state, sid, session, id, from, token)
-        }
-        Some(other) => rpc_error(
-            StatusCode::OK,
-            id,
-            -32602,
-            &format!("Unknown tool: {other}"),
-        ),
-        None => rpc_error(
-            StatusCode::OK,
-            id,
-            -32602,
-            "Invalid params: name is required",
-        ),
+    match parse_tool_call(params) {
+        Ok(ToolCall::Echo(text)) => result(id, echo_result(&text)),
+        Ok(ToolCall::Countdown {
+            from,
+            progress_token,
+        }) => countdown(state, sid, session, id, from, progress_token),
+        Err(msg) => rpc_error(StatusCode::OK, id, -32602, &msg),
     }
 }
 

@@ -18,7 +18,9 @@ use serde_json::{Value, json};
 
 use super::State;
 use super::http::{self as h, Body};
-use super::mcp::{header_str, result, rpc_error, sse_response, tools};
+use super::mcp::{
+    ToolCall, echo_result, header_str, parse_tool_call, result, rpc_error, sse_response, tools,
+};
 use super::revision::Revision;
 
 /// `HeaderMismatch` (MCP 2026-07-28 Streamable HTTP "Server Validation").
@@ -179,43 +181,19 @@ fn complete(id: Value, value: Value) -> Response<Body> {
 }
 
 fn call_tool(state: &State, id: Value, params: &Value) -> Response<Body> {
-    let args = params.get("arguments").cloned().unwrap_or(json!({}));
-    let meta = params.get("_meta");
-    match params.get("name").and_then(Value::as_str) {
-        Some("echo") => match args.get("text").and_then(Value::as_str) {
-            Some(text) => complete(
-                id,
-                json!({"content": [{"type": "text", "text": text}], "isError": false}),
-            ),
-            None => rpc_error(
-                StatusCode::OK,
-                id,
-                -32602,
-                "Invalid params: echo needs a string `text`",
-            ),
-        },
-        Some("countdown") => {
-            let from = args
-                .get("from")
-                .and_then(Value::as_u64)
-                .unwrap_or(3)
-                .clamp(1, 20);
-            let token = meta.and_then(|m| m.get("progressToken")).cloned();
-            let logs = meta.and_then(|m| m.get(META_LOG_LEVEL)).is_some();
-            countdown(state.config.sse_step_delay, id, from, token, logs)
+    match parse_tool_call(params) {
+        Ok(ToolCall::Echo(text)) => complete(id, echo_result(&text)),
+        Ok(ToolCall::Countdown {
+            from,
+            progress_token,
+        }) => {
+            let logs = params
+                .get("_meta")
+                .and_then(|m| m.get(META_LOG_LEVEL))
+                .is_some();
+            countdown(state.config.sse_step_delay, id, from, progress_token, logs)
         }
-        Some(other) => rpc_error(
-            StatusCode::OK,
-            id,
-            -32602,
-            &format!("Unknown tool: {other}"),
-        ),
-        None => rpc_error(
-            StatusCode::OK,
-            id,
-            -32602,
-            "Invalid params: name is required",
-        ),
+        Err(msg) => rpc_error(StatusCode::OK, id, -32602, &msg),
     }
 }
 
