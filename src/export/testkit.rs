@@ -1,6 +1,6 @@
 //! Test helpers for the exporters' unit tests: the shared canary fixture as a [`Trace`].
 
-#[path = "../../tests/export_support/fixture.rs"]
+#[path = "../../tests/it/export_support/fixture.rs"]
 pub mod fixture;
 
 use super::{ExportOptions, Trace};

@@ -3,8 +3,6 @@
 //! fault fails with its rule ids (each failed step naming them), `--login` completes against the
 //! auto-approving server, JSON, JUnit and SARIF outputs parse, `--fail-on` sets the threshold,
 //! and the exit codes are 0 / 1 / 2.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::Path;
 use std::process::Output;
 use std::time::Duration;

@@ -16,15 +16,9 @@
 //! Outside CI a missing CLI skips with a loud message; under `CI=true` it fails. Install it with
 //! `bash scripts/ci/install-peers.sh`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+use crate::harness;
 
-// Shared with tests/peers_e2e.rs; this suite uses its demo, proxy and trace parts only.
-#[allow(dead_code)]
-#[path = "peers/harness/mod.rs"]
-mod harness;
-
-#[path = "peers/harness/claude.rs"]
-mod claude;
+use crate::harness::claude;
 
 use std::time::Duration;
 
@@ -44,6 +38,7 @@ fn server_line<'a>(list: &'a str, name: &str) -> &'a str {
 
 #[test]
 fn claude_code_logs_in_through_authtap_proxy_trusting_its_ca() {
+    let _peers = crate::heavy::slot();
     let Some(mut claude) =
         claude::claude_or_skip("claude_code_logs_in_through_authtap_proxy_trusting_its_ca")
     else {

@@ -11,19 +11,13 @@
 //! Install with `bash scripts/ci/install-conformance.sh`; outside CI a missing install skips
 //! loudly, under `CI=true` it fails.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
 
 use serde_json::Value;
 
-#[allow(dead_code)]
-#[path = "conformance/expectations.rs"]
-mod expectations;
-#[path = "conformance/install.rs"]
-mod install;
+use crate::conformance::{expectations, install};
 
 use expectations::{Expect, SUITE_0_1_16, SUITE_2026_07_28, Suite, Verdict};
 use install::{POOL, install_or_skip, read_checks};
@@ -112,6 +106,7 @@ fn run_suite(dir: &Path, node: &Path, suite: &Suite) {
                     let Some(expect) = queue.lock().unwrap().pop() else {
                         break;
                     };
+                    let _peers = crate::heavy::slot();
                     let outcome = run_scenario(dir, node, suite, work.path(), expect.scenario);
                     results.lock().unwrap().push((expect, outcome));
                 }

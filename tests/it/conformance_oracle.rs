@@ -19,8 +19,6 @@
 //! `bash scripts/ci/install-conformance.sh`. Outside CI a missing install skips with a loud
 //! message; in CI (`CI=true`) it fails.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,10 +26,7 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
-#[path = "conformance/expectations.rs"]
-mod expectations;
-#[path = "conformance/install.rs"]
-mod install;
+use crate::conformance::{expectations, install};
 
 use expectations::{Expect, SUITE_0_1_16, SUITE_2026_07_28, SUITE_DEVIATIONS, Suite, Verdict};
 use install::{Install, POOL, install_or_skip, read_checks};
@@ -247,6 +242,7 @@ fn run_suite(install: &Install, suite: &Suite) {
                     let Some(expect) = queue.lock().unwrap().pop() else {
                         break;
                     };
+                    let _peers = crate::heavy::slot();
                     let outcome =
                         run_scenario(install, suite, &bin, &ca_dir, work.path(), expect.scenario);
                     results.lock().unwrap().push((expect, outcome));
@@ -303,6 +299,7 @@ fn tail(text: &str, n: usize) -> String {
 
 #[test]
 fn authorization_command_passes_against_the_demo_as() {
+    let _peers = crate::heavy::slot();
     let Some(install) = install_or_skip("authorization_command_passes_against_the_demo_as") else {
         return;
     };

@@ -1,8 +1,6 @@
 //! Each fault switch changes the observed traffic as its catalog row says: the built-in client,
 //! run straight against the faulty reference server, reports the deviation at the right step.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::time::Duration;
 
 use authtap::client::{self, ClientConfig, ClientProfile, FlowReport, Outcome, Step};

@@ -1,8 +1,6 @@
 //! End-to-end: the built-in client walks the whole flow against the clean reference server,
 //! on one origin and with a separate AS origin.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::time::Duration;
 
 use authtap::client::{self, ClientConfig, ClientProfile, Outcome};

@@ -6,9 +6,7 @@
 //! OAuth is done like a client: PRM and AS metadata read through the proxy, DCR, authorize,
 //! token at the endpoints they name.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,8 +1,6 @@
 //! The demo job end to end: reference server → recording proxy (TLS, local CA) → built-in
 //! client, all on ephemeral loopback ports; the trace is read back.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::time::Duration;
 
 use authtap::client::{self, ClientConfig, FlowReport};

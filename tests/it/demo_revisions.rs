@@ -6,8 +6,6 @@
 //! falls back on; a 2026-07-28-only server refuses `initialize` naming its versions and serves
 //! no GET; and the PRM names the loopback host the client used, with tokens minted for it.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use authtap::demo::{DemoConfig, Revision, Revisions, RunningDemo};
 use serde_json::{Value, json};
 

@@ -1,8 +1,6 @@
 //! The clean reference server's own answers, checked directly against the specs (status codes,
 //! headers, JSON types) with an independent HTTP client (reqwest).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::time::Duration;
 
 use authtap::demo::{self, DemoConfig};

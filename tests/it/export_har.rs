@@ -2,9 +2,7 @@
 //! output, hashes that still match across steps, HAR 1.2 validity (har-validator), ofids,
 //! Markdown template fields, and HAR input (round trip and foreign HAR).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod export_support;
+use crate::export_support;
 
 use std::path::{Path, PathBuf};
 

@@ -3,9 +3,7 @@
 //! data, no console errors, no network requests, injected markup inert, screenshot not blank.
 //! The screenshot is kept at `target/export-html-report.png` for a human to look at.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod export_support;
+use crate::export_support;
 
 use assert_cmd::Command;
 use export_support::{fixture, node};

@@ -1,9 +1,7 @@
 //! The Markdown issue report: every connector-issue-template field, findings table, timeline,
 //! evidence bodies, ofids, escaping of traffic, and a size that fits a GitHub issue.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod export_support;
+use crate::export_support;
 
 use assert_cmd::Command;
 use export_support::fixture;

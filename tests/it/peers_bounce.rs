@@ -9,12 +9,7 @@
 //! Outside CI a missing Node/Python or uninstalled SDK skips with a loud message; in CI
 //! (`CI=true`) it fails. Install the peers with `bash scripts/ci/install-peers.sh`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-// This test uses only part of the shared peers harness.
-#[allow(dead_code)]
-#[path = "peers/harness/mod.rs"]
-mod harness;
+use crate::harness;
 
 use authtap::demo::{DemoConfig, RunningDemo};
 use harness::peers::{ClientSdk, peers_or_skip, run_client};
@@ -66,6 +61,7 @@ impl Drop for LoginDemo {
 
 #[test]
 fn iss_checking_sdk_clients_sign_in_on_the_as_origin_through_the_bounce() {
+    let _peers = crate::heavy::slot();
     let Some(peers) = peers_or_skip("iss_checking_sdk_clients_sign_in_on_the_as_origin") else {
         return;
     };

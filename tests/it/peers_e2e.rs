@@ -7,12 +7,7 @@
 //! Node/Python or uninstalled SDK skips with a loud message; in CI (`CI=true`) it fails.
 //! Install the peers with `bash scripts/ci/install-peers.sh`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-// The harness is shared with tests/peers_stacks.rs; each binary uses part of it.
-#[allow(dead_code)]
-#[path = "peers/harness/mod.rs"]
-mod harness;
+use crate::harness;
 
 use harness::demo::start_demo;
 use harness::peers::{ClientRun, ClientSdk, Peers, peers_or_skip, run_client, start_ts_example};
@@ -178,6 +173,7 @@ fn assert_clean(server: &str, problems: Vec<String>) {
 /// directly and through the proxy, whose rewriting must keep the whole flow on it.
 #[test]
 fn sdk_clients_through_the_proxy_against_the_ts_example_server() {
+    let _peers = crate::heavy::slot();
     let Some(peers) = peers_or_skip("sdk_clients_through_the_proxy_against_the_ts_example_server")
     else {
         return;
@@ -247,6 +243,7 @@ fn proxy_url(run: &ClientRun) -> String {
 /// on a separate origin), directly and through the proxy.
 #[test]
 fn sdk_clients_through_the_proxy_against_the_embedded_server() {
+    let _peers = crate::heavy::slot();
     let Some(peers) = peers_or_skip("sdk_clients_through_the_proxy_against_the_embedded_server")
     else {
         return;
@@ -307,6 +304,7 @@ fn run_fault(peers: &Peers, client: ClientSdk, fault: &'static str) -> FaultRun 
 /// Zod rejection of `null` DCR fields is the field report behind that switch.
 #[test]
 fn fault_switches_are_reported_next_to_the_sdk_clients_own_failure() {
+    let _peers = crate::heavy::slot();
     let Some(peers) =
         peers_or_skip("fault_switches_are_reported_next_to_the_sdk_clients_own_failure")
     else {

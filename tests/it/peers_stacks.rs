@@ -16,12 +16,7 @@
 //! Each test prints a results table (`--nocapture`). Outside CI a missing Node/Python package
 //! skips with a loud message; in CI (`CI=true`) it fails. Install: `bash scripts/ci/install-peers.sh`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-// The harness is shared with tests/peers_e2e.rs; each binary uses part of it.
-#[allow(dead_code)]
-#[path = "peers/harness/mod.rs"]
-mod harness;
+use crate::harness;
 
 use std::net::SocketAddr;
 
@@ -402,6 +397,7 @@ fn assert_clean(what: &str, problems: Vec<String>) {
 /// devInteractions login and consent forms) with a TS SDK resource server on another origin.
 #[test]
 fn sdk_clients_through_authtap_against_oidc_provider() {
+    let _peers = crate::heavy::slot();
     let Some(peers) = peers_or_skip("sdk_clients_through_authtap_against_oidc_provider") else {
         return;
     };
@@ -417,6 +413,7 @@ fn sdk_clients_through_authtap_against_oidc_provider() {
 /// it (this test checks they complete the flow).
 #[test]
 fn sdk_clients_through_authtap_against_an_origin_resource_server() {
+    let _peers = crate::heavy::slot();
     let Some(peers) =
         peers_or_skip("sdk_clients_through_authtap_against_an_origin_resource_server")
     else {
@@ -432,6 +429,7 @@ fn sdk_clients_through_authtap_against_an_origin_resource_server() {
 /// posting to better-auth's sign-in endpoint, a consent page.
 #[test]
 fn sdk_clients_through_authtap_against_better_auth() {
+    let _peers = crate::heavy::slot();
     let Some(peers) = peers_or_skip("sdk_clients_through_authtap_against_better_auth") else {
         return;
     };
@@ -445,6 +443,7 @@ fn sdk_clients_through_authtap_against_better_auth() {
 /// Constraints").
 #[test]
 fn ts_client_without_application_type_is_refused_by_better_auth_and_named() {
+    let _peers = crate::heavy::slot();
     let Some(peers) =
         peers_or_skip("ts_client_without_application_type_is_refused_by_better_auth_and_named")
     else {

@@ -9,8 +9,6 @@
 //! `cargo test` runs a bounded number of cases per property (`PROPTEST_CASES` overrides it);
 //! `scripts/fuzz` runs them for minutes each.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use proptest::prelude::*;

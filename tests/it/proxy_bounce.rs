@@ -3,9 +3,7 @@
 //! custom path and a normalizer-mangled authtap path. A small real hyper upstream plays MCP
 //! server and AS; a reqwest client plays both the OAuth client and the browser.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
+use crate::support;
 
 use std::convert::Infallible;
 

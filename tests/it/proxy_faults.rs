@@ -5,9 +5,7 @@
 //! buffers for rewriting reaches the client broken (never a clean 200); an HTTP/2 protocol
 //! error leaves a record.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

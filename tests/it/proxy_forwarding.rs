@@ -1,9 +1,7 @@
 //! End-to-end forwarding through the real proxy: real sockets, real TLS through the generated
 //! CA, a real hyper upstream. Each test checks what the client got and what the trace says.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

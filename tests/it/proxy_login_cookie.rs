@@ -5,9 +5,7 @@
 //! endpoint to get them itself; without cookies the redirect to the login page passes through.
 //! A small real hyper upstream plays MCP server and AS; reqwest plays the browser.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
+use crate::support;
 
 use std::convert::Infallible;
 

@@ -1,9 +1,7 @@
 //! The real `authtap` binary as a process: bounded memory on a 200 MB stream, a trace that
 //! parses after `kill -9`, and the `ca` subcommand's output and key-permission refusal.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;

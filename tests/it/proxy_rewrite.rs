@@ -2,9 +2,7 @@
 //! `iss`, login pages leaving the proxy) and metadata bodies sent chunked or compressed
 //! (R2–R6, R15). A small real hyper upstream plays MCP server and authorization server.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
+use crate::support;
 
 use std::convert::Infallible;
 use std::io::Write;

@@ -8,9 +8,7 @@
 //! The same trace exported with `--no-redact` must show every canary in some view, so the
 //! test proves its canaries are really planted and its views really look.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod redaction_views;
+use crate::redaction_views;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -2,8 +2,6 @@
 //! raw, HTML-unescaped, JSON string values, percent-decoded, and every base64-looking run
 //! decoded every way that works (gunzipped when the bytes are gzip).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::io::Read;
 use std::path::PathBuf;
 

@@ -2,8 +2,6 @@
 //! with its fix and source, JSON output parses, an unknown id exits 2, and a closed pipe ends
 //! the command quietly with exit 0.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::io::Read;
 use std::process::{Command, Stdio};
 

@@ -2,12 +2,10 @@
 //! proxy started through the library facade with its own CA in a temp dir, a reqwest client
 //! that trusts only that CA, and a trace reader. Other test files may reuse these read-only.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
-
 use std::convert::Infallible;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -310,11 +308,6 @@ pub fn exchanges(records: &[Record]) -> Vec<&Exchange> {
             _ => None,
         })
         .collect()
-}
-
-/// A path under a temp dir that does not exist yet.
-pub fn fresh_path(dir: &Path, name: &str) -> PathBuf {
-    dir.join(name)
 }
 
 /// Uses `TlsMode` so helpers can build plain-HTTP proxies.

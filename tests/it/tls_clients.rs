@@ -16,9 +16,7 @@
 //! A missing stack fails under `CI=true` and is skipped loudly otherwise. Install them with
 //! `bash scripts/ci/install-peers.sh` and `bash scripts/ci/install-export.sh` (Chromium).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -253,6 +251,7 @@ fn run_probe(mut cmd: Command) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_installed_tls_stack_trusts_the_local_ca_and_its_rejection_is_recorded() {
+    let _peers = crate::heavy::slot();
     let stacks = available_stacks();
     let up = Upstream::start().await;
     let tp = TestProxy::start(&up.url).await;
@@ -360,6 +359,7 @@ async fn every_installed_tls_stack_trusts_the_local_ca_and_its_rejection_is_reco
 /// HTTPS through `authtap run`.)
 #[test]
 fn every_installed_tls_stack_accepts_the_forward_ca_leaves() {
+    let _peers = crate::heavy::slot();
     use authtap::ca::forward::ForwardCa;
     use authtap::demo::DemoConfig;
 

@@ -2,9 +2,7 @@
 //! `tls_handshake` record every failed handshake leaves — a client that rejects the certificate
 //! never sends a request, so this record is the only trace of it.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -7,8 +7,6 @@
 //! (the same logic is covered without a mount by the recorder's injected-failure unit tests,
 //! `trace::writer::tests::a_full_disk_*`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;

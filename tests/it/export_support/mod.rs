@@ -1,7 +1,5 @@
 //! Shared helpers for the `tests/export_*.rs` integration tests: the canary trace fixture and
 //! running the Node tools in `tests/js`.
 
-#![allow(dead_code)]
-
 pub mod fixture;
 pub mod node;

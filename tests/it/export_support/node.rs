@@ -57,7 +57,9 @@ pub fn ready(test: &str, need_chromium: bool) -> bool {
 }
 
 /// Runs `node tests/js/<script> <args…>`.
+/// Holds a [`crate::heavy`] slot while it runs (the HTML renderer starts Chromium).
 pub fn run(script: &str, args: &[&Path]) -> Output {
+    let _node = crate::heavy::slot();
     let mut cmd = Command::new("node");
     cmd.arg(js_dir().join(script))
         .args(args)

@@ -5,9 +5,6 @@
 //! `CLAUDE_CODE_MAX_RETRIES=0`. `claude mcp login` refuses to run without a terminal, so it runs
 //! under `script -qec …` (a pseudo-terminal); it opens the authorization URL with `$BROWSER`,
 //! which is tests/peers/headless-browser.sh. Every command runs under coreutils `timeout`.
-//!
-//! Only tests/claude_code_e2e.rs includes this file (as a sibling of `harness`, not inside it),
-//! so the other peer suites do not compile it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -153,14 +150,12 @@ impl ClaudeCode {
     }
 
     /// Puts `dir` first on the commands' `PATH` (e.g. a newer `node` for the headless browser).
-    #[allow(dead_code)] // tests/forward_peers.rs
     pub fn path_first(&mut self, dir: &Path) {
         self.path_first = Some(dir.to_path_buf());
     }
 
     /// `LAUNCHER LAUNCHER_ARGS… script -qec "claude ARGS…"`: a terminal command started by a
     /// wrapper such as `authtap run … --`.
-    #[allow(dead_code)] // tests/forward_peers.rs
     pub fn cli_in_terminal_under(
         &self,
         launcher: &Path,

@@ -9,9 +9,6 @@
 //! tests/peers/headless-browser.sh, which follows the URL to mcp-remote's loopback callback. Every
 //! run gets a throw-away `HOME` and `MCP_REMOTE_CONFIG_DIR` (no cached client or tokens) and an
 //! environment cleared down to `PATH`, so no desktop variable reaches `xdg-open`.
-//!
-//! Only tests/mcp_remote_e2e.rs includes this file (as a sibling of `harness`, not inside it),
-//! so the other peer suites do not compile it.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

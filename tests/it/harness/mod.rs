@@ -1,12 +1,15 @@
-//! Process harness for `tests/peers_e2e.rs`: child processes that die with their guard, line
-//! waiting with deadlines, free loopback ports, and the check that the SDK peers are installed.
+//! Process harness for the peer tests: child processes that die with their guard, line
+//! waiting with deadlines, free loopback ports, and the real peers (SDK clients, Claude Code,
+//! mcp-remote, authorization-server stacks) with the check that each is installed.
 //!
 //! Every child is spawned with piped stdout/stderr; two threads forward its lines into one
 //! channel and keep a full copy for the failure message. [`Proc`] kills and reaps its child
 //! on drop, so a failing assertion never leaves a server, proxy or client running.
 
 pub mod catalog;
+pub mod claude;
 pub mod demo;
+pub mod mcp_remote;
 pub mod peers;
 pub mod proxy;
 pub mod stacks;
@@ -14,12 +17,13 @@ pub mod tls_demo;
 pub mod tls_front;
 pub mod trace;
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -180,7 +184,6 @@ impl Proc {
     }
 
     /// [`Proc::finish`], returning everything the process printed (tagged, interleaved).
-    #[allow(dead_code)] // tests/forward_run.rs; not every suite that includes the harness uses it
     pub fn finish_logged(self, timeout: Duration) -> (Option<ExitStatus>, String) {
         let log = Arc::clone(&self.log);
         let (status, _) = self.finish(timeout);
@@ -214,9 +217,21 @@ impl Drop for Proc {
 }
 
 /// A port that was free on 127.0.0.1 a moment ago (for children that need a port up front).
+/// Never the same port twice in this process: every test shares it, and two tests handed the
+/// same just-released port would race for it.
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    // Held until a new port turns up, so the kernel cannot offer the same one again.
+    let mut seen = Vec::new();
+    loop {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut handed_out = HANDED_OUT.lock().unwrap_or_else(PoisonError::into_inner);
+        if handed_out.insert(port) {
+            return port;
+        }
+        seen.push(listener);
+    }
 }
 
 /// The last `n` lines of `text`.

@@ -21,13 +21,6 @@ pub enum StackKind {
 }
 
 impl StackKind {
-    /// Every stack, in table order.
-    pub const ALL: [StackKind; 3] = [
-        StackKind::OidcProvider,
-        StackKind::OidcProviderOriginResource,
-        StackKind::BetterAuth,
-    ];
-
     /// Short label for tables and messages.
     pub fn label(self) -> &'static str {
         match self {
@@ -67,8 +60,6 @@ pub struct Stack {
     pub kind: StackKind,
     /// The MCP endpoint, `http://127.0.0.1:PORT/mcp`.
     pub mcp_url: String,
-    /// The PRM `resource` it advertises.
-    pub resource: String,
     /// The authorization server's issuer.
     pub issuer: String,
 }
@@ -117,7 +108,6 @@ pub fn start_stack(peers: &Peers, kind: StackKind) -> Stack {
     Stack {
         kind,
         mcp_url: field("mcp_url"),
-        resource: field("resource"),
         issuer: field("issuer"),
         proc,
     }

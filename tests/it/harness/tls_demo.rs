@@ -1,7 +1,6 @@
 //! authtap's reference server over HTTPS, in-process (authorization server on its own origin),
 //! with a certificate from a throw-away CA the test writes to a file for `--upstream-ca`.
-//! Used by tests/forward_run.rs and tests/forward_peers.rs; other suites include the harness too.
-#![allow(dead_code)]
+//! Used by tests/it/forward_run.rs and tests/it/forward_peers.rs.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
