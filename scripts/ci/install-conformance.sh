@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the official MCP conformance suite that tests/conformance_oracle.rs uses as a test
+# Installs the official MCP conformance suite that tests/it/conformance_oracle.rs uses as a test
 # oracle (idempotent): the pinned npm packages of tests/conformance via `npm ci` —
 # @modelcontextprotocol/conformance 0.1.16 (client auth scenarios), 0.2.0-alpha.12 under the
 # alias conformance-next (its `authorization` command), the TypeScript SDK its client runs on,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the export tests need (idempotent):
-#   - Debian's chromium (headless browser for tests/export_html.rs), via apt-get;
+#   - Debian's chromium (headless browser for tests/it/export_html.rs), via apt-get;
 #   - the pinned npm packages of tests/js (har-validator, playwright-core), via `npm ci`.
 # Playwright never downloads a browser here: it drives /usr/bin/chromium.
 set -euo pipefail

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the real MCP SDK peers that tests/peers_e2e.rs and tests/peers_stacks.rs drive
+# Installs the real MCP SDK peers that tests/it/peers_e2e.rs and tests/it/peers_stacks.rs drive
 # (idempotent):
 #   - Node.js + npm (Debian's packages, only when missing), then the pinned npm packages of
 #     tests/peers via `npm ci`: the official TypeScript SDK (@modelcontextprotocol/sdk), the real
@@ -8,7 +8,7 @@
 #     @better-auth/mcp, in-memory storage, so nothing native is built), and mcp-remote (the
 #     stdio-to-HTTP bridge with OAuth that Claude Desktop-style stdio clients use);
 #   - Go (Debian's golang-go) and NSS's certutil (libnss3-tools, to trust a CA in Chromium's NSS
-#     store), only when missing: further TLS stacks for tests/tls_clients.rs;
+#     store), only when missing: further TLS stacks for tests/it/tls_clients.rs;
 #   - Python venv support (Debian's python3-venv, only when missing), then the hash-pinned
 #     requirements of tests/peers (the official Python SDK, `mcp`) into tests/peers/.venv.
 # A second run with unchanged lock files does nothing but check stamps.

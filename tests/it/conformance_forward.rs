@@ -6,7 +6,7 @@
 //! an issuer with a path), which must pass here. Each trace must be a forward-mode trace that
 //! recorded the scenario's traffic.
 //!
-//! The expectations are the reverse-mode oracle's (tests/conformance/expectations.rs): a
+//! The expectations are the reverse-mode oracle's (tests/it/conformance/expectations.rs): a
 //! scenario that fails directly (`FailsAsDirect`) must fail, every other one must pass.
 //! Install with `bash scripts/ci/install-conformance.sh`; outside CI a missing install skips
 //! loudly, under `CI=true` it fails.

@@ -6,7 +6,7 @@
 //!   (tests/conformance/through-authtap.mjs), a few scenarios at a time. For each we assert the
 //!   suite's verdict through authtap, that the scenario's deliberate deviation is named by the
 //!   expected rule id, and that no other error/warning finding appears except the explicit,
-//!   commented allow-list of the suite's real deviations (tests/conformance/expectations.rs).
+//!   commented allow-list of the suite's real deviations (tests/it/conformance/expectations.rs).
 //! - The 2026-07-28 client auth scenarios of 0.2.0-alpha.12 (installed as `conformance-next`:
 //!   RFC 9207 `iss` handling, AS metadata issuer, AS migration) run the same way. The pinned TS
 //!   SDK client speaks only the `initialize` revisions, so these fake servers reject its

@@ -4,7 +4,7 @@
 //! its own origin, learned from the flow), and the trace must carry every rule the fault's
 //! catalog row lists. Faults that need a browser-like client (`--origin`), a claude.ai-like
 //! registration or the browser's consent leg are out of this client's reach; the consent leg
-//! runs through Chromium in tests/forward_peers.rs.
+//! runs through Chromium in tests/it/forward_peers.rs.
 //!
 //! Outside CI a missing Python SDK skips with a loud message; under `CI=true` it fails.
 

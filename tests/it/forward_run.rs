@@ -332,7 +332,7 @@ fn proxy_forward_uses_a_persistent_ca_and_serves_http2_in_the_tunnel() {
 /// SDK client uses `authtap proxy --forward` through `HTTP_PROXY`, but `NO_PROXY=localhost`
 /// sends its requests to the authorization server (announced as `http://localhost:PORT`)
 /// directly. The flow still completes; X-LEG-BYPASSED-PROXY must name the bypassed server.
-/// (The near miss is every `authtap run` test of tests/forward_peers.rs, where it stays quiet.)
+/// (The near miss is every `authtap run` test of tests/it/forward_peers.rs, where it stays quiet.)
 #[test]
 fn a_bypassed_authorization_server_is_named_by_x_leg_bypassed_proxy() {
     let _peers = crate::heavy::slot();

@@ -8,8 +8,8 @@
 //! (`https://127.0.0.1:PORT`, the leaf with IP SANs); the proxy's trace is the judge (an exchange
 //! at the probe's own path). Then each runs once *without* the CA and must leave a
 //! `tls_handshake` record naming the alert it sent (or that it closed without one). BoringSSL's
-//! legacy verifier (Claude Code) is covered by tests/claude_code_e2e.rs; rustls by
-//! tests/tls_handshake.rs.
+//! legacy verifier (Claude Code) is covered by tests/it/claude_code_e2e.rs; rustls by
+//! tests/it/tls_handshake.rs.
 //!
 //! The same stacks must accept the forward-mode CA's per-host leaves (by name and by address).
 //!
@@ -355,7 +355,7 @@ async fn every_installed_tls_stack_trusts_the_local_ca_and_its_rejection_is_reco
 /// The forward-mode CA's shape (`authtap run`, `proxy --forward`): a `pathLen:0` CA without
 /// name constraints and one-SAN leaves per host. Each installed stack, trusting only that CA,
 /// must accept a DNS leaf (`https://localhost:PORT`) and an IP leaf (`https://127.0.0.1:PORT`),
-/// both served by the reference server. (BoringSSL: tests/forward_peers.rs runs Claude Code over
+/// both served by the reference server. (BoringSSL: tests/it/forward_peers.rs runs Claude Code over
 /// HTTPS through `authtap run`.)
 #[test]
 fn every_installed_tls_stack_accepts_the_forward_ca_leaves() {

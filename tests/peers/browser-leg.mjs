@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The browser leg of an OAuth flow, for tests/forward_peers.rs: run under `authtap run --browser`
+// The browser leg of an OAuth flow, for tests/it/forward_peers.rs: run under `authtap run --browser`
 // on Node >= 22.21 (fetch follows HTTPS_PROXY/HTTP_PROXY with NODE_USE_ENV_PROXY=1).
 //
 // Usage: node browser-leg.mjs AS_ISSUER MCP_URL DEVTOOLS_PORT

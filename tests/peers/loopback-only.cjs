@@ -1,4 +1,4 @@
-// Preload for the TypeScript SDK's example servers in tests/peers_e2e.rs (`node --require`):
+// Preload for the TypeScript SDK's example servers in tests/it/peers_e2e.rs (`node --require`):
 // the examples call `app.listen(port)`, which binds every interface; this makes a listen
 // without a host bind 127.0.0.1 only, so the auto-approving demo authorization server is never
 // reachable from another machine while the tests run.

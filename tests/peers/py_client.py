@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Headless MCP client on the official Python SDK's public client API (`mcp` on PyPI), used by
-tests/peers_e2e.rs (authtap's end-to-end tests with real SDK peers).
+tests/it/peers_e2e.rs (authtap's end-to-end tests with real SDK peers).
 
 Usage: tests/peers/.venv/bin/python py_client.py SERVER_URL [--tool NAME] [--args JSON]
                                                  [--timeout S] [--mode auto|legacy]

@@ -1,5 +1,5 @@
 // tls-probe: one HTTPS GET with Go's own TLS stack and certificate verifier (crypto/x509), for
-// tests/tls_clients.rs. Trust comes from the environment, as for any Go program on Linux:
+// tests/it/tls_clients.rs. Trust comes from the environment, as for any Go program on Linux:
 // SSL_CERT_FILE=<authtap certs>/ca.pem. Prints the HTTP status, or ERR and the error.
 package main
 

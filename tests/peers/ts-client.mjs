@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Headless MCP client on the official TypeScript SDK's public client API, used by
-// tests/peers_e2e.rs (authtap's end-to-end tests with real SDK peers).
+// tests/it/peers_e2e.rs (authtap's end-to-end tests with real SDK peers).
 //
 // Usage: node ts-client.mjs SERVER_URL [--tool NAME] [--args JSON] [--timeout-ms N]
 //                           [--application-type native|web]

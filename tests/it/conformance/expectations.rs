@@ -1,4 +1,4 @@
-//! What the conformance oracle (tests/conformance_oracle.rs) expects of each client auth
+//! What the conformance oracle (tests/it/conformance_oracle.rs) expects of each client auth
 //! scenario of the pinned suite through authtap: the suite's verdict, the rule ids that must
 //! name the scenario's deliberate deviation, and the commented allow-list of the suite's real
 //! deviations.

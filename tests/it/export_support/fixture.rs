@@ -1,6 +1,6 @@
 //! A hand-made MCP OAuth trace (claude.ai-style connector against a DCR server) seeded with
 //! canary secrets in every place redaction must cover. Shared by the exporters' unit tests
-//! (through `#[path]`) and the `tests/export_*.rs` integration tests, so it builds records as
+//! (through `#[path]`) and the `tests/it/export_*.rs` integration tests, so it builds records as
 //! JSON lines and depends on no crate path.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
