@@ -53,6 +53,8 @@ pub struct CheckConfig {
     pub trace: PathBuf,
     /// An extra CA to trust (PEM).
     pub ca_pem: Option<PathBuf>,
+    /// Direct, or through the proxy the environment names.
+    pub route: client::Route,
     /// Per-request timeout.
     pub timeout: Duration,
     /// How long `--login` waits for the browser.
@@ -79,6 +81,7 @@ impl CheckConfig {
             call_tool: None,
             trace,
             ca_pem: None,
+            route: client::Route::Direct,
             timeout: Duration::from_secs(10),
             login_wait: Duration::from_secs(300),
             opener: Opener::System,
@@ -207,6 +210,7 @@ pub async fn run(config: CheckConfig) -> Result<CheckReport, CheckError> {
     let mut client_profile = config.profile.client.clone();
     let mut cc = ClientConfig::new(config.mcp_url.clone());
     cc.ca_pem = config.ca_pem.clone();
+    cc.route = config.route;
     cc.origin = origin.clone();
     cc.timeout = config.timeout;
     cc.progress = config.progress.clone();

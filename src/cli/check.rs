@@ -1,6 +1,7 @@
 //! `authtap check MCP_URL [--client …] [--register] [--login] [--origin …]
 //! [--format text|json|junit|sarif] [--fail-on error|warning] [--trace FILE] [--upstream-ca F]`:
-//! probes a server's OAuth setup directly, as the chosen client would, and prints a checklist.
+//! probes a server's OAuth setup directly (or through the proxy `HTTPS_PROXY`/`HTTP_PROXY`
+//! name, as curl would), as the chosen client would, and prints a checklist.
 //! Exit 0 when nothing reaches the `--fail-on` level (default: error), 1 when something does,
 //! 2 when the check itself could not run.
 
@@ -72,8 +73,9 @@ pub struct Args {
     /// Where to write the JSONL trace (default: authtap-check-<time>.jsonl here).
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
-    /// Trust this extra CA (PEM) besides the public roots.
-    #[arg(long, value_name = "F")]
+    /// Trust this extra CA (PEM) besides the public roots (default: the bundle `SSL_CERT_FILE`
+    /// names, when set — as under `authtap run`).
+    #[arg(long, value_name = "F", env = "SSL_CERT_FILE")]
     pub upstream_ca: Option<PathBuf>,
     /// Per-request timeout in seconds.
     #[arg(long, default_value_t = 10)]
@@ -106,6 +108,8 @@ pub fn run(args: Args, live: authtap::live::LiveOptions) -> anyhow::Result<ExitC
     config.login = args.login;
     config.call_tool = call_tool;
     config.ca_pem = args.upstream_ca.clone();
+    // Like curl and the SDK clients: HTTPS_PROXY/HTTP_PROXY/NO_PROXY decide the route.
+    config.route = authtap::client::Route::EnvironmentProxy;
     config.timeout = Duration::from_secs(args.timeout.max(1));
     config.login_wait = Duration::from_secs(args.login_timeout.max(1));
     config.opener = if args.no_browser {

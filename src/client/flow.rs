@@ -73,7 +73,12 @@ impl Flow {
             sse_events: 0,
             registered_client_id: None,
         };
-        let http = match Http::new(cfg.ca_pem.as_deref(), cfg.timeout, &cfg.profile.user_agent) {
+        let http = match Http::new(
+            cfg.ca_pem.as_deref(),
+            cfg.timeout,
+            &cfg.profile.user_agent,
+            cfg.route,
+        ) {
             Ok(http) => http.with_hook(cfg.hook.clone()),
             Err(err) => {
                 let step = Step {
