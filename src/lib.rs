@@ -22,6 +22,7 @@ pub mod forward;
 pub mod intercept;
 pub mod listen;
 pub mod live;
+pub mod model;
 pub mod parse;
 pub mod proxy;
 pub mod redact;

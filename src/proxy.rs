@@ -15,8 +15,8 @@ use crate::ca::LocalCa;
 use crate::forward::client::ClientOptions;
 use crate::forward::{BounceListener, Forwarder, ForwarderConfig};
 use crate::listen::{CertificateOrigin, Listener, ProxyHandler, TlsServing};
+use crate::model::{SCHEMA_VERSION, SessionRecord};
 use crate::rules::Engine;
-use crate::trace::model::{SCHEMA_VERSION, SessionRecord};
 use crate::trace::writer::{Recorder, RecorderHandle, RecorderOptions};
 
 pub use crate::trace::writer::RecorderStats;

@@ -13,8 +13,8 @@ mod support;
 use std::time::Duration;
 
 use authtap::demo::{DemoConfig, RunningDemo};
-use authtap::rules::Severity;
-use authtap::trace::model::Record;
+use authtap::model::Record;
+use authtap::model::Severity;
 use serde_json::{Value, json};
 use support::{TestProxy, exchanges};
 

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use authtap::client::{self, ClientConfig, FlowReport};
 use authtap::demo::{self, DemoConfig, Fault, FaultSet};
+use authtap::model::Severity;
+use authtap::model::{Exchange, Headers, Record};
 use authtap::proxy::{self, ProxyConfig};
-use authtap::rules::Severity;
-use authtap::trace::model::{Exchange, Headers, Record};
 
 async fn run_proxied(faults: FaultSet) -> (FlowReport, Vec<Exchange>) {
     authtap::install_crypto_provider();

@@ -16,15 +16,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use proptest::prelude::*;
 use time::OffsetDateTime;
 
+use authtap::model::{
+    Exchange, ExchangeId, Header, Outcome, Record, RequestRecord, ResponseRecord, SseEvent, Timings,
+};
 use authtap::parse::form::Pairs;
 use authtap::parse::jwt::Jwt;
 use authtap::parse::sse::SseParser;
 use authtap::redact::redact_records;
 use authtap::tap::RawCapture;
 use authtap::tap::decode::to_body_capture;
-use authtap::trace::model::{
-    Exchange, ExchangeId, Header, Outcome, Record, RequestRecord, ResponseRecord, SseEvent, Timings,
-};
 
 /// Cases per property: `PROPTEST_CASES` when set, else `default`.
 fn config(default: u32) -> ProptestConfig {

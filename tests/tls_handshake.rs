@@ -9,7 +9,7 @@ mod support;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use authtap::trace::model::{Record, TlsFailureKind, TlsHandshakeFailure};
+use authtap::model::{Record, TlsFailureKind, TlsHandshakeFailure};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use support::{TestProxy, Upstream};

@@ -13,10 +13,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use authtap::rules::Engine;
-use authtap::trace::model::{
+use authtap::model::{
     BodyCapture, Exchange, ExchangeId, Outcome, Record, RequestRecord, SessionRecord, Timings,
 };
+use authtap::rules::Engine;
 use authtap::trace::writer::{Recorder, RecorderOptions};
 use time::OffsetDateTime;
 
@@ -76,7 +76,7 @@ impl Drop for Tmpfs {
 
 fn session() -> SessionRecord {
     SessionRecord {
-        schema: authtap::trace::model::SCHEMA_VERSION,
+        schema: authtap::model::SCHEMA_VERSION,
         authtap_version: env!("CARGO_PKG_VERSION").into(),
         started_at: OffsetDateTime::now_utc(),
         upstream: "http://127.0.0.1:1".into(),

@@ -21,9 +21,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::client::{BrowserLeg, ExchangeHook};
-use crate::trace::model::{
-    Exchange, ExchangeId, Header, Outcome, RequestRecord, ResponseRecord, Timings,
-};
+use crate::model::{Exchange, ExchangeId, Header, Outcome, RequestRecord, ResponseRecord, Timings};
 
 /// How the authorize URL reaches a browser.
 #[derive(Debug, Clone, PartialEq, Eq)]

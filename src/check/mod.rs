@@ -26,9 +26,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::client::{self, ClientConfig, ExchangeHook, McpPlan, Stage};
+use crate::model::{Exchange, ExchangeId, FlowFindings, Record, SessionRecord};
 use crate::rules::revision::JudgedBy;
 use crate::rules::{Engine, EngineConfig, Out, registry};
-use crate::trace::model::{Exchange, ExchangeId, FlowFindings, Record, SessionRecord};
 
 pub use login::{BrowserLogin, Opener};
 pub use profile::CheckProfile;
@@ -176,7 +176,7 @@ pub async fn run(config: CheckConfig) -> Result<CheckReport, CheckError> {
         extra.insert("origin".into(), o.clone().into());
     }
     let session = SessionRecord {
-        schema: crate::trace::model::SCHEMA_VERSION,
+        schema: crate::model::SCHEMA_VERSION,
         authtap_version: env!("CARGO_PKG_VERSION").into(),
         started_at: time::OffsetDateTime::now_utc(),
         upstream: config.mcp_url.clone(),
@@ -353,7 +353,7 @@ async fn record(
         );
         out.flow_findings.push(ff);
     }
-    let stats = crate::trace::model::Stats {
+    let stats = crate::model::Stats {
         at: time::OffsetDateTime::now_utc(),
         exchanges: out.exchanges.len() as u64,
         dropped: 0,

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
-use crate::trace::model::Record;
+use crate::model::Record;
 
 /// An open trace file.
 #[derive(Debug)]

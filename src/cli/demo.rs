@@ -23,8 +23,8 @@ use authtap::demo::{
     self, CATALOG, ClientNeed, DemoConfig, Fault, FaultSet, Revision, Revisions, RunningDemo,
 };
 use authtap::live::LiveOptions;
-use authtap::rules::Finding;
-use authtap::trace::model::Record;
+use authtap::model::Finding;
+use authtap::model::Record;
 
 /// Arguments of `authtap demo`.
 #[derive(Debug, clap::Args)]

@@ -14,7 +14,7 @@ use authtap::ca::forward::{ForwardCa, ForwardCaKind};
 use authtap::export::{ExportOptions, Target};
 use authtap::intercept::scope::HostPattern;
 use authtap::intercept::{ForwardProxyConfig, RunningForwardProxy};
-use authtap::trace::model::Record;
+use authtap::model::Record;
 
 /// Which hosts forward mode decrypts (shared by `proxy --forward` and `run`).
 #[derive(Debug, Clone, Default, clap::Args)]

@@ -11,9 +11,10 @@ use anyhow::Context;
 
 use authtap::live::LiveOptions;
 use authtap::live::line::{self, Paint, Tally};
+use authtap::model::{Exchange, Record};
+use authtap::model::{Finding, Severity};
 use authtap::rules::relint::{Relinted, relint};
-use authtap::rules::{ClientProfile, EngineConfig, Finding, Severity};
-use authtap::trace::model::{Exchange, Record};
+use authtap::rules::{ClientProfile, EngineConfig};
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

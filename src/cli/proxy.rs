@@ -222,7 +222,7 @@ pub(super) fn print_narratives(trace_path: &std::path::Path) {
     let mut refused = 0usize;
     for record in records {
         match record {
-            authtap::trace::model::Record::FlowFindings(ff) => {
+            authtap::model::Record::FlowFindings(ff) => {
                 if let Some(narrative) = ff.narrative {
                     match ff.flow {
                         Some(flow) => println!("{flow}: {narrative}"),
@@ -230,7 +230,7 @@ pub(super) fn print_narratives(trace_path: &std::path::Path) {
                     }
                 }
             }
-            authtap::trace::model::Record::TlsHandshake(_) => refused += 1,
+            authtap::model::Record::TlsHandshake(_) => refused += 1,
             _ => {}
         }
     }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::discovery::Challenge;
 use super::http::{Http, Reply, Req};
 use super::{ClientConfig, FlowReport, McpPlan, Outcome, Stage, Step};
-use crate::rules::Phase;
+use crate::model::Phase;
 
 /// The flow stopped; the failing step is already recorded.
 #[derive(Debug)]

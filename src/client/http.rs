@@ -8,7 +8,7 @@
 //! body and SSE events, timings, or the transport error (`tls`, `dns`, `connect`, `timeout`).
 //! `authtap check` feeds these into the rule engine.
 //!
-//! [`trace::model::Exchange`]: crate::trace::model::Exchange
+//! [`trace::model::Exchange`]: crate::model::Exchange
 
 use std::path::Path;
 use std::sync::Arc;
@@ -27,8 +27,8 @@ use rustls_pki_types::pem::PemObject;
 use super::proxy::{ProxyConnector, Route};
 use super::record::Partial;
 use crate::error_chain;
+use crate::model::{ErrorKind, Exchange};
 use crate::parse::sse::{ParsedEvent as SseEvent, SseParser};
-use crate::trace::model::{ErrorKind, Exchange};
 
 /// Longest SSE line the client keeps (a stream without line ends cannot grow memory).
 const MAX_SSE_LINE: usize = 4 * 1024 * 1024;

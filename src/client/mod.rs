@@ -35,7 +35,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::rules::Phase;
+use crate::model::Phase;
 
 pub use crate::parse::sse::{ParsedEvent as SseEvent, SseParser};
 pub use discovery::{Challenge, parse_bearer};

@@ -7,9 +7,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::model::{Exchange, Headers, Outcome};
+use crate::model::{Phase, Severity};
 use crate::redact::correlation_hash;
-use crate::rules::{Phase, Severity};
-use crate::trace::model::{Exchange, Headers, Outcome};
 
 use super::Trace;
 

@@ -8,8 +8,8 @@
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
-use crate::rules::Finding;
-use crate::trace::model::{BodyCapture, Exchange, Header, Headers, Outcome, SCHEMA_VERSION};
+use crate::model::Finding;
+use crate::model::{BodyCapture, Exchange, Header, Headers, Outcome, SCHEMA_VERSION};
 
 use super::facts::{correlation, outcome_label, timestamp};
 use super::{ExportOptions, Trace};
@@ -230,7 +230,7 @@ fn lenient_note(body: &BodyCapture) -> Option<String> {
     })
 }
 
-fn sse_text(events: &[crate::trace::model::SseEvent]) -> String {
+fn sse_text(events: &[crate::model::SseEvent]) -> String {
     let mut out = String::new();
     for e in events {
         if let Some(ev) = &e.event {

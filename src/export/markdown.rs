@@ -5,8 +5,8 @@
 
 use std::fmt::Write as _;
 
-use crate::rules::Phase;
-use crate::trace::model::{BodyCapture, Exchange, Header};
+use crate::model::Phase;
+use crate::model::{BodyCapture, Exchange, Header};
 
 use super::facts::{self, issue_facts, path_of, phase_label, status_label, timestamp};
 use super::{ExportOptions, Trace};
@@ -114,8 +114,8 @@ pub fn render(trace: &Trace, opts: &ExportOptions) -> String {
         || format!("authtap {}", env!("CARGO_PKG_VERSION")),
         |s| {
             let mode = match s.mode {
-                crate::trace::model::CaptureMode::Reverse => "reverse proxy",
-                crate::trace::model::CaptureMode::Forward => "forward proxy, nothing rewritten",
+                crate::model::CaptureMode::Reverse => "reverse proxy",
+                crate::model::CaptureMode::Forward => "forward proxy, nothing rewritten",
             };
             format!(
                 "authtap {} ({}, {mode}, upstream {})",
@@ -126,7 +126,7 @@ pub fn render(trace: &Trace, opts: &ExportOptions) -> String {
     let findings = trace.all_findings();
     let errors = findings
         .iter()
-        .filter(|x| x.severity == crate::rules::Severity::Error)
+        .filter(|x| x.severity == crate::model::Severity::Error)
         .count();
     let fields: [(&str, String); 10] = [
         ("Server URL", f.server_url.clone()),
@@ -255,7 +255,7 @@ fn tunnels_section(md: &mut String, trace: &Trace) {
 
 fn findings_section(md: &mut String, trace: &Trace) {
     md.push_str("## Findings\n\n");
-    let mut rows: Vec<(&crate::rules::Finding, String)> = Vec::new();
+    let mut rows: Vec<(&crate::model::Finding, String)> = Vec::new();
     for x in &trace.exchanges {
         rows.extend(x.findings.iter().map(|f| (f, x.id.to_string())));
     }

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 pub use trace::{OfidRef, Trace};
 
-use crate::trace::model::Record;
+use crate::model::Record;
 
 /// Number of exchanges shown before each `ofid_…` reference.
 pub const DEFAULT_OFID_CONTEXT: usize = 5;

@@ -92,8 +92,7 @@ fn facts_fill_the_issue_template() {
 #[test]
 fn correlation_hashes_match_across_steps() {
     let trace = testkit::trace(&ExportOptions::default());
-    let c =
-        |id: u64| facts::correlation(trace.exchange(crate::trace::model::ExchangeId(id)).unwrap());
+    let c = |id: u64| facts::correlation(trace.exchange(crate::model::ExchangeId(id)).unwrap());
     let code = crate::redact::hash8("CANARYcode0007");
     assert_eq!(c(6).get("code"), Some(&code), "callback Location");
     assert_eq!(c(7).get("code"), Some(&code), "token body");
@@ -105,7 +104,7 @@ fn correlation_hashes_match_across_steps() {
 
 #[test]
 fn exports_list_failed_tls_handshakes() {
-    use crate::trace::model::{TlsFailureKind, TlsHandshakeFailure};
+    use crate::model::{TlsFailureKind, TlsHandshakeFailure};
     let mut records = testkit::records();
     records.push(Record::TlsHandshake(TlsHandshakeFailure {
         at: time::OffsetDateTime::UNIX_EPOCH,
@@ -137,7 +136,7 @@ fn exports_list_failed_tls_handshakes() {
 
 #[test]
 fn exports_list_blind_tunnels_and_the_capture_mode() {
-    use crate::trace::model::{CaptureMode, TunnelRecord};
+    use crate::model::{CaptureMode, TunnelRecord};
     let mut records = testkit::records();
     if let Some(Record::Session(s)) = records.first_mut() {
         s.mode = CaptureMode::Forward;
@@ -177,12 +176,12 @@ fn repeated_info_findings_are_grouped_with_a_count() {
     let mut records = testkit::records();
     let mut added = 0;
     for r in &mut records {
-        if let crate::trace::model::Record::Exchange(x) = r {
-            x.findings.push(crate::rules::Finding {
+        if let crate::model::Record::Exchange(x) = r {
+            x.findings.push(crate::model::Finding {
                 rule: "TEST-REPEATED-INFO".into(),
-                severity: crate::rules::Severity::Info,
-                phase: crate::rules::Phase::McpTransport,
-                who: vec![crate::rules::Who::Rs],
+                severity: crate::model::Severity::Info,
+                phase: crate::model::Phase::McpTransport,
+                who: vec![crate::model::Who::Rs],
                 breaks: String::new(),
                 message: "seen again".into(),
                 fix: "nothing".into(),

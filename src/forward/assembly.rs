@@ -15,12 +15,12 @@ use time::OffsetDateTime;
 use tokio::sync::Notify;
 
 use super::failure::ClientFault;
-use crate::tap::decode::to_body_capture;
-use crate::tap::{BodyEnd, Side, TapResult, TapSink};
-use crate::trace::model::{
+use crate::model::{
     ErrorKind, Exchange, ExchangeError, ExchangeId, Headers, Outcome, RequestRecord,
     ResponseRecord, Rewrite, Timings, find_ofids,
 };
+use crate::tap::decode::to_body_capture;
+use crate::tap::{BodyEnd, Side, TapResult, TapSink};
 use crate::trace::writer::{Assemble, RecorderHandle};
 
 /// Counts exchanges in flight, so shutdown can wait for them to reach the recorder.

@@ -29,12 +29,12 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Body, Incoming};
 
-use crate::rewrite::{Rewriter, Route};
-use crate::tap::{BodyEnd, BoxError, Side, Tap, TapOptions};
-use crate::trace::model::{
+use crate::model::{
     ErrorKind, ExchangeError, ExchangeId, Header, Outcome, RequestRecord, ResponseRecord, Rewrite,
     RewriteDirection,
 };
+use crate::rewrite::{Rewriter, Route};
+use crate::tap::{BodyEnd, BoxError, Side, Tap, TapOptions};
 use crate::trace::writer::RecorderHandle;
 use assembly::{Assembly, Tracker};
 use authorize::Leg;

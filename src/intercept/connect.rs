@@ -30,7 +30,7 @@ use super::prefixed::{TunnelProtocol, sniff};
 use super::scope::{InterceptScope, normalize_host};
 use super::tunnel;
 use crate::forward::{Forwarder, ProxyBody};
-use crate::trace::model::{TlsFailureKind, TlsHandshakeFailure};
+use crate::model::{TlsFailureKind, TlsHandshakeFailure};
 use crate::trace::writer::RecorderHandle;
 
 /// Longest wait for the client's TLS handshake inside a tunnel.

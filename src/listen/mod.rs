@@ -26,7 +26,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::forward::{Forwarder, ProxyBody};
-use crate::trace::model::{ErrorKind, TlsHandshakeFailure};
+use crate::model::{ErrorKind, TlsHandshakeFailure};
 use crate::trace::writer::RecorderHandle;
 
 pub mod tls;

@@ -4,8 +4,8 @@
 
 use time::{OffsetDateTime, UtcOffset};
 
-use crate::rules::{Finding, Phase, Severity};
-use crate::trace::model::{Exchange, Mark, TlsHandshakeFailure, TunnelRecord};
+use crate::model::{Exchange, Mark, TlsHandshakeFailure, TunnelRecord};
+use crate::model::{Finding, Phase, Severity};
 
 /// Longest query string shown in full; longer ones are cut and end with `…`.
 const MAX_QUERY_CHARS: usize = 40;

@@ -16,8 +16,8 @@ use std::io::{IsTerminal, Write};
 
 use time::UtcOffset;
 
-use crate::rules::Severity;
-use crate::trace::model::{Exchange, FlowFindings, Mark, TlsHandshakeFailure, TunnelRecord};
+use crate::model::Severity;
+use crate::model::{Exchange, FlowFindings, Mark, TlsHandshakeFailure, TunnelRecord};
 
 use line::{Paint, Tally};
 
@@ -162,7 +162,7 @@ impl LiveView {
 
     /// Prints the findings under an exchange or flow; `lead` names the place when no exchange
     /// line stands above them.
-    fn findings<'a>(&mut self, findings: impl IntoIterator<Item = &'a crate::rules::Finding>) {
+    fn findings<'a>(&mut self, findings: impl IntoIterator<Item = &'a crate::model::Finding>) {
         for f in findings {
             let first_info = self.tally.count(f);
             let lead = if self.quiet || f.exchange.is_none() {

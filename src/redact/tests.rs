@@ -4,7 +4,7 @@
 use time::OffsetDateTime;
 
 use super::*;
-use crate::trace::model::{ExchangeId, Outcome, Timings};
+use crate::model::{ExchangeId, Outcome, Timings};
 
 fn exchange(
     url: &str,

@@ -11,7 +11,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::trace::model::{
+use crate::model::{
     BodyCapture, ErrorKind, Exchange, ExchangeError, ExchangeId, FlowFindings, FlowId, Header,
     Mark, Outcome, Record, RequestRecord, ResponseRecord, SCHEMA_VERSION, SessionRecord, SseEvent,
     Timings,
@@ -120,7 +120,7 @@ pub fn from_har(har: &Value) -> Result<HarImport, Error> {
             .into_iter()
             .flatten()
         {
-            let findings: Vec<crate::rules::Finding> = flow
+            let findings: Vec<crate::model::Finding> = flow
                 .get("findings")
                 .and_then(Value::as_array)
                 .into_iter()

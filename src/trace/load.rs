@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::trace::model::Record;
+use crate::model::Record;
 use crate::trace::{har_import, reader};
 
 /// Why a trace could not be loaded.

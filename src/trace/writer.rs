@@ -30,11 +30,11 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::live::LiveSink;
-use crate::rules::Engine;
-use crate::trace::model::{
+use crate::model::{
     Exchange, FlowFindings, Mark, Record, SessionRecord, Stats, TlsHandshakeFailure, TunnelRecord,
     find_ofids,
 };
+use crate::rules::Engine;
 
 /// Default capacity of the recorder channel (exchanges waiting to be written).
 pub const DEFAULT_CAPACITY: usize = 4096;

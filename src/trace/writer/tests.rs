@@ -3,11 +3,11 @@
 use std::os::unix::fs::PermissionsExt;
 
 use super::*;
-use crate::trace::model::{ExchangeId, Outcome, RequestRecord, Timings};
+use crate::model::{ExchangeId, Outcome, RequestRecord, Timings};
 
 fn session() -> SessionRecord {
     SessionRecord {
-        schema: crate::trace::model::SCHEMA_VERSION,
+        schema: crate::model::SCHEMA_VERSION,
         authtap_version: env!("CARGO_PKG_VERSION").into(),
         started_at: OffsetDateTime::now_utc(),
         upstream: "http://127.0.0.1:1".into(),

@@ -25,9 +25,13 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::rules::Finding;
+pub mod finding;
+pub mod kinds;
+pub mod rule_id;
 
-pub use super::kinds::{ErrorKind, RewriteDirection};
+pub use finding::{Finding, Phase, Severity, Who};
+pub use kinds::{ErrorKind, RewriteDirection};
+pub use rule_id::RuleId;
 
 /// Version of the record schema. Bump it when a field changes meaning or is removed; adding
 /// an optional field does not need a bump.
@@ -174,7 +178,7 @@ pub struct Exchange {
     pub rewrites: Vec<Rewrite>,
     /// Flow phase assigned by the classifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase: Option<crate::rules::Phase>,
+    pub phase: Option<crate::model::Phase>,
     /// Flow this exchange was correlated into.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow: Option<FlowId>,
