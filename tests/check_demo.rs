@@ -128,6 +128,9 @@ async fn clean_server_passes_with_exit_0_and_an_exportable_trace() {
     assert_eq!(exchanges[0]["response"]["status"], 401);
     assert_eq!(exchanges[1]["phase"], "discovery-prm");
     assert_eq!(exchanges[2]["phase"], "discovery-as");
+    // authtap's own client made these requests: each record says so.
+    assert_eq!(lines[0]["mode"], "client");
+    assert!(exchanges.iter().all(|x| x["mode"] == "client"));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

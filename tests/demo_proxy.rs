@@ -64,6 +64,12 @@ async fn clean_flow_through_the_proxy_is_recorded_without_errors() {
     let (report, exchanges) = run_proxied(FaultSet::none()).await;
     assert!(report.completed, "stopped at {:?}", report.stopped_at);
     assert!(
+        exchanges
+            .iter()
+            .all(|x| x.mode == authtap::model::CaptureMode::Reverse),
+        "every exchange says reverse mode captured it"
+    );
+    assert!(
         report
             .step("probe")
             .unwrap()

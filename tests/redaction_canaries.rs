@@ -104,6 +104,7 @@ fn exchange(
         flow: None,
         findings: vec![],
         ofids: vec![],
+        mode: Default::default(),
     }
 }
 

@@ -114,6 +114,7 @@ fn exchange(id: u64, body_len: usize) -> Exchange {
         flow: None,
         findings: vec![],
         ofids: vec![],
+        mode: Default::default(),
     }
 }
 

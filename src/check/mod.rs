@@ -183,7 +183,7 @@ pub async fn run(config: CheckConfig) -> Result<CheckReport, CheckError> {
         listen_url: config.mcp_url.clone(),
         source: "check".into(),
         rewrite: false,
-        mode: Default::default(),
+        mode: crate::model::CaptureMode::Client,
         extra,
     };
     trace

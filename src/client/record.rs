@@ -8,8 +8,8 @@ use http::HeaderMap;
 
 use super::http::{Http, HttpError, Reply, Req};
 use crate::model::{
-    BodyCapture, ErrorKind, Exchange, ExchangeError, ExchangeId, Header, Outcome as TraceOutcome,
-    RequestRecord, ResponseRecord, Timings,
+    BodyCapture, CaptureMode, ErrorKind, Exchange, ExchangeError, ExchangeId, Header,
+    Outcome as TraceOutcome, RequestRecord, ResponseRecord, Timings,
 };
 use crate::parse::sse::ParsedEvent as SseEvent;
 
@@ -107,6 +107,7 @@ impl Http {
             flow: None,
             findings: Vec::new(),
             ofids: Vec::new(),
+            mode: CaptureMode::Client,
         }
     }
 }

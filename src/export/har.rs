@@ -333,6 +333,7 @@ fn entry(x: &Exchange) -> Value {
     }
     let mut ext = Map::new();
     ext.insert("id".into(), json!(x.id.0));
+    ext.insert("capture_mode".into(), json!(x.mode.as_str()));
     ext.insert("phase".into(), json!(x.phase.map(|p| p.as_str())));
     ext.insert("flow".into(), json!(x.flow.map(|f| f.0)));
     ext.insert(

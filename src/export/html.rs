@@ -102,6 +102,7 @@ pub fn render(trace: &Trace, opts: &ExportOptions) -> String {
         ("POST /mcp without auth", f.unauthenticated_mcp.as_str()),
         ("Timestamps", f.time_range.as_str()),
         ("Client", f.client.as_str()),
+        ("Exchanges captured by", f.captured_by.as_str()),
         (
             "Error references",
             if ofids.is_empty() {

@@ -113,10 +113,7 @@ pub fn render(trace: &Trace, opts: &ExportOptions) -> String {
     let recorded_by = trace.session.as_ref().map_or_else(
         || format!("authtap {}", env!("CARGO_PKG_VERSION")),
         |s| {
-            let mode = match s.mode {
-                crate::model::CaptureMode::Reverse => "reverse proxy",
-                crate::model::CaptureMode::Forward => "forward proxy, nothing rewritten",
-            };
+            let mode = s.mode.describe();
             format!(
                 "authtap {} ({}, {mode}, upstream {})",
                 s.authtap_version, s.source, s.upstream
@@ -128,7 +125,7 @@ pub fn render(trace: &Trace, opts: &ExportOptions) -> String {
         .iter()
         .filter(|x| x.severity == crate::model::Severity::Error)
         .count();
-    let fields: [(&str, String); 10] = [
+    let fields: [(&str, String); 11] = [
         ("Server URL", f.server_url.clone()),
         ("Where it failed", f.failed_at.clone()),
         ("Transport", f.transport.clone()),
@@ -142,6 +139,7 @@ pub fn render(trace: &Trace, opts: &ExportOptions) -> String {
         ("Error reference ids (ofid)", ofids),
         ("Findings", format!("{} ({errors} errors)", findings.len())),
         ("Recorded by", recorded_by),
+        ("Exchanges captured by", f.captured_by.clone()),
     ];
     md.push_str("| Field | Value |\n|---|---|\n");
     for (name, value) in fields {

@@ -214,3 +214,60 @@ fn repeated_info_findings_are_grouped_with_a_count() {
         "<strong>TEST-REPEATED-INFO</strong> <span class=\"count\">×{added}</span>"
     )));
 }
+
+#[test]
+fn each_exchange_says_which_mode_captured_it() {
+    use crate::model::CaptureMode;
+    let mut records = testkit::records();
+    let mut exchanges = 0;
+    for r in &mut records {
+        if let Record::Exchange(x) = r {
+            x.mode = CaptureMode::Forward;
+            exchanges += 1;
+        }
+    }
+    assert!(exchanges > 2, "fixture too small: {exchanges}");
+    let opts = ExportOptions::default();
+    let trace = Trace::build(&records, &opts);
+    let har = har::to_har(&trace, &opts);
+    let entries = har["log"]["entries"].as_array().unwrap();
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["_authtap"]["capture_mode"] == "forward"),
+        "{entries:?}"
+    );
+    let md = markdown::render(&trace, &opts);
+    assert!(
+        md.contains("| Exchanges captured by | forward proxy, nothing rewritten |"),
+        "{md}"
+    );
+    assert!(html::render(&trace, &opts).contains("forward proxy, nothing rewritten"));
+    // An authtap HAR round-trips each entry's mode.
+    let imported = crate::trace::har_import::from_har(&har).unwrap();
+    let modes: Vec<CaptureMode> = imported
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Exchange(x) => Some(x.mode),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(modes, vec![CaptureMode::Forward; exchanges]);
+
+    // Near miss: one exchange of another mode is counted, not hidden.
+    if let Some(Record::Exchange(x)) = records
+        .iter_mut()
+        .find(|r| matches!(r, Record::Exchange(_)))
+    {
+        x.mode = CaptureMode::Reverse;
+    }
+    let md = markdown::render(&Trace::build(&records, &opts), &opts);
+    assert!(
+        md.contains(&format!(
+            "reverse proxy (1 exchange), forward proxy, nothing rewritten ({} exchanges)",
+            exchanges - 1
+        )),
+        "{md}"
+    );
+}

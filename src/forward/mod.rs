@@ -30,8 +30,8 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Body, Incoming};
 
 use crate::model::{
-    ErrorKind, ExchangeError, ExchangeId, Header, Outcome, RequestRecord, ResponseRecord, Rewrite,
-    RewriteDirection,
+    CaptureMode, ErrorKind, ExchangeError, ExchangeId, Header, Outcome, RequestRecord,
+    ResponseRecord, Rewrite, RewriteDirection,
 };
 use crate::rewrite::{Rewriter, Route};
 use crate::tap::{BodyEnd, BoxError, Side, Tap, TapOptions};
@@ -99,7 +99,8 @@ pub struct Forwarder {
     next_id: AtomicU64,
     tracker: Arc<Tracker>,
     /// Forward mode: every request carries its own origin (no rewriting, no `__authtap` paths).
-    forward_mode: bool,
+    /// Stamped on every exchange record.
+    mode: CaptureMode,
 }
 
 /// How long shutdown waits for open exchanges to reach the recorder.
@@ -143,7 +144,7 @@ impl Forwarder {
             max_capture: config.max_capture,
             next_id: AtomicU64::new(0),
             tracker: Arc::new(Tracker::default()),
-            forward_mode: false,
+            mode: CaptureMode::Reverse,
         })
     }
 
@@ -165,7 +166,7 @@ impl Forwarder {
             max_capture,
             next_id: AtomicU64::new(0),
             tracker: Arc::new(Tracker::default()),
-            forward_mode: true,
+            mode: CaptureMode::Forward,
         })
     }
 
@@ -193,6 +194,7 @@ impl Forwarder {
         let id = ExchangeId(self.next_id.fetch_add(1, Ordering::Relaxed) + 1);
         Arc::new(Assembly::new(
             id,
+            self.mode,
             peer,
             self.max_capture,
             self.recorder.clone(),
@@ -434,7 +436,7 @@ impl Forwarder {
         assembly: &Assembly,
         mut req: Request<ProxyBody>,
     ) -> Result<Response<Incoming>, UpstreamFailure> {
-        let label = if self.forward_mode {
+        let label = if self.mode == CaptureMode::Forward {
             req.uri().authority().map_or_else(
                 || self.upstream_label.clone(),
                 |authority| authority.to_string(),

@@ -46,6 +46,7 @@ fn exchange(
         flow: None,
         findings: vec![],
         ofids: vec![],
+        mode: Default::default(),
     }))
 }
 

@@ -54,6 +54,7 @@ fn base(method: &str, url: &str) -> B {
         flow: None,
         findings: Vec::new(),
         ofids: Vec::new(),
+        mode: Default::default(),
     })
 }
 

@@ -387,6 +387,8 @@ fn entry(index: usize, e: &Value, previous: OffsetDateTime) -> Result<Exchange, 
         flow: field("flow").as_u64().map(FlowId),
         findings: serde_json::from_value(field("findings")).unwrap_or_default(),
         ofids: serde_json::from_value(field("ofid")).unwrap_or_default(),
+        // An authtap export says which mode captured the entry; any other HAR: the default.
+        mode: serde_json::from_value(field("capture_mode")).unwrap_or_default(),
     })
 }
 

@@ -41,6 +41,7 @@ fn exchange(id: u64) -> Exchange {
         flow: None,
         findings: vec![],
         ofids: vec![],
+        mode: Default::default(),
     }
 }
 
