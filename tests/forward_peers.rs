@@ -517,3 +517,202 @@ fn claude_code_under_authtap_run(test: &str, tls: bool) {
         trace.summary()
     );
 }
+
+/// The MCP Inspector's launcher (tests/peers/package.json pins it).
+fn inspector_or_skip(test: &str, peers: &harness::peers::Peers) -> Option<PathBuf> {
+    let launcher = peers
+        .dir
+        .join("node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js");
+    if launcher.is_file() {
+        return Some(launcher);
+    }
+    let message = format!(
+        "{test}: the MCP Inspector is not installed (run `bash scripts/ci/install-peers.sh`)"
+    );
+    assert!(!in_ci(), "FAILED (CI=true): {message}");
+    eprintln!("{message}: SKIPPED");
+    None
+}
+
+/// What one Inspector run under `authtap run --browser` left: authtap's output and the trace.
+struct InspectorRun {
+    status: Option<std::process::ExitStatus>,
+    log: String,
+    trace: Trace,
+    as_issuer: String,
+}
+
+/// Runs the pinned MCP Inspector (`args(node, launcher, mcp_url)` after `authtap run --mcp URL
+/// --browser [browser_flags] --`) on Node 22 against the reference server, with a throw-away
+/// HOME and Chromium headless; `None` when a peer is missing outside CI.
+fn inspector_under_authtap_run(
+    test: &str,
+    browser_flags: &[String],
+    args: impl Fn(&Path, &Path, &str) -> Vec<String>,
+) -> Option<InspectorRun> {
+    let peers = peers_or_skip(test)?;
+    let node = node22_or_skip(test)?;
+    let launcher = inspector_or_skip(test, &peers)?;
+    if !Path::new("/usr/bin/chromium").is_file() {
+        let message = format!("{test}: no Chromium (bash scripts/ci/install-export.sh)");
+        assert!(!in_ci(), "FAILED (CI=true): {message}");
+        eprintln!("{message}: SKIPPED");
+        return None;
+    }
+    let demo = start_demo(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let trace_path = dir.path().join("t.jsonl");
+    let path = format!(
+        "{}:{}",
+        node.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut command = Command::new(env!("CARGO_BIN_EXE_authtap"));
+    command
+        .args(["run", "--mcp", &demo.mcp_url, "--browser"])
+        .args([
+            "--browser-arg=--headless=new",
+            "--browser-arg=--no-sandbox",
+            "--browser-arg=--disable-gpu",
+        ])
+        .args(browser_flags)
+        .arg("--trace")
+        .arg(&trace_path)
+        .arg("--")
+        .args(args(&node, &launcher, &demo.mcp_url))
+        .current_dir(dir.path())
+        .env("PATH", path)
+        // The Inspector keeps OAuth state under HOME: a fresh one makes it sign in.
+        .env("HOME", &home)
+        .env("MCP_INSPECTOR_SECRET_STORE", "memory")
+        // No terminal here: let the CLI open the authorization URL all the same (in a terminal
+        // it does so by itself; the web driver opens its page itself).
+        .env("MCP_AUTO_OPEN_ENABLED", "true")
+        .env("NO_COLOR", "1");
+    for name in [
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "https_proxy",
+        "http_proxy",
+        "NO_PROXY",
+    ] {
+        command.env_remove(name);
+    }
+    let (status, log) = Proc::spawn("authtap run -- inspector", command).finish_logged(RUN_TIMEOUT);
+    Some(InspectorRun {
+        status,
+        log,
+        trace: Trace::read(&trace_path),
+        as_issuer: demo.as_issuer.clone(),
+    })
+}
+
+/// Every leg recorded in forward mode, and the authorization request made by Chromium.
+fn assert_inspector_flow(run: &InspectorRun) {
+    assert_eq!(
+        run.status.and_then(|s| s.code()),
+        Some(0),
+        "{}",
+        tail(&run.log, 20)
+    );
+    assert_forward_flow(&run.trace, &run.as_issuer, &run.log);
+    let authorize = run
+        .trace
+        .exchanges()
+        .find(|x| x["phase"] == "authorize")
+        .unwrap_or_else(|| panic!("no authorize exchange:\n{}", run.trace.summary()));
+    let user_agent = authorize["request"]["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["name"] == "user-agent")
+        .and_then(|h| h["value"].as_str())
+        .unwrap_or_default();
+    assert!(
+        user_agent.contains("Chrome"),
+        "the authorize leg should be Chromium's: {user_agent}"
+    );
+}
+
+/// The README's command for the MCP Inspector, in its CLI mode:
+/// `authtap run --mcp URL --browser -- npx @modelcontextprotocol/inspector --cli URL --method
+/// tools/list`. The Inspector (on Node 22, whose undici follows HTTPS_PROXY) discovers,
+/// registers, opens the authorization URL with $BROWSER — Chromium through authtap — takes the
+/// code at its loopback callback, redeems it and lists the tools; every leg is recorded.
+#[test]
+fn mcp_inspector_cli_completes_its_flow_under_authtap_run_with_the_browser_leg() {
+    let test = "mcp_inspector_cli_completes_its_flow_under_authtap_run_with_the_browser_leg";
+    let callback = format!("http://127.0.0.1:{}/oauth/callback", harness::free_port());
+    let Some(run) = inspector_under_authtap_run(test, &[], |node, launcher, mcp_url| {
+        let mut args = vec![node.display().to_string(), launcher.display().to_string()];
+        args.extend(
+            [
+                "--cli",
+                mcp_url,
+                "--method",
+                "tools/list",
+                "--callback-url",
+                &callback,
+                "--format",
+                "json",
+            ]
+            .map(String::from),
+        );
+        args
+    }) else {
+        return;
+    };
+    let listed = result_line(&run.log);
+    let tools: Vec<&str> = listed["result"]["tools"]
+        .as_array()
+        .map(|t| t.iter().filter_map(|t| t["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        tools.contains(&"echo"),
+        "the Inspector did not list the tools under authtap run:\n{}",
+        tail(&run.log, 40)
+    );
+    assert_inspector_flow(&run);
+}
+
+/// The README's command for the MCP Inspector's web UI (`authtap run --mcp URL --browser -- npx
+/// @modelcontextprotocol/inspector`): tests/peers/inspector-web.mjs starts it, opens its
+/// auto-connecting deep link in Chromium through authtap, and waits until the page shows the
+/// server connected. The Inspector's server does discovery, registration and the token
+/// request; the page sends Chromium to /authorize; all of it is recorded.
+#[test]
+fn mcp_inspector_web_ui_signs_in_under_authtap_run_with_the_browser_leg() {
+    let test = "mcp_inspector_web_ui_signs_in_under_authtap_run_with_the_browser_leg";
+    let devtools = harness::free_port().to_string();
+    let ports = [
+        harness::free_port(),
+        harness::free_port(),
+        harness::free_port(),
+    ]
+    .map(|p| p.to_string());
+    let flags = [format!("--browser-arg=--remote-debugging-port={devtools}")];
+    let Some(run) = inspector_under_authtap_run(test, &flags, |node, launcher, mcp_url| {
+        let driver = repo_root().join("tests/peers/inspector-web.mjs");
+        let mut args = vec![
+            node.display().to_string(),
+            driver.display().to_string(),
+            launcher.display().to_string(),
+            mcp_url.to_string(),
+        ];
+        args.extend(ports.iter().cloned());
+        args.push(devtools.clone());
+        args
+    }) else {
+        return;
+    };
+    let page = result_line(&run.log);
+    assert_eq!(
+        page["connected"],
+        true,
+        "the Inspector's page did not connect under authtap run:\n{}",
+        tail(&run.log, 40)
+    );
+    assert_inspector_flow(&run);
+}
