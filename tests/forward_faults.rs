@@ -30,9 +30,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use authtap::demo::{CATALOG, ClientNeed, DemoConfig, Fault, FaultInfo, FaultSet};
-use harness::peers::{Peers, peers_or_skip};
+use harness::Proc;
+use harness::peers::{Peers, chromium_or_skip, peers_or_skip};
 use harness::trace::Trace;
-use harness::{Proc, in_ci};
 
 /// Faults run at once (each is a server, authtap and a Python client; 2-core machines).
 const POOL: usize = 3;
@@ -224,19 +224,6 @@ fn assert_named(results: &[(&FaultInfo, (Trace, String))]) {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
-}
-
-/// Chromium, or `None` after a loud message outside CI (a panic in CI).
-fn chromium_or_skip(test: &str) -> Option<()> {
-    if Path::new("/usr/bin/chromium").is_file() {
-        return Some(());
-    }
-    let message = format!(
-        "{test}: no Chromium at /usr/bin/chromium (bash scripts/ci/install-export.sh installs it)"
-    );
-    assert!(!in_ci(), "FAILED (CI=true): {message}");
-    eprintln!("{message}: SKIPPED");
-    None
 }
 
 #[test]

