@@ -25,6 +25,10 @@ mod install;
 
 use install::{Install, POOL, Runner, install_or_skip, listed_auth_scenarios, read_checks};
 
+/// How many client auth scenarios each pinned runner lists (`conformance list --client`), as
+/// README.md states them: 55 runs in all.
+const LISTED: &[(&str, usize)] = &[("0.1.16", 22), ("0.2.0-alpha.12", 33)];
+
 /// One run of a scenario: the suite's verdict, and the trace when authtap recorded it.
 struct Outcome {
     passed: bool,
@@ -136,9 +140,15 @@ fn every_client_auth_scenario_of_both_suites_gives_the_direct_verdict_under_auth
             runner.version,
             listed.len()
         );
-        assert!(
-            listed.len() >= 20,
-            "{}: `conformance list --client` lists only {listed:?}",
+        let expected = LISTED
+            .iter()
+            .find(|(version, _)| *version == runner.version)
+            .map(|(_, count)| *count);
+        assert_eq!(
+            Some(listed.len()),
+            expected,
+            "conformance {} lists {listed:?}; update LISTED and the counts in README.md and \
+             tests/conformance/README.md",
             runner.version
         );
         jobs.extend(listed.into_iter().map(|scenario| (runner, scenario)));

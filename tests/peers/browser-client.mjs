@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // A browser-based MCP client's discovery and registration, for tests/forward_faults.rs: run
 // under `authtap run --browser`, it serves one page on http://localhost:<port> (a loopback web
-// origin, like the MCP Inspector's http://localhost:6274) and opens it with $BROWSER — Chromium
+// origin, like a web client on http://localhost:6274) and opens it with $BROWSER — Chromium
 // through authtap's proxy. The page does what a browser MCP client does with the TypeScript
-// SDK's auth() (the MCP Inspector in direct mode): cross-origin `fetch` from its own origin,
+// SDK's auth() in the page: cross-origin `fetch` from its own origin,
 // so Chromium sends `Origin` and CORS preflights —
 //   1. POST MCP_URL initialize without a token (JSON body: preflighted), reads WWW-Authenticate;
 //   2. GET the protected resource metadata (the challenge's resource_metadata, else the
