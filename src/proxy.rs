@@ -17,9 +17,10 @@ use crate::forward::{BounceListener, Forwarder, ForwarderConfig};
 use crate::listen::{CertificateOrigin, Listener, ProxyHandler, TlsServing};
 use crate::model::{SCHEMA_VERSION, SessionRecord};
 use crate::rules::Engine;
-use crate::trace::writer::{Recorder, RecorderHandle, RecorderOptions};
+use crate::session::{Recorder, RecorderHandle, RecorderOptions, Session};
+use crate::trace::writer::TraceStore;
 
-pub use crate::trace::writer::RecorderStats;
+pub use crate::session::RecorderStats;
 
 /// How the proxy serves its clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,9 +106,12 @@ pub enum Error {
     /// The upstream client could not be set up.
     #[error("upstream client")]
     Forward(#[from] crate::forward::Error),
-    /// The trace could not be created or finished.
+    /// The trace could not be created.
     #[error("trace")]
     Trace(#[from] crate::trace::writer::Error),
+    /// The recorder thread could not be started or died.
+    #[error("recorder")]
+    Recorder(#[from] crate::session::Error),
     /// The configuration is inconsistent.
     #[error("{0}")]
     Config(String),
@@ -278,13 +282,12 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, Error> {
         mode: Default::default(),
         extra: serde_json::Map::new(),
     };
-    let options = RecorderOptions {
-        live: config.live.map(|options| {
-            Box::new(crate::live::LiveView::new(options)) as Box<dyn crate::live::LiveSink>
-        }),
-        ..RecorderOptions::default()
-    };
-    let recorder = Recorder::start(&config.trace_path, session, Engine::default(), options)?;
+    let mut pipeline =
+        Session::new(Engine::default()).with_store(TraceStore::create(&config.trace_path, &session)?);
+    if let Some(options) = config.live {
+        pipeline = pipeline.with_live(Box::new(crate::live::LiveView::new(options)));
+    }
+    let recorder = Recorder::start(pipeline, RecorderOptions::default())?;
     let handle = recorder.handle();
     let forwarder = Arc::new(Forwarder::new(
         ForwarderConfig {

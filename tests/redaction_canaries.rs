@@ -19,7 +19,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use time::OffsetDateTime;
 
-use authtap::export::{ExportOptions, Target, export_trace};
+use authtap::export::{ExportOptions, Target};
+use authtap::trace::load::export_trace;
 use authtap::model::{
     BodyCapture, ErrorKind, Exchange, ExchangeError, ExchangeId, Header, Mark, Outcome, Record,
     RequestRecord, ResponseRecord, Rewrite, RewriteDirection, SessionRecord, SseEvent, Timings,

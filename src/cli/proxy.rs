@@ -199,7 +199,7 @@ async fn run_async(args: Args, live: authtap::live::LiveOptions) -> anyhow::Resu
         keep_binary,
         ..authtap::export::ExportOptions::default()
     };
-    match authtap::export::export_trace(&trace_path, &export_options) {
+    match authtap::trace::load::export_trace(&trace_path, &export_options) {
         Ok(files) => {
             for path in files.paths() {
                 println!("authtap: exported {}", path.display());

@@ -21,7 +21,7 @@ use crate::model::{
 };
 use crate::tap::decode::to_body_capture;
 use crate::tap::{BodyEnd, Side, TapResult, TapSink};
-use crate::trace::writer::{Assemble, RecorderHandle};
+use crate::session::{Assemble, RecorderHandle};
 
 /// Counts exchanges in flight, so shutdown can wait for them to reach the recorder.
 #[derive(Debug, Default)]

@@ -30,7 +30,8 @@ use crate::forward::Forwarder;
 use crate::forward::client::ClientOptions;
 use crate::model::{CaptureMode, SCHEMA_VERSION, SessionRecord};
 use crate::rules::Engine;
-use crate::trace::writer::{Recorder, RecorderOptions, RecorderStats};
+use crate::session::{Recorder, RecorderOptions, RecorderStats, Session};
+use crate::trace::writer::TraceStore;
 use connect::ForwardService;
 use leaves::LeafCache;
 use scope::{HostPattern, InterceptScope};
@@ -73,9 +74,12 @@ pub enum Error {
     /// The upstream client could not be set up.
     #[error("upstream client")]
     Forward(#[from] crate::forward::Error),
-    /// The trace could not be created or finished.
+    /// The trace could not be created.
     #[error("trace")]
     Trace(#[from] crate::trace::writer::Error),
+    /// The recorder thread could not be started or died.
+    #[error("recorder")]
+    Recorder(#[from] crate::session::Error),
     /// The configuration is inconsistent.
     #[error("{0}")]
     Config(String),
@@ -153,13 +157,12 @@ pub async fn start(config: ForwardProxyConfig) -> Result<RunningForwardProxy, Er
     };
     let mut engine = Engine::default();
     engine.set_capture_mode(CaptureMode::Forward);
-    let options = RecorderOptions {
-        live: config.live.map(|options| {
-            Box::new(crate::live::LiveView::new(options)) as Box<dyn crate::live::LiveSink>
-        }),
-        ..RecorderOptions::default()
-    };
-    let recorder = Recorder::start(&config.trace_path, session, engine, options)?;
+    let mut pipeline =
+        Session::new(engine).with_store(TraceStore::create(&config.trace_path, &session)?);
+    if let Some(options) = config.live {
+        pipeline = pipeline.with_live(Box::new(crate::live::LiveView::new(options)));
+    }
+    let recorder = Recorder::start(pipeline, RecorderOptions::default())?;
     let handle = recorder.handle();
     let forwarder = Arc::new(Forwarder::for_forward_proxy(
         &ClientOptions {

@@ -27,7 +27,7 @@ use crate::forward::ProxyBody;
 use crate::forward::headers::strip_hop_by_hop;
 use crate::model::TunnelRecord;
 use crate::tap::BoxError;
-use crate::trace::writer::RecorderHandle;
+use crate::session::RecorderHandle;
 
 /// TCP connect timeout for blind tunnels.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
