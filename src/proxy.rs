@@ -282,8 +282,8 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, Error> {
         mode: Default::default(),
         extra: serde_json::Map::new(),
     };
-    let mut pipeline =
-        Session::new(Engine::default()).with_store(TraceStore::create(&config.trace_path, &session)?);
+    let mut pipeline = Session::new(Engine::default())
+        .with_store(TraceStore::create(&config.trace_path, &session)?);
     if let Some(options) = config.live {
         pipeline = pipeline.with_live(Box::new(crate::live::LiveView::new(options)));
     }

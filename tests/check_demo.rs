@@ -333,7 +333,9 @@ async fn sarif_names_each_finding_and_fail_on_sets_the_threshold() {
             .iter()
             .any(|r| r["ruleId"] == "WWWAUTH-MISSING" && r["level"] == "error")
     );
-    // The text checklist names the rule behind the failed step.
+    // The text checklist names the rule behind the failed step (a new trace: the check never
+    // overwrites one).
+    let trace = dir.path().join("s-text.jsonl");
     let out = check(args(failing.mcp_url(), &trace, &[])).await;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
@@ -346,9 +348,11 @@ async fn sarif_names_each_finding_and_fail_on_sets_the_threshold() {
     let mut warned = None;
     for fault in [Fault::McpTrailingSlashRedirect, Fault::NoCorsWellKnown] {
         let server = server(&[fault]).await;
+        let trace = dir.path().join(format!("{fault:?}.jsonl"));
         let out = check(args(server.mcp_url(), &trace, &["--format", "json"])).await;
         if json_of(&out)["verdict"]["status"] == "warn" {
             assert_eq!(out.status.code(), Some(0));
+            let trace = dir.path().join(format!("{fault:?}-strict.jsonl"));
             let strict = check(args(
                 server.mcp_url(),
                 &trace,
@@ -454,6 +458,17 @@ async fn exit_2_when_the_check_cannot_run() {
 
     let bad_profile = check(args(server.mcp_url(), &trace, &["--client", "chatgpt"])).await;
     assert_eq!(bad_profile.status.code(), Some(2));
+
+    // A trace is never overwritten: the same --trace twice refuses the second run and leaves
+    // the first trace as it was.
+    let first = check(args(server.mcp_url(), &trace, &["--format", "json"])).await;
+    assert_eq!(first.status.code(), Some(0));
+    let written = std::fs::read(&trace).unwrap();
+    let again = check(args(server.mcp_url(), &trace, &["--format", "json"])).await;
+    assert_eq!(again.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("already exists"), "{stderr}");
+    assert_eq!(std::fs::read(&trace).unwrap(), written);
     server.shutdown().await;
 }
 

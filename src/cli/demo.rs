@@ -306,7 +306,10 @@ async fn run_proxied(
         trace_path.display()
     );
     // Export call site: HAR, Markdown and HTML next to the trace, redacted.
-    match authtap::trace::load::export_trace(&trace_path, &authtap::export::ExportOptions::default()) {
+    match authtap::trace::load::export_trace(
+        &trace_path,
+        &authtap::export::ExportOptions::default(),
+    ) {
         Ok(files) => {
             for path in files.paths() {
                 println!("exported {}", path.display());

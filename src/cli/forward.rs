@@ -123,7 +123,7 @@ pub async fn run_proxy(
         out,
         "  type an ofid_… (or any note) + Enter to mark the trace; Ctrl-C to stop"
     );
-    super::proxy::marks_until_stopped(|text| proxy.mark(text)).await?;
+    super::recording::marks_until_stopped(|text| proxy.mark(text)).await?;
     eprintln!("\nauthtap: shutting down…");
     finish(proxy, None, out).await
 }

@@ -14,8 +14,8 @@ use authtap::live::LiveOptions;
 use authtap::live::line::{self, Paint, Tally};
 use authtap::model::{Exchange, Record};
 use authtap::model::{Finding, Severity};
-use authtap::session::{Replayed, replay};
 use authtap::rules::{ClientProfile, EngineConfig};
+use authtap::session::{Replayed, replay};
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

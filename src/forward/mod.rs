@@ -34,8 +34,8 @@ use crate::model::{
     RewriteDirection,
 };
 use crate::rewrite::{Rewriter, Route};
-use crate::tap::{BodyEnd, BoxError, Side, Tap, TapOptions};
 use crate::session::RecorderHandle;
+use crate::tap::{BodyEnd, BoxError, Side, Tap, TapOptions};
 use assembly::{Assembly, Tracker};
 use authorize::Leg;
 pub use bounce::BounceListener;

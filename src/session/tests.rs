@@ -180,8 +180,14 @@ fn every_sink_gets_the_judged_exchange_in_order() {
     });
     let finished = session.finish(OffsetDateTime::now_utc(), 0);
     let live = seen.all();
-    assert_eq!(live.first().map(String::as_str), Some("exchange #1 mcp-transport"));
-    assert_eq!(live.get(1).map(String::as_str), Some("exchange #2 discovery-prm"));
+    assert_eq!(
+        live.first().map(String::as_str),
+        Some("exchange #1 mcp-transport")
+    );
+    assert_eq!(
+        live.get(1).map(String::as_str),
+        Some("exchange #2 discovery-prm")
+    );
     assert!(live.contains(&"mark note".to_string()));
     assert_eq!(live.last().map(String::as_str), Some("finish"));
     // The store and the kept copy hold the same judged records, annotated.

@@ -130,9 +130,5 @@ pub fn export_trace(
     opts: &crate::export::ExportOptions,
 ) -> Result<crate::export::ExportedFiles, ExportError> {
     let records = load_for_export(trace_path)?;
-    Ok(crate::export::write_exports(
-        &records,
-        trace_path,
-        opts,
-    )?)
+    Ok(crate::export::write_exports(&records, trace_path, opts)?)
 }
