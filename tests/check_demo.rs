@@ -503,6 +503,7 @@ async fn unreachable_and_tls_failures_are_recorded_errors() {
 
     // https to a plain-HTTP server: the TLS handshake fails → GEN-TLS.
     let server = server(&[]).await;
+    let trace = dir.path().join("tls.jsonl");
     let https = server.mcp_url().replace("http://", "https://");
     let out = check(args(&https, &trace, &["--format", "json"])).await;
     assert_eq!(out.status.code(), Some(1));

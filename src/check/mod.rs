@@ -190,8 +190,10 @@ pub async fn run(config: CheckConfig) -> Result<CheckReport, CheckError> {
         extra,
     };
     let store = TraceStore::create(&config.trace, &session).map_err(|source| {
+        // (A parent that is a file also fails with `AlreadyExists`: look at the path itself.)
         let exists = matches!(&source, crate::trace::writer::Error::Io { source, .. }
-            if source.kind() == std::io::ErrorKind::AlreadyExists);
+            if source.kind() == std::io::ErrorKind::AlreadyExists)
+            && std::fs::symlink_metadata(&config.trace).is_ok();
         if exists {
             CheckError::TraceExists {
                 path: config.trace.clone(),
