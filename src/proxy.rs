@@ -1,10 +1,12 @@
-//! The proxy facade: one call that wires listener, forwarder, tap, recorder and trace store.
+//! The proxy facade: one call that wires listener, forwarder, tap and the pipeline.
 //!
-//! [`start`] loads or creates the local CA (or the user's certificate), opens the trace,
-//! spawns the recorder and the accept loop, and returns a [`RunningProxy`] handle. The handle
+//! [`start`] loads or creates the local CA (or the user's certificate), opens the trace store,
+//! builds the [`Session`] (engine, store, live view when configured), runs it on the
+//! [`Recorder`] thread, spawns the accept loop, and returns a [`RunningProxy`] handle. The handle
 //! says where clients should connect ([`RunningProxy::base_url`]), records user marks
 //! ([`RunningProxy::mark`]) and shuts everything down cleanly ([`RunningProxy::shutdown`]).
-//! Printing is left to `cli/`; the demo and `check` drive the same facade.
+//! Printing is left to `cli/`; the demo drives the same facade (`check` feeds its own probe's
+//! exchanges to a [`Session`] directly).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 //! absolute-form `http://` requests) to a loopback port; [`connect`] decides per host, from the
 //! [`scope::InterceptScope`], whether to terminate TLS with a leaf from the forward CA
 //! ([`leaves`], [`crate::ca::forward`]) and record the requests through the same
-//! [`crate::forward::Forwarder`], tap, recorder, engine and exports as reverse mode — or to
+//! [`crate::forward::Forwarder`], tap and pipeline ([`crate::session`]) as reverse mode — or to
 //! pass the bytes through blind ([`tunnel`]) and record only a tunnel record. Hosts named by the
 //! flow are added to the set before the client sees the response that names them ([`learn`]).
 //! Nothing is rewritten: the trace holds what the client and the origin actually sent, and
