@@ -20,7 +20,6 @@ use crate::listen::{CertificateOrigin, Listener, ProxyHandler, TlsServing};
 use crate::model::{SCHEMA_VERSION, SessionRecord};
 use crate::rules::Engine;
 use crate::session::{Recorder, RecorderHandle, RecorderOptions, Session};
-use crate::trace::writer::TraceStore;
 
 pub use crate::session::RecorderStats;
 
@@ -284,11 +283,8 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, Error> {
         mode: Default::default(),
         extra: serde_json::Map::new(),
     };
-    let mut pipeline = Session::new(Engine::default())
-        .with_store(TraceStore::create(&config.trace_path, &session)?);
-    if let Some(options) = config.live {
-        pipeline = pipeline.with_live(Box::new(crate::live::LiveView::new(options)));
-    }
+    let pipeline =
+        Session::recording(Engine::default(), &config.trace_path, &session, config.live)?;
     let recorder = Recorder::start(pipeline, RecorderOptions::default())?;
     let handle = recorder.handle();
     let forwarder = Arc::new(Forwarder::new(

@@ -30,7 +30,6 @@ use crate::model::{Exchange, ExchangeId, FlowFindings, Record, SessionRecord};
 use crate::rules::revision::JudgedBy;
 use crate::rules::{Engine, EngineConfig, Out, registry};
 use crate::session::Session;
-use crate::trace::writer::TraceStore;
 
 pub use login::{BrowserLogin, Opener};
 pub use profile::CheckProfile;
@@ -189,38 +188,35 @@ pub async fn run(config: CheckConfig) -> Result<CheckReport, CheckError> {
         mode: Default::default(),
         extra,
     };
-    let store = TraceStore::create(&config.trace, &session).map_err(|source| {
-        // (A parent that is a file also fails with `AlreadyExists`: look at the path itself.)
-        let exists = matches!(&source, crate::trace::writer::Error::Io { source, .. }
-            if source.kind() == std::io::ErrorKind::AlreadyExists)
-            && std::fs::symlink_metadata(&config.trace).is_ok();
-        if exists {
-            CheckError::TraceExists {
-                path: config.trace.clone(),
-            }
-        } else {
-            CheckError::Trace {
-                path: config.trace.clone(),
-                source,
-            }
-        }
-    })?;
-
-    let (facts, dns_finding) = reachability_facts(&url).await;
-    let (tx, rx) = mpsc::unbounded_channel();
     let engine = Engine::new(EngineConfig {
         profile: config.profile.rules.clone(),
         // The user checks an OAuth setup: an unauthenticated initialize must get 401.
         requires_auth: true,
         ..EngineConfig::default()
     });
-    let mut pipeline = Session::new(engine)
-        .with_store(store)
+    let pipeline =
+        Session::recording(engine, &config.trace, &session, config.live).map_err(|source| {
+            // (A parent that is a file also fails with `AlreadyExists`: look at the path itself.)
+            let exists = matches!(&source, crate::trace::writer::Error::Io { source, .. }
+                if source.kind() == std::io::ErrorKind::AlreadyExists)
+                && std::fs::symlink_metadata(&config.trace).is_ok();
+            if exists {
+                CheckError::TraceExists {
+                    path: config.trace.clone(),
+                }
+            } else {
+                CheckError::Trace {
+                    path: config.trace.clone(),
+                    source,
+                }
+            }
+        })?;
+
+    let (facts, dns_finding) = reachability_facts(&url).await;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let pipeline = pipeline
         .keep_records()
         .with_annotate(private_address(dns_finding));
-    if let Some(options) = config.live {
-        pipeline = pipeline.with_live(Box::new(crate::live::LiveView::new(options)));
-    }
     let recorder = tokio::spawn(record(rx, pipeline));
     let hook_tx = tx.clone();
     let hook = ExchangeHook::new(move |step, ex| {

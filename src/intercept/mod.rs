@@ -31,7 +31,6 @@ use crate::forward::client::ClientOptions;
 use crate::model::{CaptureMode, SCHEMA_VERSION, SessionRecord};
 use crate::rules::Engine;
 use crate::session::{Recorder, RecorderOptions, RecorderStats, Session};
-use crate::trace::writer::TraceStore;
 use connect::ForwardService;
 use leaves::LeafCache;
 use scope::{HostPattern, InterceptScope};
@@ -157,11 +156,7 @@ pub async fn start(config: ForwardProxyConfig) -> Result<RunningForwardProxy, Er
     };
     let mut engine = Engine::default();
     engine.set_capture_mode(CaptureMode::Forward);
-    let mut pipeline =
-        Session::new(engine).with_store(TraceStore::create(&config.trace_path, &session)?);
-    if let Some(options) = config.live {
-        pipeline = pipeline.with_live(Box::new(crate::live::LiveView::new(options)));
-    }
+    let pipeline = Session::recording(engine, &config.trace_path, &session, config.live)?;
     let recorder = Recorder::start(pipeline, RecorderOptions::default())?;
     let handle = recorder.handle();
     let forwarder = Arc::new(Forwarder::for_forward_proxy(

@@ -20,10 +20,14 @@
 mod recorder;
 mod replay;
 
+use std::path::Path;
+
 use time::OffsetDateTime;
 
-use crate::live::LiveSink;
-use crate::model::{Exchange, FlowFindings, Mark, Record, TlsHandshakeFailure, TunnelRecord};
+use crate::live::{LiveOptions, LiveSink, LiveView};
+use crate::model::{
+    Exchange, FlowFindings, Mark, Record, SessionRecord, TlsHandshakeFailure, TunnelRecord,
+};
 use crate::rules::Engine;
 use crate::trace::writer::TraceStore;
 
@@ -76,6 +80,22 @@ impl Session {
             exchanges: 0,
             findings: 0,
         }
+    }
+
+    /// The pipeline of a recording source (the proxies, `check`): a new trace store at `trace`
+    /// whose first line is `record` (refused when the file exists), and the live view when
+    /// `live` asks for one.
+    pub fn recording(
+        engine: Engine,
+        trace: &Path,
+        record: &SessionRecord,
+        live: Option<LiveOptions>,
+    ) -> Result<Self, crate::trace::writer::Error> {
+        let session = Self::new(engine).with_store(TraceStore::create(trace, record)?);
+        Ok(match live {
+            Some(options) => session.with_live(Box::new(LiveView::new(options))),
+            None => session,
+        })
     }
 
     /// Stores every record in `store`.
