@@ -648,3 +648,32 @@ mod support_xml {
         assert!(parse("<a x=\"&lt;\">t&amp;u</a>").is_ok());
     }
 }
+
+#[test]
+fn demo_direct_feeds_the_clients_own_recording_to_the_pipeline() {
+    // No proxy: the built-in client's recording hook feeds the engine and the live view, so
+    // the fault's rule is seen, and no trace is written.
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_authtap"))
+        .args([
+            "demo",
+            "--direct",
+            "--fault",
+            "no-www-authenticate",
+            "--out",
+        ])
+        .arg(dir.path().join("out"))
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("fault no-www-authenticate: WWWAUTH-MISSING seen"),
+        "{text}"
+    );
+    assert!(text.contains("#1  mcp-transport  POST /mcp  401"), "{text}");
+    assert!(text.contains("error    WWWAUTH-MISSING"), "{text}");
+    assert!(!dir.path().join("out").exists(), "no trace is written");
+}

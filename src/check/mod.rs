@@ -26,10 +26,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::client::{self, ClientConfig, ExchangeHook, McpPlan, Stage};
-use crate::model::{Exchange, ExchangeId, FlowFindings, Record, SessionRecord};
+use crate::model::{Exchange, FlowFindings, Record, SessionRecord};
 use crate::rules::revision::JudgedBy;
 use crate::rules::{Engine, EngineConfig, Out, registry};
-use crate::session::Session;
+use crate::session::{HookEntry, Session, feed_from_hook};
 
 pub use login::{BrowserLogin, Opener};
 pub use profile::CheckProfile;
@@ -144,11 +144,6 @@ pub fn parse_mcp_url(raw: &str) -> Result<url::Url, CheckError> {
     Ok(url)
 }
 
-enum Entry {
-    Exchange(String, Box<Exchange>),
-    Finish,
-}
-
 /// What the recorder task hands back.
 struct Recorded {
     /// The revision the (first) flow was judged by, described.
@@ -220,7 +215,10 @@ pub async fn run(config: CheckConfig) -> Result<CheckReport, CheckError> {
     let recorder = tokio::spawn(record(rx, pipeline));
     let hook_tx = tx.clone();
     let hook = ExchangeHook::new(move |step, ex| {
-        let _ = hook_tx.send(Entry::Exchange(step.to_string(), Box::new(ex)));
+        let _ = hook_tx.send(HookEntry::Exchange {
+            step: step.to_string(),
+            exchange: Box::new(ex),
+        });
     });
 
     let mut client_profile = config.profile.client.clone();
@@ -254,7 +252,7 @@ pub async fn run(config: CheckConfig) -> Result<CheckReport, CheckError> {
     }
     cc.profile = client_profile;
     let flow = client::run_flow(cc).await;
-    let _ = tx.send(Entry::Finish);
+    let _ = tx.send(HookEntry::End);
     let recorded = recorder.await.unwrap_or(Recorded {
         judged_by: JudgedBy::ASSUMED.describe(),
         exchanges: Vec::new(),
@@ -289,16 +287,8 @@ pub async fn run(config: CheckConfig) -> Result<CheckReport, CheckError> {
 
 /// Numbers each exchange as it completes and hands it to the pipeline (engine, trace, live
 /// view); at the end finishes the session and pairs the judged exchanges with their steps.
-async fn record(mut rx: mpsc::UnboundedReceiver<Entry>, mut session: Session) -> Recorded {
-    let mut steps = Vec::new();
-    while let Some(Entry::Exchange(step, ex)) = rx.recv().await {
-        let mut ex = *ex;
-        steps.push(step);
-        ex.id = ExchangeId(steps.len() as u64);
-        session.exchange(ex);
-        // One complete line per exchange on disk before the next one: readable after a kill.
-        session.flush();
-    }
+async fn record(mut rx: mpsc::UnboundedReceiver<HookEntry>, mut session: Session) -> Recorded {
+    let steps = feed_from_hook(&mut session, &mut rx).await;
     let end = session
         .kept()
         .iter()

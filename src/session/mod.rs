@@ -13,10 +13,11 @@
 //! - the proxies (reverse and forward mode) hand records to a [`Recorder`], which runs the
 //!   session on its own thread behind a bounded channel that never blocks the data path
 //!   (full channel: the entry is dropped and counted);
-//! - `check`'s probe calls the session directly from the task that receives the built-in
-//!   client's recording hook;
+//! - `check`'s probe and `demo --direct` feed it from the built-in client's recording hook
+//!   ([`feed_from_hook`]);
 //! - `lint` and exports re-run the engine over a trace read back from disk with [`replay`].
 
+mod hook;
 mod recorder;
 mod replay;
 
@@ -31,6 +32,7 @@ use crate::model::{
 use crate::rules::Engine;
 use crate::trace::writer::TraceStore;
 
+pub use hook::{HookEntry, feed_from_hook};
 pub use recorder::{Assemble, Error, Recorder, RecorderHandle, RecorderOptions, RecorderStats};
 pub use replay::{Replayed, replay};
 
