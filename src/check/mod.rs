@@ -9,8 +9,9 @@
 //! client's [`ExchangeHook`] and handed to the same pipeline the proxy feeds
 //! ([`crate::session::Session`]: engine, trace store, live view), so rule ids, fixes and exports
 //! are identical; the trace (session `source: "check"`) is created like the proxy's (mode 0600,
-//! an existing file is never overwritten) and `authtap export` and `authtap lint` read it. [`report`] turns it into a checklist; [`render`]
-//! prints it as text, JSON or JUnit, [`sarif`] as SARIF 2.1.0.
+//! an existing file is never overwritten) and `authtap export` and `authtap lint` read it.
+//! [`report`] turns it into a checklist; [`render`] prints it as text, JSON or JUnit, [`sarif`]
+//! as SARIF 2.1.0.
 
 pub mod login;
 pub mod profile;
@@ -166,53 +167,7 @@ pub async fn run(config: CheckConfig) -> Result<CheckReport, CheckError> {
     } else {
         "read-only"
     };
-    let mut extra = serde_json::Map::new();
-    extra.insert("client_profile".into(), config.profile.name.into());
-    extra.insert("mode".into(), mode.into());
-    if let Some(o) = &origin {
-        extra.insert("origin".into(), o.clone().into());
-    }
-    let session = SessionRecord {
-        schema: crate::model::SCHEMA_VERSION,
-        authtap_version: env!("CARGO_PKG_VERSION").into(),
-        started_at: time::OffsetDateTime::now_utc(),
-        upstream: config.mcp_url.clone(),
-        listen_url: config.mcp_url.clone(),
-        source: "check".into(),
-        rewrite: false,
-        mode: Default::default(),
-        extra,
-    };
-    let engine = Engine::new(EngineConfig {
-        profile: config.profile.rules.clone(),
-        // The user checks an OAuth setup: an unauthenticated initialize must get 401.
-        requires_auth: true,
-        ..EngineConfig::default()
-    });
-    let pipeline =
-        Session::recording(engine, &config.trace, &session, config.live).map_err(|source| {
-            // (A parent that is a file also fails with `AlreadyExists`: look at the path itself.)
-            let exists = matches!(&source, crate::trace::writer::Error::Io { source, .. }
-                if source.kind() == std::io::ErrorKind::AlreadyExists)
-                && std::fs::symlink_metadata(&config.trace).is_ok();
-            if exists {
-                CheckError::TraceExists {
-                    path: config.trace.clone(),
-                }
-            } else {
-                CheckError::Trace {
-                    path: config.trace.clone(),
-                    source,
-                }
-            }
-        })?;
-
-    let (facts, dns_finding) = reachability_facts(&url).await;
     let (tx, rx) = mpsc::unbounded_channel();
-    let pipeline = pipeline
-        .keep_records()
-        .with_annotate(private_address(dns_finding));
-    let recorder = tokio::spawn(record(rx, pipeline));
     let hook_tx = tx.clone();
     let hook = ExchangeHook::new(move |step, ex| {
         let _ = hook_tx.send(HookEntry::Exchange {
@@ -251,6 +206,13 @@ pub async fn run(config: CheckConfig) -> Result<CheckReport, CheckError> {
         cc.browser = Some(Arc::new(browser));
     }
     cc.profile = client_profile;
+    // The trace is created once nothing else can stop the check (an existing file is refused).
+    let pipeline = open_pipeline(&config, mode, origin.as_deref())?;
+    let (facts, dns_finding) = reachability_facts(&url).await;
+    let pipeline = pipeline
+        .keep_records()
+        .with_annotate(private_address(dns_finding));
+    let recorder = tokio::spawn(record(rx, pipeline));
     let flow = client::run_flow(cc).await;
     let _ = tx.send(HookEntry::End);
     let recorded = recorder.await.unwrap_or(Recorded {
@@ -285,8 +247,56 @@ pub async fn run(config: CheckConfig) -> Result<CheckReport, CheckError> {
     })
 }
 
-/// Numbers each exchange as it completes and hands it to the pipeline (engine, trace, live
-/// view); at the end finishes the session and pairs the judged exchanges with their steps.
+/// The check's pipeline: the engine configured for the profile, a new trace (session
+/// `source: "check"`) and the live view when asked for.
+fn open_pipeline(
+    config: &CheckConfig,
+    mode: &str,
+    origin: Option<&str>,
+) -> Result<Session, CheckError> {
+    let mut extra = serde_json::Map::new();
+    extra.insert("client_profile".into(), config.profile.name.into());
+    extra.insert("mode".into(), mode.into());
+    if let Some(o) = origin {
+        extra.insert("origin".into(), o.into());
+    }
+    let session = SessionRecord {
+        schema: crate::model::SCHEMA_VERSION,
+        authtap_version: env!("CARGO_PKG_VERSION").into(),
+        started_at: time::OffsetDateTime::now_utc(),
+        upstream: config.mcp_url.clone(),
+        listen_url: config.mcp_url.clone(),
+        source: "check".into(),
+        rewrite: false,
+        mode: Default::default(),
+        extra,
+    };
+    let engine = Engine::new(EngineConfig {
+        profile: config.profile.rules.clone(),
+        // The user checks an OAuth setup: an unauthenticated initialize must get 401.
+        requires_auth: true,
+        ..EngineConfig::default()
+    });
+    Session::recording(engine, &config.trace, &session, config.live).map_err(|source| {
+        // (A parent that is a file also fails with `AlreadyExists`: look at the path itself.)
+        let exists = matches!(&source, crate::trace::writer::Error::Io { source, .. }
+                if source.kind() == std::io::ErrorKind::AlreadyExists)
+            && std::fs::symlink_metadata(&config.trace).is_ok();
+        if exists {
+            CheckError::TraceExists {
+                path: config.trace.clone(),
+            }
+        } else {
+            CheckError::Trace {
+                path: config.trace.clone(),
+                source,
+            }
+        }
+    })
+}
+
+/// Feeds the client's exchanges to the pipeline (engine, trace, live view) as they complete;
+/// at the end finishes the session and pairs the judged exchanges with their steps.
 async fn record(mut rx: mpsc::UnboundedReceiver<HookEntry>, mut session: Session) -> Recorded {
     let steps = feed_from_hook(&mut session, &mut rx).await;
     let end = session
