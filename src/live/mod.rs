@@ -1,6 +1,6 @@
 //! The live view: what a person watching a run reads, one line per exchange.
 //!
-//! The pipeline ([`crate::session::Session`]) pushes every record it handles into a
+//! The pipeline (the `session` module's `Session`) pushes every record it handles into a
 //! [`LiveSink`] (like ripgrep's printer `Sink`): it does not know what, or whether, anything is
 //! printed. [`LiveView`] is the sink
 //! the CLI uses for `proxy`, `demo`, `check` and `lint`: per exchange one line (time, `#id`,

@@ -11,7 +11,7 @@
 //! file is removed again, so it does not block the next run with the same path.
 //!
 //! Who feeds it, when batches end and what was dropped before a record got here is the
-//! pipeline's business ([`crate::session`]).
+//! pipeline's business (the `session` module).
 
 mod sink;
 
