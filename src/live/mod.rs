@@ -4,8 +4,8 @@
 //! [`LiveSink`] (like ripgrep's printer `Sink`): it does not know what, or whether, anything is
 //! printed. [`LiveView`] is the sink the CLI uses for `proxy`, `demo`, `check` and `lint`: per
 //! exchange one line (time, `#id`, phase, method, path, status, duration, size), under it each
-//! error and warning finding with its fix; info findings once per rule (first occurrence) and with their counts in the
-//! end-of-run summary. Colors follow `--color` (`auto`: only on a terminal without `NO_COLOR`).
+//! error and warning finding with its fix; info findings once per rule (first occurrence) and
+//! with their counts in the end-of-run summary. Colors follow `--color` (`auto`: only on a terminal without `NO_COLOR`).
 //! The output stream is a parameter: stdout by default, stderr when a child process owns the
 //! terminal. Write errors (a closed pipe) are ignored: the view must never stop a run.
 //! `tracing` is for diagnostics only; nothing here goes through it.
