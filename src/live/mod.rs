@@ -5,9 +5,10 @@
 //! printed. [`LiveView`] is the sink the CLI uses for `proxy`, `demo`, `check` and `lint`: per
 //! exchange one line (time, `#id`, phase, method, path, status, duration, size), under it each
 //! error and warning finding with its fix; info findings once per rule (first occurrence) and
-//! with their counts in the end-of-run summary. Colors follow `--color` (`auto`: only on a terminal without `NO_COLOR`).
-//! The output stream is a parameter: stdout by default, stderr when a child process owns the
-//! terminal. Write errors (a closed pipe) are ignored: the view must never stop a run.
+//! with their counts in the end-of-run summary. Colors follow `--color` (`auto`: only on a
+//! terminal without `NO_COLOR`). The output stream is a parameter: stdout by default, stderr
+//! when a child process owns the terminal. Write errors (a closed pipe) are ignored: the view
+//! must never stop a run.
 //! `tracing` is for diagnostics only; nothing here goes through it.
 
 pub mod line;
