@@ -28,6 +28,7 @@ pub mod proxy;
 pub mod redact;
 pub mod rewrite;
 pub mod rules;
+pub mod session;
 pub mod tap;
 pub mod trace;
 

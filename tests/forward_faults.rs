@@ -295,17 +295,20 @@ fn browser_origin_faults_are_named_from_chromium_under_authtap_run() {
 fn claude_ai_registration_faults_are_named_from_authtap_check_under_authtap_run() {
     let client: Vec<OsString> = vec![env!("CARGO_BIN_EXE_authtap").into(), "check".into()];
     let dir = tempfile::tempdir().unwrap();
-    let check_trace = dir.path().join("check.jsonl");
-    let check_args = [
-        "--client",
-        "claude-ai",
-        "--register",
-        "--trace",
-        check_trace.to_str().unwrap(),
-    ];
     let results: Vec<(&FaultInfo, (Trace, String))> = faults_for(Client::ClaudeAiCheck)
         .into_iter()
-        .map(|info| (info, run_fault(info, &[], &client, &check_args, dir.path())))
+        .map(|info| {
+            // check refuses to overwrite a trace: one per fault.
+            let check_trace = dir.path().join(format!("check-{}.jsonl", info.name));
+            let check_args = [
+                "--client",
+                "claude-ai",
+                "--register",
+                "--trace",
+                check_trace.to_str().unwrap(),
+            ];
+            (info, run_fault(info, &[], &client, &check_args, dir.path()))
+        })
         .collect();
     for (info, (trace, log)) in &results {
         // The registration went through authtap's proxy: recorded there, with claude.ai's body.

@@ -529,7 +529,7 @@ proptest! {
             Some(body.as_bytes()),
         );
         let records = vec![Record::Exchange(Box::new(x))];
-        let _ = authtap::rules::relint::relint(&records, authtap::rules::EngineConfig::default());
+        let _ = authtap::session::replay(&records, authtap::rules::EngineConfig::default());
     }
 
     #[test]

@@ -19,13 +19,14 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use time::OffsetDateTime;
 
-use authtap::export::{ExportOptions, Target, export_trace};
+use authtap::export::{ExportOptions, Target};
 use authtap::model::{
     BodyCapture, ErrorKind, Exchange, ExchangeError, ExchangeId, Header, Mark, Outcome, Record,
     RequestRecord, ResponseRecord, Rewrite, RewriteDirection, SessionRecord, SseEvent, Timings,
 };
 use authtap::tap::RawCapture;
 use authtap::tap::decode::to_body_capture;
+use authtap::trace::load::export_trace;
 use redaction_views::leaks;
 
 /// Hands out distinct canaries: `Q7Z<nn>X` + 16 upper-case letters and digits, a shape every

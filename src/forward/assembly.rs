@@ -19,9 +19,9 @@ use crate::model::{
     CaptureMode, ErrorKind, Exchange, ExchangeError, ExchangeId, Headers, Outcome, RequestRecord,
     ResponseRecord, Rewrite, Timings, find_ofids,
 };
+use crate::session::{Assemble, RecorderHandle};
 use crate::tap::decode::to_body_capture;
 use crate::tap::{BodyEnd, Side, TapResult, TapSink};
-use crate::trace::writer::{Assemble, RecorderHandle};
 
 /// Counts exchanges in flight, so shutdown can wait for them to reach the recorder.
 #[derive(Debug, Default)]

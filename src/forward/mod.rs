@@ -34,8 +34,8 @@ use crate::model::{
     ResponseRecord, Rewrite, RewriteDirection,
 };
 use crate::rewrite::{Rewriter, Route};
+use crate::session::RecorderHandle;
 use crate::tap::{BodyEnd, BoxError, Side, Tap, TapOptions};
-use crate::trace::writer::RecorderHandle;
 use assembly::{Assembly, Tracker};
 use authorize::Leg;
 pub use bounce::BounceListener;
@@ -111,8 +111,8 @@ const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// the trace. Reverse and forward mode shut down through this one path.
 pub async fn finish_recording(
     forwarder: Arc<Forwarder>,
-    recorder: crate::trace::writer::Recorder,
-) -> Result<crate::trace::writer::RecorderStats, crate::trace::writer::Error> {
+    recorder: crate::session::Recorder,
+) -> Result<crate::session::RecorderStats, crate::session::Error> {
     let tracker = forwarder.tracker().clone();
     if tokio::time::timeout(DRAIN_WAIT, tracker.wait_idle())
         .await
@@ -126,7 +126,7 @@ pub async fn finish_recording(
     drop(forwarder);
     tokio::task::spawn_blocking(move || recorder.finish())
         .await
-        .map_err(|_| crate::trace::writer::Error::Thread)?
+        .map_err(|_| crate::session::Error::Thread)?
 }
 
 impl Forwarder {

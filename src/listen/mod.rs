@@ -27,7 +27,7 @@ use tokio::task::JoinSet;
 
 use crate::forward::{Forwarder, ProxyBody};
 use crate::model::{ErrorKind, TlsHandshakeFailure};
-use crate::trace::writer::RecorderHandle;
+use crate::session::RecorderHandle;
 
 pub mod tls;
 
