@@ -556,6 +556,12 @@ fn mcp_inspector_cli_completes_its_flow_under_authtap_run_with_the_browser_leg()
         tail(&run.log, 40)
     );
     assert_inspector_flow(&run);
+    // The CLI opened Chromium (through xdg-open) and left it: authtap run ends it.
+    assert!(
+        run.log.contains("closed the browser it started"),
+        "the browser the Inspector opened should be closed with the run:\n{}",
+        tail(&run.log, 20)
+    );
 }
 
 /// The README's command for the MCP Inspector's web UI (`authtap run --mcp URL --browser -- npx

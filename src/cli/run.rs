@@ -209,6 +209,10 @@ async fn run_async(args: Args, live: authtap::live::LiveOptions) -> anyhow::Resu
         }
     };
     eprintln!("\nauthtap run: {program} exited; finishing the trace…");
+    let closed = run_env::close_browsers(&run_dir.path);
+    if closed > 0 {
+        eprintln!("authtap run: closed the browser it started ({closed} window(s))");
+    }
     finish(proxy, args.out.as_deref(), err).await?;
     drop(run_dir);
     let code = match status {
