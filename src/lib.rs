@@ -22,11 +22,13 @@ pub mod forward;
 pub mod intercept;
 pub mod listen;
 pub mod live;
+pub mod model;
 pub mod parse;
 pub mod proxy;
 pub mod redact;
 pub mod rewrite;
 pub mod rules;
+pub mod session;
 pub mod tap;
 pub mod trace;
 

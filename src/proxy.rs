@@ -1,10 +1,12 @@
-//! The proxy facade: one call that wires listener, forwarder, tap, recorder and trace store.
+//! The proxy facade: one call that wires listener, forwarder, tap and the pipeline.
 //!
-//! [`start`] loads or creates the local CA (or the user's certificate), opens the trace,
-//! spawns the recorder and the accept loop, and returns a [`RunningProxy`] handle. The handle
+//! [`start`] loads or creates the local CA (or the user's certificate), opens the trace store,
+//! builds the [`Session`] (engine, store, live view when configured), runs it on the
+//! [`Recorder`] thread, spawns the accept loop, and returns a [`RunningProxy`] handle. The handle
 //! says where clients should connect ([`RunningProxy::base_url`]), records user marks
 //! ([`RunningProxy::mark`]) and shuts everything down cleanly ([`RunningProxy::shutdown`]).
-//! Printing is left to `cli/`; the demo and `check` drive the same facade.
+//! Printing is left to `cli/`; the demo drives the same facade (`check` feeds its own probe's
+//! exchanges to a [`Session`] directly).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -15,11 +17,11 @@ use crate::ca::LocalCa;
 use crate::forward::client::ClientOptions;
 use crate::forward::{BounceListener, Forwarder, ForwarderConfig};
 use crate::listen::{CertificateOrigin, Listener, ProxyHandler, TlsServing};
+use crate::model::{SCHEMA_VERSION, SessionRecord};
 use crate::rules::Engine;
-use crate::trace::model::{SCHEMA_VERSION, SessionRecord};
-use crate::trace::writer::{Recorder, RecorderHandle, RecorderOptions};
+use crate::session::{Recorder, RecorderHandle, RecorderOptions, Session};
 
-pub use crate::trace::writer::RecorderStats;
+pub use crate::session::RecorderStats;
 
 /// How the proxy serves its clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,9 +107,12 @@ pub enum Error {
     /// The upstream client could not be set up.
     #[error("upstream client")]
     Forward(#[from] crate::forward::Error),
-    /// The trace could not be created or finished.
+    /// The trace could not be created.
     #[error("trace")]
     Trace(#[from] crate::trace::writer::Error),
+    /// The recorder thread could not be started or died.
+    #[error("recorder")]
+    Recorder(#[from] crate::session::Error),
     /// The configuration is inconsistent.
     #[error("{0}")]
     Config(String),
@@ -278,13 +283,9 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, Error> {
         mode: Default::default(),
         extra: serde_json::Map::new(),
     };
-    let options = RecorderOptions {
-        live: config.live.map(|options| {
-            Box::new(crate::live::LiveView::new(options)) as Box<dyn crate::live::LiveSink>
-        }),
-        ..RecorderOptions::default()
-    };
-    let recorder = Recorder::start(&config.trace_path, session, Engine::default(), options)?;
+    let pipeline =
+        Session::recording(Engine::default(), &config.trace_path, &session, config.live)?;
+    let recorder = Recorder::start(pipeline, RecorderOptions::default())?;
     let handle = recorder.handle();
     let forwarder = Arc::new(Forwarder::new(
         ForwarderConfig {

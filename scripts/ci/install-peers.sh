@@ -6,7 +6,9 @@
 #     Claude Code CLI (@anthropic-ai/claude-code with its native linux-x64 binary) and the
 #     authorization-server stacks of tests/peers/stacks (oidc-provider; better-auth with
 #     @better-auth/mcp, in-memory storage, so nothing native is built), and mcp-remote (the
-#     stdio-to-HTTP bridge with OAuth that Claude Desktop-style stdio clients use);
+#     stdio-to-HTTP bridge with OAuth that Claude Desktop-style stdio clients use), and the MCP
+#     Inspector (@modelcontextprotocol/inspector 2.x: web UI and CLI; it runs on the Node 22 of
+#     scripts/ci/install-conformance.sh);
 #   - Go (Debian's golang-go) and NSS's certutil (libnss3-tools, to trust a CA in Chromium's NSS
 #     store), only when missing: further TLS stacks for tests/it/tls_clients.rs;
 #   - Python venv support (Debian's python3-venv, only when missing), then the hash-pinned
@@ -82,6 +84,7 @@ echo "install-peers: node $(node --version), $("$venv/bin/python" --version)," \
   "oidc-provider $(node -p "require('$peers/node_modules/oidc-provider/package.json').version")," \
   "better-auth $(node -p "require('$peers/node_modules/better-auth/package.json').version")," \
   "mcp-remote $(node -p "require('$peers/node_modules/mcp-remote/package.json').version")," \
+  "inspector $(node -p "require('$peers/node_modules/@modelcontextprotocol/inspector/package.json').version")," \
   "mcp $("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("mcp"))')," \
   "claude $("$peers/node_modules/@anthropic-ai/claude-code-linux-x64/claude" --version 2>/dev/null || echo '(native binary missing)')," \
   "$(go version)"

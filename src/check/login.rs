@@ -21,8 +21,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::client::{BrowserLeg, ExchangeHook};
-use crate::trace::model::{
-    Exchange, ExchangeId, Header, Outcome, RequestRecord, ResponseRecord, Timings,
+use crate::model::{
+    CaptureMode, Exchange, ExchangeId, Header, Outcome, RequestRecord, ResponseRecord, Timings,
 };
 
 /// How the authorize URL reaches a browser.
@@ -223,6 +223,8 @@ fn answer(
                 flow: None,
                 findings: Vec::new(),
                 ofids: Vec::new(),
+                // The browser's redirect, received by authtap's own callback listener.
+                mode: CaptureMode::Client,
             };
             (hook.0)("callback", exchange);
         }

@@ -6,17 +6,18 @@
 //! metadata, CORS preflights for a browser origin), with `--register` also dynamic client
 //! registration, with `--login` the whole authorization-code flow in the user's browser and
 //! MCP calls with the token. Every HTTP exchange the client makes is recorded through the
-//! client's [`ExchangeHook`], fed to the same [`Engine`] the proxy uses (so rule ids, fixes and
-//! exports are identical), and written to a JSONL trace (session `source: "check"`) that
-//! `authtap export` and `authtap lint` read. [`report`] turns it into a checklist; [`render`]
-//! prints it as text, JSON or JUnit, [`sarif`] as SARIF 2.1.0.
+//! client's [`ExchangeHook`] and handed to the same pipeline the proxy feeds
+//! ([`crate::session::Session`]: engine, trace store, live view), so rule ids, fixes and exports
+//! are identical; the trace (session `source: "check"`) is created like the proxy's (mode 0600,
+//! an existing file is never overwritten) and `authtap export` and `authtap lint` read it.
+//! [`report`] turns it into a checklist; [`render`] prints it as text, JSON or JUnit, [`sarif`]
+//! as SARIF 2.1.0.
 
 pub mod login;
 pub mod profile;
 pub mod render;
 pub mod report;
 pub mod sarif;
-mod trace_out;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -26,9 +27,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::client::{self, ClientConfig, ExchangeHook, McpPlan, Stage};
+use crate::model::{Exchange, FlowFindings, Record, SessionRecord};
 use crate::rules::revision::JudgedBy;
 use crate::rules::{Engine, EngineConfig, Out, registry};
-use crate::trace::model::{Exchange, ExchangeId, FlowFindings, Record, SessionRecord};
+use crate::session::{HookEntry, Session, feed_from_hook};
 
 pub use login::{BrowserLogin, Opener};
 pub use profile::CheckProfile;
@@ -49,10 +51,12 @@ pub struct CheckConfig {
     pub login: bool,
     /// With `login`: a tool to call (name, JSON arguments).
     pub call_tool: Option<(String, serde_json::Value)>,
-    /// The JSONL trace to write (created 0600, overwritten).
+    /// The JSONL trace to write (created 0600; an existing file is refused).
     pub trace: PathBuf,
     /// An extra CA to trust (PEM).
     pub ca_pem: Option<PathBuf>,
+    /// Direct, or through the proxy the environment names.
+    pub route: client::Route,
     /// Per-request timeout.
     pub timeout: Duration,
     /// How long `--login` waits for the browser.
@@ -79,6 +83,7 @@ impl CheckConfig {
             call_tool: None,
             trace,
             ca_pem: None,
+            route: client::Route::Direct,
             timeout: Duration::from_secs(10),
             login_wait: Duration::from_secs(300),
             opener: Opener::System,
@@ -108,7 +113,16 @@ pub enum CheckError {
         path: PathBuf,
         /// The cause.
         #[source]
-        source: std::io::Error,
+        source: crate::trace::writer::Error,
+    },
+    /// The trace file exists already (a trace is never overwritten).
+    #[error(
+        "the trace {path} already exists; authtap never overwrites a trace: remove it or \
+         choose another --trace"
+    )]
+    TraceExists {
+        /// The trace path.
+        path: PathBuf,
     },
     /// The loopback callback listener could not be bound.
     #[error(transparent)]
@@ -134,11 +148,6 @@ pub fn parse_mcp_url(raw: &str) -> Result<url::Url, CheckError> {
     Ok(url)
 }
 
-enum Entry {
-    Exchange(String, Box<Exchange>),
-    Finish,
-}
-
 /// What the recorder task hands back.
 struct Recorded {
     /// The revision the (first) flow was judged by, described.
@@ -161,52 +170,19 @@ pub async fn run(config: CheckConfig) -> Result<CheckReport, CheckError> {
     } else {
         "read-only"
     };
-    let mut trace =
-        trace_out::TraceFile::create(&config.trace).map_err(|source| CheckError::Trace {
-            path: config.trace.clone(),
-            source,
-        })?;
-    let mut extra = serde_json::Map::new();
-    extra.insert("client_profile".into(), config.profile.name.into());
-    extra.insert("mode".into(), mode.into());
-    if let Some(o) = &origin {
-        extra.insert("origin".into(), o.clone().into());
-    }
-    let session = SessionRecord {
-        schema: crate::trace::model::SCHEMA_VERSION,
-        authtap_version: env!("CARGO_PKG_VERSION").into(),
-        started_at: time::OffsetDateTime::now_utc(),
-        upstream: config.mcp_url.clone(),
-        listen_url: config.mcp_url.clone(),
-        source: "check".into(),
-        rewrite: false,
-        mode: Default::default(),
-        extra,
-    };
-    trace
-        .write(&Record::Session(session))
-        .map_err(|source| CheckError::Trace {
-            path: config.trace.clone(),
-            source,
-        })?;
-
-    let (facts, dns_finding) = reachability_facts(&url).await;
     let (tx, rx) = mpsc::unbounded_channel();
-    let engine = Engine::new(EngineConfig {
-        profile: config.profile.rules.clone(),
-        // The user checks an OAuth setup: an unauthenticated initialize must get 401.
-        requires_auth: true,
-        ..EngineConfig::default()
-    });
-    let recorder = tokio::spawn(record(rx, engine, trace, dns_finding, config.live));
     let hook_tx = tx.clone();
     let hook = ExchangeHook::new(move |step, ex| {
-        let _ = hook_tx.send(Entry::Exchange(step.to_string(), Box::new(ex)));
+        let _ = hook_tx.send(HookEntry::Exchange {
+            step: step.to_string(),
+            exchange: Box::new(ex),
+        });
     });
 
     let mut client_profile = config.profile.client.clone();
     let mut cc = ClientConfig::new(config.mcp_url.clone());
     cc.ca_pem = config.ca_pem.clone();
+    cc.route = config.route;
     cc.origin = origin.clone();
     cc.timeout = config.timeout;
     cc.progress = config.progress.clone();
@@ -234,8 +210,15 @@ pub async fn run(config: CheckConfig) -> Result<CheckReport, CheckError> {
         cc.browser = Some(Arc::new(browser));
     }
     cc.profile = client_profile;
+    // The trace is created once nothing else can stop the check (an existing file is refused).
+    let pipeline = open_pipeline(&config, mode, origin.as_deref())?;
+    let (facts, dns_finding) = reachability_facts(&url).await;
+    let pipeline = pipeline
+        .keep_records()
+        .with_annotate(private_address(dns_finding));
+    let recorder = tokio::spawn(record(rx, pipeline));
     let flow = client::run_flow(cc).await;
-    let _ = tx.send(Entry::Finish);
+    let _ = tx.send(HookEntry::End);
     let recorded = recorder.await.unwrap_or(Recorded {
         judged_by: JudgedBy::ASSUMED.describe(),
         exchanges: Vec::new(),
@@ -268,99 +251,110 @@ pub async fn run(config: CheckConfig) -> Result<CheckReport, CheckError> {
     })
 }
 
-/// Numbers, lints and writes each exchange as it completes; at the end runs `finish`.
-async fn record(
-    mut rx: mpsc::UnboundedReceiver<Entry>,
-    mut engine: Engine,
-    mut trace: trace_out::TraceFile,
-    mut dns_finding: Option<(String, String)>,
-    live: Option<crate::live::LiveOptions>,
-) -> Recorded {
-    use crate::live::LiveSink;
-    let mut live = live.map(crate::live::LiveView::new);
+/// The check's pipeline: the engine configured for the profile, a new trace (session
+/// `source: "check"`) and the live view when asked for.
+fn open_pipeline(
+    config: &CheckConfig,
+    mode: &str,
+    origin: Option<&str>,
+) -> Result<Session, CheckError> {
+    let mut extra = serde_json::Map::new();
+    extra.insert("client_profile".into(), config.profile.name.into());
+    extra.insert("mode".into(), mode.into());
+    if let Some(o) = origin {
+        extra.insert("origin".into(), o.into());
+    }
+    let session = SessionRecord {
+        schema: crate::model::SCHEMA_VERSION,
+        authtap_version: env!("CARGO_PKG_VERSION").into(),
+        started_at: time::OffsetDateTime::now_utc(),
+        upstream: config.mcp_url.clone(),
+        listen_url: config.mcp_url.clone(),
+        source: "check".into(),
+        rewrite: false,
+        mode: crate::model::CaptureMode::Client,
+        extra,
+    };
+    let engine = Engine::new(EngineConfig {
+        profile: config.profile.rules.clone(),
+        // The user checks an OAuth setup: an unauthenticated initialize must get 401.
+        requires_auth: true,
+        ..EngineConfig::default()
+    });
+    Session::recording(engine, &config.trace, &session, config.live).map_err(|source| {
+        // (A parent that is a file also fails with `AlreadyExists`: look at the path itself.)
+        let exists = matches!(&source, crate::trace::writer::Error::Io { source, .. }
+                if source.kind() == std::io::ErrorKind::AlreadyExists)
+            && std::fs::symlink_metadata(&config.trace).is_ok();
+        if exists {
+            CheckError::TraceExists {
+                path: config.trace.clone(),
+            }
+        } else {
+            CheckError::Trace {
+                path: config.trace.clone(),
+                source,
+            }
+        }
+    })
+}
+
+/// Feeds the client's exchanges to the pipeline (engine, trace, live view) as they complete;
+/// at the end finishes the session and pairs the judged exchanges with their steps.
+async fn record(mut rx: mpsc::UnboundedReceiver<HookEntry>, mut session: Session) -> Recorded {
+    let steps = feed_from_hook(&mut session, &mut rx).await;
+    let end = session
+        .kept()
+        .iter()
+        .filter_map(|r| match r {
+            Record::Exchange(ex) => Some(crate::flow::correlate::end_time(ex)),
+            _ => None,
+        })
+        .max()
+        .unwrap_or_else(time::OffsetDateTime::now_utc);
+    let judged_by = session.engine().flows().first().map_or_else(
+        || JudgedBy::ASSUMED.describe(),
+        |flow| session.engine().judged_by(flow).describe(),
+    );
+    let finished = session.finish(end, 0);
     let mut out = Recorded {
-        judged_by: JudgedBy::ASSUMED.describe(),
+        judged_by,
         exchanges: Vec::new(),
         flow_findings: Vec::new(),
-        write_errors: 0,
+        write_errors: finished.stats.write_errors,
     };
-    let mut next = 1;
-    let write = |trace: &mut trace_out::TraceFile, record: &Record, errors: &mut u64| {
-        if trace.write(record).is_err() {
-            *errors += 1;
+    let mut steps = steps.into_iter();
+    for record in finished.records {
+        match record {
+            Record::Exchange(ex) => {
+                let step = steps.next().unwrap_or_default();
+                out.exchanges.push((step, *ex));
+            }
+            Record::FlowFindings(ff) => out.flow_findings.push(ff),
+            _ => {}
         }
-    };
-    while let Some(Entry::Exchange(step, ex)) = rx.recv().await {
-        let mut ex = *ex;
-        ex.id = ExchangeId(next);
-        next += 1;
-        let due = engine.observe(&mut ex);
+    }
+    out
+}
+
+/// Attaches the private-address finding (from the DNS answer, which the URL-based rule cannot
+/// see) to the first exchange with the host that resolved only to private addresses.
+fn private_address(mut dns_finding: Option<(String, String)>) -> crate::session::Annotate {
+    Box::new(move |ex: &mut Exchange, engine: &Engine| {
         let host = ex
             .request
             .parsed_url()
             .and_then(|u| u.host_str().map(str::to_string));
-        if let Some((_, message)) = dns_finding.take_if(|(h, _)| host.as_deref() == Some(h)) {
-            if let Some(meta) = registry::find("GEN-PRIVATE-ADDRESS") {
-                let mut sink = Out::new(Some(ex.id), ex.flow);
-                let mut f = sink.push(meta, message).clone();
-                f.phase = ex.phase.unwrap_or(f.phase);
-                engine.config().profile.apply(&mut f);
-                ex.findings.push(f);
-            }
+        if let Some((_, message)) = dns_finding.take_if(|(h, _)| host.as_deref() == Some(h))
+            && let Some(meta) = registry::find("GEN-PRIVATE-ADDRESS")
+        {
+            let mut sink = Out::new(Some(ex.id), ex.flow);
+            let mut f = sink.push(meta, message).clone();
+            f.phase = ex.phase.unwrap_or(f.phase);
+            engine.config().profile.apply(&mut f);
+            ex.findings.push(f);
         }
-        write(
-            &mut trace,
-            &Record::Exchange(Box::new(ex.clone())),
-            &mut out.write_errors,
-        );
-        if let Some(view) = &mut live {
-            view.exchange(&ex);
-        }
-        for ff in due {
-            if let Some(view) = &mut live {
-                view.flow_findings(&ff);
-            }
-            write(
-                &mut trace,
-                &Record::FlowFindings(ff.clone()),
-                &mut out.write_errors,
-            );
-            out.flow_findings.push(ff);
-        }
-        out.exchanges.push((step, ex));
-    }
-    let end = out
-        .exchanges
-        .iter()
-        .map(|(_, ex)| crate::flow::correlate::end_time(ex))
-        .max()
-        .unwrap_or_else(time::OffsetDateTime::now_utc);
-    if let Some(flow) = engine.flows().first() {
-        out.judged_by = engine.judged_by(flow).describe();
-    }
-    for ff in engine.finish(end) {
-        if let Some(view) = &mut live {
-            view.flow_findings(&ff);
-        }
-        write(
-            &mut trace,
-            &Record::FlowFindings(ff.clone()),
-            &mut out.write_errors,
-        );
-        out.flow_findings.push(ff);
-    }
-    let stats = crate::trace::model::Stats {
-        at: time::OffsetDateTime::now_utc(),
-        exchanges: out.exchanges.len() as u64,
-        dropped: 0,
-        write_errors: out.write_errors,
-        lost_exchanges: 0,
-    };
-    write(&mut trace, &Record::Stats(stats), &mut out.write_errors);
-    if let Some(view) = &mut live {
-        view.finish();
-    }
-    out
+    })
 }
 
 /// DNS, port and scheme facts about the MCP URL, and a private-address finding to attach when

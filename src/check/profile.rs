@@ -59,7 +59,8 @@ impl CheckProfile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::{PROFILE_NAMES, Severity};
+    use crate::model::Severity;
+    use crate::rules::PROFILE_NAMES;
 
     #[test]
     fn every_listed_name_resolves() {
@@ -89,10 +90,10 @@ mod tests {
             body["grant_types"],
             serde_json::json!(["authorization_code", "refresh_token"])
         );
-        let mut f = crate::rules::Finding {
+        let mut f = crate::model::Finding {
             rule: "GEN-NON-443".into(),
             severity: Severity::Info,
-            phase: crate::rules::Phase::McpTransport,
+            phase: crate::model::Phase::McpTransport,
             who: vec![],
             breaks: String::new(),
             message: String::new(),

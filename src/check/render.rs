@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use super::report::{CheckReport, CheckStep, StepStatus};
 use crate::client;
-use crate::rules::Severity;
+use crate::model::Severity;
 
 /// The human checklist.
 pub fn text(report: &CheckReport) -> String {

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::client::{self, FlowReport};
-use crate::rules::{Finding, Severity};
-use crate::trace::model::{Exchange, FlowFindings};
+use crate::model::{Exchange, FlowFindings};
+use crate::model::{Finding, Severity};
 
 /// How a check step went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -6,7 +6,8 @@
 use serde_json::{Value, json};
 
 use super::report::CheckReport;
-use crate::rules::{Severity, registry};
+use crate::model::Severity;
+use crate::rules::registry;
 
 /// The SARIF schema URI written into `$schema`.
 pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
@@ -117,7 +118,7 @@ mod tests {
     use super::*;
     use crate::check::report::{self, CheckStep, Coverage};
     use crate::client::{FlowReport, Outcome};
-    use crate::rules::{Finding, Phase, Who};
+    use crate::model::{Finding, Phase, Who};
 
     fn finding(rule: &str, severity: Severity) -> Finding {
         Finding {
@@ -129,7 +130,7 @@ mod tests {
             message: "observed".into(),
             fix: "do it right".into(),
             source: "RFC 9110 §11.6.1".into(),
-            exchange: Some(crate::trace::model::ExchangeId(1)),
+            exchange: Some(crate::model::ExchangeId(1)),
             flow: None,
         }
     }

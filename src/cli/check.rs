@@ -1,6 +1,7 @@
 //! `authtap check MCP_URL [--client …] [--register] [--login] [--origin …]
 //! [--format text|json|junit|sarif] [--fail-on error|warning] [--trace FILE] [--upstream-ca F]`:
-//! probes a server's OAuth setup directly, as the chosen client would, and prints a checklist.
+//! probes a server's OAuth setup directly (or through the proxy `HTTPS_PROXY`/`HTTP_PROXY`
+//! name, as curl would), as the chosen client would, and prints a checklist.
 //! Exit 0 when nothing reaches the `--fail-on` level (default: error), 1 when something does,
 //! 2 when the check itself could not run.
 
@@ -69,11 +70,13 @@ pub struct Args {
     /// Exit 1 from this level on (for CI): `error` (default) or `warning`.
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     pub fail_on: FailOn,
-    /// Where to write the JSONL trace (default: authtap-check-<time>.jsonl here).
+    /// Where to write the JSONL trace (default: authtap-check-<time>.jsonl here). An existing
+    /// file is never overwritten: the check refuses to run.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
-    /// Trust this extra CA (PEM) besides the public roots.
-    #[arg(long, value_name = "F")]
+    /// Trust this extra CA (PEM) besides the public roots (default: the bundle `SSL_CERT_FILE`
+    /// names, when set — as under `authtap run`).
+    #[arg(long, value_name = "F", env = "SSL_CERT_FILE")]
     pub upstream_ca: Option<PathBuf>,
     /// Per-request timeout in seconds.
     #[arg(long, default_value_t = 10)]
@@ -99,13 +102,18 @@ pub fn run(args: Args, live: authtap::live::LiveOptions) -> anyhow::Result<ExitC
         }
         None => None,
     };
-    let trace = args.trace.clone().unwrap_or_else(default_trace_path);
+    let trace = args
+        .trace
+        .clone()
+        .unwrap_or_else(|| default_trace_path(time::OffsetDateTime::now_utc()));
     let mut config = CheckConfig::new(args.mcp_url.clone(), profile, trace);
     config.origin = args.origin.clone();
     config.register = args.register;
     config.login = args.login;
     config.call_tool = call_tool;
     config.ca_pem = args.upstream_ca.clone();
+    // Like curl and the SDK clients: HTTPS_PROXY/HTTP_PROXY/NO_PROXY decide the route.
+    config.route = authtap::client::Route::EnvironmentProxy;
     config.timeout = Duration::from_secs(args.timeout.max(1));
     config.login_wait = Duration::from_secs(args.login_timeout.max(1));
     config.opener = if args.no_browser {
@@ -167,15 +175,43 @@ pub fn run(args: Args, live: authtap::live::LiveOptions) -> anyhow::Result<ExitC
     })
 }
 
-fn default_trace_path() -> PathBuf {
-    let now = time::OffsetDateTime::now_utc();
-    PathBuf::from(format!(
-        "authtap-check-{:04}{:02}{:02}-{:02}{:02}{:02}.jsonl",
+/// `authtap-check-<time>.jsonl` in the working directory; when a check in the same second
+/// already wrote that file, `-2`, `-3`, … are appended (a trace is never overwritten).
+fn default_trace_path(now: time::OffsetDateTime) -> PathBuf {
+    let stem = format!(
+        "authtap-check-{:04}{:02}{:02}-{:02}{:02}{:02}",
         now.year(),
         u8::from(now.month()),
         now.day(),
         now.hour(),
         now.minute(),
         now.second()
-    ))
+    );
+    free_path(PathBuf::from(format!("{stem}.jsonl")), |n| {
+        PathBuf::from(format!("{stem}-{n}.jsonl"))
+    })
+}
+
+/// `first` when nothing is there, else the first `nth(2)`, `nth(3)`, … that is free.
+fn free_path(first: PathBuf, nth: impl Fn(u32) -> PathBuf) -> PathBuf {
+    if !first.exists() {
+        return first;
+    }
+    (2..1000).map(nth).find(|p| !p.exists()).unwrap_or(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_trace_name_skips_a_taken_one() {
+        let dir = tempfile::tempdir().unwrap_or_else(|_| unreachable!());
+        let at = |name: &str| dir.path().join(name);
+        let nth = |n: u32| at(&format!("c-{n}.jsonl"));
+        assert_eq!(free_path(at("c.jsonl"), nth), at("c.jsonl"));
+        std::fs::write(at("c.jsonl"), "").unwrap_or_else(|_| unreachable!());
+        std::fs::write(at("c-2.jsonl"), "").unwrap_or_else(|_| unreachable!());
+        assert_eq!(free_path(at("c.jsonl"), nth), at("c-3.jsonl"));
+    }
 }

@@ -1,7 +1,9 @@
 //! `authtap demo`: the main job on the embedded default. Starts the reference upstream (with
 //! any `--fault`s) on a free loopback port, the recording proxy in front of it over TLS with the
-//! local CA, runs the built-in client through the proxy, prints each step as it happens, then
-//! reads the trace back and prints a summary with the findings.
+//! local CA, runs the built-in client through the proxy (the live view shows each exchange and
+//! its findings; steps that warned or failed are printed as they happen), then reads the trace
+//! back and prints a summary with the findings. With `--direct` the client talks to the server
+//! itself and its recording hook feeds the same pipeline (engine and live view, no trace).
 //!
 //! Exit status: 0 when the demo ran and recorded its trace — with faults a failed flow is the
 //! point and is printed as such; 1 when the *clean* flow (no faults) did not complete, which is
@@ -22,9 +24,11 @@ use authtap::client::{self, ClientConfig, ClientProfile, FlowReport, Outcome, St
 use authtap::demo::{
     self, CATALOG, ClientNeed, DemoConfig, Fault, FaultSet, Revision, Revisions, RunningDemo,
 };
-use authtap::live::LiveOptions;
-use authtap::rules::Finding;
-use authtap::trace::model::Record;
+use authtap::live::{LiveOptions, LiveView};
+use authtap::model::Finding;
+use authtap::model::Record;
+use authtap::rules::Engine;
+use authtap::session::{HookEntry, Session, feed_from_hook};
 
 /// Arguments of `authtap demo`.
 #[derive(Debug, clap::Args)]
@@ -71,7 +75,8 @@ pub struct Args {
     /// Stop where strict clients (TS SDK v2, Copilot CLI) stop.
     #[arg(long)]
     strict: bool,
-    /// Run the client straight against the server, without the proxy (nothing is recorded).
+    /// Run the client straight against the server, without the proxy (the client's own
+    /// recording feeds the live view and the findings; no trace is written).
     #[arg(long)]
     direct: bool,
     /// Delay between the countdown tool's SSE events, in milliseconds.
@@ -236,16 +241,12 @@ async fn demo_run(args: &Args, faults: FaultSet, live: LiveOptions) -> anyhow::R
     );
     print_faults(server.faults());
     let result = if args.direct {
-        run_direct(args, &faults, &server).await
+        run_direct(args, &faults, &server, live).await
     } else {
         run_proxied(args, &faults, &server, live).await
     };
     server.shutdown().await;
-    let (report, trace) = result?;
-    let findings = match &trace {
-        Some(path) => read_findings(path)?,
-        None => Vec::new(),
-    };
+    let (report, findings) = result?;
     summary(&report, &findings, &faults);
     if report.completed || !faults.is_empty() {
         Ok(ExitCode::SUCCESS)
@@ -257,13 +258,35 @@ async fn demo_run(args: &Args, faults: FaultSet, live: LiveOptions) -> anyhow::R
     }
 }
 
+/// No proxy: the client's own recording hook feeds the pipeline (engine and live view; no
+/// trace is written).
 async fn run_direct(
     args: &Args,
     faults: &FaultSet,
     server: &RunningDemo,
-) -> anyhow::Result<(FlowReport, Option<PathBuf>)> {
-    let config = client_config(args, faults, server.mcp_url().to_string())?;
-    Ok((run_client(config, StepLines::All).await, None))
+    live: LiveOptions,
+) -> anyhow::Result<(FlowReport, Vec<Finding>)> {
+    let mut config = client_config(args, faults, server.mcp_url().to_string())?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let hook_tx = tx.clone();
+    config.hook = Some(client::ExchangeHook::new(move |step, exchange| {
+        let _ = hook_tx.send(HookEntry::Exchange {
+            step: step.to_string(),
+            exchange: Box::new(exchange),
+        });
+    }));
+    let mut session = Session::new(Engine::default())
+        .with_live(Box::new(LiveView::new(live)))
+        .keep_records();
+    let feeder = tokio::spawn(async move {
+        feed_from_hook(&mut session, &mut rx).await;
+        session
+    });
+    let report = run_client(config).await;
+    let _ = tx.send(HookEntry::End);
+    let session = feeder.await.context("the recording task failed")?;
+    let finished = session.finish(time::OffsetDateTime::now_utc(), 0);
+    Ok((report, findings_of(finished.records)))
 }
 
 async fn run_proxied(
@@ -271,7 +294,7 @@ async fn run_proxied(
     faults: &FaultSet,
     server: &RunningDemo,
     live: LiveOptions,
-) -> anyhow::Result<(FlowReport, Option<PathBuf>)> {
+) -> anyhow::Result<(FlowReport, Vec<Finding>)> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let trace_path = args.out.join("trace.jsonl");
@@ -298,7 +321,7 @@ async fn run_proxied(
     }
     let mut config = client_config(args, faults, mcp_url)?;
     config.ca_pem = proxy.ca_pem_path().map(Path::to_path_buf);
-    let report = run_client(config, StepLines::NotOk).await;
+    let report = run_client(config).await;
     let stats = proxy.shutdown().await.context("cannot finish the trace")?;
     println!(
         "\nrecorded {} exchanges into {}",
@@ -306,7 +329,10 @@ async fn run_proxied(
         trace_path.display()
     );
     // Export call site: HAR, Markdown and HTML next to the trace, redacted.
-    match authtap::export::export_trace(&trace_path, &authtap::export::ExportOptions::default()) {
+    match authtap::trace::load::export_trace(
+        &trace_path,
+        &authtap::export::ExportOptions::default(),
+    ) {
         Ok(files) => {
             for path in files.paths() {
                 println!("exported {}", path.display());
@@ -314,19 +340,12 @@ async fn run_proxied(
         }
         Err(err) => println!("export failed: {err:#}"),
     }
-    Ok((report, Some(trace_path)))
+    Ok((report, read_findings(&trace_path)?))
 }
 
-/// Which client steps are printed as they happen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum StepLines {
-    /// Every step (no proxy, so no live view shows the exchanges).
-    All,
-    /// Only steps that warned or failed: the live view shows each proxied exchange.
-    NotOk,
-}
-
-async fn run_client(mut config: ClientConfig, lines: StepLines) -> FlowReport {
+/// Runs the built-in client; steps that warned or failed are printed as they happen (the live
+/// view shows each exchange).
+async fn run_client(mut config: ClientConfig) -> FlowReport {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Step>();
     config.progress = Some(tx);
     println!(
@@ -341,7 +360,7 @@ async fn run_client(mut config: ClientConfig, lines: StepLines) -> FlowReport {
     );
     let printer = tokio::spawn(async move {
         while let Some(step) = rx.recv().await {
-            if lines == StepLines::All || step.outcome != Outcome::Ok {
+            if step.outcome != Outcome::Ok {
                 print_step(&step);
             }
         }
@@ -378,15 +397,20 @@ fn print_step(step: &Step) {
 fn read_findings(path: &Path) -> anyhow::Result<Vec<Finding>> {
     let read = authtap::trace::reader::read_trace(path)
         .with_context(|| format!("cannot read back {}", path.display()))?;
+    Ok(findings_of(read.records))
+}
+
+/// Every finding in these records: per exchange and per flow.
+fn findings_of(records: Vec<Record>) -> Vec<Finding> {
     let mut out = Vec::new();
-    for record in read.records {
+    for record in records {
         match record {
             Record::Exchange(ex) => out.extend(ex.findings.iter().cloned()),
             Record::FlowFindings(ff) => out.extend(ff.findings),
             _ => {}
         }
     }
-    Ok(out)
+    out
 }
 
 fn summary(report: &FlowReport, findings: &[Finding], faults: &FaultSet) {

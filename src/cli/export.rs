@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use authtap::export::{ExportOptions, Target, export_trace};
+use authtap::export::{ExportOptions, Target};
+use authtap::trace::load::export_trace;
 
 /// Arguments of `authtap export`.
 #[derive(Debug, clap::Args)]

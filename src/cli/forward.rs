@@ -14,7 +14,7 @@ use authtap::ca::forward::{ForwardCa, ForwardCaKind};
 use authtap::export::{ExportOptions, Target};
 use authtap::intercept::scope::HostPattern;
 use authtap::intercept::{ForwardProxyConfig, RunningForwardProxy};
-use authtap::trace::model::Record;
+use authtap::model::Record;
 
 /// Which hosts forward mode decrypts (shared by `proxy --forward` and `run`).
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -123,7 +123,7 @@ pub async fn run_proxy(
         out,
         "  type an ofid_… (or any note) + Enter to mark the trace; Ctrl-C to stop"
     );
-    super::proxy::marks_until_stopped(|text| proxy.mark(text)).await?;
+    super::recording::marks_until_stopped(|text| proxy.mark(text)).await?;
     eprintln!("\nauthtap: shutting down…");
     finish(proxy, None, out).await
 }
@@ -181,7 +181,7 @@ pub async fn finish(
         options.markdown = Target::Path(dir.join(format!("{stem}.md")));
         options.html = Target::Path(dir.join(format!("{stem}.html")));
     }
-    match authtap::export::export_trace(&trace_path, &options) {
+    match authtap::trace::load::export_trace(&trace_path, &options) {
         Ok(files) => {
             for path in files.paths() {
                 let _ = writeln!(out, "authtap: exported {}", path.display());

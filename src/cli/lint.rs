@@ -1,5 +1,6 @@
 //! `authtap lint TRACE [--format text|json] [--client PROFILE]`: re-runs every rule over a
-//! recorded trace (authtap JSONL, or HAR through `trace::load`) and prints the findings.
+//! recorded trace (authtap JSONL, or HAR through `trace::load`) through the pipeline
+//! (`session::replay`) and prints the findings.
 //! Exit code 1 when any finding is at error level, 0 otherwise; unreadable input is an error
 //! (exit 2, mapped by `main`).
 
@@ -11,9 +12,10 @@ use anyhow::Context;
 
 use authtap::live::LiveOptions;
 use authtap::live::line::{self, Paint, Tally};
-use authtap::rules::relint::{Relinted, relint};
-use authtap::rules::{ClientProfile, EngineConfig, Finding, Severity};
-use authtap::trace::model::{Exchange, Record};
+use authtap::model::{Exchange, Record};
+use authtap::model::{Finding, Severity};
+use authtap::rules::{ClientProfile, EngineConfig};
+use authtap::session::{Replayed, replay};
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -43,7 +45,7 @@ pub fn run(args: Args, live: LiveOptions) -> anyhow::Result<ExitCode> {
     let profile = ClientProfile::by_name(&args.client)?;
     let records = authtap::trace::load::load_any(&args.trace)
         .with_context(|| format!("cannot lint {}", args.trace.display()))?;
-    let out = relint(
+    let out = replay(
         &records,
         EngineConfig {
             profile,
@@ -73,7 +75,7 @@ pub fn run(args: Args, live: LiveOptions) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn all_findings(out: &Relinted) -> impl Iterator<Item = &Finding> {
+fn all_findings(out: &Replayed) -> impl Iterator<Item = &Finding> {
     out.exchanges
         .iter()
         .flat_map(|x| x.findings.iter())
@@ -92,7 +94,7 @@ fn request_line(x: &Exchange) -> String {
     format!("{} {} → {status}", x.request.method, x.request.url)
 }
 
-fn write_json(w: &mut impl Write, out: &Relinted) -> std::io::Result<()> {
+fn write_json(w: &mut impl Write, out: &Replayed) -> std::io::Result<()> {
     let by_id = |id| out.exchanges.iter().find(|x| Some(x.id) == id);
     let mut items = Vec::new();
     for f in all_findings(out) {
@@ -170,7 +172,7 @@ fn write_tls_failures(
 
 fn write_text(
     w: &mut impl Write,
-    out: &Relinted,
+    out: &Replayed,
     path: &std::path::Path,
     view: &TextView,
 ) -> std::io::Result<()> {

@@ -13,6 +13,7 @@ mod export;
 mod forward;
 mod lint;
 mod proxy;
+mod recording;
 mod rules;
 mod run;
 mod run_env;

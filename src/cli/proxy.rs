@@ -1,7 +1,6 @@
 //! `authtap proxy`: runs the recording proxy until Ctrl-C or SIGTERM (stdin lines become marks),
 //! then prints the flow narratives and writes the redacted HAR/Markdown/HTML exports.
 
-use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,6 +8,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use authtap::proxy::{self, ProxyConfig, RunningProxy, TlsMode};
+
+use super::recording::{default_trace_path, marks_until_stopped};
 
 /// Arguments of `authtap proxy`.
 #[derive(Debug, clap::Args)]
@@ -93,16 +94,6 @@ pub fn run(args: Args, live: authtap::live::LiveOptions) -> anyhow::Result<ExitC
     }
     .context("cannot start the async runtime")?;
     runtime.block_on(run_async(args, live))
-}
-
-pub(super) fn default_trace_path() -> PathBuf {
-    let now = time::OffsetDateTime::now_utc();
-    let stamp = now
-        .format(time::macros::format_description!(
-            "[year][month][day]T[hour][minute][second]Z"
-        ))
-        .unwrap_or_else(|_| now.unix_timestamp().to_string());
-    PathBuf::from("traces").join(format!("{stamp}.jsonl"))
 }
 
 fn config(args: Args, upstream: url::Url) -> ProxyConfig {
@@ -199,7 +190,7 @@ async fn run_async(args: Args, live: authtap::live::LiveOptions) -> anyhow::Resu
         keep_binary,
         ..authtap::export::ExportOptions::default()
     };
-    match authtap::export::export_trace(&trace_path, &export_options) {
+    match authtap::trace::load::export_trace(&trace_path, &export_options) {
         Ok(files) => {
             for path in files.paths() {
                 println!("authtap: exported {}", path.display());
@@ -211,7 +202,7 @@ async fn run_async(args: Args, live: authtap::live::LiveOptions) -> anyhow::Resu
 }
 
 /// Prints the flow narratives the engine wrote when the trace was finished.
-pub(super) fn print_narratives(trace_path: &std::path::Path) {
+fn print_narratives(trace_path: &std::path::Path) {
     let records = match authtap::trace::load::load_any(trace_path) {
         Ok(records) => records,
         Err(err) => {
@@ -222,7 +213,7 @@ pub(super) fn print_narratives(trace_path: &std::path::Path) {
     let mut refused = 0usize;
     for record in records {
         match record {
-            authtap::trace::model::Record::FlowFindings(ff) => {
+            authtap::model::Record::FlowFindings(ff) => {
                 if let Some(narrative) = ff.narrative {
                     match ff.flow {
                         Some(flow) => println!("{flow}: {narrative}"),
@@ -230,7 +221,7 @@ pub(super) fn print_narratives(trace_path: &std::path::Path) {
                     }
                 }
             }
-            authtap::trace::model::Record::TlsHandshake(_) => refused += 1,
+            authtap::model::Record::TlsHandshake(_) => refused += 1,
             _ => {}
         }
     }
@@ -244,38 +235,6 @@ pub(super) fn print_narratives(trace_path: &std::path::Path) {
 
 /// The banner: where to point the client and how to trust the CA. With `--quiet` it goes to
 /// stderr, so stdout holds only findings and the summary.
-/// Turns stdin lines into marks (`mark` is called with each non-empty trimmed line) until
-/// Ctrl-C or SIGTERM. Once stdin is at EOF (`< /dev/null`, CI, systemd) its branch is switched
-/// off, so the loop keeps waiting for the signals: the proxy keeps running.
-pub(crate) async fn marks_until_stopped(mark: impl Fn(&str)) -> anyhow::Result<()> {
-    let (lines_tx, mut lines_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines() {
-            let Ok(line) = line else { break };
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot listen for SIGTERM")?;
-    let mut stdin_open = true;
-    loop {
-        tokio::select! {
-            _ = &mut ctrl_c => return Ok(()),
-            _ = sigterm.recv() => return Ok(()),
-            line = lines_rx.recv(), if stdin_open => match line {
-                // The live view prints the mark when the recorder writes it.
-                Some(line) if !line.trim().is_empty() => mark(line.trim()),
-                Some(_) => {}
-                None => stdin_open = false,
-            },
-        }
-    }
-}
-
 fn print_banner(proxy: &RunningProxy, upstream: &url::Url, quiet: bool) {
     let text = banner(proxy, upstream);
     if quiet {

@@ -124,7 +124,7 @@ async fn run_async(args: Args, live: authtap::live::LiveOptions) -> anyhow::Resu
     let trace_path = args
         .trace
         .clone()
-        .unwrap_or_else(super::proxy::default_trace_path);
+        .unwrap_or_else(super::recording::default_trace_path);
     let mut extra = serde_json::Map::new();
     extra.insert("command".into(), serde_json::json!(args.command));
     let proxy = authtap::intercept::start(ForwardProxyConfig {
@@ -209,6 +209,10 @@ async fn run_async(args: Args, live: authtap::live::LiveOptions) -> anyhow::Resu
         }
     };
     eprintln!("\nauthtap run: {program} exited; finishing the trace…");
+    let closed = run_env::close_browsers(&run_dir.path);
+    if closed > 0 {
+        eprintln!("authtap run: closed the browser it started ({closed} window(s))");
+    }
     finish(proxy, args.out.as_deref(), err).await?;
     drop(run_dir);
     let code = match status {

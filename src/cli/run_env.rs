@@ -147,9 +147,11 @@ pub fn write_browser_launcher(
         .iter()
         .map(|a| format!(" {}", shell_quote(a)))
         .collect();
-    // `<-loopback>`: Chromium bypasses proxies for loopback unless told not to.
+    // `<-loopback>`: Chromium bypasses proxies for loopback unless told not to. `$$` is the
+    // pid Chromium keeps after `exec`: `close_browsers` ends it when the run ends.
     let text = format!(
         "#!/bin/sh\n# Written by `authtap run --browser`: Chromium through authtap's proxy.\n\
+         echo $$ >> {pids}\n\
          exec {chromium} --proxy-server={proxy} --proxy-bypass-list='<-loopback>' \
          --user-data-dir={profile} --ignore-certificate-errors-spki-list={spki} \
          --no-first-run --no-default-browser-check{extra} \"$@\"\n",
@@ -157,11 +159,46 @@ pub fn write_browser_launcher(
         proxy = shell_quote(proxy_url),
         profile = shell_quote(&profile.to_string_lossy()),
         spki = shell_quote(spki_sha256),
+        pids = shell_quote(&dir.join(BROWSER_PIDS).to_string_lossy()),
     );
     std::fs::write(&script, text).with_context(|| format!("cannot write {}", script.display()))?;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
         .with_context(|| format!("cannot chmod {}", script.display()))?;
     Ok(script)
+}
+
+/// The file in the run directory where the launcher notes each Chromium's pid.
+const BROWSER_PIDS: &str = "browser.pids";
+
+/// Ends (SIGTERM) each Chromium the launcher in `dir` started that still runs with that
+/// launcher's throw-away profile — a pid that now names another process is left alone. Returns
+/// how many were ended. Called when the run ends: the profile is deleted with the run
+/// directory, and a browser a command opened (a CLI's login page) would otherwise outlive it.
+pub fn close_browsers(dir: &Path) -> usize {
+    let profile = format!(
+        "--user-data-dir={}",
+        dir.join("browser-profile").to_string_lossy()
+    );
+    let pids = std::fs::read_to_string(dir.join(BROWSER_PIDS)).unwrap_or_default();
+    pids.lines()
+        .filter_map(|line| line.trim().parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|cmdline| {
+                    cmdline
+                        .split(|b| *b == 0)
+                        .any(|arg| arg == profile.as_bytes())
+                })
+                .unwrap_or(false)
+        })
+        .filter(|pid| {
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(*pid),
+                nix::sys::signal::Signal::SIGTERM,
+            )
+            .is_ok()
+        })
+        .count()
 }
 
 /// Single-quotes a word for `sh`.
@@ -245,6 +282,40 @@ mod tests {
         assert!(text.contains("--proxy-server='http://127.0.0.1:1234'"));
         assert!(text.contains("--ignore-certificate-errors-spki-list='abc+/='"));
         assert!(text.contains("'--headless=new' 'it'\\''s' \"$@\""));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn close_browsers_ends_only_the_launchers_own_browser() {
+        let dir = std::env::temp_dir().join(format!("authtap-close-{}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Stand-ins for Chromium: a shell whose arguments hold the launcher's profile flag (as
+        // its `$0`), and a process without it.
+        let profile = format!("--user-data-dir={}", dir.join("browser-profile").display());
+        let ours = std::process::Command::new("sh")
+            .args(["-c", "while :; do sleep 1; done", &profile])
+            .spawn()
+            .unwrap();
+        let other = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        std::fs::write(
+            dir.join(BROWSER_PIDS),
+            format!("{}\n{}\n", ours.id(), other.id()),
+        )
+        .unwrap();
+        let (mut ours, mut other) = (ours, other);
+        assert_eq!(close_browsers(&dir), 1);
+        let status = ours.wait().unwrap();
+        assert!(!status.success(), "the launcher's browser was ended");
+        // Near miss: a pid that names another process is left alone.
+        assert!(
+            other.try_wait().unwrap().is_none(),
+            "another process was ended"
+        );
+        other.kill().unwrap();
+        let _ = other.wait();
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

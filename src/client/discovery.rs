@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use super::Outcome;
 use super::flow::{Flow, Res};
 use super::http::{Reply, Req};
+use crate::model::Phase;
 use crate::parse::urls::{asm_candidates, prm_well_known};
-use crate::rules::Phase;
 
 /// The parsed `Bearer` challenge.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

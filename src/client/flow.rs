@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::discovery::Challenge;
 use super::http::{Http, Reply, Req};
 use super::{ClientConfig, FlowReport, McpPlan, Outcome, Stage, Step};
-use crate::rules::Phase;
+use crate::model::Phase;
 
 /// The flow stopped; the failing step is already recorded.
 #[derive(Debug)]
@@ -73,7 +73,12 @@ impl Flow {
             sse_events: 0,
             registered_client_id: None,
         };
-        let http = match Http::new(cfg.ca_pem.as_deref(), cfg.timeout, &cfg.profile.user_agent) {
+        let http = match Http::new(
+            cfg.ca_pem.as_deref(),
+            cfg.timeout,
+            &cfg.profile.user_agent,
+            cfg.route,
+        ) {
             Ok(http) => http.with_hook(cfg.hook.clone()),
             Err(err) => {
                 let step = Step {

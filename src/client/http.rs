@@ -1,13 +1,14 @@
 //! The scripted client's HTTP transport: hyper-util's pooled client over hyper-rustls (HTTP/1.1
 //! and HTTP/2 by ALPN), trusting the webpki roots plus an optional extra CA (the proxy's).
-//! Plain `http://` works too. Every call has a timeout; bodies are read with a cap.
+//! Plain `http://` works too, and either goes through the environment's proxy when asked
+//! ([`Route`]). Every call has a timeout; bodies are read with a cap.
 //!
 //! With an [`ExchangeHook`] every request sent produces a [`trace::model::Exchange`]: the
 //! request as sent, the response as received (all headers, before any browser filtering), its
 //! body and SSE events, timings, or the transport error (`tls`, `dns`, `connect`, `timeout`).
 //! `authtap check` feeds these into the rule engine.
 //!
-//! [`trace::model::Exchange`]: crate::trace::model::Exchange
+//! [`trace::model::Exchange`]: crate::model::Exchange
 
 use std::path::Path;
 use std::sync::Arc;
@@ -19,15 +20,15 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
+use super::proxy::{ProxyConnector, Route};
 use super::record::Partial;
 use crate::error_chain;
+use crate::model::{ErrorKind, Exchange};
 use crate::parse::sse::{ParsedEvent as SseEvent, SseParser};
-use crate::trace::model::{ErrorKind, Exchange};
 
 /// Longest SSE line the client keeps (a stream without line ends cannot grow memory).
 const MAX_SSE_LINE: usize = 4 * 1024 * 1024;
@@ -265,18 +266,20 @@ pub struct Streaming {
 /// The transport.
 #[derive(Debug, Clone)]
 pub struct Http {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Client<HttpsConnector<ProxyConnector>, Full<Bytes>>,
     timeout: Duration,
     pub(super) user_agent: String,
     hook: Option<ExchangeHook>,
 }
 
 impl Http {
-    /// Builds the transport; `ca_pem` adds one trusted CA (PEM, may hold several certs).
+    /// Builds the transport; `ca_pem` adds one trusted CA (PEM, may hold several certs);
+    /// `route` says whether requests go through the environment's proxy.
     pub fn new(
         ca_pem: Option<&Path>,
         timeout: Duration,
         user_agent: &str,
+        route: Route,
     ) -> Result<Self, HttpError> {
         crate::install_crypto_provider();
         let mut roots = rustls::RootCertStore::empty();
@@ -286,14 +289,12 @@ impl Http {
                 path: path.display().to_string(),
                 reason,
             };
-            let certs = CertificateDer::pem_file_iter(path).map_err(|e| ca_err(e.to_string()))?;
-            let mut added = 0;
-            for cert in certs {
-                roots
-                    .add(cert.map_err(|e| ca_err(e.to_string()))?)
-                    .map_err(|e| ca_err(e.to_string()))?;
-                added += 1;
-            }
+            let certs = CertificateDer::pem_file_iter(path)
+                .map_err(|e| ca_err(e.to_string()))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| ca_err(e.to_string()))?;
+            // A system bundle (SSL_CERT_FILE) may hold a root webpki cannot parse; skip it.
+            let (added, _unparsable) = roots.add_parsable_certificates(certs);
             if added == 0 {
                 return Err(ca_err("no certificate in the file".into()));
             }
@@ -305,7 +306,7 @@ impl Http {
             .with_tls_config(tls)
             .https_or_http()
             .enable_all_versions()
-            .build();
+            .wrap_connector(ProxyConnector::new(route));
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(10))
             .build(connector);

@@ -9,7 +9,7 @@ use super::Outcome;
 use super::discovery::{initialize_body, parse_bearer};
 use super::flow::{Flow, Res, Stop};
 use super::http::{Reply, Req, rpc_id_of};
-use crate::rules::Phase;
+use crate::model::Phase;
 
 impl Flow {
     fn mcp_req(&self, method: Method) -> Req {

@@ -22,6 +22,7 @@ mod form;
 pub mod http;
 mod mcp;
 mod oauth;
+mod proxy;
 mod record;
 mod step;
 
@@ -34,11 +35,12 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::rules::Phase;
+use crate::model::Phase;
 
 pub use crate::parse::sse::{ParsedEvent as SseEvent, SseParser};
 pub use discovery::{Challenge, parse_bearer};
 pub use http::ExchangeHook;
+pub use proxy::Route;
 
 /// How a client registers and identifies itself.
 #[derive(Debug, Clone, Serialize)]
@@ -171,6 +173,8 @@ pub struct ClientConfig {
     pub ca_pem: Option<PathBuf>,
     /// Act as a browser client with this `Origin` (CORS preflights, exposed headers only).
     pub origin: Option<String>,
+    /// Direct, or through the proxy the environment names.
+    pub route: Route,
     /// Registration body and identity.
     pub profile: ClientProfile,
     /// Per-request timeout.
@@ -234,6 +238,7 @@ impl ClientConfig {
             mcp_url: mcp_url.into(),
             ca_pem: None,
             origin: None,
+            route: Route::Direct,
             profile: ClientProfile::native(),
             timeout: Duration::from_secs(10),
             strict: false,

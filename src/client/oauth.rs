@@ -11,9 +11,9 @@ use super::Outcome;
 use super::flow::{Flow, Registered, Res, Tokens, redirect_target};
 use super::form::parse_form;
 use super::http::{Reply, Req};
+use crate::model::Phase;
 use crate::parse::jwt::Jwt;
 use crate::parse::urls::pkce_s256;
-use crate::rules::Phase;
 
 /// Optional DCR members a strict (Zod) client rejects when `null`.
 const OPTIONAL_DCR: &[&str] = &[

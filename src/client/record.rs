@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use http::HeaderMap;
 
 use super::http::{Http, HttpError, Reply, Req};
-use crate::parse::sse::ParsedEvent as SseEvent;
-use crate::trace::model::{
-    BodyCapture, ErrorKind, Exchange, ExchangeError, ExchangeId, Header, Outcome as TraceOutcome,
-    RequestRecord, ResponseRecord, Timings,
+use crate::model::{
+    BodyCapture, CaptureMode, ErrorKind, Exchange, ExchangeError, ExchangeId, Header,
+    Outcome as TraceOutcome, RequestRecord, ResponseRecord, Timings,
 };
+use crate::parse::sse::ParsedEvent as SseEvent;
 
 impl Http {
     /// Builds the trace record of one exchange (request as sent, response as received).
@@ -107,6 +107,7 @@ impl Http {
             flow: None,
             findings: Vec::new(),
             ofids: Vec::new(),
+            mode: CaptureMode::Client,
         }
     }
 }
@@ -141,10 +142,10 @@ fn capture(bytes: &[u8], wire_size: u64) -> BodyCapture {
     }
 }
 
-fn trace_events(events: &[(u64, SseEvent)]) -> Vec<crate::trace::model::SseEvent> {
+fn trace_events(events: &[(u64, SseEvent)]) -> Vec<crate::model::SseEvent> {
     events
         .iter()
-        .map(|(at, ev)| crate::trace::model::SseEvent {
+        .map(|(at, ev)| crate::model::SseEvent {
             at_ms: *at as f64,
             event: ev.event.clone(),
             id: ev.id.clone(),

@@ -6,7 +6,7 @@
 use super::flow::{Flow, Res, Stop};
 use super::http::Reply;
 use super::{Outcome, Step};
-use crate::rules::Phase;
+use crate::model::Phase;
 
 /// A step being recorded; finish it with [`StepRecord::ok`], [`StepRecord::warn`],
 /// [`StepRecord::fail`] or [`StepRecord::outcome`].

@@ -7,9 +7,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::model::{CaptureMode, Exchange, Headers, Outcome};
+use crate::model::{Phase, Severity};
 use crate::redact::correlation_hash;
-use crate::rules::{Phase, Severity};
-use crate::trace::model::{Exchange, Headers, Outcome};
 
 use super::Trace;
 
@@ -147,6 +147,8 @@ pub struct IssueFacts {
     pub time_range: String,
     /// Phases reached, in flow order.
     pub phases_reached: Vec<Phase>,
+    /// Which mode captured the exchanges (each record says; counted when they differ).
+    pub captured_by: String,
 }
 
 /// Derives the issue template's fields from a trace.
@@ -173,6 +175,35 @@ pub fn issue_facts(trace: &Trace) -> IssueFacts {
         client: client(trace),
         time_range: time_range(trace),
         phases_reached,
+        captured_by: captured_by(trace),
+    }
+}
+
+/// The capture mode of the exchanges: one description when they agree, each with its count
+/// when they do not; the session's mode when there is no exchange.
+fn captured_by(trace: &Trace) -> String {
+    let mut counts: Vec<(CaptureMode, usize)> = Vec::new();
+    for x in &trace.exchanges {
+        match counts.iter_mut().find(|(mode, _)| *mode == x.mode) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((x.mode, 1)),
+        }
+    }
+    match counts.as_slice() {
+        [] => trace
+            .session
+            .as_ref()
+            .map_or("unknown", |s| s.mode.describe())
+            .to_string(),
+        [(mode, _)] => mode.describe().to_string(),
+        several => several
+            .iter()
+            .map(|(mode, n)| {
+                let plural = if *n == 1 { "" } else { "s" };
+                format!("{} ({n} exchange{plural})", mode.describe())
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
     }
 }
 

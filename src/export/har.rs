@@ -8,8 +8,8 @@
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
-use crate::rules::Finding;
-use crate::trace::model::{BodyCapture, Exchange, Header, Headers, Outcome, SCHEMA_VERSION};
+use crate::model::Finding;
+use crate::model::{BodyCapture, Exchange, Header, Headers, Outcome, SCHEMA_VERSION};
 
 use super::facts::{correlation, outcome_label, timestamp};
 use super::{ExportOptions, Trace};
@@ -230,7 +230,7 @@ fn lenient_note(body: &BodyCapture) -> Option<String> {
     })
 }
 
-fn sse_text(events: &[crate::trace::model::SseEvent]) -> String {
+fn sse_text(events: &[crate::model::SseEvent]) -> String {
     let mut out = String::new();
     for e in events {
         if let Some(ev) = &e.event {
@@ -333,6 +333,7 @@ fn entry(x: &Exchange) -> Value {
     }
     let mut ext = Map::new();
     ext.insert("id".into(), json!(x.id.0));
+    ext.insert("capture_mode".into(), json!(x.mode.as_str()));
     ext.insert("phase".into(), json!(x.phase.map(|p| p.as_str())));
     ext.insert("flow".into(), json!(x.flow.map(|f| f.0)));
     ext.insert(

@@ -13,7 +13,7 @@ use base64::Engine as _;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::trace::model::{BodyCapture, Exchange, Header};
+use crate::model::{BodyCapture, Exchange, Header};
 
 use super::facts::{correlation, issue_facts, path_of, phase_label, status_label, timestamp};
 use super::{ExportOptions, Trace};
@@ -102,6 +102,7 @@ pub fn render(trace: &Trace, opts: &ExportOptions) -> String {
         ("POST /mcp without auth", f.unauthenticated_mcp.as_str()),
         ("Timestamps", f.time_range.as_str()),
         ("Client", f.client.as_str()),
+        ("Exchanges captured by", f.captured_by.as_str()),
         (
             "Error references",
             if ofids.is_empty() {
@@ -137,7 +138,7 @@ pub fn render(trace: &Trace, opts: &ExportOptions) -> String {
     h
 }
 
-fn exchange_link(trace: &Trace, id: crate::trace::model::ExchangeId) -> String {
+fn exchange_link(trace: &Trace, id: crate::model::ExchangeId) -> String {
     match trace.exchange(id) {
         Some(x) => format!(
             "<a href=\"#x{}\">{} {} {} → {}</a>",
@@ -225,7 +226,7 @@ fn ofid_section(h: &mut String, trace: &Trace) {
 }
 
 /// One finding; `count` > 1 when it stands for repeated info findings of its rule.
-fn finding_item(h: &mut String, f: &crate::rules::Finding, count: usize, link: &str) {
+fn finding_item(h: &mut String, f: &crate::model::Finding, count: usize, link: &str) {
     let who: Vec<&str> = f.who.iter().map(|w| w.as_str()).collect();
     let times = if count > 1 {
         format!(" <span class=\"count\">×{count}</span>")
@@ -253,7 +254,7 @@ fn findings_section(h: &mut String, trace: &Trace) {
         );
     }
     h.push_str("<ol id=\"findings\">");
-    let mut items: Vec<(&crate::rules::Finding, String)> = Vec::new();
+    let mut items: Vec<(&crate::model::Finding, String)> = Vec::new();
     for x in &trace.exchanges {
         items.extend(x.findings.iter().map(|f| (f, exchange_link(trace, x.id))));
     }

@@ -5,8 +5,8 @@
 
 use std::fmt::Write as _;
 
-use crate::rules::Phase;
-use crate::trace::model::{BodyCapture, Exchange, Header};
+use crate::model::Phase;
+use crate::model::{BodyCapture, Exchange, Header};
 
 use super::facts::{self, issue_facts, path_of, phase_label, status_label, timestamp};
 use super::{ExportOptions, Trace};
@@ -113,10 +113,7 @@ pub fn render(trace: &Trace, opts: &ExportOptions) -> String {
     let recorded_by = trace.session.as_ref().map_or_else(
         || format!("authtap {}", env!("CARGO_PKG_VERSION")),
         |s| {
-            let mode = match s.mode {
-                crate::trace::model::CaptureMode::Reverse => "reverse proxy",
-                crate::trace::model::CaptureMode::Forward => "forward proxy, nothing rewritten",
-            };
+            let mode = s.mode.describe();
             format!(
                 "authtap {} ({}, {mode}, upstream {})",
                 s.authtap_version, s.source, s.upstream
@@ -126,9 +123,9 @@ pub fn render(trace: &Trace, opts: &ExportOptions) -> String {
     let findings = trace.all_findings();
     let errors = findings
         .iter()
-        .filter(|x| x.severity == crate::rules::Severity::Error)
+        .filter(|x| x.severity == crate::model::Severity::Error)
         .count();
-    let fields: [(&str, String); 10] = [
+    let fields: [(&str, String); 11] = [
         ("Server URL", f.server_url.clone()),
         ("Where it failed", f.failed_at.clone()),
         ("Transport", f.transport.clone()),
@@ -142,6 +139,7 @@ pub fn render(trace: &Trace, opts: &ExportOptions) -> String {
         ("Error reference ids (ofid)", ofids),
         ("Findings", format!("{} ({errors} errors)", findings.len())),
         ("Recorded by", recorded_by),
+        ("Exchanges captured by", f.captured_by.clone()),
     ];
     md.push_str("| Field | Value |\n|---|---|\n");
     for (name, value) in fields {
@@ -255,7 +253,7 @@ fn tunnels_section(md: &mut String, trace: &Trace) {
 
 fn findings_section(md: &mut String, trace: &Trace) {
     md.push_str("## Findings\n\n");
-    let mut rows: Vec<(&crate::rules::Finding, String)> = Vec::new();
+    let mut rows: Vec<(&crate::model::Finding, String)> = Vec::new();
     for x in &trace.exchanges {
         rows.extend(x.findings.iter().map(|f| (f, x.id.to_string())));
     }

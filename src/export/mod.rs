@@ -4,8 +4,8 @@
 //! [`crate::redact`] unless redaction is explicitly turned off, and collecting `ofid_…`
 //! references (user marks, `--ofid`, and any seen in traffic). [`har::to_har`],
 //! [`markdown::render`] and [`html::render`] are pure functions of that input; only
-//! [`export_trace`] and [`write_exports`] touch the file system, and they create files with
-//! mode 0600.
+//! [`write_exports`] touches the file system, and it creates files with mode 0600. Loading a
+//! trace file to export it is the readers' job (`trace::load::export_trace`).
 
 pub mod facts;
 pub mod har;
@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 pub use trace::{OfidRef, Trace};
 
-use crate::trace::model::Record;
+use crate::model::Record;
 
 /// Number of exchanges shown before each `ofid_…` reference.
 pub const DEFAULT_OFID_CONTEXT: usize = 5;
@@ -68,7 +68,7 @@ impl Default for ExportOptions {
     }
 }
 
-/// The files [`export_trace`] wrote.
+/// The files `trace::load::export_trace` wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExportedFiles {
     /// The HAR file, if written.
@@ -93,9 +93,6 @@ impl ExportedFiles {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The trace could not be loaded.
-    #[error(transparent)]
-    Load(#[from] crate::trace::load::Error),
     /// An output file could not be written.
     #[error("cannot write {path}")]
     Write {
@@ -108,18 +105,6 @@ pub enum Error {
     /// Serialising the HAR failed (should not happen).
     #[error("cannot serialise HAR")]
     Json(#[from] serde_json::Error),
-}
-
-/// Loads a trace (JSONL or HAR), re-runs the rules if it came from a foreign HAR, redacts it
-/// unless told not to, and writes the requested formats.
-pub fn export_trace(trace_path: &Path, opts: &ExportOptions) -> Result<ExportedFiles, Error> {
-    let loaded = crate::trace::load::load(trace_path)?;
-    let records = if loaded.needs_rules {
-        crate::trace::load::run_rules(loaded.records)
-    } else {
-        loaded.records
-    };
-    write_exports(&records, trace_path, opts)
 }
 
 /// Renders and writes the requested formats for already-loaded records; `trace_path` decides

@@ -4,7 +4,7 @@
 pub mod fixture;
 
 use super::{ExportOptions, Trace};
-use crate::trace::model::Record;
+use crate::model::Record;
 
 /// The canary fixture as records.
 pub fn records() -> Vec<Record> {

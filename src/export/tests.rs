@@ -92,8 +92,7 @@ fn facts_fill_the_issue_template() {
 #[test]
 fn correlation_hashes_match_across_steps() {
     let trace = testkit::trace(&ExportOptions::default());
-    let c =
-        |id: u64| facts::correlation(trace.exchange(crate::trace::model::ExchangeId(id)).unwrap());
+    let c = |id: u64| facts::correlation(trace.exchange(crate::model::ExchangeId(id)).unwrap());
     let code = crate::redact::hash8("CANARYcode0007");
     assert_eq!(c(6).get("code"), Some(&code), "callback Location");
     assert_eq!(c(7).get("code"), Some(&code), "token body");
@@ -105,7 +104,7 @@ fn correlation_hashes_match_across_steps() {
 
 #[test]
 fn exports_list_failed_tls_handshakes() {
-    use crate::trace::model::{TlsFailureKind, TlsHandshakeFailure};
+    use crate::model::{TlsFailureKind, TlsHandshakeFailure};
     let mut records = testkit::records();
     records.push(Record::TlsHandshake(TlsHandshakeFailure {
         at: time::OffsetDateTime::UNIX_EPOCH,
@@ -137,7 +136,7 @@ fn exports_list_failed_tls_handshakes() {
 
 #[test]
 fn exports_list_blind_tunnels_and_the_capture_mode() {
-    use crate::trace::model::{CaptureMode, TunnelRecord};
+    use crate::model::{CaptureMode, TunnelRecord};
     let mut records = testkit::records();
     if let Some(Record::Session(s)) = records.first_mut() {
         s.mode = CaptureMode::Forward;
@@ -177,12 +176,12 @@ fn repeated_info_findings_are_grouped_with_a_count() {
     let mut records = testkit::records();
     let mut added = 0;
     for r in &mut records {
-        if let crate::trace::model::Record::Exchange(x) = r {
-            x.findings.push(crate::rules::Finding {
+        if let crate::model::Record::Exchange(x) = r {
+            x.findings.push(crate::model::Finding {
                 rule: "TEST-REPEATED-INFO".into(),
-                severity: crate::rules::Severity::Info,
-                phase: crate::rules::Phase::McpTransport,
-                who: vec![crate::rules::Who::Rs],
+                severity: crate::model::Severity::Info,
+                phase: crate::model::Phase::McpTransport,
+                who: vec![crate::model::Who::Rs],
                 breaks: String::new(),
                 message: "seen again".into(),
                 fix: "nothing".into(),
@@ -214,4 +213,61 @@ fn repeated_info_findings_are_grouped_with_a_count() {
     assert!(html.contains(&format!(
         "<strong>TEST-REPEATED-INFO</strong> <span class=\"count\">×{added}</span>"
     )));
+}
+
+#[test]
+fn each_exchange_says_which_mode_captured_it() {
+    use crate::model::CaptureMode;
+    let mut records = testkit::records();
+    let mut exchanges = 0;
+    for r in &mut records {
+        if let Record::Exchange(x) = r {
+            x.mode = CaptureMode::Forward;
+            exchanges += 1;
+        }
+    }
+    assert!(exchanges > 2, "fixture too small: {exchanges}");
+    let opts = ExportOptions::default();
+    let trace = Trace::build(&records, &opts);
+    let har = har::to_har(&trace, &opts);
+    let entries = har["log"]["entries"].as_array().unwrap();
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["_authtap"]["capture_mode"] == "forward"),
+        "{entries:?}"
+    );
+    let md = markdown::render(&trace, &opts);
+    assert!(
+        md.contains("| Exchanges captured by | forward proxy, nothing rewritten |"),
+        "{md}"
+    );
+    assert!(html::render(&trace, &opts).contains("forward proxy, nothing rewritten"));
+    // An authtap HAR round-trips each entry's mode.
+    let imported = crate::trace::har_import::from_har(&har).unwrap();
+    let modes: Vec<CaptureMode> = imported
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Exchange(x) => Some(x.mode),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(modes, vec![CaptureMode::Forward; exchanges]);
+
+    // Near miss: one exchange of another mode is counted, not hidden.
+    if let Some(Record::Exchange(x)) = records
+        .iter_mut()
+        .find(|r| matches!(r, Record::Exchange(_)))
+    {
+        x.mode = CaptureMode::Reverse;
+    }
+    let md = markdown::render(&Trace::build(&records, &opts), &opts);
+    assert!(
+        md.contains(&format!(
+            "reverse proxy (1 exchange), forward proxy, nothing rewritten ({} exchanges)",
+            exchanges - 1
+        )),
+        "{md}"
+    );
 }

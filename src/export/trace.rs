@@ -2,7 +2,7 @@
 
 use time::OffsetDateTime;
 
-use crate::trace::model::{
+use crate::model::{
     Exchange, ExchangeId, FlowFindings, Mark, Record, SessionRecord, Stats, TlsHandshakeFailure,
     TunnelRecord, find_ofids,
 };
@@ -93,7 +93,7 @@ impl Trace {
     }
 
     /// Every finding: per exchange, then flow-level, in that order.
-    pub fn all_findings(&self) -> Vec<&crate::rules::Finding> {
+    pub fn all_findings(&self) -> Vec<&crate::model::Finding> {
         let per_exchange = self.exchanges.iter().flat_map(|x| x.findings.iter());
         per_exchange
             .chain(self.flow_findings.iter().flat_map(|f| f.findings.iter()))

@@ -19,13 +19,13 @@ use time::{Duration, OffsetDateTime};
 
 use crate::flow::phase::CallbackView;
 use crate::flow::state::*;
+use crate::model::Phase;
+use crate::model::{Exchange, FlowId, Headers};
 use crate::parse::form::Pairs;
 use crate::parse::jwt::Jwt;
 use crate::parse::metadata;
 use crate::parse::urls;
 use crate::parse::www_authenticate;
-use crate::rules::Phase;
-use crate::trace::model::{Exchange, FlowId, Headers};
 
 /// When an exchange ended (start + `end_ms`, or start).
 pub fn end_time(ex: &Exchange) -> OffsetDateTime {

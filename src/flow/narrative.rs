@@ -10,8 +10,8 @@
 use time::OffsetDateTime;
 
 use crate::flow::Flow;
+use crate::model::{Finding, Phase, Severity, Who};
 use crate::rules::revision::JudgedBy;
-use crate::rules::{Finding, Phase, Severity, Who};
 
 /// How the flow ended, as far as the client is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,8 +143,8 @@ fn finding_sentence(f: &Finding, ended: Outcome, error: bool) -> String {
 mod tests {
     use super::*;
     use crate::flow::state::McpCall;
-    use crate::rules::Phase;
-    use crate::trace::model::{ExchangeId, FlowId};
+    use crate::model::Phase;
+    use crate::model::{ExchangeId, FlowId};
 
     fn call(status: u16, had_auth: bool) -> McpCall {
         McpCall {

@@ -3,10 +3,10 @@
 //! auto-approving AS) or by the browser's request to the `redirect_uri`.
 
 use crate::flow::state::Flow;
+use crate::model::Phase;
+use crate::model::{Exchange, Headers};
 use crate::parse::form::Pairs;
 use crate::parse::urls;
-use crate::rules::Phase;
-use crate::trace::model::{Exchange, Headers};
 
 /// Classifies one exchange, using what every flow has already seen (known endpoints, the MCP
 /// URL, `resource_metadata` URLs, redirect URIs).

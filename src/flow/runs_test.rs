@@ -5,9 +5,9 @@
 //! next run began stays in the run of its session.
 
 use crate::flow::state::RunStart;
+use crate::model::ExchangeId;
 use crate::rules::Engine;
 use crate::rules::testkit::*;
-use crate::trace::model::ExchangeId;
 
 /// `b` sent from the client connection with this source port.
 fn conn(mut b: B, port: u16) -> B {

@@ -8,9 +8,9 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use crate::model::Phase;
+use crate::model::{ErrorKind, ExchangeId, FlowId};
 use crate::parse::metadata;
-use crate::rules::Phase;
-use crate::trace::model::{ErrorKind, ExchangeId, FlowId};
 
 /// Where and when something was seen, and in which attempt of the flow.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -15,13 +15,13 @@ use time::OffsetDateTime;
 use tokio::sync::Notify;
 
 use super::failure::ClientFault;
-use crate::tap::decode::to_body_capture;
-use crate::tap::{BodyEnd, Side, TapResult, TapSink};
-use crate::trace::model::{
-    ErrorKind, Exchange, ExchangeError, ExchangeId, Headers, Outcome, RequestRecord,
+use crate::model::{
+    CaptureMode, ErrorKind, Exchange, ExchangeError, ExchangeId, Headers, Outcome, RequestRecord,
     ResponseRecord, Rewrite, Timings, find_ofids,
 };
-use crate::trace::writer::{Assemble, RecorderHandle};
+use crate::session::{Assemble, RecorderHandle};
+use crate::tap::decode::to_body_capture;
+use crate::tap::{BodyEnd, Side, TapResult, TapSink};
 
 /// Counts exchanges in flight, so shutdown can wait for them to reach the recorder.
 #[derive(Debug, Default)]
@@ -70,6 +70,7 @@ struct Partial {
 #[derive(Debug)]
 pub struct Assembly {
     id: ExchangeId,
+    mode: CaptureMode,
     started_at: OffsetDateTime,
     start: Instant,
     max_capture: usize,
@@ -82,6 +83,7 @@ impl Assembly {
     /// Starts assembling exchange `id`.
     pub fn new(
         id: ExchangeId,
+        mode: CaptureMode,
         client_addr: SocketAddr,
         max_capture: usize,
         recorder: RecorderHandle,
@@ -94,6 +96,7 @@ impl Assembly {
         };
         Self {
             id,
+            mode,
             started_at: OffsetDateTime::now_utc(),
             start: Instant::now(),
             max_capture,
@@ -194,6 +197,7 @@ impl Drop for Assembly {
         let closing = self.tracker.closing.load(Ordering::Acquire);
         let pending = PendingExchange {
             id: self.id,
+            mode: self.mode,
             started_at: self.started_at,
             end_ms: self.ms(Instant::now()),
             max_capture: self.max_capture,
@@ -211,6 +215,7 @@ impl Drop for Assembly {
 #[derive(Debug)]
 struct PendingExchange {
     id: ExchangeId,
+    mode: CaptureMode,
     started_at: OffsetDateTime,
     end_ms: f64,
     max_capture: usize,
@@ -222,6 +227,7 @@ impl Assemble for PendingExchange {
     fn assemble(self: Box<Self>) -> Exchange {
         let PendingExchange {
             id,
+            mode,
             started_at,
             end_ms,
             max_capture,
@@ -331,6 +337,7 @@ impl Assemble for PendingExchange {
             flow: None,
             findings: vec![],
             ofids,
+            mode,
         }
     }
 }

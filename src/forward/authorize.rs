@@ -35,9 +35,9 @@ use super::{Forwarder, ProxyBody, empty, media_type};
 use crate::forward::assembly::Assembly;
 use crate::forward::failure::UpstreamFailure;
 use crate::forward::headers::version_label;
+use crate::model::{Header, ResponseRecord, Rewrite, RewriteDirection};
 use crate::rewrite::{CALLBACK_NOT_BOUNCED, CallbackLeg, is_redirect_to, query_param};
 use crate::tap::Tap;
-use crate::trace::model::{Header, ResponseRecord, Rewrite, RewriteDirection};
 
 /// What the record says when a bounced flow's login pages leave the proxy.
 const LOGIN_BOUNCED: &str = "the AS shows its own login/consent pages (not proxied); its \
@@ -240,7 +240,7 @@ impl Forwarder {
     ) {
         let mut headers = parts.headers.clone();
         super::headers::strip_hop_by_hop(&mut headers);
-        assembly.set_request(crate::trace::model::RequestRecord {
+        assembly.set_request(crate::model::RequestRecord {
             method: parts.method.to_string(),
             url: url.to_string(),
             client_url: Some(client_url.to_string()),

@@ -25,11 +25,11 @@ use hyper::body::Incoming;
 use super::{Forwarder, ProxyBody, empty, plain_response};
 use crate::forward::assembly::Assembly;
 use crate::forward::headers::{strip_hop_by_hop, version_label};
-use crate::rewrite::{BOUNCE_PREFIX, BounceBack};
-use crate::trace::model::{
+use crate::model::{
     ErrorKind, ExchangeError, Header, Outcome, RequestRecord, ResponseRecord, Rewrite,
     RewriteDirection,
 };
+use crate::rewrite::{BOUNCE_PREFIX, BounceBack};
 
 /// Where the registration request's bounce URIs are recorded (`body:$.redirect_uris`).
 pub(super) const ADDED: &str = "body:$.redirect_uris";
@@ -182,5 +182,5 @@ impl crate::listen::Handler for BounceListener {
     }
 
     /// The bounce port serves plain HTTP: there is no handshake to fail.
-    fn tls_handshake_failed(&self, _failure: crate::trace::model::TlsHandshakeFailure) {}
+    fn tls_handshake_failed(&self, _failure: crate::model::TlsHandshakeFailure) {}
 }

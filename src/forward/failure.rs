@@ -6,8 +6,8 @@ use bytes::Bytes;
 use http::{Response, StatusCode};
 
 use crate::error_chain;
+use crate::model::{ErrorKind, ExchangeError, ExchangeId, Outcome};
 use crate::tap::BodyEnd;
-use crate::trace::model::{ErrorKind, ExchangeError, ExchangeId, Outcome};
 
 /// The client broke its own request body: it sent malformed framing, or went away mid-body.
 #[derive(Debug, Clone, PartialEq)]

@@ -18,8 +18,8 @@ use hyper::body::{Frame, Incoming};
 
 use super::{Forwarder, MAX_JSON_BODY, ProxyBody};
 use crate::forward::assembly::Assembly;
+use crate::model::{Rewrite, RewriteDirection};
 use crate::tap::{BoxError, Tap};
-use crate::trace::model::{Rewrite, RewriteDirection};
 
 /// Largest decoded metadata document rewritten (a decompression-bomb guard).
 const MAX_DECODED_JSON: usize = 4 * 1024 * 1024;

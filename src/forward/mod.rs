@@ -29,13 +29,13 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Body, Incoming};
 
-use crate::rewrite::{Rewriter, Route};
-use crate::tap::{BodyEnd, BoxError, Side, Tap, TapOptions};
-use crate::trace::model::{
-    ErrorKind, ExchangeError, ExchangeId, Header, Outcome, RequestRecord, ResponseRecord, Rewrite,
-    RewriteDirection,
+use crate::model::{
+    CaptureMode, ErrorKind, ExchangeError, ExchangeId, Header, Outcome, RequestRecord,
+    ResponseRecord, Rewrite, RewriteDirection,
 };
-use crate::trace::writer::RecorderHandle;
+use crate::rewrite::{Rewriter, Route};
+use crate::session::RecorderHandle;
+use crate::tap::{BodyEnd, BoxError, Side, Tap, TapOptions};
 use assembly::{Assembly, Tracker};
 use authorize::Leg;
 pub use bounce::BounceListener;
@@ -99,7 +99,8 @@ pub struct Forwarder {
     next_id: AtomicU64,
     tracker: Arc<Tracker>,
     /// Forward mode: every request carries its own origin (no rewriting, no `__authtap` paths).
-    forward_mode: bool,
+    /// Stamped on every exchange record.
+    mode: CaptureMode,
 }
 
 /// How long shutdown waits for open exchanges to reach the recorder.
@@ -110,8 +111,8 @@ const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// the trace. Reverse and forward mode shut down through this one path.
 pub async fn finish_recording(
     forwarder: Arc<Forwarder>,
-    recorder: crate::trace::writer::Recorder,
-) -> Result<crate::trace::writer::RecorderStats, crate::trace::writer::Error> {
+    recorder: crate::session::Recorder,
+) -> Result<crate::session::RecorderStats, crate::session::Error> {
     let tracker = forwarder.tracker().clone();
     if tokio::time::timeout(DRAIN_WAIT, tracker.wait_idle())
         .await
@@ -125,7 +126,7 @@ pub async fn finish_recording(
     drop(forwarder);
     tokio::task::spawn_blocking(move || recorder.finish())
         .await
-        .map_err(|_| crate::trace::writer::Error::Thread)?
+        .map_err(|_| crate::session::Error::Thread)?
 }
 
 impl Forwarder {
@@ -143,7 +144,7 @@ impl Forwarder {
             max_capture: config.max_capture,
             next_id: AtomicU64::new(0),
             tracker: Arc::new(Tracker::default()),
-            forward_mode: false,
+            mode: CaptureMode::Reverse,
         })
     }
 
@@ -165,7 +166,7 @@ impl Forwarder {
             max_capture,
             next_id: AtomicU64::new(0),
             tracker: Arc::new(Tracker::default()),
-            forward_mode: true,
+            mode: CaptureMode::Forward,
         })
     }
 
@@ -193,6 +194,7 @@ impl Forwarder {
         let id = ExchangeId(self.next_id.fetch_add(1, Ordering::Relaxed) + 1);
         Arc::new(Assembly::new(
             id,
+            self.mode,
             peer,
             self.max_capture,
             self.recorder.clone(),
@@ -434,7 +436,7 @@ impl Forwarder {
         assembly: &Assembly,
         mut req: Request<ProxyBody>,
     ) -> Result<Response<Incoming>, UpstreamFailure> {
-        let label = if self.forward_mode {
+        let label = if self.mode == CaptureMode::Forward {
             req.uri().authority().map_or_else(
                 || self.upstream_label.clone(),
                 |authority| authority.to_string(),

@@ -30,8 +30,8 @@ use super::prefixed::{TunnelProtocol, sniff};
 use super::scope::{InterceptScope, normalize_host};
 use super::tunnel;
 use crate::forward::{Forwarder, ProxyBody};
-use crate::trace::model::{TlsFailureKind, TlsHandshakeFailure};
-use crate::trace::writer::RecorderHandle;
+use crate::model::{TlsFailureKind, TlsHandshakeFailure};
+use crate::session::RecorderHandle;
 
 /// Longest wait for the client's TLS handshake inside a tunnel.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);

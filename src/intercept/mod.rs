@@ -4,7 +4,7 @@
 //! absolute-form `http://` requests) to a loopback port; [`connect`] decides per host, from the
 //! [`scope::InterceptScope`], whether to terminate TLS with a leaf from the forward CA
 //! ([`leaves`], [`crate::ca::forward`]) and record the requests through the same
-//! [`crate::forward::Forwarder`], tap, recorder, engine and exports as reverse mode — or to
+//! [`crate::forward::Forwarder`], tap and pipeline ([`crate::session`]) as reverse mode — or to
 //! pass the bytes through blind ([`tunnel`]) and record only a tunnel record. Hosts named by the
 //! flow are added to the set before the client sees the response that names them ([`learn`]).
 //! Nothing is rewritten: the trace holds what the client and the origin actually sent, and
@@ -28,9 +28,9 @@ use tokio::task::JoinSet;
 use crate::ca::forward::ForwardCa;
 use crate::forward::Forwarder;
 use crate::forward::client::ClientOptions;
+use crate::model::{CaptureMode, SCHEMA_VERSION, SessionRecord};
 use crate::rules::Engine;
-use crate::trace::model::{CaptureMode, SCHEMA_VERSION, SessionRecord};
-use crate::trace::writer::{Recorder, RecorderOptions, RecorderStats};
+use crate::session::{Recorder, RecorderOptions, RecorderStats, Session};
 use connect::ForwardService;
 use leaves::LeafCache;
 use scope::{HostPattern, InterceptScope};
@@ -73,9 +73,12 @@ pub enum Error {
     /// The upstream client could not be set up.
     #[error("upstream client")]
     Forward(#[from] crate::forward::Error),
-    /// The trace could not be created or finished.
+    /// The trace could not be created.
     #[error("trace")]
     Trace(#[from] crate::trace::writer::Error),
+    /// The recorder thread could not be started or died.
+    #[error("recorder")]
+    Recorder(#[from] crate::session::Error),
     /// The configuration is inconsistent.
     #[error("{0}")]
     Config(String),
@@ -153,13 +156,8 @@ pub async fn start(config: ForwardProxyConfig) -> Result<RunningForwardProxy, Er
     };
     let mut engine = Engine::default();
     engine.set_capture_mode(CaptureMode::Forward);
-    let options = RecorderOptions {
-        live: config.live.map(|options| {
-            Box::new(crate::live::LiveView::new(options)) as Box<dyn crate::live::LiveSink>
-        }),
-        ..RecorderOptions::default()
-    };
-    let recorder = Recorder::start(&config.trace_path, session, engine, options)?;
+    let pipeline = Session::recording(engine, &config.trace_path, &session, config.live)?;
+    let recorder = Recorder::start(pipeline, RecorderOptions::default())?;
     let handle = recorder.handle();
     let forwarder = Arc::new(Forwarder::for_forward_proxy(
         &ClientOptions {

@@ -25,9 +25,9 @@ use tokio::net::TcpStream;
 
 use crate::forward::ProxyBody;
 use crate::forward::headers::strip_hop_by_hop;
+use crate::model::TunnelRecord;
+use crate::session::RecorderHandle;
 use crate::tap::BoxError;
-use crate::trace::model::TunnelRecord;
-use crate::trace::writer::RecorderHandle;
 
 /// TCP connect timeout for blind tunnels.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

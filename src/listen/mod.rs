@@ -26,8 +26,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::forward::{Forwarder, ProxyBody};
-use crate::trace::model::{ErrorKind, TlsHandshakeFailure};
-use crate::trace::writer::RecorderHandle;
+use crate::model::{ErrorKind, TlsHandshakeFailure};
+use crate::session::RecorderHandle;
 
 pub mod tls;
 

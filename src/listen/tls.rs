@@ -26,7 +26,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
 use crate::ca::{Leaf, ServingLeaves};
-use crate::trace::model::{TlsFailureKind, TlsHandshakeFailure};
+use crate::model::{TlsFailureKind, TlsHandshakeFailure};
 
 use super::Error;
 

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use super::{LiveOptions, LiveSink, LiveView};
-use crate::trace::model::{Record, TlsFailureKind, TlsHandshakeFailure};
+use crate::model::{Record, TlsFailureKind, TlsHandshakeFailure};
 
 /// A writer the test can read back after the view is done with it.
 #[derive(Clone, Default)]
@@ -106,7 +106,7 @@ fn tls_failures_and_marks_go_through_the_view() {
             message: "the client rejected the certificate (unknown_ca)".into(),
             advice: "Make the client trust authtap's CA.".into(),
         }),
-        Record::Mark(crate::trace::model::Mark {
+        Record::Mark(crate::model::Mark {
             at,
             text: "ofid_deadbeef01 sign-in failed".into(),
             ofids: vec!["ofid_deadbeef01".into()],

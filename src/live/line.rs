@@ -4,8 +4,8 @@
 
 use time::{OffsetDateTime, UtcOffset};
 
-use crate::rules::{Finding, Phase, Severity};
-use crate::trace::model::{Exchange, Mark, TlsHandshakeFailure, TunnelRecord};
+use crate::model::{CaptureMode, Exchange, Mark, TlsHandshakeFailure, TunnelRecord};
+use crate::model::{Finding, Phase, Severity};
 
 /// Longest query string shown in full; longer ones are cut and end with `…`.
 const MAX_QUERY_CHARS: usize = 40;
@@ -127,11 +127,30 @@ pub fn size(bytes: u64) -> String {
     }
 }
 
-/// The exchange line: time, id, phase, method, path, status, duration, size (and the
-/// transport error when the exchange did not complete).
+/// What an exchange line shows of the URL the client used. Reverse mode: the path (every
+/// request goes to the one upstream). Forward mode, where the MCP server, its authorization
+/// server and any `--intercept` host pass the same proxy: the host (with a non-default port)
+/// before the path, so `GET /.well-known/…` on two origins reads as two places.
+pub fn target(ex: &Exchange) -> String {
+    let url = ex.request.client_url.as_deref().unwrap_or(&ex.request.url);
+    let path = short_path(url);
+    if ex.mode != CaptureMode::Forward {
+        return path;
+    }
+    let Ok(parsed) = url::Url::parse(url) else {
+        return path;
+    };
+    match (parsed.host_str(), parsed.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}{path}"),
+        (Some(host), None) => format!("{host}{path}"),
+        (None, _) => path,
+    }
+}
+
+/// The exchange line: time, id, phase, method, target (path, or host and path in forward
+/// mode), status, duration, size (and the transport error when the exchange did not complete).
 pub fn exchange(ex: &Exchange, offset: UtcOffset, paint: Paint) -> String {
     let phase = ex.phase.unwrap_or(Phase::Other);
-    let url = ex.request.client_url.as_deref().unwrap_or(&ex.request.url);
     let status = match &ex.response {
         Some(r) => paint.paint(status_color(r.status), &r.status.to_string()),
         None => paint.paint(Color::Red, "---"),
@@ -143,12 +162,12 @@ pub fn exchange(ex: &Exchange, offset: UtcOffset, paint: Paint) -> String {
         .and_then(|r| r.body.as_ref())
         .map_or(0, |b| b.wire_size);
     let mut line = format!(
-        "{time} {id}  {phase}  {method} {path}  {status}  {duration:.0}ms  {size}",
+        "{time} {id}  {phase}  {method} {target}  {status}  {duration:.0}ms  {size}",
         time = paint.paint(Color::Dim, &clock(ex.started_at, offset)),
         id = ex.id,
         phase = paint.paint(phase_color(phase), phase.as_str()),
         method = ex.request.method,
-        path = short_path(url),
+        target = target(ex),
         size = size(bytes),
     );
     if let Some(e) = &ex.error {
@@ -312,6 +331,47 @@ pub fn summary(tally: &Tally, paint: Paint) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn exchange_to(url: &str, mode: CaptureMode) -> Exchange {
+        let mut ex: Exchange = serde_json::from_value(serde_json::json!({
+            "id": 1,
+            "started_at": "2026-11-22T12:00:00Z",
+            "timings": {},
+            "request": {"method": "GET", "url": url, "http_version": "HTTP/1.1", "headers": []},
+            "outcome": "complete",
+        }))
+        .unwrap();
+        ex.mode = mode;
+        ex
+    }
+
+    #[test]
+    fn forward_mode_lines_name_the_host_reverse_mode_lines_only_the_path() {
+        let prm = "https://as.example.com/.well-known/oauth-authorization-server";
+        assert_eq!(
+            target(&exchange_to(prm, CaptureMode::Forward)),
+            "as.example.com/.well-known/oauth-authorization-server"
+        );
+        assert_eq!(
+            target(&exchange_to(
+                "http://127.0.0.1:8080/mcp",
+                CaptureMode::Forward
+            )),
+            "127.0.0.1:8080/mcp"
+        );
+        assert_eq!(
+            target(&exchange_to(
+                "http://[::1]:9/register",
+                CaptureMode::Forward
+            )),
+            "[::1]:9/register"
+        );
+        // Near miss: reverse mode has one upstream; the path alone says where.
+        assert_eq!(
+            target(&exchange_to(prm, CaptureMode::Reverse)),
+            "/.well-known/oauth-authorization-server"
+        );
+    }
 
     #[test]
     fn long_queries_are_cut_short_ones_kept() {

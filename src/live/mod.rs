@@ -1,13 +1,14 @@
 //! The live view: what a person watching a run reads, one line per exchange.
 //!
-//! The recorder pushes every record it handles into a [`LiveSink`] (like ripgrep's printer
-//! `Sink`): it does not know what, or whether, anything is printed. [`LiveView`] is the sink
-//! the CLI uses for `proxy`, `demo`, `check` and `lint`: per exchange one line (time, `#id`,
-//! phase, method, path, status, duration, size), under it each error and warning finding with
-//! its fix; info findings once per rule (first occurrence) and with their counts in the
-//! end-of-run summary. Colors follow `--color` (`auto`: only on a terminal without `NO_COLOR`).
-//! The output stream is a parameter: stdout by default, stderr when a child process owns the
-//! terminal. Write errors (a closed pipe) are ignored: the view must never stop a run.
+//! The pipeline (the `session` module's `Session`) pushes every record it handles into a
+//! [`LiveSink`] (like ripgrep's printer `Sink`): it does not know what, or whether, anything is
+//! printed. [`LiveView`] is the sink the CLI uses for `proxy`, `demo`, `check` and `lint`: per
+//! exchange one line (time, `#id`, phase, method, path, status, duration, size), under it each
+//! error and warning finding with its fix; info findings once per rule (first occurrence) and
+//! with their counts in the end-of-run summary. Colors follow `--color` (`auto`: only on a
+//! terminal without `NO_COLOR`). The output stream is a parameter: stdout by default, stderr
+//! when a child process owns the terminal. Write errors (a closed pipe) are ignored: the view
+//! must never stop a run.
 //! `tracing` is for diagnostics only; nothing here goes through it.
 
 pub mod line;
@@ -16,8 +17,8 @@ use std::io::{IsTerminal, Write};
 
 use time::UtcOffset;
 
-use crate::rules::Severity;
-use crate::trace::model::{Exchange, FlowFindings, Mark, TlsHandshakeFailure, TunnelRecord};
+use crate::model::Severity;
+use crate::model::{Exchange, FlowFindings, Mark, TlsHandshakeFailure, TunnelRecord};
 
 use line::{Paint, Tally};
 
@@ -95,7 +96,7 @@ impl LiveOptions {
     }
 }
 
-/// What the recorder pushes, record by record, in the order it handles them.
+/// What the pipeline pushes, record by record, in the order it handles them.
 pub trait LiveSink: Send {
     /// An exchange with its findings (after the engine observed it).
     fn exchange(&mut self, exchange: &Exchange);
@@ -162,7 +163,7 @@ impl LiveView {
 
     /// Prints the findings under an exchange or flow; `lead` names the place when no exchange
     /// line stands above them.
-    fn findings<'a>(&mut self, findings: impl IntoIterator<Item = &'a crate::rules::Finding>) {
+    fn findings<'a>(&mut self, findings: impl IntoIterator<Item = &'a crate::model::Finding>) {
         for f in findings {
             let first_info = self.tally.count(f);
             let lead = if self.quiet || f.exchange.is_none() {

@@ -28,7 +28,7 @@ mod text;
 
 use sha2::{Digest, Sha256};
 
-use crate::trace::model::{
+use crate::model::{
     BodyCapture, Exchange, FlowFindings, Header, Headers, Mark, Record, RequestRecord,
     ResponseRecord, SessionRecord,
 };
@@ -269,7 +269,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn findings(&mut self, findings: &[crate::rules::Finding]) -> Vec<crate::rules::Finding> {
+    fn findings(&mut self, findings: &[crate::model::Finding]) -> Vec<crate::model::Finding> {
         findings
             .iter()
             .map(|f| {

@@ -4,7 +4,7 @@
 use time::OffsetDateTime;
 
 use super::*;
-use crate::trace::model::{ExchangeId, Outcome, Timings};
+use crate::model::{ExchangeId, Outcome, Timings};
 
 fn exchange(
     url: &str,
@@ -46,6 +46,7 @@ fn exchange(
         flow: None,
         findings: vec![],
         ofids: vec![],
+        mode: Default::default(),
     }))
 }
 

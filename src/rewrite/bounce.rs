@@ -26,7 +26,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
 use super::{Rewriter, urls};
-use crate::trace::model::{Rewrite, RewriteDirection};
+use crate::model::{Rewrite, RewriteDirection};
 
 /// Path prefix of callback bounce URIs.
 pub const BOUNCE_PREFIX: &str = "/__authtap/cb/";

@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use super::Rewriter;
-use crate::trace::model::{Rewrite, RewriteDirection};
+use crate::model::{Rewrite, RewriteDirection};
 
 /// Endpoint fields whose legs should pass the proxy (R6, R12).
 const ENDPOINTS: [&str; 10] = [

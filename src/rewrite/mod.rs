@@ -40,7 +40,7 @@ mod urls;
 
 use std::sync::Arc;
 
-use crate::trace::model::{Rewrite, RewriteDirection};
+use crate::model::{Rewrite, RewriteDirection};
 
 pub use authorize::{is_redirect_to, query_param};
 pub use bounce::{BOUNCE_PREFIX, BounceBack};

@@ -1,13 +1,14 @@
 //! AUTHZ-*: the authorization request and the AS's consent hops. Request
 //! rules judge the initial authorize URL (the one with `response_type`/`client_id`).
 
+use crate::model::Exchange;
+use crate::model::Phase;
+use crate::model::{Severity::*, Who::*};
 use crate::parse::form::Pairs;
 use crate::parse::urls;
 use crate::rules::revision::{Revision, Revisions};
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 use crate::rules::util::*;
-use crate::rules::{Phase, Severity::*, Who::*};
-use crate::trace::model::Exchange;
 
 /// This family's rules, in report order.
 pub static RULES: &[&dyn DynRule] = &[

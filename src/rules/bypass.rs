@@ -3,9 +3,10 @@
 //! yet no request to that server (metadata, registration, token) was recorded — so the token
 //! came from somewhere authtap did not see, and the trace cannot show how it was obtained.
 
+use crate::model::CaptureMode;
+use crate::model::Phase;
+use crate::model::Who::*;
 use crate::rules::rule::{DynRule, FlowCx, Out, Rule, RuleMeta};
-use crate::rules::{Phase, Who::*};
-use crate::trace::model::CaptureMode;
 
 /// Every rule of this family.
 pub static RULES: &[&dyn DynRule] = &[&LegBypassedProxy];
@@ -90,9 +91,9 @@ impl Rule for LegBypassedProxy {
 
 #[cfg(test)]
 mod tests {
+    use crate::model::CaptureMode;
     use crate::rules::EngineConfig;
     use crate::rules::testkit::*;
-    use crate::trace::model::CaptureMode;
 
     const ID: &str = "X-LEG-BYPASSED-PROXY";
 

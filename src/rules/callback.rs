@@ -2,9 +2,10 @@
 //! `Location` to the client's redirect_uri (reverse mode, auto-approving AS) or as the browser's
 //! request to the callback.
 
+use crate::model::Exchange;
+use crate::model::Phase;
+use crate::model::Who::*;
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
-use crate::rules::{Phase, Who::*};
-use crate::trace::model::Exchange;
 
 /// This family's rules, in report order.
 pub static RULES: &[&dyn DynRule] = &[

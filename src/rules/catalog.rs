@@ -2,10 +2,10 @@
 //! `authtap rules --format markdown` (this module), and a test fails when the committed file
 //! differs from what the code says.
 
+use crate::model::{Phase, Severity};
 use crate::rules::registry;
 use crate::rules::revision::Revision;
 use crate::rules::rule::DynRule;
-use crate::rules::{Phase, Severity};
 
 /// The client abbreviations used in `breaks`.
 pub const CLIENTS: &[(&str, &str)] = &[

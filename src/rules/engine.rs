@@ -15,12 +15,13 @@ use time::OffsetDateTime;
 use crate::flow::correlate::{self, end_time};
 use crate::flow::phase::{callback_view, classify};
 use crate::flow::{Flow, narrative};
+use crate::model::{Exchange, FlowFindings, FlowId};
+use crate::model::{Finding, Phase, Severity};
 use crate::rules::ClientProfile;
 use crate::rules::history::FlowHistory;
+use crate::rules::registry;
 use crate::rules::revision::{JudgedBy, Revision, Standing, announced, judged_by};
 use crate::rules::rule::{Cx, DynRule, FlowCx, Out};
-use crate::rules::{Finding, Phase, Severity, registry};
-use crate::trace::model::{Exchange, FlowFindings, FlowId};
 
 /// Tunables for the engine (correlation time windows, thresholds, client profile).
 #[derive(Debug, Clone)]
@@ -40,7 +41,7 @@ pub struct EngineConfig {
     /// Client profile: per-rule severity overrides (`authtap check --client claude-ai`).
     pub profile: ClientProfile,
     /// Which kind of proxy captured the trace (forward-only rules need it).
-    pub capture_mode: crate::trace::model::CaptureMode,
+    pub capture_mode: crate::model::CaptureMode,
     /// The server is known to require authorization even before the traffic shows it
     /// (`authtap check` probes a server the user says is OAuth-protected).
     pub requires_auth: bool,
@@ -56,7 +57,7 @@ impl Default for EngineConfig {
             dcr_storm_count: 3,
             dcr_storm_window_s: 300.0,
             profile: ClientProfile::generic(),
-            capture_mode: crate::trace::model::CaptureMode::Reverse,
+            capture_mode: crate::model::CaptureMode::Reverse,
             requires_auth: false,
         }
     }
@@ -119,12 +120,12 @@ impl Engine {
     }
 
     /// Notes which kind of proxy captured the trace (the session record's `mode`).
-    pub fn set_capture_mode(&mut self, mode: crate::trace::model::CaptureMode) {
+    pub fn set_capture_mode(&mut self, mode: crate::model::CaptureMode) {
         self.config.capture_mode = mode;
     }
 
     /// Notes a tunnel forward mode passed through blind.
-    pub fn note_tunnel(&mut self, tunnel: &crate::trace::model::TunnelRecord) {
+    pub fn note_tunnel(&mut self, tunnel: &crate::model::TunnelRecord) {
         let key = format!("{}:{}", tunnel.host, tunnel.port);
         if !self.blind_tunnels.contains(&key) {
             self.blind_tunnels.push(key);
@@ -132,7 +133,7 @@ impl Engine {
     }
 
     /// Notes a user mark; its `ofid_…` references are named in the narratives.
-    pub fn note_mark(&mut self, mark: &crate::trace::model::Mark) {
+    pub fn note_mark(&mut self, mark: &crate::model::Mark) {
         for o in &mark.ofids {
             if !self.ofids.contains(o) {
                 self.ofids.push(o.clone());
@@ -443,9 +444,9 @@ fn guarded(rule: &dyn DynRule, phase: Phase, out: &mut Out, call: impl FnOnce(&m
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ExchangeId;
+    use crate::model::{Severity, Who};
     use crate::rules::rule::{Rule, RuleMeta};
-    use crate::rules::{Severity, Who};
-    use crate::trace::model::ExchangeId;
 
     struct Panicky;
     impl Rule for Panicky {

@@ -1,7 +1,7 @@
 //! The grouping the text reports share (repeated info findings folded per rule, with a
 //! count). Callers print; the live terminal lines are `crate::live::line`.
 
-use crate::rules::{Finding, Severity};
+use crate::model::{Finding, Severity};
 
 /// A finding as a report lists it: errors and warnings one by one; info findings of one rule
 /// folded into one entry (the first occurrence) with their count and every place seen.
@@ -50,7 +50,7 @@ pub fn places_text<P: std::fmt::Display>(places: &[P], max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::{Phase, Who};
+    use crate::model::{Phase, Who};
 
     fn info(rule: &str) -> Finding {
         Finding {

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use crate::rules::{Finding, Phase, RuleId, Severity};
+use crate::model::{Finding, Phase, RuleId, Severity};
 
 /// A flow's findings: first and latest occurrence of each (rule, severity, phase).
 #[derive(Debug, Default)]
@@ -58,8 +58,8 @@ impl Extend<Finding> for FlowHistory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::Who;
-    use crate::trace::model::ExchangeId;
+    use crate::model::ExchangeId;
+    use crate::model::Who;
 
     fn finding(rule: &str, severity: Severity, exchange: u64) -> Finding {
         Finding {

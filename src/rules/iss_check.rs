@@ -9,9 +9,10 @@
 use serde_json::Value;
 
 use crate::flow::Flow;
+use crate::model::Exchange;
+use crate::model::Phase;
+use crate::model::Who::*;
 use crate::rules::rule::{Cx, DynRule, FlowCx, Out, Rule, RuleMeta};
-use crate::rules::{Phase, Who::*};
-use crate::trace::model::Exchange;
 
 /// This family's rules, in report order.
 pub static RULES: &[&dyn DynRule] = &[&IssUnadvertised, &IssNotValidated];

@@ -5,11 +5,12 @@
 
 use serde_json::Value;
 
+use crate::model::Exchange;
+use crate::model::Who::*;
+use crate::model::{Phase, Severity};
 use crate::rules::rpc::{answer, modern_request, request};
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 use crate::rules::util::*;
-use crate::rules::{Phase, Severity, Who::*};
-use crate::trace::model::Exchange;
 
 /// This family's rules, in report order.
 pub static RULES: &[&dyn DynRule] = &[&MetaMissing, &ResultFields];

@@ -3,12 +3,13 @@
 
 use serde_json::Value;
 
+use crate::model::Exchange;
+use crate::model::Phase;
+use crate::model::{Severity::*, Who::*};
 use crate::parse::urls::{self, UrlDiff};
 use crate::rules::revision::{Revision, Revisions};
 use crate::rules::rule::{Cx, DynRule, FlowCx, Out, Rule, RuleMeta};
 use crate::rules::util::*;
-use crate::rules::{Phase, Severity::*, Who::*};
-use crate::trace::model::Exchange;
 
 /// This family's rules, in report order.
 pub static RULES: &[&dyn DynRule] = &[
@@ -505,7 +506,7 @@ impl Rule for ScopesOffline {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::Severity;
+    use crate::model::Severity;
     use crate::rules::testkit::*;
 
     fn prm_edit(f: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>)) -> Vec<B> {

@@ -6,7 +6,8 @@
 //! Override ids are checked against the rule registry when a profile is resolved, so a typo
 //! fails the start (and the unit test below) instead of silently disabling the override.
 
-use crate::rules::{Finding, RuleId, Severity, registry};
+use crate::model::{Finding, RuleId, Severity};
+use crate::rules::registry;
 
 /// Names accepted by `--client`, in the order help texts list them.
 pub const PROFILE_NAMES: &[&str] = &["generic", "claude-ai", "claude-code", "inspector"];

@@ -4,11 +4,12 @@
 use serde_json::Value;
 
 use crate::flow::correlate::form_body;
+use crate::model::Exchange;
+use crate::model::Phase;
+use crate::model::Who::*;
 use crate::parse::urls;
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 use crate::rules::util::*;
-use crate::rules::{Phase, Who::*};
-use crate::trace::model::Exchange;
 
 /// This family's rules, in report order.
 pub static RULES: &[&dyn DynRule] = &[&NoRotation, &NoResource, &ScopeWidened, &Error_];

@@ -1,7 +1,7 @@
 //! Every rule, family by family, in report order. Adding a family touches this file once;
 //! adding a rule touches only its family's `RULES` slice.
 
-use crate::rules::RuleId;
+use crate::model::RuleId;
 use crate::rules::rule::{DynRule, RuleMeta};
 use crate::rules::{
     asm, authorize, bypass, callback, cors, cross, dcr, general, iss_check, mcp, modern_meta, prm,

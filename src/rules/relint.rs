@@ -6,8 +6,8 @@
 use time::OffsetDateTime;
 
 use crate::flow::correlate::end_time;
+use crate::model::{Exchange, FlowFindings, Record};
 use crate::rules::engine::{Engine, EngineConfig};
-use crate::trace::model::{Exchange, FlowFindings, Record};
 
 /// The result of re-linting a trace.
 #[derive(Debug, Clone, Default)]
@@ -67,8 +67,8 @@ pub fn relint(records: &[Record], config: EngineConfig) -> Relinted {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{ExchangeId, Stats};
     use crate::rules::testkit::*;
-    use crate::trace::model::{ExchangeId, Stats};
 
     fn records(steps: Vec<B>) -> Vec<Record> {
         steps
@@ -145,7 +145,7 @@ mod tests {
 
     #[test]
     fn fires_on_zero_traffic() {
-        use crate::trace::model::{Mark, SessionRecord};
+        use crate::model::{Mark, SessionRecord};
         let recs = vec![
             Record::Session(SessionRecord {
                 schema: 1,

@@ -6,11 +6,12 @@
 //! it from a URL authtap announced.
 
 use crate::flow::correlate::form_body;
+use crate::model::Phase;
+use crate::model::Who::*;
+use crate::model::{ErrorKind, Exchange, Headers};
 use crate::parse::jwt::Jwt;
 use crate::parse::urls;
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
-use crate::rules::{Phase, Who::*};
-use crate::trace::model::{ErrorKind, Exchange, Headers};
 
 /// This family's rules, in report order.
 pub static RULES: &[&dyn DynRule] = &[&AssertionAudRewritten, &AuthtapPath, &CallbackUnrecorded];
@@ -142,8 +143,8 @@ impl Rule for CallbackUnrecorded {
 mod tests {
     use serde_json::json;
 
+    use crate::model::{ErrorKind, ExchangeError, Outcome, Rewrite, RewriteDirection};
     use crate::rules::testkit::*;
-    use crate::trace::model::{ErrorKind, ExchangeError, Outcome, Rewrite, RewriteDirection};
 
     const PROXY: &str = "https://localhost:8443";
 

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::flow::Flow;
-use crate::rules::Severity;
-use crate::trace::model::{Exchange, Headers};
+use crate::model::Severity;
+use crate::model::{Exchange, Headers};
 
 /// An MCP specification revision with an authorization chapter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -335,8 +335,8 @@ mod tests {
     #[test]
     fn learns_the_revision_from_the_traffic() {
         use crate::flow::state::McpCall;
+        use crate::model::FlowId;
         use crate::rules::testkit::{post_json, rpc};
-        use crate::trace::model::FlowId;
         let mut flow = Flow::new(FlowId(1), time::OffsetDateTime::UNIX_EPOCH);
         assert_eq!(judged_by(Some(&flow), None, None), JudgedBy::ASSUMED);
         let probe = |status, method: &str, v: &str| McpCall {

@@ -7,10 +7,11 @@
 use serde_json::{Map, Value};
 
 use crate::flow::Flow;
+use crate::model::Exchange;
+use crate::model::Phase;
+use crate::model::Who::*;
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 use crate::rules::util::*;
-use crate::rules::{Phase, Who::*};
-use crate::trace::model::Exchange;
 
 /// This family's rules, in report order.
 pub static RULES: &[&dyn DynRule] = &[

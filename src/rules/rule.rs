@@ -7,9 +7,9 @@ use time::OffsetDateTime;
 
 use crate::flow::Flow;
 use crate::flow::phase::CallbackView;
+use crate::model::{Exchange, ExchangeId, FlowId};
+use crate::model::{Finding, Phase, RuleId, Severity, Who};
 use crate::rules::revision::Revisions;
-use crate::rules::{Finding, Phase, RuleId, Severity, Who};
-use crate::trace::model::{Exchange, ExchangeId, FlowId};
 
 /// Everything static about a rule (one place per rule).
 #[derive(Debug, Clone, Copy)]
@@ -52,7 +52,7 @@ macro_rules! rule_meta {
     ($phase:expr, $on:expr, $id:literal, $sev:ident, $who:expr, $breaks:literal, $src:literal, $title:literal, $fix:literal $(,)?) => {
         $crate::rules::rule::RuleMeta {
             id: $id,
-            severity: $crate::rules::Severity::$sev,
+            severity: $crate::model::Severity::$sev,
             phase: $phase,
             on: $on,
             who: $who,
@@ -83,7 +83,7 @@ pub struct Cx<'a> {
 impl<'a> Cx<'a> {
     /// The flow's negotiated or announced protocol version, if known.
     pub fn protocol_version(&self, ex: &'a Exchange) -> Option<&'a str> {
-        use crate::trace::model::Headers;
+        use crate::model::Headers;
         self.flow
             .and_then(|f| f.protocol_version.as_deref())
             .or_else(|| ex.request.header("mcp-protocol-version"))

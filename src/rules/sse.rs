@@ -6,12 +6,13 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use crate::model::Phase;
+use crate::model::Who::*;
+use crate::model::{Exchange, Outcome, SseEvent};
 use crate::parse::urls;
 use crate::rules::revision::{Revision, Revisions};
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 use crate::rules::util::*;
-use crate::rules::{Phase, Who::*};
-use crate::trace::model::{Exchange, Outcome, SseEvent};
 
 /// This family's rules, in report order.
 pub static RULES: &[&dyn DynRule] = &[

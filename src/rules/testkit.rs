@@ -5,10 +5,10 @@ use base64::Engine as _;
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
+use crate::model::*;
+use crate::model::{Finding, Severity};
 use crate::parse::urls;
 use crate::rules::engine::{Engine, EngineConfig};
-use crate::rules::{Finding, Severity};
-use crate::trace::model::*;
 
 /// 2026-11-22T12:00:00Z, the start of every test flow.
 pub fn t0() -> OffsetDateTime {
@@ -54,6 +54,7 @@ fn base(method: &str, url: &str) -> B {
         flow: None,
         findings: Vec::new(),
         ofids: Vec::new(),
+        mode: Default::default(),
     })
 }
 

@@ -4,13 +4,14 @@
 use serde_json::Value;
 
 use crate::flow::correlate::{basic_user, form_body};
+use crate::model::Exchange;
+use crate::model::Phase;
+use crate::model::{Severity::*, Who::*};
 use crate::parse::jwt::Jwt;
 use crate::parse::metadata::{is_json_integer, show};
 use crate::rules::revision::{Revision, Revisions};
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 use crate::rules::util::*;
-use crate::rules::{Phase, Severity::*, Who::*};
-use crate::trace::model::Exchange;
 
 /// This family's rules, in report order.
 pub static RULES: &[&dyn DynRule] = &[
@@ -699,7 +700,7 @@ mod tests {
                 d.insert("expires_in".into(), "3600".into());
             }),
         );
-        assert_eq!(f.severity, crate::rules::Severity::Warning);
+        assert_eq!(f.severity, crate::model::Severity::Warning);
     }
     #[test]
     fn quiet_on_resp_expires() {

@@ -2,9 +2,9 @@
 
 use serde_json::{Map, Value};
 
+use crate::model::Phase;
+use crate::model::{Exchange, Headers};
 use crate::parse::metadata;
-use crate::rules::Phase;
-use crate::trace::model::{Exchange, Headers};
 
 /// Non-browser legs that must answer JSON: PRM, ASM, DCR, token, refresh, MCP.
 pub const API: &[Phase] = &[

@@ -1,12 +1,13 @@
 //! WWWAUTH-* and the MCP-* challenge rules: what the MCP URL answers to
 //! unauthenticated or badly authenticated requests, and whether the Bearer challenge is usable.
 
+use crate::model::Phase;
+use crate::model::{Exchange, Headers};
+use crate::model::{Severity::*, Who::*};
 use crate::parse::www_authenticate::{self, ParsedChallenges};
 use crate::rules::revision::{Revision, Revisions};
 use crate::rules::rule::{Cx, DynRule, FlowCx, Out, Rule, RuleMeta};
 use crate::rules::util::*;
-use crate::rules::{Phase, Severity::*, Who::*};
-use crate::trace::model::{Exchange, Headers};
 
 /// This family's rules, in report order.
 pub static RULES: &[&dyn DynRule] = &[
@@ -74,7 +75,7 @@ impl Rule for NoResourceMetadata {
         fix: "Add `resource_metadata=\"<PRM URL>\"` to the Bearer challenge.",
     };
     const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18)
-        .from(Revision::R2025_11_25, crate::rules::Severity::Info);
+        .from(Revision::R2025_11_25, crate::model::Severity::Info);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if status(ex) != Some(401) {
             return;
@@ -456,7 +457,7 @@ mod tests {
             "WWWAUTH-NO-RESOURCE-METADATA",
             at_revision(with_challenge("Bearer"), "2025-06-18"),
         );
-        assert_eq!(f.severity, crate::rules::Severity::Error);
+        assert_eq!(f.severity, crate::model::Severity::Error);
         assert!(
             f.message.contains("judged by MCP 2025-06-18"),
             "{}",
@@ -473,7 +474,7 @@ mod tests {
                 .iter()
                 .find(|f| f.rule == "WWWAUTH-NO-RESOURCE-METADATA")
                 .expect("still shown as info");
-            assert_eq!(f.severity, crate::rules::Severity::Info, "{wire}");
+            assert_eq!(f.severity, crate::model::Severity::Info, "{wire}");
         }
         // 2025-03-26 had no protected resource metadata at all.
         assert_quiet(

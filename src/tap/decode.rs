@@ -10,7 +10,7 @@ use std::io::Read;
 use base64::Engine as _;
 
 use super::RawCapture;
-use crate::trace::model::BodyCapture;
+use crate::model::BodyCapture;
 
 /// Converts a capture to its record form. `content_encoding` is the header value, if any;
 /// `max_decoded` bounds the decompressed size.

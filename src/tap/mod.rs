@@ -18,7 +18,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 
-use crate::trace::model::SseEvent;
+use crate::model::SseEvent;
 
 /// Boxed error type of tapped bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -11,7 +11,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::trace::model::{
+use crate::model::{
     BodyCapture, ErrorKind, Exchange, ExchangeError, ExchangeId, FlowFindings, FlowId, Header,
     Mark, Outcome, Record, RequestRecord, ResponseRecord, SCHEMA_VERSION, SessionRecord, SseEvent,
     Timings,
@@ -120,7 +120,7 @@ pub fn from_har(har: &Value) -> Result<HarImport, Error> {
             .into_iter()
             .flatten()
         {
-            let findings: Vec<crate::rules::Finding> = flow
+            let findings: Vec<crate::model::Finding> = flow
                 .get("findings")
                 .and_then(Value::as_array)
                 .into_iter()
@@ -387,6 +387,8 @@ fn entry(index: usize, e: &Value, previous: OffsetDateTime) -> Result<Exchange, 
         flow: field("flow").as_u64().map(FlowId),
         findings: serde_json::from_value(field("findings")).unwrap_or_default(),
         ofids: serde_json::from_value(field("ofid")).unwrap_or_default(),
+        // An authtap export says which mode captured the entry; any other HAR: the default.
+        mode: serde_json::from_value(field("capture_mode")).unwrap_or_default(),
     })
 }
 

@@ -1,9 +1,11 @@
 //! Loads a trace from either format authtap reads: its own JSONL, or a HAR file (Chrome
-//! DevTools, mitmproxy, another tool, or an authtap export), sniffed by content.
+//! DevTools, mitmproxy, another tool, or an authtap export), sniffed by content. A foreign HAR
+//! has no phases or findings: [`run_rules`] sends it through the pipeline's engine
+//! ([`crate::session::replay`]); [`export_trace`] loads and exports in one call.
 
 use std::path::{Path, PathBuf};
 
-use crate::trace::model::Record;
+use crate::model::Record;
 use crate::trace::{har_import, reader};
 
 /// Why a trace could not be loaded.
@@ -91,28 +93,42 @@ pub fn load(path: &Path) -> Result<Loaded, Error> {
     })
 }
 
-/// Runs the rule engine over a trace's exchanges (start order, through
-/// [`crate::rules::relint::relint`], the same path as `authtap lint`), replacing any phases and
-/// findings, and appends the flow-level findings. Used for HAR input, which has none.
+/// Runs the engine over a trace's exchanges through the pipeline ([`crate::session::replay`],
+/// the same path as `authtap lint`), replacing any phases and findings, and appends the
+/// flow-level findings. Used for HAR input, which has none.
 pub fn run_rules(records: Vec<Record>) -> Vec<Record> {
-    let relinted =
-        crate::rules::relint::relint(&records, crate::rules::engine::EngineConfig::default());
-    let mut out: Vec<Record> = records
-        .into_iter()
-        .filter(|r| !matches!(r, Record::Exchange(_) | Record::FlowFindings(_)))
-        .collect();
-    let at = out
-        .iter()
-        .position(|r| !matches!(r, Record::Session(_)))
-        .unwrap_or(out.len());
-    let tail = out.split_off(at);
-    out.extend(
-        relinted
-            .exchanges
-            .into_iter()
-            .map(|x| Record::Exchange(Box::new(x))),
-    );
-    out.extend(relinted.flow_findings.into_iter().map(Record::FlowFindings));
-    out.extend(tail);
-    out
+    crate::session::replay(&records, crate::rules::EngineConfig::default()).into_records(records)
+}
+
+/// Loads a trace for export: a foreign HAR (no phases or findings yet) goes through the engine
+/// first ([`run_rules`]).
+pub fn load_for_export(path: &Path) -> Result<Vec<Record>, Error> {
+    let loaded = load(path)?;
+    Ok(if loaded.needs_rules {
+        run_rules(loaded.records)
+    } else {
+        loaded.records
+    })
+}
+
+/// Why [`export_trace`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    /// The trace could not be loaded.
+    #[error(transparent)]
+    Load(#[from] Error),
+    /// The exports could not be written.
+    #[error(transparent)]
+    Export(#[from] crate::export::Error),
+}
+
+/// Loads a trace (JSONL or HAR; a foreign HAR goes through the engine), redacts it unless told
+/// not to, and writes the requested formats ([`crate::export::write_exports`]).
+pub fn export_trace(
+    trace_path: &Path,
+    opts: &crate::export::ExportOptions,
+) -> Result<crate::export::ExportedFiles, ExportError> {
+    let records = load_for_export(trace_path)?;
+    Ok(crate::export::write_exports(&records, trace_path, opts)?)
 }

@@ -1,8 +1,7 @@
-//! The trace store: the record model, the crash-safe JSONL writer and the reader.
+//! The trace store: the crash-safe JSONL writer and the readers (JSONL, HAR). The record model
+//! itself lives in [`crate::model`].
 
 pub mod har_import;
-pub mod kinds;
 pub mod load;
-pub mod model;
 pub mod reader;
 pub mod writer;

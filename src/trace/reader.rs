@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::trace::model::Record;
+use crate::model::Record;
 
 /// Why a trace could not be read.
 #[derive(Debug, thiserror::Error)]

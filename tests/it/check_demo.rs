@@ -126,6 +126,9 @@ async fn clean_server_passes_with_exit_0_and_an_exportable_trace() {
     assert_eq!(exchanges[0]["response"]["status"], 401);
     assert_eq!(exchanges[1]["phase"], "discovery-prm");
     assert_eq!(exchanges[2]["phase"], "discovery-as");
+    // authtap's own client made these requests: each record says so.
+    assert_eq!(lines[0]["mode"], "client");
+    assert!(exchanges.iter().all(|x| x["mode"] == "client"));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -331,7 +334,9 @@ async fn sarif_names_each_finding_and_fail_on_sets_the_threshold() {
             .iter()
             .any(|r| r["ruleId"] == "WWWAUTH-MISSING" && r["level"] == "error")
     );
-    // The text checklist names the rule behind the failed step.
+    // The text checklist names the rule behind the failed step (a new trace: the check never
+    // overwrites one).
+    let trace = dir.path().join("s-text.jsonl");
     let out = check(args(failing.mcp_url(), &trace, &[])).await;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
@@ -344,9 +349,11 @@ async fn sarif_names_each_finding_and_fail_on_sets_the_threshold() {
     let mut warned = None;
     for fault in [Fault::McpTrailingSlashRedirect, Fault::NoCorsWellKnown] {
         let server = server(&[fault]).await;
+        let trace = dir.path().join(format!("{fault:?}.jsonl"));
         let out = check(args(server.mcp_url(), &trace, &["--format", "json"])).await;
         if json_of(&out)["verdict"]["status"] == "warn" {
             assert_eq!(out.status.code(), Some(0));
+            let trace = dir.path().join(format!("{fault:?}-strict.jsonl"));
             let strict = check(args(
                 server.mcp_url(),
                 &trace,
@@ -452,6 +459,17 @@ async fn exit_2_when_the_check_cannot_run() {
 
     let bad_profile = check(args(server.mcp_url(), &trace, &["--client", "chatgpt"])).await;
     assert_eq!(bad_profile.status.code(), Some(2));
+
+    // A trace is never overwritten: the same --trace twice refuses the second run and leaves
+    // the first trace as it was.
+    let first = check(args(server.mcp_url(), &trace, &["--format", "json"])).await;
+    assert_eq!(first.status.code(), Some(0));
+    let written = std::fs::read(&trace).unwrap();
+    let again = check(args(server.mcp_url(), &trace, &["--format", "json"])).await;
+    assert_eq!(again.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("already exists"), "{stderr}");
+    assert_eq!(std::fs::read(&trace).unwrap(), written);
     server.shutdown().await;
 }
 
@@ -486,6 +504,7 @@ async fn unreachable_and_tls_failures_are_recorded_errors() {
 
     // https to a plain-HTTP server: the TLS handshake fails → GEN-TLS.
     let server = server(&[]).await;
+    let trace = dir.path().join("tls.jsonl");
     let https = server.mcp_url().replace("http://", "https://");
     let out = check(args(&https, &trace, &["--format", "json"])).await;
     assert_eq!(out.status.code(), Some(1));
@@ -629,4 +648,33 @@ mod support_xml {
         assert!(parse("<a>x < y</a>").is_err());
         assert!(parse("<a x=\"&lt;\">t&amp;u</a>").is_ok());
     }
+}
+
+#[test]
+fn demo_direct_feeds_the_clients_own_recording_to_the_pipeline() {
+    // No proxy: the built-in client's recording hook feeds the engine and the live view, so
+    // the fault's rule is seen, and no trace is written.
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_authtap"))
+        .args([
+            "demo",
+            "--direct",
+            "--fault",
+            "no-www-authenticate",
+            "--out",
+        ])
+        .arg(dir.path().join("out"))
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("fault no-www-authenticate: WWWAUTH-MISSING seen"),
+        "{text}"
+    );
+    assert!(text.contains("#1  mcp-transport  POST /mcp  401"), "{text}");
+    assert!(text.contains("error    WWWAUTH-MISSING"), "{text}");
+    assert!(!dir.path().join("out").exists(), "no trace is written");
 }

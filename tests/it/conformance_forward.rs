@@ -1,28 +1,32 @@
 //! The official MCP conformance suite's client auth scenarios under `authtap run` (issue #12):
-//! every scenario must give the verdict it gives directly. The suite's own well-behaved client
-//! (tests/conformance/auth-client.mjs, on the project-local Node 22) is the command authtap
-//! runs, so its `fetch` goes through the forward proxy (`NODE_USE_ENV_PROXY`) with nothing
-//! rewritten — including the scenarios reverse mode cannot carry (a signed assertion's `aud`,
-//! an issuer with a path), which must pass here. Each trace must be a forward-mode trace that
-//! recorded the scenario's traffic.
+//! every client auth scenario that each pinned runner lists (`conformance list --client`: 22 in
+//! 0.1.16, 33 in 0.2.0-alpha.12, 55 runs in all; a scenario both list runs on both) is run
+//! twice with the suite's own well-behaved client (tests/conformance/auth-client.mjs, on the
+//! project-local Node 22) — directly, and as the command of `authtap run`, where its `fetch`
+//! goes through the forward proxy (`NODE_USE_ENV_PROXY`) with nothing rewritten — and must get
+//! the same verdict both ways. That includes the scenarios reverse mode cannot carry (a signed
+//! assertion's `aud`, an issuer with a path). Each `authtap run` trace must be a forward-mode
+//! trace that recorded the scenario's traffic.
 //!
-//! The expectations are the reverse-mode oracle's (tests/it/conformance/expectations.rs): a
-//! scenario that fails directly (`FailsAsDirect`) must fail, every other one must pass.
 //! Install with `bash scripts/ci/install-conformance.sh`; outside CI a missing install skips
 //! loudly, under `CI=true` it fails.
 
 use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
+use std::time::Instant;
 
 use serde_json::Value;
 
-use crate::conformance::{expectations, install};
+use crate::conformance::install;
 
-use expectations::{Expect, SUITE_0_1_16, SUITE_2026_07_28, Suite, Verdict};
-use install::{POOL, install_or_skip, read_checks};
+use install::{Install, POOL, Runner, install_or_skip, listed_auth_scenarios, read_checks};
 
-/// One scenario's result under `authtap run`.
+/// How many client auth scenarios each pinned runner lists (`conformance list --client`), as
+/// README.md states them: 55 runs in all.
+const LISTED: &[(&str, usize)] = &[("0.1.16", 22), ("0.2.0-alpha.12", 33)];
+
+/// One run of a scenario: the suite's verdict, and the trace when authtap recorded it.
 struct Outcome {
     passed: bool,
     checks: String,
@@ -31,22 +35,39 @@ struct Outcome {
     log: String,
 }
 
-fn run_scenario(dir: &Path, node: &Path, suite: &Suite, work: &Path, scenario: &str) -> Outcome {
-    let slug = scenario.replace('/', "_");
-    let trace = work.join(format!("{slug}.jsonl"));
-    let out_dir = work.join(format!("out-{slug}"));
-    // The runner appends the scenario's server URL to this command.
-    let command = format!(
-        "{} run --trace {} -- {} {}",
-        env!("CARGO_BIN_EXE_authtap"),
-        trace.display(),
-        node.display(),
-        dir.join("auth-client.mjs").display()
+/// Runs `scenario` with the suite's client, under `authtap run` when `trace` is given.
+fn run_scenario(
+    install: &Install,
+    runner: &Runner,
+    work: &Path,
+    scenario: &str,
+    trace: Option<&Path>,
+) -> Outcome {
+    let slug = format!(
+        "{}-{}-{}",
+        runner.version,
+        scenario.replace('/', "_"),
+        if trace.is_some() { "run" } else { "direct" }
     );
+    let out_dir = work.join(format!("out-{slug}"));
+    let client = format!(
+        "{} {}",
+        install.node.display(),
+        install.dir.join("auth-client.mjs").display()
+    );
+    // The runner appends the scenario's server URL to this command.
+    let command = match trace {
+        Some(trace) => format!(
+            "{} run --trace {} -- {client}",
+            env!("CARGO_BIN_EXE_authtap"),
+            trace.display()
+        ),
+        None => client,
+    };
     let run = Command::new("timeout")
         .arg("180")
-        .arg(node)
-        .arg(dir.join(suite.runner))
+        .arg(&install.node)
+        .arg(install.dir.join(runner.path))
         .args([
             "client",
             "--scenario",
@@ -61,7 +82,7 @@ fn run_scenario(dir: &Path, node: &Path, suite: &Suite, work: &Path, scenario: &
         .env_remove("HTTP_PROXY")
         .env_remove("https_proxy")
         .env_remove("http_proxy")
-        .current_dir(dir)
+        .current_dir(&install.dir)
         .output()
         .expect("run the conformance runner");
     let log = format!(
@@ -75,7 +96,8 @@ fn run_scenario(dir: &Path, node: &Path, suite: &Suite, work: &Path, scenario: &
         .filter(|c| c["status"] == "FAILURE")
         .map(|c| c["id"].as_str().unwrap_or("?").to_string())
         .collect();
-    let records: Vec<Value> = std::fs::read_to_string(&trace)
+    let records: Vec<Value> = trace
+        .and_then(|t| std::fs::read_to_string(t).ok())
         .unwrap_or_default()
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
@@ -95,80 +117,102 @@ fn run_scenario(dir: &Path, node: &Path, suite: &Suite, work: &Path, scenario: &
     }
 }
 
-fn run_suite(dir: &Path, node: &Path, suite: &Suite) {
+fn verdict(passed: bool) -> &'static str {
+    if passed { "pass" } else { "FAIL" }
+}
+
+#[test]
+fn every_client_auth_scenario_of_both_suites_gives_the_direct_verdict_under_authtap_run() {
+    let test =
+        "every_client_auth_scenario_of_both_suites_gives_the_direct_verdict_under_authtap_run";
+    let Some(install) = install_or_skip(test) else {
+        return;
+    };
+    let started = Instant::now();
+    let mut jobs: Vec<(&Runner, String)> = Vec::new();
+    for runner in install::RUNNERS {
+        let listed = listed_auth_scenarios(&install, runner.path);
+        println!(
+            "conformance {}: {} client auth scenarios listed",
+            runner.version,
+            listed.len()
+        );
+        let expected = LISTED
+            .iter()
+            .find(|(version, _)| *version == runner.version)
+            .map(|(_, count)| *count);
+        assert_eq!(
+            Some(listed.len()),
+            expected,
+            "conformance {} lists {listed:?}; update LISTED and the counts in README.md and \
+             tests/conformance/README.md",
+            runner.version
+        );
+        jobs.extend(listed.into_iter().map(|scenario| (runner, scenario)));
+    }
     let work = tempfile::tempdir().unwrap();
-    let queue = Mutex::new(suite.expectations.iter().collect::<Vec<&Expect>>());
+    let queue = Mutex::new(jobs.iter().collect::<Vec<_>>());
     let results = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..POOL {
             scope.spawn(|| {
                 loop {
-                    let Some(expect) = queue.lock().unwrap().pop() else {
+                    let Some((runner, scenario)) = queue.lock().unwrap().pop() else {
                         break;
                     };
                     let _peers = crate::heavy::slot();
-                    let outcome = run_scenario(dir, node, suite, work.path(), expect.scenario);
-                    results.lock().unwrap().push((expect, outcome));
+                    let trace = work.path().join(format!(
+                        "{}-{}.jsonl",
+                        runner.version,
+                        scenario.replace('/', "_")
+                    ));
+                    let direct = run_scenario(&install, runner, work.path(), scenario, None);
+                    let proxied =
+                        run_scenario(&install, runner, work.path(), scenario, Some(&trace));
+                    results
+                        .lock()
+                        .unwrap()
+                        .push((runner.version, scenario, direct, proxied));
                 }
             });
         }
     });
     let mut results = results.into_inner().unwrap();
-    results.sort_by_key(|(e, _)| e.scenario);
+    results.sort_by_key(|(version, scenario, ..)| (*version, *scenario));
     let mut problems = Vec::new();
     let mut same = 0;
-    for (expect, outcome) in &results {
-        let direct_passes = !matches!(expect.verdict, Verdict::FailsAsDirect(_));
-        let verdict = if outcome.passed { "pass" } else { "FAIL" };
+    for (version, scenario, direct, proxied) in &results {
         println!(
-            "{:<46} {verdict:<5} {} ({} exchanges)",
-            expect.scenario, outcome.checks, outcome.exchanges
+            "{version:<15} {scenario:<44} direct {:<5} authtap run {:<5} {} ({} exchanges)",
+            verdict(direct.passed),
+            verdict(proxied.passed),
+            proxied.checks,
+            proxied.exchanges
         );
-        if outcome.passed == direct_passes {
+        if direct.passed == proxied.passed {
             same += 1;
         } else {
             problems.push(format!(
-                "{}: {} under authtap run, {} directly\n{}",
-                expect.scenario,
-                verdict,
-                if direct_passes { "passes" } else { "fails" },
-                outcome
-                    .log
-                    .lines()
-                    .rev()
-                    .take(15)
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                "{version} {scenario}: {} under authtap run, {} directly ({})\n{}",
+                verdict(proxied.passed),
+                verdict(direct.passed),
+                direct.checks,
+                install::tail(&proxied.log, 15)
             ));
         }
-        if outcome.mode != "forward" || outcome.exchanges == 0 {
+        if proxied.mode != "forward" || proxied.exchanges == 0 {
             problems.push(format!(
-                "{}: the trace is not a forward-mode trace with exchanges (mode {}, {} exchanges)",
-                expect.scenario, outcome.mode, outcome.exchanges
+                "{version} {scenario}: the trace is not a forward-mode trace with exchanges \
+                 (mode {}, {} exchanges)",
+                proxied.mode, proxied.exchanges
             ));
         }
     }
     println!(
-        "{same}/{} scenarios give the same verdict under authtap run as directly",
-        results.len()
+        "{same}/{} scenarios give the same verdict under authtap run as directly \
+         (wall time {:.0?}, {POOL} at a time)",
+        results.len(),
+        started.elapsed()
     );
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
-}
-
-#[test]
-fn client_auth_scenarios_under_authtap_run_give_the_direct_verdict() {
-    let test = "client_auth_scenarios_under_authtap_run_give_the_direct_verdict";
-    let Some(install::Install { dir, node }) = install_or_skip(test) else {
-        return;
-    };
-    run_suite(&dir, &node, &SUITE_0_1_16);
-}
-
-#[test]
-fn client_auth_2026_07_28_scenarios_under_authtap_run_give_the_direct_verdict() {
-    let test = "client_auth_2026_07_28_scenarios_under_authtap_run_give_the_direct_verdict";
-    let Some(install::Install { dir, node }) = install_or_skip(test) else {
-        return;
-    };
-    run_suite(&dir, &node, &SUITE_2026_07_28);
 }

@@ -29,7 +29,7 @@ use serde_json::Value;
 use crate::conformance::{expectations, install};
 
 use expectations::{Expect, SUITE_0_1_16, SUITE_2026_07_28, SUITE_DEVIATIONS, Suite, Verdict};
-use install::{Install, POOL, install_or_skip, read_checks};
+use install::{Install, POOL, install_or_skip, listed_auth_scenarios, read_checks, tail};
 
 /// A finding as `authtap lint --format json` prints it.
 #[derive(Debug, Clone)]
@@ -66,7 +66,7 @@ fn run_scenario(
     let run = Command::new("timeout")
         .arg("180")
         .arg(&install.node)
-        .arg(install.dir.join(suite.runner))
+        .arg(install.dir.join(suite.runner.path))
         .args([
             "client",
             "--scenario",
@@ -126,22 +126,6 @@ fn run_scenario(
     }
 }
 
-/// The client auth scenarios a pinned runner lists.
-fn listed_scenarios(install: &Install, suite: &Suite) -> BTreeSet<String> {
-    let out = Command::new(&install.node)
-        .arg(install.dir.join(suite.runner))
-        .arg("list")
-        .output()
-        .expect("conformance list");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("- "))
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|s| s.starts_with("auth/"))
-        .map(str::to_string)
-        .collect()
-}
-
 /// Judges one scenario's outcome against its expectation; returns the problems.
 fn judge(expect: &Expect, outcome: &Outcome) -> Vec<String> {
     let mut problems = Vec::new();
@@ -198,7 +182,9 @@ fn client_auth_2026_07_28_scenarios_through_authtap() {
 
 /// Runs every scenario of `suite` through authtap (a bounded pool) and judges each.
 fn run_suite(install: &Install, suite: &Suite) {
-    let listed = listed_scenarios(install, suite);
+    let listed: BTreeSet<String> = listed_auth_scenarios(install, suite.runner.path)
+        .into_iter()
+        .collect();
     let known: BTreeSet<String> = suite
         .expectations
         .iter()
@@ -213,8 +199,8 @@ fn run_suite(install: &Install, suite: &Suite) {
         let missing: Vec<&String> = known.difference(&listed).collect();
         assert!(
             missing.is_empty(),
-            "{} does not list {missing:?}",
-            suite.runner
+            "conformance {} does not list {missing:?}",
+            suite.runner.version
         );
     }
 
@@ -286,15 +272,6 @@ fn run_suite(install: &Install, suite: &Suite) {
         results.len(),
         failures.join("\n\n")
     );
-}
-
-fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..]
-        .iter()
-        .map(|l| format!("    {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[test]

@@ -11,8 +11,8 @@ use crate::support;
 use std::time::Duration;
 
 use authtap::demo::{DemoConfig, RunningDemo};
-use authtap::rules::Severity;
-use authtap::trace::model::Record;
+use authtap::model::Record;
+use authtap::model::Severity;
 use serde_json::{Value, json};
 use support::{TestProxy, exchanges};
 

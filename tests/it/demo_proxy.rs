@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use authtap::client::{self, ClientConfig, FlowReport};
 use authtap::demo::{self, DemoConfig, Fault, FaultSet};
+use authtap::model::Severity;
+use authtap::model::{Exchange, Headers, Record};
 use authtap::proxy::{self, ProxyConfig};
-use authtap::rules::Severity;
-use authtap::trace::model::{Exchange, Headers, Record};
 
 async fn run_proxied(faults: FaultSet) -> (FlowReport, Vec<Exchange>) {
     authtap::install_crypto_provider();
@@ -61,6 +61,12 @@ async fn run_proxied(faults: FaultSet) -> (FlowReport, Vec<Exchange>) {
 async fn clean_flow_through_the_proxy_is_recorded_without_errors() {
     let (report, exchanges) = run_proxied(FaultSet::none()).await;
     assert!(report.completed, "stopped at {:?}", report.stopped_at);
+    assert!(
+        exchanges
+            .iter()
+            .all(|x| x.mode == authtap::model::CaptureMode::Reverse),
+        "every exchange says reverse mode captured it"
+    );
     assert!(
         report
             .step("probe")

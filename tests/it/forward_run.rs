@@ -115,6 +115,12 @@ fn run_curl_records_the_servers_own_bytes_and_learns_the_authorization_server() 
     assert_eq!(session["type"], "session");
     assert_eq!(session["mode"], "forward");
     assert_eq!(session["source"], "run");
+    // Each exchange record says which mode captured it, too.
+    assert!(
+        trace.exchanges().all(|x| x["mode"] == "forward"),
+        "{}",
+        trace.summary()
+    );
 
     // The PRM in the trace is what curl received, byte for byte (nothing rewritten).
     let prm = exchange_for(&trace, &prm_url);

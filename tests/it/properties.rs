@@ -14,15 +14,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use proptest::prelude::*;
 use time::OffsetDateTime;
 
+use authtap::model::{
+    Exchange, ExchangeId, Header, Outcome, Record, RequestRecord, ResponseRecord, SseEvent, Timings,
+};
 use authtap::parse::form::Pairs;
 use authtap::parse::jwt::Jwt;
 use authtap::parse::sse::SseParser;
 use authtap::redact::redact_records;
 use authtap::tap::RawCapture;
 use authtap::tap::decode::to_body_capture;
-use authtap::trace::model::{
-    Exchange, ExchangeId, Header, Outcome, Record, RequestRecord, ResponseRecord, SseEvent, Timings,
-};
 
 /// Cases per property: `PROPTEST_CASES` when set, else `default`.
 fn config(default: u32) -> ProptestConfig {
@@ -124,6 +124,7 @@ fn exchange(
         flow: None,
         findings: vec![],
         ofids: vec![],
+        mode: Default::default(),
     }
 }
 
@@ -526,7 +527,7 @@ proptest! {
             Some(body.as_bytes()),
         );
         let records = vec![Record::Exchange(Box::new(x))];
-        let _ = authtap::rules::relint::relint(&records, authtap::rules::EngineConfig::default());
+        let _ = authtap::session::replay(&records, authtap::rules::EngineConfig::default());
     }
 
     #[test]

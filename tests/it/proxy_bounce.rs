@@ -12,8 +12,8 @@ use http_body_util::{BodyExt, Full, combinators::BoxBody};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 
-use authtap::rules::Phase;
-use authtap::trace::model::{ErrorKind, Headers, RewriteDirection};
+use authtap::model::Phase;
+use authtap::model::{ErrorKind, Headers, RewriteDirection};
 use support::{TestProxy, exchanges};
 
 type Body = BoxBody<Bytes, std::io::Error>;

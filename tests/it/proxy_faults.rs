@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use authtap::trace::model::{Exchange, Outcome};
+use authtap::model::{Exchange, Outcome};
 use support::{TestProxy, Upstream, exchanges, plain_http};
 
 /// Sends raw bytes to the proxy and reads what comes back until the proxy closes or 10 s pass.

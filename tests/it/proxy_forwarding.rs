@@ -5,7 +5,7 @@ use crate::support;
 
 use std::time::Duration;
 
-use authtap::trace::model::{Headers, Outcome, Record};
+use authtap::model::{Headers, Outcome, Record};
 use support::{TestProxy, Upstream, client_trusting, exchanges};
 
 #[tokio::test]

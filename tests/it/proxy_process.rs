@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use authtap::trace::model::{Outcome, Record};
+use authtap::model::{Outcome, Record};
 use futures_util::StreamExt;
 use support::{Upstream, client_trusting, exchanges, read_trace};
 

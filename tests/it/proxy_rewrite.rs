@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::body::{Frame, Incoming};
 use hyper::{Request, Response};
 
-use authtap::trace::model::{Exchange, Headers, Outcome};
+use authtap::model::{Exchange, Headers, Outcome};
 use support::{TestProxy, exchanges};
 
 type Body = BoxBody<Bytes, std::io::Error>;

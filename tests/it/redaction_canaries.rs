@@ -17,13 +17,14 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use time::OffsetDateTime;
 
-use authtap::export::{ExportOptions, Target, export_trace};
-use authtap::tap::RawCapture;
-use authtap::tap::decode::to_body_capture;
-use authtap::trace::model::{
+use authtap::export::{ExportOptions, Target};
+use authtap::model::{
     BodyCapture, ErrorKind, Exchange, ExchangeError, ExchangeId, Header, Mark, Outcome, Record,
     RequestRecord, ResponseRecord, Rewrite, RewriteDirection, SessionRecord, SseEvent, Timings,
 };
+use authtap::tap::RawCapture;
+use authtap::tap::decode::to_body_capture;
+use authtap::trace::load::export_trace;
 use redaction_views::leaks;
 
 /// Hands out distinct canaries: `Q7Z<nn>X` + 16 upper-case letters and digits, a shape every
@@ -102,6 +103,7 @@ fn exchange(
         flow: None,
         findings: vec![],
         ofids: vec![],
+        mode: Default::default(),
     }
 }
 
@@ -121,7 +123,7 @@ fn planted_trace(c: &mut Canaries) -> Vec<Record> {
     let mut extra = serde_json::Map::new();
     extra.insert("client_secret".into(), c.next().into());
     records.push(Record::Session(SessionRecord {
-        schema: authtap::trace::model::SCHEMA_VERSION,
+        schema: authtap::model::SCHEMA_VERSION,
         authtap_version: env!("CARGO_PKG_VERSION").into(),
         started_at: OffsetDateTime::UNIX_EPOCH,
         upstream: "https://rs.example/mcp".into(),

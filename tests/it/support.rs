@@ -16,8 +16,8 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::sync::mpsc;
 
+use authtap::model::{Exchange, Record};
 use authtap::proxy::{self, ProxyConfig, RunningProxy, TlsMode};
-use authtap::trace::model::{Exchange, Record};
 
 type Body = BoxBody<Bytes, std::io::Error>;
 

@@ -21,7 +21,7 @@ use crate::support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use authtap::trace::model::{Record, TlsHandshakeFailure};
+use authtap::model::{Record, TlsHandshakeFailure};
 use support::{TestProxy, Upstream, exchanges};
 use time::OffsetDateTime;
 

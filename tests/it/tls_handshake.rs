@@ -7,7 +7,7 @@ use crate::support;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use authtap::trace::model::{Record, TlsFailureKind, TlsHandshakeFailure};
+use authtap::model::{Record, TlsFailureKind, TlsHandshakeFailure};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use support::{TestProxy, Upstream};

@@ -4,18 +4,19 @@
 //! appended onto a fragment) still lints and exports through the CLI.
 //!
 //! Mounting needs CAP_SYS_ADMIN. Where it is not permitted the test fails under `CI=true`
-//! (the same logic is covered without a mount by the recorder's injected-failure unit tests,
+//! (the same logic is covered without a mount by the trace store's injected-failure unit tests,
 //! `trace::writer::tests::a_full_disk_*`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use authtap::rules::Engine;
-use authtap::trace::model::{
+use authtap::model::{
     BodyCapture, Exchange, ExchangeId, Outcome, Record, RequestRecord, SessionRecord, Timings,
 };
-use authtap::trace::writer::{Recorder, RecorderOptions};
+use authtap::rules::Engine;
+use authtap::session::{Recorder, RecorderOptions, Session};
+use authtap::trace::writer::TraceStore;
 use time::OffsetDateTime;
 
 /// A tmpfs mounted on a temp dir, unmounted on drop.
@@ -74,7 +75,7 @@ impl Drop for Tmpfs {
 
 fn session() -> SessionRecord {
     SessionRecord {
-        schema: authtap::trace::model::SCHEMA_VERSION,
+        schema: authtap::model::SCHEMA_VERSION,
         authtap_version: env!("CARGO_PKG_VERSION").into(),
         started_at: OffsetDateTime::now_utc(),
         upstream: "http://127.0.0.1:1".into(),
@@ -112,14 +113,19 @@ fn exchange(id: u64, body_len: usize) -> Exchange {
         flow: None,
         findings: vec![],
         ofids: vec![],
+        mode: Default::default(),
     }
 }
 
-fn quiet() -> RecorderOptions {
-    RecorderOptions {
-        live: None,
-        ..Default::default()
-    }
+/// The proxy's pipeline with no live view: a recorder thread running a session that stores
+/// into a new trace at `path`.
+fn start(path: &Path) -> Result<Recorder, String> {
+    let store = TraceStore::create(path, &session()).map_err(|e| e.to_string())?;
+    Recorder::start(
+        Session::new(Engine::default()).with_store(store),
+        RecorderOptions::default(),
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// Every line of the file parses as a record.
@@ -141,12 +147,11 @@ fn full_disk_at_start_leaves_no_file_behind() {
     };
     let filler = fs.fill(0);
     let trace = fs.path("t.jsonl");
-    let first = Recorder::start(&trace, session(), Engine::default(), quiet());
+    let first = start(&trace);
     assert!(first.is_err(), "the session line cannot fit");
     assert!(!trace.exists(), "a failed start must not leave a file");
     std::fs::remove_file(filler).unwrap();
-    let rec = Recorder::start(&trace, session(), Engine::default(), quiet())
-        .expect("a rerun with the same --trace works once space is back");
+    let rec = start(&trace).expect("a rerun with the same --trace works once space is back");
     rec.finish().unwrap();
     assert!(matches!(strict_lines(&trace)[0], Record::Session(_)));
 }
@@ -157,7 +162,7 @@ fn disk_filling_mid_recording_loses_the_batch_not_the_trace() {
         return;
     };
     let trace = fs.path("t.jsonl");
-    let rec = Recorder::start(&trace, session(), Engine::default(), quiet()).unwrap();
+    let rec = start(&trace).unwrap();
     let h = rec.handle();
     h.submit(Box::new(exchange(1, 100)));
     // Let the first exchange reach the disk, then leave far less room than the next needs.

@@ -4,8 +4,8 @@
 
 use std::fmt::Write as _;
 
-use crate::rules::{Phase, Severity};
-use crate::trace::model::Exchange;
+use crate::model::Exchange;
+use crate::model::{Phase, Severity};
 
 use super::escape;
 use crate::export::facts::{path_of, phase_label, status_label};

@@ -5,13 +5,14 @@
 use serde_json::{Map, Value};
 
 use crate::flow::Flow;
+use crate::model::Exchange;
+use crate::model::Phase;
+use crate::model::{Severity::*, Who::*};
 use crate::parse::metadata::{show, str_list};
 use crate::parse::urls::{self, UrlDiff};
 use crate::rules::revision::{Revision, Revisions};
 use crate::rules::rule::{Cx, DynRule, FlowCx, Out, Rule, RuleMeta};
 use crate::rules::util::*;
-use crate::rules::{Phase, Severity::*, Who::*};
-use crate::trace::model::Exchange;
 
 /// This family's rules, in report order.
 mod clients;
@@ -289,8 +290,8 @@ impl Rule for NoPkce {
         fix: "Advertise \"code_challenge_methods_supported\": [\"S256\"].",
     };
     const REVISIONS: Revisions = Revisions::ALL
-        .at(Revision::R2025_03_26, crate::rules::Severity::Warning)
-        .at(Revision::R2025_06_18, crate::rules::Severity::Warning);
+        .at(Revision::R2025_03_26, crate::model::Severity::Warning)
+        .at(Revision::R2025_06_18, crate::model::Severity::Warning);
     fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(d) = json_200(ex) else { return };
         if !d.contains_key("code_challenge_methods_supported") {
@@ -461,7 +462,7 @@ impl Rule for NoRegistrationNoCimd {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::Severity;
+    use crate::model::Severity;
     use crate::rules::testkit::*;
     use serde_json::json;
 

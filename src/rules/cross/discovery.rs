@@ -2,11 +2,12 @@
 //! discovery order, default endpoints and challenges the client ignores.
 
 use crate::flow::Flow;
+use crate::model::Exchange;
+use crate::model::Phase;
+use crate::model::{Severity::*, Who::*};
 use crate::parse::urls::{self, UrlDiff};
 use crate::rules::revision::{Revision, Revisions};
 use crate::rules::rule::{Cx, FlowCx, Out, Rule, RuleMeta};
-use crate::rules::{Phase, Severity::*, Who::*};
-use crate::trace::model::Exchange;
 
 /// Cross-rule [`RuleMeta`] shorthand: the phase is named per rule; hooks are flow hooks.
 macro_rules! meta {
@@ -33,7 +34,7 @@ impl Rule for IssuerChain {
         let Some(asm) = f.asm.iter().rev().find(|d| d.ok_doc().is_some()) else {
             return;
         };
-        let mut chain: Vec<(&str, String, Option<crate::trace::model::ExchangeId>)> = Vec::new();
+        let mut chain: Vec<(&str, String, Option<crate::model::ExchangeId>)> = Vec::new();
         if let Some(p) = f.prm_auth_servers().first() {
             chain.push((
                 "PRM authorization_servers[0]",
@@ -372,7 +373,7 @@ impl Rule for DefaultEndpoints {
     };
     /// 2025-03-26 specified these defaults for servers without metadata discovery.
     const REVISIONS: Revisions =
-        Revisions::ALL.at(Revision::R2025_03_26, crate::rules::Severity::Info);
+        Revisions::ALL.at(Revision::R2025_03_26, crate::model::Severity::Info);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(f) = cx.flow else { return };
         let path = urls::raw_path(&ex.request.url);
@@ -536,7 +537,7 @@ mod tests {
         );
         c.authorize = c.authorize.url(&u);
         let f = assert_fires("X-RESOURCE-VS-PRM", c.steps());
-        assert_eq!(f.severity, crate::rules::Severity::Warning);
+        assert_eq!(f.severity, crate::model::Severity::Warning);
     }
     #[test]
     fn quiet_on_resource_vs_prm() {
@@ -641,7 +642,7 @@ mod tests {
             vec![
                 c.challenge,
                 c.prm,
-                c.asm.no_response(crate::trace::model::ErrorKind::Dns),
+                c.asm.no_response(crate::model::ErrorKind::Dns),
             ],
         );
     }
@@ -695,7 +696,7 @@ mod tests {
             .status(404),
         );
         let f = assert_fires("X-DEFAULT-ENDPOINTS", s);
-        assert_eq!(f.severity, crate::rules::Severity::Error);
+        assert_eq!(f.severity, crate::model::Severity::Error);
     }
     #[test]
     fn quiet_on_default_endpoints() {
@@ -723,9 +724,9 @@ mod tests {
                 .find(|f| f.rule == "X-DEFAULT-ENDPOINTS")
                 .map(|f| f.severity)
         };
-        assert_eq!(sev("2025-06-18"), Some(crate::rules::Severity::Warning));
+        assert_eq!(sev("2025-06-18"), Some(crate::model::Severity::Warning));
         // Specified behaviour in 2025-03-26: shown, not a warning.
-        assert_eq!(sev("2025-03-26"), Some(crate::rules::Severity::Info));
+        assert_eq!(sev("2025-03-26"), Some(crate::model::Severity::Info));
     }
     #[test]
     fn fires_on_challenge_ignored() {

@@ -62,10 +62,10 @@ pub struct ZeroTraffic;
 impl crate::rules::rule::Rule for ZeroTraffic {
     const META: crate::rules::rule::RuleMeta = crate::rules::rule::RuleMeta {
         id: "X-ZERO-TRAFFIC",
-        severity: crate::rules::Severity::Info,
-        phase: crate::rules::Phase::Other,
+        severity: crate::model::Severity::Info,
+        phase: crate::model::Phase::Other,
         on: &[],
-        who: &[crate::rules::Who::Client, crate::rules::Who::Infra],
+        who: &[crate::model::Who::Client, crate::model::Who::Infra],
         breaks: "CAI about:blank loop (anthropics/claude-code#11814); WAF/IP blocks upstream of the proxy; port or private-IP rejections",
         source: "claude.com connector troubleshooting docs; anthropics/claude-code#11814",
         title: "Recording ran and no request reached the proxy",

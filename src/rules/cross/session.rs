@@ -2,9 +2,10 @@
 //! affinity, and the negotiated protocol version in the header.
 
 use crate::flow::state::McpCall;
+use crate::model::Phase;
+use crate::model::Who::*;
 use crate::rules::revision::{Revision, Revisions};
 use crate::rules::rule::{FlowCx, Out, Rule, RuleMeta};
-use crate::rules::{Phase, Who::*};
 
 /// This family's [`RuleMeta`] shorthand: phase McpTransport, hook on &[].
 macro_rules! meta {

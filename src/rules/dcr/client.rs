@@ -97,7 +97,7 @@ impl Rule for ReqNoAppType {
                 "no application_type with loopback redirect URIs: an AS defaulting to \"web\" \
                  (OpenID Connect Dynamic Client Registration 1.0 §2) may refuse them",
             )
-            .severity = crate::rules::Severity::Info;
+            .severity = crate::model::Severity::Info;
         }
     }
 }

@@ -3,13 +3,14 @@
 
 use serde_json::{Map, Value};
 
+use crate::model::Exchange;
+use crate::model::Phase;
+use crate::model::{Severity::*, Who::*};
 use crate::parse::form::Pairs;
 use crate::parse::metadata::{is_json_integer, show, str_list};
 use crate::parse::urls;
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 use crate::rules::util::*;
-use crate::rules::{Phase, Severity::*, Who::*};
-use crate::trace::model::Exchange;
 
 /// This family's rules, in report order.
 pub static RULES: &[&dyn DynRule] = &[

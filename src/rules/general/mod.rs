@@ -4,12 +4,13 @@
 
 use serde_json::Value;
 
+use crate::model::Phase;
+use crate::model::{ErrorKind, Exchange, Headers};
+use crate::model::{Severity::*, Who::*};
 use crate::parse::form::Pairs;
 use crate::parse::{metadata, urls};
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 use crate::rules::util::*;
-use crate::rules::{Phase, Severity::*, Who::*};
-use crate::trace::model::{ErrorKind, Exchange, Headers};
 
 mod pages;
 mod reach;
@@ -536,7 +537,7 @@ mod tests {
         let mut c = Clean::new();
         c.challenge = c.challenge.url("http://127.0.0.1:8080/mcp");
         let f = assert_fires("GEN-PRIVATE-ADDRESS", c.clone().steps());
-        assert_eq!(f.severity, crate::rules::Severity::Info);
+        assert_eq!(f.severity, crate::model::Severity::Info);
         assert_fires("GEN-NON-443", c.clone().steps());
         let cfg = crate::rules::EngineConfig {
             profile: crate::rules::ClientProfile::by_name("claude-ai").unwrap(),
@@ -545,7 +546,7 @@ mod tests {
         let all = run_with(c.steps(), 0.0, cfg);
         assert!(
             all.iter()
-                .any(|f| f.rule == "GEN-NON-443" && f.severity == crate::rules::Severity::Error)
+                .any(|f| f.rule == "GEN-NON-443" && f.severity == crate::model::Severity::Error)
         );
     }
     #[test]
@@ -561,7 +562,7 @@ mod tests {
             .status(301)
             .resp_header("location", "https://www.mcp.example.com/mcp");
         let f = assert_fires("GEN-REDIRECT-ON-API", c.steps());
-        assert_eq!(f.severity, crate::rules::Severity::Error);
+        assert_eq!(f.severity, crate::model::Severity::Error);
     }
     #[test]
     fn quiet_on_redirect_on_api() {
@@ -577,7 +578,7 @@ mod tests {
         assert_fires("GEN-TRAILING-SLASH-REDIRECT", c.clone().steps());
         // The general rule applies too (warning: same origin, method-preserving).
         let f = assert_fires("GEN-REDIRECT-ON-API", c.steps());
-        assert_eq!(f.severity, crate::rules::Severity::Warning);
+        assert_eq!(f.severity, crate::model::Severity::Warning);
     }
     #[test]
     fn quiet_on_trailing_slash_redirect() {
@@ -619,7 +620,7 @@ mod tests {
     #[test]
     fn fires_on_tls() {
         let mut c = Clean::new();
-        c.prm = c.prm.no_response(crate::trace::model::ErrorKind::Tls);
+        c.prm = c.prm.no_response(crate::model::ErrorKind::Tls);
         assert_fires("GEN-TLS", c.steps());
     }
     #[test]

@@ -163,9 +163,9 @@ mod tests {
             .asm
             .resp_body("text/html", "<!DOCTYPE html><html>app</html>");
         let f = assert_fires("GEN-HTML-INSTEAD-OF-JSON", c.steps());
-        assert_eq!(f.severity, crate::rules::Severity::Error);
+        assert_eq!(f.severity, crate::model::Severity::Error);
         // No CDN/WAF sign: the server's routing is blamed, not infrastructure.
-        assert_eq!(f.who, vec![crate::rules::Who::Rs, crate::rules::Who::As]);
+        assert_eq!(f.who, vec![crate::model::Who::Rs, crate::model::Who::As]);
     }
     #[test]
     fn fires_on_html_where_the_same_url_served_json() {
@@ -178,7 +178,7 @@ mod tests {
                 .resp_body("text/html", "<html><body>Forbidden</body></html>"),
         );
         let f = assert_fires("GEN-HTML-INSTEAD-OF-JSON", s);
-        assert!(f.who.contains(&crate::rules::Who::Infra), "{:?}", f.who);
+        assert!(f.who.contains(&crate::model::Who::Infra), "{:?}", f.who);
         assert!(f.message.contains("served JSON earlier"), "{}", f.message);
     }
     #[test]

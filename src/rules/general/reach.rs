@@ -5,7 +5,7 @@
 
 use super::*;
 
-use crate::trace::model::ErrorKind;
+use crate::model::ErrorKind;
 
 /// Whether an exchange error means the server was never reached.
 fn unreached(kind: &ErrorKind) -> bool {
@@ -46,8 +46,8 @@ impl Rule for Unreachable {
 
 #[cfg(test)]
 mod tests {
+    use crate::model::ErrorKind;
     use crate::rules::testkit::*;
-    use crate::trace::model::ErrorKind;
 
     #[test]
     fn fires_on_unreachable() {

@@ -5,13 +5,14 @@
 
 use serde_json::Value;
 
+use crate::model::Exchange;
+use crate::model::Phase;
+use crate::model::Who::*;
 use crate::parse::form::Pairs;
 use crate::parse::urls;
 use crate::rules::revision::{Revision, Revisions};
 use crate::rules::rule::{Cx, DynRule, FlowCx, Out, Rule, RuleMeta};
 use crate::rules::util::*;
-use crate::rules::{Phase, Who::*};
-use crate::trace::model::Exchange;
 
 /// This family's rules, in report order.
 pub static RULES: &[&dyn DynRule] = &[

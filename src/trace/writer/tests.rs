@@ -1,13 +1,14 @@
-//! Unit tests of the recorder: file mode, line order, marks, loss counting, stats.
+//! Unit tests of the trace store: file mode, line order, refusal to overwrite, full and frozen
+//! disks.
 
 use std::os::unix::fs::PermissionsExt;
 
 use super::*;
-use crate::trace::model::{ExchangeId, Outcome, RequestRecord, Timings};
+use crate::model::{Exchange, ExchangeId, Mark, Outcome, RequestRecord, Timings};
 
 fn session() -> SessionRecord {
     SessionRecord {
-        schema: crate::trace::model::SCHEMA_VERSION,
+        schema: crate::model::SCHEMA_VERSION,
         authtap_version: env!("CARGO_PKG_VERSION").into(),
         started_at: OffsetDateTime::now_utc(),
         upstream: "http://127.0.0.1:1".into(),
@@ -41,6 +42,7 @@ fn exchange(id: u64) -> Exchange {
         flow: None,
         findings: vec![],
         ofids: vec![],
+        mode: Default::default(),
     }
 }
 
@@ -52,30 +54,30 @@ fn read(path: &Path) -> Vec<Record> {
         .collect()
 }
 
-fn quiet() -> RecorderOptions {
-    RecorderOptions {
-        live: None,
-        ..Default::default()
-    }
+fn exchange_record(id: u64) -> Record {
+    Record::Exchange(Box::new(exchange(id)))
 }
 
 #[test]
-fn writes_session_exchanges_marks_and_stats_in_order() {
+fn writes_session_records_and_stats_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sub/trace.jsonl");
-    let rec = Recorder::start(&path, session(), Engine::default(), quiet()).unwrap();
+    let mut store = TraceStore::create(&path, &session()).unwrap();
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    let h = rec.handle();
-    h.submit(Box::new(exchange(1)));
-    h.mark("error ofid_a41b6f81 here");
-    h.submit(Box::new(exchange(2)));
-    let stats = rec.finish().unwrap();
+    store.append(&exchange_record(1));
+    store.append(&Record::Mark(Mark {
+        at: OffsetDateTime::now_utc(),
+        text: "here".into(),
+        ofids: vec![],
+    }));
+    store.append(&exchange_record(2));
+    let stats = store.finish(0);
     assert_eq!(stats.exchanges, 2);
     let records = read(&path);
     assert!(matches!(records[0], Record::Session(_)));
     assert!(matches!(&records[1], Record::Exchange(e) if e.id == ExchangeId(1)));
-    assert!(matches!(&records[2], Record::Mark(m) if m.ofids == vec!["ofid_a41b6f81".to_string()]));
+    assert!(matches!(&records[2], Record::Mark(m) if m.text == "here"));
     assert!(matches!(&records[3], Record::Exchange(e) if e.id == ExchangeId(2)));
     assert!(matches!(&records[4], Record::Stats(s) if s.exchanges == 2 && s.dropped == 0));
     assert_eq!(records.len(), 5);
@@ -86,83 +88,59 @@ fn refuses_to_overwrite_existing_trace() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.jsonl");
     std::fs::write(&path, "keep me\n").unwrap();
-    assert!(Recorder::start(&path, session(), Engine::default(), quiet()).is_err());
+    assert!(TraceStore::create(&path, &session()).is_err());
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "keep me\n");
 }
 
-struct Blocking(std::sync::mpsc::Receiver<()>, Exchange);
-
-impl Assemble for Blocking {
-    fn assemble(self: Box<Self>) -> Exchange {
-        let _ = self.0.recv();
-        self.1
-    }
-}
-
 #[test]
-fn counts_drops_when_the_writer_falls_behind() {
+fn dropped_entries_are_on_record_once_per_increase_and_at_the_end() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.jsonl");
-    let options = RecorderOptions {
-        capacity: 2,
-        ..quiet()
-    };
-    let rec = Recorder::start(&path, session(), Engine::default(), options).unwrap();
-    let h = rec.handle();
-    let (release, wait) = std::sync::mpsc::channel();
-    h.submit(Box::new(Blocking(wait, exchange(1))));
-    // Wait until the recorder took the blocking entry off the channel.
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        h.submit(Box::new(exchange(99)));
-        if h.dropped() > 0 || std::time::Instant::now() > deadline {
-            break;
-        }
-    }
-    assert!(h.dropped() > 0);
-    release.send(()).unwrap();
-    let stats = rec.finish().unwrap();
-    assert!(stats.dropped > 0);
-    let records = read(&path);
-    match records.last().unwrap() {
-        Record::Stats(s) => assert_eq!(s.dropped, stats.dropped),
-        other => panic!("{other:?}"),
-    }
+    let mut store = TraceStore::create(&path, &session()).unwrap();
+    store.note_dropped(0);
+    store.append(&exchange_record(1));
+    store.note_dropped(3);
+    store.note_dropped(3);
+    store.finish(5);
+    let dropped: Vec<u64> = read(&path)
+        .iter()
+        .filter_map(|r| match r {
+            Record::Stats(s) => Some(s.dropped),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dropped, vec![3, 5]);
 }
 
-/// Waits (up to a generous deadline) until `done` holds.
-fn wait_for(mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+fn flaky_store(path: &Path) -> (TraceStore, super::sink::testing::Switches) {
+    use super::sink::testing::{FlakySink, Switches};
+    let switches = Switches::default();
+    let file = create_private(path).unwrap();
+    let sink = Box::new(FlakySink {
+        file,
+        switches: switches.clone(),
+    });
+    let store = TraceStore::create_on(path, sink, &session()).unwrap();
+    (store, switches)
 }
 
 #[test]
 fn a_full_disk_loses_a_batch_but_never_tears_the_trace() {
     use std::sync::atomic::Ordering;
 
-    use super::sink::testing::{FlakySink, Switches};
-
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.jsonl");
-    let switches = Switches::default();
-    let file = create_private(&path).unwrap();
-    let sink = Box::new(FlakySink {
-        file,
-        switches: switches.clone(),
-    });
-    let rec = Recorder::start_on(&path, sink, session(), Engine::default(), quiet()).unwrap();
-    let h = rec.handle();
-    h.submit(Box::new(exchange(1)));
-    wait_for(|| std::fs::read_to_string(&path).unwrap().lines().count() == 2);
+    let (mut store, switches) = flaky_store(&path);
+    store.append(&exchange_record(1));
+    store.flush();
+    assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 2);
     switches.full.store(true, Ordering::SeqCst);
-    h.submit(Box::new(exchange(2)));
-    wait_for(|| switches.failures.load(Ordering::SeqCst) > 0);
+    store.append(&exchange_record(2));
+    store.flush();
+    assert!(switches.failures.load(Ordering::SeqCst) > 0);
     switches.full.store(false, Ordering::SeqCst);
-    h.submit(Box::new(exchange(3)));
-    let stats = rec.finish().unwrap();
+    store.append(&exchange_record(3));
+    let stats = store.finish(0);
     assert_eq!(
         (stats.exchanges, stats.lost_exchanges, stats.write_errors),
         (2, 1, 1)
@@ -192,25 +170,17 @@ fn a_full_disk_loses_a_batch_but_never_tears_the_trace() {
 fn a_frozen_disk_leaves_a_fragment_that_readers_skip() {
     use std::sync::atomic::Ordering;
 
-    use super::sink::testing::{FlakySink, Switches};
-
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.jsonl");
-    let switches = Switches::default();
-    let file = create_private(&path).unwrap();
-    let sink = Box::new(FlakySink {
-        file,
-        switches: switches.clone(),
-    });
-    let rec = Recorder::start_on(&path, sink, session(), Engine::default(), quiet()).unwrap();
-    let h = rec.handle();
+    let (mut store, switches) = flaky_store(&path);
     switches.full.store(true, Ordering::SeqCst);
     switches.frozen.store(true, Ordering::SeqCst);
-    h.submit(Box::new(exchange(1)));
-    wait_for(|| switches.failures.load(Ordering::SeqCst) > 0);
+    store.append(&exchange_record(1));
+    store.flush();
+    assert!(switches.failures.load(Ordering::SeqCst) > 0);
     switches.full.store(false, Ordering::SeqCst);
-    h.submit(Box::new(exchange(2)));
-    let stats = rec.finish().unwrap();
+    store.append(&exchange_record(2));
+    let stats = store.finish(0);
     assert_eq!((stats.exchanges, stats.lost_exchanges), (1, 1));
     let read = crate::trace::reader::read_trace(&path).unwrap();
     assert_eq!(read.torn_lines.len(), 1, "{:?}", read.torn_lines);

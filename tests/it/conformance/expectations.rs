@@ -17,8 +17,8 @@ pub enum Verdict {
 
 /// One pinned runner of the suite and the scenarios it is asked for.
 pub struct Suite {
-    /// Its `dist/index.js` under tests/conformance/node_modules.
-    pub runner: &'static str,
+    /// The pinned runner.
+    pub runner: &'static super::install::Runner,
     /// The expectations (every scenario it runs).
     pub expectations: &'static [Expect],
     /// Whether `expectations` must equal every `auth/` scenario the runner lists (else each
@@ -27,13 +27,13 @@ pub struct Suite {
 }
 
 pub const SUITE_0_1_16: Suite = Suite {
-    runner: "node_modules/@modelcontextprotocol/conformance/dist/index.js",
+    runner: &super::install::RUNNERS[0],
     expectations: EXPECTATIONS,
     complete: true,
 };
 
 pub const SUITE_2026_07_28: Suite = Suite {
-    runner: "node_modules/conformance-next/dist/index.js",
+    runner: &super::install::RUNNERS[1],
     expectations: EXPECTATIONS_2026_07_28,
     complete: false,
 };

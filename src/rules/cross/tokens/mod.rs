@@ -3,9 +3,10 @@
 
 use crate::flow::Flow;
 use crate::flow::state::{IssuedToken, McpCall, TokenCall};
+use crate::model::Phase;
+use crate::model::{Severity::*, Who::*};
 use crate::parse::urls::{self, UrlDiff};
 use crate::rules::rule::{FlowCx, Out, Rule, RuleMeta};
-use crate::rules::{Phase, Severity::*, Who::*};
 
 /// Cross-rule [`RuleMeta`] shorthand: the phase is named per rule; hooks are flow hooks.
 macro_rules! meta {
@@ -572,7 +573,7 @@ mod tests {
             "X-EXPIRED-TOKEN-USED",
             with_token(json!({"iss": ISSUER, "aud": MCP, "exp": now - 10})),
         );
-        assert_eq!(f.severity, crate::rules::Severity::Error);
+        assert_eq!(f.severity, crate::model::Severity::Error);
     }
     #[test]
     fn quiet_on_expired_token_used() {

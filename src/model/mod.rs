@@ -25,9 +25,13 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::rules::Finding;
+pub mod finding;
+pub mod kinds;
+pub mod rule_id;
 
-pub use super::kinds::{ErrorKind, RewriteDirection};
+pub use finding::{Finding, Phase, Severity, Who};
+pub use kinds::{ErrorKind, RewriteDirection};
+pub use rule_id::RuleId;
 
 /// Version of the record schema. Bump it when a field changes meaning or is removed; adding
 /// an optional field does not need a bump.
@@ -53,7 +57,7 @@ pub enum Record {
     Tunnel(TunnelRecord),
 }
 
-/// Which kind of proxy captured a trace.
+/// Which kind of proxy (or authtap's own client) captured a trace or an exchange.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum CaptureMode {
@@ -63,12 +67,32 @@ pub enum CaptureMode {
     /// `authtap proxy --forward` and `authtap run`: clients use authtap as their HTTP proxy;
     /// nothing is rewritten.
     Forward,
+    /// `authtap check`: authtap's own client made the requests; no proxy in between.
+    Client,
 }
 
 impl CaptureMode {
     /// Whether this is reverse mode (the default, omitted from the session line).
     pub fn is_reverse(&self) -> bool {
         matches!(self, CaptureMode::Reverse)
+    }
+
+    /// The serialized name: `reverse`, `forward`, `client`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaptureMode::Reverse => "reverse",
+            CaptureMode::Forward => "forward",
+            CaptureMode::Client => "client",
+        }
+    }
+
+    /// How the exports describe it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            CaptureMode::Reverse => "reverse proxy",
+            CaptureMode::Forward => "forward proxy, nothing rewritten",
+            CaptureMode::Client => "authtap's own client, no proxy",
+        }
     }
 }
 
@@ -174,7 +198,7 @@ pub struct Exchange {
     pub rewrites: Vec<Rewrite>,
     /// Flow phase assigned by the classifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase: Option<crate::rules::Phase>,
+    pub phase: Option<crate::model::Phase>,
     /// Flow this exchange was correlated into.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow: Option<FlowId>,
@@ -184,6 +208,10 @@ pub struct Exchange {
     /// `ofid_…` references seen in this exchange's URL, headers or bodies.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ofids: Vec<String>,
+    /// Which kind of proxy (or authtap's own client) captured it (absent in older traces:
+    /// reverse, the only mode they had).
+    #[serde(default)]
+    pub mode: CaptureMode,
 }
 
 /// Timing of one exchange, in milliseconds since [`Exchange::started_at`].
@@ -587,11 +615,20 @@ mod tests {
             flow: None,
             findings: vec![],
             ofids: vec![],
+            mode: CaptureMode::Forward,
         };
         let line = serde_json::to_string(&Record::Exchange(Box::new(ex.clone()))).unwrap();
         assert!(line.starts_with("{\"type\":\"exchange\""));
+        assert!(line.contains("\"mode\":\"forward\""), "{line}");
         let back: Record = serde_json::from_str(&line).unwrap();
-        assert_eq!(back, Record::Exchange(Box::new(ex)));
+        assert_eq!(back, Record::Exchange(Box::new(ex.clone())));
+        // A line from before exchanges carried their mode loads as reverse, the only mode then.
+        let old = line.replace(",\"mode\":\"forward\"", "");
+        assert!(!old.contains("\"mode\""), "{old}");
+        let Record::Exchange(back) = serde_json::from_str::<Record>(&old).unwrap() else {
+            panic!("not an exchange: {old}");
+        };
+        assert_eq!(back.mode, CaptureMode::Reverse);
     }
 
     #[test]

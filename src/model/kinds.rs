@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Machine-readable kind of an [`ExchangeError`](super::model::ExchangeError).
+/// Machine-readable kind of an [`ExchangeError`](super::ExchangeError).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
     /// The upstream could not be reached (refused, unreachable).
@@ -123,7 +123,7 @@ impl<'de> Deserialize<'de> for ErrorKind {
     }
 }
 
-/// Which message a reverse-mode [`Rewrite`](super::model::Rewrite) changed.
+/// Which message a reverse-mode [`Rewrite`](super::Rewrite) changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RewriteDirection {
