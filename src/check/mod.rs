@@ -26,8 +26,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::client::{self, ClientConfig, ExchangeHook, McpPlan, Stage};
+use crate::flow::revision::JudgedBy;
 use crate::model::{Exchange, ExchangeId, FlowFindings, Record, SessionRecord};
-use crate::rules::revision::JudgedBy;
 use crate::rules::{Engine, EngineConfig, Out, registry};
 
 pub use login::{BrowserLogin, Opener};

@@ -1,12 +1,14 @@
 //! AUTHZ-*: the authorization request and the AS's consent hops. Request
 //! rules judge the initial authorize URL (the one with `response_type`/`client_id`).
 
+use crate::flow::revision::Revision;
 use crate::model::Exchange;
 use crate::model::Phase;
 use crate::model::{Severity::*, Who::*};
 use crate::parse::form::Pairs;
 use crate::parse::urls;
-use crate::rules::revision::{Revision, Revisions};
+use crate::parse::view::ExchangeView;
+use crate::rules::revision::Revisions;
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 
@@ -33,8 +35,8 @@ pub static RULES: &[&dyn DynRule] = &[
 const AUTHZ: &[Phase] = &[Phase::Authorize];
 
 /// The query of an initial authorize request.
-fn authz_query(ex: &Exchange) -> Option<Pairs> {
-    let q = Pairs::from_url_query(&ex.request.url);
+fn authz_query<'v>(view: &'v ExchangeView<'_>) -> Option<&'v Pairs> {
+    let q = view.query();
     (q.has("response_type") || q.has("client_id") && q.has("redirect_uri")).then_some(q)
 }
 
@@ -57,8 +59,8 @@ impl Rule for NoPkce {
         "No code_challenge in the authorization request",
         "Send code_challenge (S256) with every authorization request."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if authz_query(ex).is_some_and(|q| !q.has("code_challenge")) {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        if authz_query(cx.view).is_some_and(|q| !q.has("code_challenge")) {
             out.push(&Self::META, "authorization request without code_challenge");
         }
     }
@@ -76,8 +78,8 @@ impl Rule for PkcePlain {
         "code_challenge_method is absent (plain) or plain",
         "Send code_challenge_method=S256."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(q) = authz_query(ex).filter(|q| q.has("code_challenge")) else {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(q) = authz_query(cx.view).filter(|q| q.has("code_challenge")) else {
             return;
         };
         match q.first("code_challenge_method") {
@@ -104,8 +106,9 @@ impl Rule for PkceFormat {
         "An S256 code_challenge that is not 43 base64url characters",
         "Send BASE64URL-ENCODE(SHA256(verifier)) without padding (43 characters)."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(q) = authz_query(ex).filter(|q| q.first("code_challenge_method") == Some("S256"))
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(q) =
+            authz_query(cx.view).filter(|q| q.first("code_challenge_method") == Some("S256"))
         else {
             return;
         };
@@ -148,8 +151,8 @@ impl Rule for ResponseType {
         "response_type is not code",
         "Use response_type=code."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if let Some(rt) = authz_query(ex)
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        if let Some(rt) = authz_query(cx.view)
             .and_then(|q| q.first("response_type").map(str::to_owned))
             .filter(|r| r != "code")
         {
@@ -170,8 +173,10 @@ impl Rule for NoState {
         "state is missing (warning) or shorter than 16 characters (info)",
         "Send a random state of at least 16 characters and check it on the callback."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(q) = authz_query(ex) else { return };
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(q) = authz_query(cx.view) else {
+            return;
+        };
         match q.first("state") {
             None => {
                 out.push(&Self::META, "authorization request without state");
@@ -201,9 +206,9 @@ impl Rule for NoResource {
         "Send resource=<PRM resource> in the authorization request."
     );
     const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
-    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
         let has_prm = cx.flow.is_some_and(|f| f.prm_doc().is_some());
-        if has_prm && authz_query(ex).is_some_and(|q| !q.has("resource")) {
+        if has_prm && authz_query(cx.view).is_some_and(|q| !q.has("resource")) {
             out.push(
                 &Self::META,
                 "authorization request without resource although the PRM was fetched",
@@ -224,8 +229,10 @@ impl Rule for ResourceInvalid {
         "resource is not an absolute URI or has a fragment (error), or has a query (info)",
         "Send the absolute resource URI without fragment."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(q) = authz_query(ex) else { return };
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(q) = authz_query(cx.view) else {
+            return;
+        };
         for (_, r) in q.0.iter().filter(|(k, _)| k == "resource") {
             if url::Url::parse(r).is_err() || r.contains('#') {
                 out.push(
@@ -252,8 +259,8 @@ impl Rule for RedirectScheme {
         "redirect_uri is neither https, loopback http, nor a private-use scheme",
         "Use an https redirect URI, http://127.0.0.1:<port>/…, or a reverse-domain private scheme."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(r) = authz_query(ex).and_then(|q| q.first("redirect_uri").map(str::to_owned))
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(r) = authz_query(cx.view).and_then(|q| q.first("redirect_uri").map(str::to_owned))
         else {
             return;
         };
@@ -279,8 +286,8 @@ impl Rule for ScopeMalformed {
         "scope has leading, trailing or double spaces, or is empty",
         "Join scope tokens with single spaces; omit scope when empty."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(s) = authz_query(ex).and_then(|q| q.first("scope").map(str::to_owned)) else {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(s) = authz_query(cx.view).and_then(|q| q.first("scope").map(str::to_owned)) else {
             return;
         };
         if s.is_empty() || s.starts_with(' ') || s.ends_with(' ') || s.contains("  ") {
@@ -301,8 +308,8 @@ impl Rule for ScopeStrategy {
         "scope does not follow challenge scope → PRM scopes_supported → omit",
         "Request the challenge's scope, else the PRM's scopes_supported, else no scope."
     );
-    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let (Some(q), Some(f)) = (authz_query(ex), cx.flow) else {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let (Some(q), Some(f)) = (authz_query(cx.view), cx.flow) else {
             return;
         };
         let set = |s: &str| {
@@ -354,8 +361,8 @@ impl Rule for OfflineUnadvertised {
         "Only add offline_access when the ASM's scopes_supported lists it."
     );
     const REVISIONS: Revisions = Revisions::since(Revision::R2026_07_28);
-    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(s) = authz_query(ex).and_then(|q| q.first("scope").map(str::to_owned)) else {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(s) = authz_query(cx.view).and_then(|q| q.first("scope").map(str::to_owned)) else {
             return;
         };
         if !s.split_whitespace().any(|t| t == "offline_access") {
@@ -431,7 +438,7 @@ impl Rule for Redirect307AfterPost {
                     "POST {} → {} to {}: the browser will re-POST to the callback",
                     ex.request.url,
                     v.redirect_status.unwrap_or(0),
-                    urls::without_query(&v.url)
+                    urls::without_query(v.url)
                 ),
             );
         }
@@ -451,7 +458,7 @@ impl Rule for FormPost {
         "Return the code with a 302/303 redirect (query response mode), not response_mode=form_post."
     );
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let q = Pairs::from_url_query(&ex.request.url);
+        let q = cx.view.query();
         if q.first("response_mode") == Some("form_post") {
             out.push(&Self::META, "response_mode=form_post requested");
             return;
@@ -502,8 +509,10 @@ impl Rule for ErrorNotRedirected {
         "The AS shows an error page instead of redirecting with error=",
         "For a valid client and redirect_uri, redirect back with error=…&error_description=…&state=…."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(q) = authz_query(ex) else { return };
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let Some(q) = authz_query(cx.view) else {
+            return;
+        };
         let Some(st) = status(ex).filter(|s| (400..500).contains(s)) else {
             return;
         };
@@ -539,7 +548,7 @@ impl Rule for LoopbackPortRejected {
         "Ignore the port when matching loopback redirect URIs (RFC 8252 §7.3)."
     );
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(r) = authz_query(ex).and_then(|q| q.first("redirect_uri").map(str::to_owned))
+        let Some(r) = authz_query(cx.view).and_then(|q| q.first("redirect_uri").map(str::to_owned))
         else {
             return;
         };

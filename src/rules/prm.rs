@@ -3,11 +3,12 @@
 
 use serde_json::Value;
 
+use crate::flow::revision::Revision;
 use crate::model::Exchange;
 use crate::model::Phase;
 use crate::model::{Severity::*, Who::*};
 use crate::parse::urls::{self, UrlDiff};
-use crate::rules::revision::{Revision, Revisions};
+use crate::rules::revision::Revisions;
 use crate::rules::rule::{Cx, DynRule, FlowCx, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 
@@ -148,8 +149,8 @@ impl Rule for ResourceMissing {
         fix: "Set `resource` to the exact MCP URL clients use, e.g. \"https://host/mcp\".",
     };
     const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = json_200(ex) else { return };
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(d) = json_200(cx.view) else { return };
         match d.get("resource") {
             Some(Value::String(s)) if s.contains("://") => {}
             Some(v) => {
@@ -184,8 +185,10 @@ impl Rule for ResourceNeRequestUrl {
     };
     const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let (Some(d), Some(mcp)) = (json_200(ex), cx.flow.and_then(|f| f.mcp_url.as_deref()))
-        else {
+        let (Some(d), Some(mcp)) = (
+            json_200(cx.view),
+            cx.flow.and_then(|f| f.mcp_url.as_deref()),
+        ) else {
             return;
         };
         if !via_challenge(cx, ex) {
@@ -257,9 +260,10 @@ impl Rule for ResourceNeLocation {
         if via_challenge(cx, ex) {
             return;
         }
-        let (Some(d), Some(expected)) =
-            (json_200(ex), urls::resource_from_prm_url(&ex.request.url))
-        else {
+        let (Some(d), Some(expected)) = (
+            json_200(cx.view),
+            urls::resource_from_prm_url(&ex.request.url),
+        ) else {
             return;
         };
         let Some(res) = d.get("resource").and_then(Value::as_str) else {
@@ -294,9 +298,9 @@ impl Rule for ResourceFragment {
         fix: "Use a resource URI without fragment or query.",
     };
     const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(res) =
-            json_200(ex).and_then(|d| d.get("resource").and_then(Value::as_str).map(str::to_owned))
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(res) = json_200(cx.view)
+            .and_then(|d| d.get("resource").and_then(Value::as_str).map(str::to_owned))
         else {
             return;
         };
@@ -324,9 +328,9 @@ impl Rule for ResourceTrailingSlash {
         fix: "Publish the resource without a trailing slash and exactly as clients call it.",
     };
     const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
-    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(res) =
-            json_200(ex).and_then(|d| d.get("resource").and_then(Value::as_str).map(str::to_owned))
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(res) = json_200(cx.view)
+            .and_then(|d| d.get("resource").and_then(Value::as_str).map(str::to_owned))
         else {
             return;
         };
@@ -360,8 +364,8 @@ impl Rule for NoAuthServers {
         fix: "List the issuer identifier of your AS, e.g. \"authorization_servers\": [\"https://auth.example.com\"].",
     };
     const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = json_200(ex) else { return };
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(d) = json_200(cx.view) else { return };
         if d.get("authorization_servers")
             .and_then(Value::as_array)
             .is_none_or(Vec::is_empty)
@@ -386,8 +390,8 @@ impl Rule for AsNotIssuer {
         fix: "List issuer identifiers (the AS's `issuer`, e.g. https://auth.example.com/tenant), not metadata or endpoint URLs.",
     };
     const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = json_200(ex) else { return };
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(d) = json_200(cx.view) else { return };
         let Some(list) = d.get("authorization_servers").and_then(Value::as_array) else {
             return;
         };
@@ -436,8 +440,8 @@ impl Rule for MultipleAs {
         fix: "Put the AS that MCP clients should use first.",
     };
     const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let n = json_200(ex)
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let n = json_200(cx.view)
             .and_then(|d| {
                 d.get("authorization_servers")
                     .and_then(Value::as_array)
@@ -468,9 +472,9 @@ impl Rule for BearerMethods {
         fix: "Use \"bearer_methods_supported\": [\"header\"] (or omit it).",
     };
     const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = json_200(ex) else { return };
-        let Some(m) = crate::parse::metadata::str_list(&d, "bearer_methods_supported") else {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(d) = json_200(cx.view) else { return };
+        let Some(m) = crate::parse::metadata::str_list(d, "bearer_methods_supported") else {
             return;
         };
         if !m.contains(&"header") || m.contains(&"query") {
@@ -494,9 +498,9 @@ impl Rule for ScopesOffline {
         fix: "Remove offline_access from the PRM's scopes_supported.",
     };
     const REVISIONS: Revisions = Revisions::since(Revision::R2026_07_28);
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = json_200(ex) else { return };
-        if crate::parse::metadata::str_list(&d, "scopes_supported")
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(d) = json_200(cx.view) else { return };
+        if crate::parse::metadata::str_list(d, "scopes_supported")
             .is_some_and(|s| s.contains(&"offline_access"))
         {
             out.push(&Self::META, "scopes_supported contains offline_access");

@@ -6,9 +6,10 @@
 use time::OffsetDateTime;
 
 use crate::flow::Flow;
-use crate::flow::phase::CallbackView;
+use crate::flow::callback::CallbackView;
 use crate::model::{Exchange, ExchangeId, FlowId};
 use crate::model::{Finding, Phase, RuleId, Severity, Who};
+use crate::parse::view::ExchangeView;
 use crate::rules::revision::Revisions;
 
 /// Everything static about a rule (one place per rule).
@@ -22,7 +23,7 @@ pub struct RuleMeta {
     /// Phase the finding is reported under.
     pub phase: Phase,
     /// Exchange phases whose `on_exchange` hook runs; empty = every exchange. `Callback`
-    /// matches any exchange carrying an authorization response (see `flow::phase::callback_view`).
+    /// matches any exchange carrying an authorization response (see `flow::callback::callback_view`).
     pub on: &'static [Phase],
     /// Who fixes it.
     pub who: &'static [Who],
@@ -74,8 +75,10 @@ pub struct Cx<'a> {
     pub flows: &'a [Flow],
     /// This exchange's phase.
     pub phase: Phase,
+    /// This exchange, parsed once: URL parts, query and form pairs, JSON bodies, challenges.
+    pub view: &'a ExchangeView<'a>,
     /// The authorization response carried by this exchange, if any.
-    pub callback: Option<&'a CallbackView>,
+    pub callback: Option<&'a CallbackView<'a>>,
     /// Engine configuration.
     pub config: &'a super::engine::EngineConfig,
 }

@@ -6,11 +6,13 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use crate::flow::revision::Revision;
 use crate::model::Phase;
 use crate::model::Who::*;
 use crate::model::{Exchange, Outcome, SseEvent};
 use crate::parse::urls;
-use crate::rules::revision::{Revision, Revisions};
+use crate::parse::view::ExchangeView;
+use crate::rules::revision::Revisions;
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 
@@ -49,8 +51,8 @@ fn is_endpoint(e: &SseEvent) -> bool {
     e.event.as_deref() == Some("endpoint")
 }
 
-fn request_id(ex: &Exchange) -> Option<Value> {
-    let v: Value = serde_json::from_str(ex.request.body_text()?).ok()?;
+fn request_id(view: &ExchangeView<'_>) -> Option<Value> {
+    let v = view.request_json()?;
     v.get("method")?;
     v.get("id").filter(|i| !i.is_null()).cloned()
 }
@@ -124,11 +126,13 @@ impl Rule for NoResponse {
         "A POST SSE stream closed without the JSON-RPC response to its request",
         "End each POST stream with the response whose id matches the request (or send retry: and support resumption)."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if method(ex) != "POST" || !is_sse(ex) || !complete(ex) {
             return;
         }
-        let Some(id) = request_id(ex) else { return };
+        let Some(id) = request_id(cx.view) else {
+            return;
+        };
         let evs = events(ex);
         let answered = evs.iter().any(|e| {
             serde_json::from_str::<Value>(&e.data)
@@ -321,11 +325,11 @@ impl Rule for LegacyEndpoint {
         "A legacy GET /sse stream whose first event is not a usable `endpoint` event",
         "Send `event: endpoint` with the message URL (relative, or absolute on the public host) as the first event."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if method(ex) != "GET" || !is_sse(ex) {
             return;
         }
-        let legacy_path = urls::raw_path(&ex.request.url).ends_with("/sse");
+        let legacy_path = cx.view.path().ends_with("/sse");
         let Some(first) = events(ex).first() else {
             return;
         };

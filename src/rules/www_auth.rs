@@ -1,11 +1,11 @@
 //! WWWAUTH-* and the MCP-* challenge rules: what the MCP URL answers to
 //! unauthenticated or badly authenticated requests, and whether the Bearer challenge is usable.
 
+use crate::flow::revision::Revision;
 use crate::model::Phase;
 use crate::model::{Exchange, Headers};
 use crate::model::{Severity::*, Who::*};
-use crate::parse::www_authenticate::{self, ParsedChallenges};
-use crate::rules::revision::{Revision, Revisions};
+use crate::rules::revision::Revisions;
 use crate::rules::rule::{Cx, DynRule, FlowCx, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 
@@ -26,12 +26,6 @@ pub static RULES: &[&dyn DynRule] = &[
 ];
 
 const MCP: &[Phase] = &[Phase::McpTransport];
-
-fn challenges(ex: &Exchange) -> Option<ParsedChallenges> {
-    let r = ex.response.as_ref()?;
-    let lines: Vec<&str> = r.header_all("www-authenticate").collect();
-    (!lines.is_empty()).then(|| www_authenticate::parse(lines))
-}
 
 /// WWWAUTH-MISSING.
 pub struct Missing;
@@ -76,11 +70,13 @@ impl Rule for NoResourceMetadata {
     };
     const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18)
         .from(Revision::R2025_11_25, crate::model::Severity::Info);
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if status(ex) != Some(401) {
             return;
         }
-        let Some(p) = challenges(ex) else { return };
+        let Some(p) = cx.view.challenges() else {
+            return;
+        };
         let Some(b) = p.bearer() else { return };
         if b.param("resource_metadata").is_some() {
             return;
@@ -109,8 +105,10 @@ impl Rule for BearerNotFirst {
         title: "The WWW-Authenticate value does not start with Bearer",
         fix: "Put the Bearer challenge first, in a single WWW-Authenticate header line.",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(p) = challenges(ex) else { return };
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(p) = cx.view.challenges() else {
+            return;
+        };
         if p.bearer().is_some() && (!p.bearer_first() || p.header_lines > 1) {
             let schemes: Vec<&str> = p.challenges.iter().map(|c| c.scheme.as_str()).collect();
             out.push(
@@ -139,8 +137,8 @@ impl Rule for Malformed {
         title: "Challenge syntax errors",
         fix: "Write the challenge as `Bearer resource_metadata=\"https://…\", scope=\"a b\"`: no comma after the scheme, double quotes, no spaces around `=`, each parameter once, absolute URLs.",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if let Some(p) = challenges(ex).filter(|p| !p.issues.is_empty()) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        if let Some(p) = cx.view.challenges().filter(|p| !p.issues.is_empty()) {
             out.push(
                 &Self::META,
                 format!(
@@ -167,11 +165,13 @@ impl Rule for ErrorWithoutCredentials {
         title: "A 401 to a request without credentials carries error=",
         fix: "Omit `error=` when the request carried no Authorization header.",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if status(ex) != Some(401) || ex.request.header("authorization").is_some() {
             return;
         }
-        if let Some(e) = challenges(ex)
+        if let Some(e) = cx
+            .view
+            .challenges()
             .and_then(|p| p.bearer().and_then(|b| b.param("error").map(str::to_owned)))
         {
             out.push(
@@ -196,8 +196,8 @@ impl Rule for StatusErrorMismatch {
         title: "The challenge's error code does not match the status",
         fix: "invalid_token → 401, insufficient_scope → 403, invalid_request → 400.",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let (Some(st), Some(p)) = (status(ex), challenges(ex)) else {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let (Some(st), Some(p)) = (status(ex), cx.view.challenges()) else {
             return;
         };
         let Some(e) = p.bearer().and_then(|b| b.param("error")) else {
@@ -233,11 +233,13 @@ impl Rule for Forbidden403NoScope {
         fix: "Include `scope=\"<needed scopes>\"` and `resource_metadata` in the 403 insufficient_scope challenge.",
     };
     const REVISIONS: Revisions = Revisions::since(Revision::R2025_11_25);
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if status(ex) != Some(403) {
             return;
         }
-        let Some(p) = challenges(ex) else { return };
+        let Some(p) = cx.view.challenges() else {
+            return;
+        };
         let Some(b) = p
             .bearer()
             .filter(|b| b.param("error") == Some("insufficient_scope"))
@@ -275,11 +277,15 @@ impl Rule for NoScope {
         fix: "Add `scope=\"…\"` with the scopes this request needs.",
     };
     const REVISIONS: Revisions = Revisions::since(Revision::R2025_11_25);
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if status(ex) != Some(401) {
             return;
         }
-        if challenges(ex).is_some_and(|p| p.bearer().is_some_and(|b| b.param("scope").is_none())) {
+        if cx
+            .view
+            .challenges()
+            .is_some_and(|p| p.bearer().is_some_and(|b| b.param("scope").is_none()))
+        {
             out.push(&Self::META, "401 Bearer challenge names no scope");
         }
     }
@@ -300,8 +306,10 @@ impl Rule for OfflineAccess {
         fix: "Leave offline_access out of the challenge; clients add it when the AS advertises it.",
     };
     const REVISIONS: Revisions = Revisions::since(Revision::R2026_07_28);
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let s = challenges(ex)
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let s = cx
+            .view
+            .challenges()
             .and_then(|p| p.bearer().and_then(|b| b.param("scope").map(str::to_owned)));
         if s.as_deref()
             .is_some_and(|s| s.split_whitespace().any(|t| t == "offline_access"))
@@ -369,8 +377,8 @@ impl Rule for BadTokenNot401 {
         title: "A request with an invalid or expired bearer is answered 400 or 200 + JSON-RPC error",
         fix: "Reject invalid, expired or unknown tokens with 401 and a Bearer challenge (error=\"invalid_token\").",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if crate::flow::correlate::bearer_token(ex).is_none() {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        if cx.view.bearer_token().is_none() {
             return;
         }
         let st = status(ex).unwrap_or(0);

@@ -5,12 +5,13 @@
 use serde_json::{Map, Value};
 
 use crate::flow::Flow;
+use crate::flow::revision::Revision;
 use crate::model::Exchange;
 use crate::model::Phase;
 use crate::model::{Severity::*, Who::*};
 use crate::parse::metadata::{show, str_list};
 use crate::parse::urls::{self, UrlDiff};
-use crate::rules::revision::{Revision, Revisions};
+use crate::rules::revision::Revisions;
 use crate::rules::rule::{Cx, DynRule, FlowCx, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 
@@ -126,15 +127,15 @@ impl Rule for PathIssuerRootOnly {
         title: "An issuer with a path is served only at the root well-known URL",
         fix: "Serve the metadata at /.well-known/oauth-authorization-server<issuer path> (path inserted after the host).",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let p = urls::raw_path(&ex.request.url);
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let p = cx.view.path();
         if p != "/.well-known/oauth-authorization-server"
             && p != "/.well-known/openid-configuration"
         {
             return;
         }
-        let Some(iss) =
-            json_200(ex).and_then(|d| d.get("issuer").and_then(Value::as_str).map(str::to_owned))
+        let Some(iss) = json_200(cx.view)
+            .and_then(|d| d.get("issuer").and_then(Value::as_str).map(str::to_owned))
         else {
             return;
         };
@@ -165,7 +166,8 @@ impl Rule for IssuerMismatch {
         fix: "Make `issuer` byte-identical to the PRM authorization_servers entry (same trailing slash, same path), or change the PRM entry to the AS's real issuer.",
     };
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let (Some(d), Some(derived)) = (json_200(ex), derived_issuer(cx.flow, &ex.request.url))
+        let (Some(d), Some(derived)) =
+            (json_200(cx.view), derived_issuer(cx.flow, &ex.request.url))
         else {
             return;
         };
@@ -200,8 +202,8 @@ impl Rule for IssuerSyntax {
         title: "ASM `issuer` is missing, not https, or has a query or fragment",
         fix: "Set `issuer` to an https URL without query or fragment.",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = json_200(ex) else { return };
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(d) = json_200(cx.view) else { return };
         let why = match d.get("issuer") {
             None => Some("missing".to_string()),
             Some(Value::String(s)) if urls::is_insecure_http(s) || !s.starts_with("http") => {
@@ -233,8 +235,8 @@ impl Rule for RequiredMissing {
         title: "ASM lacks authorization_endpoint, token_endpoint or response_types_supported",
         fix: "Publish authorization_endpoint, token_endpoint and response_types_supported: [\"code\"].",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = json_200(ex) else { return };
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(d) = json_200(cx.view) else { return };
         let missing: Vec<&str> = [
             "authorization_endpoint",
             "token_endpoint",
@@ -263,9 +265,9 @@ impl Rule for NoCode {
         title: "response_types_supported lacks code",
         fix: "Support and advertise response_type `code`.",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if let Some(r) = json_200(ex).and_then(|d| {
-            str_list(&d, "response_types_supported")
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        if let Some(r) = json_200(cx.view).and_then(|d| {
+            str_list(d, "response_types_supported")
                 .map(|v| v.into_iter().map(str::to_owned).collect::<Vec<_>>())
         }) {
             if !r.iter().any(|t| t == "code") {
@@ -292,8 +294,8 @@ impl Rule for NoPkce {
     const REVISIONS: Revisions = Revisions::ALL
         .at(Revision::R2025_03_26, crate::model::Severity::Warning)
         .at(Revision::R2025_06_18, crate::model::Severity::Warning);
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = json_200(ex) else { return };
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(d) = json_200(cx.view) else { return };
         if !d.contains_key("code_challenge_methods_supported") {
             out.push(
                 &Self::META,
@@ -317,9 +319,9 @@ impl Rule for NoS256 {
         title: "code_challenge_methods_supported lacks S256",
         fix: "Support S256 and list it in code_challenge_methods_supported.",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if let Some(m) = json_200(ex)
-            .and_then(|d| str_list(&d, "code_challenge_methods_supported").map(|v| v.join(",")))
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        if let Some(m) = json_200(cx.view)
+            .and_then(|d| str_list(d, "code_challenge_methods_supported").map(|v| v.join(",")))
         {
             if !m.split(',').any(|x| x == "S256") {
                 out.push(
@@ -345,11 +347,11 @@ impl Rule for OidcFields {
         title: "An openid-configuration document lacks required OIDC members",
         fix: "Add jwks_uri, subject_types_supported and id_token_signing_alg_values_supported, or serve RFC 8414 metadata instead.",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if !ex.request.url.contains("openid-configuration") {
             return;
         }
-        let Some(d) = json_200(ex) else { return };
+        let Some(d) = json_200(cx.view) else { return };
         let missing: Vec<&str> = [
             "jwks_uri",
             "subject_types_supported",
@@ -381,8 +383,8 @@ impl Rule for EndpointInvalid {
         title: "An endpoint value is relative, unparsable, or not http(s)",
         fix: "Publish absolute https URLs for every endpoint.",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = json_200(ex) else { return };
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(d) = json_200(cx.view) else { return };
         for k in ENDPOINTS {
             let Some(v) = d.get(*k) else { continue };
             let good = v
@@ -413,8 +415,8 @@ impl Rule for InternalHost {
         title: "An endpoint's host is internal although the document was fetched from a public host",
         fix: "Configure the AS's public base URL explicitly instead of deriving it from Host / X-Forwarded-* behind the proxy.",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = json_200(ex) else { return };
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let Some(d) = json_200(cx.view) else { return };
         let fetched = urls::host(client_url(ex)).unwrap_or_default();
         if urls::private_host_kind(&fetched).is_some() {
             return;
@@ -447,8 +449,8 @@ impl Rule for NoRegistrationNoCimd {
         title: "No registration_endpoint and no client_id_metadata_document_supported",
         fix: "Offer DCR (registration_endpoint) or CIMD (client_id_metadata_document_supported: true).",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = json_200(ex) else { return };
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(d) = json_200(cx.view) else { return };
         if !d.contains_key("registration_endpoint")
             && d.get("client_id_metadata_document_supported") != Some(&Value::Bool(true))
         {

@@ -2,11 +2,12 @@
 //! discovery order, default endpoints and challenges the client ignores.
 
 use crate::flow::Flow;
+use crate::flow::revision::Revision;
 use crate::model::Exchange;
 use crate::model::Phase;
 use crate::model::{Severity::*, Who::*};
 use crate::parse::urls::{self, UrlDiff};
-use crate::rules::revision::{Revision, Revisions};
+use crate::rules::revision::Revisions;
 use crate::rules::rule::{Cx, FlowCx, Out, Rule, RuleMeta};
 
 /// Cross-rule [`RuleMeta`] shorthand: the phase is named per rule; hooks are flow hooks.
@@ -374,9 +375,9 @@ impl Rule for DefaultEndpoints {
     /// 2025-03-26 specified these defaults for servers without metadata discovery.
     const REVISIONS: Revisions =
         Revisions::ALL.at(Revision::R2025_03_26, crate::model::Severity::Info);
-    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
         let Some(f) = cx.flow else { return };
-        let path = urls::raw_path(&ex.request.url);
+        let path = cx.view.path();
         let name = match cx.phase {
             Phase::Authorize if path == "/authorize" => "authorization_endpoint",
             Phase::Token if path == "/token" => "token_endpoint",
@@ -384,12 +385,12 @@ impl Rule for DefaultEndpoints {
             _ => return,
         };
         let on_mcp_origin =
-            f.mcp_url.as_deref().and_then(urls::origin) == urls::origin(&ex.request.url);
+            f.mcp_url.as_deref().and_then(urls::origin).as_deref() == cx.view.origin();
         if !on_mcp_origin {
             return;
         }
         match f.asm_str(name) {
-            Some(adv) if urls::without_query(adv) != urls::without_query(&ex.request.url) => {
+            Some(adv) if urls::without_query(adv) != cx.view.base_url() => {
                 out.push(&Self::META, format!("{} sent to the default {path} on the MCP origin although the ASM advertises {name} {adv}", cx.phase)).severity = Error;
             }
             None if f.asm_doc().is_none() && !f.asm.is_empty() => {

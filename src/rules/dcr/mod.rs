@@ -6,9 +6,9 @@ use serde_json::{Map, Value};
 use crate::model::Exchange;
 use crate::model::Phase;
 use crate::model::{Severity::*, Who::*};
-use crate::parse::form::Pairs;
 use crate::parse::metadata::{is_json_integer, show, str_list};
 use crate::parse::urls;
+use crate::parse::view::ExchangeView;
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 
@@ -43,12 +43,13 @@ fn is_post(ex: &Exchange) -> bool {
     method(ex) == "POST"
 }
 
-fn ok_doc(ex: &Exchange) -> Option<Map<String, Value>> {
-    json_obj(ex).filter(|_| ok(ex) && is_post(ex))
+fn ok_doc<'v>(view: &'v ExchangeView<'_>) -> Option<&'v Map<String, Value>> {
+    let ex = view.exchange();
+    json_obj(view).filter(|_| ok(ex) && is_post(ex))
 }
 
-fn req_method(ex: &Exchange) -> Option<String> {
-    req_json_obj(ex)?
+fn req_method(view: &ExchangeView<'_>) -> Option<String> {
+    req_json_obj(view)?
         .get("token_endpoint_auth_method")?
         .as_str()
         .map(str::to_owned)
@@ -100,8 +101,8 @@ impl Rule for RejectsSecretPost {
         "A registration asking for client_secret_post is refused",
         "Register the client anyway: either issue a secret for client_secret_post, or return token_endpoint_auth_method \"none\" (clients honour the response)."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if req_method(ex).as_deref() == Some("client_secret_post") {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        if req_method(cx.view).as_deref() == Some("client_secret_post") {
             if let Some(st @ (400 | 401)) = status(ex) {
                 out.push(&Self::META, format!("registration with token_endpoint_auth_method=client_secret_post answered {st}: {}", body(ex).unwrap_or("").chars().take(120).collect::<String>()));
             }
@@ -121,17 +122,17 @@ impl Rule for RedirectRejected {
         "A known client callback is refused at registration",
         "Accept https://claude.ai/api/mcp/auth_callback, https://claude.com/api/mcp/auth_callback and loopback http redirect URIs on any port."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if status(ex) != Some(400) {
             return;
         }
-        let invalid = json_obj(ex)
+        let invalid = json_obj(cx.view)
             .and_then(|d| d.get("error").and_then(Value::as_str).map(str::to_owned))
             .as_deref()
             == Some("invalid_redirect_uri");
-        let uris: Vec<String> = req_json_obj(ex)
+        let uris: Vec<String> = req_json_obj(cx.view)
             .and_then(|d| {
-                str_list(&d, "redirect_uris").map(|v| v.into_iter().map(str::to_owned).collect())
+                str_list(d, "redirect_uris").map(|v| v.into_iter().map(str::to_owned).collect())
             })
             .unwrap_or_default();
         let known = uris.iter().any(|u| {
@@ -161,11 +162,11 @@ impl Rule for ErrorFormat {
         "A registration error without a proper JSON error body",
         "Answer registration errors with JSON {\"error\": \"invalid_redirect_uri|invalid_client_metadata|…\", \"error_description\": \"…\"}."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(st) = status(ex).filter(|s| *s >= 400) else {
             return;
         };
-        let why = match json_obj(ex) {
+        let why = match json_obj(cx.view) {
             None => Some(if body(ex).is_none_or(|b| b.trim().is_empty()) {
                 "empty body".to_string()
             } else {
@@ -228,10 +229,10 @@ impl Rule for NoClientId {
         "A successful registration without a string client_id",
         "Return the issued client_id as a JSON string."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if ok(ex)
             && is_post(ex)
-            && json_obj(ex).is_none_or(|d| !d.get("client_id").is_some_and(Value::is_string))
+            && json_obj(cx.view).is_none_or(|d| !d.get("client_id").is_some_and(Value::is_string))
         {
             out.push(&Self::META, "registration response has no string client_id");
         }
@@ -250,8 +251,8 @@ impl Rule for FloatExpiry {
         "client_secret_expires_at / client_id_issued_at is not a JSON integer",
         "Send integer seconds since the epoch, e.g. Math.floor(Date.now()/1000) (0 = never expires)."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = ok_doc(ex) else { return };
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let Some(d) = ok_doc(cx.view) else { return };
         for k in ["client_secret_expires_at", "client_id_issued_at"] {
             if let Some(v) = d.get(k).filter(|v| !v.is_null() && !is_json_integer(v)) {
                 let raw = body(ex)
@@ -284,9 +285,9 @@ impl Rule for NullOptional {
         "An optional client metadata member is null",
         "Omit optional members you have no value for (client_uri, logo_uri, software_id, …) instead of sending null."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = ok_doc(ex) else { return };
-        let nulls = crate::parse::metadata::null_members(&d);
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(d) = ok_doc(cx.view) else { return };
+        let nulls = crate::parse::metadata::null_members(d);
         if !nulls.is_empty() {
             out.push(
                 &Self::META,
@@ -311,8 +312,8 @@ impl Rule for UrlFields {
         "client_uri/jwks_uri/tos_uri is empty or not a URL",
         "Omit URL members you have no value for; never send \"\"."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = ok_doc(ex) else { return };
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(d) = ok_doc(cx.view) else { return };
         for k in [
             "client_uri",
             "jwks_uri",
@@ -342,8 +343,8 @@ impl Rule for NoRedirectEcho {
         "The registration response lacks redirect_uris",
         "Echo all registered metadata, including redirect_uris, in the registration response."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if ok_doc(ex).is_some_and(|d| !d.get("redirect_uris").is_some_and(Value::is_array)) {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        if ok_doc(cx.view).is_some_and(|d| !d.get("redirect_uris").is_some_and(Value::is_array)) {
             out.push(
                 &Self::META,
                 "registration response does not echo redirect_uris",
@@ -364,8 +365,8 @@ impl Rule for SecretNoExpiry {
         "client_secret without client_secret_expires_at",
         "Send client_secret_expires_at (0 if it never expires) whenever you issue a client_secret."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if ok_doc(ex).is_some_and(|d| {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        if ok_doc(cx.view).is_some_and(|d| {
             d.get("client_secret").is_some_and(Value::is_string)
                 && !d.contains_key("client_secret_expires_at")
         }) {
@@ -389,9 +390,9 @@ impl Rule for SecretExpired {
         "client_secret_expires_at is in the past or within 5 minutes",
         "Issue secrets that outlive the flow (or 0 = never expires)."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(exp) =
-            ok_doc(ex).and_then(|d| d.get("client_secret_expires_at").and_then(Value::as_f64))
+            ok_doc(cx.view).and_then(|d| d.get("client_secret_expires_at").and_then(Value::as_f64))
         else {
             return;
         };
@@ -420,8 +421,8 @@ impl Rule for MethodUnsupported {
         "The registered auth method is not in the ASM's token_endpoint_auth_methods_supported",
         "Return a token_endpoint_auth_method the token endpoint accepts and advertises."
     );
-    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(m) = ok_doc(ex).and_then(|d| {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(m) = ok_doc(cx.view).and_then(|d| {
             d.get("token_endpoint_auth_method")
                 .and_then(Value::as_str)
                 .map(str::to_owned)
@@ -456,13 +457,13 @@ impl Rule for MethodChanged {
         "The registered auth method differs from the requested one",
         "Nothing to fix; make sure the client uses the returned method."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let got = ok_doc(ex).and_then(|d| {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let got = ok_doc(cx.view).and_then(|d| {
             d.get("token_endpoint_auth_method")
                 .and_then(Value::as_str)
                 .map(str::to_owned)
         });
-        if let (Some(asked), Some(got)) = (req_method(ex), got) {
+        if let (Some(asked), Some(got)) = (req_method(cx.view), got) {
             if asked != got {
                 out.push(
                     &Self::META,
@@ -485,8 +486,8 @@ impl Rule for NoRegistrationClientUri {
         "The registration response lacks registration_client_uri",
         "Optionally return registration_client_uri and registration_access_token (RFC 7592)."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if ok_doc(ex).is_some_and(|d| !d.contains_key("registration_client_uri")) {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        if ok_doc(cx.view).is_some_and(|d| !d.contains_key("registration_client_uri")) {
             out.push(
                 &Self::META,
                 "no registration_client_uri in the registration response",

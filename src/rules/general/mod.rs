@@ -5,9 +5,8 @@
 use serde_json::Value;
 
 use crate::model::Phase;
-use crate::model::{ErrorKind, Exchange, Headers};
+use crate::model::{ErrorKind, Exchange};
 use crate::model::{Severity::*, Who::*};
-use crate::parse::form::Pairs;
 use crate::parse::{metadata, urls};
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 use crate::rules::util::*;
@@ -54,9 +53,9 @@ impl Rule for JsonContentType {
         title: "A JSON body served without a JSON Content-Type",
         fix: "Send `Content-Type: application/json` with metadata, registration and token responses.",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(b) = body(ex) else { return };
-        if serde_json::from_str::<Value>(b).is_err() || b.trim().is_empty() {
+        if cx.view.response_json().is_none() || b.trim().is_empty() {
             return;
         }
         let m = media(ex);
@@ -91,11 +90,11 @@ impl Rule for NullField {
         title: "A metadata or token-response member is JSON null",
         fix: "Omit members you have no value for instead of sending null.",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = json_obj(ex).filter(|_| ok(ex)) else {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let Some(d) = json_obj(cx.view).filter(|_| ok(ex)) else {
             return;
         };
-        let nulls = metadata::null_members(&d);
+        let nulls = metadata::null_members(d);
         if !nulls.is_empty() {
             out.push(
                 &Self::META,
@@ -119,11 +118,11 @@ impl Rule for EmptyArray {
         title: "A metadata member is an empty array",
         fix: "Omit zero-element members (e.g. drop `scopes_supported: []`).",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = json_obj(ex).filter(|_| ok(ex)) else {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let Some(d) = json_obj(cx.view).filter(|_| ok(ex)) else {
             return;
         };
-        let empty = metadata::empty_array_members(&d);
+        let empty = metadata::empty_array_members(d);
         if !empty.is_empty() {
             out.push(&Self::META, format!("empty arrays: {}", empty.join(", ")));
         }
@@ -156,9 +155,9 @@ impl Rule for NotHttps {
         title: "An OAuth URL uses http: with a non-loopback host",
         fix: "Publish https URLs for the issuer, every endpoint, the PRM resource and resource_metadata (loopback http is fine for local development).",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let mut bad = Vec::new();
-        if let Some(d) = json_obj(ex).filter(|_| ok(ex)) {
+        if let Some(d) = json_obj(cx.view).filter(|_| ok(ex)) {
             for k in URL_MEMBERS {
                 if let Some(u) = d
                     .get(*k)
@@ -168,14 +167,13 @@ impl Rule for NotHttps {
                     bad.push(format!("{k}={u}"));
                 }
             }
-            for u in metadata::str_list(&d, "authorization_servers").unwrap_or_default() {
+            for u in metadata::str_list(d, "authorization_servers").unwrap_or_default() {
                 if urls::is_insecure_http(u) {
                     bad.push(format!("authorization_servers[]={u}"));
                 }
             }
         }
-        if let Some(r) = ex.response.as_ref() {
-            let p = crate::parse::www_authenticate::parse(r.header_all("www-authenticate"));
+        if let Some(p) = cx.view.challenges() {
             if let Some(u) = p
                 .bearer()
                 .and_then(|b| b.param("resource_metadata"))
@@ -207,10 +205,10 @@ impl Rule for DangerousScheme {
         title: "A URL in metadata uses javascript:, data:, vbscript: or file:",
         fix: "Only publish http(s) URLs in metadata and registration responses.",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = json_obj(ex) else { return };
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(d) = json_obj(cx.view) else { return };
         let mut bad = Vec::new();
-        for (k, v) in &d {
+        for (k, v) in d {
             let vals: Vec<&str> = match v {
                 Value::String(s) => vec![s.as_str()],
                 Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
@@ -362,16 +360,13 @@ impl Rule for DupParam {
         title: "An OAuth parameter appears twice in one request or authorization response",
         fix: "Send each OAuth parameter once (only `resource` may repeat).",
     };
-    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let mut sets = vec![("request query", Pairs::from_url_query(&ex.request.url))];
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let mut sets = vec![("request query", cx.view.query())];
         if matches!(cx.phase, Phase::Token | Phase::Refresh) {
-            sets.push((
-                "form body",
-                Pairs::parse(ex.request.body_text().unwrap_or("")),
-            ));
+            sets.push(("form body", cx.view.form()));
         }
         if let Some(v) = cx.callback.filter(|v| v.via_location) {
-            sets.push(("authorization response", v.query.clone()));
+            sets.push(("authorization response", v.query));
         }
         for (where_, p) in sets {
             let d: Vec<&str> = p
@@ -403,13 +398,13 @@ impl Rule for Tls {
         title: "The upstream TLS handshake failed",
         fix: "Serve a valid, unexpired certificate for the host name with its full chain (test with `openssl s_client -connect host:443 -servername host`).",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if let Some(e) = ex.error.as_ref().filter(|e| e.kind == ErrorKind::Tls) {
             out.push(
                 &Self::META,
                 format!(
                     "TLS to {} failed: {}",
-                    urls::origin(&ex.request.url).unwrap_or_default(),
+                    cx.view.origin().unwrap_or_default(),
                     e.message
                 ),
             );

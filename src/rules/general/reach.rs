@@ -29,13 +29,13 @@ impl Rule for Unreachable {
         title: "The server could not be reached (connection refused, DNS, timeout)",
         fix: "Check the URL's host and port from where the client runs: the name resolves (`dig host`), the port is open and listening (`curl -v URL`), and no firewall, VPN or allow-list drops the connection.",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if let Some(e) = ex.error.as_ref().filter(|e| unreached(&e.kind)) {
             out.push(
                 &Self::META,
                 format!(
                     "{} was not reached ({}): {}",
-                    urls::origin(&ex.request.url).unwrap_or_default(),
+                    cx.view.origin().unwrap_or_default(),
                     e.kind,
                     e.message
                 ),

@@ -5,12 +5,13 @@
 
 use serde_json::Value;
 
+use crate::flow::revision::Revision;
 use crate::model::Exchange;
 use crate::model::Phase;
 use crate::model::Who::*;
-use crate::parse::form::Pairs;
 use crate::parse::urls;
-use crate::rules::revision::{Revision, Revisions};
+use crate::parse::view::ExchangeView;
+use crate::rules::revision::Revisions;
 use crate::rules::rule::{Cx, DynRule, FlowCx, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 
@@ -58,9 +59,13 @@ mod headers;
 use headers::*;
 
 /// The request body parsed as JSON, when captured completely.
-fn rpc_body(ex: &Exchange) -> Option<Value> {
-    let b = ex.request.body.as_ref().filter(|b| !b.truncated)?;
-    serde_json::from_str(b.text.as_deref()?).ok()
+fn rpc_body<'v>(view: &'v ExchangeView<'_>) -> Option<&'v Value> {
+    view.exchange()
+        .request
+        .body
+        .as_ref()
+        .filter(|b| !b.truncated)?;
+    view.request_json()
 }
 
 fn is_request(v: &Value) -> bool {
@@ -145,7 +150,7 @@ impl Rule for Body {
         "A POST that is not application/json JSON-RPC 2.0",
         "POST one JSON-RPC 2.0 message with Content-Type: application/json."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if method(ex) != "POST"
             || ex
                 .request
@@ -166,7 +171,7 @@ impl Rule for Body {
                 ct.as_deref().unwrap_or("(none)")
             ));
         }
-        match rpc_body(ex) {
+        match rpc_body(cx.view) {
             None => why.push("body is not JSON".into()),
             Some(Value::Array(_)) => {}
             Some(v) if v.get("jsonrpc").and_then(Value::as_str) != Some("2.0") => {
@@ -194,7 +199,8 @@ impl Rule for Batch {
     );
     const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if rpc_body(ex).is_some_and(|v| v.is_array()) && version(cx, ex) != Some("2025-03-26") {
+        if rpc_body(cx.view).is_some_and(|v| v.is_array()) && version(cx, ex) != Some("2025-03-26")
+        {
             out.push(&Self::META, "JSON-RPC batch in one POST");
         }
     }
@@ -212,8 +218,8 @@ impl Rule for RespContentType {
         "A 2xx to a JSON-RPC request is neither application/json nor text/event-stream",
         "Answer requests with application/json or text/event-stream."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if !rpc_body(ex).is_some_and(|v| is_request(&v)) || !ok(ex) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        if !rpc_body(cx.view).is_some_and(is_request) || !ok(ex) {
             return;
         }
         let m = media(ex).unwrap_or_default();
@@ -242,8 +248,8 @@ impl Rule for NotifyNot202 {
         "A notification/response POST answered with a non-202 2xx or a body",
         "Answer notifications and responses with 202 Accepted and no body."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(v) = rpc_body(ex).filter(|v| v.is_object() && !is_request(v)) else {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let Some(v) = rpc_body(cx.view).filter(|v| v.is_object() && !is_request(v)) else {
             return;
         };
         let _ = v;
@@ -334,8 +340,8 @@ impl Rule for SessionChanged {
     );
     /// 2026-07-28 dropped sessions, the GET stream and resumability.
     const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let init = rpc_body(ex)
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let init = rpc_body(cx.view)
             .is_some_and(|v| v.get("method").and_then(Value::as_str) == Some("initialize"));
         if let (false, Some(sent), Some(got)) =
             (init, qh(ex, "mcp-session-id"), rh(ex, "mcp-session-id"))
@@ -409,8 +415,8 @@ impl Rule for InitNeedsSession {
     );
     /// 2026-07-28 dropped sessions, the GET stream and resumability.
     const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let init = rpc_body(ex)
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let init = rpc_body(cx.view)
             .is_some_and(|v| v.get("method").and_then(Value::as_str) == Some("initialize"));
         if init
             && qh(ex, "mcp-session-id").is_none()

@@ -38,14 +38,14 @@ impl Rule for ClientIdUnknown {
         if !unknown {
             return;
         }
-        let q = crate::parse::form::Pairs::from_url_query(&ex.request.url);
-        let form = crate::flow::correlate::form_body(ex);
-        let basic = qh(ex, "authorization").and_then(crate::flow::correlate::basic_user);
+        let q = cx.view.query();
+        let form = cx.view.form();
+        let basic = cx.view.basic_user();
         let Some(cid) = q
             .first("client_id")
             .or(form.first("client_id"))
             .map(str::to_owned)
-            .or(basic)
+            .or(basic.map(str::to_owned))
         else {
             return;
         };

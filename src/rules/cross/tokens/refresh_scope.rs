@@ -1,7 +1,8 @@
 //! Cross-request refresh and scope rules: missed refreshes, refresh-token reuse and recovery, insufficient scopes and step-up loops.
 
 use super::*;
-use crate::rules::revision::{Revision, Revisions};
+use crate::flow::revision::Revision;
+use crate::rules::revision::Revisions;
 
 /// X-NO-REFRESH.
 pub struct NoRefresh;
