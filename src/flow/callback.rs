@@ -68,7 +68,7 @@ pub fn callback_view<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::testkit::*;
+    use crate::flow::testkit::*;
 
     #[test]
     fn finds_callback_in_authorize_redirect() {

@@ -1,4 +1,4 @@
-//! Routes each exchange to a flow (what the exchange adds to that flow is [`crate::flow::record`]).
+//! Routes each exchange to a flow (what the exchange adds to that flow is the `record` module).
 //!
 //! A flow is one client run against one MCP URL. A later run against the same URL opens a new
 //! flow that [`Flow::follows`] the previous one ([`new_run`]): a fresh `initialize` or

@@ -16,6 +16,4 @@ pub mod state;
 pub use state::Flow;
 
 #[cfg(test)]
-mod playbook_test;
-#[cfg(test)]
-mod runs_test;
+pub(crate) mod testkit;

@@ -230,7 +230,7 @@ fn default_endpoint(x: &Facts<'_, '_>) -> Option<Phase> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::testkit::*;
+    use crate::flow::testkit::*;
 
     #[test]
     fn classifies_by_path_method_and_body() {

@@ -214,8 +214,8 @@ mod tests {
     #[test]
     fn learns_the_revision_from_the_traffic() {
         use crate::flow::state::McpCall;
+        use crate::flow::testkit::{post_json, rpc};
         use crate::model::FlowId;
-        use crate::rules::testkit::{post_json, rpc};
         let mut flow = Flow::new(FlowId(1), time::OffsetDateTime::UNIX_EPOCH);
         assert_eq!(judged_by(Some(&flow), None, None), JudgedBy::ASSUMED);
         let probe = |status, method: &str, v: &str| McpCall {

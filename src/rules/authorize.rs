@@ -569,6 +569,7 @@ impl Rule for LoopbackPortRejected {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::rules::testkit::*;
 
     fn authz(f: impl FnOnce(String) -> String) -> Vec<B> {

@@ -195,6 +195,7 @@ impl Rule for Error_ {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::rules::testkit::*;
 
     fn cb(loc: &str) -> Vec<B> {

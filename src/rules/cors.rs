@@ -268,6 +268,7 @@ impl Rule for Methods {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::rules::testkit::*;
 
     fn browser(mut c: Clean) -> Clean {

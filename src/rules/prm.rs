@@ -510,6 +510,7 @@ impl Rule for ScopesOffline {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::model::Severity;
     use crate::rules::testkit::*;
 

@@ -161,6 +161,7 @@ impl Rule for Error_ {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::rules::testkit::*;
     use serde_json::json;
 

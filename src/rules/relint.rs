@@ -7,7 +7,8 @@ use time::OffsetDateTime;
 
 use crate::flow::correlate::end_time;
 use crate::model::{Exchange, FlowFindings, Record};
-use crate::rules::engine::{Engine, EngineConfig};
+use crate::rules::config::EngineConfig;
+use crate::rules::engine::Engine;
 
 /// The result of re-linting a trace.
 #[derive(Debug, Clone, Default)]
@@ -67,8 +68,8 @@ pub fn relint(records: &[Record], config: EngineConfig) -> Relinted {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flow::testkit::*;
     use crate::model::{ExchangeId, Stats};
-    use crate::rules::testkit::*;
 
     fn records(steps: Vec<B>) -> Vec<Record> {
         steps

@@ -132,7 +132,7 @@ impl Rule for CallbackUnrecorded {
         if let Some(why) = ex
             .rewrites
             .iter()
-            .find(|r| r.location == crate::rewrite::CALLBACK_NOT_BOUNCED)
+            .find(|r| r.location == crate::model::Rewrite::CALLBACK_NOT_BOUNCED)
         {
             out.push(&Self::META, why.to.clone());
         }
@@ -143,6 +143,7 @@ impl Rule for CallbackUnrecorded {
 mod tests {
     use serde_json::json;
 
+    use crate::flow::testkit::*;
     use crate::model::{ErrorKind, ExchangeError, Outcome, Rewrite, RewriteDirection};
     use crate::rules::testkit::*;
 
@@ -202,7 +203,7 @@ mod tests {
         let mut c = Clean::new();
         c.authorize.0.rewrites.push(Rewrite {
             direction: RewriteDirection::Response,
-            location: crate::rewrite::CALLBACK_NOT_BOUNCED.into(),
+            location: crate::model::Rewrite::CALLBACK_NOT_BOUNCED.into(),
             from: String::new(),
             to: "client \"c\" did not register through this authtap run".into(),
         });

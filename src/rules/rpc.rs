@@ -303,6 +303,7 @@ pub(super) fn modern_request(view: &ExchangeView<'_>) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::rules::testkit::*;
 
     const ACCEPT: &str = "application/json, text/event-stream";

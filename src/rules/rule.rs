@@ -10,6 +10,7 @@ use crate::flow::callback::CallbackView;
 use crate::model::{Exchange, ExchangeId, FlowId};
 use crate::model::{Finding, Phase, RuleId, Severity, Who};
 use crate::parse::view::ExchangeView;
+use crate::rules::config::EngineConfig;
 use crate::rules::revision::Revisions;
 
 /// Everything static about a rule (one place per rule).
@@ -27,7 +28,7 @@ pub struct RuleMeta {
     pub on: &'static [Phase],
     /// Who fixes it.
     pub who: &'static [Who],
-    /// Which clients it breaks (abbreviations of [`crate::rules::catalog::CLIENTS`]).
+    /// Which clients it breaks (abbreviations of the catalog's `CLIENTS`).
     pub breaks: &'static str,
     /// Spec section or issue behind it.
     pub source: &'static str,
@@ -80,7 +81,7 @@ pub struct Cx<'a> {
     /// The authorization response carried by this exchange, if any.
     pub callback: Option<&'a CallbackView<'a>>,
     /// Engine configuration.
-    pub config: &'a super::engine::EngineConfig,
+    pub config: &'a EngineConfig,
 }
 
 impl<'a> Cx<'a> {
@@ -105,7 +106,7 @@ pub struct FlowCx<'a> {
     /// The exchange that just advanced the flow, if any.
     pub current: Option<ExchangeId>,
     /// Engine configuration.
-    pub config: &'a super::engine::EngineConfig,
+    pub config: &'a EngineConfig,
     /// Hosts (`host:port`) forward mode tunneled blind, in first-seen order.
     pub blind_tunnels: &'a [String],
 }

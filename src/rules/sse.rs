@@ -362,6 +362,7 @@ impl Rule for LegacyEndpoint {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::rules::testkit::*;
 
     fn list_sse(events: &[(&str, Option<&str>)]) -> Vec<B> {

@@ -532,6 +532,7 @@ impl Rule for JwtSanity {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::rules::testkit::*;
     use serde_json::json;
 

@@ -440,6 +440,7 @@ impl Rule for LoginRedirect {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::rules::testkit::*;
 
     fn with_challenge(value: &str) -> Vec<B> {
@@ -603,7 +604,7 @@ mod tests {
         };
         assert_quiet("MCP-UNAUTH-NOT-401", lone());
         // …but `authtap check` probes a server the user says needs OAuth: named there.
-        let cfg = crate::rules::EngineConfig {
+        let cfg = crate::rules::config::EngineConfig {
             requires_auth: true,
             ..Default::default()
         };

@@ -95,8 +95,7 @@ pub fn load(path: &Path) -> Result<Loaded, Error> {
 /// [`crate::rules::relint::relint`], the same path as `authtap lint`), replacing any phases and
 /// findings, and appends the flow-level findings. Used for HAR input, which has none.
 pub fn run_rules(records: Vec<Record>) -> Vec<Record> {
-    let relinted =
-        crate::rules::relint::relint(&records, crate::rules::engine::EngineConfig::default());
+    let relinted = crate::rules::relint::relint(&records, crate::rules::EngineConfig::default());
     let mut out: Vec<Record> = records
         .into_iter()
         .filter(|r| !matches!(r, Record::Exchange(_) | Record::FlowFindings(_)))

@@ -464,6 +464,7 @@ impl Rule for NoRegistrationNoCimd {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::model::Severity;
     use crate::rules::testkit::*;
     use serde_json::json;

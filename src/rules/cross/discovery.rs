@@ -482,6 +482,7 @@ impl Rule for ResourceMetadataChanged {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::rules::testkit::*;
 
     #[test]

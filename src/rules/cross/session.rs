@@ -205,6 +205,7 @@ impl Rule for ProtocolVersionMismatch {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::rules::testkit::*;
 
     #[test]

@@ -498,6 +498,7 @@ impl Rule for NoRegistrationClientUri {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::rules::testkit::*;
     use serde_json::json;
 

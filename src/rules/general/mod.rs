@@ -445,6 +445,7 @@ impl Rule for MetadataCachedLong {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::rules::testkit::*;
 
     #[test]
@@ -534,8 +535,8 @@ mod tests {
         let f = assert_fires("GEN-PRIVATE-ADDRESS", c.clone().steps());
         assert_eq!(f.severity, crate::model::Severity::Info);
         assert_fires("GEN-NON-443", c.clone().steps());
-        let cfg = crate::rules::EngineConfig {
-            profile: crate::rules::ClientProfile::by_name("claude-ai").unwrap(),
+        let cfg = crate::rules::config::EngineConfig {
+            profile: crate::rules::profiles::ClientProfile::by_name("claude-ai").unwrap(),
             ..Default::default()
         };
         let all = run_with(c.steps(), 0.0, cfg);

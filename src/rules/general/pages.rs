@@ -138,6 +138,7 @@ fn infra_evidence(cx: &Cx<'_>, ex: &Exchange) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::rules::testkit::*;
 
     #[test]

@@ -46,6 +46,7 @@ impl Rule for Unreachable {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::model::ErrorKind;
     use crate::rules::testkit::*;
 

@@ -458,6 +458,7 @@ impl Rule for DeleteStatus {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::rules::testkit::*;
 
     #[test]

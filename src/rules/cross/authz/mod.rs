@@ -458,6 +458,7 @@ impl Rule for ResourceAuthzToken {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::rules::testkit::*;
 
     fn token_body(f: impl FnOnce(String) -> String) -> Vec<B> {

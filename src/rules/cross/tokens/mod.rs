@@ -404,6 +404,7 @@ impl Rule for ExpiredTokenUsed {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::rules::testkit::*;
     use serde_json::json;
 
