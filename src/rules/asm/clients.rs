@@ -1,6 +1,13 @@
 //! ASM-* rules about client registration and authentication support: CIMD, auth methods, grants, the RFC 9207 flag.
 
-use super::*;
+use super::document::*;
+use crate::model::Exchange;
+use crate::model::Phase;
+use crate::model::{Severity::*, Who::*};
+use crate::parse::metadata::{show, str_list};
+use crate::rules::rule::{Cx, FlowCx, Out, Rule, RuleMeta};
+use crate::rules::util::*;
+use serde_json::{Map, Value};
 
 pub(super) fn auth_methods(d: &Map<String, Value>) -> Option<Vec<String>> {
     str_list(d, "token_endpoint_auth_methods_supported")

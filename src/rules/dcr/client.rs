@@ -1,8 +1,17 @@
 //! Client-side registration rules (DCR-REQ-*) and client ID metadata documents (CIMD-*).
 
-use super::*;
+use super::registration::*;
 use crate::flow::revision::Revision;
+use crate::model::Exchange;
+use crate::model::Phase;
+use crate::model::{Severity::*, Who::*};
+use crate::parse::metadata::{show, str_list};
+use crate::parse::urls;
+use crate::parse::view::ExchangeView;
 use crate::rules::revision::Revisions;
+use crate::rules::rule::{Cx, Out, Rule, RuleMeta};
+use crate::rules::util::*;
+use serde_json::Value;
 
 pub(super) fn authorize_client_id(view: &ExchangeView<'_>) -> Option<String> {
     let q = view.query();

@@ -3,9 +3,10 @@
 //! failures have their own rule (GEN-TLS); an unreachable authorization server behind every
 //! metadata candidate is X-AS-UNREACHABLE.
 
-use super::*;
-
-use crate::model::ErrorKind;
+use crate::model::Phase;
+use crate::model::{ErrorKind, Exchange};
+use crate::model::{Severity::*, Who::*};
+use crate::rules::rule::{Cx, Out, Rule, RuleMeta};
 
 /// Whether an exchange error means the server was never reached.
 fn unreached(kind: &ErrorKind) -> bool {

@@ -1,6 +1,11 @@
 //! GEN-* redirect rules: redirects on API legs, trailing-slash and locale-prefix redirects.
 
-use super::*;
+use crate::model::Exchange;
+use crate::model::Phase;
+use crate::model::{Severity::*, Who::*};
+use crate::parse::urls;
+use crate::rules::rule::{Cx, Out, Rule, RuleMeta};
+use crate::rules::util::*;
 
 pub(super) fn redirect_target(ex: &Exchange) -> Option<(u16, String)> {
     let st = status(ex).filter(|s| (300..400).contains(s) && *s != 304)?;

@@ -1,8 +1,15 @@
 //! MCP transport rules about request headers and revisions: protocol version header, tokens in URLs, the Authorization scheme, Origin checks, legacy SSE fallback, 2026-07-28 mirror headers and statelessness.
 
-use super::*;
+use super::transport::*;
 use crate::flow::revision::Revision;
+use crate::model::Exchange;
+use crate::model::Phase;
+use crate::model::Who::*;
+use crate::parse::urls;
 use crate::rules::revision::Revisions;
+use crate::rules::rule::{Cx, FlowCx, Out, Rule, RuleMeta};
+use crate::rules::util::*;
+use serde_json::Value;
 
 /// MCP-VERSION-HEADER-MISSING.
 pub struct VersionHeaderMissing;

@@ -1,6 +1,11 @@
 //! Cross-request client rules: unknown client ids, registration storms, per-connect registration and inconsistent client authentication.
 
-use super::*;
+use crate::flow::Flow;
+use crate::model::Exchange;
+use crate::model::Phase;
+use crate::model::Who::*;
+use crate::rules::rule::{Cx, FlowCx, Out, Rule, RuleMeta};
+use crate::rules::util::*;
 
 pub(super) fn ok_regs(f: &Flow) -> Vec<&crate::flow::state::RegistrationSeen> {
     f.registrations
