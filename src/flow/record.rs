@@ -254,9 +254,9 @@ fn record_mcp(flow: &mut Flow, view: &ExchangeView<'_>, step: Step) {
             .and_then(Value::as_str)
             .map(str::to_owned);
         let from_sse = || {
-            resp?.sse_events.iter().find_map(|e| {
-                let v: Value = serde_json::from_str(&e.data).ok()?;
-                v.pointer("/result/protocolVersion")?
+            view.sse_json().iter().find_map(|v| {
+                v.as_ref()?
+                    .pointer("/result/protocolVersion")?
                     .as_str()
                     .map(str::to_owned)
             })
@@ -291,14 +291,8 @@ fn handshake_result(view: &ExchangeView<'_>) -> Option<Value> {
         .and_then(|v| v.get("result"))
         .cloned()
         .or_else(|| {
-            view.exchange()
-                .response
-                .as_ref()?
-                .sse_events
+            view.sse_json()
                 .iter()
-                .find_map(|e| {
-                    let v: Value = serde_json::from_str(&e.data).ok()?;
-                    v.get("result").cloned()
-                })
+                .find_map(|v| v.as_ref()?.get("result").cloned())
         })
 }

@@ -32,6 +32,7 @@ pub struct ExchangeView<'a> {
     location_query: OnceCell<Pairs>,
     location_fragment: OnceCell<Pairs>,
     basic_user: OnceCell<Option<String>>,
+    sse_json: OnceCell<Vec<Option<Value>>>,
     issued_jwt: OnceCell<Option<Jwt>>,
 }
 
@@ -53,6 +54,7 @@ impl<'a> ExchangeView<'a> {
             location_query: OnceCell::new(),
             location_fragment: OnceCell::new(),
             basic_user: OnceCell::new(),
+            sse_json: OnceCell::new(),
             issued_jwt: OnceCell::new(),
         }
     }
@@ -183,6 +185,22 @@ impl<'a> ExchangeView<'a> {
         self.response_json()?.as_object()
     }
 
+    /// The data of each server-sent event of the response parsed as JSON, in event order
+    /// (`None` for an event whose data is not JSON).
+    pub fn sse_json(&self) -> &[Option<Value>] {
+        self.sse_json.get_or_init(|| {
+            let Some(r) = self.exchange.response.as_ref() else {
+                return Vec::new();
+            };
+            #[cfg(test)]
+            counts::bump(counts::Part::SseJson);
+            r.sse_events
+                .iter()
+                .map(|e| serde_json::from_str(&e.data).ok())
+                .collect()
+        })
+    }
+
     /// The response's `WWW-Authenticate` challenges; `None` without such a header.
     pub fn challenges(&self) -> Option<&ParsedChallenges> {
         self.challenges
@@ -277,6 +295,7 @@ pub(crate) mod counts {
         RequestJson,
         ResponseJson,
         Challenges,
+        SseJson,
         IssuedJwt,
     }
 

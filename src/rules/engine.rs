@@ -508,6 +508,7 @@ mod tests {
             Part::RequestJson,
             Part::ResponseJson,
             Part::Challenges,
+            Part::SseJson,
             Part::IssuedJwt,
         ] {
             let n = parsed.get(&part).copied().unwrap_or(0);

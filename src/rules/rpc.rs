@@ -55,18 +55,9 @@ pub(super) fn answer(view: &ExchangeView<'_>, id: &Value) -> Option<Map<String, 
     if let Some(m) = json_obj(view).filter(|m| is_answer(m)) {
         return Some(m.clone());
     }
-    view.exchange()
-        .response
-        .as_ref()?
-        .sse_events
+    view.sse_json()
         .iter()
-        .find_map(|e| {
-            serde_json::from_str::<Value>(&e.data)
-                .ok()?
-                .as_object()
-                .filter(|m| is_answer(m))
-                .cloned()
-        })
+        .find_map(|v| v.as_ref()?.as_object().filter(|m| is_answer(m)).cloned())
 }
 
 /// A JSON-RPC error: code and message.

@@ -78,7 +78,7 @@ impl Rule for Framing {
         "Malformed SSE: data that is not JSON, a BOM mid-stream, or SSE framing without text/event-stream",
         "Send `Content-Type: text/event-stream` and one JSON-RPC message per `data:` event, each ending in a blank line."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if !is_sse(ex) {
             let b = body(ex).unwrap_or("");
             if ok(ex) && (b.starts_with("event:") || b.starts_with("data:")) {
@@ -92,7 +92,7 @@ impl Rule for Framing {
             }
             return;
         }
-        for e in events(ex) {
+        for (e, json) in events(ex).iter().zip(cx.view.sse_json()) {
             if e.data.trim().is_empty() || is_endpoint(e) {
                 continue;
             }
@@ -100,7 +100,7 @@ impl Rule for Framing {
                 out.push(&Self::META, "byte-order mark inside the stream");
                 return;
             }
-            if serde_json::from_str::<Value>(&e.data).is_err() {
+            if json.is_none() {
                 out.push(
                     &Self::META,
                     format!(
@@ -134,13 +134,10 @@ impl Rule for NoResponse {
             return;
         };
         let evs = events(ex);
-        let answered = evs.iter().any(|e| {
-            serde_json::from_str::<Value>(&e.data)
-                .ok()
-                .is_some_and(|v| {
-                    v.get("id") == Some(&id)
-                        && (v.get("result").is_some() || v.get("error").is_some())
-                })
+        let answered = cx.view.sse_json().iter().any(|v| {
+            v.as_ref().is_some_and(|v| {
+                v.get("id") == Some(&id) && (v.get("result").is_some() || v.get("error").is_some())
+            })
         });
         if !answered && !evs.iter().any(|e| e.retry.is_some()) {
             out.push(
@@ -168,18 +165,20 @@ impl Rule for ResponseOnGet {
     );
     /// 2026-07-28 dropped sessions, the GET stream and resumability.
     const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if method(ex) != "GET" || !is_sse(ex) || qh(ex, "last-event-id").is_some() {
             return;
         }
-        let resp = events(ex).iter().find(|e| {
-            serde_json::from_str::<Value>(&e.data)
-                .ok()
-                .is_some_and(|v| {
+        let resp = events(ex)
+            .iter()
+            .zip(cx.view.sse_json())
+            .find(|(_, v)| {
+                v.as_ref().is_some_and(|v| {
                     v.get("method").is_none()
                         && (v.get("result").is_some() || v.get("error").is_some())
                 })
-        });
+            })
+            .map(|(e, _)| e);
         if let Some(e) = resp {
             out.push(
                 &Self::META,
