@@ -1,4 +1,5 @@
-//! Routes each exchange to a flow (what the exchange adds to that flow is the `record` module).
+//! Routes each exchange to a flow; what the exchange adds to that flow is recorded by the
+//! sibling `record` module.
 //!
 //! A flow is one client run against one MCP URL. A later run against the same URL opens a new
 //! flow that [`Flow::follows`] the previous one ([`new_run`]): a fresh `initialize` or
