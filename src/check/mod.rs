@@ -27,8 +27,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::client::{self, ClientConfig, ExchangeHook, McpPlan, Stage};
+use crate::flow::revision::JudgedBy;
 use crate::model::{Exchange, FlowFindings, Record, SessionRecord};
-use crate::rules::revision::JudgedBy;
 use crate::rules::{Engine, EngineConfig, Out, registry};
 use crate::session::{HookEntry, Session, feed_from_hook};
 

@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use authtap::rules::revision::Revision;
+use authtap::flow::revision::Revision;
 use authtap::rules::rule::DynRule;
 use authtap::rules::{catalog, registry};
 

@@ -10,8 +10,8 @@
 use time::OffsetDateTime;
 
 use crate::flow::Flow;
+use crate::flow::revision::JudgedBy;
 use crate::model::{Finding, Phase, Severity, Who};
-use crate::rules::revision::JudgedBy;
 
 /// How the flow ended, as far as the client is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

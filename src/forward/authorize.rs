@@ -36,7 +36,7 @@ use crate::forward::assembly::Assembly;
 use crate::forward::failure::UpstreamFailure;
 use crate::forward::headers::version_label;
 use crate::model::{Header, ResponseRecord, Rewrite, RewriteDirection};
-use crate::rewrite::{CALLBACK_NOT_BOUNCED, CallbackLeg, is_redirect_to, query_param};
+use crate::rewrite::{CallbackLeg, is_redirect_to, query_param};
 use crate::tap::Tap;
 
 /// What the record says when a bounced flow's login pages leave the proxy.
@@ -305,7 +305,7 @@ impl Forwarder {
 
 /// What the record says about the login leg, and the live warning when the authorization
 /// response will not come back through authtap.
-/// For an unbounced flow, the record also gets a [`CALLBACK_NOT_BOUNCED`] entry with the reason
+/// For an unbounced flow, the record also gets a [`Rewrite::CALLBACK_NOT_BOUNCED`] entry with the reason
 /// (the rules report it).
 fn login_leg(assembly: &Assembly, callback: &CallbackLeg) -> (String, Option<String>) {
     match callback {
@@ -313,7 +313,7 @@ fn login_leg(assembly: &Assembly, callback: &CallbackLeg) -> (String, Option<Str
         CallbackLeg::Direct { why } => {
             assembly.add_rewrites(vec![Rewrite {
                 direction: RewriteDirection::Response,
-                location: CALLBACK_NOT_BOUNCED.into(),
+                location: Rewrite::CALLBACK_NOT_BOUNCED.into(),
                 from: String::new(),
                 to: why.clone(),
             }]);

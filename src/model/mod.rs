@@ -378,6 +378,12 @@ pub struct Rewrite {
     pub to: String,
 }
 
+impl Rewrite {
+    /// The [`Rewrite::location`] of an entry recording that an authorization response will not
+    /// come back through authtap (the reason is the entry's `to`).
+    pub const CALLBACK_NOT_BOUNCED: &'static str = "authtap:callback-not-bounced";
+}
+
 /// Cross-request findings for a flow, emitted when the flow advances or times out.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FlowFindings {

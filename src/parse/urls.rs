@@ -64,6 +64,12 @@ pub fn compare(a: &str, b: &str) -> UrlDiff {
     UrlDiff::Path
 }
 
+/// Whether two MCP URLs name the same endpoint for flow keying: identical, or trailing-slash
+/// twins (a `/mcp` → `/mcp/` redirect keeps the flow; the redirect itself is a finding).
+pub fn same_mcp_url(a: &str, b: &str) -> bool {
+    a == b || a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
 /// `scheme://host[:port]` of a URL, normalised (lower-case, default port dropped).
 pub fn origin(url: &str) -> Option<String> {
     let u = url::Url::parse(url).ok()?;

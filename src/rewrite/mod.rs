@@ -50,9 +50,6 @@ pub use urls::split_origin;
 pub const FOREIGN_PREFIX: &str = "/__authtap/o/";
 /// Path prefix of authorization-endpoint redirects.
 pub const AUTHORIZE_PREFIX: &str = "/__authtap/authorize/";
-/// Rewrite location recording that an authorization response will not come back through
-/// authtap (the reason is the entry's `to`).
-pub const CALLBACK_NOT_BOUNCED: &str = "authtap:callback-not-bounced";
 /// Path prefix of everything authtap serves itself.
 pub const AUTHTAP_PREFIX: &str = "/__authtap/";
 

@@ -91,8 +91,9 @@ impl Rule for LegBypassedProxy {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::model::CaptureMode;
-    use crate::rules::EngineConfig;
+    use crate::rules::config::EngineConfig;
     use crate::rules::testkit::*;
 
     const ID: &str = "X-LEG-BYPASSED-PROXY";

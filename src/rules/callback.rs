@@ -45,7 +45,7 @@ impl Rule for NoCode {
                 &Self::META,
                 format!(
                     "callback {} carries neither code nor error",
-                    crate::parse::urls::without_query(&v.url)
+                    crate::parse::urls::without_query(v.url)
                 ),
             );
         }
@@ -64,10 +64,10 @@ impl Rule for NoState {
         "The authorize request had state; the callback lacks it",
         "Echo state unchanged in the authorization response."
     );
-    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
         let Some(v) = cx.callback else { return };
         // The authorize request may be this very exchange (its redirect carries the callback).
-        let own = crate::parse::form::Pairs::from_url_query(&ex.request.url);
+        let own = cx.view.query();
         let had = if own.has("response_type") {
             own.has("state")
         } else {
@@ -195,6 +195,7 @@ impl Rule for Error_ {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::rules::testkit::*;
 
     fn cb(loc: &str) -> Vec<B> {

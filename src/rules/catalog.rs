@@ -2,9 +2,9 @@
 //! `authtap rules --format markdown` (this module), and a test fails when the committed file
 //! differs from what the code says.
 
+use crate::flow::revision::Revision;
 use crate::model::{Phase, Severity};
 use crate::rules::registry;
-use crate::rules::revision::Revision;
 use crate::rules::rule::DynRule;
 
 /// The client abbreviations used in `breaks`.

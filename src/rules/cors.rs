@@ -1,10 +1,11 @@
 //! CORS-*: browser-client rules. They only apply when the request carries
 //! `Origin` or is an `OPTIONS` preflight; server-side connectors send neither.
 
+use crate::flow::revision::Revision;
 use crate::model::Exchange;
 use crate::model::Phase;
 use crate::model::{Severity::*, Who::*};
-use crate::rules::revision::{Revision, Revisions};
+use crate::rules::revision::Revisions;
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 
@@ -245,8 +246,7 @@ impl Rule for Methods {
         let Some(m) = qh(ex, "access-control-request-method").map(str::to_ascii_uppercase) else {
             return;
         };
-        let on_mcp = cx.flow.and_then(|f| f.mcp_url.as_deref())
-            == Some(crate::parse::urls::without_query(&ex.request.url));
+        let on_mcp = cx.flow.and_then(|f| f.mcp_url.as_deref()) == Some(cx.view.base_url());
         if !on_mcp || !(m == "GET" || m == "DELETE") || !ok(ex) {
             return;
         }
@@ -268,6 +268,7 @@ impl Rule for Methods {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::rules::testkit::*;
 
     fn browser(mut c: Clean) -> Clean {

@@ -12,56 +12,19 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use time::OffsetDateTime;
 
+use crate::flow::callback::{CallbackView, callback_view};
 use crate::flow::correlate::{self, end_time};
-use crate::flow::phase::{callback_view, classify};
-use crate::flow::{Flow, narrative};
+use crate::flow::phase::classify;
+use crate::flow::revision::{JudgedBy, Revision, announced, judged_by};
+use crate::flow::{Flow, narrative, record};
 use crate::model::{Exchange, FlowFindings, FlowId};
 use crate::model::{Finding, Phase, Severity};
-use crate::rules::ClientProfile;
+use crate::parse::view::ExchangeView;
+use crate::rules::config::EngineConfig;
 use crate::rules::history::FlowHistory;
 use crate::rules::registry;
-use crate::rules::revision::{JudgedBy, Revision, Standing, announced, judged_by};
+use crate::rules::revision::Standing;
 use crate::rules::rule::{Cx, DynRule, FlowCx, Out};
-
-/// Tunables for the engine (correlation time windows, thresholds, client profile).
-#[derive(Debug, Clone)]
-pub struct EngineConfig {
-    /// callback → token window, seconds.
-    pub code_exchange_window_s: f64,
-    /// token → first MCP request window, seconds.
-    pub token_use_window_s: f64,
-    /// authorize → callback window, seconds.
-    pub authorize_window_s: f64,
-    /// GEN-SLOW threshold for PRM/ASM/DCR/token responses, seconds.
-    pub slow_threshold_s: f64,
-    /// X-DCR-LOOP: this many registrations without an authorize…
-    pub dcr_storm_count: usize,
-    /// …within this many seconds.
-    pub dcr_storm_window_s: f64,
-    /// Client profile: per-rule severity overrides (`authtap check --client claude-ai`).
-    pub profile: ClientProfile,
-    /// Which kind of proxy captured the trace (forward-only rules need it).
-    pub capture_mode: crate::model::CaptureMode,
-    /// The server is known to require authorization even before the traffic shows it
-    /// (`authtap check` probes a server the user says is OAuth-protected).
-    pub requires_auth: bool,
-}
-
-impl Default for EngineConfig {
-    fn default() -> Self {
-        Self {
-            code_exchange_window_s: 60.0,
-            token_use_window_s: 30.0,
-            authorize_window_s: 600.0,
-            slow_threshold_s: 10.0,
-            dcr_storm_count: 3,
-            dcr_storm_window_s: 300.0,
-            profile: ClientProfile::generic(),
-            capture_mode: crate::model::CaptureMode::Reverse,
-            requires_auth: false,
-        }
-    }
-}
 
 /// MCP calls in a flow after which routine successes stop re-running every cross rule.
 const LONG_SESSION: usize = 256;
@@ -142,49 +105,41 @@ impl Engine {
     }
 
     /// Classifies, correlates and lints one completed exchange: fills `phase`, `flow` and
-    /// `findings` on it. Returns flow-level findings that became due.
+    /// `findings` on it. Returns flow-level findings that became due. The exchange is parsed
+    /// once, into the [`ExchangeView`] that classification, correlation and every rule read.
     pub fn observe(&mut self, exchange: &mut Exchange) -> Vec<FlowFindings> {
+        let view = ExchangeView::new(exchange);
+        let judged = self.judge_exchange(&view);
+        exchange.phase = Some(judged.phase);
+        exchange.flow = judged.flow;
+        exchange.findings.extend(judged.findings);
+        judged.due
+    }
+
+    /// Classifies, correlates and lints one exchange.
+    fn judge_exchange(&mut self, view: &ExchangeView<'_>) -> Judged {
         self.observed += 1;
-        let phase = classify(exchange, &self.flows);
-        let cb = callback_view(exchange, phase, &self.flows);
-        let idx = correlate::route(&mut self.flows, exchange, phase, cb.as_ref());
+        let exchange = view.exchange();
+        let phase = classify(view, &self.flows);
+        let cb = callback_view(view, phase, &self.flows);
+        let idx = correlate::route(&mut self.flows, view, phase, cb.as_ref());
         let flow_id = idx.and_then(|i| self.flows.get(i)).map(|f| f.id);
-        exchange.phase = Some(phase);
-        exchange.flow = flow_id;
         let end = end_time(exchange);
         self.now = Some(self.now.map_or(end, |n| n.max(end)));
 
-        let mut out = Out::new(Some(exchange.id), flow_id);
-        {
-            let cx = Cx {
-                flow: idx.and_then(|i| self.flows.get(i)),
-                flows: &self.flows,
-                phase,
-                callback: cb.as_ref(),
-                config: &self.config,
-            };
-            for rule in registry::all() {
-                if rule.meta().runs_on(phase, cb.is_some()) {
-                    guarded(rule, phase, &mut out, |out| {
-                        rule.exchange(&cx, exchange, out)
-                    });
-                }
-            }
-        }
-        let mut due = Vec::new();
+        let out = self.run_exchange_rules(view, phase, idx, cb.as_ref());
         if let Some(flow) = idx.and_then(|i| self.flows.get_mut(i)) {
-            correlate::update(flow, exchange, phase, cb.as_ref());
+            record::update(flow, view, phase, cb.as_ref());
         }
         // Judged by the revision known once this exchange is correlated (its own
         // `initialize` result counts); flow findings are judged in `run_flow_rules`.
-        if let (Some(id), Some(r)) = (flow_id, announced(exchange)) {
-            let refused = exchange.response.as_ref().is_some_and(|r| r.status == 400);
-            if !refused {
+        if let (Some(id), Some(r)) = (flow_id, announced(view)) {
+            if view.status() != Some(400) {
                 self.offered.insert(id, r);
             }
         }
         let offered = flow_id.and_then(|id| self.offered.get(&id).copied());
-        let by = judged_by(idx.and_then(|i| self.flows.get(i)), Some(exchange), offered);
+        let by = judged_by(idx.and_then(|i| self.flows.get(i)), Some(view), offered);
         let mut own: Vec<Finding> = out
             .items
             .into_iter()
@@ -196,22 +151,9 @@ impl Engine {
                 f.phase = phase;
             }
         }
-        // Cross-request rules scan the flow's history, so in long sessions a routine success
-        // (a 2xx MCP call, with or without a token) only triggers them every 32nd time; ticks
-        // and `finish` still run them all, so nothing is lost, only anchored to the flow
-        // instead. Without this the recorder's cost per exchange grows with the session and it
-        // falls behind (drops) on a long unauthenticated load.
-        let routine = phase == Phase::McpTransport
-            && exchange
-                .response
-                .as_ref()
-                .is_some_and(|r| (200..300).contains(&r.status))
-            && idx
-                .and_then(|i| self.flows.get(i))
-                .is_some_and(|f| f.mcp.len() > LONG_SESSION)
-            && exchange.id.0 % 32 != 0;
-        if let Some(i) = idx.filter(|_| !routine) {
-            let flow_out = self.run_flow_rules(i, end, false, Some(exchange));
+        let mut due = Vec::new();
+        if let Some(i) = idx.filter(|&i| !self.is_routine(view, phase, i)) {
+            let flow_out = self.run_flow_rules(i, end, false, Some(view));
             let (here, elsewhere): (Vec<_>, Vec<_>) = flow_out
                 .into_iter()
                 .partition(|f| f.exchange == Some(exchange.id));
@@ -234,8 +176,57 @@ impl Engine {
                 .or_default()
                 .extend(own.iter().cloned());
         }
-        exchange.findings.extend(own);
-        due
+        Judged {
+            phase,
+            flow: flow_id,
+            findings: own,
+            due,
+        }
+    }
+
+    /// Runs every exchange rule whose phases match, against the flow state before this
+    /// exchange.
+    fn run_exchange_rules(
+        &self,
+        view: &ExchangeView<'_>,
+        phase: Phase,
+        idx: Option<usize>,
+        cb: Option<&CallbackView<'_>>,
+    ) -> Out {
+        let exchange = view.exchange();
+        let flow_id = idx.and_then(|i| self.flows.get(i)).map(|f| f.id);
+        let mut out = Out::new(Some(exchange.id), flow_id);
+        let cx = Cx {
+            flow: idx.and_then(|i| self.flows.get(i)),
+            flows: &self.flows,
+            phase,
+            view,
+            callback: cb,
+            config: &self.config,
+        };
+        for rule in registry::all() {
+            if rule.meta().runs_on(phase, cb.is_some()) {
+                guarded(rule, phase, &mut out, |out| {
+                    rule.exchange(&cx, exchange, out)
+                });
+            }
+        }
+        out
+    }
+
+    /// Cross-request rules scan the flow's history, so in long sessions a routine success
+    /// (a 2xx MCP call, with or without a token) only triggers them every 32nd time; ticks
+    /// and `finish` still run them all, so nothing is lost, only anchored to the flow
+    /// instead. Without this the recorder's cost per exchange grows with the session and it
+    /// falls behind (drops) on a long unauthenticated load.
+    fn is_routine(&self, view: &ExchangeView<'_>, phase: Phase, flow: usize) -> bool {
+        phase == Phase::McpTransport
+            && view.status().is_some_and(|s| (200..300).contains(&s))
+            && self
+                .flows
+                .get(flow)
+                .is_some_and(|f| f.mcp.len() > LONG_SESSION)
+            && view.exchange().id.0 % 32 != 0
     }
 
     /// Runs timeout-based cross-request rules as of `now`.
@@ -337,7 +328,7 @@ impl Engine {
         i: usize,
         now: OffsetDateTime,
         finishing: bool,
-        current: Option<&Exchange>,
+        current: Option<&ExchangeView<'_>>,
     ) -> Vec<Finding> {
         let Some(flow) = self.flows.get(i) else {
             return Vec::new();
@@ -347,7 +338,7 @@ impl Engine {
             flow,
             now,
             finishing,
-            current: current.map(|e| e.id),
+            current: current.map(|v| v.exchange().id),
             config: &self.config,
             blind_tunnels: &self.blind_tunnels,
         };
@@ -376,11 +367,21 @@ impl Engine {
         hist.extend(
             fresh
                 .iter()
-                .filter(|f| current.is_none_or(|e| f.exchange != Some(e.id)))
+                .filter(|f| current.is_none_or(|v| f.exchange != Some(v.exchange().id)))
                 .cloned(),
         );
         fresh
     }
+}
+
+/// What observing one exchange produced.
+struct Judged {
+    phase: Phase,
+    flow: Option<FlowId>,
+    /// Findings anchored to the exchange.
+    findings: Vec<Finding>,
+    /// Flow-level findings that became due elsewhere.
+    due: Vec<FlowFindings>,
 }
 
 /// Judges a finding by the revision `by`: `None` where its rule does not apply in that
@@ -486,5 +487,35 @@ mod tests {
         let f = &out.items[0].1;
         assert!(f.message.contains("TEST-PANICKY"), "{}", f.message);
         assert_eq!(f.exchange, Some(ExchangeId(3)));
+    }
+
+    #[test]
+    fn parses_each_exchange_once_for_every_reader() {
+        use crate::flow::testkit::Clean;
+        use crate::parse::view::counts::{self, Part};
+        use crate::rules::testkit::run;
+        let steps = Clean::new().steps();
+        let exchanges = steps.len();
+        counts::take();
+        run(steps);
+        let parsed = counts::take();
+        // One view per exchange, and no part parsed more often than there are exchanges,
+        // although classification, correlation and ~200 rules all read them.
+        assert_eq!(parsed.get(&Part::View), Some(&exchanges), "{parsed:?}");
+        for part in [
+            Part::Query,
+            Part::Form,
+            Part::RequestJson,
+            Part::ResponseJson,
+            Part::Challenges,
+            Part::SseJson,
+            Part::IssuedJwt,
+        ] {
+            let n = parsed.get(&part).copied().unwrap_or(0);
+            assert!(
+                n >= 1 && n <= exchanges,
+                "{part:?} parsed {n} times: {parsed:?}"
+            );
+        }
     }
 }

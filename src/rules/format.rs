@@ -1,5 +1,5 @@
 //! The grouping the text reports share (repeated info findings folded per rule, with a
-//! count). Callers print; the live terminal lines are `crate::live::line`.
+//! count). Callers print; the live terminal view formats its own lines.
 
 use crate::model::{Finding, Severity};
 

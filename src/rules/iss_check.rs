@@ -113,6 +113,7 @@ fn recorded_issuer(f: &Flow, authorize: Option<usize>) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::rules::testkit::*;
 
     /// The clean flow with an ASM that does not advertise iss; the callback carries `iss`.

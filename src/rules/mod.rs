@@ -6,13 +6,17 @@
 //! exactly the same code. The words findings are made of live in [`crate::model`].
 
 pub mod catalog;
+pub mod config;
 pub mod engine;
 pub mod format;
+#[cfg(test)]
+mod playbook_test;
 pub mod profiles;
 pub mod registry;
-pub mod relint;
 pub mod revision;
 pub mod rule;
+#[cfg(test)]
+mod runs_test;
 #[cfg(test)]
 pub(crate) mod testkit;
 
@@ -37,6 +41,7 @@ mod token;
 mod util;
 mod www_auth;
 
-pub use engine::{Engine, EngineConfig};
+pub use config::EngineConfig;
+pub use engine::Engine;
 pub use profiles::{ClientProfile, PROFILE_NAMES, ProfileError, ProfileKind};
 pub use rule::{Cx, DynRule, FlowCx, Out, Rule, RuleMeta};

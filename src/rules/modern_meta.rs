@@ -36,11 +36,11 @@ impl Rule for MetaMissing {
         "[07-28] A request lacks _meta protocolVersion/clientCapabilities, or MCP-Protocol-Version differs from _meta",
         "On every 2026-07-28 request send params._meta with io.modelcontextprotocol/protocolVersion (equal to the MCP-Protocol-Version header) and io.modelcontextprotocol/clientCapabilities."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let (Some(version), Some((_, method))) = (modern_request(ex), request(ex)) else {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let (Some(version), Some((_, method))) = (modern_request(cx.view), request(cx.view)) else {
             return;
         };
-        let meta = req_json_obj(ex)
+        let meta = req_json_obj(cx.view)
             .and_then(|v| v.get("params")?.get("_meta")?.as_object().cloned())
             .unwrap_or_default();
         let mut missing = Vec::new();
@@ -93,11 +93,12 @@ impl Rule for ResultFields {
         "[07-28] A result lacks resultType, or a list/read result lacks a valid ttlMs/cacheScope",
         "Add resultType: \"complete\" to every 2026-07-28 result, and ttlMs (a non-negative integer) and cacheScope (\"public\" or \"private\") to list and read results."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let (Some(version), Some((id, method))) = (modern_request(ex), request(ex)) else {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let (Some(version), Some((id, method))) = (modern_request(cx.view), request(cx.view))
+        else {
             return;
         };
-        let Some(result) = answer(ex, &id).and_then(|a| a.get("result")?.as_object().cloned())
+        let Some(result) = answer(cx.view, &id).and_then(|a| a.get("result")?.as_object().cloned())
         else {
             return;
         };
@@ -142,6 +143,7 @@ impl Rule for ResultFields {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::rules::testkit::*;
 
     const META_OK: &str = r#"{"jsonrpc":"2.0","id":7,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;

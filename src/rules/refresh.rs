@@ -3,7 +3,6 @@
 
 use serde_json::Value;
 
-use crate::flow::correlate::form_body;
 use crate::model::Exchange;
 use crate::model::Phase;
 use crate::model::Who::*;
@@ -35,10 +34,10 @@ impl Rule for NoRotation {
         "A public client's refresh response carries no new refresh_token (or the same one)",
         "Rotate refresh tokens for public clients: issue a new one with every refresh and invalidate the old."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let form = form_body(ex);
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let form = cx.view.form();
         let public = qh(ex, "authorization").is_none() && !form.has("client_secret");
-        let Some(d) = token_response(ex) else {
+        let Some(d) = token_response(cx.view) else {
             return;
         };
         if !public || qh(ex, "dpop").is_some() {
@@ -85,7 +84,7 @@ impl Rule for NoResource {
                 .iter()
                 .any(|t| t.grant == "authorization_code" && !t.resource.is_empty())
         });
-        if had && ex.request.body.is_some() && !form_body(ex).has("resource") {
+        if had && ex.request.body.is_some() && !cx.view.form().has("resource") {
             out.push(
                 &Self::META,
                 "refresh request without resource (the code exchange had one)",
@@ -106,8 +105,8 @@ impl Rule for ScopeWidened {
         "The refresh request asks for scopes not granted originally",
         "Request at most the originally granted scopes on refresh; use a new authorization for more."
     );
-    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(asked) = form_body(ex).first("scope").map(str::to_owned) else {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(asked) = cx.view.form().first("scope").map(str::to_owned) else {
             return;
         };
         let granted: Vec<String> = cx
@@ -148,9 +147,9 @@ impl Rule for Error_ {
         "The refresh failed with invalid_grant or invalid_client",
         "invalid_grant: re-authorize; 401 invalid_client: re-register (see X-REFRESH-RECOVERY)."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let e =
-            json_obj(ex).and_then(|d| d.get("error").and_then(Value::as_str).map(str::to_owned));
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let e = json_obj(cx.view)
+            .and_then(|d| d.get("error").and_then(Value::as_str).map(str::to_owned));
         if let Some(e) = e.filter(|e| e == "invalid_grant" || e == "invalid_client") {
             out.push(
                 &Self::META,
@@ -162,6 +161,7 @@ impl Rule for Error_ {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::rules::testkit::*;
     use serde_json::json;
 

@@ -5,12 +5,12 @@
 //! (what the upstream received); a signed claim naming the proxy origin shows the client built
 //! it from a URL authtap announced.
 
-use crate::flow::correlate::form_body;
 use crate::model::Phase;
 use crate::model::Who::*;
 use crate::model::{ErrorKind, Exchange, Headers};
 use crate::parse::jwt::Jwt;
 use crate::parse::urls;
+use crate::parse::view::ExchangeView;
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 
 /// This family's rules, in report order.
@@ -25,9 +25,9 @@ macro_rules! meta {
 
 /// The proxy origin of a rewritten exchange: the client's URL origin when it differs from the
 /// upstream's.
-fn proxy_origin(ex: &Exchange) -> Option<String> {
-    let client = urls::origin(ex.request.client_url.as_deref()?)?;
-    (Some(&client) != urls::origin(&ex.request.url).as_ref()).then_some(client)
+fn proxy_origin(view: &ExchangeView<'_>) -> Option<String> {
+    let client = urls::origin(view.exchange().request.client_url.as_deref()?)?;
+    (Some(client.as_str()) != view.origin()).then_some(client)
 }
 
 /// Whether a signed URL value points at the proxy rather than the upstream.
@@ -48,7 +48,7 @@ impl Rule for AssertionAudRewritten {
         "Reverse mode cannot rewrite a value the client signed. For a local client, record it without rewriting (`authtap proxy --no-rewrite`; the AS legs then go to the AS directly) or test it directly; for a cloud client (claude.ai), expect the assertion to name authtap's issuer shown here, which the AS will refuse unless configured to accept it."
     );
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(proxy) = proxy_origin(ex) else {
+        let Some(proxy) = proxy_origin(cx.view) else {
             return;
         };
         let upstream_issuer = cx
@@ -56,7 +56,7 @@ impl Rule for AssertionAudRewritten {
             .and_then(|f| f.asm_str("issuer"))
             .map(|i| format!("; the AS's issuer is {i}"))
             .unwrap_or_default();
-        let form = form_body(ex);
+        let form = cx.view.form();
         if let Some(jwt) = form.first("client_assertion").and_then(Jwt::decode) {
             let aud: Vec<String> = jwt.aud();
             if aud.iter().any(|a| names_proxy(a, &proxy)) {
@@ -65,7 +65,7 @@ impl Rule for AssertionAudRewritten {
                     format!(
                         "client_assertion aud {aud:?} names authtap's URL, signed by the client; \
                          the request went to {}{upstream_issuer}",
-                        urls::without_query(&ex.request.url)
+                        cx.view.base_url()
                     ),
                 );
             }
@@ -80,7 +80,7 @@ impl Rule for AssertionAudRewritten {
                 &Self::META,
                 format!(
                     "DPoP proof htu {htu} names authtap's URL; the request went to {}",
-                    urls::without_query(&ex.request.url)
+                    cx.view.base_url()
                 ),
             );
         }
@@ -132,7 +132,7 @@ impl Rule for CallbackUnrecorded {
         if let Some(why) = ex
             .rewrites
             .iter()
-            .find(|r| r.location == crate::rewrite::CALLBACK_NOT_BOUNCED)
+            .find(|r| r.location == crate::model::Rewrite::CALLBACK_NOT_BOUNCED)
         {
             out.push(&Self::META, why.to.clone());
         }
@@ -143,6 +143,7 @@ impl Rule for CallbackUnrecorded {
 mod tests {
     use serde_json::json;
 
+    use crate::flow::testkit::*;
     use crate::model::{ErrorKind, ExchangeError, Outcome, Rewrite, RewriteDirection};
     use crate::rules::testkit::*;
 
@@ -202,7 +203,7 @@ mod tests {
         let mut c = Clean::new();
         c.authorize.0.rewrites.push(Rewrite {
             direction: RewriteDirection::Response,
-            location: crate::rewrite::CALLBACK_NOT_BOUNCED.into(),
+            location: crate::model::Rewrite::CALLBACK_NOT_BOUNCED.into(),
             from: String::new(),
             to: "client \"c\" did not register through this authtap run".into(),
         });

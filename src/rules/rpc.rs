@@ -10,6 +10,7 @@ use crate::flow::Flow;
 use crate::model::Exchange;
 use crate::model::Phase;
 use crate::model::Who::*;
+use crate::parse::view::ExchangeView;
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 
@@ -39,28 +40,24 @@ const HEADER_MISMATCH: i64 = -32020;
 const UNSUPPORTED_VERSION: i64 = -32022;
 
 /// A JSON-RPC request in the POST body: its id and method (notifications have no id).
-pub(super) fn request(ex: &Exchange) -> Option<(Value, String)> {
-    let v = req_json_obj(ex)?;
+pub(super) fn request(view: &ExchangeView<'_>) -> Option<(Value, String)> {
+    let v = req_json_obj(view)?;
     let id = v.get("id").filter(|id| !id.is_null())?.clone();
     let method = v.get("method")?.as_str()?.to_string();
     Some((id, method))
 }
 
 /// The JSON-RPC response to the request `id`: the JSON body, or the SSE event carrying it.
-pub(super) fn answer(ex: &Exchange, id: &Value) -> Option<Map<String, Value>> {
+pub(super) fn answer(view: &ExchangeView<'_>, id: &Value) -> Option<Map<String, Value>> {
     let is_answer = |m: &Map<String, Value>| {
         m.get("id") == Some(id) && (m.contains_key("result") || m.contains_key("error"))
     };
-    if let Some(m) = json_obj(ex).filter(|m| is_answer(m)) {
-        return Some(m);
+    if let Some(m) = json_obj(view).filter(|m| is_answer(m)) {
+        return Some(m.clone());
     }
-    ex.response.as_ref()?.sse_events.iter().find_map(|e| {
-        serde_json::from_str::<Value>(&e.data)
-            .ok()?
-            .as_object()
-            .filter(|m| is_answer(m))
-            .cloned()
-    })
+    view.sse_json()
+        .iter()
+        .find_map(|v| v.as_ref()?.as_object().filter(|m| is_answer(m)).cloned())
 }
 
 /// A JSON-RPC error: code and message.
@@ -71,12 +68,12 @@ struct RpcErr {
 
 /// The JSON-RPC error answering a request that got past authentication (not a 401/403),
 /// with the request's method.
-fn rpc_error(ex: &Exchange) -> Option<(String, RpcErr)> {
-    if matches!(status(ex), Some(401 | 403) | None) {
+fn rpc_error(view: &ExchangeView<'_>) -> Option<(String, RpcErr)> {
+    if matches!(view.status(), Some(401 | 403) | None) {
         return None;
     }
-    let (id, method) = request(ex)?;
-    let err = answer(ex, &id)?.get("error")?.as_object()?.clone();
+    let (id, method) = request(view)?;
+    let err = answer(view, &id)?.get("error")?.as_object()?.clone();
     let code = err.get("code")?.as_i64()?;
     let message = err
         .get("message")
@@ -87,8 +84,8 @@ fn rpc_error(ex: &Exchange) -> Option<(String, RpcErr)> {
 }
 
 /// [`rpc_error`] for a request that carried credentials: the server authenticated it.
-fn error_after_auth(ex: &Exchange) -> Option<(String, RpcErr)> {
-    qh(ex, "authorization").and_then(|_| rpc_error(ex))
+fn error_after_auth(view: &ExchangeView<'_>) -> Option<(String, RpcErr)> {
+    qh(view.exchange(), "authorization").and_then(|_| rpc_error(view))
 }
 
 /// The capability a method belongs to, when the server must implement it once declared.
@@ -131,8 +128,8 @@ impl Rule for MethodNotFound {
         "An authenticated request for a capability the server declared is answered -32601 Method not found",
         "Implement every method of each capability you declare (e.g. logging/setLevel for `logging`), or stop declaring the capability."
     );
-    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some((method, err)) = error_after_auth(ex) else {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some((method, err)) = error_after_auth(cx.view) else {
             return;
         };
         let Some(cap) = capability_of(&method) else {
@@ -162,8 +159,8 @@ impl Rule for HeaderMismatch {
         "The server rejects a request with -32020 HeaderMismatch (a client without 2026-07-28 headers, or a server that compares wrongly)",
         "Client: send MCP-Protocol-Version, Mcp-Method and Mcp-Name (Base64 sentinel for non-ASCII) equal to the body. Server: compare after decoding, names case-sensitively."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if let Some((method, err)) = rpc_error(ex).filter(|(_, e)| e.code == HEADER_MISMATCH) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        if let Some((method, err)) = rpc_error(cx.view).filter(|(_, e)| e.code == HEADER_MISMATCH) {
             let sent = ["mcp-protocol-version", "mcp-method", "mcp-name"]
                 .iter()
                 .map(|h| format!("{h}: {}", qh(ex, h).unwrap_or("(none)")))
@@ -189,8 +186,8 @@ impl Rule for UnsupportedVersion {
         "A request is rejected with -32022 UnsupportedProtocolVersionError",
         "Client: retry with a version from error.data.supported. Server: support the revisions your clients use (at least one they speak)."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some((method, err)) = rpc_error(ex).filter(|(_, e)| e.code == UNSUPPORTED_VERSION)
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let Some((method, err)) = rpc_error(cx.view).filter(|(_, e)| e.code == UNSUPPORTED_VERSION)
         else {
             return;
         };
@@ -217,8 +214,8 @@ impl Rule for RpcError {
         "An authenticated request gets a protocol-level JSON-RPC error (parse, invalid request, internal, session or other server error)",
         "Read the error's message: a session error means re-initialize (or fix session affinity), an invalid request means the client's message is malformed, an internal error is the server's bug."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some((method, err)) = error_after_auth(ex) else {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let Some((method, err)) = error_after_auth(cx.view) else {
             return;
         };
         // -32601/-32602 are answers about the method or its arguments (method-not-found for a
@@ -253,11 +250,11 @@ impl Rule for ErrorStatus {
         "[07-28] -32601 without 404, or -32020/-32022 without 400",
         "On the 2026-07-28 wire answer an unknown method with 404 and -32601, and a header mismatch or an unsupported version with 400 and -32020/-32022: clients tell eras apart by these pairs."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if modern_request(ex).is_none() {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        if modern_request(cx.view).is_none() {
             return;
         }
-        let Some((method, err)) = rpc_error(ex) else {
+        let Some((method, err)) = rpc_error(cx.view) else {
             return;
         };
         let want = match err.code {
@@ -279,9 +276,10 @@ impl Rule for ErrorStatus {
 }
 
 /// The MCP revision a request declares (header, else `_meta`), when it is 2026-07-28 or later.
-pub(super) fn modern_request(ex: &Exchange) -> Option<String> {
+pub(super) fn modern_request(view: &ExchangeView<'_>) -> Option<String> {
+    let ex = view.exchange();
     let from_meta = || {
-        req_json_obj(ex)?
+        req_json_obj(view)?
             .get("params")?
             .get("_meta")?
             .get("io.modelcontextprotocol/protocolVersion")?
@@ -296,6 +294,7 @@ pub(super) fn modern_request(ex: &Exchange) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::rules::testkit::*;
 
     const ACCEPT: &str = "application/json, text/event-stream";

@@ -6,9 +6,11 @@
 use time::OffsetDateTime;
 
 use crate::flow::Flow;
-use crate::flow::phase::CallbackView;
+use crate::flow::callback::CallbackView;
 use crate::model::{Exchange, ExchangeId, FlowId};
 use crate::model::{Finding, Phase, RuleId, Severity, Who};
+use crate::parse::view::ExchangeView;
+use crate::rules::config::EngineConfig;
 use crate::rules::revision::Revisions;
 
 /// Everything static about a rule (one place per rule).
@@ -22,11 +24,11 @@ pub struct RuleMeta {
     /// Phase the finding is reported under.
     pub phase: Phase,
     /// Exchange phases whose `on_exchange` hook runs; empty = every exchange. `Callback`
-    /// matches any exchange carrying an authorization response (see `flow::phase::callback_view`).
+    /// matches any exchange carrying an authorization response (see `flow::callback::callback_view`).
     pub on: &'static [Phase],
     /// Who fixes it.
     pub who: &'static [Who],
-    /// Which clients it breaks (abbreviations of [`crate::rules::catalog::CLIENTS`]).
+    /// Which clients it breaks (abbreviations of the catalog's `CLIENTS`).
     pub breaks: &'static str,
     /// Spec section or issue behind it.
     pub source: &'static str,
@@ -74,10 +76,12 @@ pub struct Cx<'a> {
     pub flows: &'a [Flow],
     /// This exchange's phase.
     pub phase: Phase,
+    /// This exchange, parsed once: URL parts, query and form pairs, JSON bodies, challenges.
+    pub view: &'a ExchangeView<'a>,
     /// The authorization response carried by this exchange, if any.
-    pub callback: Option<&'a CallbackView>,
+    pub callback: Option<&'a CallbackView<'a>>,
     /// Engine configuration.
-    pub config: &'a super::engine::EngineConfig,
+    pub config: &'a EngineConfig,
 }
 
 impl<'a> Cx<'a> {
@@ -102,7 +106,7 @@ pub struct FlowCx<'a> {
     /// The exchange that just advanced the flow, if any.
     pub current: Option<ExchangeId>,
     /// Engine configuration.
-    pub config: &'a super::engine::EngineConfig,
+    pub config: &'a EngineConfig,
     /// Hosts (`host:port`) forward mode tunneled blind, in first-seen order.
     pub blind_tunnels: &'a [String],
 }

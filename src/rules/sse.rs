@@ -6,11 +6,13 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use crate::flow::revision::Revision;
 use crate::model::Phase;
 use crate::model::Who::*;
 use crate::model::{Exchange, Outcome, SseEvent};
 use crate::parse::urls;
-use crate::rules::revision::{Revision, Revisions};
+use crate::parse::view::ExchangeView;
+use crate::rules::revision::Revisions;
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 
@@ -49,8 +51,8 @@ fn is_endpoint(e: &SseEvent) -> bool {
     e.event.as_deref() == Some("endpoint")
 }
 
-fn request_id(ex: &Exchange) -> Option<Value> {
-    let v: Value = serde_json::from_str(ex.request.body_text()?).ok()?;
+fn request_id(view: &ExchangeView<'_>) -> Option<Value> {
+    let v = view.request_json()?;
     v.get("method")?;
     v.get("id").filter(|i| !i.is_null()).cloned()
 }
@@ -76,7 +78,7 @@ impl Rule for Framing {
         "Malformed SSE: data that is not JSON, a BOM mid-stream, or SSE framing without text/event-stream",
         "Send `Content-Type: text/event-stream` and one JSON-RPC message per `data:` event, each ending in a blank line."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if !is_sse(ex) {
             let b = body(ex).unwrap_or("");
             if ok(ex) && (b.starts_with("event:") || b.starts_with("data:")) {
@@ -90,7 +92,7 @@ impl Rule for Framing {
             }
             return;
         }
-        for e in events(ex) {
+        for (e, json) in events(ex).iter().zip(cx.view.sse_json()) {
             if e.data.trim().is_empty() || is_endpoint(e) {
                 continue;
             }
@@ -98,7 +100,7 @@ impl Rule for Framing {
                 out.push(&Self::META, "byte-order mark inside the stream");
                 return;
             }
-            if serde_json::from_str::<Value>(&e.data).is_err() {
+            if json.is_none() {
                 out.push(
                     &Self::META,
                     format!(
@@ -124,19 +126,18 @@ impl Rule for NoResponse {
         "A POST SSE stream closed without the JSON-RPC response to its request",
         "End each POST stream with the response whose id matches the request (or send retry: and support resumption)."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if method(ex) != "POST" || !is_sse(ex) || !complete(ex) {
             return;
         }
-        let Some(id) = request_id(ex) else { return };
+        let Some(id) = request_id(cx.view) else {
+            return;
+        };
         let evs = events(ex);
-        let answered = evs.iter().any(|e| {
-            serde_json::from_str::<Value>(&e.data)
-                .ok()
-                .is_some_and(|v| {
-                    v.get("id") == Some(&id)
-                        && (v.get("result").is_some() || v.get("error").is_some())
-                })
+        let answered = cx.view.sse_json().iter().any(|v| {
+            v.as_ref().is_some_and(|v| {
+                v.get("id") == Some(&id) && (v.get("result").is_some() || v.get("error").is_some())
+            })
         });
         if !answered && !evs.iter().any(|e| e.retry.is_some()) {
             out.push(
@@ -164,18 +165,20 @@ impl Rule for ResponseOnGet {
     );
     /// 2026-07-28 dropped sessions, the GET stream and resumability.
     const REVISIONS: Revisions = Revisions::until(Revision::R2025_11_25);
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if method(ex) != "GET" || !is_sse(ex) || qh(ex, "last-event-id").is_some() {
             return;
         }
-        let resp = events(ex).iter().find(|e| {
-            serde_json::from_str::<Value>(&e.data)
-                .ok()
-                .is_some_and(|v| {
+        let resp = events(ex)
+            .iter()
+            .zip(cx.view.sse_json())
+            .find(|(_, v)| {
+                v.as_ref().is_some_and(|v| {
                     v.get("method").is_none()
                         && (v.get("result").is_some() || v.get("error").is_some())
                 })
-        });
+            })
+            .map(|(e, _)| e);
         if let Some(e) = resp {
             out.push(
                 &Self::META,
@@ -321,11 +324,11 @@ impl Rule for LegacyEndpoint {
         "A legacy GET /sse stream whose first event is not a usable `endpoint` event",
         "Send `event: endpoint` with the message URL (relative, or absolute on the public host) as the first event."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if method(ex) != "GET" || !is_sse(ex) {
             return;
         }
-        let legacy_path = urls::raw_path(&ex.request.url).ends_with("/sse");
+        let legacy_path = cx.view.path().ends_with("/sse");
         let Some(first) = events(ex).first() else {
             return;
         };
@@ -358,6 +361,7 @@ impl Rule for LegacyEndpoint {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::rules::testkit::*;
 
     fn list_sse(events: &[(&str, Option<&str>)]) -> Vec<B> {

@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 
 use crate::model::Phase;
 use crate::model::{Exchange, Headers};
-use crate::parse::metadata;
+use crate::parse::view::ExchangeView;
 
 /// Non-browser legs that must answer JSON: PRM, ASM, DCR, token, refresh, MCP.
 pub const API: &[Phase] = &[
@@ -56,26 +56,23 @@ pub fn media(ex: &Exchange) -> Option<String> {
 }
 
 /// The response body as a JSON object (complete, UTF-8).
-pub fn json_obj(ex: &Exchange) -> Option<Map<String, Value>> {
-    match ex.response.as_ref()?.body.as_ref()?.json()? {
-        Value::Object(m) => Some(m),
-        _ => None,
-    }
+pub fn json_obj<'v>(view: &'v ExchangeView<'_>) -> Option<&'v Map<String, Value>> {
+    view.response_object()
 }
 
 /// The response body as a JSON object, when the status is 200.
-pub fn json_200(ex: &Exchange) -> Option<Map<String, Value>> {
-    json_obj(ex).filter(|_| status(ex) == Some(200))
+pub fn json_200<'v>(view: &'v ExchangeView<'_>) -> Option<&'v Map<String, Value>> {
+    json_obj(view).filter(|_| view.status() == Some(200))
 }
 
 /// A successful token response: 200 with a JSON object carrying `access_token`.
-pub fn token_response(ex: &Exchange) -> Option<Map<String, Value>> {
-    json_200(ex).filter(|d| d.contains_key("access_token"))
+pub fn token_response<'v>(view: &'v ExchangeView<'_>) -> Option<&'v Map<String, Value>> {
+    json_200(view).filter(|d| d.contains_key("access_token"))
 }
 
 /// The request body as a JSON object.
-pub fn req_json_obj(ex: &Exchange) -> Option<Map<String, Value>> {
-    metadata::object(ex.request.body_text()?)
+pub fn req_json_obj<'v>(view: &'v ExchangeView<'_>) -> Option<&'v Map<String, Value>> {
+    view.request_object()
 }
 
 /// Whether the response looks like HTML (media type or body start).

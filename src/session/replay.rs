@@ -96,3 +96,105 @@ pub fn replay(records: &[Record], config: EngineConfig) -> Replayed {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::testkit::*;
+    use crate::model::{ExchangeId, Stats};
+
+    fn records(steps: Vec<B>) -> Vec<Record> {
+        steps
+            .into_iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let mut x = b.build();
+                x.id = ExchangeId(i as u64 + 1);
+                Record::Exchange(Box::new(x))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fires_on_dropped_code_when_recording_went_on() {
+        let c = Clean::new();
+        let mut recs = records(vec![c.challenge, c.prm, c.asm, c.dcr, c.authorize]);
+        recs.push(Record::Stats(Stats {
+            at: t0() + time::Duration::seconds(300),
+            exchanges: 5,
+            dropped: 0,
+            write_errors: 0,
+            lost_exchanges: 0,
+        }));
+        let out = replay(&recs, EngineConfig::default());
+        let all: Vec<_> = out
+            .flow_findings
+            .iter()
+            .flat_map(|f| f.findings.iter())
+            .collect();
+        assert!(all.iter().any(|f| f.rule == "X-CODE-NOT-EXCHANGED"));
+        let narrative = out
+            .flow_findings
+            .iter()
+            .find_map(|f| f.narrative.clone())
+            .unwrap();
+        assert!(
+            narrative.contains("X-CODE-NOT-EXCHANGED")
+                || narrative.contains("authorization code was issued"),
+            "{narrative}"
+        );
+    }
+
+    #[test]
+    fn fires_on_zero_traffic() {
+        use crate::model::{Mark, SessionRecord};
+        let recs = vec![
+            Record::Session(SessionRecord {
+                schema: 1,
+                authtap_version: "t".into(),
+                started_at: t0(),
+                upstream: "https://mcp.example.com".into(),
+                listen_url: "https://localhost:8443".into(),
+                source: "proxy".into(),
+                rewrite: false,
+                mode: Default::default(),
+                extra: Default::default(),
+            }),
+            Record::Mark(Mark {
+                at: t0() + time::Duration::seconds(40),
+                text: "ofid_a41b6f81".into(),
+                ofids: vec!["ofid_a41b6f81".into()],
+            }),
+            Record::Stats(Stats {
+                at: t0() + time::Duration::seconds(60),
+                exchanges: 0,
+                dropped: 0,
+                write_errors: 0,
+                lost_exchanges: 0,
+            }),
+        ];
+        let out = replay(&recs, EngineConfig::default());
+        let f = out
+            .flow_findings
+            .iter()
+            .find(|f| f.findings.iter().any(|x| x.rule == "X-ZERO-TRAFFIC"))
+            .expect("fires");
+        assert!(
+            f.narrative
+                .as_deref()
+                .unwrap_or("")
+                .contains("ofid_a41b6f81")
+        );
+    }
+
+    #[test]
+    fn quiet_on_zero_traffic() {
+        let out = replay(&records(Clean::new().steps()), EngineConfig::default());
+        assert!(
+            !out.flow_findings
+                .iter()
+                .flat_map(|f| &f.findings)
+                .any(|x| x.rule == "X-ZERO-TRAFFIC")
+        );
+    }
+}

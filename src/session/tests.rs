@@ -8,9 +8,9 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::*;
+use crate::flow::testkit::{B, Clean};
 use crate::model::{ExchangeId, Outcome, RequestRecord, SessionRecord, Timings};
 use crate::rules::EngineConfig;
-use crate::rules::testkit::{B, Clean};
 
 fn session_record() -> SessionRecord {
     SessionRecord {

@@ -1,6 +1,13 @@
 //! ASM-* rules about client registration and authentication support: CIMD, auth methods, grants, the RFC 9207 flag.
 
-use super::*;
+use super::document::*;
+use crate::model::Exchange;
+use crate::model::Phase;
+use crate::model::{Severity::*, Who::*};
+use crate::parse::metadata::{show, str_list};
+use crate::rules::rule::{Cx, FlowCx, Out, Rule, RuleMeta};
+use crate::rules::util::*;
+use serde_json::{Map, Value};
 
 pub(super) fn auth_methods(d: &Map<String, Value>) -> Option<Vec<String>> {
     str_list(d, "token_endpoint_auth_methods_supported")
@@ -21,16 +28,16 @@ impl Rule for CimdWithoutNone {
         title: "CIMD advertised but `none` not in token_endpoint_auth_methods_supported",
         fix: "Add \"none\" to token_endpoint_auth_methods_supported.",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = json_200(ex) else { return };
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(d) = json_200(cx.view) else { return };
         if d.get("client_id_metadata_document_supported") == Some(&Value::Bool(true))
-            && !auth_methods(&d).is_some_and(|m| m.iter().any(|x| x == "none"))
+            && !auth_methods(d).is_some_and(|m| m.iter().any(|x| x == "none"))
         {
             out.push(
                 &Self::META,
                 format!(
                     "CIMD supported, token_endpoint_auth_methods_supported = {:?}",
-                    auth_methods(&d)
+                    auth_methods(d)
                 ),
             );
         }
@@ -118,8 +125,8 @@ impl Rule for Grants {
         title: "grant_types_supported lacks authorization_code while the flow uses it (error) or advertises implicit/password (info)",
         fix: "Advertise [\"authorization_code\", \"refresh_token\"].",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(g) = json_200(ex).and_then(|d| grants(&d)) else {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(g) = json_200(cx.view).and_then(grants) else {
             return;
         };
         if g.iter().any(|x| x == "implicit" || x == "password") {
@@ -193,8 +200,8 @@ impl Rule for IssFlagType {
         title: "authorization_response_iss_parameter_supported is not a boolean",
         fix: "Use JSON true/false.",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if let Some(v) = json_200(ex).and_then(|d| {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        if let Some(v) = json_200(cx.view).and_then(|d| {
             d.get("authorization_response_iss_parameter_supported")
                 .cloned()
         }) {

@@ -1,10 +1,11 @@
 //! Cross-request MCP session rules: session ids echoed, re-initialised after 404, replica
 //! affinity, and the negotiated protocol version in the header.
 
+use crate::flow::revision::Revision;
 use crate::flow::state::McpCall;
 use crate::model::Phase;
 use crate::model::Who::*;
-use crate::rules::revision::{Revision, Revisions};
+use crate::rules::revision::Revisions;
 use crate::rules::rule::{FlowCx, Out, Rule, RuleMeta};
 
 /// This family's [`RuleMeta`] shorthand: phase McpTransport, hook on &[].
@@ -204,6 +205,7 @@ impl Rule for ProtocolVersionMismatch {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::rules::testkit::*;
 
     #[test]

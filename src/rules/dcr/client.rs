@@ -1,10 +1,20 @@
 //! Client-side registration rules (DCR-REQ-*) and client ID metadata documents (CIMD-*).
 
-use super::*;
-use crate::rules::revision::{Revision, Revisions};
+use super::registration::*;
+use crate::flow::revision::Revision;
+use crate::model::Exchange;
+use crate::model::Phase;
+use crate::model::{Severity::*, Who::*};
+use crate::parse::metadata::{show, str_list};
+use crate::parse::urls;
+use crate::parse::view::ExchangeView;
+use crate::rules::revision::Revisions;
+use crate::rules::rule::{Cx, Out, Rule, RuleMeta};
+use crate::rules::util::*;
+use serde_json::Value;
 
-pub(super) fn authorize_client_id(ex: &Exchange) -> Option<String> {
-    let q = Pairs::from_url_query(&ex.request.url);
+pub(super) fn authorize_client_id(view: &ExchangeView<'_>) -> Option<String> {
+    let q = view.query();
     if !q.has("response_type") {
         return None;
     }
@@ -23,7 +33,7 @@ impl Rule for ReqMalformed {
         "The registration request is not JSON, lacks redirect_uris, or has grant_types without authorization_code",
         "Send application/json with redirect_uris and grant_types including authorization_code."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let captured = ex
             .request
             .body
@@ -38,14 +48,14 @@ impl Rule for ReqMalformed {
         {
             why.push("Content-Type is not application/json".to_string());
         }
-        match req_json_obj(ex) {
+        match req_json_obj(cx.view) {
             None => why.push("body is not a JSON object".into()),
             Some(d) => {
                 if !d.get("redirect_uris").is_some_and(Value::is_array) {
                     why.push("no redirect_uris".into());
                 }
                 if let Some(g) =
-                    str_list(&d, "grant_types").filter(|g| !g.contains(&"authorization_code"))
+                    str_list(d, "grant_types").filter(|g| !g.contains(&"authorization_code"))
                 {
                     why.push(format!("grant_types {g:?} lack authorization_code"));
                 }
@@ -70,11 +80,11 @@ impl Rule for ReqNoAppType {
         "Send application_type \"native\" for loopback/private-scheme redirects and \"web\" for https callbacks."
     );
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = req_json_obj(ex).filter(|_| is_post(ex)) else {
+        let Some(d) = req_json_obj(cx.view).filter(|_| is_post(ex)) else {
             return;
         };
         let app = d.get("application_type").and_then(Value::as_str);
-        let loopback = str_list(&d, "redirect_uris")
+        let loopback = str_list(d, "redirect_uris")
             .unwrap_or_default()
             .iter()
             .any(|u| urls::is_loopback_url(u));
@@ -114,11 +124,11 @@ impl Rule for ReqNoRefreshGrant {
         "Registration grant_types lack refresh_token",
         "Register grant_types [\"authorization_code\", \"refresh_token\"]."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = req_json_obj(ex).filter(|_| is_post(ex)) else {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let Some(d) = req_json_obj(cx.view).filter(|_| is_post(ex)) else {
             return;
         };
-        let g = str_list(&d, "grant_types");
+        let g = str_list(d, "grant_types");
         if g.as_ref().is_none_or(|g| !g.contains(&"refresh_token")) {
             out.push(
                 &Self::META,
@@ -143,8 +153,8 @@ impl Rule for CimdUnadvertised {
         fix: "Advertise client_id_metadata_document_supported: true (AS) or register via DCR (client).",
     };
     const REVISIONS: Revisions = Revisions::since(Revision::R2025_11_25);
-    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(cid) = authorize_client_id(ex).filter(|c| c.starts_with("https://")) else {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(cid) = authorize_client_id(cx.view).filter(|c| c.starts_with("https://")) else {
             return;
         };
         let Some(d) = cx.flow.and_then(|f| f.asm_doc()) else {
@@ -171,8 +181,8 @@ impl Rule for CimdUrlInvalid {
         fix: "Use an https URL with a path and no fragment, userinfo or dot-segments as client_id.",
     };
     const REVISIONS: Revisions = Revisions::since(Revision::R2025_11_25);
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(cid) = authorize_client_id(ex).filter(|c| c.contains("://")) else {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(cid) = authorize_client_id(cx.view).filter(|c| c.contains("://")) else {
             return;
         };
         let p = urls::raw_path(&cid);
@@ -219,14 +229,14 @@ impl Rule for CimdDocInvalid {
         title: "A client ID metadata document fetched through the proxy is invalid",
         fix: "Serve JSON whose client_id equals its URL, with redirect_uris and client_name, no shared secret, under 5 KB.",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if method(ex) != "GET" {
             return;
         }
         let mut why = Vec::new();
         match status(ex) {
             Some(404) => why.push("404".to_string()),
-            Some(200) => match json_obj(ex) {
+            Some(200) => match json_obj(cx.view) {
                 None => why.push(if looks_html(ex) {
                     "HTML, not JSON".into()
                 } else {

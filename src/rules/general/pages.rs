@@ -1,7 +1,11 @@
 //! GEN-* rules about pages where JSON belongs: bot/WAF challenges and HTML answers, with the
 //! evidence that names a CDN, WAF or proxy (and nothing is blamed on one without it).
 
-use super::*;
+use crate::model::Exchange;
+use crate::model::Phase;
+use crate::model::{Severity::*, Who::*};
+use crate::rules::rule::{Cx, Out, Rule, RuleMeta};
+use crate::rules::util::*;
 
 fn waf_marked(ex: &Exchange) -> Option<String> {
     for h in ["cf-mitigated", "x-vercel-mitigated"] {
@@ -138,6 +142,7 @@ fn infra_evidence(cx: &Cx<'_>, ex: &Exchange) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::rules::testkit::*;
 
     #[test]

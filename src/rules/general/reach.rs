@@ -3,9 +3,10 @@
 //! failures have their own rule (GEN-TLS); an unreachable authorization server behind every
 //! metadata candidate is X-AS-UNREACHABLE.
 
-use super::*;
-
-use crate::model::ErrorKind;
+use crate::model::Phase;
+use crate::model::{ErrorKind, Exchange};
+use crate::model::{Severity::*, Who::*};
+use crate::rules::rule::{Cx, Out, Rule, RuleMeta};
 
 /// Whether an exchange error means the server was never reached.
 fn unreached(kind: &ErrorKind) -> bool {
@@ -29,13 +30,13 @@ impl Rule for Unreachable {
         title: "The server could not be reached (connection refused, DNS, timeout)",
         fix: "Check the URL's host and port from where the client runs: the name resolves (`dig host`), the port is open and listening (`curl -v URL`), and no firewall, VPN or allow-list drops the connection.",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if let Some(e) = ex.error.as_ref().filter(|e| unreached(&e.kind)) {
             out.push(
                 &Self::META,
                 format!(
                     "{} was not reached ({}): {}",
-                    urls::origin(&ex.request.url).unwrap_or_default(),
+                    cx.view.origin().unwrap_or_default(),
                     e.kind,
                     e.message
                 ),
@@ -46,6 +47,7 @@ impl Rule for Unreachable {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::testkit::*;
     use crate::model::ErrorKind;
     use crate::rules::testkit::*;
 

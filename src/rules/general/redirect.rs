@@ -1,6 +1,11 @@
 //! GEN-* redirect rules: redirects on API legs, trailing-slash and locale-prefix redirects.
 
-use super::*;
+use crate::model::Exchange;
+use crate::model::Phase;
+use crate::model::{Severity::*, Who::*};
+use crate::parse::urls;
+use crate::rules::rule::{Cx, Out, Rule, RuleMeta};
+use crate::rules::util::*;
 
 pub(super) fn redirect_target(ex: &Exchange) -> Option<(u16, String)> {
     let st = status(ex).filter(|s| (300..400).contains(s) && *s != 304)?;
@@ -44,12 +49,12 @@ impl Rule for RedirectOnApi {
         title: "A redirect on a non-browser leg (PRM, ASM, DCR, token, MCP)",
         fix: "Serve the resource at the URL clients are given (publish the final URL, e.g. the www host, in metadata); never redirect API calls.",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some((st, to)) = redirect_target(ex) else {
             return;
         };
         let post = method(ex) == "POST";
-        let cross = urls::origin(&to) != urls::origin(&ex.request.url);
+        let cross = urls::origin(&to).as_deref() != cx.view.origin();
         let downgrade = ex.request.url.starts_with("https:") && to.starts_with("http:");
         let mut why = Vec::new();
         if post && matches!(st, 301..=303) {

@@ -1,7 +1,15 @@
 //! MCP transport rules about request headers and revisions: protocol version header, tokens in URLs, the Authorization scheme, Origin checks, legacy SSE fallback, 2026-07-28 mirror headers and statelessness.
 
-use super::*;
-use crate::rules::revision::{Revision, Revisions};
+use super::transport::*;
+use crate::flow::revision::Revision;
+use crate::model::Exchange;
+use crate::model::Phase;
+use crate::model::Who::*;
+use crate::parse::urls;
+use crate::rules::revision::Revisions;
+use crate::rules::rule::{Cx, FlowCx, Out, Rule, RuleMeta};
+use crate::rules::util::*;
+use serde_json::Value;
 
 /// MCP-VERSION-HEADER-MISSING.
 pub struct VersionHeaderMissing;
@@ -20,7 +28,7 @@ impl Rule for VersionHeaderMissing {
         let Some(v) = cx.flow.and_then(|f| f.protocol_version.as_deref()) else {
             return;
         };
-        let init = rpc_body(ex)
+        let init = rpc_body(cx.view)
             .is_some_and(|b| b.get("method").and_then(Value::as_str) == Some("initialize"));
         if v >= "2025-06-18"
             && !init
@@ -78,8 +86,8 @@ impl Rule for TokenInQuery {
         "A token in the MCP URL query",
         "Send tokens only in the Authorization header."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let q = Pairs::from_url_query(&ex.request.url);
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let q = cx.view.query();
         let hits: Vec<&str> = [
             "access_token",
             "token",
@@ -233,7 +241,7 @@ impl Rule for MirrorHeaders {
         if !at_least(version(cx, ex), "2026-07-28") || method(ex) != "POST" {
             return;
         }
-        let Some(v) = rpc_body(ex) else { return };
+        let Some(v) = rpc_body(cx.view) else { return };
         let Some(m) = v.get("method").and_then(Value::as_str) else {
             return;
         };
@@ -279,8 +287,9 @@ impl Rule for StatelessViolation {
             .flow
             .and_then(|f| f.protocol_version.clone())
             .or_else(|| {
-                let v: Value = serde_json::from_str(body(ex)?).ok()?;
-                v.pointer("/result/protocolVersion")?
+                cx.view
+                    .response_json()?
+                    .pointer("/result/protocolVersion")?
                     .as_str()
                     .map(str::to_owned)
             });

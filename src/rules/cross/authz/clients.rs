@@ -1,6 +1,11 @@
 //! Cross-request client rules: unknown client ids, registration storms, per-connect registration and inconsistent client authentication.
 
-use super::*;
+use crate::flow::Flow;
+use crate::model::Exchange;
+use crate::model::Phase;
+use crate::model::Who::*;
+use crate::rules::rule::{Cx, FlowCx, Out, Rule, RuleMeta};
+use crate::rules::util::*;
 
 pub(super) fn ok_regs(f: &Flow) -> Vec<&crate::flow::state::RegistrationSeen> {
     f.registrations
@@ -38,14 +43,14 @@ impl Rule for ClientIdUnknown {
         if !unknown {
             return;
         }
-        let q = crate::parse::form::Pairs::from_url_query(&ex.request.url);
-        let form = crate::flow::correlate::form_body(ex);
-        let basic = qh(ex, "authorization").and_then(crate::flow::correlate::basic_user);
+        let q = cx.view.query();
+        let form = cx.view.form();
+        let basic = cx.view.basic_user();
         let Some(cid) = q
             .first("client_id")
             .or(form.first("client_id"))
             .map(str::to_owned)
-            .or(basic)
+            .or(basic.map(str::to_owned))
         else {
             return;
         };

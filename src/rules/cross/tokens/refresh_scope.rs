@@ -1,7 +1,12 @@
 //! Cross-request refresh and scope rules: missed refreshes, refresh-token reuse and recovery, insufficient scopes and step-up loops.
 
-use super::*;
-use crate::rules::revision::{Revision, Revisions};
+use super::usage::*;
+use crate::flow::revision::Revision;
+use crate::flow::state::TokenCall;
+use crate::model::Phase;
+use crate::model::Who::*;
+use crate::rules::revision::Revisions;
+use crate::rules::rule::{FlowCx, Out, Rule, RuleMeta};
 
 /// X-NO-REFRESH.
 pub struct NoRefresh;

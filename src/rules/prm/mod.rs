@@ -3,11 +3,12 @@
 
 use serde_json::Value;
 
+use crate::flow::revision::Revision;
 use crate::model::Exchange;
 use crate::model::Phase;
 use crate::model::{Severity::*, Who::*};
 use crate::parse::urls::{self, UrlDiff};
-use crate::rules::revision::{Revision, Revisions};
+use crate::rules::revision::Revisions;
 use crate::rules::rule::{Cx, DynRule, FlowCx, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 
@@ -148,8 +149,8 @@ impl Rule for ResourceMissing {
         fix: "Set `resource` to the exact MCP URL clients use, e.g. \"https://host/mcp\".",
     };
     const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = json_200(ex) else { return };
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(d) = json_200(cx.view) else { return };
         match d.get("resource") {
             Some(Value::String(s)) if s.contains("://") => {}
             Some(v) => {
@@ -184,8 +185,10 @@ impl Rule for ResourceNeRequestUrl {
     };
     const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let (Some(d), Some(mcp)) = (json_200(ex), cx.flow.and_then(|f| f.mcp_url.as_deref()))
-        else {
+        let (Some(d), Some(mcp)) = (
+            json_200(cx.view),
+            cx.flow.and_then(|f| f.mcp_url.as_deref()),
+        ) else {
             return;
         };
         if !via_challenge(cx, ex) {
@@ -257,9 +260,10 @@ impl Rule for ResourceNeLocation {
         if via_challenge(cx, ex) {
             return;
         }
-        let (Some(d), Some(expected)) =
-            (json_200(ex), urls::resource_from_prm_url(&ex.request.url))
-        else {
+        let (Some(d), Some(expected)) = (
+            json_200(cx.view),
+            urls::resource_from_prm_url(&ex.request.url),
+        ) else {
             return;
         };
         let Some(res) = d.get("resource").and_then(Value::as_str) else {
@@ -294,9 +298,9 @@ impl Rule for ResourceFragment {
         fix: "Use a resource URI without fragment or query.",
     };
     const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(res) =
-            json_200(ex).and_then(|d| d.get("resource").and_then(Value::as_str).map(str::to_owned))
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(res) = json_200(cx.view)
+            .and_then(|d| d.get("resource").and_then(Value::as_str).map(str::to_owned))
         else {
             return;
         };
@@ -324,9 +328,9 @@ impl Rule for ResourceTrailingSlash {
         fix: "Publish the resource without a trailing slash and exactly as clients call it.",
     };
     const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
-    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(res) =
-            json_200(ex).and_then(|d| d.get("resource").and_then(Value::as_str).map(str::to_owned))
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(res) = json_200(cx.view)
+            .and_then(|d| d.get("resource").and_then(Value::as_str).map(str::to_owned))
         else {
             return;
         };
@@ -360,8 +364,8 @@ impl Rule for NoAuthServers {
         fix: "List the issuer identifier of your AS, e.g. \"authorization_servers\": [\"https://auth.example.com\"].",
     };
     const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = json_200(ex) else { return };
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(d) = json_200(cx.view) else { return };
         if d.get("authorization_servers")
             .and_then(Value::as_array)
             .is_none_or(Vec::is_empty)
@@ -386,8 +390,8 @@ impl Rule for AsNotIssuer {
         fix: "List issuer identifiers (the AS's `issuer`, e.g. https://auth.example.com/tenant), not metadata or endpoint URLs.",
     };
     const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = json_200(ex) else { return };
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(d) = json_200(cx.view) else { return };
         let Some(list) = d.get("authorization_servers").and_then(Value::as_array) else {
             return;
         };
@@ -436,8 +440,8 @@ impl Rule for MultipleAs {
         fix: "Put the AS that MCP clients should use first.",
     };
     const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let n = json_200(ex)
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let n = json_200(cx.view)
             .and_then(|d| {
                 d.get("authorization_servers")
                     .and_then(Value::as_array)
@@ -468,9 +472,9 @@ impl Rule for BearerMethods {
         fix: "Use \"bearer_methods_supported\": [\"header\"] (or omit it).",
     };
     const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = json_200(ex) else { return };
-        let Some(m) = crate::parse::metadata::str_list(&d, "bearer_methods_supported") else {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(d) = json_200(cx.view) else { return };
+        let Some(m) = crate::parse::metadata::str_list(d, "bearer_methods_supported") else {
             return;
         };
         if !m.contains(&"header") || m.contains(&"query") {
@@ -494,9 +498,9 @@ impl Rule for ScopesOffline {
         fix: "Remove offline_access from the PRM's scopes_supported.",
     };
     const REVISIONS: Revisions = Revisions::since(Revision::R2026_07_28);
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = json_200(ex) else { return };
-        if crate::parse::metadata::str_list(&d, "scopes_supported")
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(d) = json_200(cx.view) else { return };
+        if crate::parse::metadata::str_list(d, "scopes_supported")
             .is_some_and(|s| s.contains(&"offline_access"))
         {
             out.push(&Self::META, "scopes_supported contains offline_access");
@@ -505,255 +509,4 @@ impl Rule for ScopesOffline {
 }
 
 #[cfg(test)]
-mod tests {
-    use crate::model::Severity;
-    use crate::rules::testkit::*;
-
-    fn prm_edit(f: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>)) -> Vec<B> {
-        let mut c = Clean::new();
-        c.prm = c.prm.edit_json(f);
-        c.steps()
-    }
-
-    #[test]
-    fn fires_on_prm_401() {
-        let mut c = Clean::new();
-        c.prm = c.prm.status(401);
-        assert_fires("PRM-401", c.steps());
-    }
-    #[test]
-    fn quiet_on_prm_401() {
-        assert_quiet("PRM-401", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_prm_not_200() {
-        let mut c = Clean::new();
-        c.prm = c.prm.status(500);
-        assert_fires("PRM-NOT-200", c.steps());
-    }
-    #[test]
-    fn quiet_on_prm_not_200() {
-        assert_quiet("PRM-NOT-200", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_absent() {
-        let c = Clean::new();
-        let steps = vec![
-            c.challenge.set_resp_header("www-authenticate", "Bearer"),
-            get(PRM_URL).at(1.0).status(404),
-            get("https://mcp.example.com/.well-known/oauth-protected-resource")
-                .at(1.5)
-                .status(404),
-        ];
-        assert_fires("PRM-ABSENT", steps);
-    }
-    #[test]
-    fn quiet_on_absent() {
-        let c = Clean::new();
-        let steps = vec![
-            c.challenge.set_resp_header("www-authenticate", "Bearer"),
-            get(PRM_URL).at(1.0).status(404),
-            get("https://mcp.example.com/.well-known/oauth-protected-resource").at(1.5).resp_json(r#"{"resource":"https://mcp.example.com/mcp","authorization_servers":["https://auth.example.com"]}"#),
-        ];
-        assert_quiet("PRM-ABSENT", steps);
-    }
-    #[test]
-    fn fires_on_resource_missing() {
-        assert_fires(
-            "PRM-RESOURCE-MISSING",
-            prm_edit(|d| {
-                d.remove("resource");
-            }),
-        );
-    }
-    #[test]
-    fn quiet_on_resource_missing() {
-        assert_quiet("PRM-RESOURCE-MISSING", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_resource_ne_request_url() {
-        let f = assert_fires(
-            "PRM-RESOURCE-NE-REQUEST-URL",
-            prm_edit(|d| {
-                d.insert("resource".into(), "https://mcp.example.com/".into());
-            }),
-        );
-        assert!(f.message.contains("different path"), "{}", f.message);
-        let f = assert_fires(
-            "PRM-RESOURCE-NE-REQUEST-URL",
-            prm_edit(|d| {
-                d.insert("resource".into(), "https://mcp.example.com/mcp/".into());
-            }),
-        );
-        assert!(f.message.contains("trailing slash"), "{}", f.message);
-    }
-    #[test]
-    fn quiet_on_resource_ne_request_url() {
-        assert_quiet("PRM-RESOURCE-NE-REQUEST-URL", Clean::new().steps());
-    }
-    #[test]
-    fn origin_or_prefix_resource_is_a_warning_naming_strict_clients_only() {
-        for res in ["https://mcp.example.com", "https://mcp.example.com/"] {
-            let f = assert_fires(
-                "PRM-RESOURCE-NE-REQUEST-URL",
-                prm_edit(|d| {
-                    d.insert("resource".into(), res.into());
-                }),
-            );
-            assert_eq!(f.severity, Severity::Warning, "{res}");
-            assert!(f.breaks.starts_with("Strict"), "{}", f.breaks);
-            assert!(!f.breaks.contains("TS (\""), "{}", f.breaks);
-        }
-        // Not a prefix (sibling path, trailing slash the SDKs reject, other origin): error.
-        for res in [
-            "https://mcp.example.com/v1/mcp",
-            "https://mcp.example.com/mcp/",
-            "https://other.example.com/mcp",
-            "https://mcp.example.com/mc",
-        ] {
-            let f = assert_fires(
-                "PRM-RESOURCE-NE-REQUEST-URL",
-                prm_edit(|d| {
-                    d.insert("resource".into(), res.into());
-                }),
-            );
-            assert_eq!(f.severity, Severity::Error, "{res}");
-        }
-    }
-    #[test]
-    fn sdk_prefix_check_matches_the_sdks() {
-        let mcp = "https://h.example/api/mcp";
-        assert!(super::sdk_accepts("https://h.example", mcp));
-        assert!(super::sdk_accepts("https://h.example/api", mcp));
-        assert!(super::sdk_accepts("https://h.example/api/", mcp));
-        assert!(!super::sdk_accepts("https://h.example/ap", mcp));
-        assert!(!super::sdk_accepts("https://h.example/api/mcp/", mcp));
-        assert!(!super::sdk_accepts("http://h.example/api", mcp));
-        assert!(!super::sdk_accepts("https://h.example:8443/api", mcp));
-    }
-    #[test]
-    fn fires_on_resource_ne_location() {
-        let steps = vec![get("https://mcp.example.com/.well-known/oauth-protected-resource/other").resp_json(r#"{"resource":"https://mcp.example.com/mcp","authorization_servers":["https://auth.example.com"]}"#)];
-        assert_fires("PRM-RESOURCE-NE-LOCATION", steps);
-    }
-    #[test]
-    fn quiet_on_resource_ne_location() {
-        let steps = vec![get(PRM_URL).resp_json(r#"{"resource":"https://mcp.example.com/mcp","authorization_servers":["https://auth.example.com"]}"#)];
-        assert_quiet("PRM-RESOURCE-NE-LOCATION", steps);
-    }
-    #[test]
-    fn fires_on_resource_fragment() {
-        assert_fires(
-            "PRM-RESOURCE-FRAGMENT",
-            prm_edit(|d| {
-                d.insert("resource".into(), "https://mcp.example.com/mcp#x".into());
-            }),
-        );
-        let f = assert_fires(
-            "PRM-RESOURCE-FRAGMENT",
-            prm_edit(|d| {
-                d.insert("resource".into(), "https://mcp.example.com/mcp?x=1".into());
-            }),
-        );
-        assert_eq!(f.severity, Severity::Info);
-    }
-    #[test]
-    fn quiet_on_resource_fragment() {
-        assert_quiet("PRM-RESOURCE-FRAGMENT", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_resource_trailing_slash() {
-        assert_fires(
-            "PRM-RESOURCE-TRAILING-SLASH",
-            prm_edit(|d| {
-                d.insert("resource".into(), "https://mcp.example.com/mcp/".into());
-            }),
-        );
-    }
-    #[test]
-    fn quiet_on_resource_trailing_slash() {
-        assert_quiet("PRM-RESOURCE-TRAILING-SLASH", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_no_auth_servers() {
-        assert_fires(
-            "PRM-NO-AUTH-SERVERS",
-            prm_edit(|d| {
-                d.insert("authorization_servers".into(), serde_json::json!([]));
-            }),
-        );
-    }
-    #[test]
-    fn quiet_on_no_auth_servers() {
-        assert_quiet("PRM-NO-AUTH-SERVERS", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_as_not_issuer() {
-        assert_fires(
-            "PRM-AS-NOT-ISSUER",
-            prm_edit(|d| {
-                d.insert(
-                    "authorization_servers".into(),
-                    serde_json::json!([
-                        "https://auth.example.com/.well-known/oauth-authorization-server"
-                    ]),
-                );
-            }),
-        );
-    }
-    #[test]
-    fn quiet_on_as_not_issuer() {
-        assert_quiet("PRM-AS-NOT-ISSUER", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_multiple_as() {
-        assert_fires(
-            "PRM-MULTIPLE-AS",
-            prm_edit(|d| {
-                d.insert(
-                    "authorization_servers".into(),
-                    serde_json::json!(["https://a.example", "https://b.example"]),
-                );
-            }),
-        );
-    }
-    #[test]
-    fn quiet_on_multiple_as() {
-        assert_quiet("PRM-MULTIPLE-AS", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_bearer_methods() {
-        assert_fires(
-            "PRM-BEARER-METHODS",
-            prm_edit(|d| {
-                d.insert(
-                    "bearer_methods_supported".into(),
-                    serde_json::json!(["query"]),
-                );
-            }),
-        );
-    }
-    #[test]
-    fn quiet_on_bearer_methods() {
-        assert_quiet("PRM-BEARER-METHODS", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_scopes_offline() {
-        let offline = prm_edit(|d| {
-            d.insert(
-                "scopes_supported".into(),
-                serde_json::json!(["mcp", "offline_access"]),
-            );
-        });
-        assert_fires(
-            "PRM-SCOPES-OFFLINE",
-            at_revision(offline.clone(), "2026-07-28"),
-        );
-        // A 2026-07-28 recommendation: not judged on a 2025-11-25 flow.
-        assert_quiet("PRM-SCOPES-OFFLINE", offline);
-    }
-    #[test]
-    fn quiet_on_scopes_offline() {
-        assert_quiet("PRM-SCOPES-OFFLINE", Clean::new().steps());
-    }
-}
+mod tests;

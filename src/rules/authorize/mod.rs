@@ -1,12 +1,14 @@
 //! AUTHZ-*: the authorization request and the AS's consent hops. Request
 //! rules judge the initial authorize URL (the one with `response_type`/`client_id`).
 
+use crate::flow::revision::Revision;
 use crate::model::Exchange;
 use crate::model::Phase;
 use crate::model::{Severity::*, Who::*};
 use crate::parse::form::Pairs;
 use crate::parse::urls;
-use crate::rules::revision::{Revision, Revisions};
+use crate::parse::view::ExchangeView;
+use crate::rules::revision::Revisions;
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 
@@ -33,8 +35,8 @@ pub static RULES: &[&dyn DynRule] = &[
 const AUTHZ: &[Phase] = &[Phase::Authorize];
 
 /// The query of an initial authorize request.
-fn authz_query(ex: &Exchange) -> Option<Pairs> {
-    let q = Pairs::from_url_query(&ex.request.url);
+fn authz_query<'v>(view: &'v ExchangeView<'_>) -> Option<&'v Pairs> {
+    let q = view.query();
     (q.has("response_type") || q.has("client_id") && q.has("redirect_uri")).then_some(q)
 }
 
@@ -57,8 +59,8 @@ impl Rule for NoPkce {
         "No code_challenge in the authorization request",
         "Send code_challenge (S256) with every authorization request."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if authz_query(ex).is_some_and(|q| !q.has("code_challenge")) {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        if authz_query(cx.view).is_some_and(|q| !q.has("code_challenge")) {
             out.push(&Self::META, "authorization request without code_challenge");
         }
     }
@@ -76,8 +78,8 @@ impl Rule for PkcePlain {
         "code_challenge_method is absent (plain) or plain",
         "Send code_challenge_method=S256."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(q) = authz_query(ex).filter(|q| q.has("code_challenge")) else {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(q) = authz_query(cx.view).filter(|q| q.has("code_challenge")) else {
             return;
         };
         match q.first("code_challenge_method") {
@@ -104,8 +106,9 @@ impl Rule for PkceFormat {
         "An S256 code_challenge that is not 43 base64url characters",
         "Send BASE64URL-ENCODE(SHA256(verifier)) without padding (43 characters)."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(q) = authz_query(ex).filter(|q| q.first("code_challenge_method") == Some("S256"))
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(q) =
+            authz_query(cx.view).filter(|q| q.first("code_challenge_method") == Some("S256"))
         else {
             return;
         };
@@ -148,8 +151,8 @@ impl Rule for ResponseType {
         "response_type is not code",
         "Use response_type=code."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if let Some(rt) = authz_query(ex)
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        if let Some(rt) = authz_query(cx.view)
             .and_then(|q| q.first("response_type").map(str::to_owned))
             .filter(|r| r != "code")
         {
@@ -170,8 +173,10 @@ impl Rule for NoState {
         "state is missing (warning) or shorter than 16 characters (info)",
         "Send a random state of at least 16 characters and check it on the callback."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(q) = authz_query(ex) else { return };
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(q) = authz_query(cx.view) else {
+            return;
+        };
         match q.first("state") {
             None => {
                 out.push(&Self::META, "authorization request without state");
@@ -201,9 +206,9 @@ impl Rule for NoResource {
         "Send resource=<PRM resource> in the authorization request."
     );
     const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
-    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
         let has_prm = cx.flow.is_some_and(|f| f.prm_doc().is_some());
-        if has_prm && authz_query(ex).is_some_and(|q| !q.has("resource")) {
+        if has_prm && authz_query(cx.view).is_some_and(|q| !q.has("resource")) {
             out.push(
                 &Self::META,
                 "authorization request without resource although the PRM was fetched",
@@ -224,8 +229,10 @@ impl Rule for ResourceInvalid {
         "resource is not an absolute URI or has a fragment (error), or has a query (info)",
         "Send the absolute resource URI without fragment."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(q) = authz_query(ex) else { return };
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(q) = authz_query(cx.view) else {
+            return;
+        };
         for (_, r) in q.0.iter().filter(|(k, _)| k == "resource") {
             if url::Url::parse(r).is_err() || r.contains('#') {
                 out.push(
@@ -252,8 +259,8 @@ impl Rule for RedirectScheme {
         "redirect_uri is neither https, loopback http, nor a private-use scheme",
         "Use an https redirect URI, http://127.0.0.1:<port>/…, or a reverse-domain private scheme."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(r) = authz_query(ex).and_then(|q| q.first("redirect_uri").map(str::to_owned))
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(r) = authz_query(cx.view).and_then(|q| q.first("redirect_uri").map(str::to_owned))
         else {
             return;
         };
@@ -279,8 +286,8 @@ impl Rule for ScopeMalformed {
         "scope has leading, trailing or double spaces, or is empty",
         "Join scope tokens with single spaces; omit scope when empty."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(s) = authz_query(ex).and_then(|q| q.first("scope").map(str::to_owned)) else {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(s) = authz_query(cx.view).and_then(|q| q.first("scope").map(str::to_owned)) else {
             return;
         };
         if s.is_empty() || s.starts_with(' ') || s.ends_with(' ') || s.contains("  ") {
@@ -301,8 +308,8 @@ impl Rule for ScopeStrategy {
         "scope does not follow challenge scope → PRM scopes_supported → omit",
         "Request the challenge's scope, else the PRM's scopes_supported, else no scope."
     );
-    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let (Some(q), Some(f)) = (authz_query(ex), cx.flow) else {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let (Some(q), Some(f)) = (authz_query(cx.view), cx.flow) else {
             return;
         };
         let set = |s: &str| {
@@ -354,8 +361,8 @@ impl Rule for OfflineUnadvertised {
         "Only add offline_access when the ASM's scopes_supported lists it."
     );
     const REVISIONS: Revisions = Revisions::since(Revision::R2026_07_28);
-    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(s) = authz_query(ex).and_then(|q| q.first("scope").map(str::to_owned)) else {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(s) = authz_query(cx.view).and_then(|q| q.first("scope").map(str::to_owned)) else {
             return;
         };
         if !s.split_whitespace().any(|t| t == "offline_access") {
@@ -431,7 +438,7 @@ impl Rule for Redirect307AfterPost {
                     "POST {} → {} to {}: the browser will re-POST to the callback",
                     ex.request.url,
                     v.redirect_status.unwrap_or(0),
-                    urls::without_query(&v.url)
+                    urls::without_query(v.url)
                 ),
             );
         }
@@ -451,7 +458,7 @@ impl Rule for FormPost {
         "Return the code with a 302/303 redirect (query response mode), not response_mode=form_post."
     );
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let q = Pairs::from_url_query(&ex.request.url);
+        let q = cx.view.query();
         if q.first("response_mode") == Some("form_post") {
             out.push(&Self::META, "response_mode=form_post requested");
             return;
@@ -502,8 +509,10 @@ impl Rule for ErrorNotRedirected {
         "The AS shows an error page instead of redirecting with error=",
         "For a valid client and redirect_uri, redirect back with error=…&error_description=…&state=…."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(q) = authz_query(ex) else { return };
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let Some(q) = authz_query(cx.view) else {
+            return;
+        };
         let Some(st) = status(ex).filter(|s| (400..500).contains(s)) else {
             return;
         };
@@ -539,7 +548,7 @@ impl Rule for LoopbackPortRejected {
         "Ignore the port when matching loopback redirect URIs (RFC 8252 §7.3)."
     );
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(r) = authz_query(ex).and_then(|q| q.first("redirect_uri").map(str::to_owned))
+        let Some(r) = authz_query(cx.view).and_then(|q| q.first("redirect_uri").map(str::to_owned))
         else {
             return;
         };
@@ -559,220 +568,4 @@ impl Rule for LoopbackPortRejected {
 }
 
 #[cfg(test)]
-mod tests {
-    use crate::rules::testkit::*;
-
-    fn authz(f: impl FnOnce(String) -> String) -> Vec<B> {
-        let mut c = Clean::new();
-        let u = f(c.authorize.0.request.url.clone());
-        c.authorize = c.authorize.url(&u);
-        c.steps()
-    }
-
-    #[test]
-    fn fires_on_no_pkce() {
-        assert_fires(
-            "AUTHZ-NO-PKCE",
-            authz(|u| u.replace("&code_challenge=", "&x=")),
-        );
-    }
-    #[test]
-    fn quiet_on_no_pkce() {
-        assert_quiet("AUTHZ-NO-PKCE", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_pkce_plain() {
-        assert_fires(
-            "AUTHZ-PKCE-PLAIN",
-            authz(|u| u.replace("&code_challenge_method=S256", "")),
-        );
-    }
-    #[test]
-    fn quiet_on_pkce_plain() {
-        assert_quiet("AUTHZ-PKCE-PLAIN", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_pkce_format() {
-        assert_fires(
-            "AUTHZ-PKCE-FORMAT",
-            authz(|u| u.replace("&code_challenge=", "&code_challenge=abc%3D")),
-        );
-    }
-    #[test]
-    fn quiet_on_pkce_format() {
-        assert_quiet("AUTHZ-PKCE-FORMAT", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_response_type() {
-        assert_fires(
-            "AUTHZ-RESPONSE-TYPE",
-            authz(|u| u.replace("response_type=code", "response_type=token")),
-        );
-    }
-    #[test]
-    fn quiet_on_response_type() {
-        assert_quiet("AUTHZ-RESPONSE-TYPE", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_no_state() {
-        assert_fires(
-            "AUTHZ-NO-STATE",
-            authz(|u| u.replace(&format!("&state={STATE}"), "")),
-        );
-    }
-    #[test]
-    fn quiet_on_no_state() {
-        assert_quiet("AUTHZ-NO-STATE", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_no_resource() {
-        assert_fires(
-            "AUTHZ-NO-RESOURCE",
-            authz(|u| u.replace("&resource=", "&x=")),
-        );
-    }
-    #[test]
-    fn quiet_on_no_resource() {
-        assert_quiet("AUTHZ-NO-RESOURCE", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_resource_invalid() {
-        assert_fires(
-            "AUTHZ-RESOURCE-INVALID",
-            authz(|u| u.replace("&resource=", "&resource=mcp&x=")),
-        );
-    }
-    #[test]
-    fn quiet_on_resource_invalid() {
-        assert_quiet("AUTHZ-RESOURCE-INVALID", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_redirect_scheme() {
-        assert_fires(
-            "AUTHZ-REDIRECT-SCHEME",
-            authz(|u| u.replace(&enc(REDIRECT), &enc("http://client.example/cb"))),
-        );
-    }
-    #[test]
-    fn quiet_on_redirect_scheme() {
-        assert_quiet("AUTHZ-REDIRECT-SCHEME", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_scope_malformed() {
-        assert_fires(
-            "AUTHZ-SCOPE-MALFORMED",
-            authz(|u| u.replace("scope=mcp", "scope=+offline_access")),
-        );
-    }
-    #[test]
-    fn quiet_on_scope_malformed() {
-        assert_quiet("AUTHZ-SCOPE-MALFORMED", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_scope_strategy() {
-        assert_fires(
-            "AUTHZ-SCOPE-STRATEGY",
-            authz(|u| u.replace("scope=mcp", "scope=admin")),
-        );
-    }
-    #[test]
-    fn quiet_on_scope_strategy() {
-        assert_quiet("AUTHZ-SCOPE-STRATEGY", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_offline_unadvertised() {
-        let offline = authz(|u| u.replace("scope=mcp", "scope=mcp+offline_access"));
-        assert_fires(
-            "AUTHZ-OFFLINE-UNADVERTISED",
-            at_revision(offline, "2026-07-28"),
-        );
-    }
-    #[test]
-    fn quiet_on_offline_unadvertised() {
-        assert_quiet("AUTHZ-OFFLINE-UNADVERTISED", Clean::new().steps());
-        // A 2026-07-28 requirement: not judged on a 2025-11-25 flow.
-        let offline = authz(|u| u.replace("scope=mcp", "scope=mcp+offline_access"));
-        assert_quiet("AUTHZ-OFFLINE-UNADVERTISED", offline);
-    }
-    #[test]
-    fn fires_on_resource_rejected() {
-        let mut c = Clean::new();
-        c.authorize = c.authorize.set_resp_header(
-            "location",
-            &format!("{REDIRECT}?error=invalid_target&state={STATE}"),
-        );
-        assert_fires("AUTHZ-RESOURCE-REJECTED", c.steps());
-    }
-    #[test]
-    fn quiet_on_resource_rejected() {
-        assert_quiet("AUTHZ-RESOURCE-REJECTED", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_307_after_post() {
-        let mut c = Clean::new();
-        let consent = req("POST", &format!("{ISSUER}/consent"))
-            .at(4.5)
-            .status(307)
-            .resp_header(
-                "location",
-                &format!("{REDIRECT}?code={CODE}&state={STATE}&iss={}", enc(ISSUER)),
-            );
-        c.authorize = c
-            .authorize
-            .status(200)
-            .no_resp_header("location")
-            .resp_body("text/html", "<form method=post action=/consent>");
-        let mut s = c.steps();
-        s.insert(5, consent);
-        assert_fires("AUTHZ-307-AFTER-POST", s);
-    }
-    #[test]
-    fn quiet_on_307_after_post() {
-        assert_quiet("AUTHZ-307-AFTER-POST", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_form_post() {
-        let mut c = Clean::new();
-        c.authorize = c.authorize.status(200).no_resp_header("location").resp_body("text/html", &format!("<html><form method=\"post\" action=\"{REDIRECT}\"><input name=\"code\" value=\"c\"></form></html>"));
-        assert_fires("AUTHZ-FORM-POST", c.steps());
-    }
-    #[test]
-    fn quiet_on_form_post() {
-        assert_quiet("AUTHZ-FORM-POST", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_error_not_redirected() {
-        let mut c = Clean::new();
-        c.authorize = c
-            .authorize
-            .status(400)
-            .no_resp_header("location")
-            .resp_json(r#"{"error":"invalid_scope"}"#);
-        assert_fires("AUTHZ-ERROR-NOT-REDIRECTED", c.steps());
-    }
-    #[test]
-    fn quiet_on_error_not_redirected() {
-        assert_quiet("AUTHZ-ERROR-NOT-REDIRECTED", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_loopback_port_rejected() {
-        let mut c = Clean::new();
-        let u = c
-            .authorize
-            .0
-            .request
-            .url
-            .replace(&enc(REDIRECT), &enc("http://127.0.0.1:50000/callback"));
-        c.authorize = c
-            .authorize
-            .url(&u)
-            .status(400)
-            .no_resp_header("location")
-            .resp_json(r#"{"error":"invalid_request"}"#);
-        assert_fires("AUTHZ-LOOPBACK-PORT-REJECTED", c.steps());
-    }
-    #[test]
-    fn quiet_on_loopback_port_rejected() {
-        assert_quiet("AUTHZ-LOOPBACK-PORT-REJECTED", Clean::new().steps());
-    }
-}
+mod tests;

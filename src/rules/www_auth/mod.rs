@@ -1,11 +1,11 @@
 //! WWWAUTH-* and the MCP-* challenge rules: what the MCP URL answers to
 //! unauthenticated or badly authenticated requests, and whether the Bearer challenge is usable.
 
+use crate::flow::revision::Revision;
 use crate::model::Phase;
 use crate::model::{Exchange, Headers};
 use crate::model::{Severity::*, Who::*};
-use crate::parse::www_authenticate::{self, ParsedChallenges};
-use crate::rules::revision::{Revision, Revisions};
+use crate::rules::revision::Revisions;
 use crate::rules::rule::{Cx, DynRule, FlowCx, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 
@@ -26,12 +26,6 @@ pub static RULES: &[&dyn DynRule] = &[
 ];
 
 const MCP: &[Phase] = &[Phase::McpTransport];
-
-fn challenges(ex: &Exchange) -> Option<ParsedChallenges> {
-    let r = ex.response.as_ref()?;
-    let lines: Vec<&str> = r.header_all("www-authenticate").collect();
-    (!lines.is_empty()).then(|| www_authenticate::parse(lines))
-}
 
 /// WWWAUTH-MISSING.
 pub struct Missing;
@@ -76,11 +70,13 @@ impl Rule for NoResourceMetadata {
     };
     const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18)
         .from(Revision::R2025_11_25, crate::model::Severity::Info);
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if status(ex) != Some(401) {
             return;
         }
-        let Some(p) = challenges(ex) else { return };
+        let Some(p) = cx.view.challenges() else {
+            return;
+        };
         let Some(b) = p.bearer() else { return };
         if b.param("resource_metadata").is_some() {
             return;
@@ -109,8 +105,10 @@ impl Rule for BearerNotFirst {
         title: "The WWW-Authenticate value does not start with Bearer",
         fix: "Put the Bearer challenge first, in a single WWW-Authenticate header line.",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(p) = challenges(ex) else { return };
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(p) = cx.view.challenges() else {
+            return;
+        };
         if p.bearer().is_some() && (!p.bearer_first() || p.header_lines > 1) {
             let schemes: Vec<&str> = p.challenges.iter().map(|c| c.scheme.as_str()).collect();
             out.push(
@@ -139,8 +137,8 @@ impl Rule for Malformed {
         title: "Challenge syntax errors",
         fix: "Write the challenge as `Bearer resource_metadata=\"https://…\", scope=\"a b\"`: no comma after the scheme, double quotes, no spaces around `=`, each parameter once, absolute URLs.",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if let Some(p) = challenges(ex).filter(|p| !p.issues.is_empty()) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        if let Some(p) = cx.view.challenges().filter(|p| !p.issues.is_empty()) {
             out.push(
                 &Self::META,
                 format!(
@@ -167,11 +165,13 @@ impl Rule for ErrorWithoutCredentials {
         title: "A 401 to a request without credentials carries error=",
         fix: "Omit `error=` when the request carried no Authorization header.",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if status(ex) != Some(401) || ex.request.header("authorization").is_some() {
             return;
         }
-        if let Some(e) = challenges(ex)
+        if let Some(e) = cx
+            .view
+            .challenges()
             .and_then(|p| p.bearer().and_then(|b| b.param("error").map(str::to_owned)))
         {
             out.push(
@@ -196,8 +196,8 @@ impl Rule for StatusErrorMismatch {
         title: "The challenge's error code does not match the status",
         fix: "invalid_token → 401, insufficient_scope → 403, invalid_request → 400.",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let (Some(st), Some(p)) = (status(ex), challenges(ex)) else {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let (Some(st), Some(p)) = (status(ex), cx.view.challenges()) else {
             return;
         };
         let Some(e) = p.bearer().and_then(|b| b.param("error")) else {
@@ -233,11 +233,13 @@ impl Rule for Forbidden403NoScope {
         fix: "Include `scope=\"<needed scopes>\"` and `resource_metadata` in the 403 insufficient_scope challenge.",
     };
     const REVISIONS: Revisions = Revisions::since(Revision::R2025_11_25);
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if status(ex) != Some(403) {
             return;
         }
-        let Some(p) = challenges(ex) else { return };
+        let Some(p) = cx.view.challenges() else {
+            return;
+        };
         let Some(b) = p
             .bearer()
             .filter(|b| b.param("error") == Some("insufficient_scope"))
@@ -275,11 +277,15 @@ impl Rule for NoScope {
         fix: "Add `scope=\"…\"` with the scopes this request needs.",
     };
     const REVISIONS: Revisions = Revisions::since(Revision::R2025_11_25);
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if status(ex) != Some(401) {
             return;
         }
-        if challenges(ex).is_some_and(|p| p.bearer().is_some_and(|b| b.param("scope").is_none())) {
+        if cx
+            .view
+            .challenges()
+            .is_some_and(|p| p.bearer().is_some_and(|b| b.param("scope").is_none()))
+        {
             out.push(&Self::META, "401 Bearer challenge names no scope");
         }
     }
@@ -300,8 +306,10 @@ impl Rule for OfflineAccess {
         fix: "Leave offline_access out of the challenge; clients add it when the AS advertises it.",
     };
     const REVISIONS: Revisions = Revisions::since(Revision::R2026_07_28);
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let s = challenges(ex)
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let s = cx
+            .view
+            .challenges()
             .and_then(|p| p.bearer().and_then(|b| b.param("scope").map(str::to_owned)));
         if s.as_deref()
             .is_some_and(|s| s.split_whitespace().any(|t| t == "offline_access"))
@@ -369,8 +377,8 @@ impl Rule for BadTokenNot401 {
         title: "A request with an invalid or expired bearer is answered 400 or 200 + JSON-RPC error",
         fix: "Reject invalid, expired or unknown tokens with 401 and a Bearer challenge (error=\"invalid_token\").",
     };
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if crate::flow::correlate::bearer_token(ex).is_none() {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        if cx.view.bearer_token().is_none() {
             return;
         }
         let st = status(ex).unwrap_or(0);
@@ -431,203 +439,4 @@ impl Rule for LoginRedirect {
 }
 
 #[cfg(test)]
-mod tests {
-    use crate::rules::testkit::*;
-
-    fn with_challenge(value: &str) -> Vec<B> {
-        let mut c = Clean::new();
-        c.challenge = c.challenge.set_resp_header("www-authenticate", value);
-        c.steps()
-    }
-
-    #[test]
-    fn fires_on_missing() {
-        let mut c = Clean::new();
-        c.challenge = c.challenge.no_resp_header("www-authenticate");
-        assert_fires("WWWAUTH-MISSING", c.steps());
-    }
-    #[test]
-    fn quiet_on_missing() {
-        assert_quiet("WWWAUTH-MISSING", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_no_resource_metadata() {
-        // 2025-06-18: the challenge is the only way to the PRM (MUST).
-        let f = assert_fires(
-            "WWWAUTH-NO-RESOURCE-METADATA",
-            at_revision(with_challenge("Bearer"), "2025-06-18"),
-        );
-        assert_eq!(f.severity, crate::model::Severity::Error);
-        assert!(
-            f.message.contains("judged by MCP 2025-06-18"),
-            "{}",
-            f.message
-        );
-    }
-    #[test]
-    fn quiet_on_no_resource_metadata() {
-        assert_quiet("WWWAUTH-NO-RESOURCE-METADATA", Clean::new().steps());
-        // 2025-11-25 and later allow the well-known PRM instead: info, never error/warning.
-        for wire in ["2025-11-25", "2026-07-28"] {
-            let all = run(at_revision(with_challenge("Bearer"), wire));
-            let f = all
-                .iter()
-                .find(|f| f.rule == "WWWAUTH-NO-RESOURCE-METADATA")
-                .expect("still shown as info");
-            assert_eq!(f.severity, crate::model::Severity::Info, "{wire}");
-        }
-        // 2025-03-26 had no protected resource metadata at all.
-        assert_quiet(
-            "WWWAUTH-NO-RESOURCE-METADATA",
-            at_revision(with_challenge("Bearer"), "2025-03-26"),
-        );
-    }
-    #[test]
-    fn fires_on_bearer_not_first() {
-        assert_fires(
-            "WWWAUTH-BEARER-NOT-FIRST",
-            with_challenge(&format!(
-                r#"Basic realm="x", Bearer resource_metadata="{PRM_URL}""#
-            )),
-        );
-    }
-    #[test]
-    fn quiet_on_bearer_not_first() {
-        assert_quiet("WWWAUTH-BEARER-NOT-FIRST", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_malformed() {
-        assert_fires(
-            "WWWAUTH-MALFORMED",
-            with_challenge(&format!(r#"Bearer, resource_metadata="{PRM_URL}""#)),
-        );
-    }
-    #[test]
-    fn quiet_on_malformed() {
-        assert_quiet("WWWAUTH-MALFORMED", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_error_without_credentials() {
-        assert_fires(
-            "WWWAUTH-ERROR-WITHOUT-CREDENTIALS",
-            with_challenge(&format!(
-                r#"Bearer error="invalid_token", resource_metadata="{PRM_URL}""#
-            )),
-        );
-    }
-    #[test]
-    fn quiet_on_error_without_credentials() {
-        assert_quiet("WWWAUTH-ERROR-WITHOUT-CREDENTIALS", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_status_error_mismatch() {
-        let mut c = Clean::new();
-        c.challenge = c
-            .challenge
-            .status(403)
-            .set_resp_header("www-authenticate", r#"Bearer error="invalid_token""#);
-        assert_fires("WWWAUTH-STATUS-ERROR-MISMATCH", c.steps());
-    }
-    #[test]
-    fn quiet_on_status_error_mismatch() {
-        assert_quiet(
-            "WWWAUTH-STATUS-ERROR-MISMATCH",
-            with_challenge(r#"Bearer error="invalid_token""#),
-        );
-    }
-    #[test]
-    fn fires_on_403_no_scope() {
-        let mut c = Clean::new();
-        c.list = c
-            .list
-            .status(403)
-            .set_resp_header("www-authenticate", r#"Bearer error="insufficient_scope""#);
-        assert_fires("WWWAUTH-403-NO-SCOPE", c.steps());
-    }
-    #[test]
-    fn quiet_on_403_no_scope() {
-        assert_quiet("WWWAUTH-403-NO-SCOPE", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_no_scope() {
-        assert_fires(
-            "WWWAUTH-NO-SCOPE",
-            with_challenge(&format!(r#"Bearer resource_metadata="{PRM_URL}""#)),
-        );
-    }
-    #[test]
-    fn quiet_on_no_scope() {
-        assert_quiet("WWWAUTH-NO-SCOPE", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_offline_access() {
-        let offline = with_challenge(&format!(
-            r#"Bearer resource_metadata="{PRM_URL}", scope="mcp offline_access""#
-        ));
-        assert_fires(
-            "WWWAUTH-OFFLINE-ACCESS",
-            at_revision(offline.clone(), "2026-07-28"),
-        );
-        // A 2026-07-28 recommendation: not judged on a 2025-11-25 flow.
-        assert_quiet("WWWAUTH-OFFLINE-ACCESS", offline);
-    }
-    #[test]
-    fn quiet_on_offline_access() {
-        assert_quiet("WWWAUTH-OFFLINE-ACCESS", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_unauth_not_401() {
-        let mut c = Clean::new();
-        c.challenge = c.challenge.status(403).no_resp_header("www-authenticate");
-        assert_fires("MCP-UNAUTH-NOT-401", c.steps());
-    }
-    #[test]
-    fn quiet_on_unauth_not_401() {
-        assert_quiet("MCP-UNAUTH-NOT-401", Clean::new().steps());
-        // A lone 403 says nothing about auth to a passive observer…
-        let lone = || {
-            vec![
-                Clean::new()
-                    .challenge
-                    .status(403)
-                    .no_resp_header("www-authenticate"),
-            ]
-        };
-        assert_quiet("MCP-UNAUTH-NOT-401", lone());
-        // …but `authtap check` probes a server the user says needs OAuth: named there.
-        let cfg = crate::rules::EngineConfig {
-            requires_auth: true,
-            ..Default::default()
-        };
-        let all = run_with(lone(), 0.0, cfg);
-        assert!(
-            all.iter().any(|f| f.rule == "MCP-UNAUTH-NOT-401"),
-            "{:?}",
-            ids(&all)
-        );
-    }
-    #[test]
-    fn fires_on_bad_token_not_401() {
-        let mut c = Clean::new();
-        c.list = c.list.status(400).resp_json(r#"{"error":"invalid_token"}"#);
-        assert_fires("MCP-BAD-TOKEN-NOT-401", c.steps());
-    }
-    #[test]
-    fn quiet_on_bad_token_not_401() {
-        assert_quiet("MCP-BAD-TOKEN-NOT-401", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_login_redirect() {
-        let mut c = Clean::new();
-        c.challenge = c
-            .challenge
-            .status(302)
-            .no_resp_header("www-authenticate")
-            .resp_header("location", "/login?next=/mcp");
-        assert_fires("MCP-LOGIN-REDIRECT", c.steps());
-    }
-    #[test]
-    fn quiet_on_login_redirect() {
-        assert_quiet("MCP-LOGIN-REDIRECT", Clean::new().steps());
-    }
-}
+mod tests;

@@ -1,9 +1,10 @@
 //! Flow playbooks (mitmproxy style): feed a list of exchanges to the engine, then assert the
 //! phase sequence, the correlations kept in flow state, and the findings. No sockets.
 
+use crate::flow::testkit::*;
 use crate::model::{Exchange, ExchangeId};
 use crate::parse::urls;
-use crate::rules::Engine;
+use crate::rules::engine::Engine;
 use crate::rules::testkit::*;
 
 fn feed(engine: &mut Engine, steps: Vec<B>) -> Vec<Exchange> {

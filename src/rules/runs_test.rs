@@ -5,8 +5,9 @@
 //! next run began stays in the run of its session.
 
 use crate::flow::state::RunStart;
+use crate::flow::testkit::*;
 use crate::model::ExchangeId;
-use crate::rules::Engine;
+use crate::rules::engine::Engine;
 use crate::rules::testkit::*;
 
 /// `b` sent from the client connection with this source port.

@@ -3,13 +3,12 @@
 
 use serde_json::Value;
 
-use crate::flow::correlate::{basic_user, form_body};
+use crate::flow::revision::Revision;
 use crate::model::Exchange;
 use crate::model::Phase;
 use crate::model::{Severity::*, Who::*};
-use crate::parse::jwt::Jwt;
 use crate::parse::metadata::{is_json_integer, show};
-use crate::rules::revision::{Revision, Revisions};
+use crate::rules::revision::Revisions;
 use crate::rules::rule::{Cx, DynRule, Out, Rule, RuleMeta};
 use crate::rules::util::*;
 
@@ -105,8 +104,8 @@ impl Rule for ReqNoVerifier {
         "authorization_code grant without code_verifier",
         "Send the code_verifier of the authorize request that produced the code."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let f = form_body(ex);
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let f = cx.view.form();
         if captured(ex)
             && f.first("grant_type") == Some("authorization_code")
             && !f.has("code_verifier")
@@ -129,8 +128,8 @@ impl Rule for ReqVerifierFormat {
         "code_verifier is not 43–128 characters of [A-Za-z0-9-._~]",
         "Generate 32+ random bytes and base64url-encode them (43 characters)."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let f = form_body(ex);
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let f = cx.view.form();
         let Some(v) = f
             .first("code_verifier")
             .filter(|v| !crate::parse::is_redacted(v))
@@ -172,7 +171,7 @@ impl Rule for ReqNoResource {
     );
     const REVISIONS: Revisions = Revisions::since(Revision::R2025_06_18);
     fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let f = form_body(ex);
+        let f = cx.view.form();
         if !captured(ex) || f.first("grant_type") != Some("authorization_code") || f.has("resource")
         {
             return;
@@ -202,9 +201,9 @@ impl Rule for ReqMultiAuth {
         "Both Authorization: Basic and client_secret in the body",
         "Use exactly one client authentication method."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let basic = qh(ex, "authorization").and_then(basic_user).is_some();
-        if basic && form_body(ex).has("client_secret") {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let basic = cx.view.basic_user().is_some();
+        if basic && cx.view.form().has("client_secret") {
             out.push(
                 &Self::META,
                 "Authorization: Basic and client_secret in the body",
@@ -226,8 +225,8 @@ impl Rule for ReqNoClientId {
         "A public client sends no client_id and no Basic header",
         "Public clients must send client_id in the token request body."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let form = form_body(ex);
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let form = cx.view.form();
         // RFC 7523 §2.2: a JWT client assertion authenticates the client; client_id is optional.
         let assertion = form.has("client_assertion") && form.has("client_assertion_type");
         if captured(ex) && qh(ex, "authorization").is_none() && !form.has("client_id") && !assertion
@@ -253,8 +252,8 @@ impl Rule for RespNoStore {
         "A token response lacks Cache-Control: no-store",
         "Send `Cache-Control: no-store` with every response that contains tokens."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if token_response(ex).is_some()
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        if token_response(cx.view).is_some()
             && !rh(ex, "cache-control").is_some_and(|v| v.to_ascii_lowercase().contains("no-store"))
         {
             out.push(
@@ -281,11 +280,11 @@ impl Rule for RespFields {
         "A 200 token response without string access_token or token_type",
         "Return access_token and token_type (\"Bearer\") as strings."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         if status(ex) != Some(200) {
             return;
         }
-        let Some(d) = json_obj(ex) else { return };
+        let Some(d) = json_obj(cx.view) else { return };
         if d.contains_key("error") {
             return;
         }
@@ -315,8 +314,8 @@ impl Rule for RespTokenType {
         "token_type is not Bearer (error), or lowercase bearer (info)",
         "Return token_type \"Bearer\"."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(t) = token_response(ex).and_then(|d| {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(t) = token_response(cx.view).and_then(|d| {
             d.get("token_type")
                 .and_then(Value::as_str)
                 .map(str::to_owned)
@@ -348,9 +347,9 @@ impl Rule for RespScopeArray {
         "scope is a JSON array",
         "Return scope as a space-delimited string."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
         if let Some(s) =
-            token_response(ex).and_then(|d| d.get("scope").filter(|v| v.is_array()).cloned())
+            token_response(cx.view).and_then(|d| d.get("scope").filter(|v| v.is_array()).cloned())
         {
             out.push(&Self::META, format!("scope = {}", show(&s)));
         }
@@ -370,8 +369,10 @@ impl Rule for RespExpires {
         "expires_in absent (info), not an integer (warning), or very short (info)",
         "Return expires_in as an integer number of seconds."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(d) = token_response(ex) else { return };
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        let Some(d) = token_response(cx.view) else {
+            return;
+        };
         match d.get("expires_in") {
             None => {
                 out.push(&Self::META, "no expires_in");
@@ -404,8 +405,8 @@ impl Rule for Resp200Error {
         "HTTP 200 with an `error` member",
         "Answer token errors with 400 (401 for invalid_client)."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        if let Some(e) = json_200(ex).and_then(|d| d.get("error").map(show)) {
+    fn on_exchange(&self, cx: &Cx<'_>, _ex: &Exchange, out: &mut Out) {
+        if let Some(e) = json_200(cx.view).and_then(|d| d.get("error").map(show)) {
             out.push(&Self::META, format!("200 with error {e}"));
         }
     }
@@ -424,9 +425,9 @@ impl Rule for RespInvalidClient400 {
         "invalid_client answered with 400, or a Basic-authenticated 401 without WWW-Authenticate",
         "Answer invalid_client with 401 (and WWW-Authenticate: Basic when the client used Basic)."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let err =
-            json_obj(ex).and_then(|d| d.get("error").and_then(Value::as_str).map(str::to_owned));
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let err = json_obj(cx.view)
+            .and_then(|d| d.get("error").and_then(Value::as_str).map(str::to_owned));
         let st = status(ex).unwrap_or(0);
         if err.as_deref() == Some("invalid_client") && st == 400 {
             out.push(
@@ -434,7 +435,7 @@ impl Rule for RespInvalidClient400 {
                 "invalid_client answered with 400 instead of 401",
             );
         } else if st == 401
-            && qh(ex, "authorization").and_then(basic_user).is_some()
+            && cx.view.basic_user().is_some()
             && rh(ex, "www-authenticate").is_none()
         {
             out.push(
@@ -458,11 +459,11 @@ impl Rule for RespErrorFormat {
         "A token error without a JSON body carrying `error`",
         "Answer token errors with JSON {\"error\": \"…\", \"error_description\": \"…\"}."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
         let Some(st) = status(ex).filter(|s| *s >= 400) else {
             return;
         };
-        if !json_obj(ex).is_some_and(|d| d.get("error").is_some_and(Value::is_string)) {
+        if !json_obj(cx.view).is_some_and(|d| d.get("error").is_some_and(Value::is_string)) {
             out.push(
                 &Self::META,
                 format!("token error {st} without a JSON `error` member"),
@@ -484,12 +485,8 @@ impl Rule for JwtSanity {
         "A JWT access token with alg none, no/odd exp, future iat, no aud (error) or typ ≠ at+jwt (info)",
         "Issue RFC 9068 access tokens: signed, with exp > iat, aud, and typ at+jwt."
     );
-    fn on_exchange(&self, _cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
-        let Some(j) = token_response(ex).and_then(|d| {
-            d.get("access_token")
-                .and_then(Value::as_str)
-                .and_then(Jwt::decode)
-        }) else {
+    fn on_exchange(&self, cx: &Cx<'_>, ex: &Exchange, out: &mut Out) {
+        let Some(j) = token_response(cx.view).and(cx.view.issued_jwt()) else {
             return;
         };
         let mut errs = Vec::new();
@@ -534,229 +531,4 @@ impl Rule for JwtSanity {
 }
 
 #[cfg(test)]
-mod tests {
-    use crate::rules::testkit::*;
-    use serde_json::json;
-
-    fn body(f: impl FnOnce(String) -> String) -> Vec<B> {
-        let mut c = Clean::new();
-        c.token = c.token.edit_req_body(f);
-        c.steps()
-    }
-    fn resp(f: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>)) -> Vec<B> {
-        let mut c = Clean::new();
-        c.token = c.token.edit_json(f);
-        c.steps()
-    }
-    fn status(st: u16, json: &str) -> Vec<B> {
-        let mut c = Clean::new();
-        c.token = c.token.status(st).resp_json(json);
-        c.steps()
-    }
-
-    #[test]
-    fn fires_on_req_encoding() {
-        let mut c = Clean::new();
-        c.token = c
-            .token
-            .no_req_header("content-type")
-            .req_header("content-type", "application/json");
-        assert_fires("TOKEN-REQ-ENCODING", c.steps());
-    }
-    #[test]
-    fn quiet_on_req_encoding() {
-        assert_quiet("TOKEN-REQ-ENCODING", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_req_no_verifier() {
-        assert_fires(
-            "TOKEN-REQ-NO-VERIFIER",
-            body(|b| b.replace(&format!("&code_verifier={VERIFIER}"), "")),
-        );
-    }
-    #[test]
-    fn quiet_on_req_no_verifier() {
-        assert_quiet("TOKEN-REQ-NO-VERIFIER", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_req_verifier_format() {
-        assert_fires(
-            "TOKEN-REQ-VERIFIER-FORMAT",
-            body(|b| b.replace(VERIFIER, "short")),
-        );
-    }
-    #[test]
-    fn quiet_on_req_verifier_format() {
-        assert_quiet("TOKEN-REQ-VERIFIER-FORMAT", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_req_no_resource() {
-        assert_fires(
-            "TOKEN-REQ-NO-RESOURCE",
-            body(|b| b.replace(&format!("&resource={}", enc(MCP)), "")),
-        );
-    }
-    #[test]
-    fn quiet_on_req_no_resource() {
-        assert_quiet("TOKEN-REQ-NO-RESOURCE", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_req_multi_auth() {
-        let mut c = Clean::new();
-        c.token = c
-            .token
-            .edit_req_body(|b| format!("{b}&client_secret=s"))
-            .req_header("authorization", "Basic Y2xpZW50LTE6cw==");
-        assert_fires("TOKEN-REQ-MULTI-AUTH", c.steps());
-    }
-    #[test]
-    fn quiet_on_req_multi_auth() {
-        assert_quiet("TOKEN-REQ-MULTI-AUTH", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_req_no_client_id() {
-        assert_fires(
-            "TOKEN-REQ-NO-CLIENT-ID",
-            body(|b| b.replace("&client_id=client-1", "")),
-        );
-    }
-    #[test]
-    fn quiet_on_req_no_client_id() {
-        assert_quiet("TOKEN-REQ-NO-CLIENT-ID", Clean::new().steps());
-    }
-    #[test]
-    fn quiet_on_req_no_client_id_with_a_client_assertion() {
-        // private_key_jwt (RFC 7523 §2.2): the assertion names the client, client_id may go.
-        assert_quiet(
-            "TOKEN-REQ-NO-CLIENT-ID",
-            body(|b| {
-                b.replace("&client_id=client-1", "")
-                    + "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJjbGllbnQtMSJ9.c2ln"
-            }),
-        );
-        // An assertion type without the assertion still fires.
-        assert_fires(
-            "TOKEN-REQ-NO-CLIENT-ID",
-            body(|b| {
-                b.replace("&client_id=client-1", "")
-                    + "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
-            }),
-        );
-    }
-    #[test]
-    fn fires_on_resp_no_store() {
-        let mut c = Clean::new();
-        c.token = c.token.no_resp_header("cache-control");
-        assert_fires("TOKEN-RESP-NO-STORE", c.steps());
-    }
-    #[test]
-    fn quiet_on_resp_no_store() {
-        assert_quiet("TOKEN-RESP-NO-STORE", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_resp_fields() {
-        assert_fires(
-            "TOKEN-RESP-FIELDS",
-            resp(|d| {
-                d.remove("token_type");
-            }),
-        );
-    }
-    #[test]
-    fn quiet_on_resp_fields() {
-        assert_quiet("TOKEN-RESP-FIELDS", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_resp_token_type() {
-        assert_fires(
-            "TOKEN-RESP-TOKEN-TYPE",
-            resp(|d| {
-                d.insert("token_type".into(), "DPoP".into());
-            }),
-        );
-    }
-    #[test]
-    fn quiet_on_resp_token_type() {
-        assert_quiet("TOKEN-RESP-TOKEN-TYPE", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_resp_scope_array() {
-        assert_fires(
-            "TOKEN-RESP-SCOPE-ARRAY",
-            resp(|d| {
-                d.insert("scope".into(), json!(["mcp"]));
-            }),
-        );
-    }
-    #[test]
-    fn quiet_on_resp_scope_array() {
-        assert_quiet("TOKEN-RESP-SCOPE-ARRAY", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_resp_expires() {
-        let f = assert_fires(
-            "TOKEN-RESP-EXPIRES",
-            resp(|d| {
-                d.insert("expires_in".into(), "3600".into());
-            }),
-        );
-        assert_eq!(f.severity, crate::model::Severity::Warning);
-    }
-    #[test]
-    fn quiet_on_resp_expires() {
-        assert_quiet("TOKEN-RESP-EXPIRES", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_resp_200_error() {
-        assert_fires(
-            "TOKEN-RESP-200-ERROR",
-            status(200, r#"{"error":"bad_verification_code"}"#),
-        );
-    }
-    #[test]
-    fn quiet_on_resp_200_error() {
-        assert_quiet("TOKEN-RESP-200-ERROR", Clean::new().steps());
-    }
-    #[test]
-    fn fires_on_resp_invalid_client_400() {
-        assert_fires(
-            "TOKEN-RESP-INVALID-CLIENT-400",
-            status(400, r#"{"error":"invalid_client"}"#),
-        );
-    }
-    #[test]
-    fn quiet_on_resp_invalid_client_400() {
-        assert_quiet(
-            "TOKEN-RESP-INVALID-CLIENT-400",
-            status(401, r#"{"error":"invalid_client"}"#),
-        );
-    }
-    #[test]
-    fn fires_on_resp_error_format() {
-        assert_fires(
-            "TOKEN-RESP-ERROR-FORMAT",
-            status(500, r#"{"message":"boom"}"#),
-        );
-    }
-    #[test]
-    fn quiet_on_resp_error_format() {
-        assert_quiet(
-            "TOKEN-RESP-ERROR-FORMAT",
-            status(400, r#"{"error":"invalid_grant"}"#),
-        );
-    }
-    #[test]
-    fn fires_on_jwt_sanity() {
-        let t = jwt(json!({"iss": ISSUER, "aud": MCP}));
-        assert_fires(
-            "TOKEN-JWT-SANITY",
-            resp(|d| {
-                d.insert("access_token".into(), t.into());
-            }),
-        );
-    }
-    #[test]
-    fn quiet_on_jwt_sanity() {
-        assert_quiet("TOKEN-JWT-SANITY", Clean::new().steps());
-    }
-}
+mod tests;
