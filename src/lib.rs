@@ -20,6 +20,8 @@ pub mod export;
 pub mod flow;
 pub mod forward;
 pub mod intercept;
+#[cfg(test)]
+mod layers_test;
 pub mod listen;
 pub mod live;
 pub mod model;

@@ -1,0 +1,377 @@
+//! The layer test (issue 11): the crate's layering as data, checked against every import.
+//!
+//! [`LAYERS`] is the table, top to bottom; imports only go down. The test reads every `.rs`
+//! file under `src/`, takes every `crate::…` path of its code — `use` trees (grouped, nested,
+//! multi-line, `as`, globs) and inline paths — and every `super::`/`self::`/child-module path,
+//! resolves each to the module that defines its item (through imported names and `pub use`
+//! re-exports, so a re-exported name counts where it is defined), maps that module to its
+//! table entry by longest prefix and fails, with `file:line`, on an import that goes up or
+//! sideways. Comments (doc links included) and string literals do not count. It also fails on
+//! a cycle between files, and on I/O (`tokio`, `hyper`, `std::fs`, `std::net`) in the layers
+//! that must stay sans-io (engine, wire, vocabulary).
+//!
+//! Test-only code (`#[cfg(test)]` modules, items and files) is not checked: it is never linked
+//! into the library, so it adds no dependency to the shipped layering, and a low layer's test
+//! may rightly build its fixtures with a higher layer's testkit or run the engine over its
+//! output end to end. `main.rs` is the binary crate (it reaches the library as `authtap::…`,
+//! and sits above everything), so it is not read either.
+//!
+//! [`PENDING`] lists the breaches that other branches are removing right now; each entry is
+//! allowed until its branch lands, and the test fails once an entry is no longer needed, so the
+//! list shrinks to empty as the branches merge.
+
+mod graph;
+mod scan;
+mod table;
+mod tests;
+
+use graph::Crate;
+use table::Table;
+
+/// The target layering, top layer first (see the module doc for the grammar of a row).
+const LAYERS: &[(&str, &str)] = &[
+    ("binary", "cli"),
+    ("facade", "proxy"),
+    (
+        "sources",
+        "intercept > listen > forward > tap, rewrite, ca; check > client; demo; \
+         trace::load > trace::har_import, trace::reader",
+    ),
+    ("pipeline", "session"),
+    ("sinks", "trace::writer; live; export"),
+    ("engine", "rules > flow"),
+    ("wire", "parse > redact"),
+    ("vocabulary", "model; crate"),
+];
+
+/// Breaches still allowed while the branch that removes them is in flight:
+/// `(from entry, to entry, why and who)`. Delete an entry when its branch merges.
+const PENDING: &[(&str, &str, &str)] = &[
+    (
+        "export",
+        "trace::load",
+        "session: export_trace loads a trace and re-runs the rules; the Session pipeline owns that",
+    ),
+    (
+        "flow",
+        "rules",
+        "rules: flow/narrative.rs reads rules::revision::JudgedBy; move it down",
+    ),
+    (
+        "forward",
+        "listen",
+        "layers: forward/bounce.rs serves with listen::Handler",
+    ),
+    (
+        "rules",
+        "rewrite",
+        "rules: rules/reverse.rs reads rewrite::CALLBACK_NOT_BOUNCED; move the marker down",
+    ),
+    (
+        "trace::writer",
+        "live",
+        "session: the recorder feeds the live view; the Session pipeline wires sinks",
+    ),
+];
+
+/// Cycles between files still allowed while the branch that removes them is in flight:
+/// `(modules, why and who)`; it allows any cycle whose files all lie in those modules.
+const PENDING_CYCLES: &[(&[&str], &str)] = &[
+    (&["cli"], "session: cli/forward.rs <-> cli/proxy.rs"),
+    (
+        &["client"],
+        "layers: discovery <-> flow <-> mod, http <-> record",
+    ),
+    (&["demo"], "layers: State in demo/mod.rs, mcp <-> modern"),
+    (
+        &["export"],
+        "layers: ExportOptions in export/mod.rs, html <-> html/diagram",
+    ),
+    (&["flow"], "rules: correlate <-> phase"),
+    (
+        &["forward", "listen"],
+        "layers: forward::Forwarder <-> listen::Handler, Error in mod.rs",
+    ),
+    (&["model"], "layers: mod <-> finding"),
+    (&["redact"], "layers: Ctx in redact/mod.rs"),
+    (&["rewrite"], "layers: Rewriter in rewrite/mod.rs <-> json"),
+    (
+        &["rules"],
+        "rules: rule <-> engine <-> registry <-> every rule family",
+    ),
+];
+
+/// The layers that must do no I/O, and the paths that mean I/O.
+const SANS_IO_LAYERS: [&str; 3] = ["engine", "wire", "vocabulary"];
+const IO_PATHS: [&[&str]; 4] = [&["tokio"], &["hyper"], &["std", "fs"], &["std", "net"]];
+
+/// One import that breaks the table.
+#[derive(Debug)]
+struct Breach {
+    from: String,
+    to: String,
+    message: String,
+}
+
+/// Every import of non-test code that breaks `rows`, in file and line order.
+fn breaches(krate: &Crate, rows: &[(&'static str, &'static str)]) -> Vec<Breach> {
+    let table = Table::new(rows);
+    let mut out = Vec::new();
+    for edge in krate.edges() {
+        let file = &krate.files[edge.from];
+        let at = format!("{}:{}", file.name, edge.line);
+        let (from, to) = (table.entry(&file.module), table.entry(&edge.target));
+        let (Some(from), Some(to)) = (from, to) else {
+            let (module, which) = match from {
+                None => (file.module.join("::"), "importer"),
+                Some(_) => (edge.target.join("::"), "imported"),
+            };
+            out.push(Breach {
+                from: file.module.join("::"),
+                to: edge.target.join("::"),
+                message: format!(
+                    "{at}: `{}`: the {which} `{module}` is in no row of the layer table",
+                    edge.written
+                ),
+            });
+            continue;
+        };
+        if let Some(rule) = table.breach(from, to) {
+            out.push(Breach {
+                from: from.module.clone(),
+                to: to.module.clone(),
+                message: format!(
+                    "{at}: {} -> {} (`{}`): {rule}",
+                    from.module, to.module, edge.written
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// Every cycle between files (strongly connected components of two files or more), each as
+/// `(its files sorted, one edge per file pair as evidence)`.
+fn cycles(krate: &Crate) -> Vec<(Vec<String>, String)> {
+    let n = krate.files.len();
+    let mut next: Vec<Vec<(usize, String)>> = vec![Vec::new(); n];
+    for e in krate.edges() {
+        if let Some(to) = e.to_file.filter(|&t| t != e.from && !krate.files[t].test) {
+            if !next[e.from].iter().any(|(t, _)| *t == to) {
+                let (from, target) = (&krate.files[e.from].name, &krate.files[to].name);
+                next[e.from].push((
+                    to,
+                    format!("{from}:{} -> {target} (`{}`)", e.line, e.written),
+                ));
+            }
+        }
+    }
+    let succ: Vec<Vec<usize>> = next
+        .iter()
+        .map(|v| v.iter().map(|(t, _)| *t).collect())
+        .collect();
+    let mut out = Vec::new();
+    for scc in strongly_connected(&succ)
+        .into_iter()
+        .filter(|c| c.len() > 1)
+    {
+        let mut names: Vec<String> = scc.iter().map(|&k| krate.files[k].name.clone()).collect();
+        names.sort();
+        let evidence: Vec<&str> = scc
+            .iter()
+            .flat_map(|&k| {
+                next[k]
+                    .iter()
+                    .filter(|(t, _)| scc.contains(t))
+                    .map(|(_, why)| why.as_str())
+            })
+            .collect();
+        out.push((names, evidence.join("\n    ")));
+    }
+    out.sort();
+    out
+}
+
+/// Tarjan's algorithm: the strongly connected components of a graph given as successor lists.
+fn strongly_connected(succ: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    struct State<'a> {
+        succ: &'a [Vec<usize>],
+        index: Vec<Option<usize>>,
+        low: Vec<usize>,
+        on_stack: Vec<bool>,
+        stack: Vec<usize>,
+        next: usize,
+        out: Vec<Vec<usize>>,
+    }
+    fn visit(s: &mut State, v: usize) {
+        s.index[v] = Some(s.next);
+        s.low[v] = s.next;
+        s.next += 1;
+        s.stack.push(v);
+        s.on_stack[v] = true;
+        for &w in &s.succ[v] {
+            match s.index[w] {
+                None => {
+                    visit(s, w);
+                    s.low[v] = s.low[v].min(s.low[w]);
+                }
+                Some(iw) if s.on_stack[w] => s.low[v] = s.low[v].min(iw),
+                Some(_) => {}
+            }
+        }
+        if Some(s.low[v]) == s.index[v] {
+            let mut component = Vec::new();
+            while let Some(w) = s.stack.pop() {
+                s.on_stack[w] = false;
+                component.push(w);
+                if w == v {
+                    break;
+                }
+            }
+            s.out.push(component);
+        }
+    }
+    let n = succ.len();
+    let mut s = State {
+        succ,
+        index: vec![None; n],
+        low: vec![0; n],
+        on_stack: vec![false; n],
+        stack: Vec::new(),
+        next: 0,
+        out: Vec::new(),
+    };
+    for v in 0..n {
+        if s.index[v].is_none() {
+            visit(&mut s, v);
+        }
+    }
+    s.out
+}
+
+/// I/O paths in the code of the sans-io layers, as `file:line: path` messages.
+fn io_in_sans_io_layers(krate: &Crate, rows: &[(&'static str, &'static str)]) -> Vec<String> {
+    let table = Table::new(rows);
+    let mut out = Vec::new();
+    for (k, line, path) in krate.external_paths() {
+        let file = &krate.files[k];
+        let Some(entry) = table.entry(&file.module) else {
+            continue;
+        };
+        let layer = table.layer_name(entry.layer);
+        let io = IO_PATHS
+            .iter()
+            .any(|p| p.len() <= path.len() && p.iter().zip(&path).all(|(a, b)| a == b));
+        if SANS_IO_LAYERS.contains(&layer) && io {
+            out.push(format!(
+                "{}:{line}: `{}` in layer `{layer}`, which does no I/O",
+                file.name,
+                path.join("::")
+            ));
+        }
+    }
+    out
+}
+
+/// Every `.rs` file under `src/` as `(path relative to src/, source)`, except `main.rs`.
+fn crate_sources() -> Vec<(String, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut out = Vec::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let rel = path
+                    .strip_prefix(&root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                if rel != "main.rs" {
+                    out.push((rel, std::fs::read_to_string(&path).unwrap()));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn imports_follow_the_layer_table() {
+    let krate = Crate::new(&crate_sources());
+    let found = breaches(&krate, LAYERS);
+    let pending = |b: &Breach| {
+        PENDING
+            .iter()
+            .any(|(from, to, _)| *from == b.from && *to == b.to)
+    };
+    let new: Vec<&str> = found
+        .iter()
+        .filter(|b| !pending(b))
+        .map(|b| b.message.as_str())
+        .collect();
+    let stale: Vec<String> = PENDING
+        .iter()
+        .filter(|(from, to, _)| !found.iter().any(|b| b.from == *from && b.to == *to))
+        .map(|(from, to, why)| format!("{from} -> {to} ({why})"))
+        .collect();
+    assert!(
+        new.is_empty(),
+        "{} imports break the layer table:\n{}",
+        new.len(),
+        new.join("\n")
+    );
+    assert!(
+        stale.is_empty(),
+        "PENDING entries no longer needed, delete them:\n{}",
+        stale.join("\n")
+    );
+}
+
+#[test]
+fn no_cycle_between_files() {
+    let found = cycles(&Crate::new(&crate_sources()));
+    let within = |modules: &[&str], files: &[String]| {
+        files.iter().all(|f| {
+            modules.iter().any(|m| {
+                let dir = format!("src/{}", m.replace("::", "/"));
+                f.starts_with(&format!("{dir}/")) || *f == format!("{dir}.rs")
+            })
+        })
+    };
+    let pending = |files: &[String]| PENDING_CYCLES.iter().any(|(m, _)| within(m, files));
+    let new: Vec<String> = found
+        .iter()
+        .filter(|(files, _)| !pending(files))
+        .map(|(files, why)| format!("{}\n    {why}", files.join(" <-> ")))
+        .collect();
+    let stale: Vec<String> = PENDING_CYCLES
+        .iter()
+        .filter(|(m, _)| !found.iter().any(|(files, _)| within(m, files)))
+        .map(|(m, why)| format!("{} ({why})", m.join(", ")))
+        .collect();
+    assert!(
+        new.is_empty(),
+        "{} cycles between files:\n{}",
+        new.len(),
+        new.join("\n")
+    );
+    assert!(
+        stale.is_empty(),
+        "PENDING_CYCLES entries no longer needed, delete them:\n{}",
+        stale.join("\n")
+    );
+}
+
+#[test]
+fn engine_wire_and_vocabulary_do_no_io() {
+    let found = io_in_sans_io_layers(&Crate::new(&crate_sources()), LAYERS);
+    assert!(
+        found.is_empty(),
+        "I/O in sans-io layers:\n{}",
+        found.join("\n")
+    );
+}
