@@ -58,11 +58,6 @@ const PENDING: &[(&str, &str, &str)] = &[
         "rules: flow/narrative.rs reads rules::revision::JudgedBy; move it down",
     ),
     (
-        "forward",
-        "listen",
-        "layers: forward/bounce.rs serves with listen::Handler",
-    ),
-    (
         "rules",
         "rewrite",
         "rules: rules/reverse.rs reads rewrite::CALLBACK_NOT_BOUNCED; move the marker down",
@@ -88,10 +83,6 @@ const PENDING_CYCLES: &[(&[&str], &str)] = &[
         "layers: ExportOptions in export/mod.rs, html <-> html/diagram",
     ),
     (&["flow"], "rules: correlate <-> phase"),
-    (
-        &["forward", "listen"],
-        "layers: forward::Forwarder <-> listen::Handler, Error in mod.rs",
-    ),
     (&["model"], "layers: mod <-> finding"),
     (&["redact"], "layers: Ctx in redact/mod.rs"),
     (&["rewrite"], "layers: Rewriter in rewrite/mod.rs <-> json"),

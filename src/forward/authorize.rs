@@ -31,7 +31,8 @@ use http::{Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use super::{Forwarder, ProxyBody, empty, media_type};
+use super::body::{ProxyBody, empty, media_type};
+use super::service::Forwarder;
 use crate::forward::assembly::Assembly;
 use crate::forward::failure::UpstreamFailure;
 use crate::forward::headers::version_label;

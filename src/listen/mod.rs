@@ -9,7 +9,7 @@
 //! stops accepting, lets connections finish for a grace period, then cuts the rest.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -29,8 +29,10 @@ use crate::forward::{Forwarder, ProxyBody};
 use crate::model::{ErrorKind, TlsHandshakeFailure};
 use crate::trace::writer::RecorderHandle;
 
+mod error;
 pub mod tls;
 
+pub use error::Error;
 pub use tls::{CertificateOrigin, TlsServing, tls_from_leaves};
 
 /// Longest TLS handshake before the connection is dropped.
@@ -39,32 +41,6 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest HTTP/2 header list accepted.
 const MAX_H2_HEADER_LIST: u32 = 64 * 1024;
-
-/// Why the listener could not be set up.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// Binding the listen address failed.
-    #[error("cannot listen on {addr}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A certificate or key file could not be read.
-    #[error("cannot read {path}: {message}")]
-    Pem {
-        /// The file.
-        path: PathBuf,
-        /// What went wrong.
-        message: String,
-    },
-    /// rustls refused the certificate and key.
-    #[error("TLS configuration rejected")]
-    Tls(#[source] rustls::Error),
-}
 
 /// Serves requests for the accept loop.
 pub trait Handler: Send + Sync + 'static {
@@ -110,6 +86,27 @@ impl Handler for ProxyHandler {
     fn tls_handshake_failed(&self, failure: TlsHandshakeFailure) {
         self.recorder.tls_handshake_failed(failure);
     }
+}
+
+/// The handler of authtap's plain-HTTP loopback bounce port: the forwarder serves bounce URIs
+/// only; the port has no TLS, so no handshake can fail.
+#[derive(Debug)]
+pub struct BounceHandler(pub Arc<Forwarder>);
+
+impl Handler for BounceHandler {
+    fn handle(
+        &self,
+        req: hyper::Request<Incoming>,
+        peer: SocketAddr,
+    ) -> impl Future<Output = hyper::Response<ProxyBody>> + Send {
+        self.0.handle_bounce_port(req, peer)
+    }
+
+    fn rejected(&self, peer: SocketAddr, kind: ErrorKind, message: String) {
+        self.0.record_rejected(peer, kind, message);
+    }
+
+    fn tls_handshake_failed(&self, _failure: TlsHandshakeFailure) {}
 }
 
 /// A TLS server config from the user's own PEM certificate chain and key (one chain for every
