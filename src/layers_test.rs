@@ -73,10 +73,6 @@ const PENDING: &[(&str, &str, &str)] = &[
 /// `(modules, why and who)`; it allows any cycle whose files all lie in those modules.
 const PENDING_CYCLES: &[(&[&str], &str)] = &[
     (&["cli"], "session: cli/forward.rs <-> cli/proxy.rs"),
-    (
-        &["client"],
-        "layers: discovery <-> flow <-> mod, http <-> record",
-    ),
     (&["demo"], "layers: State in demo/mod.rs, mcp <-> modern"),
     (
         &["export"],

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::Outcome;
 use super::flow::{Flow, Registered, Res, Tokens, redirect_target};
 use super::form::parse_form;
-use super::http::{Reply, Req};
+use super::message::{Reply, Req};
 use crate::model::Phase;
 use crate::parse::jwt::Jwt;
 use crate::parse::urls::pkce_s256;
