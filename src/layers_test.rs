@@ -79,8 +79,6 @@ const PENDING_CYCLES: &[(&[&str], &str)] = &[
         "layers: ExportOptions in export/mod.rs, html <-> html/diagram",
     ),
     (&["flow"], "rules: correlate <-> phase"),
-    (&["redact"], "layers: Ctx in redact/mod.rs"),
-    (&["rewrite"], "layers: Rewriter in rewrite/mod.rs <-> json"),
     (
         &["rules"],
         "rules: rule <-> engine <-> registry <-> every rule family",
