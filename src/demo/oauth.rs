@@ -12,8 +12,9 @@ use serde_json::{Map, Value, json};
 use super::cors::{self, Policy};
 use super::http::{self as h, Body};
 use super::metadata::SCOPE;
+use super::state::State;
 use super::store::{self, AuthzRequest, RegisteredClient};
-use super::{Fault, State, token};
+use super::{Fault, token};
 use crate::export::html::escape as escape_html;
 use crate::parse::urls::{is_loopback_url, same_ignoring_loopback_port};
 
