@@ -73,10 +73,6 @@ const PENDING: &[(&str, &str, &str)] = &[
 /// `(modules, why and who)`; it allows any cycle whose files all lie in those modules.
 const PENDING_CYCLES: &[(&[&str], &str)] = &[
     (&["cli"], "session: cli/forward.rs <-> cli/proxy.rs"),
-    (
-        &["export"],
-        "layers: ExportOptions in export/mod.rs, html <-> html/diagram",
-    ),
     (&["flow"], "rules: correlate <-> phase"),
     (
         &["rules"],

@@ -15,7 +15,7 @@ use super::metadata::SCOPE;
 use super::state::State;
 use super::store::{self, AuthzRequest, RegisteredClient};
 use super::{Fault, token};
-use crate::export::html::escape as escape_html;
+use crate::export::escape::html as escape_html;
 use crate::parse::urls::{is_loopback_url, same_ignoring_loopback_port};
 
 /// Optional string metadata echoed back at registration when present (RFC 7591 §2).

@@ -15,29 +15,15 @@ use sha2::{Digest, Sha256};
 
 use crate::model::{BodyCapture, Exchange, Header};
 
+use super::escape::html as escape;
 use super::facts::{correlation, issue_facts, path_of, phase_label, status_label, timestamp};
-use super::{ExportOptions, Trace};
+use super::options::ExportOptions;
+use super::trace::Trace;
 
 const STYLE: &str = include_str!("html/style.css");
 const SCRIPT: &str = include_str!("html/report.js");
 /// Characters of one body shown in the report.
 const BODY_CAP: usize = 64 * 1024;
-
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
 
 /// JSON safe inside `<script type="application/json">`: `<`, `>` and `&` become `\u` escapes,
 /// so neither `</script>` nor `<!--` can appear.
