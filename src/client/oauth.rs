@@ -7,10 +7,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::Method;
 use serde_json::Value;
 
-use super::Outcome;
+use super::config::BrowserLeg;
 use super::flow::{Flow, Registered, Res, Tokens, redirect_target};
 use super::form::parse_form;
 use super::message::{Reply, Req};
+use super::report::Outcome;
 use crate::model::Phase;
 use crate::parse::jwt::Jwt;
 use crate::parse::urls::pkce_s256;
@@ -170,19 +171,55 @@ impl Flow {
 
     /// The authorize leg; returns the code (and the verifier, stored on `self`).
     pub(super) async fn authorize(&mut self) -> Res<(String, String)> {
+        let (verifier, challenge) = pkce_pair();
+        let state = random_b64(24);
+        // Browser navigation: no Origin, no CORS; redirects followed by hand.
+        let authorize_url = self.authorize_url(&state, challenge);
+        let mut req = Req::new(Method::GET, authorize_url.clone())
+            .header("accept", "text/html")
+            .step("authorize");
+        for _hop in 0..6 {
+            let reply = match self.http.send(&req).await {
+                Ok(r) => r,
+                Err(err) => {
+                    return Err(self.transport_failure("authorize", Phase::Authorize, &req, err));
+                }
+            };
+            let hop = if let Some(location) = redirect_target(&req, &reply) {
+                self.follow_redirect(req, &reply, location, &state)?
+            } else if let Some(browser) = self.cfg.browser.clone() {
+                let code = self
+                    .browser_leg(browser.as_ref(), &req, &reply, &authorize_url, &state)
+                    .await?;
+                Hop::Code(code)
+            } else {
+                Hop::Next(self.submit_form(&req, &reply)?)
+            };
+            match hop {
+                Hop::Next(next) => req = next,
+                Hop::Code(code) => return Ok((code, verifier)),
+            }
+        }
+        let url = req.url.clone();
+        self.step("authorize", Phase::Authorize)
+            .at("GET", &url)
+            .fail("too many redirects")?;
+        Err(super::flow::Stop)
+    }
+
+    /// The authorization request URL: PKCE S256, `state`, `resource` and, when known, `scope`.
+    fn authorize_url(&self, state: &str, code_challenge: String) -> String {
         let client_id = self
             .registered
             .as_ref()
             .map(|r| r.client_id.clone())
             .unwrap_or_default();
-        let (verifier, challenge) = pkce_pair();
-        let state = random_b64(24);
         let mut params = vec![
             ("response_type", "code".to_string()),
             ("client_id", client_id),
             ("redirect_uri", self.redirect_uri.clone()),
-            ("state", state.clone()),
-            ("code_challenge", challenge),
+            ("state", state.to_string()),
+            ("code_challenge", code_challenge),
             ("code_challenge_method", "S256".into()),
             ("resource", self.resource.clone()),
         ];
@@ -195,143 +232,148 @@ impl Flow {
         }
         let endpoint = self.asm_str("authorization_endpoint");
         let sep = if endpoint.contains('?') { '&' } else { '?' };
-        // Browser navigation: no Origin, no CORS; redirects followed by hand.
-        let authorize_url = format!("{endpoint}{sep}{}", ser.finish());
-        let mut req = Req::new(Method::GET, authorize_url.clone())
+        format!("{endpoint}{sep}{}", ser.finish())
+    }
+
+    /// A redirect during the authorize leg: to the callback (the code), or on to the next
+    /// page, re-POSTing the body on 307/308 as a browser does.
+    fn follow_redirect(
+        &mut self,
+        mut req: Req,
+        reply: &Reply,
+        location: String,
+        state: &str,
+    ) -> Res<Hop> {
+        let method = req.method.to_string();
+        if same_endpoint(&location, &self.redirect_uri) {
+            if req.method == Method::POST && matches!(reply.status, 307 | 308) {
+                let note = format!(
+                    "{} after the consent POST: the browser re-POSTs to the callback {} (GET-only callbacks answer 405 / \"Cannot POST\")",
+                    reply.status, self.redirect_uri
+                );
+                self.step("authorize", Phase::Authorize)
+                    .at(&method, &req.url)
+                    .reply(reply)
+                    .fail(note)?;
+            }
+            self.step("authorize", Phase::Authorize)
+                .at(&method, &req.url)
+                .reply(reply)
+                .ok("redirected to the callback")?;
+            return self.callback(&location, state, Some(reply)).map(Hop::Code);
+        }
+        let shown = location.split('?').next().unwrap_or("");
+        let note = format!("{} to {shown}; following", reply.status);
+        self.step("authorize", Phase::Authorize)
+            .at(&method, &req.url)
+            .reply(reply)
+            .ok(note)?;
+        // A browser repeats a POST (and its body) on 307/308, and GETs otherwise.
+        let repost = req.method == Method::POST && matches!(reply.status, 307 | 308);
+        let mut next = Req::new(if repost { Method::POST } else { Method::GET }, location)
             .header("accept", "text/html")
             .step("authorize");
-        for _hop in 0..6 {
-            let reply = match self.http.send(&req).await {
-                Ok(r) => r,
-                Err(err) => {
-                    return Err(self.transport_failure("authorize", Phase::Authorize, &req, err));
-                }
-            };
-            let method = req.method.to_string();
-            if let Some(location) = redirect_target(&req, &reply) {
-                if same_endpoint(&location, &self.redirect_uri) {
-                    if req.method == Method::POST && matches!(reply.status, 307 | 308) {
-                        let note = format!(
-                            "{} after the consent POST: the browser re-POSTs to the callback {} (GET-only callbacks answer 405 / \"Cannot POST\")",
-                            reply.status, self.redirect_uri
-                        );
-                        self.step("authorize", Phase::Authorize)
-                            .at(&method, &req.url)
-                            .reply(&reply)
-                            .fail(note)?;
-                    }
-                    self.step("authorize", Phase::Authorize)
-                        .at(&method, &req.url)
-                        .reply(&reply)
-                        .ok("redirected to the callback")?;
-                    let code = self.callback(&location, &state, Some(&reply))?;
-                    return Ok((code, verifier));
-                }
-                let shown = location.split('?').next().unwrap_or("");
-                let note = format!("{} to {shown}; following", reply.status);
-                self.step("authorize", Phase::Authorize)
-                    .at(&method, &req.url)
-                    .reply(&reply)
-                    .ok(note)?;
-                // A browser repeats a POST (and its body) on 307/308, and GETs otherwise.
-                let repost = req.method == Method::POST && matches!(reply.status, 307 | 308);
-                let mut next = Req::new(if repost { Method::POST } else { Method::GET }, location)
-                    .header("accept", "text/html")
-                    .step("authorize");
-                if repost {
-                    next.body = req.body.take();
-                }
-                req = next;
-                continue;
-            }
-            if let Some(browser) = self.cfg.browser.clone() {
-                let note = format!(
-                    "{} {}: a person has to sign in; handing the authorize URL to the browser",
-                    reply.status,
-                    reply.media_type()
-                );
-                self.step("authorize", Phase::Authorize)
-                    .at(&method, &req.url)
-                    .reply(&reply)
-                    .ok(note)?;
-                let location = match browser.complete(authorize_url.clone()).await {
-                    Ok(location) => location,
-                    Err(why) => {
-                        let shown = self.redirect_uri.clone();
-                        self.step("callback", Phase::Callback)
-                            .at("GET", &shown)
-                            .fail(why)?;
-                        return Err(super::flow::Stop);
-                    }
-                };
-                let code = self.callback(&location, &state, None)?;
-                return Ok((code, verifier));
-            }
-            let form = (reply.status == 200 && reply.is_html())
-                .then(|| parse_form(&reply.text()))
-                .flatten();
-            let Some(form) = form else {
-                let note = format!(
-                    "expected a redirect to the callback, got {}: {}",
-                    reply.status,
-                    snippet(&reply)
-                );
-                self.step("authorize", Phase::Authorize)
-                    .at(&method, &req.url)
-                    .reply(&reply)
-                    .fail(note)?;
+        if repost {
+            next.body = req.body.take();
+        }
+        Ok(Hop::Next(next))
+    }
+
+    /// A page that is neither a redirect nor a form the client can submit, with a real
+    /// browser configured: a person signs in; the code comes from the callback it reaches.
+    async fn browser_leg(
+        &mut self,
+        browser: &dyn BrowserLeg,
+        req: &Req,
+        reply: &Reply,
+        authorize_url: &str,
+        state: &str,
+    ) -> Res<String> {
+        let note = format!(
+            "{} {}: a person has to sign in; handing the authorize URL to the browser",
+            reply.status,
+            reply.media_type()
+        );
+        self.step("authorize", Phase::Authorize)
+            .at(req.method.as_str(), &req.url)
+            .reply(reply)
+            .ok(note)?;
+        let location = match browser.complete(authorize_url.to_string()).await {
+            Ok(location) => location,
+            Err(why) => {
+                let shown = self.redirect_uri.clone();
+                self.step("callback", Phase::Callback)
+                    .at("GET", &shown)
+                    .fail(why)?;
                 return Err(super::flow::Stop);
-            };
-            let action = url::Url::parse(&req.url)
-                .ok()
-                .and_then(|u| u.join(&form.action).ok())
-                .map(String::from);
-            let Some(action) = action else {
-                let note = format!("HTML form with an unusable action {:?}", form.action);
-                self.step("authorize", Phase::Authorize)
-                    .at(&method, &req.url)
-                    .reply(&reply)
-                    .fail(note)?;
-                return Err(super::flow::Stop);
-            };
-            if form.method == "POST" && same_endpoint(&action, &self.redirect_uri) {
-                let note = "the authorization response is an auto-submitting form POST to the callback (form_post)";
-                self.step("authorize", Phase::Authorize)
-                    .at(&method, &req.url)
-                    .reply(&reply)
-                    .fail(note)?;
             }
+        };
+        self.callback(&location, state, None)
+    }
+
+    /// An HTML consent page: submits its form as the user would (the request it makes), or
+    /// fails the step when the page has no usable form or posts straight to the callback.
+    fn submit_form(&mut self, req: &Req, reply: &Reply) -> Res<Req> {
+        let method = req.method.to_string();
+        let form = (reply.status == 200 && reply.is_html())
+            .then(|| parse_form(&reply.text()))
+            .flatten();
+        let Some(form) = form else {
             let note = format!(
-                "HTML consent form ({} {}); submitting it as the user would",
-                form.method, form.action
+                "expected a redirect to the callback, got {}: {}",
+                reply.status,
+                snippet(reply)
             );
             self.step("authorize", Phase::Authorize)
                 .at(&method, &req.url)
-                .reply(&reply)
-                .warn(note)?;
-            let fields: Vec<(&str, &str)> = form
-                .fields
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            req = if form.method == "POST" {
-                Req::new(Method::POST, action)
-                    .header("accept", "text/html")
-                    .step("authorize")
-                    .form(&fields)
-            } else {
-                let mut ser = url::form_urlencoded::Serializer::new(String::new());
-                ser.extend_pairs(fields.iter());
-                Req::new(Method::GET, format!("{action}?{}", ser.finish()))
-                    .header("accept", "text/html")
-                    .step("authorize")
-            };
+                .reply(reply)
+                .fail(note)?;
+            return Err(super::flow::Stop);
+        };
+        let action = url::Url::parse(&req.url)
+            .ok()
+            .and_then(|u| u.join(&form.action).ok())
+            .map(String::from);
+        let Some(action) = action else {
+            let note = format!("HTML form with an unusable action {:?}", form.action);
+            self.step("authorize", Phase::Authorize)
+                .at(&method, &req.url)
+                .reply(reply)
+                .fail(note)?;
+            return Err(super::flow::Stop);
+        };
+        if form.method == "POST" && same_endpoint(&action, &self.redirect_uri) {
+            let note = "the authorization response is an auto-submitting form POST to the callback (form_post)";
+            self.step("authorize", Phase::Authorize)
+                .at(&method, &req.url)
+                .reply(reply)
+                .fail(note)?;
         }
-        let url = req.url.clone();
+        let note = format!(
+            "HTML consent form ({} {}); submitting it as the user would",
+            form.method, form.action
+        );
         self.step("authorize", Phase::Authorize)
-            .at("GET", &url)
-            .fail("too many redirects")?;
-        Err(super::flow::Stop)
+            .at(&method, &req.url)
+            .reply(reply)
+            .warn(note)?;
+        let fields: Vec<(&str, &str)> = form
+            .fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        Ok(if form.method == "POST" {
+            Req::new(Method::POST, action)
+                .header("accept", "text/html")
+                .step("authorize")
+                .form(&fields)
+        } else {
+            let mut ser = url::form_urlencoded::Serializer::new(String::new());
+            ser.extend_pairs(fields.iter());
+            Req::new(Method::GET, format!("{action}?{}", ser.finish()))
+                .header("accept", "text/html")
+                .step("authorize")
+        })
     }
 
     /// Checks the authorization response carried by the redirect to the callback.
@@ -551,6 +593,14 @@ fn jwt_claim(token: &str, claim: &str) -> Option<String> {
 fn snippet(reply: &Reply) -> String {
     let text: String = reply.text().chars().take(120).collect();
     text.replace('\n', " ")
+}
+
+/// What one hop of the authorize leg leads to.
+enum Hop {
+    /// The next request the browser makes.
+    Next(Req),
+    /// The authorization code from the callback.
+    Code(String),
 }
 
 #[cfg(test)]

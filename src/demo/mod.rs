@@ -26,6 +26,7 @@ mod mcp;
 mod metadata;
 mod modern;
 mod oauth;
+mod register;
 mod rpc;
 mod state;
 mod store;
