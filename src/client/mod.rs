@@ -28,6 +28,7 @@ mod oauth;
 mod record;
 mod report;
 mod step;
+mod token;
 
 pub use crate::parse::sse::{ParsedEvent as SseEvent, SseParser};
 pub use challenge::{Challenge, parse_bearer};
