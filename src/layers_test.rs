@@ -1,6 +1,10 @@
 //! The layer test (issue 11): the crate's layering as data, checked against every import.
 //!
-//! [`LAYERS`] is the table, top to bottom; imports only go down. The test reads every `.rs`
+//! [`LAYERS`] is the table, top to bottom; imports only go down. In a row, `;` separates
+//! independent groups (which must not import each other), `>` orders the modules of one group
+//! (an earlier one may import a later one) and `,` lists peers of one rank. Entries are module
+//! paths; a path belongs to the longest entry that is a prefix of it; `crate` stands for the
+//! helpers in `lib.rs`. The test reads every `.rs`
 //! file under `src/`, takes every `crate::…` path of its code — `use` trees (grouped, nested,
 //! multi-line, `as`, globs) and inline paths — and every `super::`/`self::`/child-module path,
 //! resolves each to the module that defines its item (through imported names and `pub use`
@@ -10,11 +14,18 @@
 //! a cycle between files, and on I/O (`tokio`, `hyper`, `std::fs`, `std::net`) in the layers
 //! that must stay sans-io (engine, wire, vocabulary).
 //!
+//! Edges are names: a method call (`self.forward(…)`) names no item, so the methods of one
+//! type may live in several files (`impl Forwarder` blocks), each file depending on the file
+//! that defines the type, not on each other.
+//!
 //! Test-only code (`#[cfg(test)]` modules, items and files) is not checked: it is never linked
 //! into the library, so it adds no dependency to the shipped layering, and a low layer's test
 //! may rightly build its fixtures with a higher layer's testkit or run the engine over its
-//! output end to end. `main.rs` is the binary crate (it reaches the library as `authtap::…`,
-//! and sits above everything), so it is not read either.
+//! output end to end. `main.rs` and `cli/` are the binary crate: they reach the library as
+//! `authtap::…` and sit above everything, so only the cycles among `cli/` files are checked.
+//!
+//! One reading of issue 11's table is made explicit here: `trace::load` picks the reader of a
+//! trace file (JSONL or HAR), so it sits above `trace::har_import` and `trace::reader`.
 //!
 //! [`PENDING`] lists the breaches that other branches are removing right now; each entry is
 //! allowed until its branch lands, and the test fails once an entry is no longer needed, so the
@@ -28,7 +39,7 @@ mod tests;
 use graph::Crate;
 use table::Table;
 
-/// The target layering, top layer first (see the module doc for the grammar of a row).
+/// The target layering, top layer first (the grammar of a row is in the module doc).
 const LAYERS: &[(&str, &str)] = &[
     ("binary", "cli"),
     ("facade", "proxy"),
