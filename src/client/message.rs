@@ -85,7 +85,7 @@ pub struct Req {
     pub body: Option<(&'static str, Bytes)>,
     /// For an SSE answer: stop reading once a JSON-RPC response with this id arrived.
     pub until_rpc_id: Option<u64>,
-    /// Name of the client step this request belongs to (for the [`ExchangeHook`]).
+    /// Name of the client step this request belongs to (for the [`ExchangeHook`](super::http::ExchangeHook)).
     pub step: String,
 }
 
@@ -102,7 +102,7 @@ impl Req {
         }
     }
 
-    /// Names the client step (for the [`ExchangeHook`]).
+    /// Names the client step (for the [`ExchangeHook`](super::http::ExchangeHook)).
     pub fn step(mut self, name: &str) -> Self {
         self.step = name.to_string();
         self
