@@ -69,20 +69,11 @@ impl Flow {
         let doc = match reply.json() {
             Some(Value::Object(doc)) if (200..300).contains(&reply.status) => doc,
             other => {
-                let detail = match other {
-                    Some(v) => format!(
-                        "{}: {}",
-                        v.get("error")
-                            .and_then(Value::as_str)
-                            .unwrap_or("no error code"),
-                        v.get("error_description")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                    ),
-                    None if reply.is_html() => super::discovery::html_note(&reply),
-                    None => "no JSON body".into(),
-                };
-                let note = format!("registration refused ({}) {detail}", reply.status);
+                let note = format!(
+                    "registration refused ({}) {}",
+                    reply.status,
+                    refusal_detail(&reply, other.as_ref())
+                );
                 return self
                     .step("dcr", Phase::Registration)
                     .at("POST", &url)
@@ -102,31 +93,7 @@ impl Flow {
                 .fail("no client_id");
         };
         self.report.registered_client_id = Some(client_id.clone());
-        let mut warnings = Vec::new();
-        if reply.status != 201 {
-            warnings.push(format!("status {} instead of 201", reply.status));
-        }
-        for key in ["client_secret_expires_at", "client_id_issued_at"] {
-            if let Some(v) = doc
-                .get(key)
-                .filter(|v| !v.is_null() && !v.is_i64() && !v.is_u64())
-            {
-                warnings.push(format!("{key} is {v}, not an integer (accepted leniently)"));
-            }
-        }
-        let nulls: Vec<&str> = OPTIONAL_DCR
-            .iter()
-            .copied()
-            .filter(|k| doc.get(*k).is_some_and(Value::is_null))
-            .collect();
-        if !nulls.is_empty() {
-            warnings.push(format!(
-                "null optional fields {nulls:?} (Zod-based clients reject)"
-            ));
-        }
-        if !doc.get("redirect_uris").is_some_and(Value::is_array) {
-            warnings.push("redirect_uris not echoed".into());
-        }
+        let warnings = registration_warnings(&reply, &doc);
         let auth_method = doc
             .get("token_endpoint_auth_method")
             .and_then(Value::as_str)
@@ -436,6 +403,55 @@ impl Flow {
             .outcome(outcome, note)?;
         Ok(code)
     }
+}
+
+/// Why a registration was refused: the OAuth error and its description, a note on an HTML
+/// page, or the lack of a JSON body.
+fn refusal_detail(reply: &Reply, doc: Option<&Value>) -> String {
+    match doc {
+        Some(v) => format!(
+            "{}: {}",
+            v.get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("no error code"),
+            v.get("error_description")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        ),
+        None if reply.is_html() => super::discovery::html_note(reply),
+        None => "no JSON body".into(),
+    }
+}
+
+/// What a lenient client accepts in a registration response but a strict one refuses: a
+/// status other than 201, non-integer timestamps, `null` optional fields, no `redirect_uris`.
+fn registration_warnings(reply: &Reply, doc: &serde_json::Map<String, Value>) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if reply.status != 201 {
+        warnings.push(format!("status {} instead of 201", reply.status));
+    }
+    for key in ["client_secret_expires_at", "client_id_issued_at"] {
+        if let Some(v) = doc
+            .get(key)
+            .filter(|v| !v.is_null() && !v.is_i64() && !v.is_u64())
+        {
+            warnings.push(format!("{key} is {v}, not an integer (accepted leniently)"));
+        }
+    }
+    let nulls: Vec<&str> = OPTIONAL_DCR
+        .iter()
+        .copied()
+        .filter(|k| doc.get(*k).is_some_and(Value::is_null))
+        .collect();
+    if !nulls.is_empty() {
+        warnings.push(format!(
+            "null optional fields {nulls:?} (Zod-based clients reject)"
+        ));
+    }
+    if !doc.get("redirect_uris").is_some_and(Value::is_array) {
+        warnings.push("redirect_uris not echoed".into());
+    }
+    warnings
 }
 
 fn snippet(reply: &Reply) -> String {
