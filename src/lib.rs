@@ -11,6 +11,9 @@
 //!
 //! [`demo`] is an embedded MCP + OAuth reference server with fault switches, [`client`] a
 //! scripted MCP OAuth client, and [`check`] an active probe built from both and the rules.
+//!
+//! The layering (binary, facade, sources, pipeline, sinks, engine, wire, vocabulary: imports
+//! only go down, and no two files import each other) is a unit test, `layers_test.rs`.
 
 pub mod ca;
 pub mod check;
@@ -20,6 +23,8 @@ pub mod export;
 pub mod flow;
 pub mod forward;
 pub mod intercept;
+#[cfg(test)]
+mod layers_test;
 pub mod listen;
 pub mod live;
 pub mod model;

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use crate::ca::LocalCa;
 use crate::forward::client::ClientOptions;
-use crate::forward::{BounceListener, Forwarder, ForwarderConfig};
-use crate::listen::{CertificateOrigin, Listener, ProxyHandler, TlsServing};
+use crate::forward::{Forwarder, ForwarderConfig};
+use crate::listen::{BounceHandler, CertificateOrigin, Listener, ProxyHandler, TlsServing};
 use crate::model::{SCHEMA_VERSION, SessionRecord};
 use crate::rules::Engine;
 use crate::session::{Recorder, RecorderHandle, RecorderOptions, Session};
@@ -311,7 +311,7 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, Error> {
         Some(socket) => Some(Listener::spawn(
             socket,
             None,
-            Arc::new(BounceListener(forwarder.clone())),
+            Arc::new(BounceHandler(forwarder.clone())),
             SHUTDOWN_GRACE,
         )?),
         None => None,

@@ -5,9 +5,11 @@
 use http::{HeaderMap, Method};
 use serde_json::Value;
 
-use super::discovery::Challenge;
-use super::http::{Http, Reply, Req};
-use super::{ClientConfig, FlowReport, McpPlan, Outcome, Stage, Step};
+use super::challenge::Challenge;
+use super::config::{ClientConfig, McpPlan, Stage};
+use super::http::Http;
+use super::message::{Reply, Req};
+use super::report::{FlowReport, Outcome, Step};
 use crate::model::Phase;
 
 /// The flow stopped; the failing step is already recorded.

@@ -6,9 +6,11 @@ use http::Method;
 use serde_json::{Value, json};
 
 use super::Outcome;
-use super::discovery::{initialize_body, parse_bearer};
+use super::challenge::parse_bearer;
+use super::discovery::initialize_body;
 use super::flow::{Flow, Res, Stop};
-use super::http::{Reply, Req, rpc_id_of};
+use super::http::rpc_id_of;
+use super::message::{Reply, Req};
 use crate::model::Phase;
 
 impl Flow {

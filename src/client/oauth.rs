@@ -7,12 +7,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::Method;
 use serde_json::Value;
 
-use super::Outcome;
-use super::flow::{Flow, Registered, Res, Tokens, redirect_target};
+use super::config::BrowserLeg;
+use super::flow::{Flow, Registered, Res, redirect_target};
 use super::form::parse_form;
-use super::http::{Reply, Req};
+use super::message::{Reply, Req};
+use super::report::Outcome;
 use crate::model::Phase;
-use crate::parse::jwt::Jwt;
 use crate::parse::urls::pkce_s256;
 
 /// Optional DCR members a strict (Zod) client rejects when `null`.
@@ -49,7 +49,7 @@ fn same_endpoint(a: &str, b: &str) -> bool {
 }
 
 impl Flow {
-    fn asm_str(&self, key: &str) -> String {
+    pub(super) fn asm_str(&self, key: &str) -> String {
         self.asm
             .as_ref()
             .and_then(|a| a.get(key))
@@ -69,20 +69,11 @@ impl Flow {
         let doc = match reply.json() {
             Some(Value::Object(doc)) if (200..300).contains(&reply.status) => doc,
             other => {
-                let detail = match other {
-                    Some(v) => format!(
-                        "{}: {}",
-                        v.get("error")
-                            .and_then(Value::as_str)
-                            .unwrap_or("no error code"),
-                        v.get("error_description")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                    ),
-                    None if reply.is_html() => super::discovery::html_note(&reply),
-                    None => "no JSON body".into(),
-                };
-                let note = format!("registration refused ({}) {detail}", reply.status);
+                let note = format!(
+                    "registration refused ({}) {}",
+                    reply.status,
+                    refusal_detail(&reply, other.as_ref())
+                );
                 return self
                     .step("dcr", Phase::Registration)
                     .at("POST", &url)
@@ -102,31 +93,7 @@ impl Flow {
                 .fail("no client_id");
         };
         self.report.registered_client_id = Some(client_id.clone());
-        let mut warnings = Vec::new();
-        if reply.status != 201 {
-            warnings.push(format!("status {} instead of 201", reply.status));
-        }
-        for key in ["client_secret_expires_at", "client_id_issued_at"] {
-            if let Some(v) = doc
-                .get(key)
-                .filter(|v| !v.is_null() && !v.is_i64() && !v.is_u64())
-            {
-                warnings.push(format!("{key} is {v}, not an integer (accepted leniently)"));
-            }
-        }
-        let nulls: Vec<&str> = OPTIONAL_DCR
-            .iter()
-            .copied()
-            .filter(|k| doc.get(*k).is_some_and(Value::is_null))
-            .collect();
-        if !nulls.is_empty() {
-            warnings.push(format!(
-                "null optional fields {nulls:?} (Zod-based clients reject)"
-            ));
-        }
-        if !doc.get("redirect_uris").is_some_and(Value::is_array) {
-            warnings.push("redirect_uris not echoed".into());
-        }
+        let warnings = registration_warnings(&reply, &doc);
         let auth_method = doc
             .get("token_endpoint_auth_method")
             .and_then(Value::as_str)
@@ -170,19 +137,55 @@ impl Flow {
 
     /// The authorize leg; returns the code (and the verifier, stored on `self`).
     pub(super) async fn authorize(&mut self) -> Res<(String, String)> {
+        let (verifier, challenge) = pkce_pair();
+        let state = random_b64(24);
+        // Browser navigation: no Origin, no CORS; redirects followed by hand.
+        let authorize_url = self.authorize_url(&state, challenge);
+        let mut req = Req::new(Method::GET, authorize_url.clone())
+            .header("accept", "text/html")
+            .step("authorize");
+        for _hop in 0..6 {
+            let reply = match self.http.send(&req).await {
+                Ok(r) => r,
+                Err(err) => {
+                    return Err(self.transport_failure("authorize", Phase::Authorize, &req, err));
+                }
+            };
+            let hop = if let Some(location) = redirect_target(&req, &reply) {
+                self.follow_redirect(req, &reply, location, &state)?
+            } else if let Some(browser) = self.cfg.browser.clone() {
+                let code = self
+                    .browser_leg(browser.as_ref(), &req, &reply, &authorize_url, &state)
+                    .await?;
+                Hop::Code(code)
+            } else {
+                Hop::Next(self.submit_form(&req, &reply)?)
+            };
+            match hop {
+                Hop::Next(next) => req = next,
+                Hop::Code(code) => return Ok((code, verifier)),
+            }
+        }
+        let url = req.url.clone();
+        self.step("authorize", Phase::Authorize)
+            .at("GET", &url)
+            .fail("too many redirects")?;
+        Err(super::flow::Stop)
+    }
+
+    /// The authorization request URL: PKCE S256, `state`, `resource` and, when known, `scope`.
+    fn authorize_url(&self, state: &str, code_challenge: String) -> String {
         let client_id = self
             .registered
             .as_ref()
             .map(|r| r.client_id.clone())
             .unwrap_or_default();
-        let (verifier, challenge) = pkce_pair();
-        let state = random_b64(24);
         let mut params = vec![
             ("response_type", "code".to_string()),
             ("client_id", client_id),
             ("redirect_uri", self.redirect_uri.clone()),
-            ("state", state.clone()),
-            ("code_challenge", challenge),
+            ("state", state.to_string()),
+            ("code_challenge", code_challenge),
             ("code_challenge_method", "S256".into()),
             ("resource", self.resource.clone()),
         ];
@@ -195,143 +198,148 @@ impl Flow {
         }
         let endpoint = self.asm_str("authorization_endpoint");
         let sep = if endpoint.contains('?') { '&' } else { '?' };
-        // Browser navigation: no Origin, no CORS; redirects followed by hand.
-        let authorize_url = format!("{endpoint}{sep}{}", ser.finish());
-        let mut req = Req::new(Method::GET, authorize_url.clone())
+        format!("{endpoint}{sep}{}", ser.finish())
+    }
+
+    /// A redirect during the authorize leg: to the callback (the code), or on to the next
+    /// page, re-POSTing the body on 307/308 as a browser does.
+    fn follow_redirect(
+        &mut self,
+        mut req: Req,
+        reply: &Reply,
+        location: String,
+        state: &str,
+    ) -> Res<Hop> {
+        let method = req.method.to_string();
+        if same_endpoint(&location, &self.redirect_uri) {
+            if req.method == Method::POST && matches!(reply.status, 307 | 308) {
+                let note = format!(
+                    "{} after the consent POST: the browser re-POSTs to the callback {} (GET-only callbacks answer 405 / \"Cannot POST\")",
+                    reply.status, self.redirect_uri
+                );
+                self.step("authorize", Phase::Authorize)
+                    .at(&method, &req.url)
+                    .reply(reply)
+                    .fail(note)?;
+            }
+            self.step("authorize", Phase::Authorize)
+                .at(&method, &req.url)
+                .reply(reply)
+                .ok("redirected to the callback")?;
+            return self.callback(&location, state, Some(reply)).map(Hop::Code);
+        }
+        let shown = location.split('?').next().unwrap_or("");
+        let note = format!("{} to {shown}; following", reply.status);
+        self.step("authorize", Phase::Authorize)
+            .at(&method, &req.url)
+            .reply(reply)
+            .ok(note)?;
+        // A browser repeats a POST (and its body) on 307/308, and GETs otherwise.
+        let repost = req.method == Method::POST && matches!(reply.status, 307 | 308);
+        let mut next = Req::new(if repost { Method::POST } else { Method::GET }, location)
             .header("accept", "text/html")
             .step("authorize");
-        for _hop in 0..6 {
-            let reply = match self.http.send(&req).await {
-                Ok(r) => r,
-                Err(err) => {
-                    return Err(self.transport_failure("authorize", Phase::Authorize, &req, err));
-                }
-            };
-            let method = req.method.to_string();
-            if let Some(location) = redirect_target(&req, &reply) {
-                if same_endpoint(&location, &self.redirect_uri) {
-                    if req.method == Method::POST && matches!(reply.status, 307 | 308) {
-                        let note = format!(
-                            "{} after the consent POST: the browser re-POSTs to the callback {} (GET-only callbacks answer 405 / \"Cannot POST\")",
-                            reply.status, self.redirect_uri
-                        );
-                        self.step("authorize", Phase::Authorize)
-                            .at(&method, &req.url)
-                            .reply(&reply)
-                            .fail(note)?;
-                    }
-                    self.step("authorize", Phase::Authorize)
-                        .at(&method, &req.url)
-                        .reply(&reply)
-                        .ok("redirected to the callback")?;
-                    let code = self.callback(&location, &state, Some(&reply))?;
-                    return Ok((code, verifier));
-                }
-                let shown = location.split('?').next().unwrap_or("");
-                let note = format!("{} to {shown}; following", reply.status);
-                self.step("authorize", Phase::Authorize)
-                    .at(&method, &req.url)
-                    .reply(&reply)
-                    .ok(note)?;
-                // A browser repeats a POST (and its body) on 307/308, and GETs otherwise.
-                let repost = req.method == Method::POST && matches!(reply.status, 307 | 308);
-                let mut next = Req::new(if repost { Method::POST } else { Method::GET }, location)
-                    .header("accept", "text/html")
-                    .step("authorize");
-                if repost {
-                    next.body = req.body.take();
-                }
-                req = next;
-                continue;
-            }
-            if let Some(browser) = self.cfg.browser.clone() {
-                let note = format!(
-                    "{} {}: a person has to sign in; handing the authorize URL to the browser",
-                    reply.status,
-                    reply.media_type()
-                );
-                self.step("authorize", Phase::Authorize)
-                    .at(&method, &req.url)
-                    .reply(&reply)
-                    .ok(note)?;
-                let location = match browser.complete(authorize_url.clone()).await {
-                    Ok(location) => location,
-                    Err(why) => {
-                        let shown = self.redirect_uri.clone();
-                        self.step("callback", Phase::Callback)
-                            .at("GET", &shown)
-                            .fail(why)?;
-                        return Err(super::flow::Stop);
-                    }
-                };
-                let code = self.callback(&location, &state, None)?;
-                return Ok((code, verifier));
-            }
-            let form = (reply.status == 200 && reply.is_html())
-                .then(|| parse_form(&reply.text()))
-                .flatten();
-            let Some(form) = form else {
-                let note = format!(
-                    "expected a redirect to the callback, got {}: {}",
-                    reply.status,
-                    snippet(&reply)
-                );
-                self.step("authorize", Phase::Authorize)
-                    .at(&method, &req.url)
-                    .reply(&reply)
-                    .fail(note)?;
+        if repost {
+            next.body = req.body.take();
+        }
+        Ok(Hop::Next(next))
+    }
+
+    /// A page that is neither a redirect nor a form the client can submit, with a real
+    /// browser configured: a person signs in; the code comes from the callback it reaches.
+    async fn browser_leg(
+        &mut self,
+        browser: &dyn BrowserLeg,
+        req: &Req,
+        reply: &Reply,
+        authorize_url: &str,
+        state: &str,
+    ) -> Res<String> {
+        let note = format!(
+            "{} {}: a person has to sign in; handing the authorize URL to the browser",
+            reply.status,
+            reply.media_type()
+        );
+        self.step("authorize", Phase::Authorize)
+            .at(req.method.as_str(), &req.url)
+            .reply(reply)
+            .ok(note)?;
+        let location = match browser.complete(authorize_url.to_string()).await {
+            Ok(location) => location,
+            Err(why) => {
+                let shown = self.redirect_uri.clone();
+                self.step("callback", Phase::Callback)
+                    .at("GET", &shown)
+                    .fail(why)?;
                 return Err(super::flow::Stop);
-            };
-            let action = url::Url::parse(&req.url)
-                .ok()
-                .and_then(|u| u.join(&form.action).ok())
-                .map(String::from);
-            let Some(action) = action else {
-                let note = format!("HTML form with an unusable action {:?}", form.action);
-                self.step("authorize", Phase::Authorize)
-                    .at(&method, &req.url)
-                    .reply(&reply)
-                    .fail(note)?;
-                return Err(super::flow::Stop);
-            };
-            if form.method == "POST" && same_endpoint(&action, &self.redirect_uri) {
-                let note = "the authorization response is an auto-submitting form POST to the callback (form_post)";
-                self.step("authorize", Phase::Authorize)
-                    .at(&method, &req.url)
-                    .reply(&reply)
-                    .fail(note)?;
             }
+        };
+        self.callback(&location, state, None)
+    }
+
+    /// An HTML consent page: submits its form as the user would (the request it makes), or
+    /// fails the step when the page has no usable form or posts straight to the callback.
+    fn submit_form(&mut self, req: &Req, reply: &Reply) -> Res<Req> {
+        let method = req.method.to_string();
+        let form = (reply.status == 200 && reply.is_html())
+            .then(|| parse_form(&reply.text()))
+            .flatten();
+        let Some(form) = form else {
             let note = format!(
-                "HTML consent form ({} {}); submitting it as the user would",
-                form.method, form.action
+                "expected a redirect to the callback, got {}: {}",
+                reply.status,
+                snippet(reply)
             );
             self.step("authorize", Phase::Authorize)
                 .at(&method, &req.url)
-                .reply(&reply)
-                .warn(note)?;
-            let fields: Vec<(&str, &str)> = form
-                .fields
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            req = if form.method == "POST" {
-                Req::new(Method::POST, action)
-                    .header("accept", "text/html")
-                    .step("authorize")
-                    .form(&fields)
-            } else {
-                let mut ser = url::form_urlencoded::Serializer::new(String::new());
-                ser.extend_pairs(fields.iter());
-                Req::new(Method::GET, format!("{action}?{}", ser.finish()))
-                    .header("accept", "text/html")
-                    .step("authorize")
-            };
+                .reply(reply)
+                .fail(note)?;
+            return Err(super::flow::Stop);
+        };
+        let action = url::Url::parse(&req.url)
+            .ok()
+            .and_then(|u| u.join(&form.action).ok())
+            .map(String::from);
+        let Some(action) = action else {
+            let note = format!("HTML form with an unusable action {:?}", form.action);
+            self.step("authorize", Phase::Authorize)
+                .at(&method, &req.url)
+                .reply(reply)
+                .fail(note)?;
+            return Err(super::flow::Stop);
+        };
+        if form.method == "POST" && same_endpoint(&action, &self.redirect_uri) {
+            let note = "the authorization response is an auto-submitting form POST to the callback (form_post)";
+            self.step("authorize", Phase::Authorize)
+                .at(&method, &req.url)
+                .reply(reply)
+                .fail(note)?;
         }
-        let url = req.url.clone();
+        let note = format!(
+            "HTML consent form ({} {}); submitting it as the user would",
+            form.method, form.action
+        );
         self.step("authorize", Phase::Authorize)
-            .at("GET", &url)
-            .fail("too many redirects")?;
-        Err(super::flow::Stop)
+            .at(&method, &req.url)
+            .reply(reply)
+            .warn(note)?;
+        let fields: Vec<(&str, &str)> = form
+            .fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        Ok(if form.method == "POST" {
+            Req::new(Method::POST, action)
+                .header("accept", "text/html")
+                .step("authorize")
+                .form(&fields)
+        } else {
+            let mut ser = url::form_urlencoded::Serializer::new(String::new());
+            ser.extend_pairs(fields.iter());
+            Req::new(Method::GET, format!("{action}?{}", ser.finish()))
+                .header("accept", "text/html")
+                .step("authorize")
+        })
     }
 
     /// Checks the authorization response carried by the redirect to the callback.
@@ -395,162 +403,68 @@ impl Flow {
             .outcome(outcome, note)?;
         Ok(code)
     }
+}
 
-    /// Adds client authentication to a token request per the registered method.
-    fn token_request(&self, mut pairs: Vec<(&'static str, String)>) -> Req {
-        let url = self.asm_str("token_endpoint");
-        let reg = self.registered.clone();
-        let mut basic = None;
-        if let Some(reg) = reg {
-            match (reg.auth_method.as_str(), reg.client_secret) {
-                ("client_secret_basic", Some(secret)) => {
-                    let enc = |s: &str| {
-                        url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
-                    };
-                    let raw = format!("{}:{}", enc(&reg.client_id), enc(&secret));
-                    basic = Some(format!(
-                        "Basic {}",
-                        base64::engine::general_purpose::STANDARD.encode(raw)
-                    ));
-                }
-                ("client_secret_post", Some(secret)) => {
-                    pairs.push(("client_id", reg.client_id));
-                    pairs.push(("client_secret", secret));
-                }
-                _ => pairs.push(("client_id", reg.client_id)),
-            }
-        }
-        let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let mut req = Req::new(Method::POST, url)
-            .header("accept", "application/json")
-            .form(&borrowed);
-        if let Some(b) = basic {
-            req = req.header("authorization", b);
-        }
-        req
-    }
-
-    /// Parses a token response; records the step.
-    async fn token_step(&mut self, name: &str, phase: Phase, req: Req) -> Res<Tokens> {
-        let url = req.url.clone();
-        let reply = self.call(name, phase, req).await?;
-        let doc = reply.json().unwrap_or(Value::Null);
-        let access = doc
-            .get("access_token")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        let Some(access) = access.filter(|_| reply.status == 200) else {
-            let note = format!(
-                "token request refused ({}): {} {}",
-                reply.status,
-                doc.get("error")
-                    .and_then(Value::as_str)
-                    .unwrap_or("(no error code)"),
-                doc.get("error_description")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-            );
-            self.step(name, phase)
-                .at("POST", &url)
-                .reply(&reply)
-                .fail(note)?;
-            return Err(super::flow::Stop);
-        };
-        let mut warnings = Vec::new();
-        if !doc
-            .get("token_type")
-            .and_then(Value::as_str)
-            .is_some_and(|t| t.eq_ignore_ascii_case("bearer"))
-        {
-            warnings.push("token_type is not Bearer".to_string());
-        }
-        if !reply
-            .header("cache-control")
-            .is_some_and(|c| c.contains("no-store"))
-        {
-            warnings.push("no Cache-Control: no-store".to_string());
-        }
-        let refresh = doc
-            .get("refresh_token")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        let aud = jwt_claim(&access, "aud");
-        let mut note = format!(
-            "access token{}{}",
-            aud.map(|a| format!(" (JWT aud {a})")).unwrap_or_default(),
-            if refresh.is_some() {
-                " + refresh token"
-            } else {
-                ""
-            }
-        );
-        let outcome = if warnings.is_empty() {
-            Outcome::Ok
-        } else {
-            self.lenient()
-        };
-        if !warnings.is_empty() {
-            note = format!("{note}; {}", warnings.join("; "));
-        }
-        self.step(name, phase)
-            .at("POST", &url)
-            .reply(&reply)
-            .outcome(outcome, note)?;
-        Ok(Tokens { access, refresh })
-    }
-
-    /// authorization_code grant.
-    pub(super) async fn exchange_code(&mut self, code: &str, verifier: &str) -> Res<()> {
-        let req = self.token_request(vec![
-            ("grant_type", "authorization_code".into()),
-            ("code", code.to_string()),
-            ("redirect_uri", self.redirect_uri.clone()),
-            ("code_verifier", verifier.to_string()),
-            ("resource", self.resource.clone()),
-        ]);
-        let tokens = self.token_step("token", Phase::Token, req).await?;
-        self.tokens = Some(tokens);
-        Ok(())
-    }
-
-    /// refresh_token grant; checks rotation.
-    pub(super) async fn refresh(&mut self) -> Res<()> {
-        let Some(old) = self.tokens.as_ref().and_then(|t| t.refresh.clone()) else {
-            let url = self.asm_str("token_endpoint");
-            return self
-                .step("refresh", Phase::Refresh)
-                .at("POST", &url)
-                .warn("no refresh token issued; skipped");
-        };
-        let req = self.token_request(vec![
-            ("grant_type", "refresh_token".into()),
-            ("refresh_token", old.clone()),
-            ("resource", self.resource.clone()),
-        ]);
-        let tokens = self.token_step("refresh", Phase::Refresh, req).await?;
-        if tokens.refresh.as_deref().is_none_or(|new| new == old) {
-            let url = self.asm_str("token_endpoint");
-            let note = "the refresh response did not rotate the refresh token";
-            self.step("refresh rotation", Phase::Refresh)
-                .at("POST", &url)
-                .warn(note)?;
-        }
-        self.tokens = Some(tokens);
-        Ok(())
+/// Why a registration was refused: the OAuth error and its description, a note on an HTML
+/// page, or the lack of a JSON body.
+fn refusal_detail(reply: &Reply, doc: Option<&Value>) -> String {
+    match doc {
+        Some(v) => format!(
+            "{}: {}",
+            v.get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("no error code"),
+            v.get("error_description")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        ),
+        None if reply.is_html() => super::discovery::html_note(reply),
+        None => "no JSON body".into(),
     }
 }
 
-/// A claim of an unverified JWT payload, as text.
-fn jwt_claim(token: &str, claim: &str) -> Option<String> {
-    Jwt::decode(token)?
-        .claims
-        .get(claim)
-        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+/// What a lenient client accepts in a registration response but a strict one refuses: a
+/// status other than 201, non-integer timestamps, `null` optional fields, no `redirect_uris`.
+fn registration_warnings(reply: &Reply, doc: &serde_json::Map<String, Value>) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if reply.status != 201 {
+        warnings.push(format!("status {} instead of 201", reply.status));
+    }
+    for key in ["client_secret_expires_at", "client_id_issued_at"] {
+        if let Some(v) = doc
+            .get(key)
+            .filter(|v| !v.is_null() && !v.is_i64() && !v.is_u64())
+        {
+            warnings.push(format!("{key} is {v}, not an integer (accepted leniently)"));
+        }
+    }
+    let nulls: Vec<&str> = OPTIONAL_DCR
+        .iter()
+        .copied()
+        .filter(|k| doc.get(*k).is_some_and(Value::is_null))
+        .collect();
+    if !nulls.is_empty() {
+        warnings.push(format!(
+            "null optional fields {nulls:?} (Zod-based clients reject)"
+        ));
+    }
+    if !doc.get("redirect_uris").is_some_and(Value::is_array) {
+        warnings.push("redirect_uris not echoed".into());
+    }
+    warnings
 }
 
 fn snippet(reply: &Reply) -> String {
     let text: String = reply.text().chars().take(120).collect();
     text.replace('\n', " ")
+}
+
+/// What one hop of the authorize leg leads to.
+enum Hop {
+    /// The next request the browser makes.
+    Next(Req),
+    /// The authorization code from the callback.
+    Code(String),
 }
 
 #[cfg(test)]

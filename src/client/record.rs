@@ -4,123 +4,108 @@
 
 use std::time::{Duration, Instant};
 
-use http::HeaderMap;
-
-use super::http::{Http, HttpError, Reply, Req};
+use super::message::{HttpError, Partial, Reply, Req};
 use crate::model::{
     BodyCapture, CaptureMode, ErrorKind, Exchange, ExchangeError, ExchangeId, Header,
     Outcome as TraceOutcome, RequestRecord, ResponseRecord, Timings,
 };
 use crate::parse::sse::ParsedEvent as SseEvent;
 
-impl Http {
-    /// Builds the trace record of one exchange (request as sent, response as received).
-    pub(super) fn exchange_record(
-        &self,
-        req: &Req,
-        started_at: time::OffsetDateTime,
-        started: Instant,
-        result: &Result<Reply, HttpError>,
-        partial: Option<Partial>,
-    ) -> Exchange {
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        let mut headers = vec![Header::new("user-agent", self.user_agent.clone())];
-        headers.extend(
-            req.headers
-                .iter()
-                .map(|(n, v)| Header::new(n.clone(), v.clone())),
-        );
-        if let Some((ct, bytes)) = &req.body {
-            headers.push(Header::new("content-type", *ct));
-            headers.push(Header::new("content-length", bytes.len().to_string()));
-        }
-        let version = match result {
-            Ok(reply) => reply.version.clone(),
-            Err(_) => partial
-                .as_ref()
-                .map_or_else(|| "HTTP/1.1".into(), |p| p.version.clone()),
-        };
-        let request = RequestRecord {
-            method: req.method.to_string(),
-            url: req.url.clone(),
-            client_url: None,
-            http_version: version.clone(),
-            headers,
-            body: req.body.as_ref().map(|(_, b)| capture(b, b.len() as u64)),
-        };
-        let response = match (result, &partial) {
-            (Ok(reply), _) => Some(ResponseRecord {
-                status: reply.status,
-                http_version: reply.version.clone(),
-                headers: Header::lines(&reply.headers),
-                body: (!reply.body.is_empty()).then(|| capture(&reply.body, reply.wire_size)),
-                sse_events: trace_events(&reply.events),
-            }),
-            (Err(_), Some(p)) => Some(ResponseRecord {
-                status: p.status,
-                http_version: p.version.clone(),
-                headers: Header::lines(&p.headers),
-                body: (!p.body.is_empty()).then(|| capture(&p.body, p.body.len() as u64)),
-                sse_events: trace_events(&p.events),
-            }),
-            (Err(_), None) => None,
-        };
-        let (outcome, error) = match result {
-            Ok(_) => (TraceOutcome::Complete, None),
-            Err(err) => {
-                let outcome = if partial.is_some() {
-                    TraceOutcome::UpstreamCut
-                } else {
-                    TraceOutcome::UpstreamError
-                };
-                let kind = match err.kind() {
-                    ErrorKind::Timeout if partial.is_some() => ErrorKind::UpstreamCut,
-                    kind => kind,
-                };
-                let error = ExchangeError {
-                    kind,
-                    message: err.to_string(),
-                };
-                (outcome, Some(error))
-            }
-        };
-        let first_byte = match result {
-            Ok(reply) => reply.first_byte,
-            Err(_) => partial.as_ref().map(|p| p.first_byte),
-        };
-        Exchange {
-            id: ExchangeId(0),
-            started_at,
-            timings: Timings {
-                request_end_ms: first_byte.map(ms),
-                upstream_connect_ms: None,
-                first_byte_ms: first_byte.map(ms),
-                end_ms: Some(ms(started.elapsed())),
-            },
-            client_addr: None,
-            request,
-            response,
-            outcome,
-            error,
-            rewrites: Vec::new(),
-            phase: None,
-            flow: None,
-            findings: Vec::new(),
-            ofids: Vec::new(),
-            mode: CaptureMode::Client,
-        }
+/// Builds the trace record of one exchange (request as sent, response as received).
+pub(super) fn exchange_record(
+    user_agent: &str,
+    req: &Req,
+    started_at: time::OffsetDateTime,
+    started: Instant,
+    result: &Result<Reply, HttpError>,
+    partial: Option<Partial>,
+) -> Exchange {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let mut headers = vec![Header::new("user-agent", user_agent)];
+    headers.extend(
+        req.headers
+            .iter()
+            .map(|(n, v)| Header::new(n.clone(), v.clone())),
+    );
+    if let Some((ct, bytes)) = &req.body {
+        headers.push(Header::new("content-type", *ct));
+        headers.push(Header::new("content-length", bytes.len().to_string()));
     }
-}
-
-/// What arrived before a body failure.
-#[derive(Debug)]
-pub(super) struct Partial {
-    pub(super) status: u16,
-    pub(super) version: String,
-    pub(super) headers: HeaderMap,
-    pub(super) first_byte: Duration,
-    pub(super) body: Vec<u8>,
-    pub(super) events: Vec<(u64, SseEvent)>,
+    let version = match result {
+        Ok(reply) => reply.version.clone(),
+        Err(_) => partial
+            .as_ref()
+            .map_or_else(|| "HTTP/1.1".into(), |p| p.version.clone()),
+    };
+    let request = RequestRecord {
+        method: req.method.to_string(),
+        url: req.url.clone(),
+        client_url: None,
+        http_version: version.clone(),
+        headers,
+        body: req.body.as_ref().map(|(_, b)| capture(b, b.len() as u64)),
+    };
+    let response = match (result, &partial) {
+        (Ok(reply), _) => Some(ResponseRecord {
+            status: reply.status,
+            http_version: reply.version.clone(),
+            headers: Header::lines(&reply.headers),
+            body: (!reply.body.is_empty()).then(|| capture(&reply.body, reply.wire_size)),
+            sse_events: trace_events(&reply.events),
+        }),
+        (Err(_), Some(p)) => Some(ResponseRecord {
+            status: p.status,
+            http_version: p.version.clone(),
+            headers: Header::lines(&p.headers),
+            body: (!p.body.is_empty()).then(|| capture(&p.body, p.body.len() as u64)),
+            sse_events: trace_events(&p.events),
+        }),
+        (Err(_), None) => None,
+    };
+    let (outcome, error) = match result {
+        Ok(_) => (TraceOutcome::Complete, None),
+        Err(err) => {
+            let outcome = if partial.is_some() {
+                TraceOutcome::UpstreamCut
+            } else {
+                TraceOutcome::UpstreamError
+            };
+            let kind = match err.kind() {
+                ErrorKind::Timeout if partial.is_some() => ErrorKind::UpstreamCut,
+                kind => kind,
+            };
+            let error = ExchangeError {
+                kind,
+                message: err.to_string(),
+            };
+            (outcome, Some(error))
+        }
+    };
+    let first_byte = match result {
+        Ok(reply) => reply.first_byte,
+        Err(_) => partial.as_ref().map(|p| p.first_byte),
+    };
+    Exchange {
+        id: ExchangeId(0),
+        started_at,
+        timings: Timings {
+            request_end_ms: first_byte.map(ms),
+            upstream_connect_ms: None,
+            first_byte_ms: first_byte.map(ms),
+            end_ms: Some(ms(started.elapsed())),
+        },
+        client_addr: None,
+        request,
+        response,
+        outcome,
+        error,
+        rewrites: Vec::new(),
+        phase: None,
+        flow: None,
+        findings: Vec::new(),
+        ofids: Vec::new(),
+        mode: CaptureMode::Client,
+    }
 }
 
 fn capture(bytes: &[u8], wire_size: u64) -> BodyCapture {

@@ -4,8 +4,8 @@
 //! A failed step stops the flow (`Err(Stop)`).
 
 use super::flow::{Flow, Res, Stop};
-use super::http::Reply;
-use super::{Outcome, Step};
+use super::message::Reply;
+use super::report::{Outcome, Step};
 use crate::model::Phase;
 
 /// A step being recorded; finish it with [`StepRecord::ok`], [`StepRecord::warn`],

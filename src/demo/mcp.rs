@@ -14,12 +14,16 @@ use hyper::Request;
 use hyper::body::Incoming;
 use serde_json::{Value, json};
 
+use super::Fault;
 use super::cors::{self, Policy};
 use super::http::{self as h, Body};
 use super::metadata::{self, SCOPE};
 use super::modern;
+use super::rpc::{
+    ToolCall, echo_result, header_str, parse_tool_call, result, rpc_error, sse_response, tools,
+};
+use super::state::{State, Urls, request_host};
 use super::store::{self, Session};
-use super::{Fault, State, Urls};
 
 /// Syslog severities of `logging/setLevel` (RFC 5424 §6.2.1), least severe first.
 const LOG_LEVELS: [&str; 8] = [
@@ -85,7 +89,7 @@ async fn dispatch(
         h::set(&mut resp, "cache-control", "private, no-store, max-age=0");
         return resp;
     }
-    let reached = state.urls.as_reached(super::request_host(&req));
+    let reached = state.urls.as_reached(request_host(&req));
     if let Err(resp) = authenticate(state, &reached, req.headers()) {
         // Read the request body before answering, so the connection stays reusable: an
         // unread body makes hyper close it after the 401, and a client that already sent its
@@ -172,19 +176,6 @@ fn authenticate(
         )
         .map(|_| ())
         .map_err(|err| Box::new(challenge(state, reached, Some(&err.to_string()))))
-}
-
-/// A JSON-RPC error response.
-pub(super) fn rpc_error(status: StatusCode, id: Value, code: i64, message: &str) -> Response<Body> {
-    h::json(
-        status,
-        &json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}),
-    )
-}
-
-/// A header's value, when it is visible ASCII.
-pub(super) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// Looks up the session of a request and checks `MCP-Protocol-Version` against it.
@@ -329,14 +320,6 @@ async fn post(state: &State, req: Request<Incoming>) -> Response<Body> {
     }
 }
 
-/// A JSON-RPC result response.
-pub(super) fn result(id: Value, result: Value) -> Response<Body> {
-    h::json(
-        StatusCode::OK,
-        &json!({"jsonrpc": "2.0", "id": id, "result": result}),
-    )
-}
-
 fn initialize(state: &State, id: Value, params: &Value) -> Response<Body> {
     let asked = params.get("protocolVersion").and_then(Value::as_str);
     let revisions = &state.config.revisions;
@@ -392,64 +375,6 @@ fn logs(session: &Session, level: &str) -> bool {
     session.log_level.is_none_or(|min| rank >= min)
 }
 
-/// The tools of the reference server.
-pub(super) fn tools() -> Value {
-    json!([
-        {
-            "name": "echo",
-            "title": "Echo",
-            "description": "Returns the given text.",
-            "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
-        },
-        {
-            "name": "countdown",
-            "title": "Countdown",
-            "description": "Counts down from `from` (1-20), one progress notification per step, streamed as SSE.",
-            "inputSchema": {"type": "object", "properties": {"from": {"type": "integer", "minimum": 1, "maximum": 20}}},
-        },
-    ])
-}
-
-/// A `tools/call` of the demo's tools, parsed once for every protocol revision.
-pub(super) enum ToolCall {
-    /// `echo {text}`.
-    Echo(String),
-    /// `countdown {from}` (1–20, default 3), with the request's progress token.
-    Countdown {
-        from: u64,
-        progress_token: Option<Value>,
-    },
-}
-
-/// Parses `tools/call` params; `Err` is the "Invalid params" message (-32602).
-pub(super) fn parse_tool_call(params: &Value) -> Result<ToolCall, String> {
-    let args = params.get("arguments").cloned().unwrap_or(json!({}));
-    match params.get("name").and_then(Value::as_str) {
-        Some("echo") => match args.get("text").and_then(Value::as_str) {
-            Some(text) => Ok(ToolCall::Echo(text.to_string())),
-            None => Err("Invalid params: echo needs a string `text`".into()),
-        },
-        Some("countdown") => Ok(ToolCall::Countdown {
-            from: args
-                .get("from")
-                .and_then(Value::as_u64)
-                .unwrap_or(3)
-                .clamp(1, 20),
-            progress_token: params
-                .get("_meta")
-                .and_then(|m| m.get("progressToken"))
-                .cloned(),
-        }),
-        Some(other) => Err(format!("Unknown tool: {other}")),
-        None => Err("Invalid params: name is required".into()),
-    }
-}
-
-/// The result content of `echo`.
-pub(super) fn echo_result(text: &str) -> Value {
-    json!({"content": [{"type": "text", "text": text}], "isError": false})
-}
-
 fn call_tool(
     state: &State,
     sid: &str,
@@ -478,22 +403,6 @@ fn reserve_ids(state: &State, sid: &str, n: u64) -> u64 {
         }
         None => 1,
     }
-}
-
-/// An SSE response around a streamed body.
-pub(super) fn sse_response(body: Body) -> Response<Body> {
-    let mut resp = Response::new(body);
-    let headers = resp.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        http::HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        http::HeaderValue::from_static("no-cache"),
-    );
-    headers.insert("x-accel-buffering", http::HeaderValue::from_static("no"));
-    resp
 }
 
 fn event(id: u64, data: &Value) -> Bytes {

@@ -6,9 +6,10 @@ use hyper::Request;
 use hyper::body::Incoming;
 use serde_json::json;
 
+use super::Fault;
 use super::cors::{self, Policy};
 use super::http::{self as h, Body};
-use super::{Fault, State};
+use super::state::State;
 
 /// The one scope the demo resource knows.
 pub const SCOPE: &str = "mcp:tools";
@@ -80,7 +81,7 @@ pub fn protected_resource(state: &State, req: Request<Incoming>) -> Response<Bod
         cors::apply(policy, req.headers(), &mut resp);
         return resp;
     }
-    let reached = state.urls.as_reached(super::request_host(&req));
+    let reached = state.urls.as_reached(super::state::request_host(&req));
     document(state, &req, policy, || {
         let resource = if state.fault(Fault::ResourceMismatch) {
             format!("{}/v1/mcp", reached.mcp_origin)

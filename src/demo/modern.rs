@@ -16,12 +16,12 @@ use bytes::Bytes;
 use http::{HeaderMap, Response, StatusCode};
 use serde_json::{Value, json};
 
-use super::State;
 use super::http::{self as h, Body};
-use super::mcp::{
+use super::revision::Revision;
+use super::rpc::{
     ToolCall, echo_result, header_str, parse_tool_call, result, rpc_error, sse_response, tools,
 };
-use super::revision::Revision;
+use super::state::State;
 
 /// `HeaderMismatch` (MCP 2026-07-28 Streamable HTTP "Server Validation").
 pub const HEADER_MISMATCH: i64 = -32020;

@@ -1,48 +1,31 @@
-//! The authorization server's browser and registration endpoints: RFC 7591 dynamic client
-//! registration (and RFC 7592 read), `/authorize` (auto-approve, an HTML consent form with
+//! The authorization server's browser endpoints: `/authorize` (auto-approve, an HTML consent form with
 //! the `consent-307-after-post` fault, or a sign-in hop with `login_page`), and the locale
-//! redirect fault. `/token` is in
+//! redirect fault. Registration is in [`super::register`], `/token` in
 //! [`super::token`].
 
-use http::{Method, Response, StatusCode, header};
+use http::{Method, Response, StatusCode};
 use hyper::Request;
 use hyper::body::Incoming;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
-use super::cors::{self, Policy};
 use super::http::{self as h, Body};
 use super::metadata::SCOPE;
+use super::state::State;
 use super::store::{self, AuthzRequest, RegisteredClient};
-use super::{Fault, State, token};
-use crate::export::html::escape as escape_html;
-use crate::parse::urls::{is_loopback_url, same_ignoring_loopback_port};
-
-/// Optional string metadata echoed back at registration when present (RFC 7591 §2).
-const ECHOED_STRINGS: &[&str] = &[
-    "client_name",
-    "client_uri",
-    "logo_uri",
-    "tos_uri",
-    "policy_uri",
-    "software_id",
-    "software_version",
-    "scope",
-    "application_type",
-    "jwks_uri",
-];
-
-const AUTH_METHODS: &[&str] = &["none", "client_secret_post", "client_secret_basic"];
+use super::{Fault, register, token};
+use crate::export::escape::html as escape_html;
+use crate::parse::urls::same_ignoring_loopback_port;
 
 /// Dispatches the AS endpoints (path already stripped of a locale prefix).
 pub async fn handle(state: &State, path: &str, req: Request<Incoming>) -> Response<Body> {
     match path {
-        "/register" => register(state, req).await,
+        "/register" => register::register(state, req).await,
         "/authorize" => authorize(state, req).await,
         "/authorize/consent" => consent(state, req).await,
         "/authorize/login" => login(state, &req),
         "/token" => token::handle(state, req).await,
         p => match p.strip_prefix("/register/") {
-            Some(id) => read_registration(state, id, &req),
+            Some(id) => register::read_registration(state, id, &req),
             None => h::status(StatusCode::NOT_FOUND),
         },
     }
@@ -69,235 +52,11 @@ pub fn locale_redirect(req: &Request<Incoming>) -> Response<Body> {
     resp
 }
 
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response<Body> {
-    let mut resp = h::json(
-        status,
-        &json!({"error": error, "error_description": description}),
-    );
-    h::no_store(&mut resp);
-    resp
-}
-
-async fn register(state: &State, req: Request<Incoming>) -> Response<Body> {
-    let policy = Policy::Public {
-        methods: "POST, OPTIONS",
-    };
-    if cors::is_preflight(req.method(), req.headers()) {
-        return cors::preflight(policy, req.headers());
-    }
-    let headers = req.headers().clone();
-    let mut resp = register_inner(state, req).await;
-    cors::apply(policy, &headers, &mut resp);
-    resp
-}
-
-async fn register_inner(state: &State, req: Request<Incoming>) -> Response<Body> {
-    if req.method() != Method::POST {
-        let mut resp = oauth_error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "invalid_request",
-            "use POST",
-        );
-        h::set(&mut resp, "allow", "POST, OPTIONS");
-        return resp;
-    }
-    let is_json = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/json"));
-    let body = match h::read_body(req.into_body()).await {
-        Ok(b) => b,
-        Err(resp) => return resp,
-    };
-    let bad = |msg: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_client_metadata", msg);
-    if !is_json {
-        return bad("the registration request must be application/json");
-    }
-    let Ok(Value::Object(meta)) = serde_json::from_slice::<Value>(&body) else {
-        return bad("the registration request must be a JSON object");
-    };
-    let redirect_uris: Vec<String> = match meta.get("redirect_uris") {
-        Some(Value::Array(items)) if !items.is_empty() => {
-            let uris: Vec<String> = items
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect();
-            if uris.len() != items.len() {
-                return bad("redirect_uris must be strings");
-            }
-            uris
-        }
-        _ => return bad("redirect_uris is required and must be a non-empty array"),
-    };
-    if let Some(uri) = redirect_uris.iter().find(|u| !redirect_uri_acceptable(u)) {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_redirect_uri",
-            &format!("{uri} is neither https, loopback http, nor a private-use scheme"),
-        );
-    }
-    let auth_method = match meta.get("token_endpoint_auth_method") {
-        None | Some(Value::Null) => "client_secret_basic".to_string(),
-        Some(Value::String(m)) if AUTH_METHODS.contains(&m.as_str()) => m.clone(),
-        Some(other) => return bad(&format!("unsupported token_endpoint_auth_method {other}")),
-    };
-    if auth_method == "client_secret_post" && state.fault(Fault::DcrRejectsSecretPost) {
-        // better-auth: confidential registration needs a signed-in session.
-        return bad(
-            "client_secret_post requires an authenticated session; register a public client",
-        );
-    }
-    let grant_types = match string_list(&meta, "grant_types", &["authorization_code"]) {
-        Some(g)
-            if g.iter()
-                .all(|t| t == "authorization_code" || t == "refresh_token")
-                && g.iter().any(|t| t == "authorization_code") =>
-        {
-            g
-        }
-        _ => return bad("grant_types must contain authorization_code and may add refresh_token"),
-    };
-    let response_types = match string_list(&meta, "response_types", &["code"]) {
-        Some(r) if r == ["code"] => r,
-        _ => return bad("response_types must be [\"code\"]"),
-    };
-
-    let now = h::now_secs();
-    let client_id = format!("demo-client-{}", h::random_token(12));
-    let secret = (auth_method != "none").then(|| h::random_token(32));
-    let mut doc = Map::new();
-    doc.insert("client_id".into(), json!(client_id));
-    if state.fault(Fault::DcrFloatExpiry) {
-        // A JavaScript `Date.now() / 1000` leaking into the response.
-        doc.insert("client_id_issued_at".into(), json!(now as f64 + 0.371));
-        doc.insert(
-            "client_secret".into(),
-            json!(secret.clone().unwrap_or_else(|| h::random_token(32))),
-        );
-        doc.insert(
-            "client_secret_expires_at".into(),
-            json!((now + 30 * 86_400) as f64 + 0.371),
-        );
-    } else {
-        doc.insert("client_id_issued_at".into(), json!(now));
-        if let Some(secret) = &secret {
-            doc.insert("client_secret".into(), json!(secret));
-            doc.insert("client_secret_expires_at".into(), json!(0));
-        }
-    }
-    doc.insert("redirect_uris".into(), json!(redirect_uris));
-    doc.insert("grant_types".into(), json!(grant_types));
-    doc.insert("response_types".into(), json!(response_types));
-    doc.insert("token_endpoint_auth_method".into(), json!(auth_method));
-    for key in ECHOED_STRINGS {
-        if let Some(Value::String(v)) = meta.get(*key) {
-            doc.insert((*key).into(), json!(v));
-        }
-    }
-    if let Some(contacts) = string_list(&meta, "contacts", &[]).filter(|c| !c.is_empty()) {
-        doc.insert("contacts".into(), json!(contacts));
-    }
-    if state.fault(Fault::DcrNullOptional) {
-        for key in ["client_uri", "logo_uri", "software_id", "software_version"] {
-            doc.entry(key).or_insert(Value::Null);
-        }
-    }
-    let registration_access_token = h::random_token(32);
-    doc.insert(
-        "registration_client_uri".into(),
-        json!(format!("{}/register/{client_id}", state.urls.as_origin)),
-    );
-    doc.insert(
-        "registration_access_token".into(),
-        json!(registration_access_token),
-    );
-    let document = Value::Object(doc);
-    let client = RegisteredClient {
-        client_id: client_id.clone(),
-        client_secret: secret,
-        redirect_uris,
-        grant_types,
-        document: document.clone(),
-        registration_access_token,
-        created: now,
-    };
-    store::insert_bounded(&mut state.store().clients, client_id, client);
-    let mut resp = h::json(StatusCode::CREATED, &document);
-    h::no_store(&mut resp);
-    resp
-}
-
-/// A list of strings from the metadata, or the default when absent. `None` when malformed.
-fn string_list(meta: &Map<String, Value>, key: &str, default: &[&str]) -> Option<Vec<String>> {
-    match meta.get(key) {
-        None | Some(Value::Null) => Some(default.iter().map(|s| s.to_string()).collect()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| v.as_str().map(str::to_string))
-            .collect(),
-        Some(_) => None,
-    }
-}
-
-/// https, loopback http, or a private-use scheme (RFC 8252 §7.1); never a fragment or a
-/// script/data scheme.
-fn redirect_uri_acceptable(uri: &str) -> bool {
-    let Ok(url) = url::Url::parse(uri) else {
-        return false;
-    };
-    if url.fragment().is_some() {
-        return false;
-    }
-    match url.scheme() {
-        "https" => true,
-        "http" => is_loopback_url(uri),
-        "javascript" | "data" | "vbscript" | "file" | "ftp" | "ws" | "wss" => false,
-        _ => true,
-    }
-}
-
 /// Exact string match, except that a loopback http URI may use any port (RFC 8252 §7.3).
 pub fn redirect_uri_matches(registered: &str, sent: &str) -> bool {
     let http = |u: &str| url::Url::parse(u).is_ok_and(|u| u.scheme() == "http");
     registered == sent
         || (http(registered) && http(sent) && same_ignoring_loopback_port(registered, sent))
-}
-
-fn read_registration(state: &State, id: &str, req: &Request<Incoming>) -> Response<Body> {
-    if req.method() != Method::GET {
-        return oauth_error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "invalid_request",
-            "only GET is supported",
-        );
-    }
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let store = state.store();
-    match (store.clients.get(id), presented) {
-        (Some(client), Some(tok)) if tok == client.registration_access_token => {
-            let mut resp = h::json(StatusCode::OK, &client.document);
-            h::no_store(&mut resp);
-            resp
-        }
-        _ => {
-            let mut resp = oauth_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "unknown client or token",
-            );
-            h::set(
-                &mut resp,
-                "www-authenticate",
-                "Bearer error=\"invalid_token\"",
-            );
-            resp
-        }
-    }
 }
 
 fn error_page(status: StatusCode, title: &str, detail: &str) -> Response<Body> {
@@ -322,45 +81,106 @@ pub fn with_params(redirect_uri: &str, params: &[(&str, &str)]) -> String {
 }
 
 async fn authorize(state: &State, req: Request<Incoming>) -> Response<Body> {
-    let pairs = match *req.method() {
-        Method::GET => h::parse_form(req.uri().query().unwrap_or("").as_bytes()),
-        Method::POST => match h::read_body(req.into_body()).await {
-            Ok(b) => h::parse_form(&b),
-            Err(resp) => return resp,
-        },
-        _ => {
-            return error_page(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "Method not allowed",
-                "use GET",
-            );
-        }
+    let pairs = match authorize_params(req).await {
+        Ok(pairs) => pairs,
+        Err(resp) => return *resp,
     };
-    let get = |name: &str| h::single(&pairs, name);
-    let (client_id, redirect_uri, state_param) =
-        match (get("client_id"), get("redirect_uri"), get("state")) {
-            (Ok(c), Ok(r), Ok(s)) => (c, r, s),
-            _ => {
-                return error_page(
-                    StatusCode::BAD_REQUEST,
-                    "Invalid request",
-                    "a parameter was sent twice",
-                );
-            }
-        };
+    let target = match answer_target(state, &pairs) {
+        Ok(target) => target,
+        Err(resp) => return *resp,
+    };
+    let request = match authz_request(state, &pairs, &target) {
+        Ok(request) => request,
+        Err((error, description)) => return target.error_redirect(state, error, &description),
+    };
+    if state.fault(Fault::Consent307AfterPost) {
+        let ticket = h::random_token(24);
+        store::insert_bounded(&mut state.store().consents, ticket.clone(), request);
+        return consent_page(&target.client, &ticket);
+    }
+    if state.config.login_page {
+        let ticket = h::random_token(24);
+        store::insert_bounded(&mut state.store().consents, ticket.clone(), request);
+        let mut resp = h::redirect(
+            StatusCode::FOUND,
+            &format!("/authorize/login?ticket={ticket}"),
+        );
+        h::no_store(&mut resp);
+        return resp;
+    }
+    approve(state, request, StatusCode::FOUND)
+}
+
+/// The parameters of an authorization request: the query of a GET, the form of a POST.
+async fn authorize_params(
+    req: Request<Incoming>,
+) -> Result<Vec<(String, String)>, Box<Response<Body>>> {
+    match *req.method() {
+        Method::GET => Ok(h::parse_form(req.uri().query().unwrap_or("").as_bytes())),
+        Method::POST => h::read_body(req.into_body())
+            .await
+            .map(|b| h::parse_form(&b))
+            .map_err(Box::new),
+        _ => Err(Box::new(error_page(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Method not allowed",
+            "use GET",
+        ))),
+    }
+}
+
+/// Where the answer to an authorization request goes, once its client and redirect URI are
+/// known to be good (before that, errors are pages shown to the user, never redirects).
+struct AnswerTarget {
+    client: RegisteredClient,
+    redirect: String,
+    redirect_uri_sent: bool,
+    state: Option<String>,
+}
+
+impl AnswerTarget {
+    /// An error response sent to the client's redirect URI, with `state` and the RFC 9207 `iss`.
+    fn error_redirect(&self, state: &State, error: &str, description: &str) -> Response<Body> {
+        let mut params = vec![("error", error), ("error_description", description)];
+        if let Some(s) = &self.state {
+            params.push(("state", s));
+        }
+        params.push(("iss", state.urls.self_issuer.as_str()));
+        let mut resp = h::redirect(StatusCode::FOUND, &with_params(&self.redirect, &params));
+        h::no_store(&mut resp);
+        resp
+    }
+}
+
+/// Checks `client_id` and `redirect_uri` (a registered client; a registered URI, which may
+/// be left out when the client has only one).
+fn answer_target(
+    state: &State,
+    pairs: &[(String, String)],
+) -> Result<AnswerTarget, Box<Response<Body>>> {
+    let get = |name: &str| h::single(pairs, name);
+    let (Ok(client_id), Ok(redirect_uri), Ok(state_param)) =
+        (get("client_id"), get("redirect_uri"), get("state"))
+    else {
+        return Err(Box::new(error_page(
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            "a parameter was sent twice",
+        )));
+    };
     let Some(client_id) = client_id else {
-        return error_page(
+        return Err(Box::new(error_page(
             StatusCode::BAD_REQUEST,
             "Invalid request",
             "client_id is required",
-        );
+        )));
     };
     let Some(client) = state.store().clients.get(client_id).cloned() else {
-        return error_page(
+        return Err(Box::new(error_page(
             StatusCode::BAD_REQUEST,
             "Unknown client",
             &format!("client_id {client_id} is not registered"),
-        );
+        )));
     };
     let redirect = match redirect_uri {
         Some(r)
@@ -372,34 +192,40 @@ async fn authorize(state: &State, req: Request<Incoming>) -> Response<Body> {
             r.to_string()
         }
         Some(r) => {
-            return error_page(
+            return Err(Box::new(error_page(
                 StatusCode::BAD_REQUEST,
                 "Invalid redirect_uri",
                 &format!("{r} is not registered for this client"),
-            );
+            )));
         }
         None if client.redirect_uris.len() == 1 => {
             client.redirect_uris.first().cloned().unwrap_or_default()
         }
         None => {
-            return error_page(
+            return Err(Box::new(error_page(
                 StatusCode::BAD_REQUEST,
                 "Invalid request",
                 "redirect_uri is required",
-            );
+            )));
         }
     };
-    let iss = state.urls.self_issuer.as_str();
-    let fail = |error: &str, description: &str| {
-        let mut params = vec![("error", error), ("error_description", description)];
-        if let Some(s) = state_param {
-            params.push(("state", s));
-        }
-        params.push(("iss", iss));
-        let mut resp = h::redirect(StatusCode::FOUND, &with_params(&redirect, &params));
-        h::no_store(&mut resp);
-        resp
-    };
+    Ok(AnswerTarget {
+        client,
+        redirect,
+        redirect_uri_sent: redirect_uri.is_some(),
+        state: state_param.map(str::to_string),
+    })
+}
+
+/// Checks the rest of an authorization request (response type, PKCE S256, resource, scope);
+/// `Err` is the OAuth error and its description for the redirect.
+fn authz_request(
+    state: &State,
+    pairs: &[(String, String)],
+    target: &AnswerTarget,
+) -> Result<AuthzRequest, (&'static str, String)> {
+    let fail = |error: &'static str, description: &str| Err((error, description.to_string()));
+    let get = |name: &str| h::single(pairs, name);
     let (Ok(response_type), Ok(challenge), Ok(method), Ok(scope)) = (
         get("response_type"),
         get("code_challenge"),
@@ -444,52 +270,29 @@ async fn authorize(state: &State, req: Request<Incoming>) -> Response<Body> {
             ),
         );
     }
-    let granted = match scope {
-        None => SCOPE.to_string(),
-        Some(s) => {
-            let known: Vec<&str> = s
-                .split(' ')
-                .filter(|t| *t == SCOPE || *t == "offline_access")
-                .collect();
-            if known.is_empty()
-                || s.split(' ')
-                    .any(|t| !t.is_empty() && t != SCOPE && t != "offline_access")
-            {
-                return fail("invalid_scope", &format!("supported scopes: {SCOPE}"));
-            }
-            SCOPE.to_string()
+    if let Some(s) = scope {
+        let known = s.split(' ').any(|t| t == SCOPE || t == "offline_access");
+        if !known
+            || s.split(' ')
+                .any(|t| !t.is_empty() && t != SCOPE && t != "offline_access")
+        {
+            return fail("invalid_scope", &format!("supported scopes: {SCOPE}"));
         }
-    };
-    let request = AuthzRequest {
-        client_id: client.client_id.clone(),
-        redirect_uri: redirect.clone(),
-        redirect_uri_sent: redirect_uri.is_some(),
-        state: state_param.map(str::to_string),
+    }
+    Ok(AuthzRequest {
+        client_id: target.client.client_id.clone(),
+        redirect_uri: target.redirect.clone(),
+        redirect_uri_sent: target.redirect_uri_sent,
+        state: target.state.clone(),
         code_challenge: challenge.to_string(),
-        scope: granted,
+        scope: SCOPE.to_string(),
         // The audience is the resource the client named (the same server under the loopback
         // name it used), or the canonical MCP URL when it named none.
         resource: resources
             .first()
             .map_or_else(|| state.urls.mcp_url.clone(), |r| (*r).to_string()),
         created: h::now_secs(),
-    };
-    if state.fault(Fault::Consent307AfterPost) {
-        let ticket = h::random_token(24);
-        store::insert_bounded(&mut state.store().consents, ticket.clone(), request);
-        return consent_page(&client, &ticket);
-    }
-    if state.config.login_page {
-        let ticket = h::random_token(24);
-        store::insert_bounded(&mut state.store().consents, ticket.clone(), request);
-        let mut resp = h::redirect(
-            StatusCode::FOUND,
-            &format!("/authorize/login?ticket={ticket}"),
-        );
-        h::no_store(&mut resp);
-        return resp;
-    }
-    approve(state, request, StatusCode::FOUND)
+    })
 }
 
 /// The sign-in page of `login_page`: signs in at once and redirects to the redirect URI.
@@ -613,20 +416,6 @@ mod tests {
             "https://a.example:1/cb",
             "https://a.example:2/cb"
         ));
-    }
-
-    #[test]
-    fn redirect_uri_schemes() {
-        assert!(redirect_uri_acceptable(
-            "https://claude.ai/api/mcp/auth_callback"
-        ));
-        assert!(redirect_uri_acceptable(
-            "http://localhost:6274/oauth/callback"
-        ));
-        assert!(redirect_uri_acceptable("com.example.app:/callback"));
-        assert!(!redirect_uri_acceptable("http://evil.example/cb"));
-        assert!(!redirect_uri_acceptable("javascript:alert(1)"));
-        assert!(!redirect_uri_acceptable("https://a.example/cb#frag"));
     }
 
     #[test]

@@ -9,11 +9,12 @@ use hyper::Request;
 use hyper::body::Incoming;
 use serde_json::json;
 
+use super::Fault;
 use super::cors::{self, Policy};
 use super::http::{self as h, Body};
 use super::jwt::Claims;
+use super::state::State;
 use super::store::{self, RefreshGrant};
-use super::{Fault, State};
 
 /// `/token`.
 pub async fn handle(state: &State, req: Request<Incoming>) -> Response<Body> {

@@ -11,7 +11,7 @@ use crate::model::{CaptureMode, Exchange, Headers, Outcome};
 use crate::model::{Phase, Severity};
 use crate::redact::correlation_hash;
 
-use super::Trace;
+use super::trace::Trace;
 
 /// Names whose values are followed across steps, and where they are looked for.
 const CORRELATED: &[&str] = &[

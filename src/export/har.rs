@@ -12,7 +12,8 @@ use crate::model::Finding;
 use crate::model::{BodyCapture, Exchange, Header, Headers, Outcome, SCHEMA_VERSION};
 
 use super::facts::{correlation, outcome_label, timestamp};
-use super::{ExportOptions, Trace};
+use super::options::ExportOptions;
+use super::trace::Trace;
 
 /// The `log.comment` of a redacted export.
 pub const REDACTED_COMMENT: &str = "Redacted by authtap: tokens, codes, verifiers, secrets, cookies \

@@ -15,29 +15,15 @@ use sha2::{Digest, Sha256};
 
 use crate::model::{BodyCapture, Exchange, Header};
 
+use super::escape::html as escape;
 use super::facts::{correlation, issue_facts, path_of, phase_label, status_label, timestamp};
-use super::{ExportOptions, Trace};
+use super::options::ExportOptions;
+use super::trace::Trace;
 
 const STYLE: &str = include_str!("html/style.css");
 const SCRIPT: &str = include_str!("html/report.js");
 /// Characters of one body shown in the report.
 const BODY_CAP: usize = 64 * 1024;
-
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
 
 /// JSON safe inside `<script type="application/json">`: `<`, `>` and `&` become `\u` escapes,
 /// so neither `</script>` nor `<!--` can appear.
@@ -343,6 +329,31 @@ fn body_block(h: &mut String, label: &str, body: &BodyCapture) {
 }
 
 fn exchange_section(h: &mut String, x: &Exchange) {
+    exchange_summary(h, x);
+    for f in &x.findings {
+        h.push_str("<ul class=\"inline-findings\">");
+        finding_item(h, f, 1, "");
+        h.push_str("</ul>");
+    }
+    let _ = write!(
+        h,
+        "<h3>Request</h3><p class=\"line\"><code>{} {} {}</code></p>",
+        escape(&x.request.method),
+        escape(&x.request.url),
+        escape(&x.request.http_version)
+    );
+    headers_table(h, &x.request.headers);
+    if let Some(b) = &x.request.body {
+        body_block(h, "Request body", b);
+    }
+    response_part(h, x);
+    correlation_and_rewrites(h, x);
+    h.push_str("</div></details>");
+}
+
+/// The opening of an exchange's `<details>`: id, phase, method, path, status, time and the
+/// finding count, classed by its worst severity.
+fn exchange_summary(h: &mut String, x: &Exchange) {
     let worst = x
         .findings
         .iter()
@@ -372,22 +383,10 @@ fn exchange_section(h: &mut String, x: &Exchange) {
             )
         }
     );
-    for f in &x.findings {
-        h.push_str("<ul class=\"inline-findings\">");
-        finding_item(h, f, 1, "");
-        h.push_str("</ul>");
-    }
-    let _ = write!(
-        h,
-        "<h3>Request</h3><p class=\"line\"><code>{} {} {}</code></p>",
-        escape(&x.request.method),
-        escape(&x.request.url),
-        escape(&x.request.http_version)
-    );
-    headers_table(h, &x.request.headers);
-    if let Some(b) = &x.request.body {
-        body_block(h, "Request body", b);
-    }
+}
+
+/// The response head, headers, body and SSE events, or why there was no response.
+fn response_part(h: &mut String, x: &Exchange) {
     match &x.response {
         Some(r) => {
             let _ = write!(
@@ -427,6 +426,10 @@ fn exchange_section(h: &mut String, x: &Exchange) {
             );
         }
     }
+}
+
+/// The correlation hashes of an exchange and the rewrites the client saw instead.
+fn correlation_and_rewrites(h: &mut String, x: &Exchange) {
     let corr = correlation(x);
     if !corr.is_empty() {
         h.push_str("<h4>Correlation hashes</h4><p class=\"corr\">");
@@ -451,5 +454,4 @@ fn exchange_section(h: &mut String, x: &Exchange) {
         }
         h.push_str("</ul>");
     }
-    h.push_str("</div></details>");
 }

@@ -9,7 +9,8 @@ use crate::model::Phase;
 use crate::model::{BodyCapture, Exchange, Header};
 
 use super::facts::{self, issue_facts, path_of, phase_label, status_label, timestamp};
-use super::{ExportOptions, Trace};
+use super::options::ExportOptions;
+use super::trace::Trace;
 
 /// Characters of one body excerpt.
 const BODY_EXCERPT: usize = 1500;
@@ -432,7 +433,7 @@ fn evidence_section(md: &mut String, trace: &Trace) {
 
 /// Escapes text for inline HTML (`<summary>`) inside Markdown.
 fn facts_html(s: &str) -> String {
-    super::html::escape(s)
+    super::escape::html(s)
         .replace('|', "&#124;")
         .replace('`', "&#96;")
 }

@@ -7,7 +7,7 @@ use crate::model::{
     TunnelRecord, find_ofids,
 };
 
-use super::ExportOptions;
+use super::options::ExportOptions;
 
 /// One `ofid_…` reference and the exchanges just before it.
 #[derive(Debug, Clone, PartialEq)]

@@ -264,39 +264,9 @@ impl Assemble for PendingExchange {
         let response = response.map(|mut r| {
             if let Some(tap) = response_tap {
                 let encoding = r.header("content-encoding").map(str::to_string);
-                match &tap.end {
-                    BodyEnd::Complete => {}
-                    BodyEnd::Failed(message) => {
-                        outcome = Outcome::UpstreamCut;
-                        failure = Some(ExchangeError {
-                            kind: ErrorKind::UpstreamCut,
-                            message: format!("the upstream broke off the response body: {message}"),
-                        });
-                    }
-                    BodyEnd::Malformed(message) => {
-                        outcome = Outcome::UpstreamCut;
-                        failure = Some(ExchangeError {
-                            kind: ErrorKind::UpstreamProtocol,
-                            message: format!(
-                                "the upstream sent a malformed response body: {message}"
-                            ),
-                        });
-                    }
-                    BodyEnd::Dropped if closing => {
-                        outcome = Outcome::Incomplete;
-                        failure = Some(ExchangeError {
-                            kind: ErrorKind::Incomplete,
-                            message: "still streaming when authtap shut down".into(),
-                        });
-                    }
-                    BodyEnd::Dropped => {
-                        outcome = Outcome::ClientCut;
-                        failure = Some(ExchangeError {
-                            kind: ErrorKind::ClientCut,
-                            message: "the client closed the connection before the response ended"
-                                .into(),
-                        });
-                    }
+                if let Some((o, e)) = response_end(&tap.end, closing) {
+                    outcome = o;
+                    failure = Some(e);
                 }
                 r.body = to_body_capture(tap.capture, encoding.as_deref(), max_decoded);
                 r.sse_events = tap.sse_events;
@@ -313,16 +283,7 @@ impl Assemble for PendingExchange {
             failure = Some(fault.error);
         }
         timings.end_ms.get_or_insert(end_ms);
-        let mut ofids = find_ofids(&request.url);
-        if let Some(r) = &response {
-            for h in &r.headers {
-                ofids.extend(find_ofids(&h.value));
-            }
-            if let Some(text) = r.body_text() {
-                ofids.extend(find_ofids(text));
-            }
-        }
-        ofids.dedup();
+        let ofids = ofids_of(&request, response.as_ref());
         Exchange {
             id,
             started_at,
@@ -340,4 +301,48 @@ impl Assemble for PendingExchange {
             mode,
         }
     }
+}
+
+/// How a response body's end changes the exchange's outcome: a cut or malformed upstream
+/// body, a stream still open at shutdown, or a client that left first.
+fn response_end(end: &BodyEnd, closing: bool) -> Option<(Outcome, ExchangeError)> {
+    let (outcome, kind, message) = match end {
+        BodyEnd::Complete => return None,
+        BodyEnd::Failed(message) => (
+            Outcome::UpstreamCut,
+            ErrorKind::UpstreamCut,
+            format!("the upstream broke off the response body: {message}"),
+        ),
+        BodyEnd::Malformed(message) => (
+            Outcome::UpstreamCut,
+            ErrorKind::UpstreamProtocol,
+            format!("the upstream sent a malformed response body: {message}"),
+        ),
+        BodyEnd::Dropped if closing => (
+            Outcome::Incomplete,
+            ErrorKind::Incomplete,
+            "still streaming when authtap shut down".into(),
+        ),
+        BodyEnd::Dropped => (
+            Outcome::ClientCut,
+            ErrorKind::ClientCut,
+            "the client closed the connection before the response ended".into(),
+        ),
+    };
+    Some((outcome, ExchangeError { kind, message }))
+}
+
+/// The `ofid_…` references in the request URL and the response headers and body.
+fn ofids_of(request: &RequestRecord, response: Option<&ResponseRecord>) -> Vec<String> {
+    let mut ofids = find_ofids(&request.url);
+    if let Some(r) = response {
+        for h in &r.headers {
+            ofids.extend(find_ofids(&h.value));
+        }
+        if let Some(text) = r.body_text() {
+            ofids.extend(find_ofids(text));
+        }
+    }
+    ofids.dedup();
+    ofids
 }

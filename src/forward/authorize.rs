@@ -31,7 +31,8 @@ use http::{Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use super::{Forwarder, ProxyBody, empty, media_type};
+use super::body::{ProxyBody, empty, media_type};
+use super::service::Forwarder;
 use crate::forward::assembly::Assembly;
 use crate::forward::failure::UpstreamFailure;
 use crate::forward::headers::version_label;
@@ -129,48 +130,21 @@ impl Forwarder {
                 resp_parts.status.as_u16(),
                 media_type(&resp_parts.headers).unwrap_or_default()
             );
-            tokio::spawn(drain(body));
-            let (note_text, warning) = login_leg(assembly, callback);
-            if warning.is_none() {
-                assembly.add_rewrites(vec![note(note_text)]);
-            }
-            return self.redirect_browser(
-                assembly,
-                client_version,
-                url,
-                &answered,
-                warning.as_deref(),
-            );
+            return self.login_on_the_as(assembly, body, callback, client_version, url, &answered);
         };
         if let CallbackLeg::Bounced { .. } = callback
             && let Some((redirect_uri, params)) = self.rewriter.decode_bounce_uri(&location)
         {
             // The authorization response, sent to the bounce URI: on to the client directly.
             let back = self.rewriter.bounce_back(&redirect_uri, params);
-            if let Ok(value) = HeaderValue::from_str(&back.location) {
-                resp_parts.headers.insert(header::LOCATION, value);
-                assembly.add_rewrites(vec![Rewrite {
-                    direction: RewriteDirection::Response,
-                    location: "header:location".into(),
-                    from: location,
-                    to: back.location,
-                }]);
-            }
+            replace_location(assembly, &mut resp_parts.headers, location, back.location);
             return Response::from_parts(resp_parts, body.boxed());
         }
         let redirect_uri = query_param(url, "redirect_uri");
         if redirect_uri.is_some_and(|r| is_redirect_to(&location, &r)) {
             // The authorization response itself: R8 on `iss`, nothing else.
-            if let Some(new) = self.rewriter.authorization_response_iss(&location)
-                && let Ok(value) = HeaderValue::from_str(&new)
-            {
-                resp_parts.headers.insert(header::LOCATION, value);
-                assembly.add_rewrites(vec![Rewrite {
-                    direction: RewriteDirection::Response,
-                    location: "header:location".into(),
-                    from: location,
-                    to: new,
-                }]);
+            if let Some(new) = self.rewriter.authorization_response_iss(&location) {
+                replace_location(assembly, &mut resp_parts.headers, location, new);
             }
             return Response::from_parts(resp_parts, body.boxed());
         }
@@ -178,33 +152,20 @@ impl Forwarder {
             // The AS keeps its login state in cookies (oidc-provider's interaction cookies):
             // served from authtap's origin they would never reach the AS's login page on its
             // own origin, so the browser makes this request itself.
-            tokio::spawn(drain(body));
-            let (note_text, warning) = login_leg(assembly, callback);
-            if warning.is_none() {
-                assembly.add_rewrites(vec![note(note_text)]);
-            }
             let why = format!(
                 "the authorization endpoint answered {} to its login page and set cookies the \
                  browser must hold on the AS's own origin",
                 resp_parts.status.as_u16()
             );
-            return self.redirect_browser(assembly, client_version, url, &why, warning.as_deref());
+            return self.login_on_the_as(assembly, body, callback, client_version, url, &why);
         }
         // A hop to the AS's own login or consent page: the browser goes there directly.
         let absolute = url::Url::parse(url)
             .ok()
             .and_then(|base| base.join(&location).ok())
             .map(String::from);
-        if let Some(absolute) = absolute.filter(|a| *a != location)
-            && let Ok(value) = HeaderValue::from_str(&absolute)
-        {
-            resp_parts.headers.insert(header::LOCATION, value);
-            assembly.add_rewrites(vec![Rewrite {
-                direction: RewriteDirection::Response,
-                location: "header:location".into(),
-                from: location,
-                to: absolute,
-            }]);
+        if let Some(absolute) = absolute.filter(|a| *a != location) {
+            replace_location(assembly, &mut resp_parts.headers, location, absolute);
         }
         let (note_text, warning) = login_leg(assembly, callback);
         if let Some(warning) = &warning {
@@ -212,6 +173,25 @@ impl Forwarder {
         }
         assembly.add_rewrites(vec![note(warning.unwrap_or(note_text))]);
         Response::from_parts(resp_parts, body.boxed())
+    }
+
+    /// A login page authtap must not serve from its own origin: drains the AS's answer and
+    /// sends the browser to the authorize URL itself, recording why.
+    fn login_on_the_as(
+        &self,
+        assembly: &Arc<Assembly>,
+        body: Tap<Incoming>,
+        callback: &CallbackLeg,
+        client_version: http::Version,
+        url: &str,
+        why: &str,
+    ) -> Response<ProxyBody> {
+        tokio::spawn(drain(body));
+        let (note_text, warning) = login_leg(assembly, callback);
+        if warning.is_none() {
+            assembly.add_rewrites(vec![note(note_text)]);
+        }
+        self.redirect_browser(assembly, client_version, url, why, warning.as_deref())
     }
 
     /// The authorization endpoint could not be reached from here: send the browser there
@@ -331,5 +311,19 @@ async fn drain(body: Tap<Incoming>) {
         if frame.is_err() {
             break;
         }
+    }
+}
+
+/// Replaces the `Location` of a response (when the new value is a valid header) and records
+/// the rewrite.
+fn replace_location(assembly: &Assembly, headers: &mut http::HeaderMap, from: String, to: String) {
+    if let Ok(value) = HeaderValue::from_str(&to) {
+        headers.insert(header::LOCATION, value);
+        assembly.add_rewrites(vec![Rewrite {
+            direction: RewriteDirection::Response,
+            location: "header:location".into(),
+            from,
+            to,
+        }]);
     }
 }

@@ -12,17 +12,17 @@
 //! stale URL from another run) is answered with a 400 and recorded as an `authtap_path`
 //! failure, which the rules report; it is never forwarded upstream.
 //!
-//! [`BounceListener`] serves the plain-HTTP loopback port that bounce URIs of loopback
+//! [`Forwarder::handle_bounce_port`] serves the plain-HTTP loopback port that bounce URIs of loopback
 //! redirect URIs point at: only bounce paths, everything else is a 404.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use super::{Forwarder, ProxyBody, empty, plain_response};
+use super::body::{ProxyBody, empty, plain_response};
+use super::service::Forwarder;
 use crate::forward::assembly::Assembly;
 use crate::forward::headers::{strip_hop_by_hop, version_label};
 use crate::model::{
@@ -157,30 +157,25 @@ fn redirect(status: StatusCode, location: &str) -> Response<ProxyBody> {
     resp
 }
 
-/// Serves authtap's plain-HTTP loopback bounce port: bounce URIs only.
-#[derive(Debug)]
-pub struct BounceListener(pub Arc<Forwarder>);
-
 /// Marks a request that arrived on the plain-HTTP loopback bounce port.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct ViaBouncePort;
 
-impl crate::listen::Handler for BounceListener {
-    async fn handle(&self, mut req: Request<Incoming>, peer: SocketAddr) -> Response<ProxyBody> {
+impl Forwarder {
+    /// Serves authtap's plain-HTTP loopback bounce port: bounce URIs only, a 404 for anything
+    /// else.
+    pub async fn handle_bounce_port(
+        &self,
+        mut req: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<ProxyBody> {
         if req.uri().path().starts_with(BOUNCE_PREFIX) {
             req.extensions_mut().insert(ViaBouncePort);
-            return self.0.handle(req, peer).await;
+            return self.handle(req, peer).await;
         }
         plain_response(
             StatusCode::NOT_FOUND,
             "authtap: this port only serves authtap's callback bounce\n",
         )
     }
-
-    fn rejected(&self, peer: SocketAddr, kind: ErrorKind, message: String) {
-        self.0.record_rejected(peer, kind, message);
-    }
-
-    /// The bounce port serves plain HTTP: there is no handshake to fail.
-    fn tls_handshake_failed(&self, _failure: crate::model::TlsHandshakeFailure) {}
 }

@@ -16,11 +16,14 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 
-use super::{Forwarder, MAX_JSON_BODY, ProxyBody};
+use super::body::ProxyBody;
+use super::service::Forwarder;
 use crate::forward::assembly::Assembly;
 use crate::model::{Rewrite, RewriteDirection};
 use crate::tap::{BoxError, Tap};
 
+/// Largest JSON metadata body buffered for rewriting.
+pub(super) const MAX_JSON_BODY: u64 = 256 * 1024;
 /// Largest decoded metadata document rewritten (a decompression-bomb guard).
 const MAX_DECODED_JSON: usize = 4 * 1024 * 1024;
 

@@ -10,98 +10,45 @@
 
 pub mod assembly;
 mod authorize;
+mod body;
 mod bounce;
 pub mod client;
 pub mod failure;
 pub mod headers;
 mod metadata;
+mod service;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Request, Response, StatusCode, Uri};
-use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Body, Incoming};
 
 use crate::model::{
-    CaptureMode, ErrorKind, ExchangeError, ExchangeId, Header, Outcome, RequestRecord,
-    ResponseRecord, Rewrite, RewriteDirection,
+    CaptureMode, ErrorKind, ExchangeError, Header, Outcome, RequestRecord, ResponseRecord, Rewrite,
+    RewriteDirection,
 };
-use crate::rewrite::{Rewriter, Route};
-use crate::session::RecorderHandle;
-use crate::tap::{BodyEnd, BoxError, Side, Tap, TapOptions};
-use assembly::{Assembly, Tracker};
+use crate::rewrite::Route;
+use crate::tap::{BodyEnd, Side, Tap, TapOptions};
+use assembly::Assembly;
 use authorize::Leg;
-pub use bounce::BounceListener;
+pub use body::ProxyBody;
+use body::media_type;
+pub use client::Error;
 use failure::{ClientFault, UpstreamFailure};
 use headers::{strip_hop_by_hop, version_label};
-
-/// The body type both directions use.
-pub type ProxyBody = BoxBody<Bytes, BoxError>;
+use metadata::MAX_JSON_BODY;
+pub use service::{Forwarder, ForwarderConfig};
 
 /// Longest wait for the upstream's response head (MCP tool calls can be slow). Bodies have no
 /// timeout: streams may live as long as both ends want.
 pub const RESPONSE_HEAD_TIMEOUT: Duration = Duration::from_secs(300);
 /// Largest form or registration body buffered for rewriting (R7, the callback bounce).
 const MAX_FORM_BODY: u64 = 64 * 1024;
-/// Largest JSON metadata body buffered for rewriting.
-const MAX_JSON_BODY: u64 = 256 * 1024;
-
-/// Why the upstream client could not be set up.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// `--upstream-ca` could not be used.
-    #[error("cannot use upstream CA file {path}: {message}")]
-    UpstreamCa {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong with it.
-        message: String,
-    },
-}
-
-/// What the forwarder needs to know.
-#[derive(Debug, Clone)]
-pub struct ForwarderConfig {
-    /// `--upstream`.
-    pub upstream: url::Url,
-    /// The URL clients use.
-    pub proxy_base: url::Url,
-    /// Reverse-mode rewriting on.
-    pub rewrite: bool,
-    /// Capture cap per body.
-    pub max_capture: usize,
-    /// Port of authtap's plain-HTTP loopback listener that bounce URIs of loopback redirect
-    /// URIs point at (see [`crate::rewrite::BOUNCE_PREFIX`]).
-    pub loopback_bounce_port: Option<u16>,
-    /// Clients whose registration already lists the bounce URIs (`--bounce-client`).
-    pub bounce_clients: Vec<String>,
-    /// Upstream TLS options.
-    pub client: client::ClientOptions,
-}
-
-/// The forwarding service shared by all connections.
-#[derive(Debug)]
-pub struct Forwarder {
-    client: client::UpstreamClient,
-    upstream_label: String,
-    proxy_base: url::Url,
-    rewriter: Rewriter,
-    recorder: RecorderHandle,
-    max_capture: usize,
-    next_id: AtomicU64,
-    tracker: Arc<Tracker>,
-    /// Forward mode: every request carries its own origin (no rewriting, no `__authtap` paths).
-    /// Stamped on every exchange record.
-    mode: CaptureMode,
-}
 
 /// How long shutdown waits for open exchanges to reach the recorder.
 const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
@@ -130,46 +77,6 @@ pub async fn finish_recording(
 }
 
 impl Forwarder {
-    /// Builds the forwarder and its pooled upstream client.
-    pub fn new(config: ForwarderConfig, recorder: RecorderHandle) -> Result<Self, Error> {
-        let client = client::build(&config.client)?;
-        Ok(Self {
-            client,
-            upstream_label: config.upstream.to_string(),
-            rewriter: Rewriter::new(&config.upstream, &config.proxy_base, config.rewrite)
-                .with_loopback_bounce_port(config.loopback_bounce_port)
-                .with_bounce_clients(&config.bounce_clients),
-            proxy_base: config.proxy_base,
-            recorder,
-            max_capture: config.max_capture,
-            next_id: AtomicU64::new(0),
-            tracker: Arc::new(Tracker::default()),
-            mode: CaptureMode::Reverse,
-        })
-    }
-
-    /// The forwarder of forward mode (`authtap proxy --forward`, `authtap run`): requests come
-    /// with absolute URLs ([`Forwarder::handle_absolute`]); rewriting and the `__authtap`
-    /// paths are off, so every byte passes as the client and the origin sent it.
-    pub fn for_forward_proxy(
-        client: &client::ClientOptions,
-        proxy_base: url::Url,
-        max_capture: usize,
-        recorder: RecorderHandle,
-    ) -> Result<Self, Error> {
-        Ok(Self {
-            client: client::build(client)?,
-            upstream_label: "the origin server".into(),
-            rewriter: Rewriter::new(&proxy_base, &proxy_base, false),
-            proxy_base,
-            recorder,
-            max_capture,
-            next_id: AtomicU64::new(0),
-            tracker: Arc::new(Tracker::default()),
-            mode: CaptureMode::Forward,
-        })
-    }
-
     /// Forward mode: sends one request to the absolute `url` the client asked for, untouched
     /// but for hop-by-hop headers. Never fails: errors become responses and error records.
     pub async fn handle_absolute(
@@ -183,37 +90,6 @@ impl Forwarder {
         let url = url.to_string();
         self.forward(assembly, parts, body, url.clone(), url, Leg::Plain)
             .await
-    }
-
-    /// In-flight exchange tracking (for shutdown).
-    pub fn tracker(&self) -> &Arc<Tracker> {
-        &self.tracker
-    }
-
-    fn assembly(&self, peer: SocketAddr) -> Arc<Assembly> {
-        let id = ExchangeId(self.next_id.fetch_add(1, Ordering::Relaxed) + 1);
-        Arc::new(Assembly::new(
-            id,
-            self.mode,
-            peer,
-            self.max_capture,
-            self.recorder.clone(),
-            self.tracker.clone(),
-        ))
-    }
-
-    /// Records a request hyper refused before it reached the service (400/431).
-    pub fn record_rejected(&self, peer: SocketAddr, kind: ErrorKind, message: String) {
-        let assembly = self.assembly(peer);
-        assembly.set_request(RequestRecord {
-            method: String::new(),
-            url: self.proxy_base.to_string(),
-            client_url: None,
-            http_version: String::new(),
-            headers: vec![],
-            body: None,
-        });
-        assembly.fail(Outcome::Rejected, ExchangeError { kind, message });
     }
 
     /// Forwards one request. Never fails: errors become responses and error records.
@@ -265,6 +141,8 @@ impl Forwarder {
         format!("{scheme}://{authority}{target}")
     }
 
+    /// Forwards one request upstream along `leg` and streams the response back: the request
+    /// body, the request record, the send, then the response half.
     async fn forward(
         &self,
         assembly: Arc<Assembly>,
@@ -282,26 +160,77 @@ impl Forwarder {
             };
             return self.fail(&assembly, &failure);
         };
-        let mut headers = parts.headers;
+        let http::request::Parts {
+            method,
+            version,
+            mut headers,
+            ..
+        } = parts;
         strip_hop_by_hop(&mut headers);
         headers.remove(header::HOST);
-        let start = assembly.start();
-        let tap_options = |sse| TapOptions {
-            max_capture: self.max_capture,
-            sse,
-            start,
+        let (request_body, bounce_added) = match self
+            .request_body(&assembly, &method, &mut headers, &url, body)
+            .await
+        {
+            Ok(done) => done,
+            Err(fault) => return client_fault(&assembly, fault),
         };
+        assembly.set_request(request_record(
+            &method, version, &uri, &headers, &url, client_url,
+        ));
 
-        // Request body: streamed through a tap, or a small form (R7, bounce) or registration
-        // (bounce) body rewritten.
-        let buffered = self.buffer_small(&parts.method, &headers, &url, body).await;
-        let mut bounce_added = false;
-        let request_body: ProxyBody = match buffered {
-            Ok(Buffered::Stream(body)) => {
-                Tap::new(body, Side::Request, tap_options(false), assembly.clone()).boxed()
+        let mut req = Request::new(request_body);
+        *req.method_mut() = method.clone();
+        *req.uri_mut() = uri;
+        *req.headers_mut() = headers;
+
+        let sent = self.send(&assembly, req).await;
+        if sent.is_err()
+            && let Some(fault) = assembly.client_fault()
+        {
+            // The client broke its own request body; the upstream only saw the consequence.
+            tracing::debug!(exchange = %assembly.id(), "client fault: {}", fault.error.message);
+            return client_fault(&assembly, fault);
+        }
+        let response = match (sent, &leg) {
+            (Ok(response), _) => response,
+            (Err(failure), Leg::Authorize(_)) => {
+                return self.authorize_unreachable(&assembly, &failure, version, &url);
             }
+            (Err(failure), Leg::Plain) => return self.fail(&assembly, &failure),
+        };
+        let request = Answering {
+            url: &url,
+            method: &method,
+            version,
+            leg: &leg,
+            bounce_added,
+        };
+        self.respond(&assembly, response, request).await
+    }
+
+    /// The request body to send: streamed through a tap, or a small form (R7, bounce) or
+    /// registration (bounce) body buffered and rewritten. Also says whether authtap added its
+    /// bounce URIs to a registration. A body the client broke is a [`ClientFault`].
+    async fn request_body(
+        &self,
+        assembly: &Arc<Assembly>,
+        method: &http::Method,
+        headers: &mut HeaderMap,
+        url: &str,
+        body: Incoming,
+    ) -> Result<(ProxyBody, bool), ClientFault> {
+        let mut bounce_added = false;
+        let body = match self.buffer_small(method, headers, url, body).await {
+            Ok(Buffered::Stream(body)) => Tap::new(
+                body,
+                Side::Request,
+                self.tap_options(assembly, false),
+                assembly.clone(),
+            )
+            .boxed(),
             Ok(Buffered::Bytes(bytes)) => {
-                let bytes = match self.rewrite_small_body(&headers, &bytes) {
+                let bytes = match self.rewrite_small_body(headers, &bytes) {
                     Some((new, rewrites)) => {
                         bounce_added = rewrites.iter().any(|r| {
                             r.direction == RewriteDirection::Request && r.location == bounce::ADDED
@@ -315,63 +244,33 @@ impl Forwarder {
                 Tap::new(
                     Full::new(bytes),
                     Side::Request,
-                    tap_options(false),
+                    self.tap_options(assembly, false),
                     assembly.clone(),
                 )
                 .boxed()
             }
             Err(end) => {
-                let fault = ClientFault::from_request_end(&end).unwrap_or(ClientFault {
+                return Err(ClientFault::from_request_end(&end).unwrap_or(ClientFault {
                     outcome: Outcome::ClientCut,
                     error: ExchangeError {
                         kind: ErrorKind::ClientCut,
                         message: "the client's form body could not be read".into(),
                     },
-                });
-                assembly.fail(fault.outcome, fault.error.clone());
-                return fault
-                    .response(assembly.id())
-                    .map(|b| Full::new(b).map_err(|e| match e {}).boxed());
+                }));
             }
         };
+        Ok((body, bounce_added))
+    }
 
-        let mut recorded_headers = Vec::with_capacity(headers.len() + 1);
-        if let Some(authority) = uri.authority() {
-            recorded_headers.push(Header::new("host", authority.as_str()));
-        }
-        recorded_headers.extend(Header::lines(&headers));
-        assembly.set_request(RequestRecord {
-            method: parts.method.to_string(),
-            url: url.clone(),
-            client_url: (client_url != url).then_some(client_url),
-            http_version: version_label(parts.version).into(),
-            headers: recorded_headers,
-            body: None,
-        });
-
-        let mut req = Request::new(request_body);
-        *req.method_mut() = parts.method.clone();
-        *req.uri_mut() = uri;
-        *req.headers_mut() = headers;
-
-        let sent = self.send(&assembly, req).await;
-        if sent.is_err()
-            && let Some(fault) = assembly.client_fault()
-        {
-            // The client broke its own request body; the upstream only saw the consequence.
-            tracing::debug!(exchange = %assembly.id(), "client fault: {}", fault.error.message);
-            assembly.fail(fault.outcome, fault.error.clone());
-            return fault
-                .response(assembly.id())
-                .map(|b| Full::new(b).map_err(|e| match e {}).boxed());
-        }
-        let response = match (sent, &leg) {
-            (Ok(response), _) => response,
-            (Err(failure), Leg::Authorize(_)) => {
-                return self.authorize_unreachable(&assembly, &failure, parts.version, &url);
-            }
-            (Err(failure), Leg::Plain) => return self.fail(&assembly, &failure),
-        };
+    /// The response half: records the head, then hands an authorize leg's response to
+    /// [`Self::authorize_response`], or rewrites the headers, flags SSE and rewrites a small
+    /// JSON body.
+    async fn respond(
+        &self,
+        assembly: &Arc<Assembly>,
+        response: Response<Incoming>,
+        request: Answering<'_>,
+    ) -> Response<ProxyBody> {
         let (mut resp_parts, resp_body) = response.into_parts();
         assembly.set_response(ResponseRecord {
             status: resp_parts.status.as_u16(),
@@ -380,27 +279,27 @@ impl Forwarder {
             body: None,
             sse_events: vec![],
         });
-        if bounce_added && resp_parts.status.is_client_error() {
-            bounce::registration_refused(&assembly, resp_parts.status.as_u16());
+        if request.bounce_added && resp_parts.status.is_client_error() {
+            bounce::registration_refused(assembly, resp_parts.status.as_u16());
         }
         strip_hop_by_hop(&mut resp_parts.headers);
-        if let Leg::Authorize(callback) = &leg {
+        if let Leg::Authorize(callback) = request.leg {
             let tapped = Tap::new(
                 resp_body,
                 Side::Response,
-                tap_options(false),
+                self.tap_options(assembly, false),
                 assembly.clone(),
             );
             return self.authorize_response(
-                &assembly,
+                assembly,
                 resp_parts,
                 tapped,
-                &url,
+                request.url,
                 callback,
-                parts.version,
+                request.version,
             );
         }
-        self.rewrite_response_headers(&assembly, &mut resp_parts.headers);
+        self.rewrite_response_headers(assembly, &mut resp_parts.headers);
 
         let media_type = media_type(&resp_parts.headers);
         let encoded = resp_parts.headers.contains_key(header::CONTENT_ENCODING);
@@ -408,14 +307,16 @@ impl Forwarder {
         let tapped = Tap::new(
             resp_body,
             Side::Response,
-            tap_options(sse),
+            self.tap_options(assembly, sse),
             assembly.clone(),
         );
-        let wants_json =
-            self.rewriter
-                .wants_json_body(&url, parts.method.as_str(), media_type.as_deref());
+        let wants_json = self.rewriter.wants_json_body(
+            request.url,
+            request.method.as_str(),
+            media_type.as_deref(),
+        );
         let body = if wants_json && tapped.size_hint().lower() <= MAX_JSON_BODY {
-            self.rewrite_json_body(&assembly, &mut resp_parts.headers, tapped)
+            self.rewrite_json_body(assembly, &mut resp_parts.headers, tapped)
                 .await
         } else {
             tapped.boxed()
@@ -428,6 +329,15 @@ impl Forwarder {
                 .or_insert(HeaderValue::from_static("no"));
         }
         Response::from_parts(resp_parts, body)
+    }
+
+    /// How a tap of this exchange captures (`sse`: parse `text/event-stream` events).
+    fn tap_options(&self, assembly: &Assembly, sse: bool) -> TapOptions {
+        TapOptions {
+            max_capture: self.max_capture,
+            sse,
+            start: assembly.start(),
+        }
     }
 
     /// Sends the request, noting when a connection became ready, under the head timeout.
@@ -586,32 +496,45 @@ enum Buffered {
     Bytes(Bytes),
 }
 
-fn media_type(headers: &HeaderMap) -> Option<String> {
-    let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
-    Some(
-        ct.split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase(),
-    )
+/// What the response half needs to know about the request it answers.
+struct Answering<'a> {
+    url: &'a str,
+    method: &'a http::Method,
+    version: http::Version,
+    leg: &'a Leg,
+    /// authtap added its bounce URIs to this registration request.
+    bounce_added: bool,
 }
 
-fn empty() -> ProxyBody {
-    http_body_util::Empty::new().map_err(|e| match e {}).boxed()
+/// Fails the exchange with a fault of the client's own and answers it.
+fn client_fault(assembly: &Assembly, fault: ClientFault) -> Response<ProxyBody> {
+    assembly.fail(fault.outcome, fault.error.clone());
+    fault
+        .response(assembly.id())
+        .map(|b| Full::new(b).map_err(|e| match e {}).boxed())
 }
 
-/// A short plain-text response from authtap itself.
-pub fn plain_response(status: StatusCode, text: &'static str) -> Response<ProxyBody> {
-    let mut resp = Response::new(
-        Full::new(Bytes::from_static(text.as_bytes()))
-            .map_err(|e| match e {})
-            .boxed(),
-    );
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    resp
+/// The request record of a forwarded request: what goes upstream, the `Host` it gets from the
+/// client, and the URL the client used when it differs.
+fn request_record(
+    method: &http::Method,
+    version: http::Version,
+    uri: &Uri,
+    headers: &HeaderMap,
+    url: &str,
+    client_url: String,
+) -> RequestRecord {
+    let mut recorded_headers = Vec::with_capacity(headers.len() + 1);
+    if let Some(authority) = uri.authority() {
+        recorded_headers.push(Header::new("host", authority.as_str()));
+    }
+    recorded_headers.extend(Header::lines(headers));
+    RequestRecord {
+        method: method.to_string(),
+        url: url.to_string(),
+        client_url: (client_url != url).then_some(client_url),
+        http_version: version_label(version).into(),
+        headers: recorded_headers,
+        body: None,
+    }
 }

@@ -9,7 +9,7 @@
 //! stops accepting, lets connections finish for a grace period, then cuts the rest.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -29,8 +29,10 @@ use crate::forward::{Forwarder, ProxyBody};
 use crate::model::{ErrorKind, TlsHandshakeFailure};
 use crate::session::RecorderHandle;
 
+mod error;
 pub mod tls;
 
+pub use error::Error;
 pub use tls::{CertificateOrigin, TlsServing, tls_from_leaves};
 
 /// Longest TLS handshake before the connection is dropped.
@@ -39,32 +41,6 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest HTTP/2 header list accepted.
 const MAX_H2_HEADER_LIST: u32 = 64 * 1024;
-
-/// Why the listener could not be set up.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// Binding the listen address failed.
-    #[error("cannot listen on {addr}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A certificate or key file could not be read.
-    #[error("cannot read {path}: {message}")]
-    Pem {
-        /// The file.
-        path: PathBuf,
-        /// What went wrong.
-        message: String,
-    },
-    /// rustls refused the certificate and key.
-    #[error("TLS configuration rejected")]
-    Tls(#[source] rustls::Error),
-}
 
 /// Serves requests for the accept loop.
 pub trait Handler: Send + Sync + 'static {
@@ -110,6 +86,27 @@ impl Handler for ProxyHandler {
     fn tls_handshake_failed(&self, failure: TlsHandshakeFailure) {
         self.recorder.tls_handshake_failed(failure);
     }
+}
+
+/// The handler of authtap's plain-HTTP loopback bounce port: the forwarder serves bounce URIs
+/// only; the port has no TLS, so no handshake can fail.
+#[derive(Debug)]
+pub struct BounceHandler(pub Arc<Forwarder>);
+
+impl Handler for BounceHandler {
+    fn handle(
+        &self,
+        req: hyper::Request<Incoming>,
+        peer: SocketAddr,
+    ) -> impl Future<Output = hyper::Response<ProxyBody>> + Send {
+        self.0.handle_bounce_port(req, peer)
+    }
+
+    fn rejected(&self, peer: SocketAddr, kind: ErrorKind, message: String) {
+        self.0.record_rejected(peer, kind, message);
+    }
+
+    fn tls_handshake_failed(&self, _failure: TlsHandshakeFailure) {}
 }
 
 /// A TLS server config from the user's own PEM certificate chain and key (one chain for every
@@ -205,16 +202,7 @@ async fn accept_loop<H: Handler>(
     grace: Duration,
 ) {
     let tls = tls.map(Arc::new);
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(MAX_H2_HEADER_LIST);
-    let builder = Arc::new(builder);
+    let builder = Arc::new(connection_builder());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut connections = JoinSet::new();
     loop {
@@ -234,60 +222,14 @@ async fn accept_loop<H: Handler>(
             }
         };
         let _ = stream.set_nodelay(true);
-        let watcher = graceful.watcher();
-        let tls = tls.clone();
-        let handler = handler.clone();
-        let builder = builder.clone();
-        connections.spawn(async move {
-            let accepted_at = time::OffsetDateTime::now_utc();
-            // Whether a request head ever arrived: a refused certificate leaves none, and a
-            // header timeout on a connection that already served requests is an idle
-            // keep-alive ending, not a stalled client.
-            let served = Arc::new(AtomicBool::new(false));
-            let service = {
-                let handler = handler.clone();
-                let served = served.clone();
-                service_fn(move |req| {
-                    let handler = handler.clone();
-                    served.store(true, Ordering::Relaxed);
-                    async move { Ok::<_, std::convert::Infallible>(handler.handle(req, peer).await) }
-                })
-            };
-            let result = match tls {
-                Some(serving) => {
-                    let tls = match tls::accept(stream, peer, &serving, HANDSHAKE_TIMEOUT).await {
-                        Ok(tls) => tls,
-                        Err(Some(failure)) => {
-                            handler.tls_handshake_failed(failure);
-                            return;
-                        }
-                        Err(None) => {
-                            tracing::debug!(%peer, "connection closed before a TLS ClientHello");
-                            return;
-                        }
-                    };
-                    let sni = tls.get_ref().1.server_name().map(str::to_string);
-                    let port = tls.get_ref().0.local_addr().map_or(0, |a| a.port());
-                    let conn = builder.serve_connection(TokioIo::new(tls), service);
-                    let result = watcher.watch(conn.into_owned()).await;
-                    if !served.load(Ordering::Relaxed)
-                        && let Some(failure) =
-                            tls::closed_without_request(&serving, peer, sni, accepted_at, port)
-                    {
-                        handler.tls_handshake_failed(failure);
-                    }
-                    result
-                }
-                None => {
-                    let conn = builder.serve_connection(TokioIo::new(stream), service);
-                    watcher.watch(conn.into_owned()).await
-                }
-            };
-            if let Err(err) = result {
-                let served = served.load(std::sync::atomic::Ordering::Relaxed);
-                connection_error(handler.as_ref(), peer, err.as_ref(), served);
-            }
-        });
+        let connection = Connection {
+            peer,
+            tls: tls.clone(),
+            handler: handler.clone(),
+            builder: builder.clone(),
+            watcher: graceful.watcher(),
+        };
+        connections.spawn(connection.serve(stream));
     }
     drop(listener);
     if tokio::time::timeout(grace, graceful.shutdown())
@@ -300,6 +242,91 @@ async fn accept_loop<H: Handler>(
         );
     }
     connections.shutdown().await;
+}
+
+/// The HTTP/1.1 + HTTP/2 connection builder, with the header timeouts and limits.
+fn connection_builder() -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_H2_HEADER_LIST);
+    builder
+}
+
+/// One accepted connection and what serving it needs.
+struct Connection<H> {
+    peer: SocketAddr,
+    tls: Option<Arc<TlsServing>>,
+    handler: Arc<H>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    watcher: hyper_util::server::graceful::Watcher,
+}
+
+impl<H: Handler> Connection<H> {
+    /// Serves the connection (after the TLS handshake, when TLS is on) until it ends, and
+    /// reports handshake failures and connection-level errors to the handler.
+    async fn serve(self, stream: tokio::net::TcpStream) {
+        let Connection {
+            peer,
+            tls,
+            handler,
+            builder,
+            watcher,
+        } = self;
+        let accepted_at = time::OffsetDateTime::now_utc();
+        // Whether a request head ever arrived: a refused certificate leaves none, and a
+        // header timeout on a connection that already served requests is an idle
+        // keep-alive ending, not a stalled client.
+        let served = Arc::new(AtomicBool::new(false));
+        let service = {
+            let handler = handler.clone();
+            let served = served.clone();
+            service_fn(move |req| {
+                let handler = handler.clone();
+                served.store(true, Ordering::Relaxed);
+                async move { Ok::<_, std::convert::Infallible>(handler.handle(req, peer).await) }
+            })
+        };
+        let result = match tls {
+            Some(serving) => {
+                let tls = match tls::accept(stream, peer, &serving, HANDSHAKE_TIMEOUT).await {
+                    Ok(tls) => tls,
+                    Err(Some(failure)) => {
+                        handler.tls_handshake_failed(failure);
+                        return;
+                    }
+                    Err(None) => {
+                        tracing::debug!(%peer, "connection closed before a TLS ClientHello");
+                        return;
+                    }
+                };
+                let sni = tls.get_ref().1.server_name().map(str::to_string);
+                let port = tls.get_ref().0.local_addr().map_or(0, |a| a.port());
+                let conn = builder.serve_connection(TokioIo::new(tls), service);
+                let result = watcher.watch(conn.into_owned()).await;
+                if !served.load(Ordering::Relaxed)
+                    && let Some(failure) =
+                        tls::closed_without_request(&serving, peer, sni, accepted_at, port)
+                {
+                    handler.tls_handshake_failed(failure);
+                }
+                result
+            }
+            None => {
+                let conn = builder.serve_connection(TokioIo::new(stream), service);
+                watcher.watch(conn.into_owned()).await
+            }
+        };
+        if let Err(err) = result {
+            let served = served.load(std::sync::atomic::Ordering::Relaxed);
+            connection_error(handler.as_ref(), peer, err.as_ref(), served);
+        }
+    }
 }
 
 /// Logs a connection error and reports what the client did wrong at the connection level:

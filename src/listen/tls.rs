@@ -28,7 +28,7 @@ use tokio_rustls::server::TlsStream;
 use crate::ca::{Leaf, ServingLeaves};
 use crate::model::{TlsFailureKind, TlsHandshakeFailure};
 
-use super::Error;
+use super::error::Error;
 
 /// ALPN protocols offered, in preference order.
 const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];

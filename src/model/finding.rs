@@ -6,8 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::RuleId;
-use super::{ExchangeId, FlowId};
+use super::ids::{ExchangeId, FlowId};
+use super::rule_id::RuleId;
 
 /// Flow phase of an exchange.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,7 +1,8 @@
 //! Small closed vocabularies of the trace format: what kind of failure an exchange ended in
-//! ([`ErrorKind`]) and which way a reverse-mode rewrite went ([`RewriteDirection`]).
+//! ([`ErrorKind`]), which way a reverse-mode rewrite went ([`RewriteDirection`]) and what
+//! captured an exchange ([`CaptureMode`]).
 //!
-//! Both serialise as the same lowercase strings traces have always carried (`"tls"`,
+//! They serialise as the same lowercase strings traces have always carried (`"tls"`,
 //! `"response"`), so old traces load and new ones read the same.
 
 use std::fmt;
@@ -146,6 +147,45 @@ impl RewriteDirection {
 impl fmt::Display for RewriteDirection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Which kind of proxy (or authtap's own client) captured a trace or an exchange.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptureMode {
+    /// `authtap proxy --upstream`: clients connect to authtap as if it were the server.
+    #[default]
+    Reverse,
+    /// `authtap proxy --forward` and `authtap run`: clients use authtap as their HTTP proxy;
+    /// nothing is rewritten.
+    Forward,
+    /// `authtap check`: authtap's own client made the requests; no proxy in between.
+    Client,
+}
+
+impl CaptureMode {
+    /// Whether this is reverse mode (the default, omitted from the session line).
+    pub fn is_reverse(&self) -> bool {
+        matches!(self, CaptureMode::Reverse)
+    }
+
+    /// The serialized name: `reverse`, `forward`, `client`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaptureMode::Reverse => "reverse",
+            CaptureMode::Forward => "forward",
+            CaptureMode::Client => "client",
+        }
+    }
+
+    /// How the exports describe it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            CaptureMode::Reverse => "reverse proxy",
+            CaptureMode::Forward => "forward proxy, nothing rewritten",
+            CaptureMode::Client => "authtap's own client, no proxy",
+        }
     }
 }
 

@@ -16,6 +16,3 @@ pub mod www_authenticate;
 /// marker, or a JWT whose signature is one). Redacted values still correlate but cannot be
 /// checked for content (PKCE, formats). The one definition lives in `redact`.
 pub use crate::redact::is_redacted;
-
-#[cfg(test)]
-mod sans_io_test;

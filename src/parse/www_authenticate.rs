@@ -80,101 +80,40 @@ fn is_token_char(c: char) -> bool {
 }
 
 fn parse_line(line: &str, out: &mut ParsedChallenges) {
-    let chars: Vec<char> = line.chars().collect();
-    let mut i = 0;
+    let mut s = Scanner {
+        chars: line.chars().collect(),
+        i: 0,
+    };
     let mut current: Option<Challenge> = None;
     let mut just_scheme = false;
     let mut comma_after_scheme = false;
-    let skip_ws = |i: &mut usize| {
-        let start = *i;
-        while chars.get(*i).is_some_and(|c| c.is_whitespace()) {
-            *i += 1;
-        }
-        *i > start
-    };
-    while i < chars.len() {
-        skip_ws(&mut i);
-        let mut saw_comma = false;
-        while chars.get(i).is_some_and(|c| *c == ',' || c.is_whitespace()) {
-            saw_comma |= chars.get(i) == Some(&',');
-            i += 1;
-        }
+    while s.i < s.chars.len() {
+        s.skip_ws();
+        let saw_comma = s.skip_separators();
         if saw_comma && just_scheme {
             comma_after_scheme = true;
         }
-        let start = i;
-        while chars.get(i).is_some_and(|c| is_token_char(*c)) {
-            i += 1;
-        }
-        let token: String = chars
-            .get(start..i)
-            .map(|s| s.iter().collect())
-            .unwrap_or_default();
+        let token = s.token();
         if token.is_empty() {
-            if let Some(c) = chars.get(i) {
+            if let Some(c) = s.peek() {
                 out.issues.push(format!("unexpected `{c}`"));
-                i += 1;
+                s.i += 1;
             }
             continue;
         }
-        let space_before = skip_ws(&mut i);
-        if chars.get(i) == Some(&'=') && !is_token68_tail(&chars, i) {
-            i += 1;
-            let space_after = skip_ws(&mut i);
-            if space_before || space_after {
-                out.issues.push("spaces around `=`".into());
-            }
-            if comma_after_scheme {
-                out.issues.push("comma right after the auth scheme".into());
-                comma_after_scheme = false;
-            }
-            let value = match chars.get(i) {
-                Some('"') => read_quoted(&chars, &mut i, '"'),
-                Some('\'') => {
-                    out.issues.push("single-quoted parameter value".into());
-                    read_quoted(&chars, &mut i, '\'')
-                }
-                _ => {
-                    let s = i;
-                    while chars
-                        .get(i)
-                        .is_some_and(|c| *c != ',' && !c.is_whitespace())
-                    {
-                        i += 1;
-                    }
-                    chars
-                        .get(s..i)
-                        .map(|s| s.iter().collect())
-                        .unwrap_or_default()
-                }
+        let space_before = s.skip_ws();
+        if s.peek() == Some('=') && !is_token68_tail(&s.chars, s.i) {
+            let param = Param {
+                name: token,
+                space_before,
+                comma_after_scheme: std::mem::take(&mut comma_after_scheme),
             };
-            match current.as_mut() {
-                Some(c) => c.params.push((token, value)),
-                None => out
-                    .issues
-                    .push(format!("parameter `{token}` before any auth scheme")),
-            }
+            s.parameter(param, current.as_mut(), &mut out.issues);
             just_scheme = false;
-            skip_ws(&mut i);
-            if let Some(c) = chars.get(i) {
-                if *c != ',' {
-                    // Either a new scheme (legal) or a missing comma between parameters.
-                    let mut j = i;
-                    while chars.get(j).is_some_and(|c| is_token_char(*c)) {
-                        j += 1;
-                    }
-                    while chars.get(j).is_some_and(|c| c.is_whitespace()) {
-                        j += 1;
-                    }
-                    if chars.get(j) == Some(&'=') {
-                        out.issues.push("missing comma between parameters".into());
-                    }
-                }
-            }
-        } else if chars.get(i) == Some(&'=') {
+        } else if s.peek() == Some('=') {
             // token68 (e.g. `Negotiate abc==`)
-            while chars.get(i) == Some(&'=') {
-                i += 1;
+            while s.peek() == Some('=') {
+                s.i += 1;
             }
             if let Some(c) = current.as_mut() {
                 c.params.push((String::new(), format!("{token}=")));
@@ -201,6 +140,116 @@ fn parse_line(line: &str, out: &mut ParsedChallenges) {
     }
     if let Some(c) = current.take() {
         out.challenges.push(c);
+    }
+}
+
+/// A lenient cursor over one header line.
+struct Scanner {
+    chars: Vec<char>,
+    i: usize,
+}
+
+/// A parameter name just read, with what the parser noticed before its `=`.
+struct Param {
+    name: String,
+    space_before: bool,
+    comma_after_scheme: bool,
+}
+
+impl Scanner {
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.i).copied()
+    }
+
+    /// Skips whitespace; whether there was any.
+    fn skip_ws(&mut self) -> bool {
+        let start = self.i;
+        while self.peek().is_some_and(char::is_whitespace) {
+            self.i += 1;
+        }
+        self.i > start
+    }
+
+    /// Skips commas and whitespace; whether there was a comma.
+    fn skip_separators(&mut self) -> bool {
+        let mut saw_comma = false;
+        while let Some(c) = self.peek().filter(|c| *c == ',' || c.is_whitespace()) {
+            saw_comma |= c == ',';
+            self.i += 1;
+        }
+        saw_comma
+    }
+
+    /// Reads a token (possibly empty).
+    fn token(&mut self) -> String {
+        let start = self.i;
+        while self.peek().is_some_and(is_token_char) {
+            self.i += 1;
+        }
+        self.chars
+            .get(start..self.i)
+            .map(|s| s.iter().collect())
+            .unwrap_or_default()
+    }
+
+    /// A `name=value` parameter, at its `=`: reads the value, notes the lenient cases, and
+    /// checks that a comma follows unless a new scheme does.
+    fn parameter(
+        &mut self,
+        param: Param,
+        current: Option<&mut Challenge>,
+        issues: &mut Vec<String>,
+    ) {
+        self.i += 1;
+        let space_after = self.skip_ws();
+        if param.space_before || space_after {
+            issues.push("spaces around `=`".into());
+        }
+        if param.comma_after_scheme {
+            issues.push("comma right after the auth scheme".into());
+        }
+        let value = self.value(issues);
+        match current {
+            Some(c) => c.params.push((param.name, value)),
+            None => issues.push(format!("parameter `{}` before any auth scheme", param.name)),
+        }
+        self.skip_ws();
+        if self.peek().is_some_and(|c| c != ',') && self.assignment_ahead() {
+            issues.push("missing comma between parameters".into());
+        }
+    }
+
+    /// A parameter value: quoted (double, or single with an issue) or up to a comma or space.
+    fn value(&mut self, issues: &mut Vec<String>) -> String {
+        match self.peek() {
+            Some('"') => read_quoted(&self.chars, &mut self.i, '"'),
+            Some('\'') => {
+                issues.push("single-quoted parameter value".into());
+                read_quoted(&self.chars, &mut self.i, '\'')
+            }
+            _ => {
+                let start = self.i;
+                while self.peek().is_some_and(|c| c != ',' && !c.is_whitespace()) {
+                    self.i += 1;
+                }
+                self.chars
+                    .get(start..self.i)
+                    .map(|s| s.iter().collect())
+                    .unwrap_or_default()
+            }
+        }
+    }
+
+    /// Whether a `token =` follows (after a parameter: a missing comma, not a new scheme).
+    fn assignment_ahead(&self) -> bool {
+        let mut j = self.i;
+        while self.chars.get(j).is_some_and(|c| is_token_char(*c)) {
+            j += 1;
+        }
+        while self.chars.get(j).is_some_and(|c| c.is_whitespace()) {
+            j += 1;
+        }
+        self.chars.get(j) == Some(&'=')
     }
 }
 

@@ -13,7 +13,8 @@
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
-use super::{Ctx, hex};
+use super::ctx::Ctx;
+use super::value::hex;
 
 /// Bytes read leniently as text: valid UTF-8 runs as they are, other bytes as Latin-1.
 /// `None` when the bytes look binary rather than text in some 8-bit encoding.

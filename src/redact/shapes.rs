@@ -7,7 +7,8 @@
 //! A match must start at a word boundary (so `task-…` is not an `sk-` key) and run long enough
 //! to be a credential rather than prose that happens to share a prefix.
 
-use super::{Ctx, MARKER_PREFIX};
+use super::ctx::Ctx;
+use super::value::MARKER_PREFIX;
 
 /// One token family: its prefix, which bytes may follow, and how many at least.
 struct Shape {

@@ -10,8 +10,10 @@
 //! slice boundary is a char boundary.
 
 use super::body::base64_secret;
+use super::ctx::Ctx;
 use super::names::{is_secret_param, redacts_numbers};
-use super::{Ctx, is_redacted, shapes};
+use super::shapes;
+use super::value::is_redacted;
 
 /// Scrubs one text through every scanner, in order. `b64_depth` counts base64 layers already
 /// decoded to reach this text (bounded in [`base64_secret`]).

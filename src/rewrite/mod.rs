@@ -498,7 +498,7 @@ impl Rewriter {
             Some((new, rewrites)) => (new.as_slice(), rewrites.clone()),
             None => (body, vec![]),
         };
-        match json::rewrite_metadata(self, body) {
+        match self.rewrite_metadata(body) {
             Some((new, more)) => {
                 rewrites.extend(more);
                 Some((new, rewrites))

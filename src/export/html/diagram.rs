@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use crate::model::Exchange;
 use crate::model::{Phase, Severity};
 
-use super::escape;
+use crate::export::escape::html as escape;
 use crate::export::facts::{path_of, phase_label, status_label};
 
 const LANES: [(&str, f64); 4] = [
