@@ -1,19 +1,20 @@
-//! authtap: a TLS-terminating debugging proxy for MCP OAuth flows.
+//! authtap: a recording proxy and probe for MCP OAuth flows.
 //!
-//! Data flows one way through the modules, in this order:
+//! One pipeline, in layers; imports only go down (the unit test `layers_test.rs` reads every
+//! import and fails on one that goes up or sideways, and on any cycle between files):
 //!
-//! 1. [`listen`] accepts client connections (TLS with the local [`ca`], HTTP/1.1 and HTTP/2).
-//! 2. [`forward`] sends each request upstream and streams the response back, applying
-//!    reverse-mode [`rewrite`]s; [`tap`] copies bodies (capped) while they stream.
-//! 3. The recorder runs the sans-io [`flow`] state and [`rules`] over each completed
-//!    exchange, then [`trace`] appends it to a crash-safe JSONL file.
-//! 4. [`export`] turns a trace into HAR 1.2, Markdown and HTML, through [`redact`].
-//!
-//! [`demo`] is an embedded MCP + OAuth reference server with fault switches, [`client`] a
-//! scripted MCP OAuth client, and [`check`] an active probe built from both and the rules.
-//!
-//! The layering (binary, facade, sources, pipeline, sinks, engine, wire, vocabulary: imports
-//! only go down, and no two files import each other) is a unit test, `layers_test.rs`.
+//! - **sources** build [`model::Exchange`] records: the forward proxy ([`intercept`]) and the
+//!   reverse proxy ([`listen`]) both hand requests to [`forward`], which streams them upstream
+//!   while [`tap`] copies bodies and [`rewrite`] keeps reverse mode's flow on authtap; [`check`]
+//!   drives the scripted [`client`]; [`demo`] is the reference server; [`trace`]'s readers
+//!   load JSONL and HAR files. [`proxy`] assembles listener, forwarder and recorder.
+//! - **pipeline**: [`session`] runs the engine over each record and pushes the result to the
+//!   sinks; its `Recorder` does so on its own thread, so forwarding never waits.
+//! - **sinks**: the trace store (`trace::writer`), the terminal view ([`live`]) and the
+//!   exporters ([`export`]: HAR 1.2, Markdown, HTML).
+//! - **engine** (pure): [`rules`] over [`flow`] (phases, correlation, flow state).
+//! - **wire** (pure): [`parse`] (each exchange parsed once into a view) over [`redact`].
+//! - **vocabulary**: [`model`], the record format everything above shares.
 
 pub mod ca;
 pub mod check;

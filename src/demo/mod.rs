@@ -14,7 +14,7 @@
 //! `/authorize`, `/authorize/consent`, `/authorize/login`, `/token`, `/jwks`. Public URLs come from the configured
 //! base URLs; the one exception is a loopback server without a public URL, whose protected
 //! resource metadata names the loopback name the client used (`localhost`, `127.0.0.1` or
-//! `[::1]` with the bound port; see [`Urls::as_reached`]).
+//! `[::1]` with the bound port; see `Urls::as_reached`).
 
 pub mod faults;
 pub mod jwt;

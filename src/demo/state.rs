@@ -25,7 +25,7 @@ pub struct DemoConfig {
     pub port: u16,
     /// Port of the AS origin when `separate_as` (0 = any free port).
     pub as_port: u16,
-    /// Public base URL of the MCP origin (scheme://host[:port], no path), when the server is
+    /// Public base URL of the MCP origin (`scheme://host[:port]`, no path), when the server is
     /// reached through something else; default `http://<bound address>`.
     pub public_url: Option<String>,
     /// Public base URL of the AS origin, when `separate_as`.

@@ -3,7 +3,7 @@
 //!
 //! The forwarder, the request tap and the response tap each hold an `Arc<Assembly>`. Whoever
 //! drops the last one (normally the response tap at the end of the body, or hyper dropping it
-//! when the client goes away) triggers [`Drop`], which submits a [`PendingExchange`] without
+//! when the client goes away) triggers [`Drop`], which submits a `PendingExchange` without
 //! blocking. Decoding of captured bodies happens later, on the recorder thread.
 
 use std::net::SocketAddr;

@@ -53,7 +53,7 @@ const MAX_FORM_BODY: u64 = 64 * 1024;
 /// How long shutdown waits for open exchanges to reach the recorder.
 const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Ends a recording after the listener stopped: waits (at most [`DRAIN_WAIT`]) for the
+/// Ends a recording after the listener stopped: waits (at most `DRAIN_WAIT`) for the
 /// exchanges still open to reach the recorder, then runs the engine's final pass and closes
 /// the trace. Reverse and forward mode shut down through this one path.
 pub async fn finish_recording(

@@ -97,7 +97,7 @@ fn severity_color(severity: Severity) -> Color {
 }
 
 /// The path and query of a URL as the client sent it, the query cut after
-/// [`MAX_QUERY_CHARS`] characters.
+/// `MAX_QUERY_CHARS` characters.
 pub fn short_path(url: &str) -> String {
     let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
     let path = after_scheme

@@ -134,7 +134,7 @@ fn is_diagnostic_header(n: &str) -> bool {
 }
 
 /// Whether a header's value is a credential as a whole: a known name, or any name holding a
-/// secret part (see [`SECRET_HEADER_PARTS`]) that is not a diagnostic header.
+/// secret part (see `SECRET_HEADER_PARTS`) that is not a diagnostic header.
 pub fn is_secret_header(name: &str) -> bool {
     let n = normalize(name);
     if is_diagnostic_header(&n) {

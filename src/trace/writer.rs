@@ -6,7 +6,7 @@
 //! call followed by a flush to the OS, so after a `kill -9` every complete line parses, and under
 //! load there is one system call per batch rather than per record. Write errors are counted,
 //! never fatal, and never leave a partial line for the next batch to be appended to
-//! ([`sink::LineLog`]): once writing works again the store writes a stats line saying how many
+//! (`sink::LineLog`): once writing works again the store writes a stats line saying how many
 //! exchanges were lost. When even the session line cannot be written (a full disk at start) the
 //! file is removed again, so it does not block the next run with the same path.
 //!

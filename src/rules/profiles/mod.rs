@@ -3,7 +3,7 @@
 //! and `authtap check --client` both resolve names here; `check` adds what the scripted client
 //! sends (`check::profile`).
 //!
-//! Override ids are checked against the rule registry when a profile is resolved ([`resolve`]),
+//! Override ids are checked against the rule registry when a profile is resolved (`resolve`),
 //! so a typo fails the start instead of silently disabling the override.
 
 use crate::model::{Finding, RuleId, Severity};
