@@ -187,31 +187,7 @@ fn default_trace_path(now: time::OffsetDateTime) -> PathBuf {
         now.minute(),
         now.second()
     );
-    free_path(PathBuf::from(format!("{stem}.jsonl")), |n| {
+    super::recording::free_path(PathBuf::from(format!("{stem}.jsonl")), |n| {
         PathBuf::from(format!("{stem}-{n}.jsonl"))
     })
-}
-
-/// `first` when nothing is there, else the first `nth(2)`, `nth(3)`, … that is free.
-fn free_path(first: PathBuf, nth: impl Fn(u32) -> PathBuf) -> PathBuf {
-    if !first.exists() {
-        return first;
-    }
-    (2..1000).map(nth).find(|p| !p.exists()).unwrap_or(first)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_default_trace_name_skips_a_taken_one() {
-        let dir = tempfile::tempdir().unwrap_or_else(|_| unreachable!());
-        let at = |name: &str| dir.path().join(name);
-        let nth = |n: u32| at(&format!("c-{n}.jsonl"));
-        assert_eq!(free_path(at("c.jsonl"), nth), at("c.jsonl"));
-        std::fs::write(at("c.jsonl"), "").unwrap_or_else(|_| unreachable!());
-        std::fs::write(at("c-2.jsonl"), "").unwrap_or_else(|_| unreachable!());
-        assert_eq!(free_path(at("c.jsonl"), nth), at("c-3.jsonl"));
-    }
 }

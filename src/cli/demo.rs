@@ -39,7 +39,8 @@ pub struct Args {
     /// Print the fault catalog and exit.
     #[arg(long)]
     list_faults: bool,
-    /// Output directory for the trace (and its exports).
+    /// Output directory for the trace and its exports: `trace.jsonl` (`trace-2.jsonl`, … when
+    /// an earlier run's trace is there; a trace is never overwritten).
     #[arg(long, default_value = "demo-out")]
     out: PathBuf,
     /// Where the local CA lives (created if missing).
@@ -297,7 +298,9 @@ async fn run_proxied(
 ) -> anyhow::Result<(FlowReport, Vec<Finding>)> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
-    let trace_path = args.out.join("trace.jsonl");
+    let trace_path = super::recording::free_path(args.out.join("trace.jsonl"), |n| {
+        args.out.join(format!("trace-{n}.jsonl"))
+    });
     let upstream = url::Url::parse(server.base_url()).context("reference server URL")?;
     let mut proxy_config = authtap::proxy::ProxyConfig::new(upstream, trace_path.clone());
     proxy_config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));

@@ -1,5 +1,6 @@
-//! What the recording commands (`proxy`, `proxy --forward`, `run`) share: where a trace goes
-//! by default, and stdin lines as marks until the user stops the run.
+//! What the recording commands share: where a trace goes by default (`proxy`, `run`), the
+//! next free trace name (`check`, `demo`: a trace is never overwritten), and stdin lines as
+//! marks until the user stops the run.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -15,6 +16,14 @@ pub(super) fn default_trace_path() -> PathBuf {
         ))
         .unwrap_or_else(|_| now.unix_timestamp().to_string());
     PathBuf::from("traces").join(format!("{stamp}.jsonl"))
+}
+
+/// `first` when nothing is there, else the first `nth(2)`, `nth(3)`, … that is free.
+pub(super) fn free_path(first: PathBuf, nth: impl Fn(u32) -> PathBuf) -> PathBuf {
+    if !first.exists() {
+        return first;
+    }
+    (2..1000).map(nth).find(|p| !p.exists()).unwrap_or(first)
 }
 
 /// Turns stdin lines into marks (`mark` is called with each non-empty trimmed line) until
@@ -46,5 +55,21 @@ pub(super) async fn marks_until_stopped(mark: impl Fn(&str)) -> anyhow::Result<(
                 None => stdin_open = false,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_trace_name_skips_a_taken_one() {
+        let dir = tempfile::tempdir().unwrap_or_else(|_| unreachable!());
+        let at = |name: &str| dir.path().join(name);
+        let nth = |n: u32| at(&format!("c-{n}.jsonl"));
+        assert_eq!(free_path(at("c.jsonl"), nth), at("c.jsonl"));
+        std::fs::write(at("c.jsonl"), "").unwrap_or_else(|_| unreachable!());
+        std::fs::write(at("c-2.jsonl"), "").unwrap_or_else(|_| unreachable!());
+        assert_eq!(free_path(at("c.jsonl"), nth), at("c-3.jsonl"));
     }
 }

@@ -177,3 +177,43 @@ fn each_demo_fault_yields_its_rules_and_nothing_else_at_error() {
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// A second `authtap demo` into the same folder keeps the first run's files and writes its own
+/// next to them (`trace-2.*`): the README's main command can be run again as it is.
+#[test]
+fn a_second_demo_run_keeps_the_first_trace_and_writes_the_next_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = run_demo(dir.path(), None);
+    let first_bytes = std::fs::read(&first).unwrap();
+    let out = dir.path().join("clean");
+    let o = Command::cargo_bin("authtap")
+        .unwrap()
+        .arg("demo")
+        .arg("--out")
+        .arg(&out)
+        .arg("--certs")
+        .arg(dir.path().join("certs"))
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "second demo run failed: {stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        std::fs::read(&first).unwrap(),
+        first_bytes,
+        "first trace changed"
+    );
+    for name in ["trace-2.jsonl", "trace-2.har", "trace-2.md", "trace-2.html"] {
+        assert!(
+            out.join(name).is_file(),
+            "{name} missing; stdout:\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("trace-2.jsonl"), "{stdout}");
+    let (_, findings) = lint(&out.join("trace-2.jsonl"));
+    assert!(rules_at(&findings, "error").is_empty(), "{findings:?}");
+}
