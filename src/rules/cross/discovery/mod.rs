@@ -411,7 +411,7 @@ impl Rule for ChallengeIgnored {
         &[Client],
         "CAI (anthropics/claude-ai-mcp#217), CC (anthropics/claude-code#52565)",
         "MCP 2025-06-18 and later (clients MUST parse WWW-Authenticate and respond)",
-        "A valid 401 challenge, and the client never fetches PRM or ASM",
+        "A valid 401 challenge, and the client never fetches PRM or ASM nor sends a token",
         "Client bug: a 401 with a Bearer challenge must start discovery (\"needs authentication\"), not \"failed to connect\"; report it with this trace."
     );
     fn on_flow(&self, cx: &FlowCx<'_>, out: &mut Out) {
@@ -422,20 +422,33 @@ impl Rule for ChallengeIgnored {
             .filter(|c| c.status == 401 && !c.had_auth && c.resource_metadata.is_some())
         {
             let after = |at: time::OffsetDateTime| at > c.step.at;
-            let discovered = f.prm.iter().chain(f.asm.iter()).any(|d| after(d.step.at))
-                || f.tokens.iter().any(|t| t.step.is_some_and(|s| after(s.at)));
-            let retries = f
+            // A client that fetched metadata or a token, or that sent a token it already held
+            // (a stored one: no discovery needed), answered the challenge.
+            let answered = f.prm.iter().chain(f.asm.iter()).any(|d| after(d.step.at))
+                || f.tokens.iter().any(|t| t.step.is_some_and(|s| after(s.at)))
+                || f.mcp
+                    .iter()
+                    .any(|m| m.had_auth && m.step.is_some_and(|s| after(s.at)));
+            let retries: Vec<_> = f
                 .mcp
                 .iter()
-                .filter(|m| !m.had_auth && m.step.is_some_and(|s| after(s.at)))
-                .count();
-            if !discovered && (retries >= 2 || (cx.finishing && cx.since(c.step.end) > 5.0)) {
-                out.once(c.step.exchange.0.to_string(), &Self::META, format!("401 with a Bearer challenge at {}; the client then sent {retries} more unauthenticated request(s) and never fetched the PRM", Flow::clock(c.step.end))).exchange = Some(c.step.exchange);
+                .filter(|m| !m.had_auth)
+                .filter_map(|m| m.step.filter(|s| after(s.at)))
+                .collect();
+            // Judged once the client has been quiet for a while, so a token sent just after
+            // the retries still counts as an answer.
+            let last = retries.last().map_or(c.step.end, |s| s.end);
+            let settled = cx.finishing || cx.since(last) > QUIET_SECS;
+            if !answered && settled && (retries.len() >= 2 || cx.since(c.step.end) > QUIET_SECS) {
+                out.once(c.step.exchange.0.to_string(), &Self::META, format!("401 with a Bearer challenge at {}; the client then sent {} more unauthenticated request(s) and never fetched the PRM", Flow::clock(c.step.end), retries.len())).exchange = Some(c.step.exchange);
                 return;
             }
         }
     }
 }
+
+/// Seconds without a new request after which X-CHALLENGE-IGNORED judges a challenge.
+const QUIET_SECS: f64 = 5.0;
 
 /// X-RESOURCE-METADATA-CHANGED.
 pub struct ResourceMetadataChanged;

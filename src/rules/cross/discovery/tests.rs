@@ -263,6 +263,19 @@ fn quiet_on_challenge_ignored() {
     assert_quiet("X-CHALLENGE-IGNORED", Clean::new().steps());
 }
 #[test]
+fn quiet_on_challenge_answered_with_a_stored_token() {
+    // Unauthenticated retries (a GET for the SSE stream, a second POST), then the token the
+    // client already held: no discovery was needed, so nothing was ignored.
+    let c = Clean::new();
+    let s = vec![
+        c.challenge.clone(),
+        c.challenge.clone().at(2.0),
+        c.challenge.at(4.0),
+        c.init.at(4.5),
+    ];
+    assert_quiet("X-CHALLENGE-IGNORED", s);
+}
+#[test]
 fn fires_on_resource_metadata_changed() {
     let mut s = Clean::new().steps();
     let c2 = s[0].clone().at(8.5).set_resp_header("www-authenticate", r#"Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/v2""#);
