@@ -197,17 +197,25 @@ async fn bind_bounce_port(listen_port: u16) -> Result<tokio::net::TcpListener, E
     Ok(crate::listen::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?)
 }
 
-/// Starts the proxy: CA, trace, recorder, upstream client and accept loop.
-pub async fn start(config: ProxyConfig) -> Result<RunningProxy, Error> {
-    if !matches!(config.upstream.scheme(), "http" | "https") || config.upstream.host().is_none() {
+/// Refuses an upstream that is not an http(s) URL with a host.
+fn check_upstream(upstream: &url::Url) -> Result<(), Error> {
+    if !matches!(upstream.scheme(), "http" | "https") || upstream.host().is_none() {
         return Err(Error::Config(format!(
-            "upstream must be an http(s) URL with a host, got {}",
-            config.upstream
+            "upstream must be an http(s) URL with a host, got {upstream}"
         )));
     }
-    let (tls, ca_pem_path) = match &config.tls {
+    Ok(())
+}
+
+/// The TLS the listener serves for `mode` (`None` for plain HTTP) and, in local-CA mode, the
+/// CA certificate clients must trust.
+fn tls_serving(
+    mode: &TlsMode,
+    certs_dir: &Path,
+) -> Result<(Option<TlsServing>, Option<PathBuf>), Error> {
+    Ok(match mode {
         TlsMode::LocalCa => {
-            let ca = LocalCa::load_or_create(&config.certs_dir)?;
+            let ca = LocalCa::load_or_create(certs_dir)?;
             let serving = TlsServing {
                 config: crate::listen::tls_from_leaves(ca.issue_serving_leaves()?)?,
                 origin: CertificateOrigin::LocalCa {
@@ -224,55 +232,70 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, Error> {
             (Some(serving), None)
         }
         TlsMode::PlainHttp => (None, None),
-    };
-    let listener = crate::listen::bind(config.listen).await?;
-    let local_addr = listener.local_addr().map_err(|source| {
+    })
+}
+
+/// The bound address of `socket`, a bind error naming `requested` when it has none.
+fn bound_addr(
+    socket: &tokio::net::TcpListener,
+    requested: SocketAddr,
+) -> Result<SocketAddr, Error> {
+    socket.local_addr().map_err(|source| {
         Error::Listen(crate::listen::Error::Bind {
-            addr: config.listen,
+            addr: requested,
             source,
         })
-    })?;
-    let base_url = match &config.public_url {
-        Some(url) => url.clone(),
-        None => {
-            let scheme = if tls.is_some() { "https" } else { "http" };
-            let host = if local_addr.ip().is_loopback() || local_addr.ip().is_unspecified() {
-                "localhost".to_string()
-            } else {
-                match local_addr.ip() {
-                    std::net::IpAddr::V6(ip) => format!("[{ip}]"),
-                    std::net::IpAddr::V4(ip) => ip.to_string(),
-                }
-            };
-            url::Url::parse(&format!("{scheme}://{host}:{}/", local_addr.port()))
-                .map_err(|e| Error::Config(format!("cannot form the proxy URL: {e}")))?
+    })
+}
+
+/// The URL clients use: the public URL when configured, else `https://localhost:PORT` (or
+/// `http://`, or the bound IP when it is neither loopback nor unspecified).
+fn proxy_base_url(
+    public_url: Option<&url::Url>,
+    local_addr: SocketAddr,
+    tls: bool,
+) -> Result<url::Url, Error> {
+    if let Some(url) = public_url {
+        return Ok(url.clone());
+    }
+    let scheme = if tls { "https" } else { "http" };
+    let host = if local_addr.ip().is_loopback() || local_addr.ip().is_unspecified() {
+        "localhost".to_string()
+    } else {
+        match local_addr.ip() {
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            std::net::IpAddr::V4(ip) => ip.to_string(),
         }
     };
-    // Bounce URIs of loopback redirect URIs must be plain HTTP on loopback (RFC 8252 §7.3;
-    // authorization servers refuse https on localhost for native clients): the listener
-    // itself when it serves plain HTTP on loopback, else a second loopback port.
+    url::Url::parse(&format!("{scheme}://{host}:{}/", local_addr.port()))
+        .map_err(|e| Error::Config(format!("cannot form the proxy URL: {e}")))
+}
+
+/// The second loopback socket for callback bounces (when one is needed) and the loopback
+/// port bounce URIs point at (`None` without rewriting).
+///
+/// Bounce URIs of loopback redirect URIs must be plain HTTP on loopback (RFC 8252 §7.3;
+/// authorization servers refuse https on localhost for native clients): the listener itself
+/// when it serves plain HTTP on loopback, else a second loopback port.
+async fn bounce_socket_and_port(
+    config: &ProxyConfig,
+    local_addr: SocketAddr,
+    tls: bool,
+) -> Result<(Option<tokio::net::TcpListener>, Option<u16>), Error> {
     let plain_loopback =
-        tls.is_none() && (local_addr.ip().is_loopback() || local_addr.ip().is_unspecified());
-    let bounce_socket = if config.rewrite && !plain_loopback {
-        Some(bind_bounce_port(config.listen.port()).await?)
+        !tls && (local_addr.ip().is_loopback() || local_addr.ip().is_unspecified());
+    if config.rewrite && !plain_loopback {
+        let socket = bind_bounce_port(config.listen.port()).await?;
+        let port = bound_addr(&socket, SocketAddr::from(([127, 0, 0, 1], 0)))?.port();
+        Ok((Some(socket), Some(port)))
     } else {
-        None
-    };
-    let loopback_bounce_port = match &bounce_socket {
-        Some(socket) => Some(
-            socket
-                .local_addr()
-                .map_err(|source| {
-                    Error::Listen(crate::listen::Error::Bind {
-                        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-                        source,
-                    })
-                })?
-                .port(),
-        ),
-        None => plain_loopback.then_some(local_addr.port()),
-    };
-    let session = SessionRecord {
+        Ok((None, plain_loopback.then_some(local_addr.port())))
+    }
+}
+
+/// The trace's opening session record for a run of `config` served at `base_url`.
+fn session_record(config: &ProxyConfig, base_url: &url::Url) -> SessionRecord {
+    SessionRecord {
         schema: SCHEMA_VERSION,
         authtap_version: env!("CARGO_PKG_VERSION").to_string(),
         started_at: time::OffsetDateTime::now_utc(),
@@ -282,26 +305,45 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, Error> {
         rewrite: config.rewrite,
         mode: Default::default(),
         extra: serde_json::Map::new(),
-    };
+    }
+}
+
+/// The forwarder's configuration for a run of `config` served at `base_url`.
+fn forwarder_config(
+    config: &ProxyConfig,
+    base_url: &url::Url,
+    loopback_bounce_port: Option<u16>,
+) -> ForwarderConfig {
+    ForwarderConfig {
+        upstream: config.upstream.clone(),
+        proxy_base: base_url.clone(),
+        rewrite: config.rewrite,
+        max_capture: config.max_capture,
+        loopback_bounce_port,
+        bounce_clients: config.bounce_clients.clone(),
+        client: ClientOptions {
+            upstream_ca: config.upstream_ca.clone(),
+            insecure: config.insecure_upstream,
+        },
+    }
+}
+
+/// Starts the proxy: CA, trace, recorder, upstream client and accept loop.
+pub async fn start(config: ProxyConfig) -> Result<RunningProxy, Error> {
+    check_upstream(&config.upstream)?;
+    let (tls, ca_pem_path) = tls_serving(&config.tls, &config.certs_dir)?;
+    let listener = crate::listen::bind(config.listen).await?;
+    let local_addr = bound_addr(&listener, config.listen)?;
+    let base_url = proxy_base_url(config.public_url.as_ref(), local_addr, tls.is_some())?;
+    let (bounce_socket, loopback_bounce_port) =
+        bounce_socket_and_port(&config, local_addr, tls.is_some()).await?;
+    let session = session_record(&config, &base_url);
+    let forwarding = forwarder_config(&config, &base_url, loopback_bounce_port);
     let pipeline =
         Session::recording(Engine::default(), &config.trace_path, &session, config.live)?;
     let recorder = Recorder::start(pipeline, RecorderOptions::default())?;
     let handle = recorder.handle();
-    let forwarder = Arc::new(Forwarder::new(
-        ForwarderConfig {
-            upstream: config.upstream.clone(),
-            proxy_base: base_url.clone(),
-            rewrite: config.rewrite,
-            max_capture: config.max_capture,
-            loopback_bounce_port,
-            bounce_clients: config.bounce_clients.clone(),
-            client: ClientOptions {
-                upstream_ca: config.upstream_ca.clone(),
-                insecure: config.insecure_upstream,
-            },
-        },
-        handle.clone(),
-    )?);
+    let forwarder = Arc::new(Forwarder::new(forwarding, handle.clone())?);
     let handler = Arc::new(ProxyHandler {
         forwarder: forwarder.clone(),
         recorder: handle.clone(),

@@ -163,13 +163,7 @@ pub async fn run(config: CheckConfig) -> Result<CheckReport, CheckError> {
     crate::install_crypto_provider();
     let url = parse_mcp_url(&config.mcp_url)?;
     let origin = config.origin.clone().or(config.profile.origin.clone());
-    let mode = if config.login {
-        "login"
-    } else if config.register {
-        "register"
-    } else {
-        "read-only"
-    };
+    let mode = mode_of(&config);
     let (tx, rx) = mpsc::unbounded_channel();
     let hook_tx = tx.clone();
     let hook = ExchangeHook::new(move |step, ex| {
@@ -179,37 +173,7 @@ pub async fn run(config: CheckConfig) -> Result<CheckReport, CheckError> {
         });
     });
 
-    let mut client_profile = config.profile.client.clone();
-    let mut cc = ClientConfig::new(config.mcp_url.clone());
-    cc.ca_pem = config.ca_pem.clone();
-    cc.route = config.route;
-    cc.origin = origin.clone();
-    cc.timeout = config.timeout;
-    cc.progress = config.progress.clone();
-    cc.hook = Some(hook.clone());
-    cc.stop_after = if config.login {
-        None
-    } else if config.register {
-        Some(Stage::Registration)
-    } else {
-        Some(Stage::Discovery)
-    };
-    cc.mcp_plan = McpPlan::Tools(config.call_tool.clone());
-    cc.cors_retry_simple = true;
-    if config.login {
-        let browser = BrowserLogin::bind(
-            config.opener.clone(),
-            config.login_wait,
-            Some(hook),
-            config.notices.clone(),
-        )
-        .await?;
-        // The AS must send the code to us: register (and authorize with) the loopback URI only.
-        cc.redirect_uri = Some(browser.redirect_uri().to_string());
-        client_profile.extra_redirect_uris.clear();
-        cc.browser = Some(Arc::new(browser));
-    }
-    cc.profile = client_profile;
+    let cc = client_config(&config, origin.clone(), hook).await?;
     // The trace is created once nothing else can stop the check (an existing file is refused).
     let pipeline = open_pipeline(&config, mode, origin.as_deref())?;
     let (facts, dns_finding) = reachability_facts(&url).await;
@@ -249,6 +213,58 @@ pub async fn run(config: CheckConfig) -> Result<CheckReport, CheckError> {
         registered_client_id: flow.registered_client_id.clone(),
         tools: flow.tools.clone(),
     })
+}
+
+/// The mode of the check: `login`, `register` or `read-only`.
+fn mode_of(config: &CheckConfig) -> &'static str {
+    if config.login {
+        "login"
+    } else if config.register {
+        "register"
+    } else {
+        "read-only"
+    }
+}
+
+/// The scripted client's configuration for the check: the profile, where to stop, the MCP
+/// calls to make and, with `--login`, the loopback callback listener (bound here).
+async fn client_config(
+    config: &CheckConfig,
+    origin: Option<String>,
+    hook: ExchangeHook,
+) -> Result<ClientConfig, CheckError> {
+    let mut client_profile = config.profile.client.clone();
+    let mut cc = ClientConfig::new(config.mcp_url.clone());
+    cc.ca_pem = config.ca_pem.clone();
+    cc.route = config.route;
+    cc.origin = origin;
+    cc.timeout = config.timeout;
+    cc.progress = config.progress.clone();
+    cc.hook = Some(hook.clone());
+    cc.stop_after = if config.login {
+        None
+    } else if config.register {
+        Some(Stage::Registration)
+    } else {
+        Some(Stage::Discovery)
+    };
+    cc.mcp_plan = McpPlan::Tools(config.call_tool.clone());
+    cc.cors_retry_simple = true;
+    if config.login {
+        let browser = BrowserLogin::bind(
+            config.opener.clone(),
+            config.login_wait,
+            Some(hook),
+            config.notices.clone(),
+        )
+        .await?;
+        // The AS must send the code to us: register (and authorize with) the loopback URI only.
+        cc.redirect_uri = Some(browser.redirect_uri().to_string());
+        client_profile.extra_redirect_uris.clear();
+        cc.browser = Some(Arc::new(browser));
+    }
+    cc.profile = client_profile;
+    Ok(cc)
 }
 
 /// The check's pipeline: the engine configured for the profile, a new trace (session

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::client::{self, FlowReport};
-use crate::model::{Exchange, FlowFindings};
+use crate::model::{Exchange, ExchangeId, FlowFindings};
 use crate::model::{Finding, Severity};
 
 /// How a check step went.
@@ -217,7 +217,27 @@ pub fn build_steps(
     flow_findings: &[FlowFindings],
     cover: &Coverage,
 ) -> Vec<CheckStep> {
-    let mut steps: Vec<CheckStep> = STEPS
+    let mut steps = empty_steps();
+    if let Some(first) = steps.first_mut() {
+        first
+            .notes
+            .extend(cover.facts.iter().map(|(outcome, f)| StepNote {
+                outcome: *outcome,
+                request: String::new(),
+                status: None,
+                text: f.clone(),
+            }));
+    }
+    note_client_steps(&mut steps, flow);
+    let mut placed = place_exchanges(&mut steps, exchanges);
+    place_flow_findings(&mut steps, flow_findings, &mut placed);
+    settle_steps(&mut steps, &placed.homes, cover, flow.stopped_at.as_deref());
+    steps
+}
+
+/// Every step of [`STEPS`], passing, with nothing in it yet.
+fn empty_steps() -> Vec<CheckStep> {
+    STEPS
         .iter()
         .map(|(id, title)| CheckStep {
             id,
@@ -229,20 +249,28 @@ pub fn build_steps(
             rules: Vec::new(),
             exchanges: Vec::new(),
         })
-        .collect();
-    let index = |id: &str| STEPS.iter().position(|(s, _)| *s == id).unwrap_or(0);
-    if let Some(first) = steps.first_mut() {
-        first
-            .notes
-            .extend(cover.facts.iter().map(|(outcome, f)| StepNote {
-                outcome: *outcome,
-                request: String::new(),
-                status: None,
-                text: f.clone(),
-            }));
+        .collect()
+}
+
+/// The index in [`STEPS`] of the step `id` (the first step when unknown).
+fn step_index(id: &str) -> usize {
+    STEPS.iter().position(|(s, _)| *s == id).unwrap_or(0)
+}
+
+/// The step a finding is listed under: `reachability` for the reachability rules, else
+/// `fallback`.
+fn listed_under(finding: &Finding, fallback: usize) -> usize {
+    if REACHABILITY_RULES.contains(&finding.rule.as_str()) {
+        0
+    } else {
+        fallback
     }
+}
+
+/// Adds each line of the client's log to the notes of its step.
+fn note_client_steps(steps: &mut [CheckStep], flow: &FlowReport) {
     for s in &flow.steps {
-        let i = index(step_of(&s.name));
+        let i = step_index(step_of(&s.name));
         let mut request = format!("{} {}", s.method, s.url);
         if s.name != s.method && !s.name.is_empty() {
             request = format!("{}: {request}", s.name);
@@ -256,20 +284,27 @@ pub fn build_steps(
             });
         }
     }
-    let place = |f: &Finding, fallback: usize| {
-        if REACHABILITY_RULES.contains(&f.rule.as_str()) {
-            0
-        } else {
-            fallback
-        }
+}
+
+/// Where the exchanges and findings went, for placing the flow findings and the rules behind
+/// each step.
+struct Placement {
+    /// The step of each recorded exchange.
+    step_of_exchange: std::collections::BTreeMap<ExchangeId, usize>,
+    /// Each finding with the step of the exchange it fired on (reachability rules are listed
+    /// under `reachability`, but also name the step they made fail).
+    homes: Vec<(usize, Finding)>,
+}
+
+/// Lists each exchange, its transport error and its findings under the step that made it.
+fn place_exchanges(steps: &mut [CheckStep], exchanges: &[(String, Exchange)]) -> Placement {
+    let mut placed = Placement {
+        step_of_exchange: std::collections::BTreeMap::new(),
+        homes: Vec::new(),
     };
-    let mut step_of_exchange = std::collections::BTreeMap::new();
-    // Each finding with the step of the exchange it fired on (reachability rules are listed
-    // under `reachability`, but also name the step they made fail).
-    let mut homes: Vec<(usize, Finding)> = Vec::new();
     for (name, ex) in exchanges {
-        let i = index(step_of(name));
-        step_of_exchange.insert(ex.id, i);
+        let i = step_index(step_of(name));
+        placed.step_of_exchange.insert(ex.id, i);
         if let Some(step) = steps.get_mut(i) {
             step.exchanges.push(ex.id.0);
         }
@@ -284,26 +319,45 @@ pub fn build_steps(
             }
         }
         for f in &ex.findings {
-            if let Some(step) = steps.get_mut(place(f, i)) {
+            if let Some(step) = steps.get_mut(listed_under(f, i)) {
                 step.findings.push(f.clone());
             }
-            homes.push((i, f.clone()));
+            placed.homes.push((i, f.clone()));
         }
     }
-    let cross = index("cross-request");
+    placed
+}
+
+/// Lists each flow finding under the step of the exchange it names (`cross-request` when it
+/// names none).
+fn place_flow_findings(
+    steps: &mut [CheckStep],
+    flow_findings: &[FlowFindings],
+    placed: &mut Placement,
+) {
+    let cross = step_index("cross-request");
     for ff in flow_findings {
         for f in &ff.findings {
             let home = f
                 .exchange
-                .and_then(|id| step_of_exchange.get(&id).copied())
+                .and_then(|id| placed.step_of_exchange.get(&id).copied())
                 .unwrap_or(cross);
-            if let Some(step) = steps.get_mut(place(f, home)) {
+            if let Some(step) = steps.get_mut(listed_under(f, home)) {
                 step.findings.push(f.clone());
             }
-            homes.push((home, f.clone()));
+            placed.homes.push((home, f.clone()));
         }
     }
-    let stopped = flow.stopped_at.clone();
+}
+
+/// Sorts each step's findings and sets its status, the rules behind it and, for an empty
+/// step, why it was skipped.
+fn settle_steps(
+    steps: &mut [CheckStep],
+    homes: &[(usize, Finding)],
+    cover: &Coverage,
+    stopped: Option<&str>,
+) {
     for (i, step) in steps.iter_mut().enumerate() {
         step.findings
             .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(&b.rule)));
@@ -311,10 +365,9 @@ pub fn build_steps(
         step.rules = rules_behind(step, homes.iter().filter(|(h, _)| *h == i).map(|(_, f)| f));
         if step.notes.is_empty() && step.findings.is_empty() {
             step.status = StepStatus::Skip;
-            step.skipped = Some(skip_reason(step.id, cover, stopped.as_deref()));
+            step.skipped = Some(skip_reason(step.id, cover, stopped));
         }
     }
-    steps
 }
 
 /// The rule ids behind a step's fail or warn: its own findings at that level, else those that

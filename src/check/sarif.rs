@@ -5,13 +5,14 @@
 
 use serde_json::{Value, json};
 
-use super::report::CheckReport;
-use crate::model::Severity;
+use super::report::{CheckReport, CheckStep};
+use crate::model::{Finding, Severity};
 use crate::rules::registry;
 
 /// The SARIF schema URI written into `$schema`.
 pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
+/// The SARIF level of a severity.
 fn level(s: Severity) -> &'static str {
     match s {
         Severity::Error => "error",
@@ -22,62 +23,13 @@ fn level(s: Severity) -> &'static str {
 
 /// The report as a SARIF 2.1.0 log.
 pub fn sarif(report: &CheckReport) -> String {
-    let mut rule_ids: Vec<&str> = Vec::new();
-    for f in report.steps.iter().flat_map(|s| s.findings.iter()) {
-        if !rule_ids.contains(&f.rule.as_str()) {
-            rule_ids.push(f.rule.as_str());
-        }
-    }
-    let rules: Vec<Value> = rule_ids
-        .iter()
-        .map(|id| match registry::find(id) {
-            Some(m) => json!({
-                "id": m.id,
-                "name": m.id,
-                "shortDescription": { "text": m.title },
-                "fullDescription": { "text": format!("{} (source: {})", m.title, m.source) },
-                "help": { "text": m.fix },
-                "defaultConfiguration": { "level": level(m.severity) },
-                "properties": {
-                    "phase": m.phase.as_str(),
-                    "who": m.who.iter().map(|w| w.as_str()).collect::<Vec<_>>(),
-                    "breaks": m.breaks,
-                    "source": m.source,
-                },
-            }),
-            None => json!({
-                "id": id,
-                "shortDescription": { "text": id },
-            }),
-        })
-        .collect();
+    let rule_ids = fired_rule_ids(report);
+    let rules: Vec<Value> = rule_ids.iter().map(|id| rule_descriptor(id)).collect();
     let mut results = Vec::new();
     for step in &report.steps {
         for f in &step.findings {
             let index = rule_ids.iter().position(|id| *id == f.rule).unwrap_or(0);
-            results.push(json!({
-                "ruleId": f.rule,
-                "ruleIndex": index,
-                "level": level(f.severity),
-                "message": { "text": format!("{} Fix: {}", f.message, f.fix) },
-                "locations": [{
-                    "physicalLocation": {
-                        "artifactLocation": { "uri": report.mcp_url },
-                    },
-                    "logicalLocations": [{
-                        "name": step.id,
-                        "fullyQualifiedName": format!("authtap-check/{}", step.id),
-                        "kind": "module",
-                    }],
-                }],
-                "properties": {
-                    "step": step.id,
-                    "phase": f.phase.as_str(),
-                    "who": f.who.iter().map(|w| w.as_str()).collect::<Vec<_>>(),
-                    "exchange": f.exchange.map(|e| e.0),
-                    "source": f.source,
-                },
-            }));
+            results.push(result(report, step, f, index));
         }
     }
     let log = json!({
@@ -111,6 +63,70 @@ pub fn sarif(report: &CheckReport) -> String {
         }],
     });
     serde_json::to_string_pretty(&log).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+/// The ids of the rules that fired, in the order they first appear in the steps.
+fn fired_rule_ids(report: &CheckReport) -> Vec<&str> {
+    let mut rule_ids: Vec<&str> = Vec::new();
+    for f in report.steps.iter().flat_map(|s| s.findings.iter()) {
+        if !rule_ids.contains(&f.rule.as_str()) {
+            rule_ids.push(f.rule.as_str());
+        }
+    }
+    rule_ids
+}
+
+/// The `reportingDescriptor` of rule `id`: title, fix, level and catalog properties (only the
+/// id for a rule not in the registry).
+fn rule_descriptor(id: &str) -> Value {
+    match registry::find(id) {
+        Some(m) => json!({
+            "id": m.id,
+            "name": m.id,
+            "shortDescription": { "text": m.title },
+            "fullDescription": { "text": format!("{} (source: {})", m.title, m.source) },
+            "help": { "text": m.fix },
+            "defaultConfiguration": { "level": level(m.severity) },
+            "properties": {
+                "phase": m.phase.as_str(),
+                "who": m.who.iter().map(|w| w.as_str()).collect::<Vec<_>>(),
+                "breaks": m.breaks,
+                "source": m.source,
+            },
+        }),
+        None => json!({
+            "id": id,
+            "shortDescription": { "text": id },
+        }),
+    }
+}
+
+/// The SARIF result of one finding of `step`, located at the checked MCP URL and the step;
+/// `rule_index` points into `tool.driver.rules`.
+fn result(report: &CheckReport, step: &CheckStep, f: &Finding, rule_index: usize) -> Value {
+    json!({
+        "ruleId": f.rule,
+        "ruleIndex": rule_index,
+        "level": level(f.severity),
+        "message": { "text": format!("{} Fix: {}", f.message, f.fix) },
+        "locations": [{
+            "physicalLocation": {
+                "artifactLocation": { "uri": report.mcp_url },
+            },
+            "logicalLocations": [{
+                "name": step.id,
+                "fullyQualifiedName": format!("authtap-check/{}", step.id),
+                "kind": "module",
+            }],
+        }],
+        "properties": {
+            "step": step.id,
+            "phase": f.phase.as_str(),
+            "who": f.who.iter().map(|w| w.as_str()).collect::<Vec<_>>(),
+            "exchange": f.exchange.map(|e| e.0),
+            "source": f.source,
+        },
+    })
 }
 
 #[cfg(test)]

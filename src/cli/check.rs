@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use authtap::check::{self, CheckConfig, CheckProfile, Opener, render};
 
@@ -91,17 +92,49 @@ pub struct Args {
 
 /// Runs `authtap check`; errors before the check ran exit with 2 (via `main`).
 pub fn run(args: Args, live: authtap::live::LiveOptions) -> anyhow::Result<ExitCode> {
+    let (config, notice_rx) = check_config(&args, live)?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let report = runtime.block_on(async move {
+        let printer = tokio::spawn(async move {
+            // Login prompts go to stderr whatever the format: the user must see them.
+            let mut notice_rx = notice_rx;
+            while let Some(line) = notice_rx.recv().await {
+                eprintln!("authtap: {line}");
+            }
+        });
+        let report = check::run(config).await;
+        // The senders are gone once the check returns; let the last lines out.
+        let _ = tokio::time::timeout(Duration::from_millis(500), printer).await;
+        report
+    })?;
+    print_report(&report, args.format)?;
+    if report.trace_write_errors > 0 {
+        anyhow::bail!(
+            "{} trace line(s) could not be written to {}; the trace is incomplete",
+            report.trace_write_errors,
+            report.trace.display()
+        );
+    }
+    let threshold = match args.fail_on {
+        FailOn::Error => check::StepStatus::Fail,
+        FailOn::Warning => check::StepStatus::Warn,
+    };
+    Ok(if report.verdict.status >= threshold {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The check's configuration from the arguments, and the receiver of the lines the check has
+/// for the user while it runs.
+fn check_config(
+    args: &Args,
+    live: authtap::live::LiveOptions,
+) -> anyhow::Result<(CheckConfig, UnboundedReceiver<String>)> {
     let profile = CheckProfile::by_name(&args.client)?;
     check::parse_mcp_url(&args.mcp_url)?;
-    let call_tool = match &args.call_tool {
-        Some(name) => {
-            let value: serde_json::Value = serde_json::from_str(&args.tool_args)
-                .context("--tool-args must be a JSON object")?;
-            anyhow::ensure!(value.is_object(), "--tool-args must be a JSON object");
-            Some((name.clone(), value))
-        }
-        None => None,
-    };
+    let call_tool = tool_call(args)?;
     let trace = args
         .trace
         .clone()
@@ -121,7 +154,7 @@ pub fn run(args: Args, live: authtap::live::LiveOptions) -> anyhow::Result<ExitC
     } else {
         Opener::System
     };
-    let (notice_tx, mut notice_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let (notice_tx, notice_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     config.notices = Some(notice_tx);
     // The checklist goes to stdout; the live view of each exchange to stderr, in text mode.
     if args.format == OutputFormat::Text {
@@ -130,25 +163,27 @@ pub fn run(args: Args, live: authtap::live::LiveOptions) -> anyhow::Result<ExitC
             ..live
         });
     }
+    Ok((config, notice_rx))
+}
 
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let report = runtime.block_on(async move {
-        let printer = tokio::spawn(async move {
-            // Login prompts go to stderr whatever the format: the user must see them.
-            while let Some(line) = notice_rx.recv().await {
-                eprintln!("authtap: {line}");
-            }
-        });
-        let report = check::run(config).await;
-        // The senders are gone once the check returns; let the last lines out.
-        let _ = tokio::time::timeout(Duration::from_millis(500), printer).await;
-        report
-    })?;
-    let rendered = match args.format {
-        OutputFormat::Text => render::text(&report),
-        OutputFormat::Json => render::json(&report),
-        OutputFormat::Junit => render::junit(&report),
-        OutputFormat::Sarif => check::sarif::sarif(&report),
+/// The tool `--call-tool` names with its `--tool-args` (a JSON object), if any.
+fn tool_call(args: &Args) -> anyhow::Result<Option<(String, serde_json::Value)>> {
+    let Some(name) = &args.call_tool else {
+        return Ok(None);
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(&args.tool_args).context("--tool-args must be a JSON object")?;
+    anyhow::ensure!(value.is_object(), "--tool-args must be a JSON object");
+    Ok(Some((name.clone(), value)))
+}
+
+/// Prints the report on stdout in `format` (a closed pipe is not an error).
+fn print_report(report: &check::CheckReport, format: OutputFormat) -> anyhow::Result<()> {
+    let rendered = match format {
+        OutputFormat::Text => render::text(report),
+        OutputFormat::Json => render::json(report),
+        OutputFormat::Junit => render::junit(report),
+        OutputFormat::Sarif => check::sarif::sarif(report),
     };
     let stdout = std::io::stdout();
     let mut w = stdout.lock();
@@ -157,22 +192,7 @@ pub fn run(args: Args, live: authtap::live::LiveOptions) -> anyhow::Result<ExitC
             return Err(e).context("cannot write the check output");
         }
     }
-    if report.trace_write_errors > 0 {
-        anyhow::bail!(
-            "{} trace line(s) could not be written to {}; the trace is incomplete",
-            report.trace_write_errors,
-            report.trace.display()
-        );
-    }
-    let threshold = match args.fail_on {
-        FailOn::Error => check::StepStatus::Fail,
-        FailOn::Warning => check::StepStatus::Warn,
-    };
-    Ok(if report.verdict.status >= threshold {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(())
 }
 
 /// `authtap-check-<time>.jsonl` in the working directory; when a check in the same second

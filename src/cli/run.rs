@@ -8,7 +8,7 @@
 //! authtap are passed to CMD; Ctrl-C in a terminal already reaches CMD (the terminal signals the
 //! whole foreground process group), so SIGINT is passed on only when stdin is not a terminal.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -18,7 +18,8 @@ use nix::unistd::Pid;
 use tokio::signal::unix::{SignalKind, signal};
 
 use authtap::ca::forward::ForwardCa;
-use authtap::intercept::ForwardProxyConfig;
+use authtap::intercept::scope::HostPattern;
+use authtap::intercept::{ForwardProxyConfig, RunningForwardProxy};
 
 use super::forward::{ScopeArgs, finish, scope_note};
 use super::run_env;
@@ -113,6 +114,7 @@ impl Drop for RunDir {
     }
 }
 
+/// Runs CMD through a fresh forward proxy, then finishes the trace and writes the exports.
 async fn run_async(args: Args, live: authtap::live::LiveOptions) -> anyhow::Result<ExitCode> {
     let Some((program, program_args)) = args.command.split_first() else {
         anyhow::bail!("give the command to run after `--`");
@@ -121,26 +123,7 @@ async fn run_async(args: Args, live: authtap::live::LiveOptions) -> anyhow::Resu
     let run_dir = RunDir::new(args.certs_dir.clone())?;
     let ca = Arc::new(ForwardCa::ephemeral().context("cannot create the ephemeral CA")?);
     let (ca_path, bundle_path) = run_env::write_trust_files(&run_dir.path, ca.cert_pem())?;
-    let trace_path = args
-        .trace
-        .clone()
-        .unwrap_or_else(super::recording::default_trace_path);
-    let mut extra = serde_json::Map::new();
-    extra.insert("command".into(), serde_json::json!(args.command));
-    let proxy = authtap::intercept::start(ForwardProxyConfig {
-        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        trace_path,
-        ca: ca.clone(),
-        ca_cert_path: ca_path.clone(),
-        intercept: patterns.clone(),
-        upstream_ca: args.upstream_ca.clone(),
-        max_capture: args.max_capture,
-        source: "run".into(),
-        live: Some(live),
-        extra,
-    })
-    .await
-    .context("cannot start the forward proxy")?;
+    let proxy = start_proxy(&args, live, &ca, &ca_path, &patterns).await?;
     let proxy_url = proxy.proxy_url();
 
     let err = &mut std::io::stderr();
@@ -155,50 +138,13 @@ async fn run_async(args: Args, live: authtap::live::LiveOptions) -> anyhow::Resu
         proxy.trace_path().display()
     );
 
-    let mut command = tokio::process::Command::new(program);
-    command.args(program_args);
-    for name in ["HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"] {
-        command.env(name, &proxy_url);
-    }
-    let inherited = std::env::var("NO_PROXY")
-        .or_else(|_| std::env::var("no_proxy"))
-        .ok();
-    match run_env::filtered_no_proxy(inherited.as_deref(), &patterns) {
-        Some(value) => {
-            command.env("NO_PROXY", &value).env("no_proxy", &value);
-        }
-        None => {
-            command.env_remove("NO_PROXY").env_remove("no_proxy");
-        }
-    }
-    command
-        .env("NODE_USE_ENV_PROXY", "1")
-        .env("NODE_EXTRA_CA_CERTS", &ca_path)
-        .env("SSL_CERT_FILE", &bundle_path)
-        .env("REQUESTS_CA_BUNDLE", &bundle_path)
-        .env("CURL_CA_BUNDLE", &bundle_path);
+    let trust = TrustFiles {
+        ca_path: &ca_path,
+        bundle_path: &bundle_path,
+    };
+    let mut command = proxied_command(program, program_args, &proxy_url, &patterns, trust);
     if args.browser {
-        match run_env::find_chromium() {
-            Some(chromium) => {
-                let launcher = run_env::write_browser_launcher(
-                    &run_dir.path,
-                    &chromium,
-                    &proxy_url,
-                    &ca.spki_sha256_base64(),
-                    &args.browser_arg,
-                )?;
-                eprintln!(
-                    "  browser: {} through authtap (throw-away profile); BROWSER={}",
-                    chromium.display(),
-                    launcher.display()
-                );
-                command.env("BROWSER", launcher);
-            }
-            None => eprintln!(
-                "  browser: no Chromium or Chrome on PATH; the system's browser opens the login \
-                 page and the browser leg (login, consent, redirect) is NOT recorded"
-            ),
-        }
+        set_browser(&mut command, &args, &run_dir, &proxy_url, &ca)?;
     }
 
     let status = match command.spawn() {
@@ -219,6 +165,110 @@ async fn run_async(args: Args, live: authtap::live::LiveOptions) -> anyhow::Resu
         Ok(code) | Err(code) => code,
     };
     Ok(ExitCode::from(code))
+}
+
+/// Starts the forward proxy for `authtap run` on a free loopback port, with the ephemeral CA.
+async fn start_proxy(
+    args: &Args,
+    live: authtap::live::LiveOptions,
+    ca: &Arc<ForwardCa>,
+    ca_path: &Path,
+    patterns: &[HostPattern],
+) -> anyhow::Result<RunningForwardProxy> {
+    let trace_path = args
+        .trace
+        .clone()
+        .unwrap_or_else(super::recording::default_trace_path);
+    let mut extra = serde_json::Map::new();
+    extra.insert("command".into(), serde_json::json!(args.command));
+    authtap::intercept::start(ForwardProxyConfig {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        trace_path,
+        ca: ca.clone(),
+        ca_cert_path: ca_path.to_path_buf(),
+        intercept: patterns.to_vec(),
+        upstream_ca: args.upstream_ca.clone(),
+        max_capture: args.max_capture,
+        source: "run".into(),
+        live: Some(live),
+        extra,
+    })
+    .await
+    .context("cannot start the forward proxy")
+}
+
+/// The files CMD's TLS stacks are told to trust: the CA alone and the CA merged with the roots.
+#[derive(Clone, Copy)]
+struct TrustFiles<'a> {
+    ca_path: &'a Path,
+    bundle_path: &'a Path,
+}
+
+/// CMD with the proxy variables, a `NO_PROXY` that no longer bypasses the intercepted hosts,
+/// and the trust variables of Node, OpenSSL, Python requests and curl set.
+fn proxied_command(
+    program: &str,
+    program_args: &[String],
+    proxy_url: &str,
+    patterns: &[HostPattern],
+    trust: TrustFiles<'_>,
+) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(program);
+    command.args(program_args);
+    for name in ["HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"] {
+        command.env(name, proxy_url);
+    }
+    let inherited = std::env::var("NO_PROXY")
+        .or_else(|_| std::env::var("no_proxy"))
+        .ok();
+    match run_env::filtered_no_proxy(inherited.as_deref(), patterns) {
+        Some(value) => {
+            command.env("NO_PROXY", &value).env("no_proxy", &value);
+        }
+        None => {
+            command.env_remove("NO_PROXY").env_remove("no_proxy");
+        }
+    }
+    command
+        .env("NODE_USE_ENV_PROXY", "1")
+        .env("NODE_EXTRA_CA_CERTS", trust.ca_path)
+        .env("SSL_CERT_FILE", trust.bundle_path)
+        .env("REQUESTS_CA_BUNDLE", trust.bundle_path)
+        .env("CURL_CA_BUNDLE", trust.bundle_path);
+    command
+}
+
+/// Points CMD's `BROWSER` at a launcher of the Chromium on PATH through the proxy (`--browser`),
+/// or says that the browser leg is not recorded when there is none.
+fn set_browser(
+    command: &mut tokio::process::Command,
+    args: &Args,
+    run_dir: &RunDir,
+    proxy_url: &str,
+    ca: &ForwardCa,
+) -> anyhow::Result<()> {
+    match run_env::find_chromium() {
+        Some(chromium) => {
+            let launcher = run_env::write_browser_launcher(
+                &run_dir.path,
+                &chromium,
+                proxy_url,
+                &ca.spki_sha256_base64(),
+                &args.browser_arg,
+            )?;
+            eprintln!(
+                "  browser: {} through authtap (throw-away profile); BROWSER={}",
+                chromium.display(),
+                launcher.display()
+            );
+            command.env("BROWSER", launcher);
+        }
+        None => eprintln!(
+            "  browser: no Chromium or Chrome on PATH; the system's browser opens the login \
+             page and the browser leg (login, consent, redirect) is NOT recorded"
+        ),
+    }
+    Ok(())
 }
 
 /// Waits for the child, passing signals on; returns its exit code (128 + signal if killed).

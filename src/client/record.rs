@@ -21,66 +21,15 @@ pub(super) fn exchange_record(
     partial: Option<Partial>,
 ) -> Exchange {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let mut headers = vec![Header::new("user-agent", user_agent)];
-    headers.extend(
-        req.headers
-            .iter()
-            .map(|(n, v)| Header::new(n.clone(), v.clone())),
-    );
-    if let Some((ct, bytes)) = &req.body {
-        headers.push(Header::new("content-type", *ct));
-        headers.push(Header::new("content-length", bytes.len().to_string()));
-    }
     let version = match result {
         Ok(reply) => reply.version.clone(),
         Err(_) => partial
             .as_ref()
             .map_or_else(|| "HTTP/1.1".into(), |p| p.version.clone()),
     };
-    let request = RequestRecord {
-        method: req.method.to_string(),
-        url: req.url.clone(),
-        client_url: None,
-        http_version: version.clone(),
-        headers,
-        body: req.body.as_ref().map(|(_, b)| capture(b, b.len() as u64)),
-    };
-    let response = match (result, &partial) {
-        (Ok(reply), _) => Some(ResponseRecord {
-            status: reply.status,
-            http_version: reply.version.clone(),
-            headers: Header::lines(&reply.headers),
-            body: (!reply.body.is_empty()).then(|| capture(&reply.body, reply.wire_size)),
-            sse_events: trace_events(&reply.events),
-        }),
-        (Err(_), Some(p)) => Some(ResponseRecord {
-            status: p.status,
-            http_version: p.version.clone(),
-            headers: Header::lines(&p.headers),
-            body: (!p.body.is_empty()).then(|| capture(&p.body, p.body.len() as u64)),
-            sse_events: trace_events(&p.events),
-        }),
-        (Err(_), None) => None,
-    };
-    let (outcome, error) = match result {
-        Ok(_) => (TraceOutcome::Complete, None),
-        Err(err) => {
-            let outcome = if partial.is_some() {
-                TraceOutcome::UpstreamCut
-            } else {
-                TraceOutcome::UpstreamError
-            };
-            let kind = match err.kind() {
-                ErrorKind::Timeout if partial.is_some() => ErrorKind::UpstreamCut,
-                kind => kind,
-            };
-            let error = ExchangeError {
-                kind,
-                message: err.to_string(),
-            };
-            (outcome, Some(error))
-        }
-    };
+    let request = request_record(user_agent, req, version);
+    let response = response_record(result, partial.as_ref());
+    let (outcome, error) = outcome_and_error(result, partial.is_some());
     let first_byte = match result {
         Ok(reply) => reply.first_byte,
         Err(_) => partial.as_ref().map(|p| p.first_byte),
@@ -108,6 +57,82 @@ pub(super) fn exchange_record(
     }
 }
 
+/// The request as sent: the user agent, the request's headers, then its body's content type
+/// and length.
+fn request_record(user_agent: &str, req: &Req, http_version: String) -> RequestRecord {
+    let mut headers = vec![Header::new("user-agent", user_agent)];
+    headers.extend(
+        req.headers
+            .iter()
+            .map(|(n, v)| Header::new(n.clone(), v.clone())),
+    );
+    if let Some((ct, bytes)) = &req.body {
+        headers.push(Header::new("content-type", *ct));
+        headers.push(Header::new("content-length", bytes.len().to_string()));
+    }
+    RequestRecord {
+        method: req.method.to_string(),
+        url: req.url.clone(),
+        client_url: None,
+        http_version,
+        headers,
+        body: req.body.as_ref().map(|(_, b)| capture(b, b.len() as u64)),
+    }
+}
+
+/// The response as received: the whole reply, or what arrived before the transport failed
+/// (`None` when nothing did).
+fn response_record(
+    result: &Result<Reply, HttpError>,
+    partial: Option<&Partial>,
+) -> Option<ResponseRecord> {
+    match (result, partial) {
+        (Ok(reply), _) => Some(ResponseRecord {
+            status: reply.status,
+            http_version: reply.version.clone(),
+            headers: Header::lines(&reply.headers),
+            body: (!reply.body.is_empty()).then(|| capture(&reply.body, reply.wire_size)),
+            sse_events: trace_events(&reply.events),
+        }),
+        (Err(_), Some(p)) => Some(ResponseRecord {
+            status: p.status,
+            http_version: p.version.clone(),
+            headers: Header::lines(&p.headers),
+            body: (!p.body.is_empty()).then(|| capture(&p.body, p.body.len() as u64)),
+            sse_events: trace_events(&p.events),
+        }),
+        (Err(_), None) => None,
+    }
+}
+
+/// How the exchange ended and its transport error: a timeout after a partial response counts
+/// as a cut stream.
+fn outcome_and_error(
+    result: &Result<Reply, HttpError>,
+    has_partial: bool,
+) -> (TraceOutcome, Option<ExchangeError>) {
+    match result {
+        Ok(_) => (TraceOutcome::Complete, None),
+        Err(err) => {
+            let outcome = if has_partial {
+                TraceOutcome::UpstreamCut
+            } else {
+                TraceOutcome::UpstreamError
+            };
+            let kind = match err.kind() {
+                ErrorKind::Timeout if has_partial => ErrorKind::UpstreamCut,
+                kind => kind,
+            };
+            let error = ExchangeError {
+                kind,
+                message: err.to_string(),
+            };
+            (outcome, Some(error))
+        }
+    }
+}
+
+/// A captured body: text when it is UTF-8, base64 otherwise.
 fn capture(bytes: &[u8], wire_size: u64) -> BodyCapture {
     use base64::Engine;
     let truncated = wire_size > bytes.len() as u64;
@@ -127,6 +152,7 @@ fn capture(bytes: &[u8], wire_size: u64) -> BodyCapture {
     }
 }
 
+/// The SSE events of a reply as trace records.
 fn trace_events(events: &[(u64, SseEvent)]) -> Vec<crate::model::SseEvent> {
     events
         .iter()

@@ -14,7 +14,7 @@ use super::cors::{self, Policy};
 use super::http::{self as h, Body};
 use super::jwt::Claims;
 use super::state::State;
-use super::store::{self, RefreshGrant};
+use super::store::{self, AuthzRequest, RefreshGrant};
 
 /// `/token`.
 pub async fn handle(state: &State, req: Request<Incoming>) -> Response<Body> {
@@ -198,6 +198,8 @@ fn check_resource(state: &State, pairs: &Pairs) -> Result<(), OAuthError> {
     Ok(())
 }
 
+/// The `authorization_code` grant: redeems the code once, checks redirect URI, PKCE and
+/// resource, and issues the tokens.
 fn authorization_code(
     state: &State,
     client_id: &str,
@@ -206,25 +208,7 @@ fn authorization_code(
     let code = param(pairs, "code")?
         .ok_or_else(|| OAuthError::new("invalid_request", "code is required"))?;
     let now = h::now_secs();
-    let grant = {
-        let mut store = state.store();
-        match store.codes.remove(code) {
-            Some(grant) => grant,
-            None => {
-                if let Some((family, _)) = store.used_codes.get(code).cloned() {
-                    store.revoke_family(&family);
-                    return Err(OAuthError::new(
-                        "invalid_grant",
-                        "authorization code already used; its tokens are revoked",
-                    ));
-                }
-                return Err(OAuthError::new(
-                    "invalid_grant",
-                    "unknown or expired authorization code",
-                ));
-            }
-        }
-    };
+    let grant = redeem_code(state, code)?;
     if grant.created + state.config.code_ttl.as_secs() as i64 <= now {
         return Err(OAuthError::new(
             "invalid_grant",
@@ -237,40 +221,8 @@ fn authorization_code(
             "the code was issued to another client",
         ));
     }
-    match param(pairs, "redirect_uri")? {
-        Some(r) if r == grant.redirect_uri => {}
-        None if !grant.redirect_uri_sent => {}
-        Some(r) => {
-            return Err(OAuthError::new(
-                "invalid_grant",
-                format!("redirect_uri {r} differs from the authorization request"),
-            ));
-        }
-        None => {
-            return Err(OAuthError::new(
-                "invalid_grant",
-                "redirect_uri is required (it was sent to /authorize)",
-            ));
-        }
-    }
-    let verifier = param(pairs, "code_verifier")?
-        .ok_or_else(|| OAuthError::new("invalid_grant", "PKCE code_verifier is required"))?;
-    let well_formed = (43..=128).contains(&verifier.len())
-        && verifier
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
-    if !well_formed {
-        return Err(OAuthError::new(
-            "invalid_grant",
-            "code_verifier must be 43-128 unreserved characters",
-        ));
-    }
-    if crate::parse::urls::pkce_s256(verifier) != grant.code_challenge {
-        return Err(OAuthError::new(
-            "invalid_grant",
-            "PKCE verification failed: S256(code_verifier) != code_challenge",
-        ));
-    }
+    check_redirect_uri(pairs, &grant)?;
+    check_code_verifier(pairs, &grant)?;
     check_resource(state, pairs)?;
     let family = h::random_token(12);
     let wants_refresh = state
@@ -290,6 +242,68 @@ fn authorization_code(
         created: now,
     };
     issue(state, refresh, wants_refresh)
+}
+
+/// Takes the authorization request behind `code` out of the store; a code used before revokes
+/// the tokens it was redeemed for.
+fn redeem_code(state: &State, code: &str) -> Result<AuthzRequest, OAuthError> {
+    let mut store = state.store();
+    match store.codes.remove(code) {
+        Some(grant) => Ok(grant),
+        None => {
+            if let Some((family, _)) = store.used_codes.get(code).cloned() {
+                store.revoke_family(&family);
+                return Err(OAuthError::new(
+                    "invalid_grant",
+                    "authorization code already used; its tokens are revoked",
+                ));
+            }
+            Err(OAuthError::new(
+                "invalid_grant",
+                "unknown or expired authorization code",
+            ))
+        }
+    }
+}
+
+/// Requires the token request's `redirect_uri` to match the authorization request's (and to
+/// be sent when it was sent there).
+fn check_redirect_uri(pairs: &Pairs, grant: &AuthzRequest) -> Result<(), OAuthError> {
+    match param(pairs, "redirect_uri")? {
+        Some(r) if r == grant.redirect_uri => Ok(()),
+        None if !grant.redirect_uri_sent => Ok(()),
+        Some(r) => Err(OAuthError::new(
+            "invalid_grant",
+            format!("redirect_uri {r} differs from the authorization request"),
+        )),
+        None => Err(OAuthError::new(
+            "invalid_grant",
+            "redirect_uri is required (it was sent to /authorize)",
+        )),
+    }
+}
+
+/// Requires a well-formed PKCE `code_verifier` whose S256 is the grant's code challenge.
+fn check_code_verifier(pairs: &Pairs, grant: &AuthzRequest) -> Result<(), OAuthError> {
+    let verifier = param(pairs, "code_verifier")?
+        .ok_or_else(|| OAuthError::new("invalid_grant", "PKCE code_verifier is required"))?;
+    let well_formed = (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    if !well_formed {
+        return Err(OAuthError::new(
+            "invalid_grant",
+            "code_verifier must be 43-128 unreserved characters",
+        ));
+    }
+    if crate::parse::urls::pkce_s256(verifier) != grant.code_challenge {
+        return Err(OAuthError::new(
+            "invalid_grant",
+            "PKCE verification failed: S256(code_verifier) != code_challenge",
+        ));
+    }
+    Ok(())
 }
 
 fn refresh(state: &State, client_id: &str, pairs: &Pairs) -> Result<Response<Body>, OAuthError> {

@@ -9,7 +9,9 @@ use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
 use crate::model::Finding;
-use crate::model::{BodyCapture, Exchange, Header, Headers, Outcome, SCHEMA_VERSION};
+use crate::model::{
+    BodyCapture, Exchange, Header, Headers, Outcome, ResponseRecord, SCHEMA_VERSION,
+};
 
 use super::facts::{correlation, outcome_label, timestamp};
 use super::options::ExportOptions;
@@ -317,8 +319,37 @@ fn comment(x: &Exchange) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" | "))
 }
 
+/// The HAR entry of one exchange, with its `_authtap` extension, findings as the comment and
+/// SSE events as `_eventSourceMessages`.
 fn entry(x: &Exchange) -> Value {
     let (timings, time) = timings(x);
+    let mut e = json!({
+        "startedDateTime": timestamp(x.started_at),
+        "time": time,
+        "request": request(x),
+        "response": response(x),
+        "cache": {},
+        "timings": timings,
+        "_authtap": entry_extension(x),
+    });
+    let Some(obj) = e.as_object_mut() else {
+        return e;
+    };
+    if let Some(c) = comment(x) {
+        obj.insert("comment".into(), json!(c));
+    }
+    if let Some(resp) = x.response.as_ref().filter(|r| !r.sse_events.is_empty()) {
+        obj.insert("_resourceType".into(), json!("eventsource"));
+        obj.insert(
+            "_eventSourceMessages".into(),
+            json!(event_source_messages(x, resp)),
+        );
+    }
+    e
+}
+
+/// The HAR request of an exchange, with `postData` when it has a body.
+fn request(x: &Exchange) -> Value {
     let mut request = json!({
         "method": x.request.method,
         "url": x.request.url,
@@ -332,6 +363,12 @@ fn entry(x: &Exchange) -> Value {
     if let (Some(pd), Some(obj)) = (post_data(x), request.as_object_mut()) {
         obj.insert("postData".into(), pd);
     }
+    request
+}
+
+/// The entry's `_authtap` object: id, capture mode, phase, flow, findings, correlation,
+/// rewrites, `ofid_` references, outcome, error, client URL and address, timings.
+fn entry_extension(x: &Exchange) -> Value {
     let mut ext = Map::new();
     ext.insert("id".into(), json!(x.id.0));
     ext.insert("capture_mode".into(), json!(x.mode.as_str()));
@@ -370,39 +407,23 @@ fn entry(x: &Exchange) -> Value {
         "timings_ms".into(),
         serde_json::to_value(&x.timings).unwrap_or(Value::Null),
     );
-    let mut e = json!({
-        "startedDateTime": timestamp(x.started_at),
-        "time": time,
-        "request": request,
-        "response": response(x),
-        "cache": {},
-        "timings": timings,
-        "_authtap": Value::Object(ext),
-    });
-    let Some(obj) = e.as_object_mut() else {
-        return e;
-    };
-    if let Some(c) = comment(x) {
-        obj.insert("comment".into(), json!(c));
-    }
-    if let Some(resp) = x.response.as_ref().filter(|r| !r.sse_events.is_empty()) {
-        let start = x.started_at.unix_timestamp_nanos() as f64 / 1e9;
-        let msgs: Vec<Value> = resp
-            .sse_events
-            .iter()
-            .map(|ev| {
-                json!({
-                    "time": round3(start + ev.at_ms / 1000.0),
-                    "event": ev.event.clone().unwrap_or_else(|| "message".into()),
-                    "id": ev.id.clone().unwrap_or_default(),
-                    "data": ev.data,
-                })
+    Value::Object(ext)
+}
+
+/// The response's SSE events as Chrome DevTools' `_eventSourceMessages` (absolute times).
+fn event_source_messages(x: &Exchange, resp: &ResponseRecord) -> Vec<Value> {
+    let start = x.started_at.unix_timestamp_nanos() as f64 / 1e9;
+    resp.sse_events
+        .iter()
+        .map(|ev| {
+            json!({
+                "time": round3(start + ev.at_ms / 1000.0),
+                "event": ev.event.clone().unwrap_or_else(|| "message".into()),
+                "id": ev.id.clone().unwrap_or_default(),
+                "data": ev.data,
             })
-            .collect();
-        obj.insert("_resourceType".into(), json!("eventsource"));
-        obj.insert("_eventSourceMessages".into(), json!(msgs));
-    }
-    e
+        })
+        .collect()
 }
 
 fn log_extension(trace: &Trace) -> Value {

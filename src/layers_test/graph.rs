@@ -78,67 +78,28 @@ impl Crate {
                 .cmp(&b.module.len())
                 .then(a.name.cmp(&b.name))
         });
-        // A file is test-only when its parent declares it under `#[cfg(test)]`.
-        for k in 0..files.len() {
-            let Some((name, parent)) = files[k].module.split_last() else {
-                continue;
-            };
-            let declared = files.iter().find(|f| f.module == parent).and_then(|p| {
-                let decl = p
-                    .scan
-                    .mods
-                    .iter()
-                    .find(|m| !m.inline && m.name == *name && m.site.scope.is_empty());
-                decl.map(|d| d.site.test || p.test)
-            });
-            files[k].test = declared.unwrap_or(false);
-        }
-        let mut modules: BTreeMap<ModPath, Module> = BTreeMap::new();
-        for (k, f) in files.iter().enumerate() {
-            modules.entry(f.module.clone()).or_default().file = k;
-            if let Some((name, parent)) = f.module.split_last() {
-                // Declared by its parent, or by `main.rs` for the binary's `cli`.
-                modules
-                    .entry(parent.to_vec())
-                    .or_default()
-                    .children
-                    .insert(name.clone());
-            }
-            for m in f.scan.mods.iter().filter(|m| !m.site.test) {
-                let parent = [f.module.clone(), m.site.scope.clone()].concat();
-                modules
-                    .entry(parent.clone())
-                    .or_default()
-                    .children
-                    .insert(m.name.clone());
-                if m.inline {
-                    let child = [parent, vec![m.name.clone()]].concat();
-                    modules.entry(child).or_default().file = k;
-                }
-            }
-            for (scope, name) in &f.scan.items {
-                let module = [f.module.clone(), scope.clone()].concat();
-                modules
-                    .entry(module)
-                    .or_default()
-                    .items
-                    .insert(name.clone());
-            }
-        }
+        mark_test_files(&mut files);
+        let modules = module_tree(&files);
         let mut krate = Crate { files, modules };
-        for k in 0..krate.files.len() {
-            for u in krate.files[k]
+        krate.bind_uses();
+        krate
+    }
+
+    /// Records in each module what its non-test `use` declarations bind: names and globs.
+    fn bind_uses(&mut self) {
+        for k in 0..self.files.len() {
+            for u in self.files[k]
                 .scan
                 .uses
                 .clone()
                 .into_iter()
                 .filter(|u| !u.site.test)
             {
-                let here = [krate.files[k].module.clone(), u.site.scope.clone()].concat();
-                let Some(abs) = krate.absolute(&u.path, &here) else {
+                let here = [self.files[k].module.clone(), u.site.scope.clone()].concat();
+                let Some(abs) = self.absolute(&u.path, &here) else {
                     continue;
                 };
-                let module = krate.modules.entry(here).or_default();
+                let module = self.modules.entry(here).or_default();
                 if u.glob {
                     module.globs.push(abs);
                 } else if let Some(name) = u.alias.clone().or_else(|| abs.last().cloned()) {
@@ -146,7 +107,6 @@ impl Crate {
                 }
             }
         }
-        krate
     }
 
     /// Makes a written path absolute from module `here`, or `None` when it
@@ -279,4 +239,61 @@ impl Crate {
         }
         out
     }
+}
+
+/// Marks the files their parent declares under `#[cfg(test)]` (or that sit under such a file)
+/// as test-only; `files` is sorted parents first.
+fn mark_test_files(files: &mut [File]) {
+    for k in 0..files.len() {
+        let Some((name, parent)) = files[k].module.split_last() else {
+            continue;
+        };
+        let declared = files.iter().find(|f| f.module == parent).and_then(|p| {
+            let decl = p
+                .scan
+                .mods
+                .iter()
+                .find(|m| !m.inline && m.name == *name && m.site.scope.is_empty());
+            decl.map(|d| d.site.test || p.test)
+        });
+        files[k].test = declared.unwrap_or(false);
+    }
+}
+
+/// The module tree of the files: each module's file, its children (files and non-test inline
+/// modules) and the items it defines.
+fn module_tree(files: &[File]) -> BTreeMap<ModPath, Module> {
+    let mut modules: BTreeMap<ModPath, Module> = BTreeMap::new();
+    for (k, f) in files.iter().enumerate() {
+        modules.entry(f.module.clone()).or_default().file = k;
+        if let Some((name, parent)) = f.module.split_last() {
+            // Declared by its parent, or by `main.rs` for the binary's `cli`.
+            modules
+                .entry(parent.to_vec())
+                .or_default()
+                .children
+                .insert(name.clone());
+        }
+        for m in f.scan.mods.iter().filter(|m| !m.site.test) {
+            let parent = [f.module.clone(), m.site.scope.clone()].concat();
+            modules
+                .entry(parent.clone())
+                .or_default()
+                .children
+                .insert(m.name.clone());
+            if m.inline {
+                let child = [parent, vec![m.name.clone()]].concat();
+                modules.entry(child).or_default().file = k;
+            }
+        }
+        for (scope, name) in &f.scan.items {
+            let module = [f.module.clone(), scope.clone()].concat();
+            modules
+                .entry(module)
+                .or_default()
+                .items
+                .insert(name.clone());
+        }
+    }
+    modules
 }

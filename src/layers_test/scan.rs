@@ -23,134 +23,184 @@ pub struct Lexed {
 
 /// Splits `src` into tokens, without comments and with each literal as [`Token::Literal`].
 pub fn lex(src: &str) -> Vec<Lexed> {
-    let c: Vec<char> = src.chars().collect();
-    let at = |i: usize| c.get(i).copied().unwrap_or('\0');
-    let is_ident = |ch: char| ch == '_' || ch.is_alphanumeric();
-    let mut out = Vec::new();
-    let (mut i, mut line) = (0, 1);
-    while i < c.len() {
-        let ch = c[i];
-        let start_line = line;
+    let mut lexer = Lexer {
+        c: src.chars().collect(),
+        i: 0,
+        line: 1,
+        out: Vec::new(),
+    };
+    while lexer.i < lexer.c.len() {
+        lexer.next_token();
+    }
+    lexer.out
+}
+
+/// Whether `ch` continues an identifier (or a number and its suffix).
+fn is_ident(ch: char) -> bool {
+    ch == '_' || ch.is_alphanumeric()
+}
+
+/// The lexer's state: the characters, the position, the current line and the tokens so far.
+struct Lexer {
+    c: Vec<char>,
+    i: usize,
+    line: usize,
+    out: Vec<Lexed>,
+}
+
+impl Lexer {
+    /// The character at `i`, `'\0'` past the end.
+    fn at(&self, i: usize) -> char {
+        self.c.get(i).copied().unwrap_or('\0')
+    }
+
+    /// Records `token` as starting on `line`.
+    fn push(&mut self, token: Token, line: usize) {
+        self.out.push(Lexed { token, line });
+    }
+
+    /// Reads the whitespace, comment or token at the current position.
+    fn next_token(&mut self) {
+        let i = self.i;
+        let ch = self.c[i];
         if ch == '\n' {
-            line += 1;
-            i += 1;
+            self.line += 1;
+            self.i += 1;
         } else if ch.is_whitespace() {
-            i += 1;
-        } else if ch == '/' && at(i + 1) == '/' {
-            while i < c.len() && c[i] != '\n' {
-                i += 1;
-            }
-        } else if ch == '/' && at(i + 1) == '*' {
-            let mut depth = 0;
-            while i < c.len() {
-                if c[i] == '/' && at(i + 1) == '*' {
-                    depth += 1;
-                    i += 2;
-                } else if c[i] == '*' && at(i + 1) == '/' {
-                    depth -= 1;
-                    i += 2;
-                    if depth == 0 {
-                        break;
-                    }
-                } else {
-                    line += usize::from(c[i] == '\n');
-                    i += 1;
-                }
-            }
-        } else if let Some(end) = raw_string_end(&c, i) {
-            line += c[i..end].iter().filter(|&&x| x == '\n').count();
-            i = end;
-            out.push(Lexed {
-                token: Token::Literal,
-                line: start_line,
-            });
-        } else if ch == '"' || (matches!(ch, 'b' | 'c') && at(i + 1) == '"') {
-            i += if ch == '"' { 1 } else { 2 };
-            while i < c.len() && c[i] != '"' {
-                if c[i] == '\\' {
-                    i += 1;
-                }
-                line += usize::from(at(i) == '\n');
-                i += 1;
-            }
-            i += 1;
-            out.push(Lexed {
-                token: Token::Literal,
-                line: start_line,
-            });
-        } else if ch == '\'' || (ch == 'b' && at(i + 1) == '\'') {
-            let q = if ch == '\'' { i } else { i + 1 };
-            if at(q + 1) == '\\' {
-                i = q + 2;
-                while i < c.len() && c[i] != '\'' {
-                    i += 1;
-                }
-                i += 1;
-                out.push(Lexed {
-                    token: Token::Literal,
-                    line,
-                });
-            } else if at(q + 2) == '\'' {
-                i = q + 3;
-                out.push(Lexed {
-                    token: Token::Literal,
-                    line,
-                });
-            } else {
-                // A lifetime or a loop label: not part of any path.
-                i = q + 1;
-                while is_ident(at(i)) {
-                    i += 1;
-                }
-            }
-        } else if ch == 'r' && at(i + 1) == '#' && is_ident(at(i + 2)) {
-            let s = i + 2;
-            i = s;
-            while is_ident(at(i)) {
-                i += 1;
-            }
-            out.push(Lexed {
-                token: Token::Ident(c[s..i].iter().collect()),
-                line,
-            });
+            self.i += 1;
+        } else if ch == '/' && self.at(i + 1) == '/' {
+            self.line_comment();
+        } else if ch == '/' && self.at(i + 1) == '*' {
+            self.block_comment();
+        } else if let Some(end) = raw_string_end(&self.c, i) {
+            let line = self.line;
+            self.line += self.c[i..end].iter().filter(|&&x| x == '\n').count();
+            self.i = end;
+            self.push(Token::Literal, line);
+        } else if ch == '"' || (matches!(ch, 'b' | 'c') && self.at(i + 1) == '"') {
+            self.string();
+        } else if ch == '\'' || (ch == 'b' && self.at(i + 1) == '\'') {
+            self.char_or_lifetime();
+        } else if ch == 'r' && self.at(i + 1) == '#' && is_ident(self.at(i + 2)) {
+            self.i = i + 2;
+            self.ident();
         } else if ch.is_ascii_digit() {
-            while is_ident(at(i)) || (at(i) == '.' && at(i + 1).is_ascii_digit()) {
-                i += 1;
-            }
-            out.push(Lexed {
-                token: Token::Literal,
-                line,
-            });
+            self.number();
         } else if is_ident(ch) {
-            let s = i;
-            while is_ident(at(i)) {
-                i += 1;
-            }
-            out.push(Lexed {
-                token: Token::Ident(c[s..i].iter().collect()),
-                line,
-            });
+            self.ident();
         } else {
-            let token = match (ch, at(i + 1)) {
-                (':', ':') => Token::Punct("::"),
-                ('{', _) => Token::Punct("{"),
-                ('}', _) => Token::Punct("}"),
-                ('[', _) => Token::Punct("["),
-                (']', _) => Token::Punct("]"),
-                ('(', _) => Token::Punct("("),
-                (')', _) => Token::Punct(")"),
-                (';', _) => Token::Punct(";"),
-                (',', _) => Token::Punct(","),
-                ('*', _) => Token::Punct("*"),
-                ('#', _) => Token::Punct("#"),
-                ('!', _) => Token::Punct("!"),
-                _ => Token::Other(ch),
-            };
-            i += if token == Token::Punct("::") { 2 } else { 1 };
-            out.push(Lexed { token, line });
+            self.punct();
         }
     }
-    out
+
+    /// Skips a `//` comment, up to its newline.
+    fn line_comment(&mut self) {
+        while self.i < self.c.len() && self.c[self.i] != '\n' {
+            self.i += 1;
+        }
+    }
+
+    /// Skips a `/* … */` comment, nested ones included.
+    fn block_comment(&mut self) {
+        let mut depth = 0;
+        while self.i < self.c.len() {
+            if self.c[self.i] == '/' && self.at(self.i + 1) == '*' {
+                depth += 1;
+                self.i += 2;
+            } else if self.c[self.i] == '*' && self.at(self.i + 1) == '/' {
+                depth -= 1;
+                self.i += 2;
+                if depth == 0 {
+                    break;
+                }
+            } else {
+                self.line += usize::from(self.c[self.i] == '\n');
+                self.i += 1;
+            }
+        }
+    }
+
+    /// Reads a string, byte string or C string literal (`"…"`, `b"…"`, `c"…"`).
+    fn string(&mut self) {
+        let line = self.line;
+        self.i += if self.c[self.i] == '"' { 1 } else { 2 };
+        while self.i < self.c.len() && self.c[self.i] != '"' {
+            if self.c[self.i] == '\\' {
+                self.i += 1;
+            }
+            self.line += usize::from(self.at(self.i) == '\n');
+            self.i += 1;
+        }
+        self.i += 1;
+        self.push(Token::Literal, line);
+    }
+
+    /// Reads a char or byte literal, or skips a lifetime or loop label (not part of any path).
+    fn char_or_lifetime(&mut self) {
+        let q = if self.c[self.i] == '\'' {
+            self.i
+        } else {
+            self.i + 1
+        };
+        if self.at(q + 1) == '\\' {
+            self.i = q + 2;
+            while self.i < self.c.len() && self.c[self.i] != '\'' {
+                self.i += 1;
+            }
+            self.i += 1;
+            self.push(Token::Literal, self.line);
+        } else if self.at(q + 2) == '\'' {
+            self.i = q + 3;
+            self.push(Token::Literal, self.line);
+        } else {
+            self.i = q + 1;
+            while is_ident(self.at(self.i)) {
+                self.i += 1;
+            }
+        }
+    }
+
+    /// Reads a number literal, its suffix and fraction included.
+    fn number(&mut self) {
+        while is_ident(self.at(self.i))
+            || (self.at(self.i) == '.' && self.at(self.i + 1).is_ascii_digit())
+        {
+            self.i += 1;
+        }
+        self.push(Token::Literal, self.line);
+    }
+
+    /// Reads an identifier or keyword.
+    fn ident(&mut self) {
+        let start = self.i;
+        while is_ident(self.at(self.i)) {
+            self.i += 1;
+        }
+        let name = self.c[start..self.i].iter().collect();
+        self.push(Token::Ident(name), self.line);
+    }
+
+    /// Reads one punctuation character (`::` counts as one).
+    fn punct(&mut self) {
+        let ch = self.c[self.i];
+        let token = match (ch, self.at(self.i + 1)) {
+            (':', ':') => Token::Punct("::"),
+            ('{', _) => Token::Punct("{"),
+            ('}', _) => Token::Punct("}"),
+            ('[', _) => Token::Punct("["),
+            (']', _) => Token::Punct("]"),
+            ('(', _) => Token::Punct("("),
+            (')', _) => Token::Punct(")"),
+            (';', _) => Token::Punct(";"),
+            (',', _) => Token::Punct(","),
+            ('*', _) => Token::Punct("*"),
+            ('#', _) => Token::Punct("#"),
+            ('!', _) => Token::Punct("!"),
+            _ => Token::Other(ch),
+        };
+        self.i += if token == Token::Punct("::") { 2 } else { 1 };
+        self.push(token, self.line);
+    }
 }
 
 /// The end of a raw string (`r"…"`, `r#"…"#`, `br"…"`, `cr"…"`) starting at `i`, if one does.
@@ -241,129 +291,189 @@ struct Brace {
 /// Scans the tokens of one file.
 pub fn scan(src: &str) -> FileScan {
     let t = lex(src);
-    let ident = |i: usize| match t.get(i).map(|l| &l.token) {
-        Some(Token::Ident(s)) => Some(s.as_str()),
-        _ => None,
+    let mut scanner = Scanner {
+        t: &t,
+        out: FileScan::default(),
+        stack: Vec::new(),
+        pending_test: false,
+        item_test: false,
+        pending_mod: None,
     };
-    let punct =
-        |i: usize, p: &str| matches!(t.get(i).map(|l| &l.token), Some(Token::Punct(q)) if *q == p);
-    let mut out = FileScan::default();
-    let mut stack: Vec<Brace> = Vec::new();
-    let mut pending_test = false; // a `#[cfg(test)]` waits for its item
-    let mut item_test = false; // the current item (up to its `;` or `{`) is test-only
-    let mut pending_mod: Option<String> = None;
     let mut i = 0;
     while i < t.len() {
-        let scope: Vec<String> = stack.iter().filter_map(|b| b.module.clone()).collect();
-        let test = item_test || stack.iter().any(|b| b.test);
-        let site = Site {
-            line: t[i].line,
-            scope,
-            test,
-        };
-        let at_item_level = stack.iter().all(|b| b.module.is_some());
-        if punct(i, "#") {
-            let inner = punct(i + 1, "!");
-            let open = i + 1 + usize::from(inner);
-            if punct(open, "[") {
-                let close = matching(&t, open);
-                let words: Vec<&str> = (open + 1..close).filter_map(ident).collect();
-                if !inner
-                    && words.first() == Some(&"cfg")
-                    && words.contains(&"test")
-                    && !words.contains(&"not")
-                {
-                    pending_test = true;
-                }
-                i = close + 1;
-                continue;
-            }
+        i = scanner.step(i);
+    }
+    scanner.out
+}
+
+/// The scanner's state: the tokens, what was found so far, the open braces, and the
+/// attribute and module declaration waiting for their item or brace.
+struct Scanner<'a> {
+    t: &'a [Lexed],
+    out: FileScan,
+    stack: Vec<Brace>,
+    /// A `#[cfg(test)]` waits for its item.
+    pending_test: bool,
+    /// The current item (up to its `;` or `{`) is test-only.
+    item_test: bool,
+    /// The inline module whose `{` comes next.
+    pending_mod: Option<String>,
+}
+
+impl<'a> Scanner<'a> {
+    /// The identifier at `i`, if that token is one.
+    fn ident(&self, i: usize) -> Option<&'a str> {
+        match self.t.get(i).map(|l| &l.token) {
+            Some(Token::Ident(s)) => Some(s.as_str()),
+            _ => None,
         }
-        match (&t[i].token, ident(i)) {
-            (_, Some("use")) => {
-                let public = is_public(&t, i);
-                let mut j = i + 1;
-                let mut leaves = Vec::new();
-                use_tree(&t, &mut j, Vec::new(), &mut leaves);
-                let test = site.test || std::mem::take(&mut pending_test);
-                for (path, alias, glob, line) in leaves {
-                    let site = Site {
-                        line,
-                        test,
-                        ..site.clone()
-                    };
-                    out.uses.push(UseLeaf {
-                        path,
-                        alias,
-                        glob,
-                        public,
-                        site,
-                    });
-                }
-                i = j;
-                continue;
-            }
+    }
+
+    /// Whether the token at `i` is the punctuation `p`.
+    fn punct(&self, i: usize, p: &str) -> bool {
+        matches!(self.t.get(i).map(|l| &l.token), Some(Token::Punct(q)) if *q == p)
+    }
+
+    /// Where the token at `i` is: its line, the inline modules around it, whether test-only.
+    fn site(&self, i: usize) -> Site {
+        Site {
+            line: self.t[i].line,
+            scope: self.stack.iter().filter_map(|b| b.module.clone()).collect(),
+            test: self.item_test || self.stack.iter().any(|b| b.test),
+        }
+    }
+
+    /// Reads what starts at token `i`; returns the index of the next token to read.
+    fn step(&mut self, i: usize) -> usize {
+        let t = self.t;
+        let site = self.site(i);
+        let at_item_level = self.stack.iter().all(|b| b.module.is_some());
+        if let Some(next) = self.attribute(i) {
+            return next;
+        }
+        match (&t[i].token, self.ident(i)) {
+            (_, Some("use")) => return self.use_declaration(i, &site),
             (_, Some(kw)) if ITEM_KEYWORDS.contains(&kw) || kw == "impl" => {
-                if pending_test {
-                    item_test = true;
-                    pending_test = false;
-                }
-                if let Some(name) = ident(i + 1).filter(|n| !KEYWORDS.contains(n) && *n != "_") {
-                    if kw == "mod" {
-                        let inline = punct(i + 2, "{");
-                        let site = Site {
-                            test: site.test || item_test,
-                            ..site.clone()
-                        };
-                        out.mods.push(ModDecl {
-                            name: name.to_string(),
-                            inline,
-                            site: site.clone(),
-                        });
-                        if inline {
-                            pending_mod = Some(name.to_string());
-                        }
-                    } else if at_item_level && !site.test && kw != "impl" {
-                        out.items.push((site.scope.clone(), name.to_string()));
-                    }
-                }
+                self.item(i, kw, &site, at_item_level);
             }
-            (_, Some("macro_rules")) if punct(i + 1, "!") => {
-                if let Some(name) = ident(i + 2) {
-                    out.items.push((site.scope.clone(), name.to_string()));
+            (_, Some("macro_rules")) if self.punct(i + 1, "!") => {
+                if let Some(name) = self.ident(i + 2) {
+                    self.out.items.push((site.scope.clone(), name.to_string()));
                 }
             }
             (Token::Punct("{"), _) => {
-                stack.push(Brace {
-                    module: pending_mod.take(),
-                    test: std::mem::take(&mut item_test),
+                self.stack.push(Brace {
+                    module: self.pending_mod.take(),
+                    test: std::mem::take(&mut self.item_test),
                 });
             }
             (Token::Punct("}"), _) => {
-                stack.pop();
+                self.stack.pop();
             }
-            (Token::Punct(";"), _) => item_test = false,
-            (_, Some(first)) if punct(i + 1, "::") && !(i > 0 && punct(i - 1, "::")) => {
-                let mut path = vec![first.to_string()];
-                let mut j = i + 1;
-                while punct(j, "::") {
-                    match ident(j + 1) {
-                        Some(seg) => path.push(seg.to_string()),
-                        None => break,
-                    }
-                    j += 2;
-                }
-                if path.len() > 1 {
-                    out.paths.push((path, site));
-                }
-                i = j;
-                continue;
+            (Token::Punct(";"), _) => self.item_test = false,
+            (_, Some(first)) if self.punct(i + 1, "::") && !(i > 0 && self.punct(i - 1, "::")) => {
+                return self.inline_path(i, first, site);
             }
             _ => {}
         }
-        i += 1;
+        i + 1
     }
-    out
+
+    /// At an attribute (`#[…]`, `#![…]`): notes an outer `#[cfg(test)]` for the next item and
+    /// returns the index after the attribute.
+    fn attribute(&mut self, i: usize) -> Option<usize> {
+        if !self.punct(i, "#") {
+            return None;
+        }
+        let inner = self.punct(i + 1, "!");
+        let open = i + 1 + usize::from(inner);
+        if !self.punct(open, "[") {
+            return None;
+        }
+        let close = matching(self.t, open);
+        let words: Vec<&str> = (open + 1..close).filter_map(|k| self.ident(k)).collect();
+        if !inner
+            && words.first() == Some(&"cfg")
+            && words.contains(&"test")
+            && !words.contains(&"not")
+        {
+            self.pending_test = true;
+        }
+        Some(close + 1)
+    }
+
+    /// Records the leaves of the `use` declaration at `i`; returns the index after its tree.
+    fn use_declaration(&mut self, i: usize, site: &Site) -> usize {
+        let public = is_public(self.t, i);
+        let mut j = i + 1;
+        let mut leaves = Vec::new();
+        use_tree(self.t, &mut j, Vec::new(), &mut leaves);
+        let test = site.test || std::mem::take(&mut self.pending_test);
+        for (path, alias, glob, line) in leaves {
+            let site = Site {
+                line,
+                test,
+                ..site.clone()
+            };
+            self.out.uses.push(UseLeaf {
+                path,
+                alias,
+                glob,
+                public,
+                site,
+            });
+        }
+        j
+    }
+
+    /// At the item keyword `kw` (`impl` included): takes a waiting `#[cfg(test)]` for the item
+    /// and records a module declaration or a named module-level item.
+    fn item(&mut self, i: usize, kw: &str, site: &Site, at_item_level: bool) {
+        if self.pending_test {
+            self.item_test = true;
+            self.pending_test = false;
+        }
+        let Some(name) = self
+            .ident(i + 1)
+            .filter(|n| !KEYWORDS.contains(n) && *n != "_")
+        else {
+            return;
+        };
+        if kw == "mod" {
+            let inline = self.punct(i + 2, "{");
+            let site = Site {
+                test: site.test || self.item_test,
+                ..site.clone()
+            };
+            self.out.mods.push(ModDecl {
+                name: name.to_string(),
+                inline,
+                site,
+            });
+            if inline {
+                self.pending_mod = Some(name.to_string());
+            }
+        } else if at_item_level && !site.test && kw != "impl" {
+            self.out.items.push((site.scope.clone(), name.to_string()));
+        }
+    }
+
+    /// Records the inline path starting with `first` at `i`; returns the index after it.
+    fn inline_path(&mut self, i: usize, first: &str, site: Site) -> usize {
+        let mut path = vec![first.to_string()];
+        let mut j = i + 1;
+        while self.punct(j, "::") {
+            match self.ident(j + 1) {
+                Some(seg) => path.push(seg.to_string()),
+                None => break,
+            }
+            j += 2;
+        }
+        if path.len() > 1 {
+            self.out.paths.push((path, site));
+        }
+        j
+    }
 }
 
 /// Whether the `use` at `i` is `pub` or `pub(…)`.

@@ -108,6 +108,43 @@ struct Hello {
     alpn: Vec<String>,
 }
 
+/// Who is handshaking, where and since when: what a failure record names besides the hello.
+struct Attempt<'a> {
+    at: OffsetDateTime,
+    peer: SocketAddr,
+    port: u16,
+    origin: &'a CertificateOrigin,
+}
+
+impl Attempt<'_> {
+    /// The failure record of this attempt, with the advice for its kind and alert.
+    fn failure(
+        &self,
+        hello: Hello,
+        kind: TlsFailureKind,
+        alert: Option<String>,
+        message: String,
+    ) -> Option<TlsHandshakeFailure> {
+        let advice = advice(
+            self.origin,
+            kind,
+            alert.as_deref(),
+            hello.sni.as_deref(),
+            self.port,
+        );
+        Some(TlsHandshakeFailure {
+            at: self.at,
+            client_addr: self.peer.to_string(),
+            sni: hello.sni,
+            alpn: hello.alpn,
+            kind,
+            alert,
+            message,
+            advice,
+        })
+    }
+}
+
 /// Runs one server handshake within `timeout`. `Err(None)` means there is nothing worth
 /// recording (the peer closed or idled without sending a byte).
 pub(super) async fn accept(
@@ -116,28 +153,13 @@ pub(super) async fn accept(
     serving: &TlsServing,
     timeout: Duration,
 ) -> Result<TlsStream<TcpStream>, Option<TlsHandshakeFailure>> {
-    let at = OffsetDateTime::now_utc();
-    let deadline = tokio::time::Instant::now() + timeout;
-    let port = stream.local_addr().map_or(0, |a| a.port());
-    let failure = |hello: Hello, kind, alert: Option<String>, message: String| {
-        let advice = advice(
-            &serving.origin,
-            kind,
-            alert.as_deref(),
-            hello.sni.as_deref(),
-            port,
-        );
-        Some(TlsHandshakeFailure {
-            at,
-            client_addr: peer.to_string(),
-            sni: hello.sni,
-            alpn: hello.alpn,
-            kind,
-            alert,
-            message,
-            advice,
-        })
+    let attempt = Attempt {
+        at: OffsetDateTime::now_utc(),
+        peer,
+        port: stream.local_addr().map_or(0, |a| a.port()),
+        origin: &serving.origin,
     };
+    let deadline = tokio::time::Instant::now() + timeout;
 
     let mut first = [0u8; 8];
     let peeked = match tokio::time::timeout_at(deadline, stream.peek(&mut first)).await {
@@ -148,18 +170,8 @@ pub(super) async fn accept(
         return Err(None);
     }
     if looks_like_http(&first[..peeked]) {
-        let body = format!(
-            "This port speaks HTTPS: use https://localhost:{port}/ (authtap proxy serves plain \
-             HTTP only with --plain-http).\n"
-        );
-        let response = format!(
-            "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n\
-             connection: close\r\ncontent-length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        let _ = tokio::time::timeout_at(deadline, stream.write_all(response.as_bytes())).await;
-        let _ = stream.shutdown().await;
-        return Err(failure(
+        answer_plain_http(&mut stream, attempt.port, deadline).await;
+        return Err(attempt.failure(
             Hello::default(),
             TlsFailureKind::PlainHttp,
             None,
@@ -172,36 +184,54 @@ pub(super) async fn accept(
         Ok(Ok(start)) => start,
         Ok(Err(err)) => {
             let (kind, alert, message) = classify(&err);
-            return Err(failure(Hello::default(), kind, alert, message));
+            return Err(attempt.failure(Hello::default(), kind, alert, message));
         }
         Err(_) => return Err(None),
     };
-    let hello = {
-        let client_hello = start.client_hello();
-        Hello {
-            sni: client_hello.server_name().map(str::to_string),
-            alpn: client_hello
-                .alpn()
-                .map(|protocols| {
-                    protocols
-                        .map(|p| String::from_utf8_lossy(p).into_owned())
-                        .collect()
-                })
-                .unwrap_or_default(),
-        }
-    };
+    let hello = hello_of(&start.client_hello());
     match tokio::time::timeout_at(deadline, start.into_stream(serving.config.clone())).await {
         Ok(Ok(tls)) => Ok(tls),
         Ok(Err(err)) => {
             let (kind, alert, message) = classify(&err);
-            Err(failure(hello, kind, alert, message))
+            Err(attempt.failure(hello, kind, alert, message))
         }
-        Err(_) => Err(failure(
+        Err(_) => Err(attempt.failure(
             hello,
             TlsFailureKind::Timeout,
             None,
             format!("the handshake did not finish within {}s", timeout.as_secs()),
         )),
+    }
+}
+
+/// Answers a client speaking plain HTTP to the TLS port with a `400` saying to use `https://`,
+/// then closes.
+async fn answer_plain_http(stream: &mut TcpStream, port: u16, deadline: tokio::time::Instant) {
+    let body = format!(
+        "This port speaks HTTPS: use https://localhost:{port}/ (authtap proxy serves plain \
+         HTTP only with --plain-http).\n"
+    );
+    let response = format!(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n\
+         connection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout_at(deadline, stream.write_all(response.as_bytes())).await;
+    let _ = stream.shutdown().await;
+}
+
+/// The SNI and ALPN protocols of a `ClientHello`.
+fn hello_of(client_hello: &ClientHello<'_>) -> Hello {
+    Hello {
+        sni: client_hello.server_name().map(str::to_string),
+        alpn: client_hello
+            .alpn()
+            .map(|protocols| {
+                protocols
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 

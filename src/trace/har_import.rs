@@ -88,24 +88,7 @@ pub fn from_har(har: &Value) -> Result<HarImport, Error> {
     let session = ext
         .and_then(|a| a.get("session"))
         .and_then(|s| serde_json::from_value::<SessionRecord>(s.clone()).ok())
-        .unwrap_or_else(|| {
-            let creator = log.get("creator").cloned().unwrap_or(Value::Null);
-            let mut extra = serde_json::Map::new();
-            extra.insert("har_creator".into(), creator.clone());
-            SessionRecord {
-                schema: SCHEMA_VERSION,
-                authtap_version: env!("CARGO_PKG_VERSION").into(),
-                started_at: first,
-                upstream: exchanges
-                    .first()
-                    .map_or_else(String::new, |x| origin(&x.request.url)),
-                listen_url: String::new(),
-                source: "har-import".into(),
-                rewrite: false,
-                mode: Default::default(),
-                extra,
-            }
-        });
+        .unwrap_or_else(|| imported_session(log, &exchanges, first));
     let mut records = vec![Record::Session(session)];
     let last = exchanges
         .iter()
@@ -114,12 +97,45 @@ pub fn from_har(har: &Value) -> Result<HarImport, Error> {
         .unwrap_or(first);
     records.extend(exchanges.into_iter().map(|x| Record::Exchange(Box::new(x))));
     if let Some(a) = ext {
-        for flow in a
-            .get("flows")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+        records.extend(flow_findings(a, last).map(Record::FlowFindings));
+        records.extend(marks(a).map(Record::Mark));
+    }
+    Ok(HarImport {
+        records,
+        authtap_made: ext.is_some(),
+    })
+}
+
+/// The session record of a HAR authtap did not write: its creator, the first exchange's
+/// origin as upstream, and the first exchange's start.
+fn imported_session(log: &Value, exchanges: &[Exchange], first: OffsetDateTime) -> SessionRecord {
+    let creator = log.get("creator").cloned().unwrap_or(Value::Null);
+    let mut extra = serde_json::Map::new();
+    extra.insert("har_creator".into(), creator.clone());
+    SessionRecord {
+        schema: SCHEMA_VERSION,
+        authtap_version: env!("CARGO_PKG_VERSION").into(),
+        started_at: first,
+        upstream: exchanges
+            .first()
+            .map_or_else(String::new, |x| origin(&x.request.url)),
+        listen_url: String::new(),
+        source: "har-import".into(),
+        rewrite: false,
+        mode: Default::default(),
+        extra,
+    }
+}
+
+/// The flow findings and narratives of `log._authtap.flows` (flows with neither are left
+/// out), dated `at`.
+fn flow_findings(authtap: &Value, at: OffsetDateTime) -> impl Iterator<Item = FlowFindings> {
+    authtap
+        .get("flows")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(move |flow| {
             let findings: Vec<crate::model::Finding> = flow
                 .get("findings")
                 .and_then(Value::as_array)
@@ -134,30 +150,25 @@ pub fn from_har(har: &Value) -> Result<HarImport, Error> {
                     .join("\n")
             });
             if findings.is_empty() && narrative.as_deref().is_none_or(str::is_empty) {
-                continue;
+                return None;
             }
-            records.push(Record::FlowFindings(FlowFindings {
-                at: last,
+            Some(FlowFindings {
+                at,
                 flow: flow.get("flow").and_then(Value::as_u64).map(FlowId),
                 findings,
                 narrative: narrative.filter(|n| !n.is_empty()),
-            }));
-        }
-        for m in a
-            .get("marks")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Ok(mark) = serde_json::from_value::<Mark>(m.clone()) {
-                records.push(Record::Mark(mark));
-            }
-        }
-    }
-    Ok(HarImport {
-        records,
-        authtap_made: ext.is_some(),
-    })
+            })
+        })
+}
+
+/// The user marks of `log._authtap.marks` (malformed ones are skipped).
+fn marks(authtap: &Value) -> impl Iterator<Item = Mark> {
+    authtap
+        .get("marks")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| serde_json::from_value::<Mark>(m.clone()).ok())
 }
 
 fn origin(url: &str) -> String {

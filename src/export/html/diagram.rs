@@ -20,6 +20,7 @@ const WIDTH: f64 = 980.0;
 const TOP: f64 = 56.0;
 const ROW: f64 = 46.0;
 
+/// The host of a URL (empty when it has none).
 fn host(url: &str) -> String {
     url::Url::parse(url)
         .ok()
@@ -44,6 +45,7 @@ fn server_lane(x: &Exchange, rs_host: &str) -> usize {
     }
 }
 
+/// `s` cut to `max` characters, with an ellipsis when cut.
 fn clip(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         s.to_string()
@@ -66,6 +68,16 @@ pub fn svg(exchanges: &[Exchange]) -> String {
         r#"<svg id="sequence" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" aria-label="Sequence diagram of the recorded exchanges">"#
     );
     s.push_str(r#"<defs><marker id="head" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="head"/></marker></defs>"#);
+    write_lanes(&mut s, height);
+    for (i, x) in exchanges.iter().enumerate() {
+        write_exchange(&mut s, i, x, &rs_host);
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// Writes the four lanes: a titled box and a lifeline down to `height`.
+fn write_lanes(s: &mut String, height: f64) {
     for (name, x) in LANES {
         let _ = write!(
             s,
@@ -75,75 +87,81 @@ pub fn svg(exchanges: &[Exchange]) -> String {
             height - 10.0
         );
     }
-    for (i, x) in exchanges.iter().enumerate() {
-        let y = TOP + ROW * i as f64 + 14.0;
-        let lane = LANES[server_lane(x, &rs_host)].1;
-        let client = LANES[0].1;
-        let worst = x.findings.iter().map(|f| f.severity).max();
-        let class = match (&x.response, worst) {
-            (None, _) => "failed",
-            (_, Some(Severity::Error)) => "sev-error",
-            (_, Some(Severity::Warning)) => "sev-warning",
-            (Some(r), _) if r.status >= 400 => "http-error",
-            _ => "ok",
-        };
-        let label = format!(
-            "{} {} {} {}",
-            x.id,
-            phase_label(x),
+}
+
+/// The CSS class of an exchange's arrow: failed, its worst finding, an HTTP error, or ok.
+fn arrow_class(x: &Exchange, worst: Option<Severity>) -> &'static str {
+    match (&x.response, worst) {
+        (None, _) => "failed",
+        (_, Some(Severity::Error)) => "sev-error",
+        (_, Some(Severity::Warning)) => "sev-warning",
+        (Some(r), _) if r.status >= 400 => "http-error",
+        _ => "ok",
+    }
+}
+
+/// Writes the arrow group of the exchange in row `index`: request, response or failure, and
+/// its findings mark.
+fn write_exchange(s: &mut String, index: usize, x: &Exchange, rs_host: &str) {
+    let y = TOP + ROW * index as f64 + 14.0;
+    let lane = LANES[server_lane(x, rs_host)].1;
+    let client = LANES[0].1;
+    let worst = x.findings.iter().map(|f| f.severity).max();
+    let class = arrow_class(x, worst);
+    let label = format!(
+        "{} {} {} {}",
+        x.id,
+        phase_label(x),
+        x.request.method,
+        clip(&path_of(&x.request.url), 48)
+    );
+    let _ = write!(
+        s,
+        r##"<g class="arrow {class}" data-exchange="{id}" tabindex="0"><a href="#x{id}"><title>{title}</title><rect class="hit" x="{client}" y="{hy}" width="{hw}" height="36"/><line class="req" x1="{client}" y1="{y}" x2="{lane}" y2="{y}" marker-end="url(#head)"/><text class="label" x="{lx}" y="{ty}">{label}</text>"##,
+        id = x.id.0,
+        title = escape(&format!(
+            "{} {} → {}",
             x.request.method,
-            clip(&path_of(&x.request.url), 48)
-        );
-        let _ = write!(
-            s,
-            r##"<g class="arrow {class}" data-exchange="{id}" tabindex="0"><a href="#x{id}"><title>{title}</title><rect class="hit" x="{client}" y="{hy}" width="{hw}" height="36"/><line class="req" x1="{client}" y1="{y}" x2="{lane}" y2="{y}" marker-end="url(#head)"/><text class="label" x="{lx}" y="{ty}">{label}</text>"##,
-            id = x.id.0,
-            title = escape(&format!(
-                "{} {} → {}",
-                x.request.method,
-                x.request.url,
-                status_label(x)
-            )),
-            lx = client + 12.0,
-            hy = y - 18.0,
-            hw = lane - client,
-            ty = y - 5.0,
-            label = escape(&label),
-        );
-        let ry = y + 16.0;
-        match &x.response {
-            Some(_) => {
-                let _ = write!(
-                    s,
-                    r#"<line class="resp" x1="{lane}" y1="{ry}" x2="{client}" y2="{ry}" marker-end="url(#head)"/><text class="status" x="{}" y="{}" text-anchor="end">{}</text>"#,
-                    lane - 10.0,
-                    ry - 4.0,
-                    escape(&status_label(x))
-                );
-            }
-            None => {
-                let _ = write!(
-                    s,
-                    r#"<text class="status failed" x="{}" y="{}" text-anchor="end">✕ {}</text>"#,
-                    lane - 10.0,
-                    ry - 2.0,
-                    escape(&status_label(x))
-                );
-            }
-        }
-        if let Some(sev) = worst {
+            x.request.url,
+            status_label(x)
+        )),
+        lx = client + 12.0,
+        hy = y - 18.0,
+        hw = lane - client,
+        ty = y - 5.0,
+        label = escape(&label),
+    );
+    let ry = y + 16.0;
+    match &x.response {
+        Some(_) => {
             let _ = write!(
                 s,
-                r#"<circle class="finding-mark {}" cx="{}" cy="{y}" r="8"/><text class="finding-count" x="{}" y="{}" text-anchor="middle">{}</text>"#,
-                sev.as_str(),
-                LANES[1].1,
-                LANES[1].1,
-                y + 4.0,
-                x.findings.len()
+                r#"<line class="resp" x1="{lane}" y1="{ry}" x2="{client}" y2="{ry}" marker-end="url(#head)"/><text class="status" x="{}" y="{}" text-anchor="end">{}</text>"#,
+                lane - 10.0,
+                ry - 4.0,
+                escape(&status_label(x))
             );
         }
-        s.push_str("</a></g>");
+        None => {
+            let _ = write!(
+                s,
+                r#"<text class="status failed" x="{}" y="{}" text-anchor="end">✕ {}</text>"#,
+                lane - 10.0,
+                ry - 2.0,
+                escape(&status_label(x))
+            );
+        }
     }
-    s.push_str("</svg>");
-    s
+    if let Some(sev) = worst {
+        let _ = write!(
+            s,
+            r#"<circle class="finding-mark {}" cx="{}" cy="{y}" r="8"/><text class="finding-count" x="{}" y="{}" text-anchor="middle">{}</text>"#,
+            sev.as_str(),
+            LANES[1].1,
+            LANES[1].1,
+            y + 4.0,
+            x.findings.len()
+        );
+    }
+    s.push_str("</a></g>");
 }

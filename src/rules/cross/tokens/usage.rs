@@ -1,15 +1,13 @@
 //! X-* rules on how issued tokens are used: unused or unknown tokens, missing or rejected credentials, JWT aud/iss, expiry.
 
 use crate::flow::Flow;
-use crate::flow::state::{IssuedToken, McpCall, TokenCall};
+use crate::flow::state::{IssuedToken, McpCall, Step, TokenCall};
 use crate::model::Phase;
 use crate::model::{Severity::*, Who::*};
 use crate::parse::urls::{self, UrlDiff};
 use crate::rules::rule::{FlowCx, Out, Rule, RuleMeta};
 
-pub(super) fn issued(
-    f: &Flow,
-) -> impl Iterator<Item = (&TokenCall, &IssuedToken, crate::flow::state::Step)> {
+pub(super) fn issued(f: &Flow) -> impl Iterator<Item = (&TokenCall, &IssuedToken, Step)> {
     f.tokens
         .iter()
         .filter_map(|t| Some((t, t.issued.as_ref()?, t.step?)))
@@ -175,68 +173,13 @@ impl Rule for TokenRejectedAfterIssue {
             };
             let Some(ts) = t.step else { continue };
             let age = (step.at - ts.end).as_seconds_f64();
-            let expired = tok
-                .jwt
-                .as_ref()
-                .and_then(|j| j.exp)
-                .is_some_and(|e| e <= step.at.unix_timestamp() as f64)
-                || tok.expires_in.is_some_and(|e| age >= e);
-            if expired || age > 600.0 {
+            if expired_at(tok, step, age) || age > 600.0 {
                 continue;
             }
-            // A 403 `insufficient_scope` asking for scope the token was not granted is step-up
-            // authorization (MCP 2025-11-25 Authorization "Scope Challenge Handling"), judged by
-            // the WWWAUTH-403 and step-up rules. Asking again for scope the token already
-            // holds is a rejection of a fresh token, and still fires.
-            let granted = tok.scope.as_deref();
-            let step_up = m.status == Some(403)
-                && f.challenges.iter().any(|c| {
-                    c.step.exchange == step.exchange
-                        && c.error.as_deref() == Some("insufficient_scope")
-                        && match (c.scope.as_deref(), granted) {
-                            (Some(need), Some(got)) => need
-                                .split_whitespace()
-                                .any(|s| !got.split_whitespace().any(|g| g == s)),
-                            _ => true,
-                        }
-                });
-            if step_up {
+            if is_step_up(f, m, step, tok) {
                 continue;
             }
-            let mut hints = Vec::new();
-            if let Some(j) = tok.jwt.as_ref() {
-                let mut targets: Vec<&str> = [f.prm_resource(), f.mcp_url.as_deref()]
-                    .into_iter()
-                    .flatten()
-                    .collect();
-                targets.dedup();
-                if !targets.is_empty() && !j.aud.iter().any(|a| targets.contains(&a.as_str())) {
-                    hints.push(format!("aud {:?} does not contain {:?}", j.aud, targets));
-                }
-                if let (Some(i), Some(asm)) = (j.iss.as_deref(), f.asm_str("issuer")) {
-                    if i != asm {
-                        hints.push(format!("iss \"{i}\" ≠ ASM issuer \"{asm}\""));
-                    }
-                }
-                if let Some(k) = j.kid.as_deref() {
-                    hints.push(format!("check that kid \"{k}\" is in the AS's JWKS"));
-                }
-            }
-            if let Some(c) = f
-                .challenges
-                .iter()
-                .find(|c| c.step.exchange == step.exchange)
-            {
-                if let (Some(need), Some(got)) = (c.scope.as_deref(), tok.scope.as_deref()) {
-                    let missing: Vec<&str> = need
-                        .split_whitespace()
-                        .filter(|s| !got.split_whitespace().any(|g| g == *s))
-                        .collect();
-                    if !missing.is_empty() {
-                        hints.push(format!("scopes {missing:?} were not granted"));
-                    }
-                }
-            }
+            let hints = rejection_hints(f, tok, step);
             out.once(
                 h.to_string(),
                 &Self::META,
@@ -254,6 +197,77 @@ impl Rule for TokenRejectedAfterIssue {
             .exchange = Some(step.exchange);
         }
     }
+}
+
+/// Whether the token had expired when the request carrying it was made `age` seconds after
+/// its issue (its JWT `exp`, or its `expires_in`).
+fn expired_at(tok: &IssuedToken, step: Step, age: f64) -> bool {
+    tok.jwt
+        .as_ref()
+        .and_then(|j| j.exp)
+        .is_some_and(|e| e <= step.at.unix_timestamp() as f64)
+        || tok.expires_in.is_some_and(|e| age >= e)
+}
+
+/// Whether a rejection is step-up authorization rather than a rejected fresh token.
+///
+/// A 403 `insufficient_scope` asking for scope the token was not granted is step-up
+/// authorization (MCP 2025-11-25 Authorization "Scope Challenge Handling"), judged by the
+/// WWWAUTH-403 and step-up rules. Asking again for scope the token already holds is a
+/// rejection of a fresh token, and still fires.
+fn is_step_up(f: &Flow, m: &McpCall, step: Step, tok: &IssuedToken) -> bool {
+    let granted = tok.scope.as_deref();
+    m.status == Some(403)
+        && f.challenges.iter().any(|c| {
+            c.step.exchange == step.exchange
+                && c.error.as_deref() == Some("insufficient_scope")
+                && match (c.scope.as_deref(), granted) {
+                    (Some(need), Some(got)) => need
+                        .split_whitespace()
+                        .any(|s| !got.split_whitespace().any(|g| g == s)),
+                    _ => true,
+                }
+        })
+}
+
+/// Likely reasons a fresh token was rejected: its JWT's audience, issuer and key id, and
+/// scopes the challenge asks for that were not granted.
+fn rejection_hints(f: &Flow, tok: &IssuedToken, step: Step) -> Vec<String> {
+    let mut hints = Vec::new();
+    if let Some(j) = tok.jwt.as_ref() {
+        let mut targets: Vec<&str> = [f.prm_resource(), f.mcp_url.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        targets.dedup();
+        if !targets.is_empty() && !j.aud.iter().any(|a| targets.contains(&a.as_str())) {
+            hints.push(format!("aud {:?} does not contain {:?}", j.aud, targets));
+        }
+        if let (Some(i), Some(asm)) = (j.iss.as_deref(), f.asm_str("issuer")) {
+            if i != asm {
+                hints.push(format!("iss \"{i}\" ≠ ASM issuer \"{asm}\""));
+            }
+        }
+        if let Some(k) = j.kid.as_deref() {
+            hints.push(format!("check that kid \"{k}\" is in the AS's JWKS"));
+        }
+    }
+    if let Some(c) = f
+        .challenges
+        .iter()
+        .find(|c| c.step.exchange == step.exchange)
+    {
+        if let (Some(need), Some(got)) = (c.scope.as_deref(), tok.scope.as_deref()) {
+            let missing: Vec<&str> = need
+                .split_whitespace()
+                .filter(|s| !got.split_whitespace().any(|g| g == *s))
+                .collect();
+            if !missing.is_empty() {
+                hints.push(format!("scopes {missing:?} were not granted"));
+            }
+        }
+    }
+    hints
 }
 
 /// X-JWT-AUD.
