@@ -47,7 +47,7 @@ const LAYERS: &[(&str, &str)] = &[
          trace::load > trace::har_import, trace::reader",
     ),
     ("pipeline", "session"),
-    ("sinks", "trace::writer; live; export"),
+    ("sinks", "store; live; export"),
     ("engine", "rules > flow"),
     ("wire", "parse > redact"),
     ("vocabulary", "model; crate"),

@@ -10,7 +10,7 @@
 //!   load JSONL and HAR files. [`proxy`] assembles listener, forwarder and recorder.
 //! - **pipeline**: [`session`] runs the engine over each record and pushes the result to the
 //!   sinks; its `Recorder` does so on its own thread, so forwarding never waits.
-//! - **sinks**: the trace store (`trace::writer`), the terminal view ([`live`]) and the
+//! - **sinks**: the trace store ([`store`]), the terminal view ([`live`]) and the
 //!   exporters ([`export`]: HAR 1.2, Markdown, HTML).
 //! - **engine** (pure): [`rules`] over [`flow`] (phases, correlation, flow state).
 //! - **wire** (pure): [`parse`] (each exchange parsed once into a view) over [`redact`].
@@ -35,6 +35,7 @@ pub mod redact;
 pub mod rewrite;
 pub mod rules;
 pub mod session;
+pub mod store;
 pub mod tap;
 pub mod trace;
 

@@ -113,7 +113,7 @@ pub enum CheckError {
         path: PathBuf,
         /// The cause.
         #[source]
-        source: crate::trace::writer::Error,
+        source: crate::store::Error,
     },
     /// The trace file exists already (a trace is never overwritten).
     #[error(
@@ -299,7 +299,7 @@ fn open_pipeline(
     });
     Session::recording(engine, &config.trace, &session, config.live).map_err(|source| {
         // (A parent that is a file also fails with `AlreadyExists`: look at the path itself.)
-        let exists = matches!(&source, crate::trace::writer::Error::Io { source, .. }
+        let exists = matches!(&source, crate::store::Error::Io { source, .. }
                 if source.kind() == std::io::ErrorKind::AlreadyExists)
             && std::fs::symlink_metadata(&config.trace).is_ok();
         if exists {

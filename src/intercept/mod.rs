@@ -75,7 +75,7 @@ pub enum Error {
     Forward(#[from] crate::forward::Error),
     /// The trace could not be created.
     #[error("trace")]
-    Trace(#[from] crate::trace::writer::Error),
+    Trace(#[from] crate::store::Error),
     /// The recorder thread could not be started or died.
     #[error("recorder")]
     Recorder(#[from] crate::session::Error),

@@ -30,7 +30,7 @@ use crate::model::{
     Exchange, FlowFindings, Mark, Record, SessionRecord, TlsHandshakeFailure, TunnelRecord,
 };
 use crate::rules::Engine;
-use crate::trace::writer::TraceStore;
+use crate::store::TraceStore;
 
 pub use hook::{HookEntry, feed_from_hook};
 pub use recorder::{Assemble, Error, Recorder, RecorderHandle, RecorderOptions, RecorderStats};
@@ -92,7 +92,7 @@ impl Session {
         trace: &Path,
         record: &SessionRecord,
         live: Option<LiveOptions>,
-    ) -> Result<Self, crate::trace::writer::Error> {
+    ) -> Result<Self, crate::store::Error> {
         let session = Self::new(engine).with_store(TraceStore::create(trace, record)?);
         Ok(match live {
             Some(options) => session.with_live(Box::new(LiveView::new(options))),

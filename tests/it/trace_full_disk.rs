@@ -5,7 +5,7 @@
 //!
 //! Mounting needs CAP_SYS_ADMIN. Where it is not permitted the test fails under `CI=true`
 //! (the same logic is covered without a mount by the trace store's injected-failure unit tests,
-//! `trace::writer::tests::a_full_disk_*`).
+//! `store::tests::a_full_disk_*`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -16,7 +16,7 @@ use authtap::model::{
 };
 use authtap::rules::Engine;
 use authtap::session::{Recorder, RecorderOptions, Session};
-use authtap::trace::writer::TraceStore;
+use authtap::store::TraceStore;
 use time::OffsetDateTime;
 
 /// A tmpfs mounted on a temp dir, unmounted on drop.
