@@ -270,7 +270,7 @@ async fn sigterm_with_stdin_at_eof_finishes_the_trace_and_writes_exports() {
     assert!(
         stdout
             .lines()
-            .all(|l| !l.starts_with("20") && !l.contains(" INFO ")),
+            .all(|l| !starts_with_log_timestamp(l) && !l.contains(" INFO ")),
         "{stdout}"
     );
     assert!(stdout.contains("── 1 exchange(s): "), "{stdout}");
@@ -358,4 +358,25 @@ fn non_loopback_listen_is_refused_without_allow_remote() {
         !dir.path().join("t.jsonl").exists(),
         "refused before recording"
     );
+}
+
+/// Whether a line starts like a `tracing` log line, `2026-12-01T14:10:29.148277Z` (the live
+/// view's own `20:06:47.335` must not count: it starts with "20" every evening).
+fn starts_with_log_timestamp(line: &str) -> bool {
+    let b = line.as_bytes();
+    b.len() >= 11
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+}
+
+#[test]
+fn a_log_timestamp_is_told_from_a_live_line() {
+    assert!(starts_with_log_timestamp(
+        "2026-12-01T14:10:29.148277Z  INFO 14:10:29.143 #1 POST /mcp -> 401"
+    ));
+    assert!(!starts_with_log_timestamp(
+        "20:06:47.335 #1  mcp-transport  POST /echo  200  2ms  58B"
+    ));
 }
