@@ -30,6 +30,8 @@ pub mod finding;
 pub mod ids;
 pub mod kinds;
 pub mod rule_id;
+#[cfg(test)]
+pub mod testkit;
 
 pub use exchange::{
     BodyCapture, Exchange, ExchangeError, Header, Headers, Outcome, RequestRecord, ResponseRecord,

@@ -9,56 +9,9 @@ use time::OffsetDateTime;
 
 use super::*;
 use crate::flow::testkit::{B, Clean};
-use crate::model::{ExchangeId, Outcome, RequestRecord, SessionRecord, Timings};
+use crate::model::ExchangeId;
+use crate::model::testkit::{bare_exchange, read_records, session_record};
 use crate::rules::EngineConfig;
-
-fn session_record() -> SessionRecord {
-    SessionRecord {
-        schema: crate::model::SCHEMA_VERSION,
-        authtap_version: env!("CARGO_PKG_VERSION").into(),
-        started_at: OffsetDateTime::now_utc(),
-        upstream: "http://127.0.0.1:1".into(),
-        listen_url: "https://localhost:8443".into(),
-        source: "proxy".into(),
-        rewrite: false,
-        mode: Default::default(),
-        extra: Default::default(),
-    }
-}
-
-fn exchange(id: u64) -> Exchange {
-    Exchange {
-        id: ExchangeId(id),
-        started_at: OffsetDateTime::now_utc(),
-        timings: Timings::default(),
-        client_addr: None,
-        request: RequestRecord {
-            method: "GET".into(),
-            url: "http://127.0.0.1:1/x".into(),
-            client_url: None,
-            http_version: "HTTP/1.1".into(),
-            headers: vec![],
-            body: None,
-        },
-        response: None,
-        outcome: Outcome::Complete,
-        error: None,
-        rewrites: vec![],
-        phase: None,
-        flow: None,
-        findings: vec![],
-        ofids: vec![],
-        mode: Default::default(),
-    }
-}
-
-fn read(path: &Path) -> Vec<Record> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 fn stored(path: &Path) -> Session {
     let store = TraceStore::create(path, &session_record()).unwrap();
@@ -71,12 +24,12 @@ fn recorder_writes_session_exchanges_marks_and_stats_in_order() {
     let path = dir.path().join("sub/trace.jsonl");
     let rec = Recorder::start(stored(&path), RecorderOptions::default()).unwrap();
     let h = rec.handle();
-    h.submit(Box::new(exchange(1)));
+    h.submit(Box::new(bare_exchange(1)));
     h.mark("error ofid_a41b6f81 here");
-    h.submit(Box::new(exchange(2)));
+    h.submit(Box::new(bare_exchange(2)));
     let stats = rec.finish().unwrap();
     assert_eq!(stats.exchanges, 2);
-    let records = read(&path);
+    let records = read_records(&path);
     assert!(matches!(records[0], Record::Session(_)));
     assert!(matches!(&records[1], Record::Exchange(e) if e.id == ExchangeId(1)));
     assert!(matches!(&records[2], Record::Mark(m) if m.ofids == vec!["ofid_a41b6f81".to_string()]));
@@ -105,11 +58,11 @@ fn recorder_counts_drops_when_it_falls_behind() {
     let rec = Recorder::start(stored(&path), options).unwrap();
     let h = rec.handle();
     let (release, wait) = std::sync::mpsc::channel();
-    h.submit(Box::new(Blocking(wait, exchange(1))));
+    h.submit(Box::new(Blocking(wait, bare_exchange(1))));
     // Wait until the recorder took the blocking entry off the channel.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
-        h.submit(Box::new(exchange(99)));
+        h.submit(Box::new(bare_exchange(99)));
         if h.dropped() > 0 || std::time::Instant::now() > deadline {
             break;
         }
@@ -118,7 +71,7 @@ fn recorder_counts_drops_when_it_falls_behind() {
     release.send(()).unwrap();
     let stats = rec.finish().unwrap();
     assert!(stats.dropped > 0);
-    let records = read(&path);
+    let records = read_records(&path);
     match records.last().unwrap() {
         Record::Stats(s) => assert_eq!(s.dropped, stats.dropped),
         other => panic!("{other:?}"),
@@ -192,7 +145,7 @@ fn every_sink_gets_the_judged_exchange_in_order() {
     assert!(live.contains(&"mark note".to_string()));
     assert_eq!(live.last().map(String::as_str), Some("finish"));
     // The store and the kept copy hold the same judged records, annotated.
-    let on_disk: Vec<Record> = read(&path)
+    let on_disk: Vec<Record> = read_records(&path)
         .into_iter()
         .filter(|r| !matches!(r, Record::Session(_) | Record::Stats(_)))
         .collect();
@@ -259,7 +212,7 @@ fn replay_judges_out_of_order_records_in_start_order() {
 
 #[test]
 fn replayed_records_keep_the_session_first_and_other_records_after() {
-    let mut x = exchange(1);
+    let mut x = bare_exchange(1);
     x.findings.clear();
     let records = vec![
         Record::Session(session_record()),

@@ -4,65 +4,18 @@
 use std::os::unix::fs::PermissionsExt;
 
 use super::*;
-use crate::model::{Exchange, ExchangeId, Mark, Outcome, RequestRecord, Timings};
-
-fn session() -> SessionRecord {
-    SessionRecord {
-        schema: crate::model::SCHEMA_VERSION,
-        authtap_version: env!("CARGO_PKG_VERSION").into(),
-        started_at: OffsetDateTime::now_utc(),
-        upstream: "http://127.0.0.1:1".into(),
-        listen_url: "https://localhost:8443".into(),
-        source: "proxy".into(),
-        rewrite: false,
-        mode: Default::default(),
-        extra: Default::default(),
-    }
-}
-
-fn exchange(id: u64) -> Exchange {
-    Exchange {
-        id: ExchangeId(id),
-        started_at: OffsetDateTime::now_utc(),
-        timings: Timings::default(),
-        client_addr: None,
-        request: RequestRecord {
-            method: "GET".into(),
-            url: "http://127.0.0.1:1/x".into(),
-            client_url: None,
-            http_version: "HTTP/1.1".into(),
-            headers: vec![],
-            body: None,
-        },
-        response: None,
-        outcome: Outcome::Complete,
-        error: None,
-        rewrites: vec![],
-        phase: None,
-        flow: None,
-        findings: vec![],
-        ofids: vec![],
-        mode: Default::default(),
-    }
-}
-
-fn read(path: &Path) -> Vec<Record> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
+use crate::model::testkit::{bare_exchange, read_records, session_record};
+use crate::model::{ExchangeId, Mark};
 
 fn exchange_record(id: u64) -> Record {
-    Record::Exchange(Box::new(exchange(id)))
+    Record::Exchange(Box::new(bare_exchange(id)))
 }
 
 #[test]
 fn writes_session_records_and_stats_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sub/trace.jsonl");
-    let mut store = TraceStore::create(&path, &session()).unwrap();
+    let mut store = TraceStore::create(&path, &session_record()).unwrap();
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     store.append(&exchange_record(1));
@@ -74,7 +27,7 @@ fn writes_session_records_and_stats_in_order() {
     store.append(&exchange_record(2));
     let stats = store.finish(0);
     assert_eq!(stats.exchanges, 2);
-    let records = read(&path);
+    let records = read_records(&path);
     assert!(matches!(records[0], Record::Session(_)));
     assert!(matches!(&records[1], Record::Exchange(e) if e.id == ExchangeId(1)));
     assert!(matches!(&records[2], Record::Mark(m) if m.text == "here"));
@@ -88,7 +41,7 @@ fn refuses_to_overwrite_existing_trace() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.jsonl");
     std::fs::write(&path, "keep me\n").unwrap();
-    assert!(TraceStore::create(&path, &session()).is_err());
+    assert!(TraceStore::create(&path, &session_record()).is_err());
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "keep me\n");
 }
 
@@ -96,13 +49,13 @@ fn refuses_to_overwrite_existing_trace() {
 fn dropped_entries_are_on_record_once_per_increase_and_at_the_end() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.jsonl");
-    let mut store = TraceStore::create(&path, &session()).unwrap();
+    let mut store = TraceStore::create(&path, &session_record()).unwrap();
     store.note_dropped(0);
     store.append(&exchange_record(1));
     store.note_dropped(3);
     store.note_dropped(3);
     store.finish(5);
-    let dropped: Vec<u64> = read(&path)
+    let dropped: Vec<u64> = read_records(&path)
         .iter()
         .filter_map(|r| match r {
             Record::Stats(s) => Some(s.dropped),
@@ -120,7 +73,7 @@ fn flaky_store(path: &Path) -> (TraceStore, super::sink::testing::Switches) {
         file,
         switches: switches.clone(),
     });
-    let store = TraceStore::create_on(path, sink, &session()).unwrap();
+    let store = TraceStore::create_on(path, sink, &session_record()).unwrap();
     (store, switches)
 }
 
@@ -146,7 +99,7 @@ fn a_full_disk_loses_a_batch_but_never_tears_the_trace() {
         (2, 1, 1)
     );
     // Every line parses: the half-written batch was cut off, not appended to.
-    let records = read(&path);
+    let records = read_records(&path);
     let ids: Vec<u64> = records
         .iter()
         .filter_map(|r| match r {
