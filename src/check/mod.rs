@@ -176,7 +176,8 @@ pub async fn run(config: CheckConfig) -> Result<CheckReport, CheckError> {
     let cc = client_config(&config, origin.clone(), hook).await?;
     // The trace is created once nothing else can stop the check (an existing file is refused).
     let pipeline = open_pipeline(&config, mode, origin.as_deref())?;
-    let (facts, dns_finding) = reachability_facts(&url).await;
+    let via_proxy = config.route.proxy_for(url.as_str());
+    let (facts, dns_finding) = reachability_facts(&url, via_proxy.as_deref()).await;
     let pipeline = pipeline
         .keep_records()
         .with_annotate(private_address(dns_finding));
@@ -375,8 +376,11 @@ fn private_address(mut dns_finding: Option<(String, String)>) -> crate::session:
 
 /// DNS, port and scheme facts about the MCP URL, and a private-address finding to attach when
 /// a host name resolves only to private addresses (the URL-based rule sees only literals).
+/// Through a proxy (`via_proxy`) the name is the proxy's to resolve: a local lookup would judge
+/// this machine's DNS, not the route the requests take, so none is made.
 async fn reachability_facts(
     url: &url::Url,
+    via_proxy: Option<&str>,
 ) -> (Vec<(client::Outcome, String)>, Option<(String, String)>) {
     use client::Outcome::{Fail, Ok as Fine};
     let mut facts = Vec::new();
@@ -391,6 +395,13 @@ async fn reachability_facts(
     let literal = url::Host::parse(host.trim_start_matches('[').trim_end_matches(']'))
         .is_ok_and(|h| !matches!(h, url::Host::Domain(_)));
     if literal || host.eq_ignore_ascii_case("localhost") {
+        return (facts, None);
+    }
+    if let Some(proxy) = via_proxy {
+        facts.push((
+            Fine,
+            format!("DNS: {host} is resolved by the proxy {proxy}, not looked up here"),
+        ));
         return (facts, None);
     }
     let lookup = tokio::time::timeout(
@@ -431,4 +442,37 @@ async fn reachability_facts(
         )
     });
     (facts, finding)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failures(facts: &[(client::Outcome, String)]) -> Vec<&str> {
+        facts
+            .iter()
+            .filter(|(o, _)| *o == client::Outcome::Fail)
+            .map(|(_, s)| s.as_str())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_name_behind_a_proxy_is_left_to_the_proxy_to_resolve() {
+        let url = url::Url::parse("https://mcp.does-not-exist.invalid/mcp").unwrap();
+        let (facts, finding) = reachability_facts(&url, Some("127.0.0.1:3128")).await;
+        assert!(failures(&facts).is_empty(), "{facts:?}");
+        assert!(
+            facts
+                .iter()
+                .any(|(_, s)| s.contains("resolved by the proxy 127.0.0.1:3128")),
+            "{facts:?}"
+        );
+        assert!(finding.is_none());
+        // Without a proxy the same name is looked up here, and it does not resolve.
+        let (facts, _) = reachability_facts(&url, None).await;
+        assert!(
+            failures(&facts).iter().any(|s| s.starts_with("DNS:")),
+            "{facts:?}"
+        );
+    }
 }

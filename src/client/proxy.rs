@@ -28,6 +28,28 @@ pub enum Route {
     EnvironmentProxy,
 }
 
+impl Route {
+    /// The proxy (`host:port`, credentials left out) this route sends `url` through, if any:
+    /// a host name is then resolved by the proxy, not on this machine.
+    pub fn proxy_for(self, url: &str) -> Option<String> {
+        match self {
+            Route::Direct => None,
+            Route::EnvironmentProxy => proxy_authority(&Matcher::from_env(), url),
+        }
+    }
+}
+
+/// The `host:port` of the proxy `matcher` picks for `url`, without credentials.
+fn proxy_authority(matcher: &Matcher, url: &str) -> Option<String> {
+    let uri: Uri = url.parse().ok()?;
+    let proxy = matcher.intercept(&uri)?;
+    let authority = proxy.uri().authority()?;
+    Some(match authority.port_u16() {
+        Some(port) => format!("{}:{port}", authority.host()),
+        None => authority.host().to_string(),
+    })
+}
+
 /// Any connect failure (TCP, or the proxy refusing the tunnel).
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -188,6 +210,20 @@ mod tests {
             line.trim_end().to_string()
         });
         (addr, task)
+    }
+
+    #[test]
+    fn the_proxy_a_url_goes_through_is_named_without_credentials() {
+        let matcher = Matcher::builder()
+            .all("http://user:secret@10.0.0.1:3128".to_string())
+            .no("localhost".to_string())
+            .build();
+        assert_eq!(
+            proxy_authority(&matcher, "https://mcp.example.com/mcp").as_deref(),
+            Some("10.0.0.1:3128")
+        );
+        assert_eq!(proxy_authority(&matcher, "https://localhost/mcp"), None);
+        assert_eq!(Route::Direct.proxy_for("https://mcp.example.com/mcp"), None);
     }
 
     #[tokio::test]
