@@ -50,7 +50,7 @@ pub fn sarif(report: &CheckReport) -> String {
             }],
             "artifacts": [
                 { "location": { "uri": report.mcp_url } },
-                { "location": { "uri": report.trace.display().to_string() }, "description": { "text": "JSONL trace of the check" } },
+                { "location": { "uri": file_uri(&report.trace) }, "description": { "text": "JSONL trace of the check" } },
             ],
             "results": results,
             "properties": {
@@ -63,6 +63,19 @@ pub fn sarif(report: &CheckReport) -> String {
         }],
     });
     serde_json::to_string_pretty(&log).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+/// A file path as a SARIF artifact URI: `file:///…` when absolute, else a relative reference
+/// (percent-encoded, never starting with `/`, so it resolves against the consumer's base).
+fn file_uri(path: &std::path::Path) -> String {
+    if let Ok(url) = url::Url::from_file_path(path) {
+        return url.to_string();
+    }
+    const BASE: &str = "file:///base/";
+    url::Url::parse(BASE)
+        .and_then(|base| base.join(&path.to_string_lossy()))
+        .map(|url| url.as_str().trim_start_matches(BASE).to_string())
+        .unwrap_or_else(|_| path.to_string_lossy().trim_start_matches('/').to_string())
 }
 
 /// The ids of the rules that fired, in the order they first appear in the steps.
@@ -82,7 +95,6 @@ fn rule_descriptor(id: &str) -> Value {
     match registry::find(id) {
         Some(m) => json!({
             "id": m.id,
-            "name": m.id,
             "shortDescription": { "text": m.title },
             "fullDescription": { "text": format!("{} (source: {})", m.title, m.source) },
             "help": { "text": m.fix },
@@ -280,5 +292,21 @@ mod tests {
         let mut no_text = good;
         no_text["runs"][0]["results"][1]["message"] = json!({});
         assert!(validate(&no_text).is_err());
+    }
+
+    #[test]
+    fn trace_paths_become_uris_that_resolve() {
+        let uri = |p: &str| file_uri(std::path::Path::new(p));
+        assert_eq!(uri("/tmp/a b.jsonl"), "file:///tmp/a%20b.jsonl");
+        assert_eq!(uri("traces/a b.jsonl"), "traces/a%20b.jsonl");
+        assert_eq!(uri("t.jsonl"), "t.jsonl");
+    }
+
+    #[test]
+    fn a_rule_name_is_not_its_id_again() {
+        let log: Value = serde_json::from_str(&sarif(&sample())).unwrap();
+        let rule = &log["runs"][0]["tool"]["driver"]["rules"][0];
+        assert_eq!(rule["id"], "WWWAUTH-MISSING");
+        assert!(rule.get("name").is_none(), "{rule}");
     }
 }

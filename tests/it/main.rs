@@ -17,6 +17,7 @@ mod support;
 
 // The tests, one module per area.
 mod check_demo;
+mod check_sarif;
 mod claude_code_e2e;
 mod conformance_forward;
 mod conformance_oracle;
