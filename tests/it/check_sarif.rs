@@ -37,6 +37,7 @@ fn unexpected(log: &Value) -> Vec<(String, String, String)> {
 
 /// What the Multitool reports about `log`: `(level, rule id, message)` per result.
 fn multitool_findings(log: &Value) -> Vec<(String, String, String)> {
+    let _peers = crate::heavy::slot();
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("check.sarif");
     let output = dir.path().join("validation.sarif");
@@ -87,7 +88,7 @@ async fn sarif_names_each_finding_and_fail_on_sets_the_threshold() {
     let out = check(args(failing.mcp_url(), &trace, &["--format", "sarif"])).await;
     assert_eq!(out.status.code(), Some(1));
     let log: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let objections = unexpected(&log);
+    let objections = tokio::task::block_in_place(|| unexpected(&log));
     assert!(objections.is_empty(), "SARIF Multitool: {objections:#?}");
     assert_eq!(log["version"], "2.1.0");
     assert!(log["$schema"].as_str().unwrap().contains("sarif-2.1.0"));
