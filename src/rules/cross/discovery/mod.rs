@@ -435,11 +435,14 @@ impl Rule for ChallengeIgnored {
                 .filter(|m| !m.had_auth)
                 .filter_map(|m| m.step.filter(|s| after(s.at)))
                 .collect();
-            // Judged once the client has been quiet for a while, so a token sent just after
-            // the retries still counts as an answer.
+            // Retries are judged once the client has been quiet for a while, so a token sent
+            // just after them still counts as an answer. A challenge with no retries is judged
+            // only at the end: a client may wait for a person to press "Connect".
             let last = retries.last().map_or(c.step.end, |s| s.end);
             let settled = cx.finishing || cx.since(last) > QUIET_SECS;
-            if !answered && settled && (retries.len() >= 2 || cx.since(c.step.end) > QUIET_SECS) {
+            let ignored = (retries.len() >= 2 && settled)
+                || (cx.finishing && cx.since(c.step.end) > QUIET_SECS);
+            if !answered && ignored {
                 out.once(c.step.exchange.0.to_string(), &Self::META, format!("401 with a Bearer challenge at {}; the client then sent {} more unauthenticated request(s) and never fetched the PRM", Flow::clock(c.step.end), retries.len())).exchange = Some(c.step.exchange);
                 return;
             }

@@ -276,6 +276,35 @@ fn quiet_on_challenge_answered_with_a_stored_token() {
     assert_quiet("X-CHALLENGE-IGNORED", s);
 }
 #[test]
+fn quiet_while_a_challenged_client_waits_for_its_user() {
+    // claude.ai and Claude Desktop show "Connect" after the 401 and discover only when the
+    // person presses it: ticks in between judge nothing.
+    let mut engine = crate::rules::Engine::new(crate::rules::EngineConfig::default());
+    let c = Clean::new();
+    let mut fired = Vec::new();
+    let steps = [c.challenge.clone(), c.prm.at(40.0), c.asm.at(41.0)];
+    for (i, b) in steps.into_iter().enumerate() {
+        if i == 1 {
+            for ff in engine.tick(t0() + time::Duration::seconds(30)) {
+                fired.extend(ff.findings);
+            }
+        }
+        let mut ex = b.build();
+        ex.id = crate::model::ExchangeId(i as u64 + 1);
+        fired.extend(
+            engine
+                .observe(&mut ex)
+                .into_iter()
+                .flat_map(|ff| ff.findings),
+        );
+        fired.extend(ex.findings);
+    }
+    assert!(
+        !fired.iter().any(|f| f.rule == "X-CHALLENGE-IGNORED"),
+        "{fired:?}"
+    );
+}
+#[test]
 fn fires_on_resource_metadata_changed() {
     let mut s = Clean::new().steps();
     let c2 = s[0].clone().at(8.5).set_resp_header("www-authenticate", r#"Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/v2""#);
