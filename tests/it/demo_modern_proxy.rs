@@ -6,7 +6,7 @@
 //! OAuth is done like a client: PRM and AS metadata read through the proxy, DCR, authorize,
 //! token at the endpoints they name.
 
-use crate::support;
+use crate::{demo_login, support};
 
 use std::time::Duration;
 
@@ -17,19 +17,13 @@ use serde_json::{Value, json};
 use support::{TestProxy, exchanges};
 
 const ACCEPT: &str = "application/json, text/event-stream";
-const REDIRECT: &str = "http://127.0.0.1:9/cb";
 
 async fn get_json(c: &reqwest::Client, url: &str) -> Value {
     serde_json::from_slice(&c.get(url).send().await.unwrap().bytes().await.unwrap()).unwrap()
 }
 
-fn form(pairs: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
-}
-
-/// A token through the proxy, discovered the way a client does. Returns (token, resource).
+/// A token through the proxy, discovered the way a client does: PRM, then the AS metadata it
+/// names, then DCR, authorize and token at the endpoints that names.
 async fn oauth(c: &reqwest::Client, mcp_url: &str) -> String {
     let origin = mcp_url.trim_end_matches("/mcp");
     let prm = get_json(
@@ -44,62 +38,8 @@ async fn oauth(c: &reqwest::Client, mcp_url: &str) -> String {
         &format!("{issuer}/.well-known/oauth-authorization-server"),
     )
     .await;
-    let reg: Value = serde_json::from_slice(
-        &c.post(asm["registration_endpoint"].as_str().unwrap())
-            .header("content-type", "application/json")
-            .body(json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none", "application_type": "native", "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"]}).to_string())
-            .send().await.unwrap().bytes().await.unwrap(),
-    )
-    .unwrap();
-    let client_id = reg["client_id"].as_str().unwrap();
-    let verifier = "w".repeat(60);
-    let challenge = authtap::parse::urls::pkce_s256(&verifier);
-    let query = form(&[
-        ("response_type", "code"),
-        ("client_id", client_id),
-        ("redirect_uri", REDIRECT),
-        ("code_challenge", &challenge),
-        ("code_challenge_method", "S256"),
-        ("state", "0123456789abcdef0123"),
-        ("resource", &resource),
-        ("scope", "mcp:tools"),
-    ]);
-    let authz = format!(
-        "{}?{query}",
-        asm["authorization_endpoint"].as_str().unwrap()
-    );
-    let resp = c.get(&authz).send().await.unwrap();
-    let location = resp.headers()["location"].to_str().unwrap().to_string();
-    let code = url::Url::parse(&location)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| panic!("no code in {location}"));
-    let body = form(&[
-        ("grant_type", "authorization_code"),
-        ("code", &code),
-        ("redirect_uri", REDIRECT),
-        ("code_verifier", &verifier),
-        ("client_id", client_id),
-        ("resource", &resource),
-    ]);
-    let tok: Value = serde_json::from_slice(
-        &c.post(asm["token_endpoint"].as_str().unwrap())
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
-    tok["access_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{tok}"))
-        .to_string()
+    let at = demo_login::AsEndpoints::from_metadata(&asm);
+    demo_login::token(c, &at, &resource, Some("mcp:tools")).await
 }
 
 /// A 2026-07-28 request with mirrored headers (`name` overrides Mcp-Name).

@@ -6,6 +6,8 @@
 //! falls back on; a 2026-07-28-only server refuses `initialize` naming its versions and serves
 //! no GET; and the PRM names the loopback host the client used, with tokens minted for it.
 
+use crate::demo_login;
+
 use authtap::demo::{DemoConfig, Revision, Revisions, RunningDemo};
 use serde_json::{Value, json};
 
@@ -28,70 +30,10 @@ fn http() -> reqwest::Client {
         .unwrap()
 }
 
-fn form(pairs: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
-}
-
 /// A bearer token for `resource` through the real flow: DCR, authorize (auto-approved), token.
 async fn token(base: &str, resource: &str) -> String {
-    let c = http();
-    let reg: Value = serde_json::from_slice(
-        &c.post(format!("{base}/register"))
-            .header("content-type", "application/json")
-            .body(json!({"redirect_uris": ["http://127.0.0.1:9/cb"], "token_endpoint_auth_method": "none", "application_type": "native"}).to_string())
-            .send().await.unwrap().bytes().await.unwrap(),
-    )
-    .unwrap();
-    let client_id = reg["client_id"].as_str().unwrap();
-    let verifier = "v".repeat(50);
-    let challenge = authtap::parse::urls::pkce_s256(&verifier);
-    let query = form(&[
-        ("response_type", "code"),
-        ("client_id", client_id),
-        ("redirect_uri", "http://127.0.0.1:9/cb"),
-        ("code_challenge", &challenge),
-        ("code_challenge_method", "S256"),
-        ("state", "0123456789abcdef"),
-        ("resource", resource),
-    ]);
-    let resp = c
-        .get(format!("{base}/authorize?{query}"))
-        .send()
-        .await
-        .unwrap();
-    let location = resp.headers()["location"].to_str().unwrap().to_string();
-    let code = url::Url::parse(&location)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| panic!("no code in {location}"));
-    let body = form(&[
-        ("grant_type", "authorization_code"),
-        ("code", &code),
-        ("redirect_uri", "http://127.0.0.1:9/cb"),
-        ("code_verifier", &verifier),
-        ("client_id", client_id),
-        ("resource", resource),
-    ]);
-    let tok: Value = serde_json::from_slice(
-        &c.post(format!("{base}/token"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
-    tok["access_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{tok}"))
-        .to_string()
+    let at = demo_login::AsEndpoints::of_demo(base);
+    demo_login::token(&http(), &at, resource, None).await
 }
 
 /// POSTs a JSON-RPC message with the given extra headers; returns status and body JSON (the

@@ -1,14 +1,16 @@
 //! authtap's end-to-end tests, as one test binary (one link instead of one per file): each
 //! file of this directory is a module of it. The shared helpers are single modules here —
-//! `support` (a real upstream and an in-process proxy), `harness` (child processes and the
-//! real peers), `export_support`, `redaction_views`, `conformance` (the pinned suite's install
-//! and expectations) and `heavy` (the one budget every test that runs external peers draws
-//! from, since they all share this process).
+//! `support` (a real upstream and an in-process proxy), `demo_login` (a token from the
+//! reference server), `harness` (child processes and the real peers), `export_support`,
+//! `redaction_views`, `conformance` (the pinned suite's install and expectations) and `heavy`
+//! (the one budget every test that runs external peers draws from, since they all share this
+//! process).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 // Shared helpers.
 mod conformance;
+mod demo_login;
 mod export_support;
 mod harness;
 mod heavy;
