@@ -14,6 +14,7 @@
 
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { devtools, evaluate } from './devtools.mjs';
 
 const [asIssuer, mcpUrl, devtoolsPort] = process.argv.slice(2);
 const REDIRECT = 'http://127.0.0.1:9/callback';
@@ -44,27 +45,6 @@ async function register() {
   return (await res.json()).client_id;
 }
 
-async function devtools(path) {
-  // Through the proxy too (NODE_USE_ENV_PROXY), passed on unrecorded: not in the interception set.
-  const res = await fetch(`http://127.0.0.1:${devtoolsPort}${path}`);
-  return res.json();
-}
-
-/** Evaluates an expression in the page over one DevTools WebSocket session. */
-function evaluate(wsUrl, expression) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(wsUrl);
-    ws.onopen = () => ws.send(JSON.stringify({ id: 1, method: 'Runtime.evaluate', params: { expression, returnByValue: true } }));
-    ws.onmessage = (event) => {
-      const msg = JSON.parse(event.data);
-      if (msg.id !== 1) return;
-      ws.close();
-      resolve(msg.result?.result?.value);
-    };
-    ws.onerror = () => reject(new Error('DevTools WebSocket error'));
-  });
-}
-
 async function main() {
   const clientId = await register();
   const verifier = b64url(randomBytes(32));
@@ -88,7 +68,7 @@ async function main() {
     await sleep(250);
     let pages;
     try {
-      pages = (await devtools('/json/list')).filter((t) => t.type === 'page');
+      pages = (await devtools(devtoolsPort, '/json/list')).filter((t) => t.type === 'page');
     } catch {
       continue; // Chromium still starting
     }

@@ -14,6 +14,7 @@
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { devtools, evaluate } from './devtools.mjs';
 
 const [launcher, mcpUrl, uiPort, sandboxPort, appPort, devtoolsPort] = process.argv.slice(2);
 const deadline = Date.now() + 60_000;
@@ -28,25 +29,6 @@ function finish(result) {
     if (child && child.exitCode === null) child.kill('SIGTERM');
   }
   process.exit(result.connected ? 0 : 1);
-}
-
-async function devtools(path) {
-  const res = await fetch(`http://127.0.0.1:${devtoolsPort}${path}`);
-  return res.json();
-}
-
-function evaluate(wsUrl, expression) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(wsUrl);
-    ws.onopen = () => ws.send(JSON.stringify({ id: 1, method: 'Runtime.evaluate', params: { expression, returnByValue: true } }));
-    ws.onmessage = (event) => {
-      const msg = JSON.parse(event.data);
-      if (msg.id !== 1) return;
-      ws.close();
-      resolve(msg.result?.result?.value);
-    };
-    ws.onerror = () => reject(new Error('DevTools WebSocket error'));
-  });
 }
 
 async function main() {
@@ -80,7 +62,7 @@ async function main() {
     await sleep(500);
     let pages;
     try {
-      pages = (await devtools('/json/list')).filter((t) => t.type === 'page');
+      pages = (await devtools(devtoolsPort, '/json/list')).filter((t) => t.type === 'page');
     } catch {
       continue; // Chromium still starting
     }
