@@ -23,13 +23,9 @@ use harness::{Proc, repo_root, tail};
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// `authtap run` with the runner's proxy variables removed and a loopback `NO_PROXY` that
-/// authtap must neutralise (the reference server is on loopback).
-fn authtap_run(trace: &Path, mcp_url: &str, cmd: &[&str], cwd: &Path) -> Proc {
-    authtap_run_with(trace, mcp_url, &[], cmd, cwd)
-}
-
-/// [`authtap_run`] with extra `authtap run` flags (e.g. `--upstream-ca`).
+/// `authtap run` with extra flags (e.g. `--upstream-ca`), the runner's proxy variables
+/// removed and a loopback `NO_PROXY` that authtap must neutralise (the reference server is on
+/// loopback).
 fn authtap_run_with(trace: &Path, mcp_url: &str, flags: &[&str], cmd: &[&str], cwd: &Path) -> Proc {
     let mut command = Command::new(env!("CARGO_BIN_EXE_authtap"));
     command
@@ -62,6 +58,44 @@ fn result_line(log: &str) -> serde_json::Value {
         .filter_map(|l| l.strip_prefix("[out] "))
         .find_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .unwrap_or(serde_json::Value::Null)
+}
+
+/// Runs an SDK client's driver (`cmd`) under `authtap run` with `flags`, requires its JSON
+/// result line to say ok and the run to exit 0, and returns the trace after
+/// [`assert_forward_flow`]. `who` names the client in the failure message.
+fn sdk_client_flow(
+    who: &str,
+    trace_path: &Path,
+    urls: (&str, &str),
+    flags: &[&str],
+    cmd: &[&str],
+    cwd: &Path,
+) -> Trace {
+    let (mcp_url, as_issuer) = urls;
+    let proc = authtap_run_with(trace_path, mcp_url, flags, cmd, cwd);
+    let (status, log) = proc.finish_logged(RUN_TIMEOUT);
+    let result = result_line(&log);
+    assert_eq!(
+        result["ok"],
+        true,
+        "{who} failed under authtap run:\n{}",
+        tail(&log, 40)
+    );
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+    let trace = Trace::read(trace_path);
+    assert_forward_flow(&trace, as_issuer, &log);
+    trace
+}
+
+/// Asserts every exchange of `trace` went to a `scheme` URL (`https://` or `http://`).
+fn assert_every_url_uses(trace: &Trace, scheme: &str) {
+    assert!(
+        trace
+            .exchanges()
+            .all(|x| x["request"]["url"].as_str().unwrap().starts_with(scheme)),
+        "every exchange should use {scheme}:\n{}",
+        trace.summary()
+    );
 }
 
 /// Asserts a complete flow in forward mode: every phase, the AS on its own origin, no
@@ -109,9 +143,11 @@ fn python_sdk_client_completes_its_flow_under_authtap_run() {
     let trace_path = dir.path().join("t.jsonl");
     let python = peers.python.to_string_lossy().into_owned();
     let driver = peers.dir.join("py_client.py");
-    let proc = authtap_run(
+    sdk_client_flow(
+        "the Python SDK client",
         &trace_path,
-        &demo.mcp_url,
+        (&demo.mcp_url, &demo.as_issuer),
+        &[],
         &[
             &python,
             driver.to_str().unwrap(),
@@ -121,16 +157,6 @@ fn python_sdk_client_completes_its_flow_under_authtap_run() {
         ],
         &peers.dir,
     );
-    let (status, log) = proc.finish_logged(RUN_TIMEOUT);
-    let result = result_line(&log);
-    assert_eq!(
-        result["ok"],
-        true,
-        "the Python SDK client failed under authtap run:\n{}",
-        tail(&log, 40)
-    );
-    assert_eq!(status.and_then(|s| s.code()), Some(0));
-    assert_forward_flow(&Trace::read(&trace_path), &demo.as_issuer, &log);
 }
 
 #[test]
@@ -147,9 +173,10 @@ fn python_sdk_client_completes_its_flow_over_https_under_authtap_run() {
     let trace_path = dir.path().join("t.jsonl");
     let python = peers.python.to_string_lossy().into_owned();
     let driver = peers.dir.join("py_client.py");
-    let proc = authtap_run_with(
+    let trace = sdk_client_flow(
+        "the Python SDK client over HTTPS",
         &trace_path,
-        &demo.mcp_url,
+        (&demo.mcp_url, &demo.as_issuer),
         &["--upstream-ca", demo_ca.to_str().unwrap()],
         &[
             &python,
@@ -160,25 +187,7 @@ fn python_sdk_client_completes_its_flow_over_https_under_authtap_run() {
         ],
         &peers.dir,
     );
-    let (status, log) = proc.finish_logged(RUN_TIMEOUT);
-    let result = result_line(&log);
-    assert_eq!(
-        result["ok"],
-        true,
-        "the Python SDK client failed over HTTPS under authtap run:\n{}",
-        tail(&log, 40)
-    );
-    assert_eq!(status.and_then(|s| s.code()), Some(0));
-    let trace = Trace::read(&trace_path);
-    assert_forward_flow(&trace, &demo.as_issuer, &log);
-    assert!(
-        trace.exchanges().all(|x| x["request"]["url"]
-            .as_str()
-            .unwrap()
-            .starts_with("https://")),
-        "every exchange went over HTTPS:\n{}",
-        trace.summary()
-    );
+    assert_every_url_uses(&trace, "https://");
 }
 
 #[test]
@@ -229,9 +238,10 @@ fn typescript_sdk_under_authtap_run(test: &str, tls: bool) {
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let trace_path = dir.path().join("t.jsonl");
     let driver = peers.dir.join("ts-client.mjs");
-    let proc = authtap_run_with(
+    let trace = sdk_client_flow(
+        "the TypeScript SDK client",
         &trace_path,
-        &mcp_url,
+        (&mcp_url, &as_issuer),
         &flags,
         &[
             node.to_str().unwrap(),
@@ -242,25 +252,7 @@ fn typescript_sdk_under_authtap_run(test: &str, tls: bool) {
         ],
         &peers.dir,
     );
-    let (status, log) = proc.finish_logged(RUN_TIMEOUT);
-    let result = result_line(&log);
-    assert_eq!(
-        result["ok"],
-        true,
-        "the TypeScript SDK client failed under authtap run:\n{}",
-        tail(&log, 40)
-    );
-    assert_eq!(status.and_then(|s| s.code()), Some(0));
-    let trace = Trace::read(&trace_path);
-    assert_forward_flow(&trace, &as_issuer, &log);
-    let scheme = if tls { "https://" } else { "http://" };
-    assert!(
-        trace
-            .exchanges()
-            .all(|x| x["request"]["url"].as_str().unwrap().starts_with(scheme)),
-        "every exchange should use {scheme}:\n{}",
-        trace.summary()
-    );
+    assert_every_url_uses(&trace, if tls { "https://" } else { "http://" });
 }
 
 #[test]
